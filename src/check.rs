@@ -1,0 +1,196 @@
+//! `reprocheck check`: the whole pipeline for one spec.
+//!
+//! spec → image → plan → runs in containers → collect → compare → report.
+
+use crate::compare;
+use crate::engine::docker::DockerEngine;
+use crate::engine::{self, run, Engine};
+use crate::errors::*;
+use crate::image;
+use crate::plan;
+use crate::report::{self, ImageReport, Report, RunReport, SourceInfo, SpecInfo, Verdict};
+use crate::source::{self, Packing};
+use crate::spec::{self, Source, Spec};
+use futures_util::StreamExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Options of `reprocheck check`.
+#[derive(Debug, Clone, Default)]
+pub struct CheckOptions {
+    /// Overrides `check.runs`.
+    pub runs: Option<u32>,
+    /// Overrides `check.vary`.
+    pub vary: Option<Vec<String>>,
+    /// Concurrent runs; default: the number of CPUs.
+    pub jobs: Option<usize>,
+    /// Results directory; default `reprocheck-out/<name>`.
+    pub out: Option<PathBuf>,
+    /// Build the pinned image from its recipe when the engine lacks it.
+    pub build_missing: bool,
+}
+
+/// Runs the check and writes `OUT/report.json`. Returns the report (with
+/// verdict `error` when the pipeline failed) and where it was written.
+pub async fn check(spec_file: &Path, options: &CheckOptions) -> Result<(Report, PathBuf)> {
+    let spec = spec::load(spec_file)?;
+    let out = options.out.clone().unwrap_or_else(|| PathBuf::from("reprocheck-out").join(&spec.name));
+    prepare_results_dir(&out)?;
+    let Source::Path(source_path) = &spec.source;
+    let mut report = Report {
+        schema: report::SCHEMA,
+        tool: Default::default(),
+        run_id: new_run_id(),
+        started_at: report::now_rfc3339(),
+        finished_at: String::new(),
+        verdict: Verdict::Error,
+        error: None,
+        spec: SpecInfo {
+            path: spec_file.display().to_string(),
+            name: spec.name.clone(),
+            sha256: spec.sha256.clone(),
+        },
+        image: ImageReport {
+            digest: spec.image.digest.as_ref().map(|d| d.to_string()),
+            name: spec.image.name.clone(),
+            id: None,
+        },
+        engine: None,
+        source: SourceInfo { kind: "path", path: source_path.display().to_string() },
+        factors: None,
+        runs: Vec::new(),
+        comparison: None,
+    };
+    if let Err(e) = pipeline(&spec, options, &out, &mut report).await {
+        report.verdict = Verdict::Error;
+        report.error = Some(format!("{e:#}"));
+    }
+    report.finished_at = report::now_rfc3339();
+    report.write(&out)?;
+    Ok((report, out))
+}
+
+async fn pipeline(spec: &Spec, options: &CheckOptions, out: &Path, report: &mut Report) -> Result<()> {
+    let engine: Arc<dyn Engine> = Arc::new(DockerEngine::connect().await?);
+    report.engine = Some(engine.info().clone());
+    let image_id = resolve_image(engine.as_ref(), spec, options.build_missing).await?;
+    report.image.id = Some(image_id.clone());
+
+    let runs = options.runs.unwrap_or(spec.check.runs);
+    ensure!(runs >= 2, "--runs must be at least 2 to compare anything");
+    let requested = options.vary.clone().or_else(|| spec.check.vary.clone()).unwrap_or_default();
+    let plan = plan::plan(spec, &image_id, &report.run_id, runs, requested);
+    report.factors = Some(plan.factors.clone());
+
+    let Source::Path(source_path) = &spec.source;
+    let first = &plan.runs[0];
+    let packing = Packing { source: source_path, build_dir: &first.build_dir, uid: first.uid, exclude: vec![out.to_path_buf()] };
+    let source_tar = source::pack(&packing)?;
+
+    let jobs = options.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())).max(1);
+    let all_runs = futures_util::stream::iter(plan.runs.iter())
+        .map(|run| {
+            let (engine, plan, tar) = (engine.clone(), &plan, source_tar.clone());
+            async move { (run, run::execute(engine.as_ref(), plan, run, tar, out).await) }
+        })
+        .buffer_unordered(jobs)
+        .collect::<Vec<_>>();
+    let outcomes = tokio::select! {
+        outcomes = all_runs => outcomes,
+        signal = shutdown_signal() => {
+            let removed = engine::sweep(engine.as_ref(), &plan.run_id).await?;
+            bail!("interrupted by {signal}; removed {removed} container(s)");
+        }
+    };
+    // Whatever happened above, leave no container of this invocation behind.
+    engine::sweep(engine.as_ref(), &plan.run_id).await?;
+
+    let mut outcomes = outcomes;
+    outcomes.sort_by_key(|(run, _)| run.index);
+    let mut first_error = None;
+    for (run, outcome) in outcomes {
+        match outcome {
+            Ok(result) => report.runs.push(RunReport { environment: run.clone(), result }),
+            Err(e) => {
+                first_error.get_or_insert(e.context(format!("run {}", run.index)));
+            }
+        }
+    }
+    if let Some(e) = first_error {
+        return Err(e);
+    }
+    if let Some(failure) = describe_failures(report, out) {
+        bail!(failure);
+    }
+    let results: Vec<_> = report.runs.iter().map(|r| r.result.clone()).collect();
+    let comparison = compare::compare(&results);
+    report.verdict = if comparison.reproducible { Verdict::Reproducible } else { Verdict::Unreproducible };
+    report.comparison = Some(comparison);
+    Ok(())
+}
+
+async fn resolve_image(engine: &dyn Engine, spec: &Spec, build_missing: bool) -> Result<String> {
+    let Some(digest) = &spec.image.digest else {
+        return Err(image::missing(engine, &spec.image, &spec.file).await);
+    };
+    if let Some(id) = image::find(engine, digest, spec.image.name.as_deref()).await? {
+        return Ok(id);
+    }
+    let recipe = match (&spec.image.recipe, build_missing) {
+        (Some(recipe), true) => recipe,
+        _ => return Err(image::missing(engine, &spec.image, &spec.file).await),
+    };
+    let built = image::build(engine, recipe).await?;
+    ensure!(
+        &built == digest,
+        "{}: the recipe {} built image {built}, but the spec pins {digest}.\n\
+         The package mirror has probably moved on, or the recipe changed. Nothing was run.\n\
+         help: review the difference, then pin the new image with `reprocheck lock {}`",
+        spec.file.display(),
+        recipe.display(),
+        spec.file.display()
+    );
+    Ok(built.to_string())
+}
+
+/// A message for failed or timed-out runs, with the tail of their logs.
+fn describe_failures(report: &Report, out: &Path) -> Option<String> {
+    let failed = report.runs.iter().any(|r| !matches!(r.result.status, run::RunStatus::Succeeded));
+    failed.then(|| report.summary(out).trim_end().to_string())
+}
+
+/// Results directories are replaced only if they look like ours.
+fn prepare_results_dir(out: &Path) -> Result<()> {
+    if out.exists() {
+        let ours = out.join("report.json").is_file()
+            || std::fs::read_dir(out).with_context(|| format!("reading {}", out.display()))?.next().is_none();
+        ensure!(
+            ours,
+            "refusing to overwrite {}: it exists and holds no report.json from an earlier run\n\
+             help: choose another --out directory, or remove it",
+            out.display()
+        );
+        std::fs::remove_dir_all(out).with_context(|| format!("clearing the old results in {}", out.display()))?;
+    }
+    std::fs::create_dir_all(out).with_context(|| format!("creating the results directory {}", out.display()))
+}
+
+/// A short unique id: time and pid, hashed.
+fn new_run_id() -> String {
+    use sha2::{Digest as _, Sha256};
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
+    let seed = format!("{nanos}-{}", std::process::id());
+    hex::encode(&Sha256::digest(seed.as_bytes())[..6])
+}
+
+/// Resolves on SIGINT or SIGTERM, naming the signal.
+pub async fn shutdown_signal() -> &'static str {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = int.recv() => "SIGINT",
+        _ = term.recv() => "SIGTERM",
+    }
+}

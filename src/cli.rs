@@ -1,0 +1,64 @@
+//! The command line, as clap types. `main.rs` dispatches on them.
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Build a pinned spec several times in hermetic containers and compare the outputs.
+#[derive(Debug, Parser)]
+#[command(name = "reprocheck", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build SPEC several times and compare the outputs (exit 0 identical, 1 different, 2 error).
+    #[command(after_help = "Examples:\n  reprocheck check specs/hello.toml\n  reprocheck check specs/hello.toml --runs 3 --out /tmp/results --json")]
+    Check {
+        /// The spec file.
+        spec: PathBuf,
+        /// Number of runs (overrides check.runs).
+        #[arg(long)]
+        runs: Option<u32>,
+        /// Factors to vary, comma-separated; `-name` removes one from the default set.
+        #[arg(long, allow_hyphen_values = true)]
+        vary: Option<String>,
+        /// Runs executed at once (default: number of CPUs).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Results directory (default: reprocheck-out/<name>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Print report.json to stdout (the summary goes to stderr).
+        #[arg(long)]
+        json: bool,
+        /// Build the pinned image from [image].recipe when the engine lacks it;
+        /// the built id must equal the pin.
+        #[arg(long)]
+        build_missing: bool,
+    },
+    /// Pin [image].digest in SPEC to the image its name or recipe resolves to.
+    Lock {
+        /// The spec file, edited in place.
+        spec: PathBuf,
+        /// Fail instead of changing the pin.
+        #[arg(long)]
+        locked: bool,
+    },
+    /// Toolchain images.
+    #[command(subcommand)]
+    Image(ImageCommand),
+}
+
+/// `reprocheck image ...`
+#[derive(Debug, Subcommand)]
+pub enum ImageCommand {
+    /// Build an image from DIR/recipe.toml with mmdebstrap and load it; the last stdout line is its digest.
+    Build {
+        /// The recipe directory, e.g. containers/debian-bookworm.
+        dir: PathBuf,
+    },
+}

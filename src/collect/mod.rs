@@ -1,0 +1,321 @@
+//! Turns the tar streams downloaded from a container into a run's output
+//! directory, with the sha256 of every file.
+//!
+//! Everything in the stream is hostile: an entry may try `..`, an absolute
+//! path, a symlink followed by a write through it, a hardlink to a host file,
+//! a device node, or sheer size. The store directory is created empty by us,
+//! so an in-memory map of what we put there is the whole truth about it:
+//! every parent must be a directory we created, and nothing is opened through
+//! a symlink.
+
+mod nar;
+
+pub use nar::nar_sha256;
+
+use crate::errors::*;
+use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+use serde::Serialize;
+use sha2::{Digest as _, Sha256};
+use std::collections::BTreeMap;
+use std::fs::{self, OpenOptions};
+use std::io::{Read, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Component, Path, PathBuf};
+
+/// Caps on what one run may produce.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Total bytes of regular files kept.
+    pub max_total_bytes: u64,
+    /// Number of entries kept.
+    pub max_entries: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_total_bytes: 4 << 30, max_entries: 100_000 }
+    }
+}
+
+/// One output, as recorded in the report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum OutputEntry {
+    /// A regular file.
+    File {
+        /// Size in bytes.
+        size: u64,
+        /// `sha256:<hex>` of the contents.
+        sha256: String,
+        /// Whether any execute bit was set (the only mode bit NAR keeps).
+        executable: bool,
+    },
+    /// A symbolic link, stored as a link and never followed.
+    Symlink {
+        /// The link target, verbatim.
+        target: String,
+    },
+}
+
+/// Which paths of the build tree are outputs.
+pub struct OutputSelector {
+    globs: GlobSet,
+}
+
+impl OutputSelector {
+    /// Compiles the spec's output globs. `*` does not cross `/`; `**` does.
+    pub fn new(patterns: &[String]) -> Result<OutputSelector> {
+        let mut builder = GlobSetBuilder::new();
+        for pattern in patterns {
+            let glob = GlobBuilder::new(pattern)
+                .literal_separator(true)
+                .build()
+                .with_context(|| format!("compiling output glob `{pattern}`"))?;
+            builder.add(glob);
+        }
+        Ok(OutputSelector { globs: builder.build().context("compiling output globs")? })
+    }
+
+    /// True when `path` or one of its ancestors matches (a matched directory
+    /// brings everything below it).
+    pub fn selects(&self, path: &str) -> bool {
+        let mut candidate = path;
+        loop {
+            if self.globs.is_match(candidate) {
+                return true;
+            }
+            match candidate.rfind('/') {
+                Some(i) => candidate = &candidate[..i],
+                None => return false,
+            }
+        }
+    }
+
+    /// The directories to download: for each glob, its literal leading
+    /// directories (`dist/*.tar.gz` -> `dist`). An empty string means the
+    /// whole build directory. Nested prefixes are dropped.
+    pub fn download_roots(patterns: &[String]) -> Vec<String> {
+        let mut roots: Vec<String> = patterns
+            .iter()
+            .map(|p| {
+                let parts: Vec<&str> = p.split('/').filter(|s| !s.is_empty() && *s != ".").collect();
+                let literal = parts.iter().take_while(|s| !s.contains(['*', '?', '[', '{', '\\']));
+                let literal: Vec<&str> = literal.copied().collect();
+                // A pattern with no glob characters names a file or directory itself.
+                literal.join("/")
+            })
+            .collect();
+        roots.sort();
+        roots.dedup();
+        let all = roots.clone();
+        roots.retain(|r| {
+            !all.iter().any(|other| other != r && (other.is_empty() || r.starts_with(&format!("{other}/"))))
+        });
+        roots
+    }
+}
+
+/// Extracts selected entries of tar streams into one directory.
+pub struct Collector<'a> {
+    root: PathBuf,
+    selector: &'a OutputSelector,
+    limits: Limits,
+    /// Everything created under `root`, by relative path: true for directories.
+    created: BTreeMap<String, bool>,
+    entries: BTreeMap<String, OutputEntry>,
+    total_bytes: u64,
+}
+
+impl<'a> Collector<'a> {
+    /// Starts collecting into `root`, which must not exist yet.
+    pub fn new(root: &Path, selector: &'a OutputSelector, limits: Limits) -> Result<Collector<'a>> {
+        fs::create_dir(root).with_context(|| format!("creating output directory {}", root.display()))?;
+        Ok(Collector {
+            root: root.to_path_buf(),
+            selector,
+            limits,
+            created: BTreeMap::new(),
+            entries: BTreeMap::new(),
+            total_bytes: 0,
+        })
+    }
+
+    /// Reads one archive downloaded from `<build dir>/<prefix>`. Its entries
+    /// are rooted at the basename of that path, which is replaced by `prefix`.
+    pub fn add_archive(&mut self, reader: impl Read, prefix: &str) -> Result<()> {
+        let mut archive = tar::Archive::new(reader);
+        for entry in archive.entries().context("reading the output tar stream")? {
+            let mut entry = entry.context("reading an entry of the output tar stream")?;
+            let raw_path = entry.path_bytes().into_owned();
+            let rel = relative_path(&raw_path, prefix)?;
+            let Some(rel) = rel else { continue };
+            if !self.selector.selects(&rel) {
+                continue;
+            }
+            self.add_entry(&mut entry, &rel, prefix)?;
+        }
+        Ok(())
+    }
+
+    fn add_entry<R: Read>(&mut self, entry: &mut tar::Entry<R>, rel: &str, prefix: &str) -> Result<()> {
+        if self.created.len() >= self.limits.max_entries {
+            bail!(
+                "the build produced more than {} output entries; raise the limit or narrow build.outputs",
+                self.limits.max_entries
+            );
+        }
+        let kind = entry.header().entry_type();
+        match kind {
+            tar::EntryType::Directory => self.make_dirs(rel),
+            tar::EntryType::Regular | tar::EntryType::Continuous => {
+                let executable = entry.header().mode().unwrap_or(0o644) & 0o111 != 0;
+                self.write_file(rel, entry, executable)
+            }
+            tar::EntryType::Symlink => {
+                let target = entry
+                    .link_name_bytes()
+                    .map(|t| String::from_utf8(t.into_owned()))
+                    .transpose()
+                    .map_err(|_| anyhow!("output symlink {rel} has a target that is not UTF-8"))?
+                    .unwrap_or_default();
+                self.make_parents(rel)?;
+                self.claim(rel, false)?;
+                std::os::unix::fs::symlink(&target, self.root.join(rel))
+                    .with_context(|| format!("storing output symlink {rel}"))?;
+                self.entries.insert(rel.to_string(), OutputEntry::Symlink { target });
+                Ok(())
+            }
+            tar::EntryType::Link => {
+                let target = entry.link_name_bytes().map(|t| t.into_owned()).unwrap_or_default();
+                let target = relative_path(&target, prefix)?;
+                let source = target.as_ref().and_then(|t| self.entries.get(t).cloned().map(|e| (t.clone(), e)));
+                let Some((target, OutputEntry::File { executable, .. })) = source else {
+                    bail!("output {rel} is a hardlink to a path outside the collected outputs; refusing it");
+                };
+                let mut file = fs::File::open(self.root.join(&target))
+                    .with_context(|| format!("reading {target} to copy it for hardlink {rel}"))?;
+                self.write_file(rel, &mut file, executable)
+            }
+            other => bail!(
+                "output {rel} is a {}; only regular files, directories and symlinks can be outputs",
+                describe(other)
+            ),
+        }
+    }
+
+    /// Records `rel` as taken; a second entry with the same path is refused.
+    fn claim(&mut self, rel: &str, is_dir: bool) -> Result<()> {
+        if self.created.insert(rel.to_string(), is_dir).is_some() {
+            bail!("the output stream holds {rel} twice; refusing to overwrite it");
+        }
+        Ok(())
+    }
+
+    fn make_parents(&mut self, rel: &str) -> Result<()> {
+        match rel.rfind('/') {
+            Some(i) => self.make_dirs(&rel[..i]),
+            None => Ok(()),
+        }
+    }
+
+    /// Creates `rel` and its ancestors as directories, each only if every
+    /// ancestor is a directory we created.
+    fn make_dirs(&mut self, rel: &str) -> Result<()> {
+        let mut dir = String::new();
+        for part in rel.split('/') {
+            if !dir.is_empty() {
+                dir.push('/');
+            }
+            dir.push_str(part);
+            match self.created.get(&dir) {
+                Some(true) => {}
+                Some(false) => bail!("output {rel} would be placed under {dir}, which is not a directory"),
+                None => {
+                    fs::create_dir(self.root.join(&dir))
+                        .with_context(|| format!("creating output directory {dir}"))?;
+                    self.created.insert(dir.clone(), true);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn write_file(&mut self, rel: &str, reader: &mut impl Read, executable: bool) -> Result<()> {
+        self.make_parents(rel)?;
+        self.claim(rel, false)?;
+        let path = self.root.join(rel);
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&path)
+            .with_context(|| format!("creating output file {}", path.display()))?;
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; 256 * 1024];
+        let mut size = 0u64;
+        loop {
+            let n = reader.read(&mut buf).with_context(|| format!("reading output {rel} from the stream"))?;
+            if n == 0 {
+                break;
+            }
+            size += n as u64;
+            self.total_bytes += n as u64;
+            if self.total_bytes > self.limits.max_total_bytes {
+                bail!(
+                    "the outputs exceed {} bytes (at {rel}); raise the limit or narrow build.outputs",
+                    self.limits.max_total_bytes
+                );
+            }
+            hasher.update(&buf[..n]);
+            file.write_all(&buf[..n]).with_context(|| format!("writing output {}", path.display()))?;
+        }
+        let mode = if executable { 0o755 } else { 0o644 };
+        file.set_permissions(fs::Permissions::from_mode(mode))
+            .with_context(|| format!("setting the mode of {}", path.display()))?;
+        let sha256 = format!("sha256:{}", hex::encode(hasher.finalize()));
+        self.entries.insert(rel.to_string(), OutputEntry::File { size, sha256, executable });
+        Ok(())
+    }
+
+    /// The outputs collected so far, by relative path.
+    pub fn finish(self) -> BTreeMap<String, OutputEntry> {
+        self.entries
+    }
+}
+
+fn describe(kind: tar::EntryType) -> &'static str {
+    match kind {
+        tar::EntryType::Char => "character device",
+        tar::EntryType::Block => "block device",
+        tar::EntryType::Fifo => "FIFO",
+        _ => "special file",
+    }
+}
+
+/// Maps an archive path rooted at the downloaded directory's basename to a
+/// path relative to the build directory. `Ok(None)` for the root itself.
+fn relative_path(raw: &[u8], prefix: &str) -> Result<Option<String>> {
+    let text = std::str::from_utf8(raw).map_err(|_| {
+        anyhow!(
+            "an output path is not valid UTF-8 ({}); rename it in the build",
+            String::from_utf8_lossy(raw)
+        )
+    })?;
+    let mut parts = Vec::new();
+    for component in Path::new(text).components() {
+        match component {
+            Component::Normal(part) => parts.push(part.to_str().unwrap_or_default()),
+            Component::CurDir => {}
+            _ => bail!("the output stream holds the unsafe path `{text}`; refusing it"),
+        }
+    }
+    if parts.is_empty() {
+        bail!("the output stream holds an entry with an empty path");
+    }
+    let rest = &parts[1..];
+    let joined: Vec<&str> = prefix.split('/').filter(|s| !s.is_empty()).chain(rest.iter().copied()).collect();
+    Ok((!joined.is_empty()).then(|| joined.join("/")))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,270 @@
+//! [`Engine`] over the Docker Engine API, through bollard.
+//!
+//! Podman's Docker-compatible socket goes through the same code; its quirks are
+//! handled here and nowhere else.
+
+use super::{ByteStream, ContainerConfig, Engine, EngineInfo, ImageInfo, LABEL};
+use crate::errors::*;
+use async_trait::async_trait;
+use bollard::models::{ContainerCreateBody, HostConfig, ResourcesUlimits};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, DownloadFromContainerOptionsBuilder, ImportImageOptionsBuilder,
+    ListContainersOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
+    UploadToContainerOptionsBuilder,
+};
+use bollard::{ClientVersion, Docker, API_DEFAULT_VERSION};
+use bytes::Bytes;
+use futures_util::{StreamExt, TryStreamExt};
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+
+/// Where Docker listens when `DOCKER_HOST` is unset.
+const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
+/// How long to wait for the first answer before calling the engine unreachable.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// bollard's per-request timeout. Waiting on a build is one long request, so
+/// this is large; build timeouts are enforced by the runner instead.
+const REQUEST_TIMEOUT_SECS: u64 = 7 * 24 * 3600;
+
+/// A Docker or Podman engine reached over its HTTP API.
+pub struct DockerEngine {
+    docker: Docker,
+    info: EngineInfo,
+    is_podman: bool,
+}
+
+fn client(host: &str, version: &ClientVersion) -> Result<Docker> {
+    let docker = if host.starts_with("unix://") {
+        Docker::connect_with_unix(host, REQUEST_TIMEOUT_SECS, version)
+    } else if host.starts_with("tcp://") || host.starts_with("http://") {
+        Docker::connect_with_http(host, REQUEST_TIMEOUT_SECS, version)
+    } else {
+        bail!("DOCKER_HOST={host} is not supported; use unix:///path/to/socket or tcp://host:port")
+    };
+    docker.with_context(|| format!("cannot set up a client for {host}"))
+}
+
+fn unreachable_help(host: &str) -> String {
+    format!(
+        "cannot reach a container engine at {host}.\n\
+         help: start Docker (`systemctl start docker`, or `dockerd --bridge=none --iptables=false &`),\n\
+         \x20     or point DOCKER_HOST at a running engine, e.g. DOCKER_HOST=unix:///run/podman/podman.sock\n\
+         \x20     after `podman system service --time=0 &`"
+    )
+}
+
+impl DockerEngine {
+    /// Connects to `DOCKER_HOST` (or the default socket), failing within a few
+    /// seconds with advice when nothing answers, and negotiates the API version.
+    pub async fn connect() -> Result<DockerEngine> {
+        let host = std::env::var("DOCKER_HOST").unwrap_or_else(|_| DEFAULT_HOST.to_string());
+        let docker = client(&host, API_DEFAULT_VERSION)?;
+        // Ping first: it is cheap everywhere, while /version is slow on Podman.
+        match tokio::time::timeout(CONNECT_TIMEOUT, docker.ping()).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => return Err(anyhow!("{e}").context(unreachable_help(&host))),
+            Err(_) => bail!("{} (no answer within {}s)", unreachable_help(&host), CONNECT_TIMEOUT.as_secs()),
+        }
+        let version = tokio::time::timeout(CONNECT_TIMEOUT * 2, docker.version())
+            .await
+            .map_err(|_| anyhow!("the engine at {host} answered ping but not /version"))?
+            .with_context(|| format!("asking {host} for its version"))?;
+        let server_api = version.api_version.clone().unwrap_or_default();
+        let negotiated = negotiate(&server_api);
+        let docker = client(&host, &negotiated)?;
+        let is_podman = version
+            .components
+            .unwrap_or_default()
+            .iter()
+            .any(|c| c.name.to_lowercase().contains("podman"));
+        let info = EngineInfo {
+            kind: if is_podman { "podman" } else { "docker" }.to_string(),
+            version: version.version.unwrap_or_default(),
+            api_version: format!("{}.{}", negotiated.major_version, negotiated.minor_version),
+            endpoint: host,
+        };
+        tracing::debug!(?info, "connected to engine");
+        Ok(DockerEngine { docker, info, is_podman })
+    }
+}
+
+/// The lower of bollard's default API version and the server's.
+fn negotiate(server_api: &str) -> ClientVersion {
+    let parsed = server_api
+        .split_once('.')
+        .and_then(|(a, b)| Some((a.parse::<usize>().ok()?, b.parse::<usize>().ok()?)));
+    let ours = (API_DEFAULT_VERSION.major_version, API_DEFAULT_VERSION.minor_version);
+    let (major_version, minor_version) = match parsed {
+        Some(theirs) if theirs < ours => theirs,
+        _ => ours,
+    };
+    ClientVersion { major_version, minor_version }
+}
+
+fn is_not_found(e: &bollard::errors::Error) -> bool {
+    matches!(e, bollard::errors::Error::DockerResponseServerError { status_code: 404, .. })
+}
+
+#[async_trait]
+impl Engine for DockerEngine {
+    fn info(&self) -> &EngineInfo {
+        &self.info
+    }
+
+    async fn inspect_image(&self, reference: &str) -> Result<Option<ImageInfo>> {
+        match self.docker.inspect_image(reference).await {
+            Ok(image) => Ok(Some(ImageInfo {
+                id: image.id.unwrap_or_default(),
+                repo_digests: image.repo_digests.unwrap_or_default(),
+                repo_tags: image.repo_tags.unwrap_or_default(),
+            })),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("inspecting image {reference}")),
+        }
+    }
+
+    async fn load_image(&self, archive: &Path) -> Result<()> {
+        let file = tokio::fs::File::open(archive)
+            .await
+            .with_context(|| format!("opening image archive {}", archive.display()))?;
+        let body = tokio_util::io::ReaderStream::new(file);
+        let options = ImportImageOptionsBuilder::default().quiet(true).build();
+        let mut progress = self.docker.import_image_stream(options, body, None);
+        while let Some(item) = progress.next().await {
+            item.context("the engine refused the image archive")?;
+        }
+        Ok(())
+    }
+
+    async fn create(&self, config: &ContainerConfig) -> Result<String> {
+        let (entrypoint, args) = config.cmd.split_first().context("empty command")?;
+        // Podman 4.3 fails to start without explicit limits here.
+        let ulimits = self.is_podman.then(|| {
+            vec![
+                ResourcesUlimits { name: Some("nofile".into()), soft: Some(1024), hard: Some(1024) },
+                ResourcesUlimits { name: Some("nproc".into()), soft: Some(4096), hard: Some(4096) },
+            ]
+        });
+        let host_config = HostConfig {
+            network_mode: Some("none".into()),
+            cap_drop: Some(vec!["ALL".into()]),
+            security_opt: Some(vec!["no-new-privileges".into()]),
+            pids_limit: Some(config.pids_limit),
+            memory: Some(config.memory_bytes),
+            memory_swap: Some(config.memory_bytes),
+            ulimits,
+            ..Default::default()
+        };
+        let body = ContainerCreateBody {
+            image: Some(config.image.clone()),
+            entrypoint: Some(vec![entrypoint.clone()]),
+            cmd: Some(args.to_vec()),
+            env: Some(config.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+            working_dir: Some(config.working_dir.clone()),
+            user: Some(config.user.clone()),
+            hostname: Some(config.hostname.clone()),
+            domainname: Some(config.domainname.clone()),
+            labels: Some(config.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
+            network_disabled: Some(true),
+            host_config: Some(host_config),
+            ..Default::default()
+        };
+        let options = CreateContainerOptionsBuilder::default().name(&config.name).build();
+        let created = self
+            .docker
+            .create_container(Some(options), body)
+            .await
+            .with_context(|| format!("creating container {}", config.name))?;
+        Ok(created.id)
+    }
+
+    async fn upload(&self, id: &str, tar: Bytes) -> Result<()> {
+        let options = UploadToContainerOptionsBuilder::default().path("/").build();
+        self.docker
+            .upload_to_container(id, Some(options), bollard::body_full(tar))
+            .await
+            .with_context(|| format!("uploading the source into container {id}"))
+    }
+
+    async fn start(&self, id: &str) -> Result<()> {
+        self.docker.start_container(id, None).await.with_context(|| format!("starting container {id}"))
+    }
+
+    async fn wait(&self, id: &str) -> Result<i64> {
+        let mut stream = self.docker.wait_container(id, None);
+        match stream.next().await {
+            Some(Ok(response)) => Ok(response.status_code),
+            // bollard turns a non-zero exit into an error.
+            Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => Ok(code),
+            Some(Err(e)) => Err(e).with_context(|| format!("waiting for container {id}")),
+            None => bail!("the engine closed the wait on container {id} without an exit code"),
+        }
+    }
+
+    async fn logs(&self, id: &str) -> Result<Vec<u8>> {
+        let options = LogsOptionsBuilder::default().stdout(true).stderr(true).build();
+        let mut stream = self.docker.logs(id, Some(options));
+        let mut out = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.with_context(|| format!("reading the log of container {id}"))?;
+            out.extend_from_slice(&chunk.into_bytes());
+        }
+        Ok(out)
+    }
+
+    async fn download(&self, id: &str, path: &str) -> Result<Option<ByteStream>> {
+        let options = DownloadFromContainerOptionsBuilder::default().path(path).build();
+        let mut stream = self.docker.download_from_container(id, Some(options)).boxed();
+        // The status arrives with the first item: a missing path is a 404 there.
+        let first = match stream.next().await {
+            None => Bytes::new(),
+            Some(Ok(bytes)) => bytes,
+            Some(Err(e)) if is_not_found(&e) => return Ok(None),
+            Some(Err(e)) => return Err(e).with_context(|| format!("downloading {path} from container {id}")),
+        };
+        let rest = stream.map_err(std::io::Error::other);
+        Ok(Some(futures_util::stream::once(async { Ok(first) }).chain(rest).boxed()))
+    }
+
+    async fn remove(&self, id: &str) -> Result<()> {
+        let options = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
+        match self.docker.remove_container(id, Some(options)).await {
+            Ok(()) => Ok(()),
+            Err(e) if is_not_found(&e) => Ok(()),
+            // Another remove (e.g. the Ctrl-C sweep) got there first.
+            Err(bollard::errors::Error::DockerResponseServerError { status_code: 409, message })
+                if message.contains("already in progress") =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(e).with_context(|| format!("removing container {id}")),
+        }
+    }
+
+    async fn list_labelled(&self, value: Option<&str>) -> Result<Vec<String>> {
+        let filter = match value {
+            Some(v) => format!("{LABEL}={v}"),
+            None => LABEL.to_string(),
+        };
+        let filters = HashMap::from([("label".to_string(), vec![filter])]);
+        let options = ListContainersOptionsBuilder::default().all(true).filters(&filters).build();
+        let containers = self.docker.list_containers(Some(options)).await.context("listing containers")?;
+        Ok(containers.into_iter().filter_map(|c| c.id).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn negotiation_takes_the_lower_version() {
+        let v = negotiate("1.41");
+        assert_eq!((v.major_version, v.minor_version), (1, 41));
+        let v = negotiate("9.99");
+        assert_eq!((v.major_version, v.minor_version), (1, 53));
+        let v = negotiate("garbage");
+        assert_eq!((v.major_version, v.minor_version), (1, 53));
+    }
+}

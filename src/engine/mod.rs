@@ -1,0 +1,114 @@
+//! The container engine, behind one trait.
+//!
+//! [`Engine`] is the only thing the rest of the tool knows about containers.
+//! [`docker::DockerEngine`] implements it over the Docker Engine API (bollard),
+//! which also serves Podman's compatible socket; engine quirks stay in that file.
+//! [`run`] drives one build through the trait.
+
+pub mod docker;
+pub mod run;
+
+use crate::errors::*;
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures_util::stream::BoxStream;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// The label every container reprocheck creates carries; its value is the run id.
+pub const LABEL: &str = "reprocheck";
+
+/// What the engine says about itself, for the report.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct EngineInfo {
+    /// `docker` or `podman`.
+    pub kind: String,
+    /// The server's version string.
+    pub version: String,
+    /// The API version in use after negotiation.
+    pub api_version: String,
+    /// Where the engine was reached.
+    pub endpoint: String,
+}
+
+/// A local image, as the engine knows it.
+#[derive(Debug, Clone)]
+pub struct ImageInfo {
+    /// The image id (`sha256:` + config digest).
+    pub id: String,
+    /// `name@sha256:...` entries, present for pulled images.
+    pub repo_digests: Vec<String>,
+    /// `name:tag` entries.
+    pub repo_tags: Vec<String>,
+}
+
+/// Everything needed to create one build container.
+#[derive(Debug, Clone)]
+pub struct ContainerConfig {
+    /// Container name, unique per run.
+    pub name: String,
+    /// Image reference; always an image id here, never a tag.
+    pub image: String,
+    /// Argument vector (no shell is added by the engine).
+    pub cmd: Vec<String>,
+    /// The complete environment; nothing from the host is added.
+    pub env: BTreeMap<String, String>,
+    /// Working directory inside the container.
+    pub working_dir: String,
+    /// `uid:gid`.
+    pub user: String,
+    /// UTS hostname.
+    pub hostname: String,
+    /// UTS domain name.
+    pub domainname: String,
+    /// Labels; always includes [`LABEL`].
+    pub labels: BTreeMap<String, String>,
+    /// Maximum number of processes.
+    pub pids_limit: i64,
+    /// Memory limit in bytes.
+    pub memory_bytes: i64,
+}
+
+/// A stream of bytes coming from the engine.
+pub type ByteStream = BoxStream<'static, std::io::Result<Bytes>>;
+
+/// The operations a backend must provide to run hermetic builds.
+///
+/// Every container is created with no network, all capabilities dropped and
+/// `no-new-privileges`; a backend that cannot guarantee that must fail `create`.
+#[async_trait]
+pub trait Engine: Send + Sync {
+    /// Version and endpoint, for the report.
+    fn info(&self) -> &EngineInfo;
+    /// Looks up a local image; `Ok(None)` when it does not exist.
+    async fn inspect_image(&self, reference: &str) -> Result<Option<ImageInfo>>;
+    /// Loads a `docker save`-format archive from disk.
+    async fn load_image(&self, archive: &Path) -> Result<()>;
+    /// Creates (but does not start) a container; returns its id.
+    async fn create(&self, config: &ContainerConfig) -> Result<String>;
+    /// Extracts a tar archive at `/` in the container.
+    async fn upload(&self, id: &str, tar: Bytes) -> Result<()>;
+    /// Starts a created container.
+    async fn start(&self, id: &str) -> Result<()>;
+    /// Waits for the container to exit and returns its exit code.
+    async fn wait(&self, id: &str) -> Result<i64>;
+    /// The container's combined stdout and stderr.
+    async fn logs(&self, id: &str) -> Result<Vec<u8>>;
+    /// A tar stream of `path` in the container; `Ok(None)` when it does not exist.
+    async fn download(&self, id: &str, path: &str) -> Result<Option<ByteStream>>;
+    /// Removes a container, killing it first if it runs. Missing is not an error.
+    async fn remove(&self, id: &str) -> Result<()>;
+    /// Ids of containers (running or not) whose [`LABEL`] equals `value`, or
+    /// that carry the label at all when `value` is `None`.
+    async fn list_labelled(&self, value: Option<&str>) -> Result<Vec<String>>;
+}
+
+/// Removes every container of `run_id`. Used after errors and on Ctrl-C, so it
+/// also catches a container whose create call was interrupted.
+pub async fn sweep(engine: &dyn Engine, run_id: &str) -> Result<usize> {
+    let ids = engine.list_labelled(Some(run_id)).await?;
+    for id in &ids {
+        engine.remove(id).await.with_context(|| format!("removing leftover container {id}"))?;
+    }
+    Ok(ids.len())
+}

@@ -1,0 +1,203 @@
+//! Drives one build through the [`Engine`] trait: create, upload, start,
+//! wait, collect, and always remove.
+
+use super::{ContainerConfig, Engine, LABEL};
+use crate::collect::{self, Collector, Limits, OutputEntry, OutputSelector};
+use crate::errors::*;
+use crate::plan::{Plan, RunPlan};
+use bytes::Bytes;
+use futures_util::TryStreamExt;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Lines of build log shown when a build fails.
+const LOG_TAIL_LINES: usize = 25;
+
+/// How a run ended.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Exit code 0 and the outputs were collected.
+    Succeeded,
+    /// The build command exited non-zero.
+    Failed {
+        /// The exit code.
+        exit_code: i64,
+        /// The last lines of the log.
+        log_tail: String,
+    },
+    /// The build exceeded `build.timeout` and was killed.
+    TimedOut {
+        /// The limit, in seconds.
+        after_seconds: u64,
+    },
+}
+
+/// The result of one run.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunResult {
+    /// 1-based run number.
+    pub index: u32,
+    /// How it ended.
+    #[serde(flatten)]
+    pub status: RunStatus,
+    /// Wall time from create to remove.
+    pub duration_ms: u128,
+    /// The build log, relative to the results directory.
+    pub log: PathBuf,
+    /// The outputs directory, relative to the results directory.
+    pub outputs_dir: PathBuf,
+    /// NAR hash of the outputs directory (as `nix-hash --type sha256`).
+    pub nar_hash: Option<String>,
+    /// Every output by path.
+    pub outputs: BTreeMap<String, OutputEntry>,
+}
+
+/// Runs `run` of `plan` and stores its log and outputs under `results/run-N/`.
+/// The container is removed whatever happens.
+pub async fn execute(engine: &dyn Engine, plan: &Plan, run: &RunPlan, source: Bytes, results: &Path) -> Result<RunResult> {
+    let started = Instant::now();
+    let config = container_config(plan, run);
+    let id = engine.create(&config).await?;
+    let outcome = build_in(engine, &id, plan, run, source, results).await;
+    let removed = engine.remove(&id).await;
+    let mut result = outcome?;
+    removed?;
+    result.duration_ms = started.elapsed().as_millis();
+    Ok(result)
+}
+
+fn container_config(plan: &Plan, run: &RunPlan) -> ContainerConfig {
+    ContainerConfig {
+        name: format!("reprocheck-{}-{}", plan.run_id, run.index),
+        image: plan.image_id.clone(),
+        cmd: run.argv(&plan.command),
+        env: run.env.clone(),
+        working_dir: run.build_dir.clone(),
+        user: format!("{}:{}", run.uid, run.uid),
+        hostname: run.hostname.clone(),
+        domainname: run.domainname.clone(),
+        labels: BTreeMap::from([
+            (LABEL.to_string(), plan.run_id.clone()),
+            (format!("{LABEL}.run"), run.index.to_string()),
+        ]),
+        pids_limit: run.pids_limit,
+        memory_bytes: run.memory_bytes,
+    }
+}
+
+async fn build_in(
+    engine: &dyn Engine,
+    id: &str,
+    plan: &Plan,
+    run: &RunPlan,
+    source: Bytes,
+    results: &Path,
+) -> Result<RunResult> {
+    let run_dir_name = PathBuf::from(format!("run-{}", run.index));
+    let run_dir = results.join(&run_dir_name);
+    tokio::fs::create_dir(&run_dir).await.with_context(|| format!("creating {}", run_dir.display()))?;
+    engine.upload(id, source).await?;
+    engine.start(id).await?;
+    let waited = tokio::time::timeout(plan.timeout, engine.wait(id)).await;
+    let log = engine.logs(id).await?;
+    let log_path = run_dir_name.join("build.log");
+    tokio::fs::write(results.join(&log_path), &log)
+        .await
+        .with_context(|| format!("saving the build log of run {}", run.index))?;
+    let mut result = RunResult {
+        index: run.index,
+        status: RunStatus::Succeeded,
+        duration_ms: 0,
+        log: log_path,
+        outputs_dir: run_dir_name.join("outputs"),
+        nar_hash: None,
+        outputs: BTreeMap::new(),
+    };
+    match waited {
+        Err(_) => {
+            result.status = RunStatus::TimedOut { after_seconds: plan.timeout.as_secs() };
+            return Ok(result);
+        }
+        Ok(code) => {
+            let exit_code = code?;
+            if exit_code != 0 {
+                result.status = RunStatus::Failed { exit_code, log_tail: tail(&log, LOG_TAIL_LINES) };
+                return Ok(result);
+            }
+        }
+    }
+    let outputs_dir = results.join(&result.outputs_dir);
+    result.outputs = download_outputs(engine, id, plan, run, &outputs_dir).await?;
+    if result.outputs.is_empty() {
+        bail!(
+            "run {}: the build succeeded but no file matched build.outputs {:?}; check the globs against the log in {}",
+            run.index,
+            plan.outputs,
+            results.join(&result.log).display()
+        );
+    }
+    let dir = outputs_dir.clone();
+    result.nar_hash = Some(
+        tokio::task::spawn_blocking(move || collect::nar_sha256(&dir))
+            .await
+            .context("the NAR hashing task died")??,
+    );
+    Ok(result)
+}
+
+async fn download_outputs(
+    engine: &dyn Engine,
+    id: &str,
+    plan: &Plan,
+    run: &RunPlan,
+    outputs_dir: &Path,
+) -> Result<BTreeMap<String, OutputEntry>> {
+    let selector = OutputSelector::new(&plan.outputs)?;
+    let mut streams = Vec::new();
+    for root in OutputSelector::download_roots(&plan.outputs) {
+        let path = if root.is_empty() { run.build_dir.clone() } else { format!("{}/{root}", run.build_dir) };
+        if let Some(stream) = engine.download(id, &path).await? {
+            streams.push((root, stream));
+        }
+    }
+    let outputs_dir = outputs_dir.to_path_buf();
+    let handle = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || {
+        let mut collector = Collector::new(&outputs_dir, &selector, Limits::default())?;
+        for (root, stream) in streams {
+            let reader = tokio_util::io::StreamReader::new(stream.map_err(std::io::Error::other));
+            let reader = tokio_util::io::SyncIoBridge::new_with_handle(reader, handle.clone());
+            collector.add_archive(reader, &root)?;
+        }
+        Ok(collector.finish())
+    })
+    .await
+    .context("the output collection task died")?
+}
+
+/// The last `lines` lines of a log, lossily decoded.
+fn tail(log: &[u8], lines: usize) -> String {
+    let text = String::from_utf8_lossy(log);
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+/// A timeout expressed for messages.
+pub fn human(d: Duration) -> String {
+    humantime::format_duration(d).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tail_keeps_the_last_lines() {
+        assert_eq!(tail(b"a\nb\nc\n", 2), "b\nc");
+        assert_eq!(tail(b"a", 5), "a");
+        assert_eq!(tail(b"\xffx", 1), "\u{fffd}x");
+    }
+}

@@ -1,0 +1,79 @@
+//! The `reprocheck` binary: parse the command line and dispatch.
+
+use clap::Parser;
+use reprocheck::check::{self, CheckOptions};
+use reprocheck::cli::{Cli, Command, ImageCommand};
+use reprocheck::engine::docker::DockerEngine;
+use reprocheck::errors::*;
+use reprocheck::lock::{self, LockOutcome};
+use reprocheck::report::Verdict;
+use reprocheck::{factors, image};
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(dispatch(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn dispatch(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Check { spec, runs, vary, jobs, out, json, build_missing } => {
+            let vary = vary.map(|v| factors::parse_vary(&v)).transpose()?;
+            let options = CheckOptions { runs, vary, jobs, out, build_missing };
+            let (report, out) = check::check(&spec, &options).await?;
+            if json {
+                report.print_json()?;
+            }
+            if let Some(error) = &report.error {
+                bail!("{error}\n(report: {})", out.join("report.json").display());
+            }
+            let summary = report.summary(&out);
+            if json {
+                eprint!("{summary}");
+            } else {
+                print!("{summary}");
+            }
+            Ok(match report.verdict {
+                Verdict::Reproducible => ExitCode::SUCCESS,
+                Verdict::Unreproducible => ExitCode::from(1),
+                Verdict::Error => ExitCode::from(2),
+            })
+        }
+        Command::Lock { spec, locked } => {
+            let engine = DockerEngine::connect().await?;
+            match lock::lock(&engine, &spec, locked).await? {
+                LockOutcome::Unchanged(d) => println!("{}: image already pinned to {d}", spec.display()),
+                LockOutcome::Updated { digest, previous } => {
+                    let was = previous.map_or("nothing".to_string(), |p| p.to_string());
+                    println!("{}: pinned image.digest = {digest} (was {was})", spec.display());
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Image(ImageCommand::Build { dir }) => {
+            let engine = DockerEngine::connect().await?;
+            let digest = image::build(&engine, &dir).await?;
+            println!("{digest}");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

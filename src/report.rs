@@ -1,0 +1,204 @@
+//! `report.json` and the terminal summary.
+//!
+//! The JSON schema is documented in docs/report.md; bump [`SCHEMA`] on any
+//! incompatible change.
+
+use crate::compare::{self, Comparison};
+use crate::engine::run::{RunResult, RunStatus};
+use crate::engine::EngineInfo;
+use crate::errors::*;
+use crate::plan::{FactorSummary, RunPlan};
+use serde::Serialize;
+use std::io::Write;
+use std::path::Path;
+
+/// Identifies the report format.
+pub const SCHEMA: &str = "reprocheck-report/v1";
+
+/// Everything one invocation found.
+#[derive(Debug, Serialize)]
+pub struct Report {
+    /// Always [`SCHEMA`].
+    pub schema: &'static str,
+    /// Tool name and version.
+    pub tool: Tool,
+    /// The invocation id; also the value of every container's `reprocheck` label.
+    pub run_id: String,
+    /// RFC 3339 start and finish times.
+    pub started_at: String,
+    /// RFC 3339.
+    pub finished_at: String,
+    /// `reproducible`, `unreproducible` or `error`.
+    pub verdict: Verdict,
+    /// Set when the verdict is `error`.
+    pub error: Option<String>,
+    /// The spec file.
+    pub spec: SpecInfo,
+    /// The pinned image.
+    pub image: ImageReport,
+    /// The engine the runs used; absent when it could not be reached.
+    pub engine: Option<EngineInfo>,
+    /// Where the source came from.
+    pub source: SourceInfo,
+    /// Which factors were requested and applied.
+    pub factors: Option<FactorSummary>,
+    /// Each run's environment and result.
+    pub runs: Vec<RunReport>,
+    /// The comparison, once every run succeeded.
+    pub comparison: Option<Comparison>,
+}
+
+/// Tool identity.
+#[derive(Debug, Serialize)]
+pub struct Tool {
+    /// `reprocheck`.
+    pub name: &'static str,
+    /// Cargo package version.
+    pub version: &'static str,
+}
+
+impl Default for Tool {
+    fn default() -> Self {
+        Tool { name: env!("CARGO_PKG_NAME"), version: env!("CARGO_PKG_VERSION") }
+    }
+}
+
+/// The overall answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// Every run produced identical outputs.
+    Reproducible,
+    /// At least one output differs between runs.
+    Unreproducible,
+    /// Something failed before a verdict could be reached.
+    Error,
+}
+
+/// The spec, identified by content.
+#[derive(Debug, Serialize)]
+pub struct SpecInfo {
+    /// As given on the command line.
+    pub path: String,
+    /// The build name.
+    pub name: String,
+    /// `sha256:<hex>` of the file.
+    pub sha256: String,
+}
+
+/// The image pin and what it resolved to.
+#[derive(Debug, Serialize)]
+pub struct ImageReport {
+    /// The spec's `image.digest`.
+    pub digest: Option<String>,
+    /// The spec's `image.name`.
+    pub name: Option<String>,
+    /// The image id containers were created from.
+    pub id: Option<String>,
+}
+
+/// The source.
+#[derive(Debug, Serialize)]
+pub struct SourceInfo {
+    /// `path`.
+    pub kind: &'static str,
+    /// The host path.
+    pub path: String,
+}
+
+/// One run: its environment and its result.
+#[derive(Debug, Serialize)]
+pub struct RunReport {
+    /// The environment the run was given.
+    pub environment: RunPlan,
+    /// What happened.
+    #[serde(flatten)]
+    pub result: RunResult,
+}
+
+impl Report {
+    /// Writes `DIR/report.json`.
+    pub fn write(&self, dir: &Path) -> Result<()> {
+        let path = dir.join("report.json");
+        let mut json = serde_json::to_vec_pretty(self).context("serialising the report")?;
+        json.push(b'\n');
+        std::fs::write(&path, json).with_context(|| format!("writing {}", path.display()))
+    }
+
+    /// Prints the report to stdout as JSON.
+    pub fn print_json(&self) -> Result<()> {
+        let mut stdout = std::io::stdout().lock();
+        serde_json::to_writer_pretty(&mut stdout, self).context("printing the report")?;
+        writeln!(stdout).context("printing the report")
+    }
+
+    /// A human summary: verdict, and which outputs differ between which runs.
+    pub fn summary(&self, out_dir: &Path) -> String {
+        let mut s = String::new();
+        let runs = self.runs.len();
+        if let Some(factors) = &self.factors {
+            if factors.varied.is_empty() {
+                s.push_str("note: no factor was varied; all runs used the control environment\n");
+            }
+        }
+        for run in &self.runs {
+            match &run.result.status {
+                RunStatus::Succeeded => {}
+                RunStatus::Failed { exit_code, log_tail } => {
+                    s.push_str(&format!(
+                        "run {} failed with exit code {exit_code}; last lines of {}:\n",
+                        run.result.index,
+                        out_dir.join(&run.result.log).display()
+                    ));
+                    for line in log_tail.lines() {
+                        s.push_str(&format!("  | {line}\n"));
+                    }
+                }
+                RunStatus::TimedOut { after_seconds } => s.push_str(&format!(
+                    "run {} timed out after {after_seconds}s and was killed (raise build.timeout if it needs longer)\n",
+                    run.result.index
+                )),
+            }
+        }
+        match (&self.verdict, &self.comparison) {
+            (Verdict::Reproducible, Some(_)) => {
+                let outputs = self.runs.first().map_or(0, |r| r.result.outputs.len());
+                s.push_str(&format!("REPRODUCIBLE: {runs} runs produced identical outputs ({outputs} files"));
+                if let Some(nar) = self.runs.first().and_then(|r| r.result.nar_hash.as_ref()) {
+                    s.push_str(&format!(", NAR {nar}"));
+                }
+                s.push_str(")\n");
+            }
+            (Verdict::Unreproducible, Some(c)) => {
+                s.push_str(&format!(
+                    "UNREPRODUCIBLE: {} of the outputs differ between the {runs} runs\n",
+                    c.differences.len()
+                ));
+                for d in &c.differences {
+                    s.push_str(&format!("  {}\n", d.path));
+                    for v in &d.variants {
+                        let label = if v.runs.len() == 1 { "run " } else { "runs" };
+                        let list: Vec<String> = v.runs.iter().map(u32::to_string).collect();
+                        s.push_str(&format!("    {label} {:<8} {}\n", list.join(","), v.describe()));
+                    }
+                }
+                let pairs = compare::differing_pairs(c);
+                let pairs: Vec<String> =
+                    pairs.iter().map(|((a, b), n)| format!("run {a} vs run {b}: {n} differ")).collect();
+                s.push_str(&format!("  ({})\n", pairs.join("; ")));
+            }
+            _ => {
+                if let Some(e) = &self.error {
+                    s.push_str(&format!("ERROR: {}\n", e.lines().next().unwrap_or("")));
+                }
+            }
+        }
+        s.push_str(&format!("results: {}\n", out_dir.display()));
+        s
+    }
+}
+
+/// The current time as RFC 3339, seconds precision.
+pub fn now_rfc3339() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}

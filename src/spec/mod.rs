@@ -1,0 +1,156 @@
+//! The TOML spec: what to build, in which pinned image, from which source.
+//!
+//! Parsing happens in two steps: serde reads the file into `raw` types that keep
+//! byte spans, then [`validate`] turns them into a [`Spec`], reporting every
+//! problem as a [`SpecError`] with file, line and column.
+
+mod diagnostic;
+mod raw;
+mod validate;
+
+pub use diagnostic::SpecError;
+
+use crate::errors::*;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// A validated spec.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    /// The spec file as given on the command line.
+    pub file: PathBuf,
+    /// The directory relative paths in the spec are resolved against.
+    pub dir: PathBuf,
+    /// The file's exact text (kept for `lock`, which edits it in place).
+    pub text: String,
+    /// `sha256:<hex>` of the file's bytes.
+    pub sha256: String,
+    /// Name used for the build directory and the results directory.
+    pub name: String,
+    /// The pinned toolchain image.
+    pub image: ImagePin,
+    /// Where the source comes from.
+    pub source: Source,
+    /// How to build.
+    pub build: Build,
+    /// How many runs to compare, and what to vary.
+    pub check: Check,
+}
+
+/// `[image]`: the toolchain image, pinned by digest.
+#[derive(Debug, Clone)]
+pub struct ImagePin {
+    /// The pin. Missing only before the first `reprocheck lock`.
+    pub digest: Option<Digest>,
+    /// A display name, also the tag `lock` resolves.
+    pub name: Option<String>,
+    /// A recipe directory that can build the image offline.
+    pub recipe: Option<PathBuf>,
+}
+
+/// A content digest, always `sha256:` followed by 64 lowercase hex digits.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(transparent)]
+pub struct Digest(String);
+
+impl Digest {
+    /// Parses `sha256:<64 lowercase hex>`, explaining what is wrong otherwise.
+    pub fn parse(text: &str) -> std::result::Result<Digest, String> {
+        let Some((algorithm, hex)) = text.split_once(':') else {
+            return Err(format!(
+                "digest `{text}` has no algorithm prefix; expected `sha256:<64 hex digits>`"
+            ));
+        };
+        if algorithm != "sha256" {
+            return Err(format!(
+                "digest algorithm `{algorithm}` is not supported; expected `sha256:<64 hex digits>`"
+            ));
+        }
+        if hex.len() != 64 {
+            return Err(format!(
+                "digest `{text}` has {} hex digits after `sha256:`; expected 64",
+                hex.len()
+            ));
+        }
+        if let Some(bad) = hex.chars().find(|c| !c.is_ascii_hexdigit()) {
+            return Err(format!("digest `{text}` contains `{bad}`, which is not a hex digit"));
+        }
+        if hex.chars().any(|c| c.is_ascii_uppercase()) {
+            return Err(format!("digest `{text}` uses uppercase hex; digests are written in lowercase"));
+        }
+        Ok(Digest(text.to_string()))
+    }
+
+    /// Builds a digest from raw sha256 bytes.
+    pub fn from_sha256(bytes: &[u8]) -> Digest {
+        Digest(format!("sha256:{}", hex::encode(bytes)))
+    }
+
+    /// The full `sha256:<hex>` form.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Just the hex part.
+    pub fn hex(&self) -> &str {
+        &self.0["sha256:".len()..]
+    }
+
+    /// The first 12 hex digits, for terminal display.
+    pub fn short(&self) -> &str {
+        &self.hex()[..12]
+    }
+}
+
+impl fmt::Display for Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// `[source]`: where the tree to build comes from.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// A directory on the host, uploaded into each container as a tar stream.
+    Path(PathBuf),
+}
+
+/// `[build]`: the command and what it produces.
+#[derive(Debug, Clone)]
+pub struct Build {
+    /// Run as `/bin/sh -c COMMAND` in the source directory.
+    pub command: String,
+    /// Globs, relative to the source directory, selecting the outputs.
+    pub outputs: Vec<String>,
+    /// Extra environment variables for the build.
+    pub env: BTreeMap<String, String>,
+    /// Wall-clock limit for one run.
+    pub timeout: Duration,
+    /// Exported to the build as `SOURCE_DATE_EPOCH` when set.
+    pub source_date_epoch: Option<i64>,
+}
+
+/// `[check]`: how many runs, and which factors to vary.
+#[derive(Debug, Clone)]
+pub struct Check {
+    /// Number of builds to compare (at least 2).
+    pub runs: u32,
+    /// Factor names to vary; `None` means the default set.
+    pub vary: Option<Vec<String>>,
+}
+
+/// Default wall-clock limit for one run.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60 * 60);
+
+/// Reads and validates the spec at `file`.
+pub fn load(file: &Path) -> Result<Spec> {
+    let bytes = std::fs::read(file).with_context(|| {
+        format!("cannot read spec file {} (check the path; specs are TOML files)", file.display())
+    })?;
+    let text = String::from_utf8(bytes).map_err(|_| {
+        SpecError::at(file, "", None, "the spec file is not valid UTF-8").hint("save it as UTF-8 text")
+    })?;
+    Ok(validate::validate(file, text)?)
+}

@@ -1,0 +1,359 @@
+//! Turns the raw spec into a [`Spec`], with a located error for every mistake.
+
+use super::raw::{RawBuild, RawCheck, RawImage, RawSource, RawSpec};
+use super::{Build, Check, Digest, ImagePin, Source, Spec, SpecError, DEFAULT_TIMEOUT};
+use crate::factors;
+use sha2::{Digest as _, Sha256};
+use std::collections::BTreeMap;
+use std::path::{Component, Path, PathBuf};
+use toml::Spanned;
+
+/// Largest `runs` accepted; more is almost certainly a typo.
+const MAX_RUNS: i64 = 64;
+
+type Checked<T> = std::result::Result<T, SpecError>;
+
+/// Validation context: the file and its text, for locating errors.
+struct Ctx<'a> {
+    file: &'a Path,
+    dir: PathBuf,
+    text: &'a str,
+}
+
+impl Ctx<'_> {
+    fn err<T>(&self, spanned: &Spanned<T>, message: impl Into<String>) -> SpecError {
+        SpecError::at(self.file, self.text, Some(spanned.span()), message)
+    }
+
+    fn err_at_start(&self, message: impl Into<String>) -> SpecError {
+        SpecError::at(self.file, self.text, Some(0..0), message)
+    }
+}
+
+pub(super) fn validate(file: &Path, text: String) -> Checked<Spec> {
+    let raw: RawSpec = toml::from_str(&text).map_err(|e| {
+        let hint = hint_for_toml_error(e.message());
+        let err = SpecError::at(file, &text, e.span(), e.message().trim().to_string());
+        match hint {
+            Some(h) => err.hint(h),
+            None => err,
+        }
+    })?;
+    let dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
+    let dir = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir };
+    let ctx = Ctx { file, dir: dir.clone(), text: &text };
+
+    let name = validate_name(&ctx, raw.name.as_ref())?;
+    let image = match &raw.image {
+        Some(image) => validate_image(&ctx, image.get_ref())?,
+        None => {
+            return Err(ctx.err_at_start("the spec has no [image] table").hint(
+                "add [image] with `digest = \"sha256:<64 hex>\"` (or `name` and `recipe`, then run `reprocheck lock SPEC`)",
+            ))
+        }
+    };
+    let source = match &raw.source {
+        Some(source) => validate_source(&ctx, source)?,
+        None => {
+            return Err(ctx
+                .err_at_start("the spec has no [source] table")
+                .hint("add [source] with `path = \".\"` (relative to the spec file)"))
+        }
+    };
+    let build = match &raw.build {
+        Some(build) => validate_build(&ctx, build.get_ref())?,
+        None => {
+            return Err(ctx.err_at_start("the spec has no [build] table").hint(
+                "add [build] with `command = \"make\"` and `outputs = [\"dist/*\"]`",
+            ))
+        }
+    };
+    let check = validate_check(&ctx, raw.check.as_ref())?;
+    let sha256 = Digest::from_sha256(&Sha256::digest(text.as_bytes())).to_string();
+    Ok(Spec { file: file.to_path_buf(), dir, text, sha256, name, image, source, build, check })
+}
+
+fn hint_for_toml_error(message: &str) -> Option<&'static str> {
+    if message.contains("unknown field") {
+        Some("remove the key or fix its spelling; docs/spec.md lists every key")
+    } else if message.contains("missing field") {
+        Some("add the missing key; docs/spec.md lists the required keys")
+    } else if message.contains("invalid type") {
+        Some("check the value's type in docs/spec.md (strings need quotes, lists need [ ])")
+    } else {
+        None
+    }
+}
+
+fn validate_name(ctx: &Ctx, name: Option<&Spanned<String>>) -> Checked<String> {
+    let good = |n: &str| {
+        !n.is_empty()
+            && n.len() <= 64
+            && !n.starts_with('.')
+            && n.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+    };
+    match name {
+        Some(name) if good(name.get_ref()) => Ok(name.get_ref().clone()),
+        Some(name) => Err(ctx
+            .err(name, format!("name `{}` is not usable as a directory name", name.get_ref()))
+            .hint("use 1-64 characters from A-Z a-z 0-9 . _ - (not starting with a dot)")),
+        None => {
+            let stem = ctx.file.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+            if good(stem) {
+                Ok(stem.to_string())
+            } else {
+                Err(ctx
+                    .err_at_start(format!("the file name `{stem}` cannot serve as the build name"))
+                    .hint("add `name = \"...\"` at the top of the spec"))
+            }
+        }
+    }
+}
+
+fn validate_image(ctx: &Ctx, image: &RawImage) -> Checked<ImagePin> {
+    let digest = match &image.digest {
+        Some(d) => Some(Digest::parse(d.get_ref()).map_err(|m| {
+            ctx.err(d, m).hint(
+                "pin the image by its id or repo digest, e.g. the last line of `reprocheck image build DIR`, or run `reprocheck lock SPEC`",
+            )
+        })?),
+        None => None,
+    };
+    if let Some(name) = &image.name {
+        if name.get_ref().contains('@') {
+            return Err(ctx
+                .err(name, "image.name must not carry a digest")
+                .hint("put the digest in `image.digest` and keep `name` as a plain repository name"));
+        }
+        if name.get_ref().trim().is_empty() {
+            return Err(ctx.err(name, "image.name is empty").hint("remove the key or give a name"));
+        }
+    }
+    if digest.is_none() && image.name.is_none() && image.recipe.is_none() {
+        return Err(ctx
+            .err_at_start("[image] needs `digest` (or `name`/`recipe` for `reprocheck lock` to resolve)")
+            .hint("add `digest = \"sha256:<64 hex>\"`"));
+    }
+    let recipe = image.recipe.as_ref().map(|r| ctx.dir.join(r.get_ref()));
+    Ok(ImagePin { digest, name: image.name.as_ref().map(|n| n.get_ref().clone()), recipe })
+}
+
+fn validate_source(ctx: &Ctx, source: &Spanned<RawSource>) -> Checked<Source> {
+    let Some(path) = &source.get_ref().path else {
+        return Err(ctx
+            .err(source, "[source] names no source")
+            .hint("add `path = \".\"` (a directory relative to the spec file)"));
+    };
+    let full = ctx.dir.join(path.get_ref());
+    match std::fs::metadata(&full) {
+        Ok(meta) if meta.is_dir() => Ok(Source::Path(full)),
+        Ok(_) => Err(ctx
+            .err(path, format!("source path {} is not a directory", full.display()))
+            .hint("point `path` at the project directory")),
+        Err(e) => Err(ctx
+            .err(path, format!("source path {} cannot be read: {e}", full.display()))
+            .hint("paths are relative to the directory holding the spec file")),
+    }
+}
+
+fn validate_build(ctx: &Ctx, build: &RawBuild) -> Checked<Build> {
+    if build.command.get_ref().trim().is_empty() {
+        return Err(ctx
+            .err(&build.command, "build.command is empty")
+            .hint("give the command that builds the outputs, e.g. `command = \"make dist\"`"));
+    }
+    if build.outputs.get_ref().is_empty() {
+        return Err(ctx
+            .err(&build.outputs, "build.outputs is empty: there would be nothing to compare")
+            .hint("list globs relative to the source dir, e.g. `outputs = [\"dist/*.tar.gz\"]`"));
+    }
+    let mut outputs = Vec::new();
+    for glob in build.outputs.get_ref() {
+        check_output_glob(glob.get_ref()).map_err(|m| {
+            ctx.err(glob, m).hint("outputs are globs relative to the source dir, like `dist/*` or `out/**`")
+        })?;
+        outputs.push(glob.get_ref().clone());
+    }
+    let mut env = BTreeMap::new();
+    for (key, value) in &build.env {
+        let k = key.get_ref();
+        let valid = !k.is_empty()
+            && !k.starts_with(|c: char| c.is_ascii_digit())
+            && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid {
+            return Err(ctx
+                .err(key, format!("`{k}` is not a valid environment variable name"))
+                .hint("use letters, digits and underscores, not starting with a digit"));
+        }
+        if k.starts_with("REPROCHECK_") || k == "SOURCE_DATE_EPOCH" {
+            return Err(ctx.err(key, format!("`{k}` is set by reprocheck itself")).hint(
+                "set SOURCE_DATE_EPOCH with `build.source_date_epoch`; REPROCHECK_* names are reserved",
+            ));
+        }
+        env.insert(k.clone(), value.get_ref().clone());
+    }
+    let timeout = match &build.timeout {
+        Some(t) => {
+            let parsed = humantime::parse_duration(t.get_ref()).map_err(|e| {
+                ctx.err(t, format!("build.timeout `{}` is not a duration: {e}", t.get_ref()))
+                    .hint("write durations like \"90s\", \"30m\" or \"1h 30m\"")
+            })?;
+            if parsed.is_zero() {
+                return Err(ctx.err(t, "build.timeout is zero").hint("give a positive duration like \"30m\""));
+            }
+            parsed
+        }
+        None => DEFAULT_TIMEOUT,
+    };
+    let source_date_epoch = match &build.source_date_epoch {
+        None => None,
+        Some(v) => match v.get_ref() {
+            toml::Value::Integer(i) if *i >= 0 => Some(*i),
+            toml::Value::String(s) if s == "commit" => {
+                return Err(ctx
+                    .err(v, "source_date_epoch = \"commit\" needs a git source, and [source] has a path")
+                    .hint("give the epoch as an integer, e.g. `source_date_epoch = 1700000000`"))
+            }
+            _ => {
+                return Err(ctx
+                    .err(v, "build.source_date_epoch must be a non-negative integer or \"commit\"")
+                    .hint("e.g. `source_date_epoch = 1700000000` (seconds since 1970)"))
+            }
+        },
+    };
+    Ok(Build { command: build.command.get_ref().clone(), outputs, env, timeout, source_date_epoch })
+}
+
+/// An output glob must stay inside the source directory and compile.
+fn check_output_glob(glob: &str) -> std::result::Result<(), String> {
+    if glob.trim().is_empty() {
+        return Err("an output glob is empty".into());
+    }
+    let path = Path::new(glob);
+    if path.is_absolute() {
+        return Err(format!("output glob `{glob}` is absolute; it must be relative to the source dir"));
+    }
+    if path.components().any(|c| matches!(c, Component::ParentDir)) {
+        return Err(format!("output glob `{glob}` uses `..` and would escape the source dir"));
+    }
+    globset::Glob::new(glob).map_err(|e| format!("output glob `{glob}` does not parse: {e}"))?;
+    Ok(())
+}
+
+fn validate_check(ctx: &Ctx, check: Option<&RawCheck>) -> Checked<Check> {
+    let Some(check) = check else {
+        return Ok(Check { runs: 2, vary: None });
+    };
+    let runs = match &check.runs {
+        None => 2,
+        Some(r) if (2..=MAX_RUNS).contains(r.get_ref()) => *r.get_ref() as u32,
+        Some(r) => {
+            return Err(ctx
+                .err(r, format!("check.runs = {} is out of range", r.get_ref()))
+                .hint(format!("compare at least 2 and at most {MAX_RUNS} runs")))
+        }
+    };
+    let vary = match &check.vary {
+        None => None,
+        Some(list) => {
+            let mut names = Vec::new();
+            for name in list.get_ref() {
+                factors::check_name(name.get_ref()).map_err(|m| ctx.err(name, m).hint("`reprocheck factors` lists them"))?;
+                names.push(name.get_ref().clone());
+            }
+            Some(names)
+        }
+    };
+    Ok(Check { runs, vary })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Checked<Spec> {
+        validate(Path::new("t.toml"), text.to_string())
+    }
+
+    const GOOD: &str = r#"
+[image]
+digest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+[source]
+path = "."
+[build]
+command = "make"
+outputs = ["dist/*"]
+"#;
+
+    #[test]
+    fn good_spec_parses_with_defaults() {
+        let spec = parse(GOOD).unwrap();
+        assert_eq!(spec.name, "t");
+        assert_eq!(spec.check.runs, 2);
+        assert_eq!(spec.build.timeout, DEFAULT_TIMEOUT);
+        assert!(spec.sha256.starts_with("sha256:"));
+    }
+
+    #[test]
+    fn unknown_key_is_located() {
+        let err = parse(&GOOD.replace("command =", "comand =")).unwrap_err();
+        assert_eq!(err.line, 7, "{err}");
+        assert!(err.message.contains("unknown field `comand`"), "{err}");
+    }
+
+    #[test]
+    fn bad_digests_are_explained() {
+        for (bad, fragment) in [
+            ("sha512:00", "algorithm `sha512`"),
+            ("sha256:abc", "3 hex digits"),
+            (&format!("sha256:{}", "A".repeat(64)), "uppercase"),
+            ("0123", "no algorithm prefix"),
+        ] {
+            let text = GOOD.replace(
+                "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+                bad,
+            );
+            let err = parse(&text).unwrap_err();
+            assert!(err.message.contains(fragment), "{bad}: {err}");
+            assert_eq!(err.line, 3);
+        }
+    }
+
+    #[test]
+    fn empty_outputs_and_escaping_globs_fail() {
+        let err = parse(&GOOD.replace("[\"dist/*\"]", "[]")).unwrap_err();
+        assert!(err.message.contains("outputs is empty"), "{err}");
+        let err = parse(&GOOD.replace("dist/*", "../x")).unwrap_err();
+        assert!(err.message.contains("escape"), "{err}");
+        let err = parse(&GOOD.replace("dist/*", "/etc/*")).unwrap_err();
+        assert!(err.message.contains("absolute"), "{err}");
+    }
+
+    #[test]
+    fn missing_source_is_an_error() {
+        let err = parse(&GOOD.replace("[source]\npath = \".\"\n", "")).unwrap_err();
+        assert!(err.message.contains("no [source]"), "{err}");
+        let err = parse(&GOOD.replace("path = \".\"", "path = \"no/such/dir\"")).unwrap_err();
+        assert!(err.message.contains("cannot be read"), "{err}");
+    }
+
+    #[test]
+    fn runs_and_vary_are_checked() {
+        let err = parse(&format!("{GOOD}[check]\nruns = 1\n")).unwrap_err();
+        assert!(err.message.contains("out of range"), "{err}");
+        let err = parse(&format!("{GOOD}[check]\nvary = [\"users\"]\n")).unwrap_err();
+        assert!(err.message.contains("users"), "{err}");
+        let spec = parse(&format!("{GOOD}[check]\nruns = 3\nvary = [\"umask\"]\n")).unwrap();
+        assert_eq!(spec.check.runs, 3);
+        assert_eq!(spec.check.vary, Some(vec!["umask".to_string()]));
+    }
+
+    #[test]
+    fn timeouts_and_epochs_parse() {
+        let spec = parse(&GOOD.replace("make\"", "make\"\ntimeout = \"90s\"\nsource_date_epoch = 5")).unwrap();
+        assert_eq!(spec.build.timeout.as_secs(), 90);
+        assert_eq!(spec.build.source_date_epoch, Some(5));
+        let err = parse(&GOOD.replace("make\"", "make\"\ntimeout = \"soon\"")).unwrap_err();
+        assert!(err.message.contains("not a duration"), "{err}");
+    }
+}
