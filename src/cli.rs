@@ -16,7 +16,9 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Build SPEC several times and compare the outputs (exit 0 identical, 1 different, 2 error).
-    #[command(after_help = "Examples:\n  reprocheck check specs/hello.toml\n  reprocheck check specs/hello.toml --runs 3 --out /tmp/results --json")]
+    #[command(
+        after_help = "Examples:\n  reprocheck check specs/hello.toml\n  reprocheck check specs/hello.toml --runs 3 --out /tmp/results --json"
+    )]
     Check {
         /// The spec file.
         spec: PathBuf,

@@ -5,16 +5,16 @@
 //! [`collect`] → [`compare`] → [`report`], with [`image`] and [`lock`] for
 //! the toolchain image pin and [`check`] tying the stages together.
 
+pub mod check;
+pub mod cli;
 pub mod collect;
+pub mod compare;
+pub mod engine;
 pub mod errors;
 pub mod factors;
-pub mod spec;
-pub mod engine;
-pub mod plan;
-pub mod source;
 pub mod image;
-pub mod check;
-pub mod compare;
-pub mod report;
-pub mod cli;
 pub mod lock;
+pub mod plan;
+pub mod report;
+pub mod source;
+pub mod spec;

@@ -59,9 +59,13 @@ pub async fn lock(engine: &dyn Engine, spec_file: &Path, locked: bool) -> Result
             spec_file.display()
         );
     }
-    let text = set_digest(&spec.text, &resolved).with_context(|| format!("editing {}", spec_file.display()))?;
+    let text = set_digest(&spec.text, &resolved)
+        .with_context(|| format!("editing {}", spec_file.display()))?;
     write_atomically(spec_file, &text)?;
-    Ok(LockOutcome::Updated { digest: resolved, previous: current })
+    Ok(LockOutcome::Updated {
+        digest: resolved,
+        previous: current,
+    })
 }
 
 /// `name` with `:latest` unless it carries a tag already.
@@ -96,10 +100,15 @@ fn set_digest(text: &str, digest: &Digest) -> Result<String> {
 }
 
 fn write_atomically(path: &Path, text: &str) -> Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
     std::io::Write::write_all(&mut tmp, text.as_bytes()).context("writing the new spec")?;
-    tmp.persist(path).with_context(|| format!("replacing {}", path.display()))?;
+    tmp.persist(path)
+        .with_context(|| format!("replacing {}", path.display()))?;
     Ok(())
 }
 
@@ -110,7 +119,8 @@ mod tests {
     #[test]
     fn set_digest_keeps_comments_and_order() {
         let d = Digest::parse(&format!("sha256:{}", "a".repeat(64))).unwrap();
-        let text = "# top\n[image]\nname = \"x\"  # the name\ndigest = \"sha256:00\"  # pinned\n[build]\n";
+        let text =
+            "# top\n[image]\nname = \"x\"  # the name\ndigest = \"sha256:00\"  # pinned\n[build]\n";
         let out = set_digest(text, &d).unwrap();
         assert_eq!(out, text.replace("sha256:00", d.as_str()));
         let out = set_digest("[image]\nname = \"x\"\n", &d).unwrap();

@@ -36,9 +36,23 @@ fn main() -> ExitCode {
 
 async fn dispatch(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::Check { spec, runs, vary, jobs, out, json, build_missing } => {
+        Command::Check {
+            spec,
+            runs,
+            vary,
+            jobs,
+            out,
+            json,
+            build_missing,
+        } => {
             let vary = vary.map(|v| factors::parse_vary(&v)).transpose()?;
-            let options = CheckOptions { runs, vary, jobs, out, build_missing };
+            let options = CheckOptions {
+                runs,
+                vary,
+                jobs,
+                out,
+                build_missing,
+            };
             let (report, out) = check::check(&spec, &options).await?;
             if json {
                 report.print_json()?;
@@ -61,10 +75,15 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Lock { spec, locked } => {
             let engine = DockerEngine::connect().await?;
             match lock::lock(&engine, &spec, locked).await? {
-                LockOutcome::Unchanged(d) => println!("{}: image already pinned to {d}", spec.display()),
+                LockOutcome::Unchanged(d) => {
+                    println!("{}: image already pinned to {d}", spec.display())
+                }
                 LockOutcome::Updated { digest, previous } => {
                     let was = previous.map_or("nothing".to_string(), |p| p.to_string());
-                    println!("{}: pinned image.digest = {digest} (was {was})", spec.display());
+                    println!(
+                        "{}: pinned image.digest = {digest} (was {was})",
+                        spec.display()
+                    );
                 }
             }
             Ok(ExitCode::SUCCESS)

@@ -63,12 +63,13 @@ pub struct RunPlan {
 
 impl RunPlan {
     /// The argument vector: set the umask, then hand the command to `sh -c`.
-    /// The command travels as `$1`, so it is never re-quoted.
+    /// The command travels as `$1`, so it is never re-quoted; stderr joins
+    /// stdout so the saved log keeps the order the lines were written in.
     pub fn argv(&self, command: &str) -> Vec<String> {
         vec![
             "/bin/sh".into(),
             "-c".into(),
-            format!("umask {} && exec /bin/sh -c \"$1\"", self.umask),
+            format!("umask {} && exec /bin/sh -c \"$1\" 2>&1", self.umask),
             "reprocheck-build".into(),
             command.into(),
         ]
@@ -114,7 +115,12 @@ pub fn plan(spec: &Spec, image_id: &str, run_id: &str, runs: u32, requested: Vec
         .collect();
     let not_applied = requested
         .iter()
-        .map(|f| (f.clone(), "factor variation is not implemented in this version".to_string()))
+        .map(|f| {
+            (
+                f.clone(),
+                "factor variation is not implemented in this version".to_string(),
+            )
+        })
         .collect();
     Plan {
         run_id: run_id.to_string(),
@@ -123,7 +129,11 @@ pub fn plan(spec: &Spec, image_id: &str, run_id: &str, runs: u32, requested: Vec
         outputs: spec.build.outputs.clone(),
         timeout: spec.build.timeout,
         runs,
-        factors: FactorSummary { requested, varied: Vec::new(), not_applied },
+        factors: FactorSummary {
+            requested,
+            varied: Vec::new(),
+            not_applied,
+        },
     }
 }
 
@@ -145,7 +155,7 @@ mod tests {
             memory_bytes: 1,
         };
         let argv = run.argv("echo \"$HOME\" 'x'");
-        assert_eq!(argv[2], "umask 0022 && exec /bin/sh -c \"$1\"");
+        assert_eq!(argv[2], "umask 0022 && exec /bin/sh -c \"$1\" 2>&1");
         assert_eq!(argv[4], "echo \"$HOME\" 'x'");
     }
 }

@@ -59,7 +59,10 @@ pub struct Tool {
 
 impl Default for Tool {
     fn default() -> Self {
-        Tool { name: env!("CARGO_PKG_NAME"), version: env!("CARGO_PKG_VERSION") }
+        Tool {
+            name: env!("CARGO_PKG_NAME"),
+            version: env!("CARGO_PKG_VERSION"),
+        }
     }
 }
 
@@ -132,38 +135,64 @@ impl Report {
         writeln!(stdout).context("printing the report")
     }
 
+    /// Why runs failed: which ones, and the log tail of the first. `None`
+    /// when every run succeeded.
+    pub fn failures(&self, out_dir: &Path) -> Option<String> {
+        let failed: Vec<&RunReport> = self
+            .runs
+            .iter()
+            .filter(|r| !matches!(r.result.status, RunStatus::Succeeded))
+            .collect();
+        let first = failed.first()?;
+        let others: Vec<String> = failed[1..]
+            .iter()
+            .map(|r| r.result.index.to_string())
+            .collect();
+        let also = match others.len() {
+            0 => String::new(),
+            1 => format!(" (run {} failed too)", others[0]),
+            _ => format!(" (runs {} failed too)", others.join(", ")),
+        };
+        let log = out_dir.join(&first.result.log);
+        Some(match &first.result.status {
+            RunStatus::Failed { exit_code, log_tail } => {
+                let mut s = format!(
+                    "run {} failed with exit code {exit_code}{also}; the end of {}:",
+                    first.result.index,
+                    log.display()
+                );
+                for line in log_tail.lines() {
+                    s.push_str(&format!("\n  | {line}"));
+                }
+                s
+            }
+            RunStatus::TimedOut { after_seconds } => format!(
+                "run {} timed out after {after_seconds}s and was killed{also}; raise build.timeout if it needs longer (log: {})",
+                first.result.index,
+                log.display()
+            ),
+            RunStatus::Succeeded => format!("run {} succeeded", first.result.index),
+        })
+    }
+
     /// A human summary: verdict, and which outputs differ between which runs.
     pub fn summary(&self, out_dir: &Path) -> String {
         let mut s = String::new();
         let runs = self.runs.len();
         if let Some(factors) = &self.factors {
             if factors.varied.is_empty() {
-                s.push_str("note: no factor was varied; all runs used the control environment\n");
-            }
-        }
-        for run in &self.runs {
-            match &run.result.status {
-                RunStatus::Succeeded => {}
-                RunStatus::Failed { exit_code, log_tail } => {
-                    s.push_str(&format!(
-                        "run {} failed with exit code {exit_code}; last lines of {}:\n",
-                        run.result.index,
-                        out_dir.join(&run.result.log).display()
-                    ));
-                    for line in log_tail.lines() {
-                        s.push_str(&format!("  | {line}\n"));
-                    }
-                }
-                RunStatus::TimedOut { after_seconds } => s.push_str(&format!(
-                    "run {} timed out after {after_seconds}s and was killed (raise build.timeout if it needs longer)\n",
-                    run.result.index
-                )),
+                s.push_str(&format!(
+                    "note: no factor was varied ({} requested, none applied); all runs used the control environment\n",
+                    factors.requested.len()
+                ));
             }
         }
         match (&self.verdict, &self.comparison) {
             (Verdict::Reproducible, Some(_)) => {
                 let outputs = self.runs.first().map_or(0, |r| r.result.outputs.len());
-                s.push_str(&format!("REPRODUCIBLE: {runs} runs produced identical outputs ({outputs} files"));
+                s.push_str(&format!(
+                    "REPRODUCIBLE: {runs} runs produced identical outputs ({outputs} files"
+                ));
                 if let Some(nar) = self.runs.first().and_then(|r| r.result.nar_hash.as_ref()) {
                     s.push_str(&format!(", NAR {nar}"));
                 }
@@ -179,12 +208,18 @@ impl Report {
                     for v in &d.variants {
                         let label = if v.runs.len() == 1 { "run " } else { "runs" };
                         let list: Vec<String> = v.runs.iter().map(u32::to_string).collect();
-                        s.push_str(&format!("    {label} {:<8} {}\n", list.join(","), v.describe()));
+                        s.push_str(&format!(
+                            "    {label} {:<8} {}\n",
+                            list.join(","),
+                            v.describe()
+                        ));
                     }
                 }
                 let pairs = compare::differing_pairs(c);
-                let pairs: Vec<String> =
-                    pairs.iter().map(|((a, b), n)| format!("run {a} vs run {b}: {n} differ")).collect();
+                let pairs: Vec<String> = pairs
+                    .iter()
+                    .map(|((a, b), n)| format!("run {a} vs run {b}: {n} differ"))
+                    .collect();
                 s.push_str(&format!("  ({})\n", pairs.join("; ")));
             }
             _ => {

@@ -57,7 +57,13 @@ pub struct RunResult {
 
 /// Runs `run` of `plan` and stores its log and outputs under `results/run-N/`.
 /// The container is removed whatever happens.
-pub async fn execute(engine: &dyn Engine, plan: &Plan, run: &RunPlan, source: Bytes, results: &Path) -> Result<RunResult> {
+pub async fn execute(
+    engine: &dyn Engine,
+    plan: &Plan,
+    run: &RunPlan,
+    source: Bytes,
+    results: &Path,
+) -> Result<RunResult> {
     let started = Instant::now();
     let config = container_config(plan, run);
     let id = engine.create(&config).await?;
@@ -98,7 +104,9 @@ async fn build_in(
 ) -> Result<RunResult> {
     let run_dir_name = PathBuf::from(format!("run-{}", run.index));
     let run_dir = results.join(&run_dir_name);
-    tokio::fs::create_dir(&run_dir).await.with_context(|| format!("creating {}", run_dir.display()))?;
+    tokio::fs::create_dir(&run_dir)
+        .await
+        .with_context(|| format!("creating {}", run_dir.display()))?;
     engine.upload(id, source).await?;
     engine.start(id).await?;
     let waited = tokio::time::timeout(plan.timeout, engine.wait(id)).await;
@@ -118,13 +126,18 @@ async fn build_in(
     };
     match waited {
         Err(_) => {
-            result.status = RunStatus::TimedOut { after_seconds: plan.timeout.as_secs() };
+            result.status = RunStatus::TimedOut {
+                after_seconds: plan.timeout.as_secs(),
+            };
             return Ok(result);
         }
         Ok(code) => {
             let exit_code = code?;
             if exit_code != 0 {
-                result.status = RunStatus::Failed { exit_code, log_tail: tail(&log, LOG_TAIL_LINES) };
+                result.status = RunStatus::Failed {
+                    exit_code,
+                    log_tail: tail(&log, LOG_TAIL_LINES),
+                };
                 return Ok(result);
             }
         }
@@ -158,7 +171,11 @@ async fn download_outputs(
     let selector = OutputSelector::new(&plan.outputs)?;
     let mut streams = Vec::new();
     for root in OutputSelector::download_roots(&plan.outputs) {
-        let path = if root.is_empty() { run.build_dir.clone() } else { format!("{}/{root}", run.build_dir) };
+        let path = if root.is_empty() {
+            run.build_dir.clone()
+        } else {
+            format!("{}/{root}", run.build_dir)
+        };
         if let Some(stream) = engine.download(id, &path).await? {
             streams.push((root, stream));
         }
