@@ -83,9 +83,11 @@ async fn pipeline(
     report: &mut Report,
 ) -> Result<()> {
     let engine: Arc<dyn Engine> = Arc::new(DockerEngine::connect().await?);
+    tracing::debug!("connected");
     report.engine = Some(engine.info().clone());
     let image_id = resolve_image(engine.as_ref(), spec, options.build_missing).await?;
     report.image.id = Some(image_id.clone());
+    tracing::debug!("image resolved");
 
     let runs = options.runs.unwrap_or(spec.check.runs);
     ensure!(runs >= 2, "--runs must be at least 2 to compare anything");

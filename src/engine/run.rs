@@ -67,8 +67,11 @@ pub async fn execute(
     let started = Instant::now();
     let config = container_config(plan, run);
     let id = engine.create(&config).await?;
+    tracing::debug!(run = run.index, elapsed = ?started.elapsed(), "created");
     let outcome = build_in(engine, &id, plan, run, source, results).await;
+    tracing::debug!(run = run.index, elapsed = ?started.elapsed(), "built and collected");
     let removed = engine.remove(&id).await;
+    tracing::debug!(run = run.index, elapsed = ?started.elapsed(), "removed");
     let mut result = outcome?;
     removed?;
     result.duration_ms = started.elapsed().as_millis();
@@ -109,7 +112,9 @@ async fn build_in(
         .with_context(|| format!("creating {}", run_dir.display()))?;
     engine.upload(id, source).await?;
     engine.start(id).await?;
+    tracing::debug!(run = run.index, "started");
     let waited = tokio::time::timeout(plan.timeout, engine.wait(id)).await;
+    tracing::debug!(run = run.index, "exited");
     let log = engine.logs(id).await?;
     let log_path = run_dir_name.join("build.log");
     tokio::fs::write(results.join(&log_path), &log)
@@ -142,8 +147,10 @@ async fn build_in(
             }
         }
     }
+    tracing::debug!(run = run.index, "logs saved");
     let outputs_dir = results.join(&result.outputs_dir);
     result.outputs = download_outputs(engine, id, plan, run, &outputs_dir).await?;
+    tracing::debug!(run = run.index, "downloaded");
     if result.outputs.is_empty() {
         bail!(
             "run {}: the build succeeded but no file matched build.outputs {:?}; check the globs against the log in {}",

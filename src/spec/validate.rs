@@ -181,7 +181,7 @@ fn validate_source(ctx: &Ctx, source: &Spanned<RawSource>) -> Checked<Source> {
     };
     let full = ctx.dir.join(path.get_ref());
     match std::fs::metadata(&full) {
-        Ok(meta) if meta.is_dir() => Ok(Source::Path(full)),
+        Ok(meta) if meta.is_dir() => Ok(Source::Path(full.canonicalize().unwrap_or(full))),
         Ok(_) => Err(ctx
             .err(
                 path,

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Wall time of a 2-run `reprocheck check` of a trivial build, as a ratio to one
+# plain `docker run --rm --network none IMAGE CMD` of the same command, both
+# measured here, interleaved, REPS times each; medians are compared.
+# Usage: scripts/bench-check.sh [REPS]   (needs Docker and the pinned image)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+reps=${1:-15}
+cargo build --release -q
+bin=target/release/reprocheck
+digest=$(sed -n 's/^digest = "\(sha256:[0-9a-f]*\)".*/\1/p' specs/hello.toml | head -n1)
+docker image inspect "$digest" >/dev/null 2>&1 || { echo "pinned image $digest missing: run $bin image build containers/debian-bookworm" >&2; exit 2; }
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/src"
+echo data > "$work/src/input"
+cmd='mkdir -p out && cat input > out/x'
+cat > "$work/trivial.toml" <<SPEC
+name = "trivial"
+[image]
+digest = "$digest"
+[source]
+path = "src"
+[build]
+command = "$cmd"
+outputs = ["out"]
+[check]
+runs = 2
+SPEC
+
+now() { date +%s.%N; }
+check_times=() run_times=()
+for _ in $(seq "$reps"); do
+  t0=$(now); "$bin" check "$work/trivial.toml" --out "$work/results" >/dev/null 2>&1; t1=$(now)
+  check_times+=("$(echo "$t1 - $t0" | bc -l)")
+  t0=$(now); docker run --rm --network none -w /tmp "$digest" sh -c "echo data > input && $cmd" >/dev/null; t1=$(now)
+  run_times+=("$(echo "$t1 - $t0" | bc -l)")
+done
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+check_median=$(median "${check_times[@]}")
+run_median=$(median "${run_times[@]}")
+printf 'reps: %d (interleaved), engine: %s\n' "$reps" "$(docker version --format '{{.Server.Version}}')"
+printf 'reprocheck check (2 runs): median %.3f s\n' "$check_median"
+printf 'docker run --rm (1 run):   median %.3f s\n' "$run_median"
+printf 'ratio check / docker run:  %.2f (target <= 1.3)\n' "$(echo "$check_median / $run_median" | bc -l)"
