@@ -9,6 +9,7 @@ use crate::errors::*;
 use crate::image;
 use crate::plan;
 use crate::report::{self, ImageReport, Report, RunReport, SourceInfo, SpecInfo, Verdict};
+use crate::results::ResultsDir;
 use crate::source::{self, Packing};
 use crate::spec::{self, Source, Spec};
 use futures_util::StreamExt;
@@ -34,12 +35,9 @@ pub struct CheckOptions {
 /// verdict `error` when the pipeline failed) and where it was written.
 pub async fn check(spec_file: &Path, options: &CheckOptions) -> Result<(Report, PathBuf)> {
     let spec = spec::load(spec_file)?;
-    let out = options
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("reprocheck-out").join(&spec.name));
-    prepare_results_dir(&out)?;
+    let out = options.out.clone().unwrap_or_else(|| PathBuf::from("reprocheck-out").join(&spec.name));
     let Source::Path(source_path) = &spec.source;
+    let results = ResultsDir::claim(&out, &[source_path, spec_file])?;
     let mut report = Report {
         schema: report::SCHEMA,
         tool: Default::default(),
@@ -59,10 +57,7 @@ pub async fn check(spec_file: &Path, options: &CheckOptions) -> Result<(Report, 
             id: None,
         },
         engine: None,
-        source: SourceInfo {
-            kind: "path",
-            path: source_path.display().to_string(),
-        },
+        source: SourceInfo { kind: "path", path: source_path.display().to_string() },
         factors: None,
         runs: Vec::new(),
         comparison: None,
@@ -72,16 +67,11 @@ pub async fn check(spec_file: &Path, options: &CheckOptions) -> Result<(Report, 
         report.error = Some(format!("{e:#}"));
     }
     report.finished_at = report::now_rfc3339();
-    report.write(&out)?;
+    report.write(results.path())?;
     Ok((report, out))
 }
 
-async fn pipeline(
-    spec: &Spec,
-    options: &CheckOptions,
-    out: &Path,
-    report: &mut Report,
-) -> Result<()> {
+async fn pipeline(spec: &Spec, options: &CheckOptions, out: &Path, report: &mut Report) -> Result<()> {
     let engine: Arc<dyn Engine> = Arc::new(DockerEngine::connect().await?);
     tracing::debug!("connected");
     report.engine = Some(engine.info().clone());
@@ -91,13 +81,8 @@ async fn pipeline(
 
     let runs = options.runs.unwrap_or(spec.check.runs);
     ensure!(runs >= 2, "--runs must be at least 2 to compare anything");
-    let requested =
-        (options.vary.clone().or_else(|| spec.check.vary.clone())).unwrap_or_else(|| {
-            crate::factors::NAMES
-                .iter()
-                .map(|s| s.to_string())
-                .collect()
-        });
+    let requested = (options.vary.clone().or_else(|| spec.check.vary.clone()))
+        .unwrap_or_else(|| crate::factors::NAMES.iter().map(|s| s.to_string()).collect());
     let plan = plan::plan(spec, &image_id, &report.run_id, runs, requested);
     report.factors = Some(plan.factors.clone());
 
@@ -111,10 +96,8 @@ async fn pipeline(
     };
     let source_tar = source::pack(&packing)?;
 
-    let jobs = options
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
-        .max(1);
+    let jobs =
+        options.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())).max(1);
     // The run id names every container's label: print it so leftovers can be found.
     eprintln!(
         "reprocheck: run {}: {runs} builds of {} on image {}, {jobs} at a time",
@@ -125,12 +108,7 @@ async fn pipeline(
     let all_runs = futures_util::stream::iter(plan.runs.iter())
         .map(|run| {
             let (engine, plan, tar) = (engine.clone(), &plan, source_tar.clone());
-            async move {
-                (
-                    run,
-                    run::execute(engine.as_ref(), plan, run, tar, out).await,
-                )
-            }
+            async move { (run, run::execute(engine.as_ref(), plan, run, tar, out).await) }
         })
         .buffer_unordered(jobs)
         .collect::<Vec<_>>();
@@ -149,10 +127,7 @@ async fn pipeline(
     let mut first_error = None;
     for (run, outcome) in outcomes {
         match outcome {
-            Ok(result) => report.runs.push(RunReport {
-                environment: run.clone(),
-                result,
-            }),
+            Ok(result) => report.runs.push(RunReport { environment: run.clone(), result }),
             Err(e) => {
                 first_error.get_or_insert(e.context(format!("run {}", run.index)));
             }
@@ -166,11 +141,7 @@ async fn pipeline(
     }
     let results: Vec<_> = report.runs.iter().map(|r| r.result.clone()).collect();
     let comparison = compare::compare(&results);
-    report.verdict = if comparison.reproducible {
-        Verdict::Reproducible
-    } else {
-        Verdict::Unreproducible
-    };
+    report.verdict = if comparison.reproducible { Verdict::Reproducible } else { Verdict::Unreproducible };
     report.comparison = Some(comparison);
     Ok(())
 }
@@ -199,34 +170,11 @@ async fn resolve_image(engine: &dyn Engine, spec: &Spec, build_missing: bool) ->
     Ok(built.to_string())
 }
 
-/// Results directories are replaced only if they look like ours.
-fn prepare_results_dir(out: &Path) -> Result<()> {
-    if out.exists() {
-        let ours = out.join("report.json").is_file()
-            || std::fs::read_dir(out)
-                .with_context(|| format!("reading {}", out.display()))?
-                .next()
-                .is_none();
-        ensure!(
-            ours,
-            "refusing to overwrite {}: it exists and holds no report.json from an earlier run\n\
-             help: choose another --out directory, or remove it",
-            out.display()
-        );
-        std::fs::remove_dir_all(out)
-            .with_context(|| format!("clearing the old results in {}", out.display()))?;
-    }
-    std::fs::create_dir_all(out)
-        .with_context(|| format!("creating the results directory {}", out.display()))
-}
-
 /// A short unique id: time and pid, hashed.
 fn new_run_id() -> String {
     use sha2::{Digest as _, Sha256};
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_nanos();
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
     let seed = format!("{nanos}-{}", std::process::id());
     hex::encode(&Sha256::digest(seed.as_bytes())[..6])
 }
@@ -234,10 +182,8 @@ fn new_run_id() -> String {
 /// Resolves on SIGINT or SIGTERM, naming the signal.
 pub async fn shutdown_signal() -> &'static str {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut int), Ok(mut term)) = (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) else {
+    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate()))
+    else {
         return std::future::pending().await;
     };
     tokio::select! {

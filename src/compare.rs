@@ -45,18 +45,12 @@ pub fn compare(runs: &[RunResult]) -> Comparison {
             let entry = run.outputs.get(path).cloned();
             match groups.iter_mut().find(|g| g.entry == entry) {
                 Some(group) => group.runs.push(run.index),
-                None => groups.push(Variant {
-                    runs: vec![run.index],
-                    entry,
-                }),
+                None => groups.push(Variant { runs: vec![run.index], entry }),
             }
         }
         if groups.len() > 1 {
             groups.sort_by_key(|g| (std::cmp::Reverse(g.runs.len()), g.runs[0]));
-            differences.push(Difference {
-                path: path.clone(),
-                variants: groups,
-            });
+            differences.push(Difference { path: path.clone(), variants: groups });
         }
     }
     Comparison {
@@ -72,11 +66,7 @@ impl Variant {
         match &self.entry {
             None => "missing".to_string(),
             Some(OutputEntry::Symlink { target }) => format!("symlink -> {target}"),
-            Some(OutputEntry::File {
-                size,
-                sha256,
-                executable,
-            }) => {
+            Some(OutputEntry::File { size, sha256, executable }) => {
                 let short = &sha256[..sha256.len().min("sha256:".len() + 12)];
                 let exec = if *executable { ", executable" } else { "" };
                 format!("{short}… ({size} bytes{exec})")
@@ -118,11 +108,7 @@ mod tests {
             outputs: files
                 .iter()
                 .map(|(p, h)| {
-                    let entry = OutputEntry::File {
-                        size: 1,
-                        sha256: h.to_string(),
-                        executable: false,
-                    };
+                    let entry = OutputEntry::File { size: 1, sha256: h.to_string(), executable: false };
                     (p.to_string(), entry)
                 })
                 .collect(),

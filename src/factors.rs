@@ -29,9 +29,7 @@ pub fn check_name(name: &str) -> Result<(), String> {
     }
     let suggestion = NAMES
         .iter()
-        .filter(|known| {
-            known.starts_with(name.get(..3).unwrap_or(name)) || name.starts_with(*known)
-        })
+        .filter(|known| known.starts_with(name.get(..3).unwrap_or(name)) || name.starts_with(*known))
         .map(|known| format!("; did you mean `{known}`?"))
         .next()
         .unwrap_or_default();
@@ -48,15 +46,10 @@ pub fn parse_vary(arg: &str) -> anyhow::Result<Vec<String>> {
             Some(name) => (&mut remove, name),
             None => (&mut add, item),
         };
-        check_name(name)
-            .map_err(|m| anyhow::anyhow!("--vary: {m} (`reprocheck factors` lists them)"))?;
+        check_name(name).map_err(|m| anyhow::anyhow!("--vary: {m} (`reprocheck factors` lists them)"))?;
         list.push(name.to_string());
     }
-    let base: Vec<String> = if add.is_empty() {
-        NAMES.iter().map(|s| s.to_string()).collect()
-    } else {
-        add
-    };
+    let base: Vec<String> = if add.is_empty() { NAMES.iter().map(|s| s.to_string()).collect() } else { add };
     Ok(base.into_iter().filter(|n| !remove.contains(n)).collect())
 }
 
@@ -70,10 +63,7 @@ mod tests {
         let all_but_time = parse_vary("-time").unwrap();
         assert_eq!(all_but_time.len(), NAMES.len() - 1);
         assert!(!all_but_time.contains(&"time".to_string()));
-        assert!(parse_vary("umask,-bogus")
-            .unwrap_err()
-            .to_string()
-            .contains("bogus"));
+        assert!(parse_vary("umask,-bogus").unwrap_err().to_string().contains("bogus"));
     }
 
     #[test]

@@ -16,5 +16,6 @@ pub mod image;
 pub mod lock;
 pub mod plan;
 pub mod report;
+pub mod results;
 pub mod source;
 pub mod spec;

@@ -29,7 +29,9 @@ pub async fn lock(engine: &dyn Engine, spec_file: &Path, locked: bool) -> Result
     let current = spec.image.digest.clone();
     let resolved = match (&spec.image.name, &spec.image.recipe) {
         (Some(name), recipe) => match engine.inspect_image(&tagged(name)).await? {
-            Some(local) => Digest::parse(&local.id).map_err(|e| anyhow!("the engine reports an odd image id: {e}"))?,
+            Some(local) => {
+                Digest::parse(&local.id).map_err(|e| anyhow!("the engine reports an odd image id: {e}"))?
+            }
             None => match recipe {
                 Some(recipe) => image::build(engine, recipe).await?,
                 None => bail!(
@@ -59,13 +61,10 @@ pub async fn lock(engine: &dyn Engine, spec_file: &Path, locked: bool) -> Result
             spec_file.display()
         );
     }
-    let text = set_digest(&spec.text, &resolved)
-        .with_context(|| format!("editing {}", spec_file.display()))?;
+    let text =
+        set_digest(&spec.text, &resolved).with_context(|| format!("editing {}", spec_file.display()))?;
     write_atomically(spec_file, &text)?;
-    Ok(LockOutcome::Updated {
-        digest: resolved,
-        previous: current,
-    })
+    Ok(LockOutcome::Updated { digest: resolved, previous: current })
 }
 
 /// `name` with `:latest` unless it carries a tag already.
@@ -81,10 +80,8 @@ fn tagged(name: &str) -> String {
 /// Sets `[image].digest` in the TOML text, preserving everything else.
 fn set_digest(text: &str, digest: &Digest) -> Result<String> {
     let mut doc: toml_edit::DocumentMut = text.parse().context("the spec is not valid TOML")?;
-    let image = doc
-        .get_mut("image")
-        .and_then(|i| i.as_table_like_mut())
-        .context("the spec has no [image] table")?;
+    let image =
+        doc.get_mut("image").and_then(|i| i.as_table_like_mut()).context("the spec has no [image] table")?;
     match image.get_mut("digest").and_then(|d| d.as_value_mut()) {
         Some(value) => {
             // Keep the comment and spacing around the old value.
@@ -100,15 +97,11 @@ fn set_digest(text: &str, digest: &Digest) -> Result<String> {
 }
 
 fn write_atomically(path: &Path, text: &str) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let mut tmp = tempfile::NamedTempFile::new_in(dir)
         .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
     std::io::Write::write_all(&mut tmp, text.as_bytes()).context("writing the new spec")?;
-    tmp.persist(path)
-        .with_context(|| format!("replacing {}", path.display()))?;
+    tmp.persist(path).with_context(|| format!("replacing {}", path.display()))?;
     Ok(())
 }
 
@@ -119,8 +112,7 @@ mod tests {
     #[test]
     fn set_digest_keeps_comments_and_order() {
         let d = Digest::parse(&format!("sha256:{}", "a".repeat(64))).unwrap();
-        let text =
-            "# top\n[image]\nname = \"x\"  # the name\ndigest = \"sha256:00\"  # pinned\n[build]\n";
+        let text = "# top\n[image]\nname = \"x\"  # the name\ndigest = \"sha256:00\"  # pinned\n[build]\n";
         let out = set_digest(text, &d).unwrap();
         assert_eq!(out, text.replace("sha256:00", d.as_str()));
         let out = set_digest("[image]\nname = \"x\"\n", &d).unwrap();

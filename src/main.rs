@@ -36,23 +36,9 @@ fn main() -> ExitCode {
 
 async fn dispatch(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::Check {
-            spec,
-            runs,
-            vary,
-            jobs,
-            out,
-            json,
-            build_missing,
-        } => {
+        Command::Check { spec, runs, vary, jobs, out, json, build_missing } => {
             let vary = vary.map(|v| factors::parse_vary(&v)).transpose()?;
-            let options = CheckOptions {
-                runs,
-                vary,
-                jobs,
-                out,
-                build_missing,
-            };
+            let options = CheckOptions { runs, vary, jobs, out, build_missing };
             let (report, out) = check::check(&spec, &options).await?;
             if json {
                 report.print_json()?;
@@ -80,10 +66,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
                 }
                 LockOutcome::Updated { digest, previous } => {
                     let was = previous.map_or("nothing".to_string(), |p| p.to_string());
-                    println!(
-                        "{}: pinned image.digest = {digest} (was {was})",
-                        spec.display()
-                    );
+                    println!("{}: pinned image.digest = {digest} (was {was})", spec.display());
                 }
             }
             Ok(ExitCode::SUCCESS)

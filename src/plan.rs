@@ -115,12 +115,7 @@ pub fn plan(spec: &Spec, image_id: &str, run_id: &str, runs: u32, requested: Vec
         .collect();
     let not_applied = requested
         .iter()
-        .map(|f| {
-            (
-                f.clone(),
-                "factor variation is not implemented in this version".to_string(),
-            )
-        })
+        .map(|f| (f.clone(), "factor variation is not implemented in this version".to_string()))
         .collect();
     Plan {
         run_id: run_id.to_string(),
@@ -129,11 +124,7 @@ pub fn plan(spec: &Spec, image_id: &str, run_id: &str, runs: u32, requested: Vec
         outputs: spec.build.outputs.clone(),
         timeout: spec.build.timeout,
         runs,
-        factors: FactorSummary {
-            requested,
-            varied: Vec::new(),
-            not_applied,
-        },
+        factors: FactorSummary { requested, varied: Vec::new(), not_applied },
     }
 }
 

@@ -59,10 +59,7 @@ pub struct Tool {
 
 impl Default for Tool {
     fn default() -> Self {
-        Tool {
-            name: env!("CARGO_PKG_NAME"),
-            version: env!("CARGO_PKG_VERSION"),
-        }
+        Tool { name: env!("CARGO_PKG_NAME"), version: env!("CARGO_PKG_VERSION") }
     }
 }
 
@@ -138,16 +135,10 @@ impl Report {
     /// Why runs failed: which ones, and the log tail of the first. `None`
     /// when every run succeeded.
     pub fn failures(&self, out_dir: &Path) -> Option<String> {
-        let failed: Vec<&RunReport> = self
-            .runs
-            .iter()
-            .filter(|r| !matches!(r.result.status, RunStatus::Succeeded))
-            .collect();
+        let failed: Vec<&RunReport> =
+            self.runs.iter().filter(|r| !matches!(r.result.status, RunStatus::Succeeded)).collect();
         let first = failed.first()?;
-        let others: Vec<String> = failed[1..]
-            .iter()
-            .map(|r| r.result.index.to_string())
-            .collect();
+        let others: Vec<String> = failed[1..].iter().map(|r| r.result.index.to_string()).collect();
         let also = match others.len() {
             0 => String::new(),
             1 => format!(" (run {} failed too)", others[0]),
@@ -190,9 +181,7 @@ impl Report {
         match (&self.verdict, &self.comparison) {
             (Verdict::Reproducible, Some(_)) => {
                 let outputs = self.runs.first().map_or(0, |r| r.result.outputs.len());
-                s.push_str(&format!(
-                    "REPRODUCIBLE: {runs} runs produced identical outputs ({outputs} files"
-                ));
+                s.push_str(&format!("REPRODUCIBLE: {runs} runs produced identical outputs ({outputs} files"));
                 if let Some(nar) = self.runs.first().and_then(|r| r.result.nar_hash.as_ref()) {
                     s.push_str(&format!(", NAR {nar}"));
                 }
@@ -208,18 +197,12 @@ impl Report {
                     for v in &d.variants {
                         let label = if v.runs.len() == 1 { "run " } else { "runs" };
                         let list: Vec<String> = v.runs.iter().map(u32::to_string).collect();
-                        s.push_str(&format!(
-                            "    {label} {:<8} {}\n",
-                            list.join(","),
-                            v.describe()
-                        ));
+                        s.push_str(&format!("    {label} {:<8} {}\n", list.join(","), v.describe()));
                     }
                 }
                 let pairs = compare::differing_pairs(c);
-                let pairs: Vec<String> = pairs
-                    .iter()
-                    .map(|((a, b), n)| format!("run {a} vs run {b}: {n} differ"))
-                    .collect();
+                let pairs: Vec<String> =
+                    pairs.iter().map(|((a, b), n)| format!("run {a} vs run {b}: {n} differ")).collect();
                 s.push_str(&format!("  ({})\n", pairs.join("; ")));
             }
             _ => {

@@ -29,40 +29,20 @@ pub fn pack(p: &Packing) -> Result<Bytes> {
     let inside = p.build_dir.trim_start_matches('/');
     let mut parent = String::new();
     for part in inside.split('/') {
-        parent = if parent.is_empty() {
-            part.to_string()
-        } else {
-            format!("{parent}/{part}")
-        };
+        parent = if parent.is_empty() { part.to_string() } else { format!("{parent}/{part}") };
         append_dir(&mut builder, &parent, p.uid)?;
     }
-    let exclude: Vec<PathBuf> = p
-        .exclude
-        .iter()
-        .filter_map(|e| e.canonicalize().ok())
-        .collect();
-    let walker = WalkDir::new(p.source)
-        .min_depth(1)
-        .sort_by_file_name()
-        .into_iter();
+    let exclude: Vec<PathBuf> = p.exclude.iter().filter_map(|e| e.canonicalize().ok()).collect();
+    let walker = WalkDir::new(p.source).min_depth(1).sort_by_file_name().into_iter();
     let walker = walker.filter_entry(|e| {
-        let canonical = e
-            .path()
-            .canonicalize()
-            .unwrap_or_else(|_| e.path().to_path_buf());
+        let canonical = e.path().canonicalize().unwrap_or_else(|_| e.path().to_path_buf());
         !exclude.iter().any(|x| x == &canonical)
     });
     for entry in walker {
-        let entry =
-            entry.with_context(|| format!("walking the source tree {}", p.source.display()))?;
-        let rel = entry
-            .path()
-            .strip_prefix(p.source)
-            .context("walkdir left the source tree")?;
-        let meta = entry
-            .path()
-            .symlink_metadata()
-            .with_context(|| format!("reading {}", entry.path().display()))?;
+        let entry = entry.with_context(|| format!("walking the source tree {}", p.source.display()))?;
+        let rel = entry.path().strip_prefix(p.source).context("walkdir left the source tree")?;
+        let meta =
+            entry.path().symlink_metadata().with_context(|| format!("reading {}", entry.path().display()))?;
         let kind = meta.file_type();
         if !(kind.is_file() || kind.is_dir() || kind.is_symlink()) {
             tracing::warn!(
@@ -96,9 +76,7 @@ pub fn pack(p: &Packing) -> Result<Bytes> {
                 .with_context(|| format!("packing directory {}", entry.path().display()))?;
         }
     }
-    Ok(Bytes::from(
-        builder.into_inner().context("finishing the source tar")?,
-    ))
+    Ok(Bytes::from(builder.into_inner().context("finishing the source tar")?))
 }
 
 fn append_dir(builder: &mut tar::Builder<Vec<u8>>, name: &str, uid: u32) -> Result<()> {
@@ -138,17 +116,11 @@ mod tests {
             .unwrap()
             .map(|e| {
                 let e = e.unwrap();
-                (
-                    e.path().unwrap().to_string_lossy().into_owned(),
-                    e.header().uid().unwrap(),
-                )
+                (e.path().unwrap().to_string_lossy().into_owned(), e.header().uid().unwrap())
             })
             .collect();
         let names: Vec<&str> = entries.iter().map(|(n, _)| n.as_str()).collect();
-        assert_eq!(
-            names,
-            ["build/", "build/x/", "build/x/a", "build/x/b", "build/x/c"]
-        );
+        assert_eq!(names, ["build/", "build/x/", "build/x/a", "build/x/b", "build/x/c"]);
         assert!(entries.iter().all(|(_, uid)| *uid == 1111));
     }
 }

@@ -10,25 +10,12 @@ fn reproducible_build_exits_0_and_nar_hash_matches_nix_hash() {
     let Some(engine) = engine() else { return };
     require_image(&engine);
     let tmp = tempfile::tempdir().unwrap();
-    let spec = write_spec(
-        tmp.path(),
-        "clean",
-        &fixture("clean"),
-        "command = \"sh build.sh\"\noutputs = [\"out\"]",
-    );
+    let spec =
+        write_spec(tmp.path(), "clean", &fixture("clean"), "command = \"sh build.sh\"\noutputs = [\"out\"]");
     let out = tmp.path().join("results");
-    let run = reprocheck(&[
-        "check",
-        spec.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let run = reprocheck(&["check", spec.to_str().unwrap(), "--out", out.to_str().unwrap()]);
     assert_eq!(run.status.code(), Some(0), "{}", show(&run));
-    assert!(
-        String::from_utf8_lossy(&run.stdout).contains("REPRODUCIBLE"),
-        "{}",
-        show(&run)
-    );
+    assert!(String::from_utf8_lossy(&run.stdout).contains("REPRODUCIBLE"), "{}", show(&run));
 
     let report = report(&out);
     assert_eq!(report["verdict"], "reproducible");
@@ -41,11 +28,7 @@ fn reproducible_build_exits_0_and_nar_hash_matches_nix_hash() {
     assert_eq!(outputs["out/link"]["target"], "a.txt");
     assert_eq!(outputs["out/abs-link"]["target"], "/etc");
     assert_eq!(outputs["out/empty"]["size"], 0);
-    assert!(
-        std::fs::symlink_metadata(out.join("run-1/outputs/out/abs-link"))
-            .unwrap()
-            .is_symlink()
-    );
+    assert!(std::fs::symlink_metadata(out.join("run-1/outputs/out/abs-link")).unwrap().is_symlink());
     assert_eq!(leftovers(&engine, report["run_id"].as_str().unwrap()), 0);
 
     for run in runs {
@@ -57,12 +40,7 @@ fn reproducible_build_exits_0_and_nar_hash_matches_nix_hash() {
             .expect("nix-hash (Debian package nix-bin) must be installed");
         assert!(nix.status.success(), "{}", show(&nix));
         let expected = format!("sha256:{}", String::from_utf8_lossy(&nix.stdout).trim());
-        assert_eq!(
-            run["nar_hash"],
-            expected.as_str(),
-            "NAR hash of {}",
-            dir.display()
-        );
+        assert_eq!(run["nar_hash"], expected.as_str(), "NAR hash of {}", dir.display());
     }
 }
 
@@ -78,14 +56,7 @@ fn nondeterministic_build_exits_1_naming_the_output() {
         "command = \"sh build.sh\"\noutputs = [\"out/*\"]",
     );
     let out = tmp.path().join("results");
-    let run = reprocheck(&[
-        "check",
-        spec.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--runs",
-        "3",
-    ]);
+    let run = reprocheck(&["check", spec.to_str().unwrap(), "--out", out.to_str().unwrap(), "--runs", "3"]);
     assert_eq!(run.status.code(), Some(1), "{}", show(&run));
     let stdout = String::from_utf8_lossy(&run.stdout);
     assert!(stdout.contains("UNREPRODUCIBLE"), "{}", show(&run));
@@ -97,11 +68,7 @@ fn nondeterministic_build_exits_1_naming_the_output() {
     let diffs = report["comparison"]["differences"].as_array().unwrap();
     assert_eq!(diffs.len(), 1);
     assert_eq!(diffs[0]["path"], "out/random.txt");
-    assert_eq!(
-        diffs[0]["variants"].as_array().unwrap().len(),
-        3,
-        "three random runs, three variants"
-    );
+    assert_eq!(diffs[0]["variants"].as_array().unwrap().len(), 3, "three random runs, three variants");
 }
 
 #[test]
@@ -111,20 +78,12 @@ fn example_specs_give_their_verdicts() {
     let tmp = tempfile::tempdir().unwrap();
     for (spec, code, fragment) in [
         ("specs/hello.toml", 0, "REPRODUCIBLE"),
-        (
-            "specs/hello-unreproducible.toml",
-            1,
-            "dist/hello-1.0.tar.gz",
-        ),
+        ("specs/hello-unreproducible.toml", 1, "dist/hello-1.0.tar.gz"),
     ] {
         let out = tmp.path().join(code.to_string());
         let run = reprocheck(&["check", spec, "--out", out.to_str().unwrap()]);
         assert_eq!(run.status.code(), Some(code), "{spec}: {}", show(&run));
-        assert!(
-            String::from_utf8_lossy(&run.stdout).contains(fragment),
-            "{spec}: {}",
-            show(&run)
-        );
+        assert!(String::from_utf8_lossy(&run.stdout).contains(fragment), "{spec}: {}", show(&run));
     }
 }
 
@@ -140,28 +99,16 @@ fn failing_build_exits_2_with_log_tail_and_no_container_left() {
         "command = \"sh build.sh\"\noutputs = [\"out\"]",
     );
     let out = tmp.path().join("results");
-    let run = reprocheck(&[
-        "check",
-        spec.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let run = reprocheck(&["check", spec.to_str().unwrap(), "--out", out.to_str().unwrap()]);
     assert_eq!(run.status.code(), Some(2), "{}", show(&run));
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(stderr.contains("failed with exit code 3"), "{}", show(&run));
-    assert!(
-        stderr.contains("error: the answer is not 42"),
-        "{}",
-        show(&run)
-    );
+    assert!(stderr.contains("error: the answer is not 42"), "{}", show(&run));
     let report = report(&out);
     assert_eq!(report["verdict"], "error");
     assert_eq!(report["runs"][0]["status"], "failed");
     assert_eq!(leftovers(&engine, report["run_id"].as_str().unwrap()), 0);
-    assert!(
-        out.join("run-1/build.log").is_file(),
-        "logs are kept for failed runs"
-    );
+    assert!(out.join("run-1/build.log").is_file(), "logs are kept for failed runs");
 }
 
 #[test]
@@ -177,22 +124,10 @@ fn timeout_kills_the_run_and_exits_2() {
     );
     let out = tmp.path().join("results");
     let started = Instant::now();
-    let run = reprocheck(&[
-        "check",
-        spec.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let run = reprocheck(&["check", spec.to_str().unwrap(), "--out", out.to_str().unwrap()]);
     assert_eq!(run.status.code(), Some(2), "{}", show(&run));
-    assert!(
-        started.elapsed() < Duration::from_secs(60),
-        "the timeout must stop the run"
-    );
-    assert!(
-        String::from_utf8_lossy(&run.stderr).contains("timed out after 2s"),
-        "{}",
-        show(&run)
-    );
+    assert!(started.elapsed() < Duration::from_secs(60), "the timeout must stop the run");
+    assert!(String::from_utf8_lossy(&run.stderr).contains("timed out after 2s"), "{}", show(&run));
     let report = report(&out);
     assert_eq!(report["runs"][0]["status"], "timed_out");
     assert_eq!(leftovers(&engine, report["run_id"].as_str().unwrap()), 0);
@@ -203,25 +138,12 @@ fn hostile_fifo_output_fails_the_run_cleanly() {
     let Some(engine) = engine() else { return };
     require_image(&engine);
     let tmp = tempfile::tempdir().unwrap();
-    let spec = write_spec(
-        tmp.path(),
-        "fifo",
-        &fixture("fifo"),
-        "command = \"sh build.sh\"\noutputs = [\"out/**\"]",
-    );
+    let spec =
+        write_spec(tmp.path(), "fifo", &fixture("fifo"), "command = \"sh build.sh\"\noutputs = [\"out/**\"]");
     let out = tmp.path().join("results");
-    let run = reprocheck(&[
-        "check",
-        spec.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let run = reprocheck(&["check", spec.to_str().unwrap(), "--out", out.to_str().unwrap()]);
     assert_eq!(run.status.code(), Some(2), "{}", show(&run));
-    assert!(
-        String::from_utf8_lossy(&run.stderr).contains("out/pipe is a FIFO"),
-        "{}",
-        show(&run)
-    );
+    assert!(String::from_utf8_lossy(&run.stderr).contains("out/pipe is a FIFO"), "{}", show(&run));
     assert!(!out.join("run-1/outputs/out/pipe").exists());
     let report = report(&out);
     assert_eq!(leftovers(&engine, report["run_id"].as_str().unwrap()), 0);
@@ -239,41 +161,20 @@ fn builds_are_hermetic() {
         "command = \"sh build.sh\"\noutputs = [\"out/*\"]",
     );
     let out = tmp.path().join("results");
-    let run = reprocheck_cmd(&[
-        "check",
-        spec.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ])
-    .env("REPROCHECK_HOST_MARKER", "leaked")
-    .output()
-    .unwrap();
+    let run = reprocheck_cmd(&["check", spec.to_str().unwrap(), "--out", out.to_str().unwrap()])
+        .env("REPROCHECK_HOST_MARKER", "leaked")
+        .output()
+        .unwrap();
     assert_eq!(run.status.code(), Some(0), "{}", show(&run));
-    let read =
-        |name: &str| std::fs::read_to_string(out.join("run-1/outputs/out").join(name)).unwrap();
+    let read = |name: &str| std::fs::read_to_string(out.join("run-1/outputs/out").join(name)).unwrap();
     let env = read("env.txt");
-    assert!(
-        !env.contains("REPROCHECK_HOST_MARKER"),
-        "host environment leaked:\n{env}"
-    );
+    assert!(!env.contains("REPROCHECK_HOST_MARKER"), "host environment leaked:\n{env}");
     assert!(env.contains("HOME=/nonexistent/first-build"), "{env}");
-    assert_eq!(
-        read("capeff.txt").trim(),
-        "0000000000000000",
-        "capabilities must be dropped"
-    );
+    assert_eq!(read("capeff.txt").trim(), "0000000000000000", "capabilities must be dropped");
     assert_eq!(read("nonewprivs.txt").trim(), "1");
-    assert_eq!(
-        read("net.txt").trim(),
-        "lo",
-        "only loopback: network mode none"
-    );
+    assert_eq!(read("net.txt").trim(), "lo", "only loopback: network mode none");
     assert_eq!(read("uid.txt").trim(), "1111");
     assert_eq!(read("umask.txt").trim(), "0022");
     assert_eq!(read("pwd.txt").trim(), "/build/probe");
-    assert_eq!(
-        read("socket.txt").trim(),
-        "no",
-        "the engine socket must not be reachable"
-    );
+    assert_eq!(read("socket.txt").trim(), "no", "the engine socket must not be reachable");
 }

@@ -15,10 +15,7 @@ fn bad_spec_exits_2_naming_file_and_line() {
     assert_eq!(run.status.code(), Some(2), "{}", show(&run));
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(
-        stderr.contains(&format!(
-            "{}:2:10: digest `sha256:ABC` has 3 hex digits",
-            spec.display()
-        )),
+        stderr.contains(&format!("{}:2:10: digest `sha256:ABC` has 3 hex digits", spec.display())),
         "{stderr}"
     );
     assert!(stderr.contains("help:"), "{stderr}");
@@ -27,36 +24,17 @@ fn bad_spec_exits_2_naming_file_and_line() {
 #[test]
 fn unreachable_engine_fails_fast_with_advice() {
     let tmp = tempfile::tempdir().unwrap();
-    let spec = write_spec(
-        tmp.path(),
-        "clean",
-        &fixture("clean"),
-        "command = \"true\"\noutputs = [\"out\"]",
-    );
+    let spec = write_spec(tmp.path(), "clean", &fixture("clean"), "command = \"true\"\noutputs = [\"out\"]");
     let started = Instant::now();
-    let run = reprocheck_cmd(&[
-        "check",
-        spec.to_str().unwrap(),
-        "--out",
-        tmp.path().join("o").to_str().unwrap(),
-    ])
-    .env(
-        "DOCKER_HOST",
-        format!("unix://{}/no-engine.sock", tmp.path().display()),
-    )
-    .output()
-    .unwrap();
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "took {:?}",
-        started.elapsed()
-    );
+    let run =
+        reprocheck_cmd(&["check", spec.to_str().unwrap(), "--out", tmp.path().join("o").to_str().unwrap()])
+            .env("DOCKER_HOST", format!("unix://{}/no-engine.sock", tmp.path().display()))
+            .output()
+            .unwrap();
+    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
     assert_eq!(run.status.code(), Some(2), "{}", show(&run));
     let stderr = String::from_utf8_lossy(&run.stderr);
-    assert!(
-        stderr.contains("cannot reach a container engine"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("cannot reach a container engine"), "{stderr}");
     assert!(stderr.contains("DOCKER_HOST"), "{stderr}");
 }
 
@@ -65,38 +43,23 @@ fn missing_or_mismatched_image_exits_2_and_never_uses_the_tag() {
     let Some(engine) = engine() else { return };
     require_image(&engine);
     let tmp = tempfile::tempdir().unwrap();
-    let spec = write_spec(
-        tmp.path(),
-        "clean",
-        &fixture("clean"),
-        "command = \"sh build.sh\"\noutputs = [\"out\"]",
-    );
+    let spec =
+        write_spec(tmp.path(), "clean", &fixture("clean"), "command = \"sh build.sh\"\noutputs = [\"out\"]");
     let text = std::fs::read_to_string(&spec)
         .unwrap()
         .replace(&pinned_digest(), &format!("sha256:{}", "0".repeat(64)));
     std::fs::write(&spec, text).unwrap();
     let out = tmp.path().join("o");
-    let run = reprocheck(&[
-        "check",
-        spec.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let run = reprocheck(&["check", spec.to_str().unwrap(), "--out", out.to_str().unwrap()]);
     assert_eq!(run.status.code(), Some(2), "{}", show(&run));
     let stderr = String::from_utf8_lossy(&run.stderr);
-    assert!(
-        stderr.contains("which the engine does not have"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("which the engine does not have"), "{stderr}");
     // The tag exists locally (the test image), but it is a different image.
     assert!(stderr.contains("it was NOT used"), "{stderr}");
     assert!(stderr.contains("reprocheck lock"), "{stderr}");
     let report = report(&out);
     assert_eq!(report["verdict"], "error");
-    assert!(
-        report["runs"].as_array().unwrap().is_empty(),
-        "no run may start"
-    );
+    assert!(report["runs"].as_array().unwrap().is_empty(), "no run may start");
 }
 
 #[test]
@@ -113,43 +76,23 @@ fn lock_pins_and_locked_refuses_a_change() {
     let s = spec.to_str().unwrap();
 
     let run = reprocheck(&["lock", s, "--locked"]);
-    assert_eq!(
-        run.status.code(),
-        Some(2),
-        "--locked must not add a pin: {}",
-        show(&run)
-    );
+    assert_eq!(run.status.code(), Some(2), "--locked must not add a pin: {}", show(&run));
     assert_eq!(std::fs::read_to_string(&spec).unwrap(), unpinned);
 
     let run = reprocheck(&["lock", s]);
     assert_eq!(run.status.code(), Some(0), "{}", show(&run));
     let pinned = std::fs::read_to_string(&spec).unwrap();
-    assert!(
-        pinned.starts_with("# my spec\n"),
-        "comments survive: {pinned}"
-    );
-    assert!(
-        pinned.contains(&format!("digest = \"{}\"", pinned_digest())),
-        "{pinned}"
-    );
+    assert!(pinned.starts_with("# my spec\n"), "comments survive: {pinned}");
+    assert!(pinned.contains(&format!("digest = \"{}\"", pinned_digest())), "{pinned}");
 
     let run = reprocheck(&["lock", s, "--locked"]);
-    assert_eq!(
-        run.status.code(),
-        Some(0),
-        "an unchanged pin passes --locked: {}",
-        show(&run)
-    );
+    assert_eq!(run.status.code(), Some(0), "an unchanged pin passes --locked: {}", show(&run));
 
     let stale = pinned.replace(&pinned_digest(), &format!("sha256:{}", "1".repeat(64)));
     std::fs::write(&spec, &stale).unwrap();
     let run = reprocheck(&["lock", s, "--locked"]);
     assert_eq!(run.status.code(), Some(2), "{}", show(&run));
-    assert!(
-        String::from_utf8_lossy(&run.stderr).contains("--locked refuses"),
-        "{}",
-        show(&run)
-    );
+    assert!(String::from_utf8_lossy(&run.stderr).contains("--locked refuses"), "{}", show(&run));
     assert_eq!(std::fs::read_to_string(&spec).unwrap(), stale);
 }
 
@@ -165,30 +108,18 @@ fn sigint_during_a_build_leaves_no_container() {
         "command = \"sh build.sh\"\noutputs = [\"out\"]",
     );
     let out = tmp.path().join("o");
-    let mut child = reprocheck_cmd(&[
-        "check",
-        spec.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ])
-    .stderr(std::process::Stdio::piped())
-    .spawn()
-    .unwrap();
+    let mut child = reprocheck_cmd(&["check", spec.to_str().unwrap(), "--out", out.to_str().unwrap()])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
     let mut line = String::new();
     stderr.read_line(&mut line).unwrap();
-    let run_id = line
-        .split_whitespace()
-        .nth(2)
-        .expect("status line names the run")
-        .trim_end_matches(':')
-        .to_string();
+    let run_id =
+        line.split_whitespace().nth(2).expect("status line names the run").trim_end_matches(':').to_string();
     let deadline = Instant::now() + Duration::from_secs(30);
     while leftovers(&engine, &run_id) < 2 {
-        assert!(
-            Instant::now() < deadline,
-            "containers of {run_id} never appeared"
-        );
+        assert!(Instant::now() < deadline, "containers of {run_id} never appeared");
         std::thread::sleep(Duration::from_millis(100));
     }
     std::thread::sleep(Duration::from_millis(500));
@@ -198,11 +129,7 @@ fn sigint_during_a_build_leaves_no_container() {
     std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
     assert_eq!(status.code(), Some(2), "{rest}");
     assert!(rest.contains("interrupted by SIGINT"), "{rest}");
-    assert_eq!(
-        leftovers(&engine, &run_id),
-        0,
-        "containers left behind after SIGINT"
-    );
+    assert_eq!(leftovers(&engine, &run_id), 0, "containers left behind after SIGINT");
     assert_eq!(report(&out)["verdict"], "error");
 }
 

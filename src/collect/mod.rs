@@ -33,10 +33,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits {
-            max_total_bytes: 4 << 30,
-            max_entries: 100_000,
-        }
+        Limits { max_total_bytes: 4 << 30, max_entries: 100_000 }
     }
 }
 
@@ -76,9 +73,7 @@ impl OutputSelector {
                 .with_context(|| format!("compiling output glob `{pattern}`"))?;
             builder.add(glob);
         }
-        Ok(OutputSelector {
-            globs: builder.build().context("compiling output globs")?,
-        })
+        Ok(OutputSelector { globs: builder.build().context("compiling output globs")? })
     }
 
     /// True when `path` or one of its ancestors matches (a matched directory
@@ -103,13 +98,8 @@ impl OutputSelector {
         let mut roots: Vec<String> = patterns
             .iter()
             .map(|p| {
-                let parts: Vec<&str> = p
-                    .split('/')
-                    .filter(|s| !s.is_empty() && *s != ".")
-                    .collect();
-                let literal = parts
-                    .iter()
-                    .take_while(|s| !s.contains(['*', '?', '[', '{', '\\']));
+                let parts: Vec<&str> = p.split('/').filter(|s| !s.is_empty() && *s != ".").collect();
+                let literal = parts.iter().take_while(|s| !s.contains(['*', '?', '[', '{', '\\']));
                 let literal: Vec<&str> = literal.copied().collect();
                 // A pattern with no glob characters names a file or directory itself.
                 literal.join("/")
@@ -119,9 +109,7 @@ impl OutputSelector {
         roots.dedup();
         let all = roots.clone();
         roots.retain(|r| {
-            !all.iter().any(|other| {
-                other != r && (other.is_empty() || r.starts_with(&format!("{other}/")))
-            })
+            !all.iter().any(|other| other != r && (other.is_empty() || r.starts_with(&format!("{other}/"))))
         });
         roots
     }
@@ -141,8 +129,7 @@ pub struct Collector<'a> {
 impl<'a> Collector<'a> {
     /// Starts collecting into `root`, which must not exist yet.
     pub fn new(root: &Path, selector: &'a OutputSelector, limits: Limits) -> Result<Collector<'a>> {
-        fs::create_dir(root)
-            .with_context(|| format!("creating output directory {}", root.display()))?;
+        fs::create_dir(root).with_context(|| format!("creating output directory {}", root.display()))?;
         Ok(Collector {
             root: root.to_path_buf(),
             selector,
@@ -170,12 +157,7 @@ impl<'a> Collector<'a> {
         Ok(())
     }
 
-    fn add_entry<R: Read>(
-        &mut self,
-        entry: &mut tar::Entry<R>,
-        rel: &str,
-        prefix: &str,
-    ) -> Result<()> {
+    fn add_entry<R: Read>(&mut self, entry: &mut tar::Entry<R>, rel: &str, prefix: &str) -> Result<()> {
         if self.created.len() >= self.limits.max_entries {
             bail!(
                 "the build produced more than {} output entries; raise the limit or narrow build.outputs",
@@ -200,19 +182,14 @@ impl<'a> Collector<'a> {
                 self.claim(rel, false)?;
                 std::os::unix::fs::symlink(&target, self.root.join(rel))
                     .with_context(|| format!("storing output symlink {rel}"))?;
-                self.entries
-                    .insert(rel.to_string(), OutputEntry::Symlink { target });
+                self.entries.insert(rel.to_string(), OutputEntry::Symlink { target });
                 Ok(())
             }
             tar::EntryType::Link => {
-                let target = entry
-                    .link_name_bytes()
-                    .map(|t| t.into_owned())
-                    .unwrap_or_default();
+                let target = entry.link_name_bytes().map(|t| t.into_owned()).unwrap_or_default();
                 let target = relative_path(&target, prefix)?;
-                let source = target
-                    .as_ref()
-                    .and_then(|t| self.entries.get(t).cloned().map(|e| (t.clone(), e)));
+                let source =
+                    target.as_ref().and_then(|t| self.entries.get(t).cloned().map(|e| (t.clone(), e)));
                 let Some((target, OutputEntry::File { executable, .. })) = source else {
                     bail!("output {rel} is a hardlink to a path outside the collected outputs; refusing it");
                 };
@@ -280,9 +257,7 @@ impl<'a> Collector<'a> {
         let mut buf = vec![0u8; 256 * 1024];
         let mut size = 0u64;
         loop {
-            let n = reader
-                .read(&mut buf)
-                .with_context(|| format!("reading output {rel} from the stream"))?;
+            let n = reader.read(&mut buf).with_context(|| format!("reading output {rel} from the stream"))?;
             if n == 0 {
                 break;
             }
@@ -295,21 +270,13 @@ impl<'a> Collector<'a> {
                 );
             }
             hasher.update(&buf[..n]);
-            file.write_all(&buf[..n])
-                .with_context(|| format!("writing output {}", path.display()))?;
+            file.write_all(&buf[..n]).with_context(|| format!("writing output {}", path.display()))?;
         }
         let mode = if executable { 0o755 } else { 0o644 };
         file.set_permissions(fs::Permissions::from_mode(mode))
             .with_context(|| format!("setting the mode of {}", path.display()))?;
         let sha256 = format!("sha256:{}", hex::encode(hasher.finalize()));
-        self.entries.insert(
-            rel.to_string(),
-            OutputEntry::File {
-                size,
-                sha256,
-                executable,
-            },
-        );
+        self.entries.insert(rel.to_string(), OutputEntry::File { size, sha256, executable });
         Ok(())
     }
 
@@ -349,11 +316,7 @@ fn relative_path(raw: &[u8], prefix: &str) -> Result<Option<String>> {
         bail!("the output stream holds an entry with an empty path");
     }
     let rest = &parts[1..];
-    let joined: Vec<&str> = prefix
-        .split('/')
-        .filter(|s| !s.is_empty())
-        .chain(rest.iter().copied())
-        .collect();
+    let joined: Vec<&str> = prefix.split('/').filter(|s| !s.is_empty()).chain(rest.iter().copied()).collect();
     Ok((!joined.is_empty()).then(|| joined.join("/")))
 }
 

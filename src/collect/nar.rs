@@ -20,9 +20,7 @@ pub fn nar_sha256(path: &Path) -> Result<String> {
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
-        let n = encoder
-            .read(&mut buf)
-            .with_context(|| format!("NAR-encoding {}", path.display()))?;
+        let n = encoder.read(&mut buf).with_context(|| format!("NAR-encoding {}", path.display()))?;
         if n == 0 {
             break;
         }

@@ -13,11 +13,7 @@ fn tar_of(entries: &[RawEntry]) -> Vec<u8> {
         header.as_old_mut().linkname[..link.len()].copy_from_slice(link);
         header.set_entry_type(*kind);
         header.set_size(data.len() as u64);
-        header.set_mode(if *kind == tar::EntryType::Directory {
-            0o755
-        } else {
-            0o644
-        });
+        header.set_mode(if *kind == tar::EntryType::Directory { 0o755 } else { 0o644 });
         header.set_cksum();
         builder.append(&header, *data).unwrap();
     }
@@ -32,11 +28,8 @@ fn collect(
     let dir = tempfile::tempdir().unwrap();
     let patterns: Vec<String> = globs.iter().map(|s| s.to_string()).collect();
     let selector = OutputSelector::new(&patterns).unwrap();
-    let mut collector =
-        Collector::new(&dir.path().join("out"), &selector, Limits::default()).unwrap();
-    let result = collector
-        .add_archive(stream, prefix)
-        .map(|_| collector.finish());
+    let mut collector = Collector::new(&dir.path().join("out"), &selector, Limits::default()).unwrap();
+    let result = collector.add_archive(stream, prefix).map(|_| collector.finish());
     (dir, result)
 }
 
@@ -52,18 +45,10 @@ fn selects_and_hashes_files() {
     let (dir, got) = collect(&stream, &["dist/*.txt"], "dist");
     let got = got.unwrap();
     assert_eq!(got.len(), 1);
-    let OutputEntry::File { size, sha256, .. } = &got["dist/a.txt"] else {
-        panic!("{got:?}")
-    };
+    let OutputEntry::File { size, sha256, .. } = &got["dist/a.txt"] else { panic!("{got:?}") };
     assert_eq!(*size, 6);
-    assert_eq!(
-        sha256,
-        "sha256:5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03"
-    );
-    assert_eq!(
-        fs::read(dir.path().join("out/dist/a.txt")).unwrap(),
-        b"hello\n"
-    );
+    assert_eq!(sha256, "sha256:5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03");
+    assert_eq!(fs::read(dir.path().join("out/dist/a.txt")).unwrap(), b"hello\n");
     assert!(!dir.path().join("out/dist/b.log").exists());
 }
 
@@ -89,10 +74,8 @@ fn traversal_and_absolute_paths_are_refused() {
 fn writing_through_a_symlink_is_refused() {
     let outside = tempfile::tempdir().unwrap();
     let target = outside.path().to_str().unwrap().as_bytes().to_vec();
-    let stream = tar_of(&[
-        (b"dist/link", tar::EntryType::Symlink, &target, b""),
-        (b"dist/link/pwned", F, b"", b"x"),
-    ]);
+    let stream =
+        tar_of(&[(b"dist/link", tar::EntryType::Symlink, &target, b""), (b"dist/link/pwned", F, b"", b"x")]);
     let (_dir, got) = collect(&stream, &["dist/**"], "dist");
     let err = got.unwrap_err().to_string();
     assert!(err.contains("not a directory"), "{err}");
@@ -103,56 +86,30 @@ fn writing_through_a_symlink_is_refused() {
 fn symlinks_are_recorded_not_followed() {
     let stream = tar_of(&[(b"dist/l", tar::EntryType::Symlink, b"/etc/passwd", b"")]);
     let (dir, got) = collect(&stream, &["dist/*"], "dist");
-    assert_eq!(
-        got.unwrap()["dist/l"],
-        OutputEntry::Symlink {
-            target: "/etc/passwd".into()
-        }
-    );
-    assert!(fs::symlink_metadata(dir.path().join("out/dist/l"))
-        .unwrap()
-        .file_type()
-        .is_symlink());
+    assert_eq!(got.unwrap()["dist/l"], OutputEntry::Symlink { target: "/etc/passwd".into() });
+    assert!(fs::symlink_metadata(dir.path().join("out/dist/l")).unwrap().file_type().is_symlink());
 }
 
 #[test]
 fn hardlinks_inside_are_copied_and_outside_refused() {
-    let stream = tar_of(&[
-        (b"dist/a", F, b"", b"data"),
-        (b"dist/b", tar::EntryType::Link, b"dist/a", b""),
-    ]);
+    let stream = tar_of(&[(b"dist/a", F, b"", b"data"), (b"dist/b", tar::EntryType::Link, b"dist/a", b"")]);
     let (_dir, got) = collect(&stream, &["dist/*"], "dist");
     let got = got.unwrap();
     assert_eq!(got["dist/a"], got["dist/b"]);
     let stream = tar_of(&[(b"dist/b", tar::EntryType::Link, b"etc/shadow", b"")]);
-    let err = collect(&stream, &["dist/*"], "dist")
-        .1
-        .unwrap_err()
-        .to_string();
+    let err = collect(&stream, &["dist/*"], "dist").1.unwrap_err().to_string();
     assert!(err.contains("hardlink"), "{err}");
 }
 
 #[test]
 fn devices_fifos_duplicates_and_bad_names_are_refused() {
     for (stream, fragment) in [
-        (
-            tar_of(&[(b"dist/null", tar::EntryType::Char, b"", b"")]),
-            "character device",
-        ),
-        (
-            tar_of(&[(b"dist/p", tar::EntryType::Fifo, b"", b"")]),
-            "FIFO",
-        ),
-        (
-            tar_of(&[(b"dist/a", F, b"", b"1"), (b"dist/a", F, b"", b"2")]),
-            "twice",
-        ),
+        (tar_of(&[(b"dist/null", tar::EntryType::Char, b"", b"")]), "character device"),
+        (tar_of(&[(b"dist/p", tar::EntryType::Fifo, b"", b"")]), "FIFO"),
+        (tar_of(&[(b"dist/a", F, b"", b"1"), (b"dist/a", F, b"", b"2")]), "twice"),
         (tar_of(&[(b"dist/\xff", F, b"", b"1")]), "not valid UTF-8"),
     ] {
-        let err = collect(&stream, &["dist/*"], "dist")
-            .1
-            .unwrap_err()
-            .to_string();
+        let err = collect(&stream, &["dist/*"], "dist").1.unwrap_err().to_string();
         assert!(err.contains(fragment), "{fragment}: {err}");
     }
 }
@@ -161,22 +118,13 @@ fn devices_fifos_duplicates_and_bad_names_are_refused() {
 fn limits_stop_huge_outputs() {
     let dir = tempfile::tempdir().unwrap();
     let selector = OutputSelector::new(&["**".to_string()]).unwrap();
-    let limits = Limits {
-        max_total_bytes: 10,
-        max_entries: 3,
-    };
+    let limits = Limits { max_total_bytes: 10, max_entries: 3 };
     let mut c = Collector::new(&dir.path().join("o"), &selector, limits).unwrap();
-    let err = c
-        .add_archive(&tar_of(&[(b"d/big", F, b"", &[0u8; 11])])[..], "d")
-        .unwrap_err();
+    let err = c.add_archive(&tar_of(&[(b"d/big", F, b"", &[0u8; 11])])[..], "d").unwrap_err();
     assert!(err.to_string().contains("exceed 10 bytes"), "{err}");
     let mut c = Collector::new(&dir.path().join("p"), &selector, limits).unwrap();
-    let many = tar_of(&[
-        (b"d/1", F, b"", b""),
-        (b"d/2", F, b"", b""),
-        (b"d/3", F, b"", b""),
-        (b"d/4", F, b"", b""),
-    ]);
+    let many =
+        tar_of(&[(b"d/1", F, b"", b""), (b"d/2", F, b"", b""), (b"d/3", F, b"", b""), (b"d/4", F, b"", b"")]);
     let err = c.add_archive(&many[..], "d").unwrap_err();
     assert!(err.to_string().contains("more than 3"), "{err}");
 }
@@ -193,13 +141,9 @@ fn selection_follows_glob_rules() {
 
 #[test]
 fn download_roots_are_literal_prefixes() {
-    let roots = |p: &[&str]| {
-        OutputSelector::download_roots(&p.iter().map(|s| s.to_string()).collect::<Vec<_>>())
-    };
-    assert_eq!(
-        roots(&["dist/*.tar.gz", "out/**", "dist/x/*"]),
-        vec!["dist", "out"]
-    );
+    let roots =
+        |p: &[&str]| OutputSelector::download_roots(&p.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+    assert_eq!(roots(&["dist/*.tar.gz", "out/**", "dist/x/*"]), vec!["dist", "out"]);
     assert_eq!(roots(&["*.o", "dist/*"]), vec![""]);
     assert_eq!(roots(&["./a/b/c.txt"]), vec!["a/b/c.txt"]);
 }

@@ -60,17 +60,13 @@ impl DockerEngine {
     /// seconds with advice when nothing answers, and negotiates the API version.
     pub async fn connect() -> Result<DockerEngine> {
         let host = std::env::var("DOCKER_HOST").unwrap_or_else(|_| DEFAULT_HOST.to_string());
-        let docker =
-            client(&host, API_DEFAULT_VERSION).map_err(|e| unreachable(&host, format!("{e:#}")))?;
+        let docker = client(&host, API_DEFAULT_VERSION).map_err(|e| unreachable(&host, format!("{e:#}")))?;
         // Ping first: it is cheap everywhere, while /version is slow on Podman.
         match tokio::time::timeout(CONNECT_TIMEOUT, docker.ping()).await {
             Ok(Ok(_)) => {}
             Ok(Err(e)) => return Err(unreachable(&host, e)),
             Err(_) => {
-                return Err(unreachable(
-                    &host,
-                    format!("no answer within {}s", CONNECT_TIMEOUT.as_secs()),
-                ))
+                return Err(unreachable(&host, format!("no answer within {}s", CONNECT_TIMEOUT.as_secs())))
             }
         }
         let version = tokio::time::timeout(CONNECT_TIMEOUT * 2, docker.version())
@@ -80,11 +76,8 @@ impl DockerEngine {
         let server_api = version.api_version.clone().unwrap_or_default();
         let negotiated = negotiate(&server_api);
         let docker = client(&host, &negotiated)?;
-        let is_podman = version
-            .components
-            .unwrap_or_default()
-            .iter()
-            .any(|c| c.name.to_lowercase().contains("podman"));
+        let is_podman =
+            version.components.unwrap_or_default().iter().any(|c| c.name.to_lowercase().contains("podman"));
         let info = EngineInfo {
             kind: if is_podman { "podman" } else { "docker" }.to_string(),
             version: version.version.unwrap_or_default(),
@@ -92,11 +85,7 @@ impl DockerEngine {
             endpoint: host,
         };
         tracing::debug!(?info, "connected to engine");
-        Ok(DockerEngine {
-            docker,
-            info,
-            is_podman,
-        })
+        Ok(DockerEngine { docker, info, is_podman })
     }
 }
 
@@ -105,28 +94,16 @@ fn negotiate(server_api: &str) -> ClientVersion {
     let parsed = server_api
         .split_once('.')
         .and_then(|(a, b)| Some((a.parse::<usize>().ok()?, b.parse::<usize>().ok()?)));
-    let ours = (
-        API_DEFAULT_VERSION.major_version,
-        API_DEFAULT_VERSION.minor_version,
-    );
+    let ours = (API_DEFAULT_VERSION.major_version, API_DEFAULT_VERSION.minor_version);
     let (major_version, minor_version) = match parsed {
         Some(theirs) if theirs < ours => theirs,
         _ => ours,
     };
-    ClientVersion {
-        major_version,
-        minor_version,
-    }
+    ClientVersion { major_version, minor_version }
 }
 
 fn is_not_found(e: &bollard::errors::Error) -> bool {
-    matches!(
-        e,
-        bollard::errors::Error::DockerResponseServerError {
-            status_code: 404,
-            ..
-        }
-    )
+    matches!(e, bollard::errors::Error::DockerResponseServerError { status_code: 404, .. })
 }
 
 #[async_trait]
@@ -165,16 +142,8 @@ impl Engine for DockerEngine {
         // Podman 4.3 fails to start without explicit limits here.
         let ulimits = self.is_podman.then(|| {
             vec![
-                ResourcesUlimits {
-                    name: Some("nofile".into()),
-                    soft: Some(1024),
-                    hard: Some(1024),
-                },
-                ResourcesUlimits {
-                    name: Some("nproc".into()),
-                    soft: Some(4096),
-                    hard: Some(4096),
-                },
+                ResourcesUlimits { name: Some("nofile".into()), soft: Some(1024), hard: Some(1024) },
+                ResourcesUlimits { name: Some("nproc".into()), soft: Some(4096), hard: Some(4096) },
             ]
         });
         let host_config = HostConfig {
@@ -196,20 +165,12 @@ impl Engine for DockerEngine {
             user: Some(config.user.clone()),
             hostname: Some(config.hostname.clone()),
             domainname: Some(config.domainname.clone()),
-            labels: Some(
-                config
-                    .labels
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect(),
-            ),
+            labels: Some(config.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
             network_disabled: Some(true),
             host_config: Some(host_config),
             ..Default::default()
         };
-        let options = CreateContainerOptionsBuilder::default()
-            .name(&config.name)
-            .build();
+        let options = CreateContainerOptionsBuilder::default().name(&config.name).build();
         let created = self
             .docker
             .create_container(Some(options), body)
@@ -227,10 +188,7 @@ impl Engine for DockerEngine {
     }
 
     async fn start(&self, id: &str) -> Result<()> {
-        self.docker
-            .start_container(id, None)
-            .await
-            .with_context(|| format!("starting container {id}"))
+        self.docker.start_container(id, None).await.with_context(|| format!("starting container {id}"))
     }
 
     async fn wait(&self, id: &str) -> Result<i64> {
@@ -245,10 +203,7 @@ impl Engine for DockerEngine {
     }
 
     async fn logs(&self, id: &str) -> Result<Vec<u8>> {
-        let options = LogsOptionsBuilder::default()
-            .stdout(true)
-            .stderr(true)
-            .build();
+        let options = LogsOptionsBuilder::default().stdout(true).stderr(true).build();
         let mut stream = self.docker.logs(id, Some(options));
         let mut out = Vec::new();
         while let Some(chunk) = stream.next().await {
@@ -259,43 +214,30 @@ impl Engine for DockerEngine {
     }
 
     async fn download(&self, id: &str, path: &str) -> Result<Option<ByteStream>> {
-        let options = DownloadFromContainerOptionsBuilder::default()
-            .path(path)
-            .build();
-        let mut stream = self
-            .docker
-            .download_from_container(id, Some(options))
-            .boxed();
+        let options = DownloadFromContainerOptionsBuilder::default().path(path).build();
+        let mut stream = self.docker.download_from_container(id, Some(options)).boxed();
         // The status arrives with the first item: a missing path is a 404 there.
         let first = match stream.next().await {
             None => Bytes::new(),
             Some(Ok(bytes)) => bytes,
             Some(Err(e)) if is_not_found(&e) => return Ok(None),
-            Some(Err(e)) => {
-                return Err(e).with_context(|| format!("downloading {path} from container {id}"))
-            }
+            Some(Err(e)) => return Err(e).with_context(|| format!("downloading {path} from container {id}")),
         };
         let rest = stream.map_err(std::io::Error::other);
-        Ok(Some(
-            futures_util::stream::once(async { Ok(first) })
-                .chain(rest)
-                .boxed(),
-        ))
+        Ok(Some(futures_util::stream::once(async { Ok(first) }).chain(rest).boxed()))
     }
 
     async fn remove(&self, id: &str) -> Result<()> {
-        let options = RemoveContainerOptionsBuilder::default()
-            .force(true)
-            .v(true)
-            .build();
+        let options = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
         match self.docker.remove_container(id, Some(options)).await {
             Ok(()) => Ok(()),
             Err(e) if is_not_found(&e) => Ok(()),
             // Another remove (e.g. the Ctrl-C sweep) got there first.
-            Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 409,
-                message,
-            }) if message.contains("already in progress") => Ok(()),
+            Err(bollard::errors::Error::DockerResponseServerError { status_code: 409, message })
+                if message.contains("already in progress") =>
+            {
+                Ok(())
+            }
             Err(e) => Err(e).with_context(|| format!("removing container {id}")),
         }
     }
@@ -306,15 +248,8 @@ impl Engine for DockerEngine {
             None => LABEL.to_string(),
         };
         let filters = HashMap::from([("label".to_string(), vec![filter])]);
-        let options = ListContainersOptionsBuilder::default()
-            .all(true)
-            .filters(&filters)
-            .build();
-        let containers = self
-            .docker
-            .list_containers(Some(options))
-            .await
-            .context("listing containers")?;
+        let options = ListContainersOptionsBuilder::default().all(true).filters(&filters).build();
+        let containers = self.docker.list_containers(Some(options)).await.context("listing containers")?;
         Ok(containers.into_iter().filter_map(|c| c.id).collect())
     }
 }

@@ -108,10 +108,7 @@ pub trait Engine: Send + Sync {
 pub async fn sweep(engine: &dyn Engine, run_id: &str) -> Result<usize> {
     let ids = engine.list_labelled(Some(run_id)).await?;
     for id in &ids {
-        engine
-            .remove(id)
-            .await
-            .with_context(|| format!("removing leftover container {id}"))?;
+        engine.remove(id).await.with_context(|| format!("removing leftover container {id}"))?;
     }
     Ok(ids.len())
 }

@@ -107,9 +107,7 @@ async fn build_in(
 ) -> Result<RunResult> {
     let run_dir_name = PathBuf::from(format!("run-{}", run.index));
     let run_dir = results.join(&run_dir_name);
-    tokio::fs::create_dir(&run_dir)
-        .await
-        .with_context(|| format!("creating {}", run_dir.display()))?;
+    tokio::fs::create_dir(&run_dir).await.with_context(|| format!("creating {}", run_dir.display()))?;
     engine.upload(id, source).await?;
     engine.start(id).await?;
     tracing::debug!(run = run.index, "started");
@@ -131,18 +129,13 @@ async fn build_in(
     };
     match waited {
         Err(_) => {
-            result.status = RunStatus::TimedOut {
-                after_seconds: plan.timeout.as_secs(),
-            };
+            result.status = RunStatus::TimedOut { after_seconds: plan.timeout.as_secs() };
             return Ok(result);
         }
         Ok(code) => {
             let exit_code = code?;
             if exit_code != 0 {
-                result.status = RunStatus::Failed {
-                    exit_code,
-                    log_tail: tail(&log, LOG_TAIL_LINES),
-                };
+                result.status = RunStatus::Failed { exit_code, log_tail: tail(&log, LOG_TAIL_LINES) };
                 return Ok(result);
             }
         }
@@ -178,11 +171,7 @@ async fn download_outputs(
     let selector = OutputSelector::new(&plan.outputs)?;
     let mut streams = Vec::new();
     for root in OutputSelector::download_roots(&plan.outputs) {
-        let path = if root.is_empty() {
-            run.build_dir.clone()
-        } else {
-            format!("{}/{root}", run.build_dir)
-        };
+        let path = if root.is_empty() { run.build_dir.clone() } else { format!("{}/{root}", run.build_dir) };
         if let Some(stream) = engine.download(id, &path).await? {
             streams.push((root, stream));
         }

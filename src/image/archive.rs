@@ -5,9 +5,7 @@
 
 use crate::errors::*;
 use crate::spec::Digest;
-use oci_spec::image::{
-    Arch, ConfigBuilder, HistoryBuilder, ImageConfigurationBuilder, Os, RootFsBuilder,
-};
+use oci_spec::image::{Arch, ConfigBuilder, HistoryBuilder, ImageConfigurationBuilder, Os, RootFsBuilder};
 use sha2::{Digest as _, Sha256};
 use std::fs::File;
 use std::io::{BufReader, Read, Write};
@@ -18,17 +16,10 @@ const IMAGE_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin
 
 /// Writes `out` (a loadable archive) for `rootfs`; returns the config digest,
 /// which is the image id Docker assigns.
-pub fn assemble(
-    rootfs: &Path,
-    tag: &str,
-    epoch: u64,
-    created_by: &str,
-    out: &Path,
-) -> Result<Digest> {
+pub fn assemble(rootfs: &Path, tag: &str, epoch: u64, created_by: &str, out: &Path) -> Result<Digest> {
     let layer = sha256_file(rootfs)?;
     let created =
-        humantime::format_rfc3339(std::time::UNIX_EPOCH + std::time::Duration::from_secs(epoch))
-            .to_string();
+        humantime::format_rfc3339(std::time::UNIX_EPOCH + std::time::Duration::from_secs(epoch)).to_string();
     let config = ImageConfigurationBuilder::default()
         .created(created.clone())
         .architecture(host_arch())
@@ -76,26 +67,14 @@ pub fn assemble(
             .append_data(&mut header, name, data)
             .with_context(|| format!("writing {name} into the image archive"))
     };
-    let layer_size = std::fs::metadata(rootfs)
-        .with_context(|| format!("reading {}", rootfs.display()))?
-        .len();
-    let mut layer_file =
-        File::open(rootfs).with_context(|| format!("opening {}", rootfs.display()))?;
+    let layer_size =
+        std::fs::metadata(rootfs).with_context(|| format!("reading {}", rootfs.display()))?.len();
+    let mut layer_file = File::open(rootfs).with_context(|| format!("opening {}", rootfs.display()))?;
     append(&layer_name, layer_size, &mut layer_file)?;
-    append(
-        &config_name,
-        config_json.len() as u64,
-        &mut config_json.as_bytes(),
-    )?;
+    append(&config_name, config_json.len() as u64, &mut config_json.as_bytes())?;
     let manifest = serde_json::to_vec(&manifest).context("serialising manifest.json")?;
-    append(
-        "manifest.json",
-        manifest.len() as u64,
-        &mut manifest.as_slice(),
-    )?;
-    let mut writer = builder
-        .into_inner()
-        .context("finishing the image archive")?;
+    append("manifest.json", manifest.len() as u64, &mut manifest.as_slice())?;
+    let mut writer = builder.into_inner().context("finishing the image archive")?;
     writer.flush().context("flushing the image archive")?;
     Ok(config_digest)
 }
@@ -116,8 +95,7 @@ pub fn sha256_file(path: &Path) -> Result<Digest> {
     let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let mut reader = BufReader::with_capacity(1 << 20, file);
     let mut hasher = Sha256::new();
-    std::io::copy(&mut reader, &mut hasher)
-        .with_context(|| format!("hashing {}", path.display()))?;
+    std::io::copy(&mut reader, &mut hasher).with_context(|| format!("hashing {}", path.display()))?;
     Ok(Digest::from_sha256(&hasher.finalize()))
 }
 

@@ -35,18 +35,11 @@ pub async fn build(engine: &dyn Engine, dir: &Path) -> Result<Digest> {
         command.arg(format!("--include={}", recipe.packages.join(",")));
     }
     command.arg(&recipe.suite).arg(&rootfs).arg(&sources);
-    eprintln!(
-        "building {} with mmdebstrap from {} ...",
-        recipe.name,
-        sources.display()
-    );
+    eprintln!("building {} with mmdebstrap from {} ...", recipe.name, sources.display());
     let status = command.status().await.map_err(|e| {
         anyhow!("cannot run mmdebstrap: {e}\nhelp: install it (`apt-get install mmdebstrap`); it builds the rootfs offline from your apt sources")
     })?;
-    ensure!(
-        status.success(),
-        "mmdebstrap failed ({status}); its messages are above"
-    );
+    ensure!(status.success(), "mmdebstrap failed ({status}); its messages are above");
 
     let tag = format!("{}:latest", recipe.name);
     let created_by = format!(
@@ -63,16 +56,12 @@ pub async fn build(engine: &dyn Engine, dir: &Path) -> Result<Digest> {
     })
     .await
     .context("the image assembly task died")??;
-    engine
-        .load_image(&archive_path)
-        .await
-        .with_context(|| format!("loading {tag} into the engine"))?;
+    engine.load_image(&archive_path).await.with_context(|| format!("loading {tag} into the engine"))?;
     let loaded = engine
         .inspect_image(&tag)
         .await?
         .with_context(|| format!("the engine accepted the archive but has no image {tag}"))?;
-    let id = Digest::parse(&loaded.id)
-        .map_err(|e| anyhow!("the engine reports an odd image id: {e}"))?;
+    let id = Digest::parse(&loaded.id).map_err(|e| anyhow!("the engine reports an odd image id: {e}"))?;
     if id != config_digest {
         // Podman derives ids differently; the engine's id is what `check` matches.
         tracing::info!("engine image id {id} differs from the config digest {config_digest}");
@@ -83,11 +72,7 @@ pub async fn build(engine: &dyn Engine, dir: &Path) -> Result<Digest> {
 /// Finds the image `pin` names, by digest only, and returns the image id to
 /// create containers from; `Ok(None)` when the engine does not have it. A tag
 /// is never used in place of the digest.
-pub async fn find(
-    engine: &dyn Engine,
-    digest: &Digest,
-    name: Option<&str>,
-) -> Result<Option<String>> {
+pub async fn find(engine: &dyn Engine, digest: &Digest, name: Option<&str>) -> Result<Option<String>> {
     if let Some(image) = engine.inspect_image(digest.as_str()).await? {
         if image.id == digest.as_str() {
             return Ok(Some(image.id));
@@ -131,7 +116,5 @@ pub async fn missing(engine: &dyn Engine, pin: &ImagePin, spec_file: &Path) -> E
             );
         }
     }
-    anyhow!(
-        "{spec}: the spec pins image {digest}, which the engine does not have.\nhelp: {build_hint}"
-    )
+    anyhow!("{spec}: the spec pins image {digest}, which the engine does not have.\nhelp: {build_hint}")
 }

@@ -33,36 +33,22 @@ fn default_variant() -> String {
 pub const RECIPE_FILE: &str = "recipe.toml";
 
 /// Host apt sources files, in the order they are tried.
-const HOST_SOURCES: &[&str] = &[
-    "/etc/apt/sources.list.d/debian.sources",
-    "/etc/apt/sources.list",
-];
+const HOST_SOURCES: &[&str] = &["/etc/apt/sources.list.d/debian.sources", "/etc/apt/sources.list"];
 
 impl Recipe {
     /// Reads `DIR/recipe.toml`.
     pub fn load(dir: &Path) -> Result<Recipe> {
         let file = dir.join(RECIPE_FILE);
         let text = std::fs::read_to_string(&file).with_context(|| {
-            format!(
-                "cannot read {} (an image recipe directory holds a recipe.toml)",
-                file.display()
-            )
+            format!("cannot read {} (an image recipe directory holds a recipe.toml)", file.display())
         })?;
         let recipe: Recipe = toml::from_str(&text).map_err(|e| {
             SpecError::at(&file, &text, e.span(), e.message().trim().to_string())
                 .hint("keys: name, suite, variant, packages, source_date_epoch, sources")
         })?;
-        let safe = |s: &str| {
-            !s.is_empty()
-                && s.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "+-.:_".contains(c))
-        };
-        ensure!(
-            safe(&recipe.suite),
-            "{}: suite `{}` is not a suite name",
-            file.display(),
-            recipe.suite
-        );
+        let safe =
+            |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "+-.:_".contains(c));
+        ensure!(safe(&recipe.suite), "{}: suite `{}` is not a suite name", file.display(), recipe.suite);
         ensure!(
             safe(&recipe.variant),
             "{}: variant `{}` is not a variant name",
@@ -70,38 +56,23 @@ impl Recipe {
             recipe.variant
         );
         for package in &recipe.packages {
-            ensure!(
-                safe(package),
-                "{}: `{package}` is not a package name",
-                file.display()
-            );
+            ensure!(safe(package), "{}: `{package}` is not a package name", file.display());
         }
-        Ok(Recipe {
-            sources: recipe.sources.map(|s| dir.join(s)),
-            ..recipe
-        })
+        Ok(Recipe { sources: recipe.sources.map(|s| dir.join(s)), ..recipe })
     }
 
     /// The apt sources file to feed mmdebstrap: the recipe's, else the host's.
     pub fn sources_file(&self) -> Result<PathBuf> {
         if let Some(path) = &self.sources {
-            ensure!(
-                path.is_file(),
-                "the recipe's sources file {} does not exist",
-                path.display()
-            );
+            ensure!(path.is_file(), "the recipe's sources file {} does not exist", path.display());
             return Ok(path.clone());
         }
-        HOST_SOURCES
-            .iter()
-            .map(PathBuf::from)
-            .find(|p| p.is_file())
-            .ok_or_else(|| {
-                anyhow!(
-                    "no host apt sources found (looked for {}); set `sources` in the recipe",
-                    HOST_SOURCES.join(", ")
-                )
-            })
+        HOST_SOURCES.iter().map(PathBuf::from).find(|p| p.is_file()).ok_or_else(|| {
+            anyhow!(
+                "no host apt sources found (looked for {}); set `sources` in the recipe",
+                HOST_SOURCES.join(", ")
+            )
+        })
     }
 }
 
@@ -117,10 +88,7 @@ mod tests {
         let recipe = Recipe::load(dir.path()).unwrap();
         assert_eq!(recipe.variant, "apt");
         write("name = \"x\"\nsuite = \"bookworm\"\npackages = [\"gcc; rm -rf /\"]\nsource_date_epoch = 1\n");
-        assert!(Recipe::load(dir.path())
-            .unwrap_err()
-            .to_string()
-            .contains("not a package name"));
+        assert!(Recipe::load(dir.path()).unwrap_err().to_string().contains("not a package name"));
         write("name = \"x\"\nsuit = \"bookworm\"\n");
         let err = Recipe::load(dir.path()).unwrap_err().to_string();
         assert!(err.contains("recipe.toml:2:1"), "{err}");

@@ -24,24 +24,12 @@ pub struct SpecError {
 
 impl SpecError {
     /// An error located at byte range `span` of `text`.
-    pub fn at(
-        file: &Path,
-        text: &str,
-        span: Option<Range<usize>>,
-        message: impl Into<String>,
-    ) -> Self {
+    pub fn at(file: &Path, text: &str, span: Option<Range<usize>>, message: impl Into<String>) -> Self {
         let (line, column, excerpt) = match span {
             Some(span) => locate(text, span.start),
             None => (0, 0, None),
         };
-        SpecError {
-            file: file.to_path_buf(),
-            line,
-            column,
-            message: message.into(),
-            hint: None,
-            excerpt,
-        }
+        SpecError { file: file.to_path_buf(), line, column, message: message.into(), hint: None, excerpt }
     }
 
     /// Adds a suggestion for the fix.
@@ -65,14 +53,7 @@ fn locate(text: &str, offset: usize) -> (usize, usize, Option<String>) {
 impl fmt::Display for SpecError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.line > 0 {
-            write!(
-                f,
-                "{}:{}:{}: {}",
-                self.file.display(),
-                self.line,
-                self.column,
-                self.message
-            )?;
+            write!(f, "{}:{}:{}: {}", self.file.display(), self.line, self.column, self.message)?;
         } else {
             write!(f, "{}: {}", self.file.display(), self.message)?;
         }

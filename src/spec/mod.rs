@@ -69,20 +69,13 @@ impl Digest {
             ));
         }
         if hex.len() != 64 {
-            return Err(format!(
-                "digest `{text}` has {} hex digits after `sha256:`; expected 64",
-                hex.len()
-            ));
+            return Err(format!("digest `{text}` has {} hex digits after `sha256:`; expected 64", hex.len()));
         }
         if let Some(bad) = hex.chars().find(|c| !c.is_ascii_hexdigit()) {
-            return Err(format!(
-                "digest `{text}` contains `{bad}`, which is not a hex digit"
-            ));
+            return Err(format!("digest `{text}` contains `{bad}`, which is not a hex digit"));
         }
         if hex.chars().any(|c| c.is_ascii_uppercase()) {
-            return Err(format!(
-                "digest `{text}` uses uppercase hex; digests are written in lowercase"
-            ));
+            return Err(format!("digest `{text}` uses uppercase hex; digests are written in lowercase"));
         }
         Ok(Digest(text.to_string()))
     }
@@ -151,14 +144,10 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60 * 60);
 /// Reads and validates the spec at `file`.
 pub fn load(file: &Path) -> Result<Spec> {
     let bytes = std::fs::read(file).with_context(|| {
-        format!(
-            "cannot read spec file {} (check the path; specs are TOML files)",
-            file.display()
-        )
+        format!("cannot read spec file {} (check the path; specs are TOML files)", file.display())
     })?;
     let text = String::from_utf8(bytes).map_err(|_| {
-        SpecError::at(file, "", None, "the spec file is not valid UTF-8")
-            .hint("save it as UTF-8 text")
+        SpecError::at(file, "", None, "the spec file is not valid UTF-8").hint("save it as UTF-8 text")
     })?;
     Ok(validate::validate(file, text)?)
 }

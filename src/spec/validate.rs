@@ -40,16 +40,8 @@ pub(super) fn validate(file: &Path, text: String) -> Checked<Spec> {
         }
     })?;
     let dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
-    let dir = if dir.as_os_str().is_empty() {
-        PathBuf::from(".")
-    } else {
-        dir
-    };
-    let ctx = Ctx {
-        file,
-        dir: dir.clone(),
-        text: &text,
-    };
+    let dir = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir };
+    let ctx = Ctx { file, dir: dir.clone(), text: &text };
 
     let name = validate_name(&ctx, raw.name.as_ref())?;
     let image = match &raw.image {
@@ -78,17 +70,7 @@ pub(super) fn validate(file: &Path, text: String) -> Checked<Spec> {
     };
     let check = validate_check(&ctx, raw.check.as_ref())?;
     let sha256 = Digest::from_sha256(&Sha256::digest(text.as_bytes())).to_string();
-    Ok(Spec {
-        file: file.to_path_buf(),
-        dir,
-        text,
-        sha256,
-        name,
-        image,
-        source,
-        build,
-        check,
-    })
+    Ok(Spec { file: file.to_path_buf(), dir, text, sha256, name, image, source, build, check })
 }
 
 fn hint_for_toml_error(message: &str) -> Option<&'static str> {
@@ -108,19 +90,12 @@ fn validate_name(ctx: &Ctx, name: Option<&Spanned<String>>) -> Checked<String> {
         !n.is_empty()
             && n.len() <= 64
             && !n.starts_with('.')
-            && n.chars()
-                .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+            && n.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
     };
     match name {
         Some(name) if good(name.get_ref()) => Ok(name.get_ref().clone()),
         Some(name) => Err(ctx
-            .err(
-                name,
-                format!(
-                    "name `{}` is not usable as a directory name",
-                    name.get_ref()
-                ),
-            )
+            .err(name, format!("name `{}` is not usable as a directory name", name.get_ref()))
             .hint("use 1-64 characters from A-Z a-z 0-9 . _ - (not starting with a dot)")),
         None => {
             let stem = ctx.file.file_stem().and_then(|s| s.to_str()).unwrap_or("");
@@ -128,9 +103,7 @@ fn validate_name(ctx: &Ctx, name: Option<&Spanned<String>>) -> Checked<String> {
                 Ok(stem.to_string())
             } else {
                 Err(ctx
-                    .err_at_start(format!(
-                        "the file name `{stem}` cannot serve as the build name"
-                    ))
+                    .err_at_start(format!("the file name `{stem}` cannot serve as the build name"))
                     .hint("add `name = \"...\"` at the top of the spec"))
             }
         }
@@ -148,29 +121,21 @@ fn validate_image(ctx: &Ctx, image: &RawImage) -> Checked<ImagePin> {
     };
     if let Some(name) = &image.name {
         if name.get_ref().contains('@') {
-            return Err(ctx.err(name, "image.name must not carry a digest").hint(
-                "put the digest in `image.digest` and keep `name` as a plain repository name",
-            ));
+            return Err(ctx
+                .err(name, "image.name must not carry a digest")
+                .hint("put the digest in `image.digest` and keep `name` as a plain repository name"));
         }
         if name.get_ref().trim().is_empty() {
-            return Err(ctx
-                .err(name, "image.name is empty")
-                .hint("remove the key or give a name"));
+            return Err(ctx.err(name, "image.name is empty").hint("remove the key or give a name"));
         }
     }
     if digest.is_none() && image.name.is_none() && image.recipe.is_none() {
         return Err(ctx
-            .err_at_start(
-                "[image] needs `digest` (or `name`/`recipe` for `reprocheck lock` to resolve)",
-            )
+            .err_at_start("[image] needs `digest` (or `name`/`recipe` for `reprocheck lock` to resolve)")
             .hint("add `digest = \"sha256:<64 hex>\"`"));
     }
     let recipe = image.recipe.as_ref().map(|r| ctx.dir.join(r.get_ref()));
-    Ok(ImagePin {
-        digest,
-        name: image.name.as_ref().map(|n| n.get_ref().clone()),
-        recipe,
-    })
+    Ok(ImagePin { digest, name: image.name.as_ref().map(|n| n.get_ref().clone()), recipe })
 }
 
 fn validate_source(ctx: &Ctx, source: &Spanned<RawSource>) -> Checked<Source> {
@@ -183,16 +148,10 @@ fn validate_source(ctx: &Ctx, source: &Spanned<RawSource>) -> Checked<Source> {
     match std::fs::metadata(&full) {
         Ok(meta) if meta.is_dir() => Ok(Source::Path(full.canonicalize().unwrap_or(full))),
         Ok(_) => Err(ctx
-            .err(
-                path,
-                format!("source path {} is not a directory", full.display()),
-            )
+            .err(path, format!("source path {} is not a directory", full.display()))
             .hint("point `path` at the project directory")),
         Err(e) => Err(ctx
-            .err(
-                path,
-                format!("source path {} cannot be read: {e}", full.display()),
-            )
+            .err(path, format!("source path {} cannot be read: {e}", full.display()))
             .hint("paths are relative to the directory holding the spec file")),
     }
 }
@@ -205,17 +164,13 @@ fn validate_build(ctx: &Ctx, build: &RawBuild) -> Checked<Build> {
     }
     if build.outputs.get_ref().is_empty() {
         return Err(ctx
-            .err(
-                &build.outputs,
-                "build.outputs is empty: there would be nothing to compare",
-            )
+            .err(&build.outputs, "build.outputs is empty: there would be nothing to compare")
             .hint("list globs relative to the source dir, e.g. `outputs = [\"dist/*.tar.gz\"]`"));
     }
     let mut outputs = Vec::new();
     for glob in build.outputs.get_ref() {
         check_output_glob(glob.get_ref()).map_err(|m| {
-            ctx.err(glob, m)
-                .hint("outputs are globs relative to the source dir, like `dist/*` or `out/**`")
+            ctx.err(glob, m).hint("outputs are globs relative to the source dir, like `dist/*` or `out/**`")
         })?;
         outputs.push(glob.get_ref().clone());
     }
@@ -227,10 +182,7 @@ fn validate_build(ctx: &Ctx, build: &RawBuild) -> Checked<Build> {
             && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !valid {
             return Err(ctx
-                .err(
-                    key,
-                    format!("`{k}` is not a valid environment variable name"),
-                )
+                .err(key, format!("`{k}` is not a valid environment variable name"))
                 .hint("use letters, digits and underscores, not starting with a digit"));
         }
         if k.starts_with("REPROCHECK_") || k == "SOURCE_DATE_EPOCH" {
@@ -243,11 +195,8 @@ fn validate_build(ctx: &Ctx, build: &RawBuild) -> Checked<Build> {
     let timeout = match &build.timeout {
         Some(t) => {
             let parsed = humantime::parse_duration(t.get_ref()).map_err(|e| {
-                ctx.err(
-                    t,
-                    format!("build.timeout `{}` is not a duration: {e}", t.get_ref()),
-                )
-                .hint("write durations like \"90s\", \"30m\" or \"1h 30m\"")
+                ctx.err(t, format!("build.timeout `{}` is not a duration: {e}", t.get_ref()))
+                    .hint("write durations like \"90s\", \"30m\" or \"1h 30m\"")
             })?;
             if parsed.is_zero() {
                 return Err(ctx
@@ -262,29 +211,19 @@ fn validate_build(ctx: &Ctx, build: &RawBuild) -> Checked<Build> {
         None => None,
         Some(v) => match v.get_ref() {
             toml::Value::Integer(i) if *i >= 0 => Some(*i),
-            toml::Value::String(s) if s == "commit" => return Err(ctx
-                .err(
-                    v,
-                    "source_date_epoch = \"commit\" needs a git source, and [source] has a path",
-                )
-                .hint("give the epoch as an integer, e.g. `source_date_epoch = 1700000000`")),
+            toml::Value::String(s) if s == "commit" => {
+                return Err(ctx
+                    .err(v, "source_date_epoch = \"commit\" needs a git source, and [source] has a path")
+                    .hint("give the epoch as an integer, e.g. `source_date_epoch = 1700000000`"))
+            }
             _ => {
                 return Err(ctx
-                    .err(
-                        v,
-                        "build.source_date_epoch must be a non-negative integer or \"commit\"",
-                    )
+                    .err(v, "build.source_date_epoch must be a non-negative integer or \"commit\"")
                     .hint("e.g. `source_date_epoch = 1700000000` (seconds since 1970)"))
             }
         },
     };
-    Ok(Build {
-        command: build.command.get_ref().clone(),
-        outputs,
-        env,
-        timeout,
-        source_date_epoch,
-    })
+    Ok(Build { command: build.command.get_ref().clone(), outputs, env, timeout, source_date_epoch })
 }
 
 /// An output glob must stay inside the source directory and compile.
@@ -294,14 +233,10 @@ fn check_output_glob(glob: &str) -> std::result::Result<(), String> {
     }
     let path = Path::new(glob);
     if path.is_absolute() {
-        return Err(format!(
-            "output glob `{glob}` is absolute; it must be relative to the source dir"
-        ));
+        return Err(format!("output glob `{glob}` is absolute; it must be relative to the source dir"));
     }
     if path.components().any(|c| matches!(c, Component::ParentDir)) {
-        return Err(format!(
-            "output glob `{glob}` uses `..` and would escape the source dir"
-        ));
+        return Err(format!("output glob `{glob}` uses `..` and would escape the source dir"));
     }
     globset::Glob::new(glob).map_err(|e| format!("output glob `{glob}` does not parse: {e}"))?;
     Ok(())
@@ -309,10 +244,7 @@ fn check_output_glob(glob: &str) -> std::result::Result<(), String> {
 
 fn validate_check(ctx: &Ctx, check: Option<&RawCheck>) -> Checked<Check> {
     let Some(check) = check else {
-        return Ok(Check {
-            runs: 2,
-            vary: None,
-        });
+        return Ok(Check { runs: 2, vary: None });
     };
     let runs = match &check.runs {
         None => 2,
@@ -380,10 +312,8 @@ outputs = ["dist/*"]
             (&format!("sha256:{}", "A".repeat(64)), "uppercase"),
             ("0123", "no algorithm prefix"),
         ] {
-            let text = GOOD.replace(
-                "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
-                bad,
-            );
+            let text =
+                GOOD.replace("sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", bad);
             let err = parse(&text).unwrap_err();
             assert!(err.message.contains(fragment), "{bad}: {err}");
             assert_eq!(err.line, 3);
@@ -422,8 +352,7 @@ outputs = ["dist/*"]
     #[test]
     fn timeouts_and_epochs_parse() {
         let spec =
-            parse(&GOOD.replace("make\"", "make\"\ntimeout = \"90s\"\nsource_date_epoch = 5"))
-                .unwrap();
+            parse(&GOOD.replace("make\"", "make\"\ntimeout = \"90s\"\nsource_date_epoch = 5")).unwrap();
         assert_eq!(spec.build.timeout.as_secs(), 90);
         assert_eq!(spec.build.source_date_epoch, Some(5));
         let err = parse(&GOOD.replace("make\"", "make\"\ntimeout = \"soon\"")).unwrap_err();

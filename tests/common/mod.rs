@@ -26,7 +26,9 @@ pub fn engine() -> Option<DockerEngine> {
             panic!("REPROCHECK_REQUIRE_DOCKER=1 but no container engine answers: {e:#}")
         }
         Err(e) => {
-            eprintln!("SKIPPED: no container engine ({e:#}); set REPROCHECK_REQUIRE_DOCKER=1 to fail instead");
+            eprintln!(
+                "SKIPPED: no container engine ({e:#}); set REPROCHECK_REQUIRE_DOCKER=1 to fail instead"
+            );
             None
         }
     }

@@ -1,0 +1,106 @@
+//! The results directory: claimed with a lock, so two invocations never write
+//! into the same one, and cleared only when it holds an earlier run's results.
+
+use crate::errors::*;
+use std::fs::{self, File};
+use std::os::unix::io::AsRawFd;
+use std::path::{Path, PathBuf};
+
+/// The lock file inside a results directory.
+pub const LOCK_FILE: &str = ".reprocheck.lock";
+
+/// A results directory held for the lifetime of this value.
+pub struct ResultsDir {
+    path: PathBuf,
+    _lock: File,
+}
+
+impl ResultsDir {
+    /// Claims `path` for one invocation. Refuses a directory that holds
+    /// something other than reprocheck results, one that contains the spec or
+    /// the source (clearing it would delete them), and one another reprocheck
+    /// is writing to. Earlier results in it are removed.
+    pub fn claim(path: &Path, keep_safe: &[&Path]) -> Result<ResultsDir> {
+        fs::create_dir_all(path)
+            .with_context(|| format!("creating the results directory {}", path.display()))?;
+        let canonical = path.canonicalize().with_context(|| format!("resolving {}", path.display()))?;
+        for precious in keep_safe {
+            let precious = precious.canonicalize().unwrap_or_else(|_| precious.to_path_buf());
+            ensure!(
+                !precious.starts_with(&canonical),
+                "refusing to use {} as the results directory: it contains {}, which clearing it would delete\n\
+                 help: choose another --out directory",
+                path.display(),
+                precious.display()
+            );
+        }
+        let mut entries = Vec::new();
+        for entry in fs::read_dir(path).with_context(|| format!("reading {}", path.display()))? {
+            entries.push(entry.with_context(|| format!("reading {}", path.display()))?.file_name());
+        }
+        let ours = entries.is_empty() || entries.iter().any(|n| n == "report.json" || n == LOCK_FILE);
+        ensure!(
+            ours,
+            "refusing to overwrite {}: it exists and holds no reprocheck results\n\
+             help: choose another --out directory, or remove it",
+            path.display()
+        );
+        let lock_path = path.join(LOCK_FILE);
+        let lock = File::create(&lock_path).with_context(|| format!("creating {}", lock_path.display()))?;
+        // SAFETY: flock on a file descriptor we own; no memory is involved.
+        let locked = unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0;
+        ensure!(
+            locked,
+            "another reprocheck is writing to {} right now\nhelp: wait for it, or give this one another --out directory",
+            path.display()
+        );
+        for name in entries.iter().filter(|n| *n != LOCK_FILE) {
+            let old = path.join(name);
+            let removed = if old.symlink_metadata().map(|m| m.is_dir()).unwrap_or(false) {
+                fs::remove_dir_all(&old)
+            } else {
+                fs::remove_file(&old)
+            };
+            removed.with_context(|| format!("clearing the old result {}", old.display()))?;
+        }
+        Ok(ResultsDir { path: path.to_path_buf(), _lock: lock })
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn claims_clears_and_excludes_concurrent_use() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("r");
+        let first = ResultsDir::claim(&dir, &[]).unwrap();
+        fs::write(dir.join("report.json"), "{}").unwrap();
+        fs::create_dir(dir.join("run-1")).unwrap();
+        let err = ResultsDir::claim(&dir, &[]).err().unwrap().to_string();
+        assert!(err.contains("another reprocheck"), "{err}");
+        assert!(dir.join("run-1").exists(), "the loser must not clear anything");
+        drop(first);
+        let _second = ResultsDir::claim(&dir, &[]).unwrap();
+        assert!(!dir.join("run-1").exists() && !dir.join("report.json").exists());
+    }
+
+    #[test]
+    fn refuses_foreign_dirs_and_dirs_holding_the_source() {
+        let tmp = tempfile::tempdir().unwrap();
+        fs::write(tmp.path().join("precious.c"), "int main;").unwrap();
+        let err = ResultsDir::claim(tmp.path(), &[]).err().unwrap().to_string();
+        assert!(err.contains("holds no reprocheck results"), "{err}");
+        let src = tmp.path().join("out/src");
+        fs::create_dir_all(&src).unwrap();
+        let err = ResultsDir::claim(&tmp.path().join("out"), &[&src]).err().unwrap().to_string();
+        assert!(err.contains("clearing it would delete"), "{err}");
+        assert!(src.exists());
+    }
+}
