@@ -127,7 +127,9 @@ async fn pipeline(spec: &Spec, options: &CheckOptions, out: &Path, report: &mut 
     let mut first_error = None;
     for (run, outcome) in outcomes {
         match outcome {
-            Ok(result) => report.runs.push(RunReport { environment: run.clone(), result }),
+            Ok(result) => {
+                report.runs.push(RunReport { factors: run.factor_values(), environment: run.clone(), result })
+            }
             Err(e) => {
                 first_error.get_or_insert(e.context(format!("run {}", run.index)));
             }

@@ -74,6 +74,22 @@ impl RunPlan {
             command.into(),
         ]
     }
+
+    /// The value this run gives each factor, by reprotest's names: what the
+    /// report shows per run, so varied values can be read side by side.
+    pub fn factor_values(&self) -> BTreeMap<&'static str, String> {
+        let env = |key: &str| self.env.get(key).cloned().unwrap_or_else(|| "(unset)".to_string());
+        BTreeMap::from([
+            ("build_path", self.build_dir.clone()),
+            ("domain_host", format!("{} / {}", self.hostname, self.domainname)),
+            ("exec_path", env("PATH")),
+            ("home", env("HOME")),
+            ("locales", format!("LANG={} LANGUAGE={}", env("LANG"), env("LANGUAGE"))),
+            ("timezone", env("TZ")),
+            ("umask", self.umask.clone()),
+            ("user", format!("{}:{}", self.uid, self.uid)),
+        ])
+    }
 }
 
 /// What the report says about factors.
@@ -146,6 +162,8 @@ mod tests {
             memory_bytes: 1,
         };
         let argv = run.argv("echo \"$HOME\" 'x'");
+        assert_eq!(run.factor_values()["user"], "1:1");
+        assert_eq!(run.factor_values()["home"], "(unset)");
         assert_eq!(argv[2], "umask 0022 && exec /bin/sh -c \"$1\" 2>&1");
         assert_eq!(argv[4], "echo \"$HOME\" 'x'");
     }

@@ -9,6 +9,7 @@ use crate::engine::EngineInfo;
 use crate::errors::*;
 use crate::plan::{FactorSummary, RunPlan};
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 
@@ -109,6 +110,8 @@ pub struct SourceInfo {
 /// One run: its environment and its result.
 #[derive(Debug, Serialize)]
 pub struct RunReport {
+    /// The value of each factor in this run, by factor name.
+    pub factors: BTreeMap<&'static str, String>,
     /// The environment the run was given.
     pub environment: RunPlan,
     /// What happened.
