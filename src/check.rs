@@ -6,6 +6,8 @@ use crate::compare;
 use crate::engine::docker::DockerEngine;
 use crate::engine::{self, run, Engine};
 use crate::errors::*;
+use crate::factors::host::FaketimeFiles;
+use crate::factors::HostFacts;
 use crate::image;
 use crate::plan;
 use crate::report::{self, ImageReport, Report, RunReport, SourceInfo, SpecInfo, Verdict};
@@ -83,18 +85,39 @@ async fn pipeline(spec: &Spec, options: &CheckOptions, out: &Path, report: &mut 
     ensure!(runs >= 2, "--runs must be at least 2 to compare anything");
     let requested = (options.vary.clone().or_else(|| spec.check.vary.clone()))
         .unwrap_or_else(|| crate::factors::NAMES.iter().map(|s| s.to_string()).collect());
-    let plan = plan::plan(spec, &image_id, &report.run_id, runs, requested);
+    let scratch = tempfile::Builder::new()
+        .prefix("reprocheck-")
+        .tempdir()
+        .context("creating a scratch directory for mount files")?;
+    let facts = if requested.is_empty() {
+        HostFacts::default()
+    } else {
+        HostFacts::gather(engine.as_ref(), &image_id, &report.run_id, scratch.path()).await?
+    };
+    let mut plan = plan::plan(spec, &image_id, &report.run_id, runs, requested, &facts);
     report.factors = Some(plan.factors.clone());
+    if let Some(lib) = &facts.faketime_lib {
+        for run in plan.runs.iter_mut() {
+            if let Some(offset) = &run.faketime {
+                let dir = scratch.path().join(format!("faketime-{}", run.index));
+                std::fs::create_dir(&dir).with_context(|| format!("creating {}", dir.display()))?;
+                run.binds.extend(FaketimeFiles::create(&dir, lib, offset)?.binds());
+            }
+        }
+    }
 
     let Source::Path(source_path) = &spec.source;
-    let first = &plan.runs[0];
-    let packing = Packing {
-        source: source_path,
-        build_dir: &first.build_dir,
-        uid: first.uid,
-        exclude: vec![out.to_path_buf()],
-    };
-    let source_tar = source::pack(&packing)?;
+    let mut tars = Vec::new();
+    for run in &plan.runs {
+        let packing = Packing {
+            source: source_path,
+            build_dir: &run.build_dir,
+            uid: run.uid,
+            exclude: vec![out.to_path_buf()],
+            mtime_shift: run.source_mtime_shift,
+        };
+        tars.push(source::pack(&packing)?);
+    }
 
     let jobs =
         options.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())).max(1);
@@ -105,9 +128,9 @@ async fn pipeline(spec: &Spec, options: &CheckOptions, out: &Path, report: &mut 
         spec.name,
         &image_id[..image_id.len().min(19)]
     );
-    let all_runs = futures_util::stream::iter(plan.runs.iter())
-        .map(|run| {
-            let (engine, plan, tar) = (engine.clone(), &plan, source_tar.clone());
+    let all_runs = futures_util::stream::iter(plan.runs.iter().zip(tars))
+        .map(|(run, tar)| {
+            let (engine, plan) = (engine.clone(), &plan);
             async move { (run, run::execute(engine.as_ref(), plan, run, tar, out).await) }
         })
         .buffer_unordered(jobs)

@@ -25,7 +25,8 @@ pub enum Command {
         /// Number of runs (overrides check.runs).
         #[arg(long)]
         runs: Option<u32>,
-        /// Factors to vary, comma-separated; `-name` removes one from the default set.
+        /// Factors to vary, comma-separated; `-name` removes one from the default
+        /// set; `none` runs the control environment only.
         #[arg(long, allow_hyphen_values = true)]
         vary: Option<String>,
         /// Runs executed at once (default: number of CPUs).
@@ -53,6 +54,8 @@ pub enum Command {
     /// Toolchain images.
     #[command(subcommand)]
     Image(ImageCommand),
+    /// List the factors with their control and experiment values.
+    Factors,
 }
 
 /// `reprocheck image ...`

@@ -71,6 +71,10 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Factors => {
+            print!("{}", factors::table());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Image(ImageCommand::Build { dir }) => {
             let engine = DockerEngine::connect().await?;
             let digest = image::build(&engine, &dir).await?;

@@ -175,10 +175,15 @@ impl Report {
         let runs = self.runs.len();
         if let Some(factors) = &self.factors {
             if factors.varied.is_empty() {
-                s.push_str(&format!(
-                    "note: no factor was varied ({} requested, none applied); all runs used the control environment\n",
-                    factors.requested.len()
-                ));
+                s.push_str("varied: nothing; every run used the control environment\n");
+            } else {
+                s.push_str(&format!("varied: {} (run 1 is the control)\n", factors.varied.join(", ")));
+            }
+            for (name, reason) in &factors.not_applied {
+                s.push_str(&format!("not varied: {name}: {reason}\n"));
+            }
+            for (name, caveat) in &factors.caveats {
+                s.push_str(&format!("caveat: {name}: {caveat}\n"));
             }
         }
         match (&self.verdict, &self.comparison) {

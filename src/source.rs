@@ -19,6 +19,8 @@ pub struct Packing<'a> {
     pub uid: u32,
     /// Host paths left out (the results directory when it sits inside the source).
     pub exclude: Vec<PathBuf>,
+    /// Seconds added to every mtime (the time factor's fallback).
+    pub mtime_shift: i64,
 }
 
 /// Packs the tree in name order, keeping modes and mtimes, and owning every
@@ -55,6 +57,10 @@ pub fn pack(p: &Packing) -> Result<Bytes> {
         header.set_metadata(&meta);
         header.set_uid(p.uid.into());
         header.set_gid(p.uid.into());
+        if p.mtime_shift != 0 {
+            let mtime = header.mtime().unwrap_or(0) as i64;
+            header.set_mtime(mtime.saturating_add(p.mtime_shift).max(0) as u64);
+        }
         header.set_username("").ok();
         header.set_groupname("").ok();
         let name = Path::new(inside).join(rel);
@@ -108,6 +114,7 @@ mod tests {
             build_dir: "/build/x",
             uid: 1111,
             exclude: vec![dir.path().join("out")],
+            mtime_shift: 0,
         })
         .unwrap();
         let mut archive = tar::Archive::new(&tar[..]);

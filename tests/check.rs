@@ -161,10 +161,12 @@ fn builds_are_hermetic() {
         "command = \"sh build.sh\"\noutputs = [\"out/*\"]",
     );
     let out = tmp.path().join("results");
-    let run = reprocheck_cmd(&["check", spec.to_str().unwrap(), "--out", out.to_str().unwrap()])
-        .env("REPROCHECK_HOST_MARKER", "leaked")
-        .output()
-        .unwrap();
+    // Control-only runs: this fixture records the very things factors vary.
+    let run =
+        reprocheck_cmd(&["check", spec.to_str().unwrap(), "--out", out.to_str().unwrap(), "--vary", "none"])
+            .env("REPROCHECK_HOST_MARKER", "leaked")
+            .output()
+            .unwrap();
     assert_eq!(run.status.code(), Some(0), "{}", show(&run));
     let read = |name: &str| std::fs::read_to_string(out.join("run-1/outputs/out").join(name)).unwrap();
     let env = read("env.txt");

@@ -154,6 +154,8 @@ impl Engine for DockerEngine {
             memory: Some(config.memory_bytes),
             memory_swap: Some(config.memory_bytes),
             ulimits,
+            cpuset_cpus: config.cpuset.clone(),
+            binds: (!config.binds.is_empty()).then(|| config.binds.iter().map(|b| b.to_spec()).collect()),
             ..Default::default()
         };
         let body = ContainerCreateBody {

@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures_util::stream::BoxStream;
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The label every container reprocheck creates carries; its value is the run id.
 pub const LABEL: &str = "reprocheck";
@@ -67,6 +67,34 @@ pub struct ContainerConfig {
     pub pids_limit: i64,
     /// Memory limit in bytes.
     pub memory_bytes: i64,
+    /// CPUs the container may use (`0`, `0-3`), or all.
+    pub cpuset: Option<String>,
+    /// Host files or directories mounted into the container.
+    pub binds: Vec<Bind>,
+}
+
+/// A host path mounted into a container.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Bind {
+    /// Path on the engine's host.
+    pub host: PathBuf,
+    /// Path in the container.
+    pub container: String,
+    /// Mounted read-only.
+    pub read_only: bool,
+}
+
+impl Bind {
+    /// A read-only mount of `host` at `container`.
+    pub fn read_only(host: &Path, container: &str) -> Bind {
+        Bind { host: host.to_path_buf(), container: container.to_string(), read_only: true }
+    }
+
+    /// The `host:container[:ro]` form of the Docker API.
+    pub fn to_spec(&self) -> String {
+        let ro = if self.read_only { ":ro" } else { "" };
+        format!("{}:{}{ro}", self.host.display(), self.container)
+    }
 }
 
 /// A stream of bytes coming from the engine.

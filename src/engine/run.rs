@@ -94,6 +94,8 @@ fn container_config(plan: &Plan, run: &RunPlan) -> ContainerConfig {
         ]),
         pids_limit: run.pids_limit,
         memory_bytes: run.memory_bytes,
+        cpuset: run.cpuset.clone(),
+        binds: run.binds.clone(),
     }
 }
 
@@ -109,6 +111,10 @@ async fn build_in(
     let run_dir = results.join(&run_dir_name);
     tokio::fs::create_dir(&run_dir).await.with_context(|| format!("creating {}", run_dir.display()))?;
     engine.upload(id, source).await?;
+    if run.start_delay_ms > 0 {
+        // Staggered start: the time factor's fallback when the clock cannot be faked.
+        tokio::time::sleep(Duration::from_millis(run.start_delay_ms)).await;
+    }
     engine.start(id).await?;
     tracing::debug!(run = run.index, "started");
     let waited = tokio::time::timeout(plan.timeout, engine.wait(id)).await;

@@ -1,0 +1,177 @@
+//! What this host and image can do, found out once per check: a short probe
+//! container on the pinned image, plus a look at the host's tools.
+
+use crate::engine::{Bind, ContainerConfig, Engine, LABEL};
+use crate::errors::*;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Where the host's libfaketime appears inside experiment containers.
+pub const FAKETIME_IN_CONTAINER: &str = "/usr/lib/reprocheck/libfaketime.so.1";
+
+/// Facts that decide whether and how each factor can be applied.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct HostFacts {
+    /// CPUs available to containers.
+    pub cpus: usize,
+    /// `setarch --uname-2.6` works in the image.
+    pub can_set_uname26: bool,
+    /// Why it does not.
+    pub setarch_error: String,
+    /// `setarch -R` works in the image.
+    pub can_disable_aslr: bool,
+    /// Why it does not.
+    pub setarch_aslr_error: String,
+    /// The image has an et_EE locale.
+    pub image_has_et_locale: bool,
+    /// The host's libfaketime, preloaded in the image, shifts the clock.
+    pub faketime_works: bool,
+    /// Why it does not.
+    pub faketime_problem: String,
+    /// The host's libfaketime.
+    #[serde(skip)]
+    pub faketime_lib: Option<PathBuf>,
+    /// disorderfs can be mounted and bind-mounted into containers.
+    pub disorderfs_works: bool,
+    /// Why it cannot.
+    pub disorderfs_problem: String,
+    /// Host tools used, with versions.
+    pub tools: BTreeMap<String, String>,
+}
+
+/// Files bind-mounted into experiment runs to preload libfaketime.
+#[derive(Debug, Clone)]
+pub struct FaketimeFiles {
+    /// The host library.
+    pub lib: PathBuf,
+    /// A file holding the library's in-container path, for /etc/ld.so.preload.
+    pub preload: PathBuf,
+    /// A file holding the offset, for /etc/faketimerc.
+    pub rc: PathBuf,
+}
+
+impl FaketimeFiles {
+    /// Writes the two small files into `dir`.
+    pub fn create(dir: &Path, lib: &Path, offset: &str) -> Result<FaketimeFiles> {
+        let preload = dir.join("ld.so.preload");
+        let rc = dir.join("faketimerc");
+        std::fs::write(&preload, format!("{FAKETIME_IN_CONTAINER}\n"))
+            .with_context(|| format!("writing {}", preload.display()))?;
+        std::fs::write(&rc, format!("{offset}\n")).with_context(|| format!("writing {}", rc.display()))?;
+        Ok(FaketimeFiles { lib: lib.to_path_buf(), preload, rc })
+    }
+
+    /// The bind mounts that make every dynamically linked program see the offset.
+    /// Nothing goes into the environment, so env-leaking builds are unaffected.
+    pub fn binds(&self) -> Vec<Bind> {
+        vec![
+            Bind::read_only(&self.lib, FAKETIME_IN_CONTAINER),
+            Bind::read_only(&self.preload, "/etc/ld.so.preload"),
+            Bind::read_only(&self.rc, "/etc/faketimerc"),
+        ]
+    }
+}
+
+/// The probe script: one `key=value` line per fact.
+const PROBE: &str = r#"
+echo "nproc=$(nproc)"
+if setarch "$(uname -m)" --uname-2.6 true 2>/tmp/err; then echo uname26=ok; else echo "uname26=$(head -c 300 /tmp/err | tr '\n' ' ')"; fi
+if setarch "$(uname -m)" -R true 2>/tmp/err; then echo aslr=ok; else echo "aslr=$(head -c 300 /tmp/err | tr '\n' ' ')"; fi
+if [ -d /usr/lib/locale/et_EE.utf8 ] || (locale -a 2>/dev/null | grep -qi '^et_EE'); then echo et=yes; else echo et=no; fi
+echo "date=$(date +%s 2>/tmp/err)"
+echo "date_err=$(head -c 300 /tmp/err | tr '\n' ' ')"
+"#;
+
+impl HostFacts {
+    /// Probes the image (one short container) and the host's tools.
+    pub async fn gather(
+        engine: &dyn Engine,
+        image_id: &str,
+        run_id: &str,
+        scratch: &Path,
+    ) -> Result<HostFacts> {
+        let mut facts = HostFacts { faketime_lib: find_libfaketime(), ..Default::default() };
+        let local = engine.info().endpoint.starts_with("unix://");
+        let mut binds = Vec::new();
+        if let (Some(lib), true) = (&facts.faketime_lib, local) {
+            let files = FaketimeFiles::create(scratch, lib, "+398d")?;
+            binds = files.binds();
+            facts.tools.insert("libfaketime".into(), package_version("libfaketime"));
+        }
+        let config = ContainerConfig {
+            name: format!("reprocheck-{run_id}-probe"),
+            image: image_id.to_string(),
+            cmd: vec!["/bin/sh".into(), "-c".into(), PROBE.into()],
+            env: BTreeMap::from([("PATH".to_string(), crate::plan::CONTROL_PATH.to_string())]),
+            working_dir: "/".into(),
+            user: "1111:1111".into(),
+            hostname: "reprocheck-probe".into(),
+            domainname: "reprocheck.invalid".into(),
+            labels: BTreeMap::from([(LABEL.to_string(), run_id.to_string())]),
+            pids_limit: 64,
+            memory_bytes: 256 << 20,
+            cpuset: None,
+            binds,
+        };
+        let started = std::time::SystemTime::now();
+        let output = probe(engine, &config).await.context("probing the image for factor support")?;
+        let now = started.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+        let values: BTreeMap<&str, &str> = output.lines().filter_map(|l| l.split_once('=')).collect();
+        let get = |k: &str| values.get(k).copied().unwrap_or("").trim().to_string();
+        facts.cpus = get("nproc").parse().unwrap_or(1);
+        facts.can_set_uname26 = get("uname26") == "ok";
+        facts.setarch_error = get("uname26");
+        facts.can_disable_aslr = get("aslr") == "ok";
+        facts.setarch_aslr_error = get("aslr");
+        facts.image_has_et_locale = get("et") == "yes";
+        let shifted = get("date").parse::<i64>().unwrap_or(0) - now;
+        facts.faketime_works = shifted > 397 * 86_400 && shifted < 399 * 86_400;
+        facts.faketime_problem = match (&facts.faketime_lib, local) {
+            (None, _) => "no libfaketime on the host (apt-get install libfaketime)".to_string(),
+            (_, false) => "the engine is not local, so host files cannot be mounted".to_string(),
+            _ if facts.faketime_works => String::new(),
+            _ => format!("preloading it in the image did not shift the clock: {}", get("date_err")),
+        };
+        facts.disorderfs_problem = "not implemented in this version".to_string();
+        Ok(facts)
+    }
+}
+
+/// Runs the probe container and returns its output; always removes it.
+async fn probe(engine: &dyn Engine, config: &ContainerConfig) -> Result<String> {
+    let id = engine.create(config).await?;
+    let result = async {
+        engine.start(&id).await?;
+        let code = engine.wait(&id).await?;
+        let log = engine.logs(&id).await?;
+        ensure!(code == 0, "the probe exited with {code}: {}", String::from_utf8_lossy(&log));
+        Ok(String::from_utf8_lossy(&log).into_owned())
+    }
+    .await;
+    engine.remove(&id).await?;
+    result
+}
+
+/// The host's libfaketime, if installed.
+fn find_libfaketime() -> Option<PathBuf> {
+    let candidates = std::fs::read_dir("/usr/lib")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path().join("faketime/libfaketime.so.1"))
+        .chain(std::iter::once(PathBuf::from("/usr/lib/faketime/libfaketime.so.1")));
+    candidates.into_iter().find(|p| p.is_file())
+}
+
+/// A Debian package's version, or "unknown".
+pub fn package_version(package: &str) -> String {
+    std::process::Command::new("dpkg-query")
+        .args(["-W", "-f", "${Version}", package])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| "unknown".to_string())
+}

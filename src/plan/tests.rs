@@ -1,0 +1,78 @@
+use super::*;
+
+fn spec() -> Spec {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("p.toml");
+    let text = format!(
+        "[image]\ndigest = \"sha256:{}\"\n[source]\npath = \".\"\n[build]\ncommand = \"make\"\noutputs = [\"x\"]\nsource_date_epoch = 7\n",
+        "a".repeat(64)
+    );
+    std::fs::write(&file, text).unwrap();
+    crate::spec::load(&file).unwrap()
+}
+
+fn capable() -> HostFacts {
+    HostFacts {
+        cpus: 2,
+        can_set_uname26: true,
+        can_disable_aslr: true,
+        faketime_works: true,
+        ..Default::default()
+    }
+}
+
+fn all() -> Vec<String> {
+    factors::NAMES.iter().map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn control_and_experiment_differ_in_every_applied_factor() {
+    let p = plan(&spec(), "sha256:x", "id", 3, all(), &capable());
+    let (control, experiment) = (p.runs[0].factor_values(), p.runs[1].factor_values());
+    for name in &p.factors.varied {
+        assert_ne!(control[name.as_str()], experiment[name.as_str()], "{name} must differ");
+    }
+    assert_eq!(p.runs[1].factor_values(), p.runs[2].factor_values(), "experiments are alike");
+    assert_eq!(p.factors.not_applied.keys().collect::<Vec<_>>(), ["fileordering"]);
+    assert_eq!(control["num_cpus"], "cpuset 0");
+    assert_eq!(p.runs[0].env["SOURCE_DATE_EPOCH"], "7");
+}
+
+#[test]
+fn unvaried_factors_keep_the_control_value_everywhere() {
+    let p = plan(&spec(), "sha256:x", "id", 2, vec!["umask".into()], &capable());
+    let (a, b) = (p.runs[0].factor_values(), p.runs[1].factor_values());
+    for name in factors::NAMES {
+        if name != "umask" {
+            assert_eq!(a[name], b[name], "{name}");
+        }
+    }
+    assert_eq!((a["umask"].as_str(), b["umask"].as_str()), ("0022", "0002"));
+    assert_eq!(a["num_cpus"], "all", "num_cpus is only pinned when it is varied");
+}
+
+#[test]
+fn unavailable_factors_are_reported_not_dropped() {
+    let facts = HostFacts { cpus: 1, setarch_aslr_error: "EPERM".into(), ..Default::default() };
+    let p = plan(&spec(), "sha256:x", "id", 2, all(), &facts);
+    for name in ["num_cpus", "kernel", "aslr", "fileordering"] {
+        assert!(p.factors.not_applied.contains_key(name), "{name}");
+        assert!(!p.factors.varied.contains(&name.to_string()), "{name}");
+    }
+    assert!(p.factors.caveats["time"].contains("NOT shifted"));
+    assert_eq!(p.runs[1].start_delay_ms, factors::STAGGER_MS);
+    assert!(p.runs[1].source_mtime_shift < 0);
+}
+
+#[test]
+fn argv_wraps_setarch_and_passes_the_command_unquoted() {
+    let p = plan(&spec(), "sha256:x", "id", 2, vec!["kernel".into(), "aslr".into()], &capable());
+    let control = p.runs[0].argv("echo \"$HOME\" 'x'");
+    assert_eq!(control[2], "umask 0022 && exec setarch \"$(uname -m)\" -R /bin/sh -c \"$1\" 2>&1");
+    assert_eq!(control[4], "echo \"$HOME\" 'x'");
+    let experiment = p.runs[1].argv("true");
+    assert_eq!(
+        experiment[2],
+        "umask 0022 && exec setarch \"$(uname -m)\" --uname-2.6 /bin/sh -c \"$1\" 2>&1"
+    );
+}
