@@ -2,7 +2,8 @@
 # Wall time of a 2-run `reprocheck check` of a trivial build, as a ratio to one
 # plain `docker run --rm --network none IMAGE CMD` of the same command, both
 # measured here, interleaved, REPS times each; medians are compared.
-# Usage: scripts/bench-check.sh [REPS]   (needs Docker and the pinned image)
+# Usage: [VARY=factors] scripts/bench-check.sh [REPS]   (needs Docker and the pinned image)
+# Without VARY the check varies every factor, as it does by default.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 reps=${1:-15}
@@ -32,7 +33,7 @@ SPEC
 now() { date +%s.%N; }
 check_times=() run_times=()
 for _ in $(seq "$reps"); do
-  t0=$(now); "$bin" check "$work/trivial.toml" --out "$work/results" >/dev/null 2>&1; t1=$(now)
+  t0=$(now); "$bin" check "$work/trivial.toml" --out "$work/results" ${VARY:+--vary "$VARY"} >/dev/null 2>&1; t1=$(now)
   check_times+=("$(echo "$t1 - $t0" | bc -l)")
   t0=$(now); docker run --rm --network none -w /tmp "$digest" sh -c "echo data > input && $cmd" >/dev/null; t1=$(now)
   run_times+=("$(echo "$t1 - $t0" | bc -l)")
@@ -40,7 +41,7 @@ done
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 check_median=$(median "${check_times[@]}")
 run_median=$(median "${run_times[@]}")
-printf 'reps: %d (interleaved), engine: %s\n' "$reps" "$(docker version --format '{{.Server.Version}}')"
+printf 'reps: %d (interleaved), vary: %s, engine: %s\n' "$reps" "${VARY:-default (all)}" "$(docker version --format '{{.Server.Version}}')"
 printf 'reprocheck check (2 runs): median %.3f s\n' "$check_median"
 printf 'docker run --rm (1 run):   median %.3f s\n' "$run_median"
 printf 'ratio check / docker run:  %.2f (target <= 1.3)\n' "$(echo "$check_median / $run_median" | bc -l)"

@@ -142,8 +142,11 @@ async fn pipeline(spec: &Spec, options: &CheckOptions, out: &Path, report: &mut 
             bail!("interrupted by {signal}; removed {removed} container(s)");
         }
     };
-    // Whatever happened above, leave no container of this invocation behind.
-    engine::sweep(engine.as_ref(), &plan.run_id).await?;
+    // Each run removes its own container; after any error, make sure no
+    // container of this invocation is left behind.
+    if outcomes.iter().any(|(_, outcome)| outcome.is_err()) {
+        engine::sweep(engine.as_ref(), &plan.run_id).await?;
+    }
 
     let mut outcomes = outcomes;
     outcomes.sort_by_key(|(run, _)| run.index);

@@ -119,7 +119,16 @@ async fn build_in(
     tracing::debug!(run = run.index, "started");
     let waited = tokio::time::timeout(plan.timeout, engine.wait(id)).await;
     tracing::debug!(run = run.index, "exited");
-    let log = engine.logs(id).await?;
+    let succeeded = matches!(waited, Ok(Ok(0)));
+    let outputs_dir = results.join(run_dir_name.join("outputs"));
+    // The log and the outputs are independent requests: fetch them together.
+    let (log, outputs) = tokio::join!(engine.logs(id), async {
+        match succeeded {
+            true => download_outputs(engine, id, plan, run, &outputs_dir).await.map(Some),
+            false => Ok(None),
+        }
+    });
+    let log = log?;
     let log_path = run_dir_name.join("build.log");
     tokio::fs::write(results.join(&log_path), &log)
         .await
@@ -146,10 +155,8 @@ async fn build_in(
             }
         }
     }
-    tracing::debug!(run = run.index, "logs saved");
-    let outputs_dir = results.join(&result.outputs_dir);
-    result.outputs = download_outputs(engine, id, plan, run, &outputs_dir).await?;
-    tracing::debug!(run = run.index, "downloaded");
+    result.outputs = outputs?.unwrap_or_default();
+    tracing::debug!(run = run.index, "log saved and outputs collected");
     if result.outputs.is_empty() {
         bail!(
             "run {}: the build succeeded but no file matched build.outputs {:?}; check the globs against the log in {}",

@@ -3,7 +3,8 @@
 
 use crate::engine::{Bind, ContainerConfig, Engine, LABEL};
 use crate::errors::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -11,7 +12,8 @@ use std::path::{Path, PathBuf};
 pub const FAKETIME_IN_CONTAINER: &str = "/usr/lib/reprocheck/libfaketime.so.1";
 
 /// Facts that decide whether and how each factor can be applied.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct HostFacts {
     /// CPUs available to containers.
     pub cpus: usize,
@@ -84,13 +86,39 @@ echo "date_err=$(head -c 300 /tmp/err | tr '\n' ' ')"
 "#;
 
 impl HostFacts {
-    /// Probes the image (one short container) and the host's tools.
+    /// The facts for this engine and image: from the cache when an earlier
+    /// check probed the same image id with the same engine and libfaketime
+    /// (an image id names immutable contents), else probed now and cached.
     pub async fn gather(
         engine: &dyn Engine,
         image_id: &str,
         run_id: &str,
         scratch: &Path,
     ) -> Result<HostFacts> {
+        let lib = find_libfaketime();
+        let key = cache_key(engine, image_id, lib.as_deref());
+        let cached = cache_file(&key).and_then(|f| std::fs::read(f).ok());
+        if let Some(facts) = cached.and_then(|bytes| serde_json::from_slice::<HostFacts>(&bytes).ok()) {
+            tracing::debug!("factor probe: cached result for {image_id}");
+            return Ok(HostFacts { faketime_lib: lib, ..facts });
+        }
+        let facts = Self::probe(engine, image_id, run_id, scratch).await?;
+        if let Some(file) = cache_file(&key) {
+            // A cache that cannot be written only costs the next check a probe.
+            let written = file
+                .parent()
+                .map(std::fs::create_dir_all)
+                .transpose()
+                .and_then(|_| std::fs::write(&file, serde_json::to_vec(&facts).unwrap_or_default()));
+            if let Err(e) = written {
+                tracing::debug!("not caching the factor probe in {}: {e}", file.display());
+            }
+        }
+        Ok(facts)
+    }
+
+    /// Probes the image (one short container) and the host's tools.
+    async fn probe(engine: &dyn Engine, image_id: &str, run_id: &str, scratch: &Path) -> Result<HostFacts> {
         let mut facts = HostFacts { faketime_lib: find_libfaketime(), ..Default::default() };
         let local = engine.info().endpoint.starts_with("unix://");
         let mut binds = Vec::new();
@@ -151,6 +179,34 @@ async fn probe(engine: &dyn Engine, config: &ContainerConfig) -> Result<String> 
     .await;
     engine.remove(&id).await?;
     result
+}
+
+/// What the probe's answer depends on.
+fn cache_key(engine: &dyn Engine, image_id: &str, lib: Option<&Path>) -> String {
+    let info = engine.info();
+    let lib_id = lib
+        .and_then(|l| {
+            std::fs::metadata(l).ok().map(|m| (l.display().to_string(), m.len(), m.modified().ok()))
+        })
+        .map(|(path, len, modified)| format!("{path}:{len}:{modified:?}"))
+        .unwrap_or_default();
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let material = format!(
+        "{}|{}|{}|{}|{image_id}|{lib_id}|{cpus}|{PROBE}",
+        env!("CARGO_PKG_VERSION"),
+        info.kind,
+        info.version,
+        info.endpoint
+    );
+    hex::encode(Sha256::digest(material.as_bytes()))
+}
+
+/// `$XDG_CACHE_HOME/reprocheck/probes/KEY.json`, or under `~/.cache`.
+fn cache_file(key: &str) -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    Some(base.join("reprocheck/probes").join(format!("{key}.json")))
 }
 
 /// The host's libfaketime, if installed.
