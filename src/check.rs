@@ -9,6 +9,7 @@ use crate::errors::*;
 use crate::factors::host::FaketimeFiles;
 use crate::factors::HostFacts;
 use crate::image;
+use crate::mounts::{self, BuildMount};
 use crate::plan;
 use crate::report::{self, ImageReport, Report, RunReport, SourceInfo, SpecInfo, Verdict};
 use crate::results::ResultsDir;
@@ -94,6 +95,17 @@ async fn pipeline(spec: &Spec, options: &CheckOptions, out: &Path, report: &mut 
     } else {
         HostFacts::gather(engine.as_ref(), &image_id, &report.run_id, scratch.path()).await?
     };
+    let mut facts = facts;
+    if requested.iter().any(|f| f == "fileordering") {
+        let local = engine.info().endpoint.starts_with("unix://");
+        match mounts::disorderfs_problem(scratch.path(), local) {
+            None => {
+                facts.disorderfs_works = true;
+                facts.tools.insert("disorderfs".into(), mounts::disorderfs_version());
+            }
+            Some(problem) => facts.disorderfs_problem = problem,
+        }
+    }
     let mut plan = plan::plan(spec, &image_id, &report.run_id, runs, requested, &facts);
     report.factors = Some(plan.factors.clone());
     if let Some(lib) = &facts.faketime_lib {
@@ -104,6 +116,14 @@ async fn pipeline(spec: &Spec, options: &CheckOptions, out: &Path, report: &mut 
                 run.binds.extend(FaketimeFiles::create(&dir, lib, offset)?.binds());
             }
         }
+    }
+
+    // Declared after `scratch`, so they are unmounted before it is removed.
+    let mut build_mounts = Vec::new();
+    for run in plan.runs.iter_mut().filter(|r| r.host_build_dir) {
+        let mount = BuildMount::create(&scratch.path().join(format!("build-{}", run.index)), run.disorderfs)?;
+        run.binds.push(mount.bind(&run.build_dir));
+        build_mounts.push(mount);
     }
 
     let Source::Path(source_path) = &spec.source;

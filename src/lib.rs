@@ -14,6 +14,7 @@ pub mod errors;
 pub mod factors;
 pub mod image;
 pub mod lock;
+pub mod mounts;
 pub mod plan;
 pub mod report;
 pub mod results;

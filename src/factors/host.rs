@@ -34,9 +34,12 @@ pub struct HostFacts {
     /// The host's libfaketime.
     #[serde(skip)]
     pub faketime_lib: Option<PathBuf>,
-    /// disorderfs can be mounted and bind-mounted into containers.
+    /// disorderfs can be mounted and bind-mounted into containers (probed
+    /// live by the caller when fileordering is requested; never cached).
+    #[serde(skip)]
     pub disorderfs_works: bool,
     /// Why it cannot.
+    #[serde(skip)]
     pub disorderfs_problem: String,
     /// Host tools used, with versions.
     pub tools: BTreeMap<String, String>,
@@ -161,7 +164,7 @@ impl HostFacts {
             _ if facts.faketime_works => String::new(),
             _ => format!("preloading it in the image did not shift the clock: {}", get("date_err")),
         };
-        facts.disorderfs_problem = "not implemented in this version".to_string();
+        facts.disorderfs_problem = "not probed".to_string();
         Ok(facts)
     }
 }

@@ -119,9 +119,9 @@ pub const FACTORS: &[Factor] = &[
     Factor {
         name: "fileordering",
         description: "the order readdir returns directory entries",
-        control: "plain",
-        experiment: "disorderfs --shuffle-dirents=yes",
-        how: "host FUSE mount, bind-mounted as the build dir",
+        control: "plain host dir",
+        experiment: "disorderfs --reverse-dirents=yes (and st_blocks padded)",
+        how: "host dir bind-mounted as the build dir; through disorderfs for experiments",
     },
     Factor {
         name: "time",
@@ -233,7 +233,10 @@ pub fn apply_experiment(name: &str, run: &mut RunPlan, facts: &HostFacts) {
         "num_cpus" => run.cpuset = None,
         "kernel" => run.uname26 = true,
         "aslr" => run.no_randomize = false,
-        "fileordering" => run.disorderfs = true,
+        "fileordering" => {
+            run.host_build_dir = true;
+            run.disorderfs = true;
+        }
         "time" => {
             if facts.faketime_works {
                 run.faketime = Some(format!("+{TIME_SHIFT_DAYS}d"));
@@ -256,6 +259,8 @@ pub fn apply_control(name: &str, run: &mut RunPlan, facts: &HostFacts) {
     match name {
         "num_cpus" => run.cpuset = Some("0".to_string()),
         "aslr" if facts.can_disable_aslr => run.no_randomize = true,
+        // The control builds in a plain host dir, so only the order differs.
+        "fileordering" => run.host_build_dir = true,
         _ => {}
     }
 }

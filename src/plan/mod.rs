@@ -73,7 +73,10 @@ pub struct RunPlan {
     pub source_mtime_shift: i64,
     /// Delay between upload and start.
     pub start_delay_ms: u64,
-    /// Build in a disorderfs mount.
+    /// Build in a host directory bind-mounted as the build dir (the
+    /// fileordering factor's control and experiment both do).
+    pub host_build_dir: bool,
+    /// Build in a disorderfs view of that host directory.
     pub disorderfs: bool,
     /// Host paths mounted into the container.
     pub binds: Vec<Bind>,
@@ -122,7 +125,15 @@ impl RunPlan {
             ("domain_host", format!("{} / {}", self.hostname, self.domainname)),
             ("environment", env("REPROCHECK_CAPTURE_ENVIRONMENT")),
             ("exec_path", env("PATH")),
-            ("fileordering", if self.disorderfs { "disorderfs" } else { "plain" }.to_string()),
+            (
+                "fileordering",
+                match (self.host_build_dir, self.disorderfs) {
+                    (_, true) => "disorderfs, reversed dirents (host dir)",
+                    (true, false) => "plain (host dir)",
+                    (false, false) => "plain",
+                }
+                .to_string(),
+            ),
             ("home", env("HOME")),
             ("kernel", if self.uname26 { "2.6 (setarch --uname-2.6)" } else { "native" }.to_string()),
             (
@@ -190,6 +201,7 @@ pub fn plan(
         faketime: None,
         source_mtime_shift: 0,
         start_delay_ms: 0,
+        host_build_dir: false,
         disorderfs: false,
         binds: Vec::new(),
     };
