@@ -75,6 +75,7 @@ pub async fn check(spec_file: &Path, options: &CheckOptions) -> Result<(Report, 
 }
 
 async fn pipeline(spec: &Spec, options: &CheckOptions, out: &Path, report: &mut Report) -> Result<()> {
+    let mut shutdown = Shutdown::install()?;
     let engine: Arc<dyn Engine> = Arc::new(DockerEngine::connect().await?);
     tracing::debug!("connected");
     report.engine = Some(engine.info().clone());
@@ -157,7 +158,7 @@ async fn pipeline(spec: &Spec, options: &CheckOptions, out: &Path, report: &mut 
         .collect::<Vec<_>>();
     let outcomes = tokio::select! {
         outcomes = all_runs => outcomes,
-        signal = shutdown_signal() => {
+        signal = shutdown.recv() => {
             let removed = engine::sweep(engine.as_ref(), &plan.run_id).await?;
             bail!("interrupted by {signal}; removed {removed} container(s)");
         }
@@ -227,15 +228,29 @@ fn new_run_id() -> String {
     hex::encode(&Sha256::digest(seed.as_bytes())[..6])
 }
 
-/// Resolves on SIGINT or SIGTERM, naming the signal.
-pub async fn shutdown_signal() -> &'static str {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate()))
-    else {
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = int.recv() => "SIGINT",
-        _ = term.recv() => "SIGTERM",
+/// SIGINT and SIGTERM, caught from the moment the pipeline starts, so that a
+/// signal arriving while containers or mounts are being set up is held until
+/// the runs can be cancelled and cleaned up, instead of killing the process.
+pub struct Shutdown {
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+}
+
+impl Shutdown {
+    /// Installs the handlers.
+    pub fn install() -> Result<Shutdown> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Shutdown {
+            int: signal(SignalKind::interrupt()).context("installing the SIGINT handler")?,
+            term: signal(SignalKind::terminate()).context("installing the SIGTERM handler")?,
+        })
+    }
+
+    /// Resolves on the first signal, naming it.
+    pub async fn recv(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.int.recv() => "SIGINT",
+            _ = self.term.recv() => "SIGTERM",
+        }
     }
 }

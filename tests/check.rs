@@ -7,17 +7,13 @@ use std::time::{Duration, Instant};
 
 #[test]
 fn reproducible_build_exits_0_and_nar_hash_matches_nix_hash() {
-    let Some(engine) = engine() else { return };
-    require_image(&engine);
-    let tmp = tempfile::tempdir().unwrap();
-    let spec =
-        write_spec(tmp.path(), "clean", &fixture("clean"), "command = \"sh build.sh\"\noutputs = [\"out\"]");
-    let out = tmp.path().join("results");
-    let run = reprocheck(&["check", spec.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let Some(engine) = ready_engine() else { return };
+    let case = Case::new("clean", SH_BUILD);
+    let run = case.check(&[]);
     assert_eq!(run.status.code(), Some(0), "{}", show(&run));
     assert!(String::from_utf8_lossy(&run.stdout).contains("REPRODUCIBLE"), "{}", show(&run));
 
-    let report = report(&out);
+    let report = case.report();
     assert_eq!(report["verdict"], "reproducible");
     assert_eq!(report["image"]["id"], pinned_digest());
     let runs = report["runs"].as_array().unwrap();
@@ -28,11 +24,11 @@ fn reproducible_build_exits_0_and_nar_hash_matches_nix_hash() {
     assert_eq!(outputs["out/link"]["target"], "a.txt");
     assert_eq!(outputs["out/abs-link"]["target"], "/etc");
     assert_eq!(outputs["out/empty"]["size"], 0);
-    assert!(std::fs::symlink_metadata(out.join("run-1/outputs/out/abs-link")).unwrap().is_symlink());
+    assert!(std::fs::symlink_metadata(case.out.join("run-1/outputs/out/abs-link")).unwrap().is_symlink());
     assert_eq!(leftovers(&engine, report["run_id"].as_str().unwrap()), 0);
 
     for run in runs {
-        let dir = out.join(run["outputs_dir"].as_str().unwrap());
+        let dir = case.out.join(run["outputs_dir"].as_str().unwrap());
         let nix = std::process::Command::new("nix-hash")
             .args(["--type", "sha256"])
             .arg(&dir)
@@ -46,24 +42,16 @@ fn reproducible_build_exits_0_and_nar_hash_matches_nix_hash() {
 
 #[test]
 fn nondeterministic_build_exits_1_naming_the_output() {
-    let Some(engine) = engine() else { return };
-    require_image(&engine);
-    let tmp = tempfile::tempdir().unwrap();
-    let spec = write_spec(
-        tmp.path(),
-        "random",
-        &fixture("random"),
-        "command = \"sh build.sh\"\noutputs = [\"out/*\"]",
-    );
-    let out = tmp.path().join("results");
-    let run = reprocheck(&["check", spec.to_str().unwrap(), "--out", out.to_str().unwrap(), "--runs", "3"]);
+    let Some(_engine) = ready_engine() else { return };
+    let case = Case::new("random", "command = \"sh build.sh\"\noutputs = [\"out/*\"]");
+    let run = case.check(&["--runs", "3"]);
     assert_eq!(run.status.code(), Some(1), "{}", show(&run));
     let stdout = String::from_utf8_lossy(&run.stdout);
     assert!(stdout.contains("UNREPRODUCIBLE"), "{}", show(&run));
     assert!(stdout.contains("out/random.txt"), "{}", show(&run));
     assert!(!stdout.contains("out/stable.txt"), "{}", show(&run));
 
-    let report = report(&out);
+    let report = case.report();
     assert_eq!(report["verdict"], "unreproducible");
     let diffs = report["comparison"]["differences"].as_array().unwrap();
     assert_eq!(diffs.len(), 1);
@@ -73,8 +61,7 @@ fn nondeterministic_build_exits_1_naming_the_output() {
 
 #[test]
 fn example_specs_give_their_verdicts() {
-    let Some(engine) = engine() else { return };
-    require_image(&engine);
+    let Some(_engine) = ready_engine() else { return };
     let tmp = tempfile::tempdir().unwrap();
     for (spec, code, fragment) in [
         ("specs/hello.toml", 0, "REPRODUCIBLE"),
@@ -89,86 +76,53 @@ fn example_specs_give_their_verdicts() {
 
 #[test]
 fn failing_build_exits_2_with_log_tail_and_no_container_left() {
-    let Some(engine) = engine() else { return };
-    require_image(&engine);
-    let tmp = tempfile::tempdir().unwrap();
-    let spec = write_spec(
-        tmp.path(),
-        "failing",
-        &fixture("failing"),
-        "command = \"sh build.sh\"\noutputs = [\"out\"]",
-    );
-    let out = tmp.path().join("results");
-    let run = reprocheck(&["check", spec.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let Some(engine) = ready_engine() else { return };
+    let case = Case::new("failing", SH_BUILD);
+    let run = case.check(&[]);
     assert_eq!(run.status.code(), Some(2), "{}", show(&run));
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(stderr.contains("failed with exit code 3"), "{}", show(&run));
     assert!(stderr.contains("error: the answer is not 42"), "{}", show(&run));
-    let report = report(&out);
+    let report = case.report();
     assert_eq!(report["verdict"], "error");
     assert_eq!(report["runs"][0]["status"], "failed");
     assert_eq!(leftovers(&engine, report["run_id"].as_str().unwrap()), 0);
-    assert!(out.join("run-1/build.log").is_file(), "logs are kept for failed runs");
+    assert!(case.out.join("run-1/build.log").is_file(), "logs are kept for failed runs");
 }
 
 #[test]
 fn timeout_kills_the_run_and_exits_2() {
-    let Some(engine) = engine() else { return };
-    require_image(&engine);
-    let tmp = tempfile::tempdir().unwrap();
-    let spec = write_spec(
-        tmp.path(),
-        "sleeper",
-        &fixture("sleeper"),
-        "command = \"sh build.sh\"\noutputs = [\"out\"]\ntimeout = \"2s\"",
-    );
-    let out = tmp.path().join("results");
+    let Some(engine) = ready_engine() else { return };
+    let case = Case::new("sleeper", "command = \"sh build.sh\"\noutputs = [\"out\"]\ntimeout = \"2s\"");
     let started = Instant::now();
-    let run = reprocheck(&["check", spec.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let run = case.check(&[]);
     assert_eq!(run.status.code(), Some(2), "{}", show(&run));
     assert!(started.elapsed() < Duration::from_secs(60), "the timeout must stop the run");
     assert!(String::from_utf8_lossy(&run.stderr).contains("timed out after 2s"), "{}", show(&run));
-    let report = report(&out);
+    let report = case.report();
     assert_eq!(report["runs"][0]["status"], "timed_out");
     assert_eq!(leftovers(&engine, report["run_id"].as_str().unwrap()), 0);
 }
 
 #[test]
 fn hostile_fifo_output_fails_the_run_cleanly() {
-    let Some(engine) = engine() else { return };
-    require_image(&engine);
-    let tmp = tempfile::tempdir().unwrap();
-    let spec =
-        write_spec(tmp.path(), "fifo", &fixture("fifo"), "command = \"sh build.sh\"\noutputs = [\"out/**\"]");
-    let out = tmp.path().join("results");
-    let run = reprocheck(&["check", spec.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let Some(engine) = ready_engine() else { return };
+    let case = Case::new("fifo", "command = \"sh build.sh\"\noutputs = [\"out/**\"]");
+    let run = case.check(&[]);
     assert_eq!(run.status.code(), Some(2), "{}", show(&run));
     assert!(String::from_utf8_lossy(&run.stderr).contains("out/pipe is a FIFO"), "{}", show(&run));
-    assert!(!out.join("run-1/outputs/out/pipe").exists());
-    let report = report(&out);
-    assert_eq!(leftovers(&engine, report["run_id"].as_str().unwrap()), 0);
+    assert!(!case.out.join("run-1/outputs/out/pipe").exists());
+    assert_eq!(leftovers(&engine, case.report()["run_id"].as_str().unwrap()), 0);
 }
 
 #[test]
 fn builds_are_hermetic() {
-    let Some(engine) = engine() else { return };
-    require_image(&engine);
-    let tmp = tempfile::tempdir().unwrap();
-    let spec = write_spec(
-        tmp.path(),
-        "probe",
-        &fixture("probe"),
-        "command = \"sh build.sh\"\noutputs = [\"out/*\"]",
-    );
-    let out = tmp.path().join("results");
+    let Some(_engine) = ready_engine() else { return };
+    let case = Case::new("probe", "command = \"sh build.sh\"\noutputs = [\"out/*\"]");
     // Control-only runs: this fixture records the very things factors vary.
-    let run =
-        reprocheck_cmd(&["check", spec.to_str().unwrap(), "--out", out.to_str().unwrap(), "--vary", "none"])
-            .env("REPROCHECK_HOST_MARKER", "leaked")
-            .output()
-            .unwrap();
+    let run = case.check_cmd(&["--vary", "none"]).env("REPROCHECK_HOST_MARKER", "leaked").output().unwrap();
     assert_eq!(run.status.code(), Some(0), "{}", show(&run));
-    let read = |name: &str| std::fs::read_to_string(out.join("run-1/outputs/out").join(name)).unwrap();
+    let read = |name: &str| std::fs::read_to_string(case.out.join("run-1/outputs/out").join(name)).unwrap();
     let env = read("env.txt");
     assert!(!env.contains("REPROCHECK_HOST_MARKER"), "host environment leaked:\n{env}");
     assert!(env.contains("HOME=/nonexistent/first-build"), "{env}");

@@ -40,32 +40,26 @@ fn unreachable_engine_fails_fast_with_advice() {
 
 #[test]
 fn missing_or_mismatched_image_exits_2_and_never_uses_the_tag() {
-    let Some(engine) = engine() else { return };
-    require_image(&engine);
-    let tmp = tempfile::tempdir().unwrap();
-    let spec =
-        write_spec(tmp.path(), "clean", &fixture("clean"), "command = \"sh build.sh\"\noutputs = [\"out\"]");
-    let text = std::fs::read_to_string(&spec)
-        .unwrap()
-        .replace(&pinned_digest(), &format!("sha256:{}", "0".repeat(64)));
-    std::fs::write(&spec, text).unwrap();
-    let out = tmp.path().join("o");
-    let run = reprocheck(&["check", spec.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let Some(_engine) = ready_engine() else { return };
+    let case = Case::new("clean", SH_BUILD);
+    let text = std::fs::read_to_string(&case.spec).unwrap();
+    std::fs::write(&case.spec, text.replace(&pinned_digest(), &format!("sha256:{}", "0".repeat(64))))
+        .unwrap();
+    let run = case.check(&[]);
     assert_eq!(run.status.code(), Some(2), "{}", show(&run));
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(stderr.contains("which the engine does not have"), "{stderr}");
     // The tag exists locally (the test image), but it is a different image.
     assert!(stderr.contains("it was NOT used"), "{stderr}");
     assert!(stderr.contains("reprocheck lock"), "{stderr}");
-    let report = report(&out);
+    let report = case.report();
     assert_eq!(report["verdict"], "error");
     assert!(report["runs"].as_array().unwrap().is_empty(), "no run may start");
 }
 
 #[test]
 fn lock_pins_and_locked_refuses_a_change() {
-    let Some(engine) = engine() else { return };
-    require_image(&engine);
+    let Some(_engine) = ready_engine() else { return };
     let tmp = tempfile::tempdir().unwrap();
     let spec = tmp.path().join("s.toml");
     let unpinned = format!(
@@ -98,20 +92,9 @@ fn lock_pins_and_locked_refuses_a_change() {
 
 #[test]
 fn sigint_during_a_build_leaves_no_container() {
-    let Some(engine) = engine() else { return };
-    require_image(&engine);
-    let tmp = tempfile::tempdir().unwrap();
-    let spec = write_spec(
-        tmp.path(),
-        "sleeper",
-        &fixture("sleeper"),
-        "command = \"sh build.sh\"\noutputs = [\"out\"]",
-    );
-    let out = tmp.path().join("o");
-    let mut child = reprocheck_cmd(&["check", spec.to_str().unwrap(), "--out", out.to_str().unwrap()])
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let Some(engine) = ready_engine() else { return };
+    let case = Case::new("sleeper", SH_BUILD);
+    let mut child = case.check_cmd(&[]).stderr(std::process::Stdio::piped()).spawn().unwrap();
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
     let mut line = String::new();
     stderr.read_line(&mut line).unwrap();
@@ -130,7 +113,9 @@ fn sigint_during_a_build_leaves_no_container() {
     assert_eq!(status.code(), Some(2), "{rest}");
     assert!(rest.contains("interrupted by SIGINT"), "{rest}");
     assert_eq!(leftovers(&engine, &run_id), 0, "containers left behind after SIGINT");
-    assert_eq!(report(&out)["verdict"], "error");
+    let mounts = std::fs::read_to_string("/proc/mounts").unwrap();
+    assert!(!mounts.contains("disorderfs"), "disorderfs mounts left behind after SIGINT:\n{mounts}");
+    assert_eq!(case.report()["verdict"], "error");
 }
 
 #[test]

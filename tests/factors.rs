@@ -9,17 +9,9 @@ use common::*;
 use std::process::Output;
 
 fn check(fixture_name: &str, vary: &str) -> (Output, serde_json::Value) {
-    let tmp = tempfile::tempdir().unwrap();
-    let spec = write_spec(
-        tmp.path(),
-        fixture_name,
-        &fixture(fixture_name),
-        "command = \"sh build.sh\"\noutputs = [\"out\"]",
-    );
-    let out = tmp.path().join("results");
-    let run = reprocheck(&["check", spec.to_str().unwrap(), "--out", out.to_str().unwrap(), "--vary", vary]);
-    let report = report(&out);
-    (run, report)
+    let case = Case::new(fixture_name, SH_BUILD);
+    let run = case.check(&["--vary", vary]);
+    (run, case.report())
 }
 
 /// Returns the reason when this host or image cannot apply `factor`.
@@ -28,8 +20,7 @@ fn not_applied(report: &serde_json::Value, factor: &str) -> Option<String> {
 }
 
 fn detects(fixture_name: &str, factor: &str) {
-    let Some(engine) = engine() else { return };
-    require_image(&engine);
+    let Some(_engine) = ready_engine() else { return };
     let (run, report) = check(fixture_name, factor);
     if let Some(reason) = not_applied(&report, factor) {
         // Not silently skipped: the report and the terminal say why.
@@ -45,8 +36,7 @@ fn detects(fixture_name: &str, factor: &str) {
 }
 
 fn leaks_nothing_else(fixture_name: &str, factor: &str) {
-    let Some(engine) = engine() else { return };
-    require_image(&engine);
+    let Some(_engine) = ready_engine() else { return };
     let (run, report) = check(fixture_name, &format!("-{factor}"));
     assert_eq!(
         run.status.code(),
@@ -101,8 +91,7 @@ fn aslr_is_detected_or_reported_as_not_applied() {
 /// every time, also with runs started together.
 #[test]
 fn tar_mtime_leak_is_caught_ten_times_out_of_ten() {
-    let Some(engine) = engine() else { return };
-    require_image(&engine);
+    let Some(_engine) = ready_engine() else { return };
     for attempt in 1..=10 {
         let (run, _) = check("leak-time-mtime", "time");
         assert_eq!(run.status.code(), Some(1), "attempt {attempt}: {}", show(&run));
@@ -111,8 +100,7 @@ fn tar_mtime_leak_is_caught_ten_times_out_of_ten() {
 
 #[test]
 fn clean_fixture_passes_with_every_factor() {
-    let Some(engine) = engine() else { return };
-    require_image(&engine);
+    let Some(_engine) = ready_engine() else { return };
     let (run, report) = check("clean", &reprocheck::factors::NAMES.join(","));
     assert_eq!(run.status.code(), Some(0), "{}", show(&run));
     let varied = report["factors"]["varied"].as_array().unwrap().len();
@@ -122,8 +110,7 @@ fn clean_fixture_passes_with_every_factor() {
 
 #[test]
 fn control_only_rerun_varies_nothing() {
-    let Some(engine) = engine() else { return };
-    require_image(&engine);
+    let Some(_engine) = ready_engine() else { return };
     let (run, report) = check("leak-home", "none");
     assert_eq!(run.status.code(), Some(0), "{}", show(&run));
     assert_eq!(report["factors"]["varied"], serde_json::json!([]));

@@ -68,6 +68,52 @@ pub fn require_image(engine: &DockerEngine) {
     *built = true;
 }
 
+/// The engine, with the pinned image present; `None` (skip) without an engine.
+pub fn ready_engine() -> Option<DockerEngine> {
+    let engine = engine()?;
+    require_image(&engine);
+    Some(engine)
+}
+
+/// One fixture's spec in a temporary directory, with a results directory.
+pub struct Case {
+    _tmp: tempfile::TempDir,
+    /// The spec file.
+    pub spec: PathBuf,
+    /// The results directory passed as --out.
+    pub out: PathBuf,
+}
+
+impl Case {
+    /// A spec building tests/fixtures/NAME; `build_table` as in [`write_spec`].
+    pub fn new(name: &str, build_table: &str) -> Case {
+        let tmp = tempfile::tempdir().unwrap();
+        let spec = write_spec(tmp.path(), name, &fixture(name), build_table);
+        let out = tmp.path().join("results");
+        Case { _tmp: tmp, spec, out }
+    }
+
+    /// `reprocheck check SPEC --out OUT ARGS...`, not yet run.
+    pub fn check_cmd(&self, args: &[&str]) -> Command {
+        let mut all = vec!["check", self.spec.to_str().unwrap(), "--out", self.out.to_str().unwrap()];
+        all.extend_from_slice(args);
+        reprocheck_cmd(&all)
+    }
+
+    /// Runs `reprocheck check SPEC --out OUT ARGS...`.
+    pub fn check(&self, args: &[&str]) -> Output {
+        self.check_cmd(args).output().expect("running reprocheck")
+    }
+
+    /// The report.json the check wrote.
+    pub fn report(&self) -> serde_json::Value {
+        report(&self.out)
+    }
+}
+
+/// The usual [build] body of the fixtures.
+pub const SH_BUILD: &str = "command = \"sh build.sh\"\noutputs = [\"out\"]";
+
 /// Writes `dir/NAME.toml` building `source` on the pinned image; `build_table`
 /// is the body of [build], optionally followed by further tables.
 pub fn write_spec(dir: &Path, name: &str, source: &Path, build_table: &str) -> PathBuf {
