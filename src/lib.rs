@@ -18,5 +18,6 @@ pub mod mounts;
 pub mod plan;
 pub mod report;
 pub mod results;
+pub mod session;
 pub mod source;
 pub mod spec;

@@ -38,6 +38,30 @@ pub struct Plan {
     pub runs: Vec<RunPlan>,
     /// Which factors were asked for and which were applied.
     pub factors: FactorSummary,
+    /// Every factor at its control value, before the varied factors' controls.
+    baseline: RunPlan,
+    /// What the host and image can do.
+    facts: HostFacts,
+}
+
+impl Plan {
+    /// What the host and image can do, as probed.
+    pub fn facts(&self) -> &HostFacts {
+        &self.facts
+    }
+
+    /// A run that takes the experiment value of the factors in `experiment`
+    /// (a subset of the varied factors) and the control value of the rest.
+    pub fn run(&self, index: u32, experiment: &[String]) -> RunPlan {
+        let mut run = RunPlan { index, ..self.baseline.clone() };
+        for name in &self.factors.varied {
+            factors::apply_control(name, &mut run, &self.facts);
+        }
+        for name in experiment {
+            factors::apply_experiment(name, &mut run, &self.facts);
+        }
+        run
+    }
 }
 
 /// One container's environment.
@@ -215,29 +239,24 @@ pub fn plan(
             None => varied.push(name.clone()),
         }
     }
-    let runs = (1..=runs)
-        .map(|index| {
-            let mut run = RunPlan { index, ..baseline.clone() };
-            for name in &varied {
-                factors::apply_control(name, &mut run, facts);
-                if index > 1 {
-                    factors::apply_experiment(name, &mut run, facts);
-                }
-            }
-            run
-        })
-        .collect();
     let caveats =
         varied.iter().filter_map(|name| factors::caveat(name, facts).map(|c| (name.clone(), c))).collect();
-    Plan {
+    let mut plan = Plan {
         run_id: run_id.to_string(),
         image_id: image_id.to_string(),
         command: spec.build.command.clone(),
         outputs: spec.build.outputs.clone(),
         timeout: spec.build.timeout,
-        runs,
+        runs: Vec::new(),
         factors: FactorSummary { requested, varied, not_applied, caveats, tools: facts.tools.clone() },
-    }
+        baseline,
+        facts: facts.clone(),
+    };
+    // Run 1 is the control; every other run varies every applicable factor.
+    plan.runs = (1..=runs)
+        .map(|index| plan.run(index, if index == 1 { &[] } else { &plan.factors.varied }))
+        .collect();
+    plan
 }
 
 #[cfg(test)]

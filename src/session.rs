@@ -1,0 +1,202 @@
+//! One invocation's connection to the engine and everything it set up: the
+//! verified image, the factor facts, the plan, scratch files and mounts.
+//! `check` and `explain` both run their builds through [`Session::run_batch`].
+
+use crate::check::CheckOptions;
+use crate::engine::docker::DockerEngine;
+use crate::engine::{self, run, Engine};
+use crate::errors::*;
+use crate::factors::host::FaketimeFiles;
+use crate::factors::HostFacts;
+use crate::image;
+use crate::mounts::{self, BuildMount};
+use crate::plan::{self, Plan, RunPlan};
+use crate::report::{Report, RunReport};
+use crate::source::{self, Packing};
+use crate::spec::{Source, Spec};
+use futures_util::StreamExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// An open session. Dropping it unmounts its mounts, then removes its scratch
+/// directory (fields drop in declaration order).
+pub struct Session<'a> {
+    spec: &'a Spec,
+    engine: Arc<dyn Engine>,
+    /// The plan: which factors vary, and the runs of a plain check.
+    pub plan: Plan,
+    out: PathBuf,
+    jobs: usize,
+    shutdown: Shutdown,
+    mounts: Vec<BuildMount>,
+    scratch: tempfile::TempDir,
+}
+
+impl<'a> Session<'a> {
+    /// Connects, verifies the pinned image, probes factor support and plans
+    /// `runs` runs. Fills in the report's engine, image and factors.
+    pub async fn open(
+        spec: &'a Spec,
+        options: &CheckOptions,
+        out: &Path,
+        runs: u32,
+        report: &mut Report,
+    ) -> Result<Session<'a>> {
+        let shutdown = Shutdown::install()?;
+        let engine: Arc<dyn Engine> = Arc::new(DockerEngine::connect().await?);
+        report.engine = Some(engine.info().clone());
+        let image_id = resolve_image(engine.as_ref(), spec, options.build_missing).await?;
+        report.image.id = Some(image_id.clone());
+
+        let requested = (options.vary.clone().or_else(|| spec.check.vary.clone()))
+            .unwrap_or_else(|| crate::factors::NAMES.iter().map(|s| s.to_string()).collect());
+        let scratch = tempfile::Builder::new()
+            .prefix("reprocheck-")
+            .tempdir()
+            .context("creating a scratch directory for mount files")?;
+        let mut facts = if requested.is_empty() {
+            HostFacts::default()
+        } else {
+            HostFacts::gather(engine.as_ref(), &image_id, &report.run_id, scratch.path()).await?
+        };
+        if requested.iter().any(|f| f == "fileordering") {
+            let local = engine.info().endpoint.starts_with("unix://");
+            match mounts::disorderfs_problem(scratch.path(), local) {
+                None => {
+                    facts.disorderfs_works = true;
+                    facts.tools.insert("disorderfs".into(), mounts::disorderfs_version());
+                }
+                Some(problem) => facts.disorderfs_problem = problem,
+            }
+        }
+        let plan = plan::plan(spec, &image_id, &report.run_id, runs, requested, &facts);
+        report.factors = Some(plan.factors.clone());
+        let jobs = options
+            .jobs
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+            .max(1);
+        Ok(Session {
+            spec,
+            engine,
+            plan,
+            out: out.to_path_buf(),
+            jobs,
+            shutdown,
+            mounts: Vec::new(),
+            scratch,
+        })
+    }
+
+    /// Runs `runs` concurrently (up to `--jobs`), stores each under
+    /// `run-N/`, and returns their reports in run order. Fails, leaving no
+    /// container behind, when a run fails, times out, or a signal arrives.
+    pub async fn run_batch(&mut self, mut runs: Vec<RunPlan>) -> Result<Vec<RunReport>> {
+        let mut tars = Vec::new();
+        for run in runs.iter_mut() {
+            self.prepare(run)?;
+            let Source::Path(source_path) = &self.spec.source;
+            let packing = Packing {
+                source: source_path,
+                build_dir: &run.build_dir,
+                uid: run.uid,
+                exclude: vec![self.out.clone()],
+                mtime_shift: run.source_mtime_shift,
+            };
+            tars.push(source::pack(&packing)?);
+        }
+        let (engine, plan, out) = (self.engine.clone(), &self.plan, self.out.as_path());
+        let all_runs = futures_util::stream::iter(runs.iter().zip(tars))
+            .map(|(run, tar)| {
+                let engine = engine.clone();
+                async move { (run, run::execute(engine.as_ref(), plan, run, tar, out).await) }
+            })
+            .buffer_unordered(self.jobs)
+            .collect::<Vec<_>>();
+        let mut outcomes = tokio::select! {
+            outcomes = all_runs => outcomes,
+            signal = self.shutdown.recv() => {
+                let removed = engine::sweep(engine.as_ref(), &plan.run_id).await?;
+                bail!("interrupted by {signal}; removed {removed} container(s)");
+            }
+        };
+        // Each run removes its own container; after any error, make sure no
+        // container of this invocation is left behind.
+        if outcomes.iter().any(|(_, outcome)| outcome.is_err()) {
+            engine::sweep(engine.as_ref(), &plan.run_id).await?;
+        }
+        outcomes.sort_by_key(|(run, _)| run.index);
+        let mut reports = Vec::new();
+        for (run, outcome) in outcomes {
+            let result = outcome.with_context(|| format!("run {}", run.index))?;
+            reports.push(RunReport { factors: run.factor_values(), environment: run.clone(), result });
+        }
+        Ok(reports)
+    }
+
+    /// Host-side preparation of one run: libfaketime files and build mounts.
+    fn prepare(&mut self, run: &mut RunPlan) -> Result<()> {
+        let dir = self.scratch.path().join(format!("run-{}", run.index));
+        std::fs::create_dir(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let lib = self.plan.facts().faketime_lib.clone();
+        if let (Some(offset), Some(lib)) = (&run.faketime, lib) {
+            run.binds.extend(FaketimeFiles::create(&dir, &lib, offset)?.binds());
+        }
+        if run.host_build_dir {
+            let mount = BuildMount::create(&dir.join("build"), run.disorderfs)?;
+            run.binds.push(mount.bind(&run.build_dir));
+            self.mounts.push(mount);
+        }
+        Ok(())
+    }
+}
+
+async fn resolve_image(engine: &dyn Engine, spec: &Spec, build_missing: bool) -> Result<String> {
+    let Some(digest) = &spec.image.digest else {
+        return Err(image::missing(engine, &spec.image, &spec.file).await);
+    };
+    if let Some(id) = image::find(engine, digest, spec.image.name.as_deref()).await? {
+        return Ok(id);
+    }
+    let recipe = match (&spec.image.recipe, build_missing) {
+        (Some(recipe), true) => recipe,
+        _ => return Err(image::missing(engine, &spec.image, &spec.file).await),
+    };
+    let built = image::build(engine, recipe).await?;
+    ensure!(
+        &built == digest,
+        "{}: the recipe {} built image {built}, but the spec pins {digest}.\n\
+         The package mirror has probably moved on, or the recipe changed. Nothing was run.\n\
+         help: review the difference, then pin the new image with `reprocheck lock {}`",
+        spec.file.display(),
+        recipe.display(),
+        spec.file.display()
+    );
+    Ok(built.to_string())
+}
+
+/// SIGINT and SIGTERM, caught from the moment a session opens, so that a
+/// signal arriving while containers or mounts are being set up is held until
+/// the runs can be cancelled and cleaned up, instead of killing the process.
+pub struct Shutdown {
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+}
+
+impl Shutdown {
+    /// Installs the handlers.
+    pub fn install() -> Result<Shutdown> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Shutdown {
+            int: signal(SignalKind::interrupt()).context("installing the SIGINT handler")?,
+            term: signal(SignalKind::terminate()).context("installing the SIGTERM handler")?,
+        })
+    }
+
+    /// Resolves on the first signal, naming it.
+    pub async fn recv(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.int.recv() => "SIGINT",
+            _ = self.term.recv() => "SIGTERM",
+        }
+    }
+}
