@@ -28,8 +28,28 @@ pub struct CheckOptions {
 /// Runs the check and writes `OUT/report.json`. Returns the report (with
 /// verdict `error` when the pipeline failed) and where it was written.
 pub async fn check(spec_file: &Path, options: &CheckOptions) -> Result<(Report, PathBuf)> {
+    run(spec_file, options, Mode::Check).await
+}
+
+/// What an invocation does once the spec is loaded and its results
+/// directory claimed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Build N times and compare.
+    Check,
+    /// Find which factors cause the differences.
+    Explain,
+}
+
+/// Loads the spec, claims the results directory, runs `mode`, and writes
+/// `OUT/report.json` whatever happens after the spec was read.
+pub async fn run(spec_file: &Path, options: &CheckOptions, mode: Mode) -> Result<(Report, PathBuf)> {
     let spec = spec::load(spec_file)?;
-    let out = options.out.clone().unwrap_or_else(|| PathBuf::from("reprocheck-out").join(&spec.name));
+    let default_name = match mode {
+        Mode::Check => spec.name.clone(),
+        Mode::Explain => format!("{}-explain", spec.name),
+    };
+    let out = options.out.clone().unwrap_or_else(|| PathBuf::from("reprocheck-out").join(default_name));
     let Source::Path(source_path) = &spec.source;
     let results = ResultsDir::claim(&out, &[source_path, spec_file])?;
     let mut report = Report {
@@ -55,8 +75,13 @@ pub async fn check(spec_file: &Path, options: &CheckOptions) -> Result<(Report, 
         factors: None,
         runs: Vec::new(),
         comparison: None,
+        explanation: None,
     };
-    if let Err(e) = pipeline(&spec, options, &out, &mut report).await {
+    let outcome = match mode {
+        Mode::Check => pipeline(&spec, options, &out, &mut report).await,
+        Mode::Explain => crate::explain::pipeline(&spec, options, &out, &mut report).await,
+    };
+    if let Err(e) = outcome {
         report.verdict = Verdict::Error;
         report.error = Some(format!("{e:#}"));
     }

@@ -42,6 +42,32 @@ pub enum Command {
         /// the built id must equal the pin.
         #[arg(long)]
         build_missing: bool,
+        /// When the outputs differ, run `explain` too (results in OUT/explain).
+        #[arg(long)]
+        explain: bool,
+    },
+    /// Find which factors make the outputs differ, and which outputs differ even without variation.
+    #[command(
+        after_help = "Examples:\n  reprocheck explain specs/hello-unreproducible.toml\n  reprocheck explain specs/hello.toml --vary -time --json"
+    )]
+    Explain {
+        /// The spec file.
+        spec: PathBuf,
+        /// Factors to consider, as for check.
+        #[arg(long, allow_hyphen_values = true)]
+        vary: Option<String>,
+        /// Runs executed at once (default: number of CPUs).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Results directory (default: reprocheck-out/<name>-explain).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Print report.json to stdout (the summary goes to stderr).
+        #[arg(long)]
+        json: bool,
+        /// Build the pinned image from [image].recipe when the engine lacks it.
+        #[arg(long)]
+        build_missing: bool,
     },
     /// Pin [image].digest in SPEC to the image its name or recipe resolves to.
     Lock {

@@ -11,6 +11,7 @@ pub mod collect;
 pub mod compare;
 pub mod engine;
 pub mod errors;
+pub mod explain;
 pub mod factors;
 pub mod image;
 pub mod lock;

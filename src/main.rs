@@ -1,14 +1,36 @@
 //! The `reprocheck` binary: parse the command line and dispatch.
 
 use clap::Parser;
-use reprocheck::check::{self, CheckOptions};
+use reprocheck::check::{self, CheckOptions, Mode};
 use reprocheck::cli::{Cli, Command, ImageCommand};
 use reprocheck::engine::docker::DockerEngine;
 use reprocheck::errors::*;
 use reprocheck::lock::{self, LockOutcome};
-use reprocheck::report::Verdict;
+use reprocheck::report::{Report, Verdict};
 use reprocheck::{factors, image};
 use std::process::ExitCode;
+
+/// Prints a finished report (JSON to stdout with `json`, the summary to stdout
+/// or stderr) and maps its verdict to the exit code; an error becomes exit 2.
+fn present(report: &Report, out: &std::path::Path, json: bool) -> Result<ExitCode> {
+    if json {
+        report.print_json()?;
+    }
+    if let Some(error) = &report.error {
+        bail!("{error}\n(report: {})", out.join("report.json").display());
+    }
+    let summary = report.summary(out);
+    if json {
+        eprint!("{summary}");
+    } else {
+        print!("{summary}");
+    }
+    Ok(match report.verdict {
+        Verdict::Reproducible => ExitCode::SUCCESS,
+        Verdict::Unreproducible => ExitCode::from(1),
+        Verdict::Error => ExitCode::from(2),
+    })
+}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -36,27 +58,23 @@ fn main() -> ExitCode {
 
 async fn dispatch(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::Check { spec, runs, vary, jobs, out, json, build_missing } => {
+        Command::Check { spec, runs, vary, jobs, out, json, build_missing, explain } => {
             let vary = vary.map(|v| factors::parse_vary(&v)).transpose()?;
             let options = CheckOptions { runs, vary, jobs, out, build_missing };
             let (report, out) = check::check(&spec, &options).await?;
-            if json {
-                report.print_json()?;
+            let code = present(&report, &out, json)?;
+            if explain && report.verdict == Verdict::Unreproducible {
+                let options = CheckOptions { out: Some(out.join("explain")), ..options };
+                let (explained, explain_out) = check::run(&spec, &options, Mode::Explain).await?;
+                present(&explained, &explain_out, json)?;
             }
-            if let Some(error) = &report.error {
-                bail!("{error}\n(report: {})", out.join("report.json").display());
-            }
-            let summary = report.summary(&out);
-            if json {
-                eprint!("{summary}");
-            } else {
-                print!("{summary}");
-            }
-            Ok(match report.verdict {
-                Verdict::Reproducible => ExitCode::SUCCESS,
-                Verdict::Unreproducible => ExitCode::from(1),
-                Verdict::Error => ExitCode::from(2),
-            })
+            Ok(code)
+        }
+        Command::Explain { spec, vary, jobs, out, json, build_missing } => {
+            let vary = vary.map(|v| factors::parse_vary(&v)).transpose()?;
+            let options = CheckOptions { runs: None, vary, jobs, out, build_missing };
+            let (report, out) = check::run(&spec, &options, Mode::Explain).await?;
+            present(&report, &out, json)
         }
         Command::Lock { spec, locked } => {
             let engine = DockerEngine::connect().await?;

@@ -47,6 +47,9 @@ pub struct Report {
     pub runs: Vec<RunReport>,
     /// The comparison, once every run succeeded.
     pub comparison: Option<Comparison>,
+    /// Which factors cause which differences (`explain` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub explanation: Option<crate::explain::Explanation>,
 }
 
 /// Tool identity.
@@ -185,6 +188,9 @@ impl Report {
             for (name, caveat) in &factors.caveats {
                 s.push_str(&format!("caveat: {name}: {caveat}\n"));
             }
+        }
+        if let Some(e) = &self.explanation {
+            s.push_str(&e.summary());
         }
         match (&self.verdict, &self.comparison) {
             (Verdict::Reproducible, Some(_)) => {

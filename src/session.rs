@@ -133,6 +133,20 @@ impl<'a> Session<'a> {
         Ok(reports)
     }
 
+    /// Runs every build of a batch at once unless `--jobs` capped it:
+    /// `explain` wants a round's builds to start together, so that a build
+    /// that records the real time differs between rounds, not within one.
+    pub fn all_at_once(&mut self, options: &CheckOptions) {
+        if options.jobs.is_none() {
+            self.jobs = usize::MAX;
+        }
+    }
+
+    /// The results directory.
+    pub fn out(&self) -> &Path {
+        &self.out
+    }
+
     /// Host-side preparation of one run: libfaketime files and build mounts.
     fn prepare(&mut self, run: &mut RunPlan) -> Result<()> {
         let dir = self.scratch.path().join(format!("run-{}", run.index));

@@ -1,0 +1,269 @@
+//! `reprocheck explain`: which factors make which outputs differ, and which
+//! outputs differ even without any variation.
+//!
+//! Round 1 runs two controls (a flake check) and the code groups of
+//! [`isolate`] in parallel; further rounds split what round 1 could not
+//! attribute to a single factor. A factor set is never built twice: every
+//! build's outputs are kept and reused, the control's above all.
+
+mod isolate;
+
+use crate::check::CheckOptions;
+use crate::collect::OutputEntry;
+use crate::errors::*;
+use crate::report::{Report, Verdict};
+use crate::session::Session;
+use crate::spec::Spec;
+use isolate::{Decoded, Search, Step};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+/// What `explain` found.
+#[derive(Debug, Clone, Serialize)]
+pub struct Explanation {
+    /// Builds run, the two controls included.
+    pub builds: u32,
+    /// Rounds of parallel builds.
+    pub rounds: u32,
+    /// Outputs that differ between two control runs: nondeterministic
+    /// without any variation. No factor is blamed for them.
+    pub nondeterministic: Vec<String>,
+    /// One entry per output that differs because of factors.
+    pub blamed: Vec<Blame>,
+    /// The factor set each build varied, by run number.
+    pub experiments: BTreeMap<u32, Vec<String>>,
+}
+
+/// The factors behind one differing output.
+#[derive(Debug, Clone, Serialize)]
+pub struct Blame {
+    /// The output path.
+    pub path: String,
+    /// Each entry is one cause: a single factor, or factors that only make
+    /// the difference together.
+    pub culprits: Vec<Vec<String>>,
+    /// Builds whose results were used to isolate it, controls included.
+    pub builds: u32,
+}
+
+impl Explanation {
+    /// The terminal form.
+    pub fn summary(&self) -> String {
+        let mut s = format!("EXPLAINED with {} builds in {} round(s):\n", self.builds, self.rounds);
+        if !self.nondeterministic.is_empty() {
+            s.push_str(
+                "  nondeterministic without any variation (two control runs differ; no factor blamed):\n",
+            );
+            for path in &self.nondeterministic {
+                s.push_str(&format!("    {path}\n"));
+            }
+        }
+        for blame in &self.blamed {
+            let causes: Vec<String> =
+                blame
+                    .culprits
+                    .iter()
+                    .map(|c| {
+                        if c.len() == 1 {
+                            c[0].clone()
+                        } else {
+                            format!("{} (only together)", c.join(" + "))
+                        }
+                    })
+                    .collect();
+            let how = if causes.len() > 1 { ", independently" } else { "" };
+            let causes = if causes.is_empty() { "not isolated".to_string() } else { causes.join("; ") };
+            s.push_str(&format!("  {}: {causes}{how} ({} builds)\n", blame.path, blame.builds));
+        }
+        if self.nondeterministic.is_empty() && self.blamed.is_empty() {
+            s.push_str("  no output differs under any factor tried\n");
+        }
+        s
+    }
+}
+
+type Outputs = BTreeMap<String, OutputEntry>;
+
+/// Runs the explanation for `spec` and fills in `report`.
+pub async fn pipeline(spec: &Spec, options: &CheckOptions, out: &Path, report: &mut Report) -> Result<()> {
+    let mut session = Session::open(spec, options, out, 2, report).await?;
+    session.all_at_once(options);
+    let factors = session.plan.factors.varied.clone();
+    eprintln!(
+        "reprocheck: run {}: explaining {} with {} factor(s) varied",
+        report.run_id,
+        spec.name,
+        factors.len()
+    );
+    let mut builds = Builds::default();
+
+    // Round 1: two controls and the code groups, all at once.
+    let groups = isolate::code_groups(&factors);
+    let controls = builds.round(&mut session, report, &groups).await?;
+    let (control, control2) = (&controls[0], &controls[1]);
+    let nondeterministic = isolate::differing_paths(control, control2);
+
+    let mut all_paths: BTreeSet<String> = control.keys().cloned().collect();
+    for built in builds.by_set.values() {
+        all_paths.extend(built.outputs.keys().cloned());
+    }
+    let round_one = 2 + groups.len() as u32;
+    let mut blamed: BTreeMap<String, Blame> = BTreeMap::new();
+    let mut searches = Vec::new();
+    for path in all_paths.iter().filter(|p| !nondeterministic.contains(p)) {
+        let seen: Vec<_> = groups
+            .iter()
+            .map(|g| builds.seen(g, path).unwrap_or_else(|| control.get(path).cloned()))
+            .collect();
+        let new_blame = |culprits| Blame { path: path.clone(), culprits, builds: round_one };
+        match isolate::decode(&factors, &control.get(path).cloned(), &seen) {
+            Decoded::Nothing => {}
+            Decoded::Single(factor) => {
+                blamed.insert(path.clone(), new_blame(vec![vec![factor]]));
+            }
+            Decoded::Ambiguous { candidates } => {
+                blamed.insert(path.clone(), new_blame(Vec::new()));
+                searches.push(Search { path: path.clone(), candidates });
+            }
+        }
+    }
+    // Nothing seen yet: a difference may need factors from different groups.
+    if blamed.is_empty() && !factors.is_empty() {
+        builds.round(&mut session, report, std::slice::from_ref(&factors)).await?;
+        let everything = builds.by_set.get(&sorted(&factors)).map(|b| (&b.outputs, &b.round_control));
+        if let Some((outputs, round_control)) = everything {
+            for path in isolate::differing_paths(round_control, outputs) {
+                if nondeterministic.contains(&path) {
+                    continue;
+                }
+                let blame = Blame { path: path.clone(), culprits: Vec::new(), builds: round_one + 2 };
+                blamed.insert(path.clone(), blame);
+                searches.push(Search { path, candidates: factors.clone() });
+            }
+        }
+    }
+
+    // Further rounds: split what is still ambiguous.
+    while !searches.is_empty() {
+        let (done, open): (Vec<Search>, Vec<Search>) =
+            searches.into_iter().partition(|s| s.candidates.len() == 1);
+        for search in done {
+            if let Some(blame) = blamed.get_mut(&search.path) {
+                blame.culprits.push(search.candidates);
+            }
+        }
+        searches = Vec::new();
+        if open.is_empty() {
+            break;
+        }
+        let wanted: Vec<Vec<String>> =
+            open.iter().flat_map(|s| <[Vec<String>; 2]>::from(s.halves())).collect();
+        builds.round(&mut session, report, &wanted).await?;
+        for search in open {
+            let (a, b) = search.halves();
+            let step =
+                isolate::step(&search, builds.differs(&a, &search.path), builds.differs(&b, &search.path));
+            if let Some(blame) = blamed.get_mut(&search.path) {
+                // The two halves and the round's control.
+                blame.builds += 3;
+                match step {
+                    Step::Found(culprits) => blame.culprits.extend(culprits),
+                    Step::Continue(next) => searches.extend(next),
+                }
+            }
+        }
+    }
+    for blame in blamed.values_mut() {
+        blame.culprits.sort();
+        blame.culprits.dedup();
+    }
+
+    let differs = !nondeterministic.is_empty() || !blamed.is_empty();
+    report.verdict = if differs { Verdict::Unreproducible } else { Verdict::Reproducible };
+    report.explanation = Some(Explanation {
+        builds: builds.count,
+        rounds: builds.rounds,
+        nondeterministic,
+        blamed: blamed.into_values().collect(),
+        experiments: builds.experiments,
+    });
+    Ok(())
+}
+
+/// One factor set's build, with the control built in the same round.
+struct Built {
+    outputs: Outputs,
+    round_control: Outputs,
+}
+
+/// Every build so far, by factor set, so none is built twice.
+#[derive(Default)]
+struct Builds {
+    by_set: BTreeMap<Vec<String>, Built>,
+    experiments: BTreeMap<u32, Vec<String>>,
+    count: u32,
+    rounds: u32,
+}
+
+impl Builds {
+    /// Builds, in one parallel round, a control (two in the first round: the
+    /// flake check) and every set not built yet. Sets are compared with the
+    /// control of their own round, so that real time passing between rounds
+    /// is never blamed on a factor. Returns the round's control outputs.
+    async fn round(
+        &mut self,
+        session: &mut Session<'_>,
+        report: &mut Report,
+        sets: &[Vec<String>],
+    ) -> Result<Vec<Outputs>> {
+        let controls = if self.rounds == 0 { 2 } else { 1 };
+        let mut plans = Vec::new();
+        let mut planned: BTreeSet<Vec<String>> = BTreeSet::new();
+        let fresh: Vec<&Vec<String>> = sets
+            .iter()
+            .filter(|s| !self.by_set.contains_key(&sorted(s)) && planned.insert(sorted(s)))
+            .collect();
+        for set in std::iter::repeat_n(&Vec::new(), controls).chain(fresh) {
+            self.count += 1;
+            self.experiments.insert(self.count, set.clone());
+            plans.push(session.plan.run(self.count, set));
+        }
+        self.rounds += 1;
+        let runs = session.run_batch(plans).await?;
+        let new = runs.len();
+        report.runs.extend(runs);
+        if let Some(failure) = report.failures(session.out()) {
+            bail!(failure);
+        }
+        let results: Vec<(Vec<String>, Outputs)> = report.runs[report.runs.len() - new..]
+            .iter()
+            .map(|r| (self.experiments[&r.result.index].clone(), r.result.outputs.clone()))
+            .collect();
+        let control_outputs: Vec<Outputs> = results[..controls].iter().map(|(_, o)| o.clone()).collect();
+        for (set, outputs) in results.into_iter().skip(controls) {
+            let built = Built { outputs, round_control: control_outputs[0].clone() };
+            self.by_set.insert(sorted(&set), built);
+        }
+        Ok(control_outputs)
+    }
+
+    /// Whether `set`'s build differs at `path` from its round's control.
+    fn differs(&self, set: &[String], path: &str) -> bool {
+        self.by_set.get(&sorted(set)).is_some_and(|b| b.outputs.get(path) != b.round_control.get(path))
+    }
+
+    /// What `set`'s build produced at `path`, relative to its round's control:
+    /// `None` where it equals the control.
+    fn seen(&self, set: &[String], path: &str) -> Option<Option<OutputEntry>> {
+        let built = self.by_set.get(&sorted(set))?;
+        let here = built.outputs.get(path);
+        (here != built.round_control.get(path)).then(|| here.cloned())
+    }
+}
+
+fn sorted(set: &[String]) -> Vec<String> {
+    let mut s = set.to_vec();
+    s.sort();
+    s
+}

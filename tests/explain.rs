@@ -1,0 +1,77 @@
+//! End-to-end: `reprocheck explain` isolates the factors behind a difference.
+
+mod common;
+
+use common::*;
+
+fn explain(fixture_name: &str) -> (std::process::Output, serde_json::Value) {
+    let case = Case::new(fixture_name, SH_BUILD);
+    let mut args = vec!["explain", case.spec.to_str().unwrap(), "--out", case.out.to_str().unwrap()];
+    args.push("--json");
+    let run = reprocheck(&args);
+    let report = case.report();
+    (run, report)
+}
+
+fn culprits(report: &serde_json::Value, path: &str) -> serde_json::Value {
+    let blamed = report["explanation"]["blamed"].as_array().unwrap();
+    let entry =
+        blamed.iter().find(|b| b["path"] == path).unwrap_or_else(|| panic!("{path} not blamed: {report}"));
+    entry["culprits"].clone()
+}
+
+#[test]
+fn one_culprit_among_all_factors_in_at_most_six_builds() {
+    let Some(_engine) = ready_engine() else { return };
+    for (fixture_name, path, factor) in [
+        ("leak-umask", "out/gen.tar", "umask"),
+        ("leak-home", "out/home", "home"),
+        ("leak-kernel", "out/kernel", "kernel"),
+    ] {
+        let (run, report) = explain(fixture_name);
+        assert_eq!(run.status.code(), Some(1), "{}", show(&run));
+        assert_eq!(culprits(&report, path), serde_json::json!([[factor]]), "{fixture_name}");
+        let builds = report["explanation"]["builds"].as_u64().unwrap();
+        assert!(builds <= 6, "{fixture_name}: {builds} builds, controls included");
+        assert!(report["factors"]["varied"].as_array().unwrap().len() >= 12, "all factors were candidates");
+    }
+}
+
+#[test]
+fn two_independent_culprits_in_one_output_are_both_found() {
+    let Some(_engine) = ready_engine() else { return };
+    let (run, report) = explain("leak-two");
+    assert_eq!(run.status.code(), Some(1), "{}", show(&run));
+    assert_eq!(culprits(&report, "out/both"), serde_json::json!([["home"], ["umask"]]));
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(stderr.contains("out/both: home; umask, independently"), "{stderr}");
+}
+
+#[test]
+fn nondeterminism_is_reported_first_and_blames_no_factor() {
+    let Some(_engine) = ready_engine() else { return };
+    let (run, report) = explain("random");
+    assert_eq!(run.status.code(), Some(1), "{}", show(&run));
+    assert_eq!(report["explanation"]["nondeterministic"], serde_json::json!(["out/random.txt"]));
+    assert_eq!(report["explanation"]["blamed"], serde_json::json!([]));
+}
+
+#[test]
+fn a_clean_build_is_not_blamed_on_anything() {
+    let Some(_engine) = ready_engine() else { return };
+    let (run, report) = explain("clean");
+    assert_eq!(run.status.code(), Some(0), "{}", show(&run));
+    assert_eq!(report["explanation"]["blamed"], serde_json::json!([]));
+    assert_eq!(report["explanation"]["nondeterministic"], serde_json::json!([]));
+}
+
+#[test]
+fn check_with_explain_explains_after_a_difference() {
+    let Some(_engine) = ready_engine() else { return };
+    let case = Case::new("leak-user", SH_BUILD);
+    let run = case.check(&["--explain"]);
+    assert_eq!(run.status.code(), Some(1), "{}", show(&run));
+    assert!(String::from_utf8_lossy(&run.stdout).contains("out/files.tar: user"), "{}", show(&run));
+    let explained = report(&case.out.join("explain"));
+    assert_eq!(explained["explanation"]["blamed"][0]["culprits"], serde_json::json!([["user"]]));
+}
