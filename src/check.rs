@@ -3,6 +3,7 @@
 //! spec → image → plan → runs in containers → collect → compare → report.
 
 use crate::compare;
+use crate::diff;
 use crate::errors::*;
 use crate::report::{self, ImageReport, Report, SourceInfo, SpecInfo, Verdict};
 use crate::results::ResultsDir;
@@ -107,10 +108,32 @@ async fn pipeline(spec: &Spec, options: &CheckOptions, out: &Path, report: &mut 
         bail!(failure);
     }
     let results: Vec<_> = report.runs.iter().map(|r| r.result.clone()).collect();
-    let comparison = compare::compare(&results);
+    let mut comparison = compare::compare(&results);
+    for difference in comparison.differences.iter_mut() {
+        difference.diff = diff_first_two(report, out, difference);
+    }
     report.verdict = if comparison.reproducible { Verdict::Reproducible } else { Verdict::Unreproducible };
     report.comparison = Some(comparison);
     Ok(())
+}
+
+/// The structured diff between the first runs of the first two variants.
+fn diff_first_two(report: &Report, out: &Path, difference: &compare::Difference) -> Option<diff::FileDiff> {
+    let [first, second, ..] = difference.variants.as_slice() else { return None };
+    let (a, b) = (first.runs[0], second.runs[0]);
+    let run = |i: u32| report.runs.iter().find(|r| r.result.index == i);
+    let (run_a, run_b) = (run(a)?, run(b)?);
+    let context = diff::DiffContext {
+        build_dirs: (run_a.environment.build_dir.clone(), run_b.environment.build_dir.clone()),
+    };
+    let file = |r: &crate::report::RunReport| out.join(&r.result.outputs_dir).join(&difference.path);
+    match diff::diff_files(&difference.path, (a, b), &file(run_a), &file(run_b), &context) {
+        Ok(d) => Some(d),
+        Err(e) => {
+            tracing::warn!("no structured diff for {}: {e:#}", difference.path);
+            None
+        }
+    }
 }
 
 /// A short unique id: time and pid, hashed.

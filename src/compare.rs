@@ -24,6 +24,9 @@ pub struct Difference {
     pub path: String,
     /// Runs grouped by what they produced at this path, largest group first.
     pub variants: Vec<Variant>,
+    /// Where the first two variants differ, and the usual fixes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diff: Option<crate::diff::FileDiff>,
 }
 
 /// A set of runs that produced the same thing at one path.
@@ -50,7 +53,7 @@ pub fn compare(runs: &[RunResult]) -> Comparison {
         }
         if groups.len() > 1 {
             groups.sort_by_key(|g| (std::cmp::Reverse(g.runs.len()), g.runs[0]));
-            differences.push(Difference { path: path.clone(), variants: groups });
+            differences.push(Difference { path: path.clone(), variants: groups, diff: None });
         }
     }
     Comparison {

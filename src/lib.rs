@@ -9,6 +9,7 @@ pub mod check;
 pub mod cli;
 pub mod collect;
 pub mod compare;
+pub mod diff;
 pub mod engine;
 pub mod errors;
 pub mod explain;

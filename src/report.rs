@@ -213,6 +213,9 @@ impl Report {
                         let list: Vec<String> = v.runs.iter().map(u32::to_string).collect();
                         s.push_str(&format!("    {label} {:<8} {}\n", list.join(","), v.describe()));
                     }
+                    if let Some(diff) = &d.diff {
+                        s.push_str(&diff.summary(6));
+                    }
                 }
                 let pairs = compare::differing_pairs(c);
                 let pairs: Vec<String> =

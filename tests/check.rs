@@ -72,6 +72,21 @@ fn example_specs_give_their_verdicts() {
         assert_eq!(run.status.code(), Some(code), "{spec}: {}", show(&run));
         assert!(String::from_utf8_lossy(&run.stdout).contains(fragment), "{spec}: {}", show(&run));
     }
+    // The unreproducible example is diagnosed: tar metadata, with the fixes.
+    let report = report(&tmp.path().join("1"));
+    let tarball = report["comparison"]["differences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["path"] == "dist/hello-1.0.tar.gz")
+        .expect("the tarball differs")
+        .clone();
+    assert_eq!(tarball["diff"]["format"], "tar+gzip");
+    let rules: Vec<&str> =
+        tarball["diff"]["hints"].as_array().unwrap().iter().map(|h| h["rule"].as_str().unwrap()).collect();
+    for rule in ["tar-mtime", "tar-owner", "tar-order", "mode"] {
+        assert!(rules.contains(&rule), "{rule} missing from {rules:?}");
+    }
 }
 
 #[test]
