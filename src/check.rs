@@ -24,6 +24,8 @@ pub struct CheckOptions {
     pub out: Option<PathBuf>,
     /// Build the pinned image from its recipe when the engine lacks it.
     pub build_missing: bool,
+    /// Also run diffoscope on each differing output, when installed.
+    pub diffoscope: bool,
 }
 
 /// Runs the check and writes `OUT/report.json`. Returns the report (with
@@ -111,6 +113,11 @@ async fn pipeline(spec: &Spec, options: &CheckOptions, out: &Path, report: &mut 
     let mut comparison = compare::compare(&results);
     for difference in comparison.differences.iter_mut() {
         difference.diff = diff_first_two(report, out, difference);
+        if let (true, Some(d)) = (options.diffoscope, &difference.diff) {
+            let file = |i: u32| out.join(format!("run-{i}/outputs")).join(&difference.path);
+            let (a, b) = (file(d.runs.0), file(d.runs.1));
+            difference.diffoscope = Some(diff::diffoscope::run(out, &difference.path, &a, &b).await);
+        }
     }
     report.verdict = if comparison.reproducible { Verdict::Reproducible } else { Verdict::Unreproducible };
     report.comparison = Some(comparison);

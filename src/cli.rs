@@ -45,6 +45,9 @@ pub enum Command {
         /// When the outputs differ, run `explain` too (results in OUT/explain).
         #[arg(long)]
         explain: bool,
+        /// Also run diffoscope on each differing output (text and HTML in OUT/diffoscope/).
+        #[arg(long)]
+        diffoscope: bool,
     },
     /// Find which factors make the outputs differ, and which outputs differ even without variation.
     #[command(

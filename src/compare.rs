@@ -27,6 +27,9 @@ pub struct Difference {
     /// Where the first two variants differ, and the usual fixes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub diff: Option<crate::diff::FileDiff>,
+    /// diffoscope's verdict and reports, with `--diffoscope`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diffoscope: Option<crate::diff::diffoscope::Diffoscope>,
 }
 
 /// A set of runs that produced the same thing at one path.
@@ -53,7 +56,12 @@ pub fn compare(runs: &[RunResult]) -> Comparison {
         }
         if groups.len() > 1 {
             groups.sort_by_key(|g| (std::cmp::Reverse(g.runs.len()), g.runs[0]));
-            differences.push(Difference { path: path.clone(), variants: groups, diff: None });
+            differences.push(Difference {
+                path: path.clone(),
+                variants: groups,
+                diff: None,
+                diffoscope: None,
+            });
         }
     }
     Comparison {

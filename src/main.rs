@@ -58,9 +58,9 @@ fn main() -> ExitCode {
 
 async fn dispatch(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::Check { spec, runs, vary, jobs, out, json, build_missing, explain } => {
+        Command::Check { spec, runs, vary, jobs, out, json, build_missing, explain, diffoscope } => {
             let vary = vary.map(|v| factors::parse_vary(&v)).transpose()?;
-            let options = CheckOptions { runs, vary, jobs, out, build_missing };
+            let options = CheckOptions { runs, vary, jobs, out, build_missing, diffoscope };
             let (report, out) = check::check(&spec, &options).await?;
             let code = present(&report, &out, json)?;
             if explain && report.verdict == Verdict::Unreproducible {
@@ -72,7 +72,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
         }
         Command::Explain { spec, vary, jobs, out, json, build_missing } => {
             let vary = vary.map(|v| factors::parse_vary(&v)).transpose()?;
-            let options = CheckOptions { runs: None, vary, jobs, out, build_missing };
+            let options = CheckOptions { runs: None, vary, jobs, out, build_missing, diffoscope: false };
             let (report, out) = check::run(&spec, &options, Mode::Explain).await?;
             present(&report, &out, json)
         }

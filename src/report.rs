@@ -216,6 +216,14 @@ impl Report {
                     if let Some(diff) = &d.diff {
                         s.push_str(&diff.summary(6));
                     }
+                    if let Some(ds) = &d.diffoscope {
+                        match &ds.text {
+                            Some(text) => {
+                                s.push_str(&format!("    diffoscope: {}\n", out_dir.join(text).display()))
+                            }
+                            None => s.push_str(&format!("    diffoscope: {}\n", ds.status)),
+                        }
+                    }
                 }
                 let pairs = compare::differing_pairs(c);
                 let pairs: Vec<String> =

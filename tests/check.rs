@@ -149,3 +149,23 @@ fn builds_are_hermetic() {
     assert_eq!(read("pwd.txt").trim(), "/build/probe");
     assert_eq!(read("socket.txt").trim(), "no", "the engine socket must not be reachable");
 }
+
+#[test]
+fn diffoscope_runs_when_asked_and_its_absence_is_not_an_error() {
+    let Some(_engine) = ready_engine() else { return };
+    let case = Case::new("random", SH_BUILD);
+    let run = case.check(&["--vary", "none", "--diffoscope"]);
+    assert_eq!(run.status.code(), Some(1), "{}", show(&run));
+    let ds = &case.report()["comparison"]["differences"][0]["diffoscope"];
+    assert_eq!(ds["status"], "differences", "diffoscope (Debian diffoscope-minimal) must be installed: {ds}");
+    let text = std::fs::read_to_string(case.out.join(ds["text"].as_str().unwrap())).unwrap();
+    assert!(text.contains("random.txt"), "{text}");
+    assert!(case.out.join(ds["html"].as_str().unwrap()).is_file());
+
+    let without = Case::new("random", SH_BUILD);
+    let run =
+        without.check_cmd(&["--vary", "none", "--diffoscope"]).env("PATH", "/nonexistent").output().unwrap();
+    assert_eq!(run.status.code(), Some(1), "a missing diffoscope is reported, not an error: {}", show(&run));
+    let ds = &without.report()["comparison"]["differences"][0]["diffoscope"];
+    assert!(ds["status"].as_str().unwrap().starts_with("not installed"), "{ds}");
+}

@@ -34,6 +34,10 @@ fn one_culprit_among_all_factors_in_at_most_six_builds() {
         let builds = report["explanation"]["builds"].as_u64().unwrap();
         assert!(builds <= 6, "{fixture_name}: {builds} builds, controls included");
         assert!(report["factors"]["varied"].as_array().unwrap().len() >= 12, "all factors were candidates");
+        if fixture_name == "leak-umask" {
+            let hints = &report["explanation"]["blamed"][0]["diff"]["hints"];
+            assert_eq!(hints[0]["rule"], "mode", "the blamed output carries its diff and fix: {hints}");
+        }
     }
 }
 

@@ -8,6 +8,7 @@
 //! is ever extracted to disk.
 
 mod archive;
+pub mod diffoscope;
 pub mod hints;
 
 use crate::errors::*;

@@ -45,6 +45,9 @@ pub struct Blame {
     pub culprits: Vec<Vec<String>>,
     /// Builds whose results were used to isolate it, controls included.
     pub builds: u32,
+    /// Where a build that differs differs from its round's control.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diff: Option<crate::diff::FileDiff>,
 }
 
 impl Explanation {
@@ -75,6 +78,9 @@ impl Explanation {
             let how = if causes.len() > 1 { ", independently" } else { "" };
             let causes = if causes.is_empty() { "not isolated".to_string() } else { causes.join("; ") };
             s.push_str(&format!("  {}: {causes}{how} ({} builds)\n", blame.path, blame.builds));
+            if let Some(diff) = &blame.diff {
+                s.push_str(&diff.summary(4));
+            }
         }
         if self.nondeterministic.is_empty() && self.blamed.is_empty() {
             s.push_str("  no output differs under any factor tried\n");
@@ -116,7 +122,7 @@ pub async fn pipeline(spec: &Spec, options: &CheckOptions, out: &Path, report: &
             .iter()
             .map(|g| builds.seen(g, path).unwrap_or_else(|| control.get(path).cloned()))
             .collect();
-        let new_blame = |culprits| Blame { path: path.clone(), culprits, builds: round_one };
+        let new_blame = |culprits| Blame { path: path.clone(), culprits, builds: round_one, diff: None };
         match isolate::decode(&factors, &control.get(path).cloned(), &seen) {
             Decoded::Nothing => {}
             Decoded::Single(factor) => {
@@ -137,7 +143,8 @@ pub async fn pipeline(spec: &Spec, options: &CheckOptions, out: &Path, report: &
                 if nondeterministic.contains(&path) {
                     continue;
                 }
-                let blame = Blame { path: path.clone(), culprits: Vec::new(), builds: round_one + 2 };
+                let blame =
+                    Blame { path: path.clone(), culprits: Vec::new(), builds: round_one + 2, diff: None };
                 blamed.insert(path.clone(), blame);
                 searches.push(Search { path, candidates: factors.clone() });
             }
@@ -177,6 +184,7 @@ pub async fn pipeline(spec: &Spec, options: &CheckOptions, out: &Path, report: &
     for blame in blamed.values_mut() {
         blame.culprits.sort();
         blame.culprits.dedup();
+        blame.diff = builds.first_diff(session.out(), report, &blame.path);
     }
 
     let differs = !nondeterministic.is_empty() || !blamed.is_empty();
@@ -193,7 +201,9 @@ pub async fn pipeline(spec: &Spec, options: &CheckOptions, out: &Path, report: &
 
 /// One factor set's build, with the control built in the same round.
 struct Built {
+    index: u32,
     outputs: Outputs,
+    control_index: u32,
     round_control: Outputs,
 }
 
@@ -236,16 +246,40 @@ impl Builds {
         if let Some(failure) = report.failures(session.out()) {
             bail!(failure);
         }
-        let results: Vec<(Vec<String>, Outputs)> = report.runs[report.runs.len() - new..]
+        let results: Vec<(u32, Outputs)> = report.runs[report.runs.len() - new..]
             .iter()
-            .map(|r| (self.experiments[&r.result.index].clone(), r.result.outputs.clone()))
+            .map(|r| (r.result.index, r.result.outputs.clone()))
             .collect();
         let control_outputs: Vec<Outputs> = results[..controls].iter().map(|(_, o)| o.clone()).collect();
-        for (set, outputs) in results.into_iter().skip(controls) {
-            let built = Built { outputs, round_control: control_outputs[0].clone() };
-            self.by_set.insert(sorted(&set), built);
+        let control_index = results[0].0;
+        for (index, outputs) in results.into_iter().skip(controls) {
+            let round_control = control_outputs[0].clone();
+            let built = Built { index, outputs, control_index, round_control };
+            self.by_set.insert(sorted(&self.experiments[&index]), built);
         }
         Ok(control_outputs)
+    }
+
+    /// The structured diff of `path` between the earliest build that differs
+    /// there and its round's control.
+    fn first_diff(&self, out: &Path, report: &Report, path: &str) -> Option<crate::diff::FileDiff> {
+        let built = self
+            .by_set
+            .values()
+            .filter(|b| b.outputs.get(path) != b.round_control.get(path))
+            .min_by_key(|b| b.index)?;
+        let file = |i: u32| out.join(format!("run-{i}/outputs")).join(path);
+        let runs = (built.control_index, built.index);
+        let build_dir = |i: u32| {
+            report
+                .runs
+                .iter()
+                .find(|r| r.result.index == i)
+                .map(|r| r.environment.build_dir.clone())
+                .unwrap_or_default()
+        };
+        let context = crate::diff::DiffContext { build_dirs: (build_dir(runs.0), build_dir(runs.1)) };
+        crate::diff::diff_files(path, runs, &file(runs.0), &file(runs.1), &context).ok()
     }
 
     /// Whether `set`'s build differs at `path` from its round's control.
