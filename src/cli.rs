@@ -1,6 +1,6 @@
 //! The command line, as clap types. `main.rs` dispatches on them.
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
 /// Build a pinned spec several times in hermetic containers and compare the outputs.
@@ -20,28 +20,12 @@ pub enum Command {
         after_help = "Examples:\n  reprocheck check specs/hello.toml\n  reprocheck check specs/hello.toml --runs 3 --out /tmp/results --json"
     )]
     Check {
-        /// The spec file.
-        spec: PathBuf,
+        /// What every building command takes.
+        #[command(flatten)]
+        build: BuildArgs,
         /// Number of runs (overrides check.runs).
         #[arg(long)]
         runs: Option<u32>,
-        /// Factors to vary, comma-separated; `-name` removes one from the default
-        /// set; `none` runs the control environment only.
-        #[arg(long, allow_hyphen_values = true)]
-        vary: Option<String>,
-        /// Runs executed at once (default: number of CPUs).
-        #[arg(long)]
-        jobs: Option<usize>,
-        /// Results directory (default: reprocheck-out/<name>).
-        #[arg(long)]
-        out: Option<PathBuf>,
-        /// Print report.json to stdout (the summary goes to stderr).
-        #[arg(long)]
-        json: bool,
-        /// Build the pinned image from [image].recipe when the engine lacks it;
-        /// the built id must equal the pin.
-        #[arg(long)]
-        build_missing: bool,
         /// When the outputs differ, run `explain` too (results in OUT/explain).
         #[arg(long)]
         explain: bool,
@@ -54,23 +38,9 @@ pub enum Command {
         after_help = "Examples:\n  reprocheck explain specs/hello-unreproducible.toml\n  reprocheck explain specs/hello.toml --vary -time --json"
     )]
     Explain {
-        /// The spec file.
-        spec: PathBuf,
-        /// Factors to consider, as for check.
-        #[arg(long, allow_hyphen_values = true)]
-        vary: Option<String>,
-        /// Runs executed at once (default: number of CPUs).
-        #[arg(long)]
-        jobs: Option<usize>,
-        /// Results directory (default: reprocheck-out/<name>-explain).
-        #[arg(long)]
-        out: Option<PathBuf>,
-        /// Print report.json to stdout (the summary goes to stderr).
-        #[arg(long)]
-        json: bool,
-        /// Build the pinned image from [image].recipe when the engine lacks it.
-        #[arg(long)]
-        build_missing: bool,
+        /// What every building command takes.
+        #[command(flatten)]
+        build: BuildArgs,
     },
     /// Pin [image].digest in SPEC to the image its name or recipe resolves to.
     Lock {
@@ -85,6 +55,30 @@ pub enum Command {
     Image(ImageCommand),
     /// List the factors with their control and experiment values.
     Factors,
+}
+
+/// The spec and the options of every command that builds it.
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// The spec file.
+    pub spec: PathBuf,
+    /// Factors to vary, comma-separated; `-name` removes one from the default
+    /// set; `none` runs the control environment only.
+    #[arg(long, allow_hyphen_values = true)]
+    pub vary: Option<String>,
+    /// Runs executed at once (default: number of CPUs; explain: a whole round).
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// Results directory (default: reprocheck-out/<name>, or <name>-explain).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Print report.json to stdout (the summary goes to stderr).
+    #[arg(long)]
+    pub json: bool,
+    /// Build the pinned image from [image].recipe when the engine lacks it;
+    /// the built id must equal the pin.
+    #[arg(long)]
+    pub build_missing: bool,
 }
 
 /// `reprocheck image ...`

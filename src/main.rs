@@ -2,13 +2,24 @@
 
 use clap::Parser;
 use reprocheck::check::{self, CheckOptions, Mode};
-use reprocheck::cli::{Cli, Command, ImageCommand};
+use reprocheck::cli::{BuildArgs, Cli, Command, ImageCommand};
 use reprocheck::engine::docker::DockerEngine;
 use reprocheck::errors::*;
 use reprocheck::lock::{self, LockOutcome};
 use reprocheck::report::{Report, Verdict};
 use reprocheck::{factors, image};
 use std::process::ExitCode;
+
+/// The options every building command shares.
+fn options(build: &BuildArgs) -> Result<CheckOptions> {
+    Ok(CheckOptions {
+        vary: build.vary.as_deref().map(factors::parse_vary).transpose()?,
+        jobs: build.jobs,
+        out: build.out.clone(),
+        build_missing: build.build_missing,
+        ..Default::default()
+    })
+}
 
 /// Prints a finished report (JSON to stdout with `json`, the summary to stdout
 /// or stderr) and maps its verdict to the exit code; an error becomes exit 2.
@@ -58,23 +69,20 @@ fn main() -> ExitCode {
 
 async fn dispatch(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::Check { spec, runs, vary, jobs, out, json, build_missing, explain, diffoscope } => {
-            let vary = vary.map(|v| factors::parse_vary(&v)).transpose()?;
-            let options = CheckOptions { runs, vary, jobs, out, build_missing, diffoscope };
-            let (report, out) = check::check(&spec, &options).await?;
-            let code = present(&report, &out, json)?;
+        Command::Check { build, runs, explain, diffoscope } => {
+            let options = CheckOptions { runs, diffoscope, ..options(&build)? };
+            let (report, out) = check::check(&build.spec, &options).await?;
+            let code = present(&report, &out, build.json)?;
             if explain && report.verdict == Verdict::Unreproducible {
                 let options = CheckOptions { out: Some(out.join("explain")), ..options };
-                let (explained, explain_out) = check::run(&spec, &options, Mode::Explain).await?;
-                present(&explained, &explain_out, json)?;
+                let (explained, explain_out) = check::run(&build.spec, &options, Mode::Explain).await?;
+                present(&explained, &explain_out, build.json)?;
             }
             Ok(code)
         }
-        Command::Explain { spec, vary, jobs, out, json, build_missing } => {
-            let vary = vary.map(|v| factors::parse_vary(&v)).transpose()?;
-            let options = CheckOptions { runs: None, vary, jobs, out, build_missing, diffoscope: false };
-            let (report, out) = check::run(&spec, &options, Mode::Explain).await?;
-            present(&report, &out, json)
+        Command::Explain { build } => {
+            let (report, out) = check::run(&build.spec, &options(&build)?, Mode::Explain).await?;
+            present(&report, &out, build.json)
         }
         Command::Lock { spec, locked } => {
             let engine = DockerEngine::connect().await?;
