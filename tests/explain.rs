@@ -79,3 +79,32 @@ fn check_with_explain_explains_after_a_difference() {
     let explained = report(&case.out.join("explain"));
     assert_eq!(explained["explanation"]["blamed"][0]["culprits"], serde_json::json!([["user"]]));
 }
+
+/// A tarball of files the build just wrote records the real time. Varying
+/// time (398 days) makes it differ every time, so `time` is blamed, unless
+/// the two controls happened to straddle a second: then the output is,
+/// correctly, nondeterministic even without variation, and no factor is
+/// blamed. Either way the diff names the tar entry's mtime and the fix.
+#[test]
+fn tar_mtime_leak_is_blamed_on_time_with_the_entry_field_and_fix() {
+    let Some(_engine) = ready_engine() else { return };
+    let (run, report) = explain("leak-time-mtime");
+    assert_eq!(run.status.code(), Some(1), "{}", show(&run));
+    let explanation = &report["explanation"];
+    let diff = if explanation["nondeterministic"] == serde_json::json!(["out/gen.tar"]) {
+        assert_eq!(explanation["blamed"], serde_json::json!([]), "no factor blamed for nondeterminism");
+        explanation["nondeterministic_diffs"][0].clone()
+    } else {
+        assert_eq!(culprits(&report, "out/gen.tar"), serde_json::json!([["time"]]));
+        explanation["blamed"][0]["diff"].clone()
+    };
+    let details = diff["details"].as_array().unwrap();
+    assert!(
+        details
+            .iter()
+            .any(|d| d["scope"].as_str().unwrap().starts_with("tar entry gen/") && d["field"] == "mtime"),
+        "the diff names the tar entry and its mtime: {details:?}"
+    );
+    assert_eq!(diff["hints"][0]["rule"], "tar-mtime");
+    assert!(diff["hints"][0]["fix"].as_str().unwrap().contains("--clamp-mtime"));
+}

@@ -29,6 +29,8 @@ pub struct Explanation {
     /// Outputs that differ between two control runs: nondeterministic
     /// without any variation. No factor is blamed for them.
     pub nondeterministic: Vec<String>,
+    /// Where the two controls differ, for each nondeterministic output.
+    pub nondeterministic_diffs: Vec<crate::diff::FileDiff>,
     /// One entry per output that differs because of factors.
     pub blamed: Vec<Blame>,
     /// The factor set each build varied, by run number.
@@ -60,6 +62,9 @@ impl Explanation {
             );
             for path in &self.nondeterministic {
                 s.push_str(&format!("    {path}\n"));
+                if let Some(diff) = self.nondeterministic_diffs.iter().find(|d| &d.path == path) {
+                    s.push_str(&diff.summary(4));
+                }
             }
         }
         for blame in &self.blamed {
@@ -151,6 +156,14 @@ pub async fn pipeline(spec: &Spec, options: &CheckOptions, out: &Path, report: &
         }
     }
 
+    // Builds consulted per path beyond round 1 (run numbers).
+    let mut consulted: BTreeMap<String, BTreeSet<u32>> = BTreeMap::new();
+    for (path, _) in blamed.iter().filter(|(_, b)| b.builds > round_one) {
+        if let Some((i, c)) = builds.indices(&factors) {
+            consulted.entry(path.clone()).or_default().extend([i, c]);
+        }
+    }
+
     // Further rounds: split what is still ambiguous.
     while !searches.is_empty() {
         let (done, open): (Vec<Search>, Vec<Search>) =
@@ -171,9 +184,9 @@ pub async fn pipeline(spec: &Spec, options: &CheckOptions, out: &Path, report: &
             let (a, b) = search.halves();
             let step =
                 isolate::step(&search, builds.differs(&a, &search.path), builds.differs(&b, &search.path));
+            let used = consulted.entry(search.path.clone()).or_default();
+            used.extend([&a, &b].into_iter().filter_map(|set| builds.indices(set)).flat_map(|(i, c)| [i, c]));
             if let Some(blame) = blamed.get_mut(&search.path) {
-                // The two halves and the round's control.
-                blame.builds += 3;
                 match step {
                     Step::Found(culprits) => blame.culprits.extend(culprits),
                     Step::Continue(next) => searches.extend(next),
@@ -182,6 +195,9 @@ pub async fn pipeline(spec: &Spec, options: &CheckOptions, out: &Path, report: &
         }
     }
     for blame in blamed.values_mut() {
+        let mut used: BTreeSet<u32> = (1..=round_one).collect();
+        used.extend(consulted.get(&blame.path).into_iter().flatten());
+        blame.builds = used.len() as u32;
         blame.culprits.sort();
         blame.culprits.dedup();
         blame.diff = builds.first_diff(session.out(), report, &blame.path);
@@ -189,10 +205,20 @@ pub async fn pipeline(spec: &Spec, options: &CheckOptions, out: &Path, report: &
 
     let differs = !nondeterministic.is_empty() || !blamed.is_empty();
     report.verdict = if differs { Verdict::Unreproducible } else { Verdict::Reproducible };
+    let control_file = |i: u32, path: &str| session.out().join(format!("run-{i}/outputs")).join(path);
+    let nondeterministic_diffs = nondeterministic
+        .iter()
+        .filter_map(|path| {
+            let context = crate::diff::DiffContext::default();
+            crate::diff::diff_files(path, (1, 2), &control_file(1, path), &control_file(2, path), &context)
+                .ok()
+        })
+        .collect();
     report.explanation = Some(Explanation {
         builds: builds.count,
         rounds: builds.rounds,
         nondeterministic,
+        nondeterministic_diffs,
         blamed: blamed.into_values().collect(),
         experiments: builds.experiments,
     });
@@ -280,6 +306,11 @@ impl Builds {
         };
         let context = crate::diff::DiffContext { build_dirs: (build_dir(runs.0), build_dir(runs.1)) };
         crate::diff::diff_files(path, runs, &file(runs.0), &file(runs.1), &context).ok()
+    }
+
+    /// The run number of `set`'s build and of its round's control.
+    fn indices(&self, set: &[String]) -> Option<(u32, u32)> {
+        self.by_set.get(&sorted(set)).map(|b| (b.index, b.control_index))
     }
 
     /// Whether `set`'s build differs at `path` from its round's control.
