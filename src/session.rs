@@ -14,7 +14,9 @@ use crate::plan::{self, Plan, RunPlan};
 use crate::report::{Report, RunReport};
 use crate::source::{self, Packing};
 use crate::spec::{Source, Spec};
+use bytes::Bytes;
 use futures_util::StreamExt;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -91,18 +93,29 @@ impl<'a> Session<'a> {
     /// `run-N/`, and returns their reports in run order. Fails, leaving no
     /// container behind, when a run fails, times out, or a signal arrives.
     pub async fn run_batch(&mut self, mut runs: Vec<RunPlan>) -> Result<Vec<RunReport>> {
+        // Runs that see the source alike share one packed tar.
+        let mut packed: HashMap<(String, u32, i64), Bytes> = HashMap::new();
         let mut tars = Vec::new();
         for run in runs.iter_mut() {
             self.prepare(run)?;
-            let Source::Path(source_path) = &self.spec.source;
-            let packing = Packing {
-                source: source_path,
-                build_dir: &run.build_dir,
-                uid: run.uid,
-                exclude: vec![self.out.clone()],
-                mtime_shift: run.source_mtime_shift,
+            let key = (run.build_dir.clone(), run.uid, run.source_mtime_shift);
+            let tar = match packed.get(&key) {
+                Some(tar) => tar.clone(),
+                None => {
+                    let Source::Path(source_path) = &self.spec.source;
+                    let packing = Packing {
+                        source: source_path,
+                        build_dir: &run.build_dir,
+                        uid: run.uid,
+                        exclude: vec![self.out.clone()],
+                        mtime_shift: run.source_mtime_shift,
+                    };
+                    let tar = source::pack(&packing)?;
+                    packed.insert(key, tar.clone());
+                    tar
+                }
             };
-            tars.push(source::pack(&packing)?);
+            tars.push(tar);
         }
         let (engine, plan, out) = (self.engine.clone(), &self.plan, self.out.as_path());
         let all_runs = futures_util::stream::iter(runs.iter().zip(tars))

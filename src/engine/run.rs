@@ -211,11 +211,6 @@ fn tail(log: &[u8], lines: usize) -> String {
     all[all.len().saturating_sub(lines)..].join("\n")
 }
 
-/// A timeout expressed for messages.
-pub fn human(d: Duration) -> String {
-    humantime::format_duration(d).to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -123,10 +123,8 @@ pub async fn pipeline(spec: &Spec, options: &CheckOptions, out: &Path, report: &
     let mut blamed: BTreeMap<String, Blame> = BTreeMap::new();
     let mut searches = Vec::new();
     for path in all_paths.iter().filter(|p| !nondeterministic.contains(p)) {
-        let seen: Vec<_> = groups
-            .iter()
-            .map(|g| builds.seen(g, path).unwrap_or_else(|| control.get(path).cloned()))
-            .collect();
+        // Round 1's groups share its control, so their outputs compare directly.
+        let seen: Vec<_> = groups.iter().map(|g| builds.output(g, path)).collect();
         let new_blame = |culprits| Blame { path: path.clone(), culprits, builds: round_one, diff: None };
         match isolate::decode(&factors, &control.get(path).cloned(), &seen) {
             Decoded::Nothing => {}
@@ -318,12 +316,9 @@ impl Builds {
         self.by_set.get(&sorted(set)).is_some_and(|b| b.outputs.get(path) != b.round_control.get(path))
     }
 
-    /// What `set`'s build produced at `path`, relative to its round's control:
-    /// `None` where it equals the control.
-    fn seen(&self, set: &[String], path: &str) -> Option<Option<OutputEntry>> {
-        let built = self.by_set.get(&sorted(set))?;
-        let here = built.outputs.get(path);
-        (here != built.round_control.get(path)).then(|| here.cloned())
+    /// What `set`'s build produced at `path` (`None`: missing or not built).
+    fn output(&self, set: &[String], path: &str) -> Option<OutputEntry> {
+        self.by_set.get(&sorted(set)).and_then(|b| b.outputs.get(path).cloned())
     }
 }
 
