@@ -5,10 +5,11 @@
 use crate::compare;
 use crate::diff;
 use crate::errors::*;
-use crate::report::{self, ImageReport, Report, SourceInfo, SpecInfo, Verdict};
+use crate::report::{self, ImageReport, Report, SpecInfo, Verdict};
 use crate::results::ResultsDir;
 use crate::session::Session;
-use crate::spec::{self, Source, Spec};
+use crate::source::{self, PreparedSource};
+use crate::spec::{self, Spec};
 use std::path::{Path, PathBuf};
 
 /// Options of `reprocheck check`.
@@ -53,8 +54,9 @@ pub async fn run(spec_file: &Path, options: &CheckOptions, mode: Mode) -> Result
         Mode::Explain => format!("{}-explain", spec.name),
     };
     let out = options.out.clone().unwrap_or_else(|| PathBuf::from("reprocheck-out").join(default_name));
-    let Source::Path(source_path) = &spec.source;
-    let results = ResultsDir::claim(&out, &[source_path, spec_file])?;
+    let mut keep_safe = spec.source.origin.local_paths();
+    keep_safe.push(spec_file);
+    let results = ResultsDir::claim(&out, &keep_safe)?;
     let mut report = Report {
         schema: report::SCHEMA,
         tool: Default::default(),
@@ -74,16 +76,22 @@ pub async fn run(spec_file: &Path, options: &CheckOptions, mode: Mode) -> Result
             id: None,
         },
         engine: None,
-        source: SourceInfo { kind: "path", path: source_path.display().to_string() },
+        source: None,
         factors: None,
         runs: Vec::new(),
         comparison: None,
         explanation: None,
     };
-    let outcome = match mode {
-        Mode::Check => pipeline(&spec, options, &out, &mut report).await,
-        Mode::Explain => crate::explain::pipeline(&spec, options, &out, &mut report).await,
-    };
+    let outcome = async {
+        // Git and tarball sources are unpacked beside the runs, for inspection.
+        let source = source::prepare(&spec, &out.join("source"), std::slice::from_ref(&out))?;
+        report.source = Some(source.info.clone());
+        match mode {
+            Mode::Check => pipeline(&spec, &source, options, &out, &mut report).await,
+            Mode::Explain => crate::explain::pipeline(&spec, &source, options, &out, &mut report).await,
+        }
+    }
+    .await;
     if let Err(e) = outcome {
         report.verdict = Verdict::Error;
         report.error = Some(format!("{e:#}"));
@@ -93,10 +101,16 @@ pub async fn run(spec_file: &Path, options: &CheckOptions, mode: Mode) -> Result
     Ok((report, out))
 }
 
-async fn pipeline(spec: &Spec, options: &CheckOptions, out: &Path, report: &mut Report) -> Result<()> {
+async fn pipeline(
+    spec: &Spec,
+    source: &PreparedSource,
+    options: &CheckOptions,
+    out: &Path,
+    report: &mut Report,
+) -> Result<()> {
     let runs = options.runs.unwrap_or(spec.check.runs);
     ensure!(runs >= 2, "--runs must be at least 2 to compare anything");
-    let mut session = Session::open(spec, options, out, runs, report).await?;
+    let mut session = Session::open(spec, source, options, out, runs, report).await?;
     // The run id names every container's label: print it so leftovers can be found.
     eprintln!(
         "reprocheck: run {}: {runs} builds of {} on image {}",

@@ -8,6 +8,7 @@ use crate::engine::run::{RunResult, RunStatus};
 use crate::engine::EngineInfo;
 use crate::errors::*;
 use crate::plan::{FactorSummary, RunPlan};
+use crate::source::SourceInfo;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -40,7 +41,7 @@ pub struct Report {
     /// The engine the runs used; absent when it could not be reached.
     pub engine: Option<EngineInfo>,
     /// Where the source came from.
-    pub source: SourceInfo,
+    pub source: Option<SourceInfo>,
     /// Which factors were requested and applied.
     pub factors: Option<FactorSummary>,
     /// Each run's environment and result.
@@ -99,15 +100,6 @@ pub struct ImageReport {
     pub name: Option<String>,
     /// The image id containers were created from.
     pub id: Option<String>,
-}
-
-/// The source.
-#[derive(Debug, Serialize)]
-pub struct SourceInfo {
-    /// `path`.
-    pub kind: &'static str,
-    /// The host path.
-    pub path: String,
 }
 
 /// One run: its environment and its result.

@@ -12,8 +12,8 @@ use crate::image;
 use crate::mounts::{self, BuildMount};
 use crate::plan::{self, Plan, RunPlan};
 use crate::report::{Report, RunReport};
-use crate::source::{self, Packing};
-use crate::spec::{Source, Spec};
+use crate::source::{self, Packing, PreparedSource};
+use crate::spec::Spec;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use std::collections::HashMap;
@@ -23,7 +23,7 @@ use std::sync::Arc;
 /// An open session. Dropping it unmounts its mounts, then removes its scratch
 /// directory (fields drop in declaration order).
 pub struct Session<'a> {
-    spec: &'a Spec,
+    source: &'a PreparedSource,
     engine: Arc<dyn Engine>,
     /// The plan: which factors vary, and the runs of a plain check.
     pub plan: Plan,
@@ -39,6 +39,7 @@ impl<'a> Session<'a> {
     /// `runs` runs. Fills in the report's engine, image and factors.
     pub async fn open(
         spec: &'a Spec,
+        source: &'a PreparedSource,
         options: &CheckOptions,
         out: &Path,
         runs: u32,
@@ -71,14 +72,15 @@ impl<'a> Session<'a> {
                 Some(problem) => facts.disorderfs_problem = problem,
             }
         }
-        let plan = plan::plan(spec, &image_id, &report.run_id, runs, requested, &facts);
+        let plan =
+            plan::plan(spec, source.source_date_epoch, &image_id, &report.run_id, runs, requested, &facts);
         report.factors = Some(plan.factors.clone());
         let jobs = options
             .jobs
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
             .max(1);
         Ok(Session {
-            spec,
+            source,
             engine,
             plan,
             out: out.to_path_buf(),
@@ -102,12 +104,11 @@ impl<'a> Session<'a> {
             let tar = match packed.get(&key) {
                 Some(tar) => tar.clone(),
                 None => {
-                    let Source::Path(source_path) = &self.spec.source;
                     let packing = Packing {
-                        source: source_path,
+                        source: &self.source.dir,
                         build_dir: &run.build_dir,
                         uid: run.uid,
-                        exclude: vec![self.out.clone()],
+                        exclude: self.source.exclude.clone(),
                         mtime_shift: run.source_mtime_shift,
                     };
                     let tar = source::pack(&packing)?;

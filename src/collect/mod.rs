@@ -10,7 +10,7 @@
 
 mod nar;
 
-pub use nar::nar_sha256;
+pub use nar::{nar_sha256, nar_sha256_excluding};
 
 use crate::errors::*;
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
@@ -124,6 +124,8 @@ pub struct Collector<'a> {
     created: BTreeMap<String, bool>,
     entries: BTreeMap<String, OutputEntry>,
     total_bytes: u64,
+    /// Each entry's archive mtime, when they are to be kept (source tarballs).
+    mtimes: Option<Vec<(String, u64)>>,
 }
 
 impl<'a> Collector<'a> {
@@ -137,27 +139,52 @@ impl<'a> Collector<'a> {
             created: BTreeMap::new(),
             entries: BTreeMap::new(),
             total_bytes: 0,
+            mtimes: None,
         })
+    }
+
+    /// Keeps each entry's mtime from the archive (outputs do not need them;
+    /// an unpacked source does, or `make` may regenerate files).
+    pub fn keeping_mtimes(mut self) -> Self {
+        self.mtimes = Some(Vec::new());
+        self
     }
 
     /// Reads one archive downloaded from `<build dir>/<prefix>`. Its entries
     /// are rooted at the basename of that path, which is replaced by `prefix`.
     pub fn add_archive(&mut self, reader: impl Read, prefix: &str) -> Result<()> {
+        self.add_stripped(reader, prefix, 1)
+    }
+
+    /// Reads one archive, dropping `strip` leading components of every
+    /// member (like `tar --strip-components`) and putting the rest under
+    /// `prefix`. Members with nothing left are skipped.
+    pub fn add_stripped(&mut self, reader: impl Read, prefix: &str, strip: usize) -> Result<()> {
         let mut archive = tar::Archive::new(reader);
-        for entry in archive.entries().context("reading the output tar stream")? {
-            let mut entry = entry.context("reading an entry of the output tar stream")?;
+        for entry in archive.entries().context("reading the tar stream")? {
+            let mut entry = entry.context("reading an entry of the tar stream")?;
             let raw_path = entry.path_bytes().into_owned();
-            let rel = relative_path(&raw_path, prefix)?;
+            let rel = relative_path(&raw_path, prefix, strip)?;
             let Some(rel) = rel else { continue };
             if !self.selector.selects(&rel) {
                 continue;
             }
-            self.add_entry(&mut entry, &rel, prefix)?;
+            let mtime = entry.header().mtime().unwrap_or(0);
+            self.add_entry(&mut entry, &rel, prefix, strip)?;
+            if let Some(mtimes) = self.mtimes.as_mut() {
+                mtimes.push((rel, mtime));
+            }
         }
         Ok(())
     }
 
-    fn add_entry<R: Read>(&mut self, entry: &mut tar::Entry<R>, rel: &str, prefix: &str) -> Result<()> {
+    fn add_entry<R: Read>(
+        &mut self,
+        entry: &mut tar::Entry<R>,
+        rel: &str,
+        prefix: &str,
+        strip: usize,
+    ) -> Result<()> {
         if self.created.len() >= self.limits.max_entries {
             bail!(
                 "the build produced more than {} output entries; raise the limit or narrow build.outputs",
@@ -187,7 +214,7 @@ impl<'a> Collector<'a> {
             }
             tar::EntryType::Link => {
                 let target = entry.link_name_bytes().map(|t| t.into_owned()).unwrap_or_default();
-                let target = relative_path(&target, prefix)?;
+                let target = relative_path(&target, prefix, strip)?;
                 let source =
                     target.as_ref().and_then(|t| self.entries.get(t).cloned().map(|e| (t.clone(), e)));
                 let Some((target, OutputEntry::File { executable, .. })) = source else {
@@ -280,9 +307,18 @@ impl<'a> Collector<'a> {
         Ok(())
     }
 
-    /// The outputs collected so far, by relative path.
-    pub fn finish(self) -> BTreeMap<String, OutputEntry> {
-        self.entries
+    /// The outputs collected so far, by relative path. Kept mtimes are set
+    /// now, children before their directories.
+    pub fn finish(self) -> Result<BTreeMap<String, OutputEntry>> {
+        if let Some(mut mtimes) = self.mtimes {
+            mtimes.sort_by(|a, b| b.0.cmp(&a.0));
+            for (rel, mtime) in mtimes {
+                let time = filetime::FileTime::from_unix_time(mtime.min(i64::MAX as u64) as i64, 0);
+                filetime::set_symlink_file_times(self.root.join(&rel), time, time)
+                    .with_context(|| format!("setting the mtime of {rel}"))?;
+            }
+        }
+        Ok(self.entries)
     }
 }
 
@@ -295,9 +331,10 @@ fn describe(kind: tar::EntryType) -> &'static str {
     }
 }
 
-/// Maps an archive path rooted at the downloaded directory's basename to a
-/// path relative to the build directory. `Ok(None)` for the root itself.
-fn relative_path(raw: &[u8], prefix: &str) -> Result<Option<String>> {
+/// Maps an archive path to a path under `prefix`, dropping `strip` leading
+/// components (1 for a download, whose root is the directory's basename).
+/// `Ok(None)` when nothing is left.
+fn relative_path(raw: &[u8], prefix: &str, strip: usize) -> Result<Option<String>> {
     let text = std::str::from_utf8(raw).map_err(|_| {
         anyhow!(
             "an output path is not valid UTF-8 ({}); rename it in the build",
@@ -312,10 +349,10 @@ fn relative_path(raw: &[u8], prefix: &str) -> Result<Option<String>> {
             _ => bail!("the output stream holds the unsafe path `{text}`; refusing it"),
         }
     }
-    if parts.is_empty() {
+    if parts.is_empty() && strip > 0 {
         bail!("the output stream holds an entry with an empty path");
     }
-    let rest = &parts[1..];
+    let rest = &parts[strip.min(parts.len())..];
     let joined: Vec<&str> = prefix.split('/').filter(|s| !s.is_empty()).chain(rest.iter().copied()).collect();
     Ok((!joined.is_empty()).then(|| joined.join("/")))
 }

@@ -29,7 +29,7 @@ fn collect(
     let patterns: Vec<String> = globs.iter().map(|s| s.to_string()).collect();
     let selector = OutputSelector::new(&patterns).unwrap();
     let mut collector = Collector::new(&dir.path().join("out"), &selector, Limits::default()).unwrap();
-    let result = collector.add_archive(stream, prefix).map(|_| collector.finish());
+    let result = collector.add_archive(stream, prefix).and_then(|_| collector.finish());
     (dir, result)
 }
 

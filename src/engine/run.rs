@@ -198,7 +198,7 @@ async fn download_outputs(
             let reader = tokio_util::io::SyncIoBridge::new_with_handle(reader, handle.clone());
             collector.add_archive(reader, &root)?;
         }
-        Ok(collector.finish())
+        collector.finish()
     })
     .await
     .context("the output collection task died")?

@@ -192,6 +192,7 @@ pub struct FactorSummary {
 /// `requested` factors that `facts` says can be applied.
 pub fn plan(
     spec: &Spec,
+    source_date_epoch: Option<i64>,
     image_id: &str,
     run_id: &str,
     runs: u32,
@@ -205,7 +206,7 @@ pub fn plan(
         ("LANGUAGE".to_string(), "en_US:en".to_string()),
         ("TZ".to_string(), "Etc/GMT+12".to_string()),
     ]);
-    if let Some(epoch) = spec.build.source_date_epoch {
+    if let Some(epoch) = source_date_epoch {
         env.insert("SOURCE_DATE_EPOCH".to_string(), epoch.to_string());
     }
     env.extend(spec.build.env.clone());

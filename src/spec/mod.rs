@@ -5,6 +5,7 @@
 //! problem as a [`SpecError`] with file, line and column.
 
 mod diagnostic;
+mod expect;
 mod raw;
 mod validate;
 
@@ -37,6 +38,8 @@ pub struct Spec {
     pub build: Build,
     /// How many runs to compare, and what to vary.
     pub check: Check,
+    /// `[expect]`: published digests to verify against (empty when absent).
+    pub expect: Vec<Expected>,
 }
 
 /// `[image]`: the toolchain image, pinned by digest.
@@ -107,11 +110,79 @@ impl fmt::Display for Digest {
     }
 }
 
-/// `[source]`: where the tree to build comes from.
+/// `[source]`: where the tree to build comes from, and its optional NAR pin.
 #[derive(Debug, Clone)]
-pub enum Source {
+pub struct Source {
+    /// The form of the source.
+    pub origin: Origin,
+    /// `source.nar_hash`: the source tree's NAR sha256, checked before building.
+    pub nar_hash: Option<Digest>,
+}
+
+/// The three ways to name a source.
+#[derive(Debug, Clone)]
+pub enum Origin {
     /// A directory on the host, uploaded into each container as a tar stream.
     Path(PathBuf),
+    /// A git repository, checked out at exactly `rev`.
+    Git {
+        /// A URL, or a local path resolved against the spec's directory.
+        url: String,
+        /// The full 40-hex commit.
+        rev: String,
+        /// A tag that must resolve to `rev`.
+        tag: Option<String>,
+    },
+    /// A local tarball, verified by sha256 before it is unpacked.
+    Tarball {
+        /// The file.
+        path: PathBuf,
+        /// Its expected digest.
+        sha256: Digest,
+        /// Leading path components dropped from every member.
+        strip_components: u32,
+    },
+}
+
+impl Origin {
+    /// `path`, `git` or `tarball`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Origin::Path(_) => "path",
+            Origin::Git { .. } => "git",
+            Origin::Tarball { .. } => "tarball",
+        }
+    }
+
+    /// Host paths a results directory must never contain.
+    pub fn local_paths(&self) -> Vec<&Path> {
+        match self {
+            Origin::Path(p) | Origin::Tarball { path: p, .. } => vec![p.as_path()],
+            Origin::Git { url, .. } if Path::new(url).is_absolute() => vec![Path::new(url.as_str())],
+            Origin::Git { .. } => Vec::new(),
+        }
+    }
+}
+
+/// `build.source_date_epoch`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceDateEpoch {
+    /// The given number of seconds.
+    Fixed(i64),
+    /// The commit time of the git source's `rev`.
+    Commit,
+}
+
+/// One expected output digest, from `[expect]` or its `sums` file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expected {
+    /// The output path, relative to the source dir; a bare file name from a
+    /// sums file matches a single output of that name in any directory.
+    pub path: String,
+    /// The published digest.
+    pub sha256: Digest,
+    /// Where it was declared, `file:line`, for messages.
+    pub origin: String,
 }
 
 /// `[build]`: the command and what it produces.
@@ -126,7 +197,7 @@ pub struct Build {
     /// Wall-clock limit for one run.
     pub timeout: Duration,
     /// Exported to the build as `SOURCE_DATE_EPOCH` when set.
-    pub source_date_epoch: Option<i64>,
+    pub source_date_epoch: Option<SourceDateEpoch>,
 }
 
 /// `[check]`: how many runs, and which factors to vary.

@@ -12,6 +12,7 @@ pub(super) struct RawSpec {
     pub source: Option<Spanned<RawSource>>,
     pub build: Option<Spanned<RawBuild>>,
     pub check: Option<RawCheck>,
+    pub expect: Option<Spanned<BTreeMap<Spanned<String>, Spanned<String>>>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -26,6 +27,13 @@ pub(super) struct RawImage {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawSource {
     pub path: Option<Spanned<String>>,
+    pub git: Option<Spanned<String>>,
+    pub rev: Option<Spanned<String>>,
+    pub tag: Option<Spanned<String>>,
+    pub tarball: Option<Spanned<String>>,
+    pub sha256: Option<Spanned<String>>,
+    pub strip_components: Option<Spanned<i64>>,
+    pub nar_hash: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -1,7 +1,8 @@
 //! Turns the raw spec into a [`Spec`], with a located error for every mistake.
 
 use super::raw::{RawBuild, RawCheck, RawImage, RawSource, RawSpec};
-use super::{Build, Check, Digest, ImagePin, Source, Spec, SpecError, DEFAULT_TIMEOUT};
+use super::DEFAULT_TIMEOUT;
+use super::{expect, Build, Check, Digest, ImagePin, Origin, Source, SourceDateEpoch, Spec, SpecError};
 use crate::factors;
 use sha2::{Digest as _, Sha256};
 use std::collections::BTreeMap;
@@ -61,7 +62,7 @@ pub(super) fn validate(file: &Path, text: String) -> Checked<Spec> {
         }
     };
     let build = match &raw.build {
-        Some(build) => validate_build(&ctx, build.get_ref())?,
+        Some(build) => validate_build(&ctx, build.get_ref(), matches!(source.origin, Origin::Git { .. }))?,
         None => {
             return Err(ctx
                 .err_at_start("the spec has no [build] table")
@@ -69,8 +70,12 @@ pub(super) fn validate(file: &Path, text: String) -> Checked<Spec> {
         }
     };
     let check = validate_check(&ctx, raw.check.as_ref())?;
+    let expect = match &raw.expect {
+        Some(table) => expect::validate(ctx.file, &ctx.dir, ctx.text, table)?,
+        None => Vec::new(),
+    };
     let sha256 = Digest::from_sha256(&Sha256::digest(text.as_bytes())).to_string();
-    Ok(Spec { file: file.to_path_buf(), dir, text, sha256, name, image, source, build, check })
+    Ok(Spec { file: file.to_path_buf(), dir, text, sha256, name, image, source, build, check, expect })
 }
 
 fn hint_for_toml_error(message: &str) -> Option<&'static str> {
@@ -139,24 +144,145 @@ fn validate_image(ctx: &Ctx, image: &RawImage) -> Checked<ImagePin> {
 }
 
 fn validate_source(ctx: &Ctx, source: &Spanned<RawSource>) -> Checked<Source> {
-    let Some(path) = &source.get_ref().path else {
-        return Err(ctx
-            .err(source, "[source] names no source")
-            .hint("add `path = \".\"` (a directory relative to the spec file)"));
+    let raw = source.get_ref();
+    let forms = [raw.path.is_some(), raw.git.is_some(), raw.tarball.is_some()];
+    if forms.iter().filter(|f| **f).count() != 1 {
+        let message = if forms.contains(&true) {
+            "[source] names more than one source; give exactly one of `path`, `git` or `tarball`"
+        } else {
+            "[source] names no source"
+        };
+        return Err(ctx.err(source, message).hint(
+            "use `path = \".\"`, or `git = \"URL or path\"` with `rev = \"<40-hex commit>\"`, or `tarball = \"FILE\"` with `sha256 = \"<hex>\"`",
+        ));
+    }
+    let only = |key: &str, present: bool, form: &str| -> Checked<()> {
+        if present {
+            return Err(ctx
+                .err(source, format!("source.{key} only applies to a {form} source"))
+                .hint(format!("remove `{key}`, or make the source a {form} source")));
+        }
+        Ok(())
     };
+    let is_git = raw.git.is_some();
+    let is_tarball = raw.tarball.is_some();
+    only("rev", raw.rev.is_some() && !is_git, "git")?;
+    only("tag", raw.tag.is_some() && !is_git, "git")?;
+    only("sha256", raw.sha256.is_some() && !is_tarball, "tarball")?;
+    only("strip_components", raw.strip_components.is_some() && !is_tarball, "tarball")?;
+    let origin = if let Some(path) = &raw.path {
+        Origin::Path(existing(ctx, path, true)?)
+    } else if let Some(git) = &raw.git {
+        validate_git(ctx, source, git)?
+    } else if let Some(tarball) = &raw.tarball {
+        validate_tarball(ctx, source, tarball)?
+    } else {
+        unreachable!("exactly one form is present")
+    };
+    let nar_hash = match &raw.nar_hash {
+        Some(h) => Some(Digest::parse(h.get_ref()).map_err(|m| {
+            ctx.err(h, m).hint("run `reprocheck lock SPEC` to compute and write the source's NAR hash")
+        })?),
+        None => None,
+    };
+    Ok(Source { origin, nar_hash })
+}
+
+/// A path relative to the spec's directory that must exist (as a directory
+/// when `dir`), made absolute.
+fn existing(ctx: &Ctx, path: &Spanned<String>, dir: bool) -> Checked<PathBuf> {
     let full = ctx.dir.join(path.get_ref());
+    let what = if dir { "a directory" } else { "a file" };
     match std::fs::metadata(&full) {
-        Ok(meta) if meta.is_dir() => Ok(Source::Path(full.canonicalize().unwrap_or(full))),
+        Ok(meta) if meta.is_dir() == dir => Ok(full.canonicalize().unwrap_or(full)),
         Ok(_) => Err(ctx
-            .err(path, format!("source path {} is not a directory", full.display()))
-            .hint("point `path` at the project directory")),
+            .err(path, format!("{} is not {what}", full.display()))
+            .hint(format!("point the key at {what}"))),
         Err(e) => Err(ctx
-            .err(path, format!("source path {} cannot be read: {e}", full.display()))
+            .err(path, format!("{} cannot be read: {e}", full.display()))
             .hint("paths are relative to the directory holding the spec file")),
     }
 }
 
-fn validate_build(ctx: &Ctx, build: &RawBuild) -> Checked<Build> {
+/// `git` is a URL (`scheme://...` or `user@host:path`) or a local path.
+fn validate_git(ctx: &Ctx, source: &Spanned<RawSource>, git: &Spanned<String>) -> Checked<Origin> {
+    let raw = source.get_ref();
+    let Some(rev) = &raw.rev else {
+        return Err(ctx
+            .err(git, "a git source needs `rev`, the full commit to build")
+            .hint("add `rev = \"<40-hex commit>\"`: a tag or branch can move, a commit cannot"));
+    };
+    let r = rev.get_ref();
+    if r.len() != 40 || !r.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(ctx
+            .err(rev, format!("source.rev `{r}` is not a full 40-hex commit id"))
+            .hint("pin the full commit (`git rev-parse v1.2.3^{commit}`); put a tag name in `tag`"));
+    }
+    if r.chars().any(|c| c.is_ascii_uppercase()) {
+        return Err(ctx
+            .err(rev, format!("source.rev `{r}` uses uppercase hex"))
+            .hint("write it in lowercase"));
+    }
+    let url = git.get_ref();
+    if url.trim().is_empty() {
+        return Err(ctx.err(git, "source.git is empty").hint("give a repository URL or a local path"));
+    }
+    let remote = url.contains("://") || looks_like_scp(url);
+    if url.starts_with("ext::") || url.starts_with('-') {
+        return Err(ctx
+            .err(git, format!("source.git `{url}` is not a repository URL or path"))
+            .hint("use an https://, ssh://, git:// or file:// URL, or a local path"));
+    }
+    let url = if remote { url.clone() } else { existing(ctx, git, true)?.display().to_string() };
+    if let Some(tag) = &raw.tag {
+        let t = tag.get_ref();
+        if t.is_empty() || t.starts_with('-') || t.contains("..") || t.chars().any(|c| c.is_whitespace()) {
+            return Err(ctx
+                .err(tag, format!("source.tag `{t}` is not a valid tag name"))
+                .hint("give the tag's name, e.g. `tag = \"v1.2.3\"`"));
+        }
+    }
+    Ok(Origin::Git { url, rev: r.clone(), tag: raw.tag.as_ref().map(|t| t.get_ref().clone()) })
+}
+
+/// `user@host:path` without a scheme, as git understands it.
+fn looks_like_scp(url: &str) -> bool {
+    match url.split_once(':') {
+        Some((host, _)) => !host.contains('/') && host.contains('@'),
+        None => false,
+    }
+}
+
+fn validate_tarball(ctx: &Ctx, source: &Spanned<RawSource>, tarball: &Spanned<String>) -> Checked<Origin> {
+    let raw = source.get_ref();
+    if tarball.get_ref().contains("://") {
+        return Err(ctx
+            .err(tarball, "source.tarball must be a local file; reprocheck does not download")
+            .hint("download the tarball, check it, and give its path relative to the spec"));
+    }
+    let Some(sha256) = &raw.sha256 else {
+        return Err(ctx
+            .err(tarball, "a tarball source needs `sha256`, so a changed file is caught before building")
+            .hint("add `sha256 = \"<hex>\"` (the output of `sha256sum FILE`)"));
+    };
+    let text = sha256.get_ref();
+    let prefixed = if text.contains(':') { text.clone() } else { format!("sha256:{text}") };
+    let digest = Digest::parse(&prefixed)
+        .map_err(|m| ctx.err(sha256, m).hint("give the 64 lowercase hex digits `sha256sum FILE` prints"))?;
+    let strip_components = match &raw.strip_components {
+        None => 0,
+        Some(n) if (0..=16).contains(n.get_ref()) => *n.get_ref() as u32,
+        Some(n) => {
+            return Err(ctx
+                .err(n, format!("source.strip_components = {} is out of range", n.get_ref()))
+                .hint("use 0 to 16; 1 drops the usual top directory like `tar --strip-components=1`"))
+        }
+    };
+    let path = existing(ctx, tarball, false)?;
+    Ok(Origin::Tarball { path, sha256: digest, strip_components })
+}
+
+fn validate_build(ctx: &Ctx, build: &RawBuild, is_git: bool) -> Checked<Build> {
     if build.command.get_ref().trim().is_empty() {
         return Err(ctx
             .err(&build.command, "build.command is empty")
@@ -210,10 +336,11 @@ fn validate_build(ctx: &Ctx, build: &RawBuild) -> Checked<Build> {
     let source_date_epoch = match &build.source_date_epoch {
         None => None,
         Some(v) => match v.get_ref() {
-            toml::Value::Integer(i) if *i >= 0 => Some(*i),
+            toml::Value::Integer(i) if *i >= 0 => Some(SourceDateEpoch::Fixed(*i)),
+            toml::Value::String(s) if s == "commit" && is_git => Some(SourceDateEpoch::Commit),
             toml::Value::String(s) if s == "commit" => {
                 return Err(ctx
-                    .err(v, "source_date_epoch = \"commit\" needs a git source, and [source] has a path")
+                    .err(v, "source_date_epoch = \"commit\" needs a git source")
                     .hint("give the epoch as an integer, e.g. `source_date_epoch = 1700000000`"))
             }
             _ => {
@@ -354,7 +481,7 @@ outputs = ["dist/*"]
         let spec =
             parse(&GOOD.replace("make\"", "make\"\ntimeout = \"90s\"\nsource_date_epoch = 5")).unwrap();
         assert_eq!(spec.build.timeout.as_secs(), 90);
-        assert_eq!(spec.build.source_date_epoch, Some(5));
+        assert_eq!(spec.build.source_date_epoch, Some(SourceDateEpoch::Fixed(5)));
         let err = parse(&GOOD.replace("make\"", "make\"\ntimeout = \"soon\"")).unwrap_err();
         assert!(err.message.contains("not a duration"), "{err}");
     }

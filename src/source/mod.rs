@@ -1,0 +1,117 @@
+//! The source stage: turn `[source]` into a verified tree on the host, and
+//! pack it into the tar stream each container receives.
+//!
+//! A `path` is used in place; a `git` rev is checked out (after its tag, if
+//! any, was found to point at it); a `tarball` is hashed before it is
+//! unpacked. Every form ends with the tree's NAR hash, compared with
+//! `source.nar_hash` when the spec pins one.
+
+mod git;
+mod pack;
+mod tarball;
+
+pub use pack::{pack, Packing};
+
+use crate::collect::nar_sha256_excluding;
+use crate::errors::*;
+use crate::spec::{Origin, SourceDateEpoch, Spec};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+/// A source tree ready to be packed.
+#[derive(Debug, Clone)]
+pub struct PreparedSource {
+    /// The tree on the host.
+    pub dir: PathBuf,
+    /// Host paths inside `dir` left out of packing and hashing.
+    pub exclude: Vec<PathBuf>,
+    /// `SOURCE_DATE_EPOCH` for the build, resolved.
+    pub source_date_epoch: Option<i64>,
+    /// What the report records.
+    pub info: SourceInfo,
+}
+
+/// The source as the report and the attestation record it.
+#[derive(Debug, Clone, Serialize)]
+pub struct SourceInfo {
+    /// `path`, `git` or `tarball`.
+    pub kind: &'static str,
+    /// The tree that was built, on the host.
+    pub path: String,
+    /// The git repository, as the spec names it (made absolute if local).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub git: Option<String>,
+    /// The commit checked out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rev: Option<String>,
+    /// The tag that was checked to resolve to `rev`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
+    /// The commit's committer time, seconds since 1970.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub commit_time: Option<i64>,
+    /// The tarball file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tarball: Option<String>,
+    /// The tarball's verified sha256.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// `sha256:<hex>` of the tree's NAR serialisation (`nix-hash --type sha256`).
+    pub nar_hash: String,
+}
+
+/// Materialises the spec's source. Git checkouts and unpacked tarballs go to
+/// `workdir` (which must not exist); a `path` source is used in place, with
+/// `exclude` (the results directory) left out of it. Fails before anything
+/// is built when a tag, a tarball digest or the NAR pin does not match.
+pub fn prepare(spec: &Spec, workdir: &Path, exclude: &[PathBuf]) -> Result<PreparedSource> {
+    let mut info = SourceInfo {
+        kind: spec.source.origin.kind(),
+        path: String::new(),
+        git: None,
+        rev: None,
+        tag: None,
+        commit_time: None,
+        tarball: None,
+        sha256: None,
+        nar_hash: String::new(),
+    };
+    let (dir, exclude) = match &spec.source.origin {
+        Origin::Path(path) => (path.clone(), exclude.to_vec()),
+        Origin::Git { url, rev, tag } => {
+            let commit_time = git::checkout(url, rev, tag.as_deref(), workdir)?;
+            info.git = Some(url.clone());
+            info.rev = Some(rev.clone());
+            info.tag = tag.clone();
+            info.commit_time = Some(commit_time);
+            (workdir.to_path_buf(), Vec::new())
+        }
+        Origin::Tarball { path, sha256, strip_components } => {
+            tarball::unpack(path, sha256, *strip_components, workdir)?;
+            info.tarball = Some(path.display().to_string());
+            info.sha256 = Some(sha256.to_string());
+            (workdir.to_path_buf(), Vec::new())
+        }
+    };
+    info.path = dir.display().to_string();
+    info.nar_hash = nar_sha256_excluding(&dir, &exclude)
+        .with_context(|| format!("hashing the source tree {}", dir.display()))?;
+    if let Some(pin) = &spec.source.nar_hash {
+        ensure!(
+            pin.as_str() == info.nar_hash,
+            "{}: the source tree's NAR hash is {}, but source.nar_hash pins {pin}\n\
+             help: if the source changed on purpose, run `reprocheck lock {}` to pin the new tree",
+            spec.file.display(),
+            info.nar_hash,
+            spec.file.display()
+        );
+    }
+    let source_date_epoch = match spec.build.source_date_epoch {
+        None => None,
+        Some(SourceDateEpoch::Fixed(epoch)) => Some(epoch),
+        Some(SourceDateEpoch::Commit) => {
+            Some(info.commit_time.context("source_date_epoch = \"commit\" needs a git source")?)
+        }
+    };
+    Ok(PreparedSource { dir, exclude, source_date_epoch, info })
+}
