@@ -27,6 +27,8 @@ pub struct CheckOptions {
     pub build_missing: bool,
     /// Also run diffoscope on each differing output, when installed.
     pub diffoscope: bool,
+    /// `verify --expect-file PATH=FILE`: reference artifacts by output path.
+    pub expect_files: Vec<(String, PathBuf)>,
 }
 
 /// Runs the check and writes `OUT/report.json`. Returns the report (with
@@ -43,6 +45,8 @@ pub enum Mode {
     Check,
     /// Find which factors cause the differences.
     Explain,
+    /// Rebuild and compare with the published digests.
+    Verify,
 }
 
 /// Loads the spec, claims the results directory, runs `mode`, and writes
@@ -52,6 +56,7 @@ pub async fn run(spec_file: &Path, options: &CheckOptions, mode: Mode) -> Result
     let default_name = match mode {
         Mode::Check => spec.name.clone(),
         Mode::Explain => format!("{}-explain", spec.name),
+        Mode::Verify => format!("{}-verify", spec.name),
     };
     let out = options.out.clone().unwrap_or_else(|| PathBuf::from("reprocheck-out").join(default_name));
     let mut keep_safe = spec.source.origin.local_paths();
@@ -81,6 +86,7 @@ pub async fn run(spec_file: &Path, options: &CheckOptions, mode: Mode) -> Result
         runs: Vec::new(),
         comparison: None,
         explanation: None,
+        verification: None,
     };
     let outcome = async {
         // Git and tarball sources are unpacked beside the runs, for inspection.
@@ -89,6 +95,7 @@ pub async fn run(spec_file: &Path, options: &CheckOptions, mode: Mode) -> Result
         match mode {
             Mode::Check => pipeline(&spec, &source, options, &out, &mut report).await,
             Mode::Explain => crate::explain::pipeline(&spec, &source, options, &out, &mut report).await,
+            Mode::Verify => crate::verify::pipeline(&spec, &source, options, &out, &mut report).await,
         }
     }
     .await;
@@ -123,6 +130,15 @@ async fn pipeline(
     if let Some(failure) = report.failures(out) {
         bail!(failure);
     }
+    let comparison = compare_runs(report, out, options).await;
+    report.verdict = if comparison.reproducible { Verdict::Reproducible } else { Verdict::Unreproducible };
+    report.comparison = Some(comparison);
+    Ok(())
+}
+
+/// Compares the report's runs, with a structured diff (and diffoscope, when
+/// asked) for each differing output.
+pub async fn compare_runs(report: &Report, out: &Path, options: &CheckOptions) -> compare::Comparison {
     let results: Vec<_> = report.runs.iter().map(|r| r.result.clone()).collect();
     let mut comparison = compare::compare(&results);
     for difference in comparison.differences.iter_mut() {
@@ -133,9 +149,7 @@ async fn pipeline(
             difference.diffoscope = Some(diff::diffoscope::run(out, &difference.path, &a, &b).await);
         }
     }
-    report.verdict = if comparison.reproducible { Verdict::Reproducible } else { Verdict::Unreproducible };
-    report.comparison = Some(comparison);
-    Ok(())
+    comparison
 }
 
 /// The structured diff between the first runs of the first two variants.

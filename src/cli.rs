@@ -42,7 +42,41 @@ pub enum Command {
         #[command(flatten)]
         build: BuildArgs,
     },
-    /// Pin [image].digest in SPEC to the image its name or recipe resolves to.
+    /// Rebuild SPEC and compare each output with its published digest; write a SLSA provenance attestation
+    /// (exit 0 all match, 1 any content-match/mismatch/missing, 2 error).
+    #[command(after_help = "Examples:\n  reprocheck verify specs/examples/release.toml\n  \
+reprocheck verify specs/examples/release-naive.toml --expect-file hello-1.0.tgz=specs/examples/published/hello-1.0.tgz\n  \
+reprocheck verify SPEC --runs 3 --sign-key rebuilder.key --builder-id https://rebuild.example.org/me")]
+    Verify {
+        /// What every building command takes.
+        #[command(flatten)]
+        build: BuildArgs,
+        /// Builds: 1 (default) rebuilds in the control environment; more also varies factors.
+        #[arg(long)]
+        runs: Option<u32>,
+        /// Compare output PATH with the reference artifact FILE (repeatable); its sha256 is the expected digest.
+        #[arg(long = "expect-file", value_name = "PATH=FILE", value_parser = parse_expect_file)]
+        expect_files: Vec<(String, PathBuf)>,
+        /// Sign the attestation with this Ed25519 private key (PKCS#8 PEM, from `reprocheck keygen`).
+        #[arg(long, value_name = "KEY")]
+        sign_key: Option<PathBuf>,
+        /// The attestation's builder.id: a URI naming you as a rebuilder (default: urn:reprocheck:builder:<hostname>).
+        #[arg(long, value_name = "URI")]
+        builder_id: Option<String>,
+        /// Also run diffoscope on outputs that differ between runs.
+        #[arg(long)]
+        diffoscope: bool,
+    },
+    /// Make an Ed25519 key pair for signing attestations: PREFIX.key (0600) and PREFIX.pub.
+    #[command(after_help = "Example:\n  reprocheck keygen ~/.config/reprocheck/rebuilder")]
+    Keygen {
+        /// Path prefix of the two files.
+        prefix: PathBuf,
+    },
+    /// Attestations.
+    #[command(subcommand)]
+    Attest(AttestCommand),
+    /// Pin [image].digest and [source].nar_hash in SPEC to what they resolve to now.
     Lock {
         /// The spec file, edited in place.
         spec: PathBuf,
@@ -79,6 +113,36 @@ pub struct BuildArgs {
     /// the built id must equal the pin.
     #[arg(long)]
     pub build_missing: bool,
+}
+
+/// `reprocheck attest ...`
+#[derive(Debug, Subcommand)]
+pub enum AttestCommand {
+    /// Check a signed attestation: the signature, the statement, and that each artifact is a subject
+    /// (exit 0 all good, 1 a check failed, 2 unreadable input).
+    #[command(
+        after_help = "Example:\n  reprocheck attest verify reprocheck-out/release-verify/provenance.dsse.json --key rebuilder.pub --artifact hello-1.0.tgz"
+    )]
+    Verify {
+        /// The DSSE envelope (provenance.dsse.json).
+        attestation: PathBuf,
+        /// The signer's public key (SPKI PEM).
+        #[arg(long)]
+        key: PathBuf,
+        /// Files whose sha256 must appear among the subjects (repeatable).
+        #[arg(long = "artifact", value_name = "FILE")]
+        artifacts: Vec<PathBuf>,
+    },
+}
+
+/// Parses `PATH=FILE`.
+fn parse_expect_file(text: &str) -> Result<(String, PathBuf), String> {
+    match text.split_once('=') {
+        Some((path, file)) if !path.is_empty() && !file.is_empty() => {
+            Ok((path.to_string(), PathBuf::from(file)))
+        }
+        _ => Err(format!("`{text}` is not PATH=FILE (the output path, `=`, the reference file)")),
+    }
 }
 
 /// `reprocheck image ...`

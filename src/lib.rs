@@ -5,6 +5,7 @@
 //! [`collect`] → [`compare`] → [`report`], with [`image`] and [`lock`] for
 //! the toolchain image pin and [`check`] tying the stages together.
 
+pub mod attest;
 pub mod check;
 pub mod cli;
 pub mod collect;
@@ -23,3 +24,4 @@ pub mod results;
 pub mod session;
 pub mod source;
 pub mod spec;
+pub mod verify;

@@ -4,12 +4,13 @@
 use crate::engine::Engine;
 use crate::errors::*;
 use crate::image;
+use crate::source;
 use crate::spec::{self, Digest};
 use std::path::Path;
 
-/// What `lock` did.
+/// What `lock` did to one pin.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LockOutcome {
+pub enum PinChange {
     /// The spec already pinned this digest.
     Unchanged(Digest),
     /// The spec now pins this digest (it pinned `previous` before).
@@ -21,13 +22,60 @@ pub enum LockOutcome {
     },
 }
 
+/// What `lock` did to the image and source pins.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockOutcome {
+    /// `image.digest`.
+    pub image: PinChange,
+    /// `source.nar_hash`.
+    pub source: PinChange,
+}
+
 /// Resolves the image the spec names (its local `name` tag, else its recipe,
-/// built now) and writes its id as `image.digest`. With `locked`, a change is
-/// refused instead.
+/// built now) and the source tree's NAR hash, and writes them as
+/// `image.digest` and `source.nar_hash`. With `locked`, a change is refused
+/// instead.
 pub async fn lock(engine: &dyn Engine, spec_file: &Path, locked: bool) -> Result<LockOutcome> {
     let spec = spec::load(spec_file)?;
-    let current = spec.image.digest.clone();
-    let resolved = match (&spec.image.name, &spec.image.recipe) {
+    let scratch = tempfile::tempdir().context("creating a scratch directory for the source")?;
+    let source = source::materialize(&spec, &scratch.path().join("source"), &[])?;
+    let nar_hash = Digest::parse(&source.info.nar_hash).map_err(|e| anyhow!("odd NAR hash: {e}"))?;
+    let image = resolve_image(engine, &spec, spec_file).await?;
+    let outcome = LockOutcome {
+        image: change(spec.image.digest.clone(), image),
+        source: change(spec.source.nar_hash.clone(), nar_hash),
+    };
+    let mut text = spec.text.clone();
+    for (table, key, pin) in [("image", "digest", &outcome.image), ("source", "nar_hash", &outcome.source)] {
+        let PinChange::Updated { digest, previous } = pin else { continue };
+        if locked {
+            bail!(
+                "{}: the spec pins {table}.{key} = {}, but it resolves to {digest}; --locked refuses to change it\n\
+                 help: run `reprocheck lock {}` without --locked to accept the change",
+                spec_file.display(),
+                previous.as_ref().map_or("nothing".to_string(), Digest::to_string),
+                spec_file.display()
+            );
+        }
+        text =
+            set_pin(&text, table, key, digest).with_context(|| format!("editing {}", spec_file.display()))?;
+    }
+    if text != spec.text {
+        write_atomically(spec_file, &text)?;
+    }
+    Ok(outcome)
+}
+
+fn change(current: Option<Digest>, resolved: Digest) -> PinChange {
+    if current.as_ref() == Some(&resolved) {
+        PinChange::Unchanged(resolved)
+    } else {
+        PinChange::Updated { digest: resolved, previous: current }
+    }
+}
+
+async fn resolve_image(engine: &dyn Engine, spec: &spec::Spec, spec_file: &Path) -> Result<Digest> {
+    Ok(match (&spec.image.name, &spec.image.recipe) {
         (Some(name), recipe) => match engine.inspect_image(&tagged(name)).await? {
             Some(local) => {
                 Digest::parse(&local.id).map_err(|e| anyhow!("the engine reports an odd image id: {e}"))?
@@ -43,28 +91,16 @@ pub async fn lock(engine: &dyn Engine, spec_file: &Path, locked: bool) -> Result
             },
         },
         (None, Some(recipe)) => image::build(engine, recipe).await?,
-        (None, None) => bail!(
-            "{}: [image] has neither `name` nor `recipe`, so there is nothing to resolve a pin from\n\
-             help: add `name = \"repo/name\"` for a local image, or `recipe = \"../containers/...\"`",
-            spec_file.display()
-        ),
-    };
-    if current.as_ref() == Some(&resolved) {
-        return Ok(LockOutcome::Unchanged(resolved));
-    }
-    if locked {
-        bail!(
-            "{}: the spec pins {}, but the image resolves to {resolved}; --locked refuses to change the pin\n\
-             help: run `reprocheck lock {}` without --locked to accept the new image",
-            spec_file.display(),
-            current.as_ref().map_or("nothing".to_string(), Digest::to_string),
-            spec_file.display()
-        );
-    }
-    let text =
-        set_digest(&spec.text, &resolved).with_context(|| format!("editing {}", spec_file.display()))?;
-    write_atomically(spec_file, &text)?;
-    Ok(LockOutcome::Updated { digest: resolved, previous: current })
+        (None, None) => match &spec.image.digest {
+            // Nothing to resolve from: keep the pin the spec has.
+            Some(digest) => digest.clone(),
+            None => bail!(
+                "{}: [image] has neither `name` nor `recipe`, so there is nothing to resolve a pin from\n\
+                 help: add `name = \"repo/name\"` for a local image, or `recipe = \"../containers/...\"`",
+                spec_file.display()
+            ),
+        },
+    })
 }
 
 /// `name` with `:latest` unless it carries a tag already.
@@ -77,12 +113,14 @@ fn tagged(name: &str) -> String {
     }
 }
 
-/// Sets `[image].digest` in the TOML text, preserving everything else.
-fn set_digest(text: &str, digest: &Digest) -> Result<String> {
+/// Sets `[table].key` in the TOML text, preserving everything else.
+fn set_pin(text: &str, table: &str, key: &str, digest: &Digest) -> Result<String> {
     let mut doc: toml_edit::DocumentMut = text.parse().context("the spec is not valid TOML")?;
-    let image =
-        doc.get_mut("image").and_then(|i| i.as_table_like_mut()).context("the spec has no [image] table")?;
-    match image.get_mut("digest").and_then(|d| d.as_value_mut()) {
+    let table = doc
+        .get_mut(table)
+        .and_then(|i| i.as_table_like_mut())
+        .with_context(|| format!("the spec has no [{table}] table"))?;
+    match table.get_mut(key).and_then(|d| d.as_value_mut()) {
         Some(value) => {
             // Keep the comment and spacing around the old value.
             let decor = value.decor().clone();
@@ -90,7 +128,7 @@ fn set_digest(text: &str, digest: &Digest) -> Result<String> {
             *value.decor_mut() = decor;
         }
         None => {
-            image.insert("digest", toml_edit::value(digest.as_str()));
+            table.insert(key, toml_edit::value(digest.as_str()));
         }
     }
     Ok(doc.to_string())
@@ -113,10 +151,12 @@ mod tests {
     fn set_digest_keeps_comments_and_order() {
         let d = Digest::parse(&format!("sha256:{}", "a".repeat(64))).unwrap();
         let text = "# top\n[image]\nname = \"x\"  # the name\ndigest = \"sha256:00\"  # pinned\n[build]\n";
-        let out = set_digest(text, &d).unwrap();
+        let out = set_pin(text, "image", "digest", &d).unwrap();
         assert_eq!(out, text.replace("sha256:00", d.as_str()));
-        let out = set_digest("[image]\nname = \"x\"\n", &d).unwrap();
+        let out = set_pin("[image]\nname = \"x\"\n", "image", "digest", &d).unwrap();
         assert!(out.contains(&format!("digest = \"{d}\"")), "{out}");
+        let out = set_pin("[source]\npath = \".\" # here\n[build]\n", "source", "nar_hash", &d).unwrap();
+        assert_eq!(out, format!("[source]\npath = \".\" # here\nnar_hash = \"{d}\"\n[build]\n"));
     }
 
     #[test]

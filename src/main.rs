@@ -2,12 +2,12 @@
 
 use clap::Parser;
 use reprocheck::check::{self, CheckOptions, Mode};
-use reprocheck::cli::{BuildArgs, Cli, Command, ImageCommand};
+use reprocheck::cli::{AttestCommand, BuildArgs, Cli, Command, ImageCommand};
 use reprocheck::engine::docker::DockerEngine;
 use reprocheck::errors::*;
-use reprocheck::lock::{self, LockOutcome};
+use reprocheck::lock::{self, PinChange};
 use reprocheck::report::{Report, Verdict};
-use reprocheck::{factors, image};
+use reprocheck::{attest, factors, image};
 use std::process::ExitCode;
 
 /// The options every building command shares.
@@ -37,8 +37,8 @@ fn present(report: &Report, out: &std::path::Path, json: bool) -> Result<ExitCod
         print!("{summary}");
     }
     Ok(match report.verdict {
-        Verdict::Reproducible => ExitCode::SUCCESS,
-        Verdict::Unreproducible => ExitCode::from(1),
+        Verdict::Reproducible | Verdict::Verified => ExitCode::SUCCESS,
+        Verdict::Unreproducible | Verdict::NotVerified => ExitCode::from(1),
         Verdict::Error => ExitCode::from(2),
     })
 }
@@ -84,15 +84,61 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             let (report, out) = check::run(&build.spec, &options(&build)?, Mode::Explain).await?;
             present(&report, &out, build.json)
         }
+        Command::Verify { build, runs, expect_files, sign_key, builder_id, diffoscope } => {
+            // A bad key should fail before any build, not after.
+            let key = sign_key.as_deref().map(attest::keys::load_signing).transpose()?;
+            let options = CheckOptions { runs, diffoscope, expect_files, ..options(&build)? };
+            let (report, out) = check::run(&build.spec, &options, Mode::Verify).await?;
+            if report.error.is_none() {
+                let spec = reprocheck::spec::load(&build.spec)?;
+                let builder_id = builder_id.unwrap_or_else(attest::default_builder_id);
+                for file in attest::write(&spec, &report, &out, &builder_id, key.as_ref())? {
+                    eprintln!("attestation: {}", file.display());
+                }
+            }
+            present(&report, &out, build.json)
+        }
+        Command::Keygen { prefix } => {
+            let (private, public, id) = attest::keys::generate(&prefix)?;
+            println!("private key: {} (keep it secret)", private.display());
+            println!("public key:  {}", public.display());
+            println!("key id:      {id}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Attest(AttestCommand::Verify { attestation, key, artifacts }) => {
+            let key = attest::keys::load_verifying(&key)?;
+            match attest::verify(&attestation, &key, &artifacts)? {
+                Ok(check) => {
+                    println!(
+                        "OK: signed by key {}; an in-toto Statement v1 with {} subject(s)",
+                        check.key_id,
+                        check.subjects.len()
+                    );
+                    for (file, sha256, name) in &check.artifacts {
+                        println!(
+                            "  {} sha256:{sha256} is subject {}",
+                            file.display(),
+                            name.as_deref().unwrap_or("?")
+                        );
+                    }
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(reason) => {
+                    println!("FAILED: {reason}");
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
         Command::Lock { spec, locked } => {
             let engine = DockerEngine::connect().await?;
-            match lock::lock(&engine, &spec, locked).await? {
-                LockOutcome::Unchanged(d) => {
-                    println!("{}: image already pinned to {d}", spec.display())
-                }
-                LockOutcome::Updated { digest, previous } => {
-                    let was = previous.map_or("nothing".to_string(), |p| p.to_string());
-                    println!("{}: pinned image.digest = {digest} (was {was})", spec.display());
+            let outcome = lock::lock(&engine, &spec, locked).await?;
+            for (key, change) in [("image.digest", outcome.image), ("source.nar_hash", outcome.source)] {
+                match change {
+                    PinChange::Unchanged(d) => println!("{}: {key} already pins {d}", spec.display()),
+                    PinChange::Updated { digest, previous } => {
+                        let was = previous.map_or("nothing".to_string(), |p| p.to_string());
+                        println!("{}: pinned {key} = {digest} (was {was})", spec.display());
+                    }
                 }
             }
             Ok(ExitCode::SUCCESS)

@@ -30,7 +30,7 @@ pub struct Report {
     pub started_at: String,
     /// RFC 3339.
     pub finished_at: String,
-    /// `reproducible`, `unreproducible` or `error`.
+    /// `reproducible`, `unreproducible`, `verified`, `not-verified` or `error`.
     pub verdict: Verdict,
     /// Set when the verdict is `error`.
     pub error: Option<String>,
@@ -51,6 +51,9 @@ pub struct Report {
     /// Which factors cause which differences (`explain` only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub explanation: Option<crate::explain::Explanation>,
+    /// Each expected output's verdict (`verify` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verification: Option<crate::verify::Verification>,
 }
 
 /// Tool identity.
@@ -76,6 +79,11 @@ pub enum Verdict {
     Reproducible,
     /// At least one output differs between runs.
     Unreproducible,
+    /// `verify`: every expected output matched, in every run.
+    Verified,
+    /// `verify`: some expected output did not match.
+    #[serde(rename = "not-verified")]
+    NotVerified,
     /// Something failed before a verdict could be reached.
     Error,
 }
@@ -183,6 +191,15 @@ impl Report {
         }
         if let Some(e) = &self.explanation {
             s.push_str(&e.summary());
+        }
+        if let Some(v) = &self.verification {
+            if let Some(c) = self.comparison.as_ref().filter(|c| !c.reproducible) {
+                s.push_str(&format!("the {runs} rebuilds disagree on {} output(s):\n", c.differences.len()));
+                for d in &c.differences {
+                    s.push_str(&format!("  {}\n", d.path));
+                }
+            }
+            s.push_str(&v.summary(self.verdict));
         }
         match (&self.verdict, &self.comparison) {
             (Verdict::Reproducible, Some(_)) => {

@@ -78,6 +78,13 @@ fn lock_pins_and_locked_refuses_a_change() {
     let pinned = std::fs::read_to_string(&spec).unwrap();
     assert!(pinned.starts_with("# my spec\n"), "comments survive: {pinned}");
     assert!(pinned.contains(&format!("digest = \"{}\"", pinned_digest())), "{pinned}");
+    let nix = std::process::Command::new("nix-hash")
+        .args(["--type", "sha256"])
+        .arg(fixture("clean"))
+        .output()
+        .expect("nix-hash (Debian's nix-bin) is needed to cross-check the source pin");
+    let nar = format!("nar_hash = \"sha256:{}\"", String::from_utf8_lossy(&nix.stdout).trim());
+    assert!(pinned.contains(&nar), "lock pins the source as nix-hash sees it: {pinned}");
 
     let run = reprocheck(&["lock", s, "--locked"]);
     assert_eq!(run.status.code(), Some(0), "an unchanged pin passes --locked: {}", show(&run));

@@ -52,11 +52,7 @@ pub fn compare(diff: &mut FileDiff, prefix: &str, format: Format, a: &[u8], b: &
             gzip_header(diff, prefix, a, b);
             decompressed(diff, prefix, "gzip", a, b, depth, |d| read_capped(flate2::read::GzDecoder::new(d)));
         }
-        Format::Xz => decompressed(diff, prefix, "xz", a, b, depth, |d| {
-            let mut out = Vec::new();
-            lzma_rs::xz_decompress(&mut std::io::BufReader::new(d), &mut out).ok()?;
-            (out.len() as u64 <= MAX_READ).then_some(out)
-        }),
+        Format::Xz => decompressed(diff, prefix, "xz", a, b, depth, xz_capped),
         Format::Zstd => {
             decompressed(diff, prefix, "zstd", a, b, depth, |d| read_capped(zstd::Decoder::new(d).ok()?))
         }
@@ -64,6 +60,27 @@ pub fn compare(diff: &mut FileDiff, prefix: &str, format: Format, a: &[u8], b: &
         Format::Tar => tar(diff, prefix, a, b, depth),
         Format::Other => {}
     }
+}
+
+/// xz-decompresses at most [`MAX_READ`] bytes: a bomb fails instead of
+/// filling memory.
+fn xz_capped(data: &[u8]) -> Option<Vec<u8>> {
+    struct Capped(Vec<u8>);
+    impl std::io::Write for Capped {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if (self.0.len() + buf.len()) as u64 > MAX_READ {
+                return Err(std::io::Error::other("over the size cap"));
+            }
+            self.0.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut out = Capped(Vec::new());
+    lzma_rs::xz_decompress(&mut std::io::BufReader::new(data), &mut out).ok()?;
+    Some(out.0)
 }
 
 fn read_capped(reader: impl Read) -> Option<Vec<u8>> {
@@ -132,10 +149,29 @@ fn gzip_header(diff: &mut FileDiff, prefix: &str, a: &[u8], b: &[u8]) {
 
 /// What is compared of one archive member.
 #[derive(Default, Clone, PartialEq, Eq)]
-struct Member {
-    fields: BTreeMap<&'static str, String>,
+pub(crate) struct Member {
+    /// Header fields by name: `type`, `mode`, `uid`, `mtime`, `link`, ...
+    pub fields: BTreeMap<&'static str, String>,
     content: Vec<u8>,
-    content_hash: String,
+    /// Hex sha256 of the content.
+    pub content_hash: String,
+}
+
+/// The members of a tar (plain or compressed) or zip archive, in archive
+/// order, with the compression layers peeled; `None` for anything else.
+pub(crate) fn listing(data: &[u8]) -> Option<Vec<(String, Member)>> {
+    let inner = match sniff(data) {
+        Format::Gzip => read_capped(flate2::read::MultiGzDecoder::new(data))?,
+        Format::Xz => xz_capped(data)?,
+        Format::Zstd => read_capped(zstd::Decoder::new(data).ok()?)?,
+        Format::Zip => return zip_members(data),
+        Format::Tar => return tar_members(data),
+        Format::Other => return None,
+    };
+    match sniff(&inner) {
+        Format::Tar => tar_members(&inner),
+        _ => None,
+    }
 }
 
 fn tar_members(data: &[u8]) -> Option<Vec<(String, Member)>> {

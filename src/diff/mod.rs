@@ -7,7 +7,7 @@
 //! Everything here reads build output, so every size is capped and nothing
 //! is ever extracted to disk.
 
-mod archive;
+pub(crate) mod archive;
 pub mod diffoscope;
 pub mod hints;
 
@@ -42,7 +42,7 @@ pub struct Detail {
 pub struct FileDiff {
     /// The output path.
     pub path: String,
-    /// The run numbers compared.
+    /// The run numbers compared; 0 stands for a reference file (`verify`).
     pub runs: (u32, u32),
     /// How it was read: `tar+gzip`, `gzip`, `zip`, `text`, `binary`, ...
     pub format: String,
@@ -203,7 +203,10 @@ fn hex_dump(bytes: &[u8]) -> String {
 impl FileDiff {
     /// A few lines for the terminal.
     pub fn summary(&self, max_details: usize) -> String {
-        let mut s = format!("    {} (runs {} and {}):\n", self.format, self.runs.0, self.runs.1);
+        let mut s = match self.runs {
+            (0, run) => format!("    {} (reference and run {run}):\n", self.format),
+            (a, b) => format!("    {} (runs {a} and {b}):\n", self.format),
+        };
         for d in self.details.iter().take(max_details) {
             s.push_str(&format!("      {}: {}: {} -> {}\n", d.scope, d.field, d.a, d.b));
         }

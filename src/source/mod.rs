@@ -60,11 +60,30 @@ pub struct SourceInfo {
     pub nar_hash: String,
 }
 
+/// The default results root: never part of a `path` source's tree.
+pub const DEFAULT_RESULTS_ROOT: &str = "reprocheck-out";
+
 /// Materialises the spec's source. Git checkouts and unpacked tarballs go to
 /// `workdir` (which must not exist); a `path` source is used in place, with
 /// `exclude` (the results directory) left out of it. Fails before anything
 /// is built when a tag, a tarball digest or the NAR pin does not match.
 pub fn prepare(spec: &Spec, workdir: &Path, exclude: &[PathBuf]) -> Result<PreparedSource> {
+    let prepared = materialize(spec, workdir, exclude)?;
+    if let Some(pin) = &spec.source.nar_hash {
+        ensure!(
+            pin.as_str() == prepared.info.nar_hash,
+            "{}: the source tree's NAR hash is {}, but source.nar_hash pins {pin}\n\
+             help: if the source changed on purpose, run `reprocheck lock {}` to pin the new tree",
+            spec.file.display(),
+            prepared.info.nar_hash,
+            spec.file.display()
+        );
+    }
+    Ok(prepared)
+}
+
+/// [`prepare`] without the NAR pin check (`lock` computes the pin).
+pub fn materialize(spec: &Spec, workdir: &Path, exclude: &[PathBuf]) -> Result<PreparedSource> {
     let mut info = SourceInfo {
         kind: spec.source.origin.kind(),
         path: String::new(),
@@ -77,7 +96,11 @@ pub fn prepare(spec: &Spec, workdir: &Path, exclude: &[PathBuf]) -> Result<Prepa
         nar_hash: String::new(),
     };
     let (dir, exclude) = match &spec.source.origin {
-        Origin::Path(path) => (path.clone(), exclude.to_vec()),
+        Origin::Path(path) => {
+            let mut exclude = exclude.to_vec();
+            exclude.push(PathBuf::from(DEFAULT_RESULTS_ROOT));
+            (path.clone(), exclude)
+        }
         Origin::Git { url, rev, tag } => {
             let commit_time = git::checkout(url, rev, tag.as_deref(), workdir)?;
             info.git = Some(url.clone());
@@ -96,16 +119,6 @@ pub fn prepare(spec: &Spec, workdir: &Path, exclude: &[PathBuf]) -> Result<Prepa
     info.path = dir.display().to_string();
     info.nar_hash = nar_sha256_excluding(&dir, &exclude)
         .with_context(|| format!("hashing the source tree {}", dir.display()))?;
-    if let Some(pin) = &spec.source.nar_hash {
-        ensure!(
-            pin.as_str() == info.nar_hash,
-            "{}: the source tree's NAR hash is {}, but source.nar_hash pins {pin}\n\
-             help: if the source changed on purpose, run `reprocheck lock {}` to pin the new tree",
-            spec.file.display(),
-            info.nar_hash,
-            spec.file.display()
-        );
-    }
     let source_date_epoch = match spec.build.source_date_epoch {
         None => None,
         Some(SourceDateEpoch::Fixed(epoch)) => Some(epoch),

@@ -1,0 +1,225 @@
+//! The attest stage: an in-toto Statement v1 with a SLSA Provenance v1
+//! predicate describing a rebuild, optionally signed into a DSSE envelope,
+//! and the checks of `reprocheck attest verify`. docs/verify.md documents
+//! every field.
+
+pub mod dsse;
+pub mod keys;
+
+use crate::errors::*;
+use crate::report::Report;
+use crate::spec::Spec;
+use ed25519_dalek::{SigningKey, VerifyingKey};
+use serde_json::{json, Map, Value};
+use sha2::{Digest as _, Sha256};
+use std::path::{Path, PathBuf};
+
+/// `_type` of an in-toto Statement v1.
+pub const STATEMENT_TYPE: &str = "https://in-toto.io/Statement/v1";
+/// The SLSA Provenance v1 predicate type.
+pub const PROVENANCE_TYPE: &str = "https://slsa.dev/provenance/v1";
+/// Our build type; docs/verify.md defines its parameters.
+pub const BUILD_TYPE: &str = "urn:reprocheck:build-type:container-rebuild:v1";
+/// The unsigned statement, in the results directory.
+pub const STATEMENT_FILE: &str = "provenance.intoto.json";
+/// The signed envelope, in the results directory.
+pub const ENVELOPE_FILE: &str = "provenance.dsse.json";
+
+/// The default `builder.id`: this host, as a URN. Rebuilders who publish
+/// should pass a URI they control with `--builder-id`.
+pub fn default_builder_id() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let host: String =
+        host.trim().chars().filter(|c| c.is_ascii_alphanumeric() || "-.".contains(*c)).collect();
+    format!("urn:reprocheck:builder:{}", if host.is_empty() { "localhost" } else { &host })
+}
+
+/// Writes `OUT/provenance.intoto.json` and, with a key, the signed
+/// `OUT/provenance.dsse.json`. Returns the files written.
+pub fn write(
+    spec: &Spec,
+    report: &Report,
+    out: &Path,
+    builder_id: &str,
+    key: Option<&SigningKey>,
+) -> Result<Vec<PathBuf>> {
+    let report_json = std::fs::read(out.join("report.json")).context("reading report.json to digest it")?;
+    let statement = statement(spec, report, &hex::encode(Sha256::digest(&report_json)), builder_id)?;
+    let payload = serde_json::to_vec(&statement).context("serialising the statement")?;
+    let mut written = vec![out.join(STATEMENT_FILE)];
+    let pretty = serde_json::to_vec_pretty(&statement).context("serialising the statement")?;
+    std::fs::write(&written[0], pretty).with_context(|| format!("writing {}", written[0].display()))?;
+    if let Some(key) = key {
+        let envelope = dsse::sign(dsse::IN_TOTO_PAYLOAD_TYPE, &payload, key)?;
+        let path = out.join(ENVELOPE_FILE);
+        let text = serde_json::to_vec_pretty(&envelope).context("serialising the envelope")?;
+        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+/// The provenance statement for `report` (subjects: the first run's files).
+fn statement(spec: &Spec, report: &Report, report_sha256: &str, builder_id: &str) -> Result<Value> {
+    let first = report.runs.first().context("no run finished, so there is nothing to attest")?;
+    let subject: Vec<Value> = first
+        .result
+        .outputs
+        .iter()
+        .filter_map(|(name, entry)| match entry {
+            crate::collect::OutputEntry::File { sha256, .. } => Some(json!({
+                "name": name,
+                "digest": { "sha256": hex_of(sha256) },
+            })),
+            crate::collect::OutputEntry::Symlink { .. } => None,
+        })
+        .collect();
+    let factors =
+        report.factors.as_ref().map(|f| json!({ "varied": f.varied, "not_applied": f.not_applied }));
+    Ok(json!({
+        "_type": STATEMENT_TYPE,
+        "subject": subject,
+        "predicateType": PROVENANCE_TYPE,
+        "predicate": {
+            "buildDefinition": {
+                "buildType": BUILD_TYPE,
+                "externalParameters": {
+                    "spec": {
+                        "path": report.spec.path,
+                        "digest": { "sha256": hex_of(&spec.sha256) },
+                        "content": spec.text,
+                    },
+                    "runs": report.runs.len(),
+                },
+                "internalParameters": { "engine": report.engine },
+                "resolvedDependencies": dependencies(report),
+            },
+            "runDetails": {
+                "builder": {
+                    "id": builder_id,
+                    "version": { report.tool.name: report.tool.version },
+                },
+                "metadata": {
+                    "invocationId": report.run_id,
+                    "startedOn": report.started_at,
+                    "finishedOn": report.finished_at,
+                },
+                "byproducts": [
+                    {
+                        "name": "report.json",
+                        "digest": { "sha256": report_sha256 },
+                        "mediaType": "application/json",
+                    },
+                    { "name": "factors", "annotations": factors },
+                ],
+            },
+        },
+    }))
+}
+
+/// The source and the toolchain image as SLSA resource descriptors.
+fn dependencies(report: &Report) -> Vec<Value> {
+    let mut deps = Vec::new();
+    if let Some(source) = &report.source {
+        let mut d = Map::new();
+        d.insert("name".into(), json!("source"));
+        let mut annotations = json!({ "narHash": source.nar_hash });
+        match (source.kind, &source.git, &source.rev, &source.tarball, &source.sha256) {
+            ("git", Some(url), Some(rev), _, _) => {
+                let url = if url.starts_with('/') { format!("file://{url}") } else { url.clone() };
+                let reference = source.tag.as_ref().map(|t| format!("@refs/tags/{t}")).unwrap_or_default();
+                d.insert("uri".into(), json!(format!("git+{url}{reference}")));
+                d.insert("digest".into(), json!({ "gitCommit": rev }));
+                annotations["commitTime"] = json!(source.commit_time);
+            }
+            ("tarball", _, _, Some(file), Some(sha256)) => {
+                d.insert("uri".into(), json!(format!("file://{file}")));
+                d.insert("digest".into(), json!({ "sha256": hex_of(sha256) }));
+            }
+            _ => {
+                d.insert("uri".into(), json!(format!("file://{}", source.path)));
+            }
+        }
+        d.insert("annotations".into(), annotations);
+        deps.push(Value::Object(d));
+    }
+    if let Some(id) = &report.image.id {
+        deps.push(json!({
+            "name": "toolchain-image",
+            "digest": { "sha256": hex_of(id) },
+            "annotations": { "imageName": report.image.name, "pinned": report.image.digest },
+        }));
+    }
+    deps
+}
+
+fn hex_of(digest: &str) -> &str {
+    digest.strip_prefix("sha256:").unwrap_or(digest)
+}
+
+/// What `attest verify` found.
+#[derive(Debug)]
+pub struct AttestCheck {
+    /// The id of the key that verified the signature.
+    pub key_id: String,
+    /// The statement's subjects: name and hex sha256.
+    pub subjects: Vec<(String, String)>,
+    /// Each artifact given, its hex sha256, and the subject it matched.
+    pub artifacts: Vec<(PathBuf, String, Option<String>)>,
+}
+
+/// Checks the envelope at `path`: a signature by `key`, an in-toto
+/// Statement v1 payload, and every artifact's sha256 among its subjects.
+/// `Ok(Err(reason))` is a failed check; `Err` is unreadable input.
+pub fn verify(
+    path: &Path,
+    key: &VerifyingKey,
+    artifacts: &[PathBuf],
+) -> Result<std::result::Result<AttestCheck, String>> {
+    let text = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let envelope: dsse::Envelope = serde_json::from_slice(&text).with_context(|| {
+        format!("{} is not a DSSE envelope (JSON with payload, payloadType, signatures)", path.display())
+    })?;
+    let mut hashes = Vec::new();
+    for artifact in artifacts {
+        let bytes = std::fs::read(artifact)
+            .with_context(|| format!("reading the artifact {}", artifact.display()))?;
+        hashes.push((artifact.clone(), hex::encode(Sha256::digest(&bytes))));
+    }
+    if envelope.payload_type != dsse::IN_TOTO_PAYLOAD_TYPE {
+        return Ok(Err(format!(
+            "payloadType is `{}`, not `{}`",
+            envelope.payload_type,
+            dsse::IN_TOTO_PAYLOAD_TYPE
+        )));
+    }
+    let payload = match dsse::open(&envelope, key) {
+        Ok(payload) => payload,
+        Err(e) => return Ok(Err(format!("{e:#}"))),
+    };
+    let Ok(statement) = serde_json::from_slice::<Value>(&payload) else {
+        return Ok(Err("the signed payload is not JSON".into()));
+    };
+    if statement["_type"] != STATEMENT_TYPE {
+        return Ok(Err(format!("the payload's _type is {}, not {STATEMENT_TYPE}", statement["_type"])));
+    }
+    let Some(list) = statement["subject"].as_array() else {
+        return Ok(Err("the statement has no subject list".into()));
+    };
+    let subjects: Vec<(String, String)> = list
+        .iter()
+        .filter_map(|s| Some((s["name"].as_str()?.to_string(), s["digest"]["sha256"].as_str()?.to_string())))
+        .collect();
+    let mut checked = Vec::new();
+    for (artifact, sha256) in hashes {
+        let name = subjects.iter().find(|(_, h)| *h == sha256).map(|(n, _)| n.clone());
+        if name.is_none() {
+            return Ok(Err(format!(
+                "{} (sha256:{sha256}) is not a subject of the statement",
+                artifact.display()
+            )));
+        }
+        checked.push((artifact, sha256, name));
+    }
+    Ok(Ok(AttestCheck { key_id: keys::key_id(key)?, subjects, artifacts: checked }))
+}

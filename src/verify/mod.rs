@@ -1,0 +1,353 @@
+//! `reprocheck verify`: rebuild a spec and compare each output with its
+//! published digest (from `[expect]`, a sums file, or a reference file given
+//! with `--expect-file`).
+//!
+//! Each expected output gets `match`, `content-match` (an archive whose
+//! bytes differ but whose extracted files are the same), `mismatch` or
+//! `missing`. Only when every output matches in every run is the verdict
+//! `verified`.
+
+mod contents;
+
+use crate::check::{self, CheckOptions};
+use crate::collect::OutputEntry;
+use crate::diff::{self, DiffContext, FileDiff};
+use crate::errors::*;
+use crate::report::{Report, Verdict};
+use crate::session::Session;
+use crate::source::PreparedSource;
+use crate::spec::{Digest, Spec};
+use serde::Serialize;
+use sha2::{Digest as _, Sha256};
+use std::path::{Path, PathBuf};
+
+/// What verify found, for the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Verification {
+    /// One entry per expected output.
+    pub outputs: Vec<OutputCheck>,
+    /// Outputs the build produced that nothing expected (not a failure).
+    pub unexpected: Vec<String>,
+}
+
+/// The verdict for one output, worst last.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OutputVerdict {
+    /// The rebuilt bytes have the expected digest.
+    Match,
+    /// The bytes differ, but the archive holds the same files.
+    ContentMatch,
+    /// The content differs (or no reference was given to look inside).
+    Mismatch,
+    /// The build did not produce it.
+    Missing,
+}
+
+/// One expected output and how the rebuild compares.
+#[derive(Debug, Clone, Serialize)]
+pub struct OutputCheck {
+    /// The expected path, as declared.
+    pub path: String,
+    /// The output it was matched to (differs from `path` when a sums file
+    /// names a bare file name).
+    pub output: Option<String>,
+    /// The published digest.
+    pub expected: String,
+    /// Where the expectation was declared.
+    pub declared_at: String,
+    /// The reference artifact, when one was given.
+    pub reference: Option<String>,
+    /// The worst verdict over all runs.
+    pub verdict: OutputVerdict,
+    /// Each run's verdict and digest.
+    pub runs: Vec<RunCheck>,
+    /// For `content-match`: the kinds of metadata that differ.
+    pub metadata_differences: Vec<String>,
+    /// Reference versus the first run that differs, when a reference exists.
+    pub diff: Option<FileDiff>,
+    /// Why no deeper comparison was possible, when it was not.
+    pub note: Option<String>,
+}
+
+/// One run's result for one output.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunCheck {
+    /// The run number.
+    pub run: u32,
+    /// Its verdict.
+    pub verdict: OutputVerdict,
+    /// What it produced (`None` when missing).
+    pub sha256: Option<String>,
+}
+
+/// An expected digest and, from `--expect-file`, the reference bytes' file.
+#[derive(Debug, Clone)]
+struct Expectation {
+    path: String,
+    sha256: Digest,
+    declared_at: String,
+    reference: Option<PathBuf>,
+}
+
+/// Rebuilds `options.runs` times (default once, in the control
+/// environment) and fills in the report's verification and verdict.
+pub async fn pipeline(
+    spec: &Spec,
+    source: &PreparedSource,
+    options: &CheckOptions,
+    out: &Path,
+    report: &mut Report,
+) -> Result<()> {
+    let expectations = expectations(spec, &options.expect_files)?;
+    let runs = options.runs.unwrap_or(1);
+    ensure!(runs >= 1, "--runs must be at least 1");
+    let mut session = Session::open(spec, source, options, out, runs, report).await?;
+    eprintln!(
+        "reprocheck: run {}: verifying {} output(s) of {} with {runs} build(s)",
+        report.run_id,
+        expectations.len(),
+        spec.name
+    );
+    let plan = session.plan.runs.clone();
+    report.runs = session.run_batch(plan).await?;
+    if let Some(failure) = report.failures(out) {
+        bail!(failure);
+    }
+    if runs >= 2 {
+        report.comparison = Some(check::compare_runs(report, out, options).await);
+    }
+    let verification = verify_outputs(&expectations, report, out);
+    let all_match = verification.outputs.iter().all(|o| o.verdict == OutputVerdict::Match);
+    let runs_agree = report.comparison.as_ref().is_none_or(|c| c.reproducible);
+    report.verdict = if all_match && runs_agree { Verdict::Verified } else { Verdict::NotVerified };
+    report.verification = Some(verification);
+    Ok(())
+}
+
+/// The spec's expectations plus `--expect-file` references. A reference
+/// for a path the spec also expects must have the spec's digest.
+fn expectations(spec: &Spec, files: &[(String, PathBuf)]) -> Result<Vec<Expectation>> {
+    let mut list: Vec<Expectation> = spec
+        .expect
+        .iter()
+        .map(|e| Expectation {
+            path: e.path.clone(),
+            sha256: e.sha256.clone(),
+            declared_at: e.origin.clone(),
+            reference: None,
+        })
+        .collect();
+    for (path, file) in files {
+        let bytes = std::fs::read(file)
+            .with_context(|| format!("reading the reference artifact {} (--expect-file)", file.display()))?;
+        let sha256 = Digest::from_sha256(&Sha256::digest(&bytes));
+        match list.iter_mut().find(|e| e.path == *path) {
+            Some(e) if e.sha256 != sha256 => bail!(
+                "--expect-file {path}={} has {sha256}, but {} expects {}\n\
+                 help: the reference is not the published artifact; drop one of the two",
+                file.display(),
+                e.declared_at,
+                e.sha256
+            ),
+            Some(e) => e.reference = Some(file.clone()),
+            None => list.push(Expectation {
+                path: path.clone(),
+                sha256,
+                declared_at: format!("--expect-file {path}={}", file.display()),
+                reference: Some(file.clone()),
+            }),
+        }
+    }
+    ensure!(
+        !list.is_empty(),
+        "{}: nothing to verify against\n\
+         help: add an [expect] table (or `expect.sums`) to the spec, or pass --expect-file PATH=FILE",
+        spec.file.display()
+    );
+    Ok(list)
+}
+
+fn verify_outputs(expectations: &[Expectation], report: &Report, out: &Path) -> Verification {
+    let produced: Vec<&String> =
+        report.runs.first().map(|r| r.result.outputs.keys().collect()).unwrap_or_default();
+    let mut checks = Vec::new();
+    let mut claimed = Vec::new();
+    for expectation in expectations {
+        let output = resolve(&expectation.path, &produced);
+        if let Some(o) = &output {
+            claimed.push(o.clone());
+        }
+        checks.push(verify_one(expectation, output, report, out));
+    }
+    let unexpected = produced.into_iter().filter(|p| !claimed.contains(p)).cloned().collect();
+    Verification { outputs: checks, unexpected }
+}
+
+/// The output an expected path refers to: the same path, or for a bare file
+/// name (as in a release's SHA256SUMS), the one output with that name.
+fn resolve(expected: &str, produced: &[&String]) -> Option<String> {
+    if produced.iter().any(|p| *p == expected) {
+        return Some(expected.to_string());
+    }
+    if expected.contains('/') {
+        return None;
+    }
+    let named: Vec<&&String> = produced.iter().filter(|p| p.rsplit('/').next() == Some(expected)).collect();
+    match named.as_slice() {
+        [only] => Some((**only).clone()),
+        _ => None,
+    }
+}
+
+fn verify_one(e: &Expectation, output: Option<String>, report: &Report, out: &Path) -> OutputCheck {
+    let mut check = OutputCheck {
+        path: e.path.clone(),
+        output: output.clone(),
+        expected: e.sha256.to_string(),
+        declared_at: e.declared_at.clone(),
+        reference: e.reference.as_ref().map(|r| r.display().to_string()),
+        verdict: OutputVerdict::Match,
+        runs: Vec::new(),
+        metadata_differences: Vec::new(),
+        diff: None,
+        note: None,
+    };
+    for run in &report.runs {
+        let entry = output.as_ref().and_then(|o| run.result.outputs.get(o));
+        let (verdict, sha256) = match entry {
+            None => (OutputVerdict::Missing, None),
+            Some(OutputEntry::Symlink { target }) => {
+                check.note.get_or_insert_with(|| format!("the rebuild made a symlink to {target}"));
+                (OutputVerdict::Mismatch, None)
+            }
+            Some(OutputEntry::File { sha256, .. }) if *sha256 == e.sha256.as_str() => {
+                (OutputVerdict::Match, Some(sha256.clone()))
+            }
+            Some(OutputEntry::File { sha256, .. }) => {
+                let rebuilt = out.join(&run.result.outputs_dir).join(output.as_deref().unwrap_or_default());
+                (compare_with_reference(&mut check, e, run.result.index, &rebuilt), Some(sha256.clone()))
+            }
+        };
+        check.verdict = check.verdict.max(verdict);
+        check.runs.push(RunCheck { run: run.result.index, verdict, sha256 });
+    }
+    check
+}
+
+/// `content-match` or `mismatch` for bytes that differ from the digest,
+/// recording the first diff against the reference.
+fn compare_with_reference(
+    check: &mut OutputCheck,
+    e: &Expectation,
+    run: u32,
+    rebuilt: &Path,
+) -> OutputVerdict {
+    let Some(reference) = &e.reference else {
+        check.note.get_or_insert_with(|| {
+            "no reference artifact, so only the digest was compared; pass --expect-file PATH=FILE \
+             to see whether the contents match and where the bytes differ"
+                .to_string()
+        });
+        return OutputVerdict::Mismatch;
+    };
+    let (Ok(a), Ok(b)) = (std::fs::read(reference), std::fs::read(rebuilt)) else {
+        check.note.get_or_insert_with(|| "the reference or the rebuilt file could not be read".into());
+        return OutputVerdict::Mismatch;
+    };
+    let verdict = match contents::same_contents(&a, &b) {
+        Some(true) => OutputVerdict::ContentMatch,
+        _ => OutputVerdict::Mismatch,
+    };
+    if check.diff.is_none() {
+        let context = DiffContext::default();
+        match diff::diff_files(&check.path, (0, run), reference, rebuilt, &context) {
+            Ok(d) => {
+                if verdict == OutputVerdict::ContentMatch {
+                    check.metadata_differences = contents::metadata_kinds(&d);
+                }
+                check.diff = Some(d);
+            }
+            Err(err) => tracing::warn!("no structured diff for {}: {err:#}", check.path),
+        }
+    }
+    verdict
+}
+
+impl OutputVerdict {
+    /// The name used in the report and the summary.
+    pub fn name(self) -> &'static str {
+        match self {
+            OutputVerdict::Match => "match",
+            OutputVerdict::ContentMatch => "content-match",
+            OutputVerdict::Mismatch => "mismatch",
+            OutputVerdict::Missing => "missing",
+        }
+    }
+}
+
+impl Verification {
+    /// A few lines per output for the terminal.
+    pub fn summary(&self, verdict: Verdict) -> String {
+        let mut s = String::new();
+        for o in &self.outputs {
+            s.push_str(&format!("  {:<13} {}\n", o.verdict.name(), o.path));
+            if o.verdict != OutputVerdict::Match {
+                s.push_str(&format!("    expected {} ({})\n", o.expected, o.declared_at));
+                for r in o.runs.iter().filter(|r| r.verdict != OutputVerdict::Match) {
+                    let got = r.sha256.as_deref().unwrap_or("nothing");
+                    s.push_str(&format!("    run {} produced {got}\n", r.run));
+                }
+            }
+            if o.verdict == OutputVerdict::ContentMatch {
+                s.push_str(&format!(
+                    "    same files, modes and link targets; differs only in: {}\n",
+                    o.metadata_differences.join(", ")
+                ));
+            }
+            if let Some(d) = &o.diff {
+                s.push_str(&d.summary(6));
+            }
+            if let Some(note) = &o.note {
+                s.push_str(&format!("    note: {note}\n"));
+            }
+        }
+        if !self.unexpected.is_empty() {
+            s.push_str(&format!("  (not expected, not checked: {})\n", self.unexpected.join(", ")));
+        }
+        let failing = self.outputs.iter().filter(|o| o.verdict != OutputVerdict::Match).count();
+        s.push_str(&match verdict {
+            Verdict::Verified => format!("VERIFIED: all {} expected output(s) match\n", self.outputs.len()),
+            _ if failing == 0 => "NOT VERIFIED: every output matched, but the runs disagree\n".to_string(),
+            _ => {
+                format!("NOT VERIFIED: {failing} of {} expected output(s) do not match\n", self.outputs.len())
+            }
+        });
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bare_names_resolve_only_when_unique() {
+        let (a, b, c) = ("dist/x.tgz".to_string(), "dist/y.tgz".to_string(), "other/y.tgz".to_string());
+        let produced = vec![&a, &b, &c];
+        assert_eq!(resolve("dist/x.tgz", &produced).as_deref(), Some("dist/x.tgz"));
+        assert_eq!(resolve("x.tgz", &produced).as_deref(), Some("dist/x.tgz"));
+        assert_eq!(resolve("y.tgz", &produced), None, "two outputs are named y.tgz");
+        assert_eq!(resolve("dist/z.tgz", &produced), None);
+    }
+
+    #[test]
+    fn verdicts_order_worst_last() {
+        let mut v = OutputVerdict::Match;
+        for next in [OutputVerdict::ContentMatch, OutputVerdict::Match, OutputVerdict::Missing] {
+            v = v.max(next);
+        }
+        assert_eq!(v, OutputVerdict::Missing);
+        assert!(OutputVerdict::ContentMatch < OutputVerdict::Mismatch);
+    }
+}
