@@ -102,6 +102,11 @@ pub async fn pipeline(
     let expectations = expectations(spec, &options.expect_files)?;
     let runs = options.runs.unwrap_or(1);
     ensure!(runs >= 1, "--runs must be at least 1");
+    // One build is the control alone: nothing to vary, nothing to probe.
+    let options = &CheckOptions {
+        vary: if runs == 1 { Some(Vec::new()) } else { options.vary.clone() },
+        ..options.clone()
+    };
     let mut session = Session::open(spec, source, options, out, runs, report).await?;
     eprintln!(
         "reprocheck: run {}: verifying {} output(s) of {} with {runs} build(s)",
@@ -291,7 +296,10 @@ impl Verification {
     pub fn summary(&self, verdict: Verdict) -> String {
         let mut s = String::new();
         for o in &self.outputs {
-            s.push_str(&format!("  {:<13} {}\n", o.verdict.name(), o.path));
+            match o.output.as_ref().filter(|p| **p != o.path) {
+                Some(output) => s.push_str(&format!("  {:<13} {} ({output})\n", o.verdict.name(), o.path)),
+                None => s.push_str(&format!("  {:<13} {}\n", o.verdict.name(), o.path)),
+            }
             if o.verdict != OutputVerdict::Match {
                 s.push_str(&format!("    expected {} ({})\n", o.expected, o.declared_at));
                 for r in o.runs.iter().filter(|r| r.verdict != OutputVerdict::Match) {

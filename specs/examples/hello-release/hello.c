@@ -1,0 +1,6 @@
+#include <stdio.h>
+
+int main(void) {
+    puts("Hello from a verifiable release.");
+    return 0;
+}
