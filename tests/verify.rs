@@ -1,0 +1,242 @@
+//! Independent-rebuilder mode against the real engine: sources pinned by
+//! commit and checksum, `verify` verdicts, and signed attestations.
+
+mod common;
+
+use base64::Engine as _;
+use common::*;
+use sha2::{Digest as _, Sha256};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Runs `script` with sh in `dir`, returning its trimmed stdout.
+fn sh(dir: &Path, script: &str) -> String {
+    let out = Command::new("sh").arg("-ec").arg(script).current_dir(dir).output().unwrap();
+    assert!(out.status.success(), "{script}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// A repository with a build.sh that records SOURCE_DATE_EPOCH, two
+/// commits, and tag v1 on the second. Returns (dir, first, second).
+fn repo() -> (tempfile::TempDir, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    sh(
+        dir.path(),
+        "git init -q r && cd r \
+         && printf 'mkdir -p out && echo \"$SOURCE_DATE_EPOCH\" > out/sde\\n' > build.sh && git add -A \
+         && GIT_AUTHOR_DATE='@1500000000 +0000' GIT_COMMITTER_DATE='@1600000000 +0000' \
+            git -c user.name=t -c user.email=t@t commit -qm one",
+    );
+    let first = sh(dir.path(), "git -C r rev-parse HEAD");
+    sh(dir.path(), "cd r && echo >> build.sh && git -c user.name=t -c user.email=t@t commit -qam two && git tag v1");
+    let second = sh(dir.path(), "git -C r rev-parse HEAD");
+    (dir, first, second)
+}
+
+/// A spec in `dir` with the given [source] body and `build.sh` as the build.
+fn spec_with_source(dir: &Path, source: &str, build_extra: &str) -> PathBuf {
+    let spec = dir.join("s.toml");
+    let text = format!(
+        "name = \"s\"\n[image]\ndigest = \"{}\"\n[source]\n{source}\n[build]\n{SH_BUILD}\n{build_extra}\n",
+        pinned_digest()
+    );
+    std::fs::write(&spec, text).unwrap();
+    spec
+}
+
+/// `reprocheck ARGS` with no reachable engine: proves a failure came first.
+fn without_engine(args: &[&str]) -> std::process::Output {
+    reprocheck_cmd(args).env("DOCKER_HOST", "unix:///nonexistent/reprocheck-test.sock").output().unwrap()
+}
+
+#[test]
+fn a_tag_that_moved_stops_naming_both_commits() {
+    let (dir, first, second) = repo();
+    let source = format!("git = \"r\"\nrev = \"{first}\"\ntag = \"v1\"");
+    let spec = spec_with_source(dir.path(), &source, "");
+    let out = dir.path().join("results");
+    let run = without_engine(&["check", spec.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(run.status.code(), Some(2), "{}", show(&run));
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(stderr.contains(&first) && stderr.contains(&second), "both commits are named: {}", show(&run));
+    assert!(!stderr.contains("engine"), "the tag is checked before the engine is contacted: {stderr}");
+    assert!(report(&out)["runs"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn a_tarball_with_the_wrong_sha256_stops_before_any_container() {
+    let dir = tempfile::tempdir().unwrap();
+    sh(dir.path(), "mkdir -p p && echo 'mkdir out' > p/build.sh && tar czf p.tar.gz p");
+    let actual = format!("{:x}", Sha256::digest(std::fs::read(dir.path().join("p.tar.gz")).unwrap()));
+    let wrong = "0".repeat(64);
+    let source = format!("tarball = \"p.tar.gz\"\nsha256 = \"{wrong}\"\nstrip_components = 1");
+    let spec = spec_with_source(dir.path(), &source, "");
+    let out = dir.path().join("results");
+    let run = without_engine(&["verify", spec.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(run.status.code(), Some(2), "{}", show(&run));
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(stderr.contains(&actual) && stderr.contains(&wrong), "both digests are named: {stderr}");
+    assert!(!out.join("source").exists(), "nothing was unpacked");
+    assert!(report(&out)["runs"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn source_date_epoch_is_the_commit_time_and_the_tree_is_pinned() {
+    let Some(_engine) = ready_engine() else { return };
+    let (dir, first, _) = repo();
+    let source = format!("git = \"r\"\nrev = \"{first}\"");
+    let spec = spec_with_source(dir.path(), &source, "source_date_epoch = \"commit\"");
+    let out = dir.path().join("results");
+    let run = reprocheck(&["check", spec.to_str().unwrap(), "--out", out.to_str().unwrap(), "--vary", "none"]);
+    assert_eq!(run.status.code(), Some(0), "{}", show(&run));
+    let sde = std::fs::read_to_string(out.join("run-1/outputs/out/sde")).unwrap();
+    assert_eq!(sde.trim(), "1600000000", "the committer time, not the author time");
+    let report = report(&out);
+    assert_eq!(report["source"]["rev"], first.as_str());
+    assert_eq!(report["source"]["commit_time"], 1_600_000_000);
+    let nix = Command::new("nix-hash").args(["--type", "sha256"]).arg(out.join("source")).output().unwrap();
+    let nar = format!("sha256:{}", String::from_utf8_lossy(&nix.stdout).trim());
+    assert_eq!(report["source"]["nar_hash"], nar.as_str(), "the checked-out tree's NAR hash");
+
+    // A wrong source.nar_hash pin stops the next run before any build.
+    let pinned = format!("{source}\nnar_hash = \"sha256:{}\"", "1".repeat(64));
+    let spec = spec_with_source(dir.path(), &pinned, "source_date_epoch = \"commit\"");
+    let run = without_engine(&["check", spec.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(run.status.code(), Some(2), "{}", show(&run));
+    assert!(String::from_utf8_lossy(&run.stderr).contains(&nar), "{}", show(&run));
+}
+
+/// Creates the example's git repository once per test binary.
+fn example_repo() {
+    static MADE: std::sync::Once = std::sync::Once::new();
+    MADE.call_once(|| {
+        sh(&root(), "specs/examples/make-repo.sh");
+    });
+}
+
+/// `reprocheck verify ARGS --out OUT` on the example, and the report.
+fn verify(args: &[&str], out: &Path) -> (std::process::Output, serde_json::Value) {
+    example_repo();
+    let mut all = vec!["verify"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--out", out.to_str().unwrap()]);
+    let run = reprocheck(&all);
+    let report = report(out);
+    (run, report)
+}
+
+#[test]
+fn the_example_release_matches_and_the_naive_one_content_matches() {
+    let Some(_engine) = ready_engine() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let (run, report) = verify(&["specs/examples/release.toml"], &tmp.path().join("release"));
+    assert_eq!(run.status.code(), Some(0), "{}", show(&run));
+    assert_eq!(report["verdict"], "verified");
+    let output = &report["verification"]["outputs"][0];
+    assert_eq!(output["verdict"], "match", "{output}");
+    assert_eq!(output["output"], "dist/hello-1.0.tgz", "the sums file's bare name found its output");
+
+    let reference = "dist/hello-1.0.tgz=specs/examples/published/hello-1.0.tgz";
+    let args = ["specs/examples/release-naive.toml", "--expect-file", reference];
+    let (run, report) = verify(&args, &tmp.path().join("naive"));
+    assert_eq!(run.status.code(), Some(1), "content-match is not a pass: {}", show(&run));
+    assert_eq!(report["verdict"], "not-verified");
+    let output = &report["verification"]["outputs"][0];
+    assert_eq!(output["verdict"], "content-match", "{output}");
+    let kinds: Vec<&str> =
+        output["metadata_differences"].as_array().unwrap().iter().map(|k| k.as_str().unwrap()).collect();
+    assert!(kinds.contains(&"mtime") && kinds.contains(&"owner"), "{kinds:?}");
+    assert!(!kinds.contains(&"content"), "{kinds:?}");
+    assert!(String::from_utf8_lossy(&run.stdout).contains("content-match"), "{}", show(&run));
+}
+
+#[test]
+fn a_published_tarball_with_other_content_is_a_mismatch() {
+    let Some(_engine) = ready_engine() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    // The published tarball carries a line that is not in the tagged commit.
+    let tampered = tmp.path().join("hello-1.0.tgz");
+    let published = root().join("specs/examples/published/hello-1.0.tgz");
+    sh(
+        tmp.path(),
+        &format!(
+            "mkdir x && tar -C x -xzf {} && echo '/* added after the tag */' >> x/hello-1.0/hello.c \
+             && tar -C x -czf {} hello-1.0",
+            published.display(),
+            tampered.display()
+        ),
+    );
+    let reference = format!("dist/hello-1.0.tgz={}", tampered.display());
+    let args = ["specs/examples/release-naive.toml", "--expect-file", &reference];
+    let (run, report) = verify(&args, &tmp.path().join("out"));
+    assert_eq!(run.status.code(), Some(1), "{}", show(&run));
+    let output = &report["verification"]["outputs"][0];
+    assert_eq!(output["verdict"], "mismatch", "{output}");
+    let details = output["diff"]["details"].as_array().unwrap();
+    assert!(
+        details.iter().any(|d| d["scope"] == "tar entry hello-1.0/hello.c" && d["field"] == "content"),
+        "the diff names the file whose bytes differ: {details:?}"
+    );
+}
+
+#[test]
+fn a_signed_attestation_verifies_and_a_flipped_byte_fails() {
+    let Some(_engine) = ready_engine() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let prefix = tmp.path().join("rebuilder");
+    let keygen = reprocheck(&["keygen", prefix.to_str().unwrap()]);
+    assert!(keygen.status.success(), "{}", show(&keygen));
+    let (key, public) = (tmp.path().join("rebuilder.key"), tmp.path().join("rebuilder.pub"));
+    let out = tmp.path().join("out");
+    let args = ["specs/examples/release.toml", "--sign-key", key.to_str().unwrap(), "--builder-id", "urn:test"];
+    let (run, _) = verify(&args, &out);
+    assert_eq!(run.status.code(), Some(0), "{}", show(&run));
+
+    let envelope_path = out.join("provenance.dsse.json");
+    let published = root().join("specs/examples/published/hello-1.0.tgz");
+    let attest = |envelope: &Path, artifact: &Path| {
+        reprocheck(&[
+            "attest",
+            "verify",
+            envelope.to_str().unwrap(),
+            "--key",
+            public.to_str().unwrap(),
+            "--artifact",
+            artifact.to_str().unwrap(),
+        ])
+    };
+    let ok = attest(&envelope_path, &published);
+    assert_eq!(ok.status.code(), Some(0), "{}", show(&ok));
+    let not_subject = attest(&envelope_path, &root().join("specs/examples/release.toml"));
+    assert_eq!(not_subject.status.code(), Some(1), "{}", show(&not_subject));
+
+    // The statement says what was built, from what, by whom.
+    let envelope: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&envelope_path).unwrap()).unwrap();
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let payload = b64.decode(envelope["payload"].as_str().unwrap()).unwrap();
+    let statement: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+    assert_eq!(statement["_type"], "https://in-toto.io/Statement/v1");
+    assert_eq!(statement["predicateType"], "https://slsa.dev/provenance/v1");
+    let published_sha = format!("{:x}", Sha256::digest(std::fs::read(&published).unwrap()));
+    assert_eq!(statement["subject"][0]["digest"]["sha256"], published_sha.as_str());
+    let predicate = &statement["predicate"];
+    let deps = predicate["buildDefinition"]["resolvedDependencies"].as_array().unwrap();
+    assert_eq!(deps[0]["digest"]["gitCommit"], "29bf614cada87943a3de6273c4edc79045925ad3");
+    assert_eq!(deps[1]["digest"]["sha256"], pinned_digest().trim_start_matches("sha256:"));
+    assert_eq!(predicate["runDetails"]["builder"]["id"], "urn:test");
+    let report_sha = format!("{:x}", Sha256::digest(std::fs::read(out.join("report.json")).unwrap()));
+    assert_eq!(predicate["runDetails"]["byproducts"][0]["digest"]["sha256"], report_sha.as_str());
+
+    // One flipped payload byte: the signature no longer verifies.
+    let mut flipped = payload.clone();
+    let middle = flipped.len() / 2;
+    flipped[middle] ^= 0x01;
+    let mut tampered = envelope.clone();
+    tampered["payload"] = serde_json::Value::String(b64.encode(&flipped));
+    let tampered_path = tmp.path().join("tampered.dsse.json");
+    std::fs::write(&tampered_path, serde_json::to_vec(&tampered).unwrap()).unwrap();
+    let bad = attest(&tampered_path, &published);
+    assert_eq!(bad.status.code(), Some(1), "{}", show(&bad));
+    assert!(String::from_utf8_lossy(&bad.stdout).contains("no signature"), "{}", show(&bad));
+}
