@@ -28,7 +28,10 @@ fn repo() -> (tempfile::TempDir, String, String) {
             git -c user.name=t -c user.email=t@t commit -qm one",
     );
     let first = sh(dir.path(), "git -C r rev-parse HEAD");
-    sh(dir.path(), "cd r && echo >> build.sh && git -c user.name=t -c user.email=t@t commit -qam two && git tag v1");
+    sh(
+        dir.path(),
+        "cd r && echo >> build.sh && git -c user.name=t -c user.email=t@t commit -qam two && git tag v1",
+    );
     let second = sh(dir.path(), "git -C r rev-parse HEAD");
     (dir, first, second)
 }
@@ -87,7 +90,8 @@ fn source_date_epoch_is_the_commit_time_and_the_tree_is_pinned() {
     let source = format!("git = \"r\"\nrev = \"{first}\"");
     let spec = spec_with_source(dir.path(), &source, "source_date_epoch = \"commit\"");
     let out = dir.path().join("results");
-    let run = reprocheck(&["check", spec.to_str().unwrap(), "--out", out.to_str().unwrap(), "--vary", "none"]);
+    let run =
+        reprocheck(&["check", spec.to_str().unwrap(), "--out", out.to_str().unwrap(), "--vary", "none"]);
     assert_eq!(run.status.code(), Some(0), "{}", show(&run));
     let sde = std::fs::read_to_string(out.join("run-1/outputs/out/sde")).unwrap();
     assert_eq!(sde.trim(), "1600000000", "the committer time, not the author time");
@@ -188,7 +192,8 @@ fn a_signed_attestation_verifies_and_a_flipped_byte_fails() {
     assert!(keygen.status.success(), "{}", show(&keygen));
     let (key, public) = (tmp.path().join("rebuilder.key"), tmp.path().join("rebuilder.pub"));
     let out = tmp.path().join("out");
-    let args = ["specs/examples/release.toml", "--sign-key", key.to_str().unwrap(), "--builder-id", "urn:test"];
+    let args =
+        ["specs/examples/release.toml", "--sign-key", key.to_str().unwrap(), "--builder-id", "urn:test"];
     let (run, _) = verify(&args, &out);
     assert_eq!(run.status.code(), Some(0), "{}", show(&run));
 

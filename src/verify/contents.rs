@@ -42,6 +42,13 @@ fn contents(members: &[(String, Member)]) -> Option<BTreeMap<String, Vec<String>
     Some(map)
 }
 
+/// Whether a structured-diff field is about content rather than metadata.
+pub fn is_content(field: &str) -> bool {
+    CONTENT_FIELDS.contains(&field)
+        || ["content", "presence", "size", "lines"].contains(&field)
+        || field.starts_with("first difference")
+}
+
 /// The kinds of metadata the structured diff found, e.g. `mtime`, `owner`,
 /// `order`, `gzip header mtime`, for a one-line summary of a content match.
 pub fn metadata_kinds(diff: &FileDiff) -> Vec<String> {

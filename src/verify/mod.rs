@@ -267,9 +267,12 @@ fn compare_with_reference(
     if check.diff.is_none() {
         let context = DiffContext::default();
         match diff::diff_files(&check.path, (0, run), reference, rebuilt, &context) {
-            Ok(d) => {
+            Ok(mut d) => {
                 if verdict == OutputVerdict::ContentMatch {
                     check.metadata_differences = contents::metadata_kinds(&d);
+                } else {
+                    // What makes it a mismatch first; metadata after.
+                    d.details.sort_by_key(|detail| !contents::is_content(&detail.field));
                 }
                 check.diff = Some(d);
             }
