@@ -187,7 +187,7 @@ impl<'a> Collector<'a> {
     ) -> Result<()> {
         if self.created.len() >= self.limits.max_entries {
             bail!(
-                "the build produced more than {} output entries; raise the limit or narrow build.outputs",
+                "the build produced more than {} output entries; raise limits.output_files or narrow build.outputs",
                 self.limits.max_entries
             );
         }
@@ -292,7 +292,7 @@ impl<'a> Collector<'a> {
             self.total_bytes += n as u64;
             if self.total_bytes > self.limits.max_total_bytes {
                 bail!(
-                    "the outputs exceed {} bytes (at {rel}); raise the limit or narrow build.outputs",
+                    "the outputs exceed {} bytes (at {rel}); raise limits.output_size or narrow build.outputs",
                     self.limits.max_total_bytes
                 );
             }

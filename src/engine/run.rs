@@ -2,7 +2,7 @@
 //! wait, collect, and always remove.
 
 use super::{ContainerConfig, Engine, LABEL};
-use crate::collect::{self, Collector, Limits, OutputEntry, OutputSelector};
+use crate::collect::{self, Collector, OutputEntry, OutputSelector};
 use crate::errors::*;
 use crate::plan::{Plan, RunPlan};
 use bytes::Bytes;
@@ -191,8 +191,9 @@ async fn download_outputs(
     }
     let outputs_dir = outputs_dir.to_path_buf();
     let handle = tokio::runtime::Handle::current();
+    let limits = plan.output_limits;
     tokio::task::spawn_blocking(move || {
-        let mut collector = Collector::new(&outputs_dir, &selector, Limits::default())?;
+        let mut collector = Collector::new(&outputs_dir, &selector, limits)?;
         for (root, stream) in streams {
             let reader = tokio_util::io::StreamReader::new(stream.map_err(std::io::Error::other));
             let reader = tokio_util::io::SyncIoBridge::new_with_handle(reader, handle.clone());

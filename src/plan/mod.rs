@@ -16,10 +16,6 @@ use std::time::Duration;
 pub const CONTROL_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 /// The control build user (uid and gid).
 pub const CONTROL_UID: u32 = 1111;
-/// Default process limit for a build container.
-pub const DEFAULT_PIDS_LIMIT: i64 = 4096;
-/// Default memory limit for a build container.
-pub const DEFAULT_MEMORY_BYTES: i64 = 8 << 30;
 
 /// All runs of one invocation.
 #[derive(Debug, Clone)]
@@ -34,6 +30,8 @@ pub struct Plan {
     pub outputs: Vec<String>,
     /// Per-run wall-clock limit.
     pub timeout: Duration,
+    /// Caps on what one run may hand back.
+    pub output_limits: crate::collect::Limits,
     /// The runs, numbered from 1.
     pub runs: Vec<RunPlan>,
     /// Which factors were asked for and which were applied.
@@ -218,8 +216,8 @@ pub fn plan(
         hostname: "reprocheck".to_string(),
         domainname: "reprocheck.invalid".to_string(),
         env,
-        pids_limit: DEFAULT_PIDS_LIMIT,
-        memory_bytes: DEFAULT_MEMORY_BYTES,
+        pids_limit: spec.limits.pids,
+        memory_bytes: spec.limits.memory_bytes,
         cpuset: None,
         uname26: false,
         no_randomize: false,
@@ -248,6 +246,10 @@ pub fn plan(
         command: spec.build.command.clone(),
         outputs: spec.build.outputs.clone(),
         timeout: spec.build.timeout,
+        output_limits: crate::collect::Limits {
+            max_total_bytes: spec.limits.output_bytes,
+            max_entries: spec.limits.output_entries,
+        },
         runs: Vec::new(),
         factors: FactorSummary { requested, varied, not_applied, caveats, tools: facts.tools.clone() },
         baseline,

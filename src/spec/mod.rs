@@ -6,10 +6,12 @@
 
 mod diagnostic;
 mod expect;
+mod limits;
 mod raw;
 mod validate;
 
 pub use diagnostic::SpecError;
+pub use limits::Limits;
 
 use crate::errors::*;
 use std::collections::BTreeMap;
@@ -40,6 +42,8 @@ pub struct Spec {
     pub check: Check,
     /// `[expect]`: published digests to verify against (empty when absent).
     pub expect: Vec<Expected>,
+    /// `[limits]`: resources and output caps of one run.
+    pub limits: Limits,
 }
 
 /// `[image]`: the toolchain image, pinned by digest.

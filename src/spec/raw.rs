@@ -13,6 +13,7 @@ pub(super) struct RawSpec {
     pub build: Option<Spanned<RawBuild>>,
     pub check: Option<RawCheck>,
     pub expect: Option<Spanned<BTreeMap<Spanned<String>, Spanned<String>>>>,
+    pub limits: Option<super::limits::RawLimits>,
 }
 
 #[derive(Debug, Deserialize)]

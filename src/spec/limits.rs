@@ -1,0 +1,128 @@
+//! `[limits]`: what one build may use, and what it may hand back.
+
+use super::SpecError;
+use serde::Deserialize;
+use std::path::Path;
+use toml::Spanned;
+
+type Checked<T> = std::result::Result<T, SpecError>;
+
+/// Resource limits of one run; every field has a default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Container memory limit, bytes (swap is not added on top).
+    pub memory_bytes: i64,
+    /// Container process limit.
+    pub pids: i64,
+    /// Total bytes of regular files collected from one run.
+    pub output_bytes: u64,
+    /// Entries (files, directories, links) collected from one run.
+    pub output_entries: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { memory_bytes: 8 << 30, pids: 4096, output_bytes: 4 << 30, output_entries: 100_000 }
+    }
+}
+
+/// `[limits]` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawLimits {
+    memory: Option<Spanned<String>>,
+    pids: Option<Spanned<i64>>,
+    output_size: Option<Spanned<String>>,
+    output_files: Option<Spanned<i64>>,
+}
+
+/// Smallest memory limit the engines accept with room for a shell.
+const MIN_MEMORY: u64 = 64 << 20;
+
+pub(super) fn validate(file: &Path, text: &str, raw: Option<&RawLimits>) -> Checked<Limits> {
+    let mut limits = Limits::default();
+    let Some(raw) = raw else { return Ok(limits) };
+    let err = |span: std::ops::Range<usize>, message: String, hint: &str| {
+        SpecError::at(file, text, Some(span), message).hint(hint)
+    };
+    if let Some(memory) = &raw.memory {
+        let bytes = size(memory.get_ref())
+            .filter(|b| *b >= MIN_MEMORY && *b <= i64::MAX as u64)
+            .ok_or_else(|| {
+                err(
+                    memory.span(),
+                    format!("limits.memory `{}` is not a size of at least 64 MiB", memory.get_ref()),
+                    "write sizes like \"512MiB\", \"8GiB\" or \"2GB\"",
+                )
+            })?;
+        limits.memory_bytes = bytes as i64;
+    }
+    if let Some(pids) = &raw.pids {
+        if !(16..=1 << 22).contains(pids.get_ref()) {
+            return Err(err(
+                pids.span(),
+                format!("limits.pids = {} is out of range", pids.get_ref()),
+                "give 16 to 4194304 processes; the default is 4096",
+            ));
+        }
+        limits.pids = *pids.get_ref();
+    }
+    if let Some(output) = &raw.output_size {
+        limits.output_bytes = size(output.get_ref()).filter(|b| *b > 0).ok_or_else(|| {
+            err(
+                output.span(),
+                format!("limits.output_size `{}` is not a positive size", output.get_ref()),
+                "write sizes like \"100MiB\" or \"4GiB\"",
+            )
+        })?;
+    }
+    if let Some(files) = &raw.output_files {
+        if !(1..=10_000_000).contains(files.get_ref()) {
+            return Err(err(
+                files.span(),
+                format!("limits.output_files = {} is out of range", files.get_ref()),
+                "give 1 to 10000000 entries; the default is 100000",
+            ));
+        }
+        limits.output_entries = *files.get_ref() as usize;
+    }
+    Ok(limits)
+}
+
+/// Parses `8GiB`, `512 MiB`, `2GB`, `1000` (bytes).
+fn size(text: &str) -> Option<u64> {
+    text.trim().parse::<bytesize::ByteSize>().ok().map(|b| b.as_u64())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(body: &str) -> Checked<Limits> {
+        let text = format!("[limits]\n{body}\n");
+        #[derive(Deserialize)]
+        struct Doc {
+            limits: RawLimits,
+        }
+        let doc: Doc = toml::from_str(&text).unwrap();
+        validate(Path::new("t.toml"), &text, Some(&doc.limits))
+    }
+
+    #[test]
+    fn sizes_and_counts_parse() {
+        let l = parse("memory = \"512MiB\"\npids = 64\noutput_size = \"1 KiB\"\noutput_files = 10").unwrap();
+        assert_eq!(l, Limits { memory_bytes: 512 << 20, pids: 64, output_bytes: 1024, output_entries: 10 });
+        assert_eq!(parse("memory = \"2GB\"").unwrap().memory_bytes, 2_000_000_000);
+    }
+
+    #[test]
+    fn nonsense_is_located() {
+        let err = parse("memory = \"lots\"").unwrap_err();
+        assert_eq!(err.line, 2, "{err}");
+        assert!(err.message.contains("64 MiB"), "{err}");
+        assert!(parse("memory = \"1MiB\"").is_err());
+        assert!(parse("pids = 1").unwrap_err().message.contains("out of range"));
+        assert!(parse("output_files = 0").is_err());
+        assert!(parse("output_size = \"0\"").is_err());
+    }
+}
