@@ -151,6 +151,37 @@ fn builds_are_hermetic() {
 }
 
 #[test]
+fn builds_cannot_open_tcp_connections_even_to_host_loopback() {
+    let Some(_engine) = ready_engine() else { return };
+    // A listener on the host's loopback: the build must not reach it.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let control = if port == 45678 { 45679 } else { 45678 };
+    let build = format!("{SH_BUILD}\nenv = {{ HOST_PORT = \"{port}\", CONTROL_PORT = \"{control}\" }}");
+    let case = Case::new("network", &build);
+    let run = case.check(&["--vary", "none"]);
+    assert_eq!(run.status.code(), Some(0), "{}", show(&run));
+    let net = std::fs::read_to_string(case.out.join("run-1/outputs/out/net.txt")).unwrap();
+    let expected = format!("127.0.0.1/{control} connected\n127.0.0.1/{port} failed\n1.1.1.1/80 failed\n");
+    assert_eq!(net, expected, "the first line is the control: TCP itself works inside");
+    assert!(listener.accept().is_err(), "the host listener saw a connection");
+}
+
+#[test]
+fn builds_cannot_write_into_the_source_tree() {
+    let Some(_engine) = ready_engine() else { return };
+    let source = fixture("writer");
+    let before = std::fs::read_to_string(source.join("build.sh")).unwrap();
+    // Every factor: fileordering mounts a scratch copy as the build dir.
+    let case = Case::new("writer", SH_BUILD);
+    let run = case.check(&[]);
+    assert_eq!(run.status.code(), Some(0), "{}", show(&run));
+    assert_eq!(std::fs::read_to_string(source.join("build.sh")).unwrap(), before);
+    assert!(!source.join("written-by-build").exists(), "the build wrote into the user's tree");
+}
+
+#[test]
 fn diffoscope_runs_when_asked_and_its_absence_is_not_an_error() {
     let Some(_engine) = ready_engine() else { return };
     let case = Case::new("random", SH_BUILD);

@@ -41,7 +41,8 @@ fn a_fork_bomb_is_stopped_by_the_pids_limit() {
 #[test]
 fn an_output_over_the_size_cap_fails_with_the_limit_named() {
     let Some(_engine) = ready_engine() else { return };
-    let (run, report) = run_limited("mkdir out && head -c 3000000 /dev/zero > out/big", "output_size = \"1MiB\"");
+    let (run, report) =
+        run_limited("mkdir out && head -c 3000000 /dev/zero > out/big", "output_size = \"1MiB\"");
     assert_eq!(run.status.code(), Some(2), "{}", show(&run));
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(stderr.contains("limits.output_size"), "{stderr}");

@@ -46,15 +46,15 @@ pub(super) fn validate(file: &Path, text: &str, raw: Option<&RawLimits>) -> Chec
         SpecError::at(file, text, Some(span), message).hint(hint)
     };
     if let Some(memory) = &raw.memory {
-        let bytes = size(memory.get_ref())
-            .filter(|b| *b >= MIN_MEMORY && *b <= i64::MAX as u64)
-            .ok_or_else(|| {
+        let bytes = size(memory.get_ref()).filter(|b| *b >= MIN_MEMORY && *b <= i64::MAX as u64).ok_or_else(
+            || {
                 err(
                     memory.span(),
                     format!("limits.memory `{}` is not a size of at least 64 MiB", memory.get_ref()),
                     "write sizes like \"512MiB\", \"8GiB\" or \"2GB\"",
                 )
-            })?;
+            },
+        )?;
         limits.memory_bytes = bytes as i64;
     }
     if let Some(pids) = &raw.pids {

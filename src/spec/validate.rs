@@ -76,7 +76,19 @@ pub(super) fn validate(file: &Path, text: String) -> Checked<Spec> {
     };
     let limits = super::limits::validate(ctx.file, ctx.text, raw.limits.as_ref())?;
     let sha256 = Digest::from_sha256(&Sha256::digest(text.as_bytes())).to_string();
-    Ok(Spec { file: file.to_path_buf(), dir, text, sha256, name, image, source, build, check, expect, limits })
+    Ok(Spec {
+        file: file.to_path_buf(),
+        dir,
+        text,
+        sha256,
+        name,
+        image,
+        source,
+        build,
+        check,
+        expect,
+        limits,
+    })
 }
 
 fn hint_for_toml_error(message: &str) -> Option<&'static str> {
