@@ -98,6 +98,29 @@ fn lock_pins_and_locked_refuses_a_change() {
 }
 
 #[test]
+fn a_second_check_on_the_same_results_directory_is_refused_untouched() {
+    let Some(_engine) = ready_engine() else { return };
+    let case = Case::new("clean", "command = \"sleep 4 && sh build.sh\"\noutputs = [\"out\"]");
+    let first = case.check_cmd(&["--vary", "none"]).spawn().unwrap();
+    // Wait until the first holds the directory.
+    let lock = case.out.join(".reprocheck.lock");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !lock.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let second = case.check(&["--vary", "none"]);
+    assert_eq!(second.status.code(), Some(2), "{}", show(&second));
+    assert!(
+        String::from_utf8_lossy(&second.stderr).contains("another reprocheck is writing"),
+        "{}",
+        show(&second)
+    );
+    let first = first.wait_with_output().unwrap();
+    assert_eq!(first.status.code(), Some(0), "the first check is undisturbed: {}", show(&first));
+    assert_eq!(case.report()["verdict"], "reproducible");
+}
+
+#[test]
 fn sigint_during_a_build_leaves_no_container() {
     let Some(engine) = ready_engine() else { return };
     let case = Case::new("sleeper", SH_BUILD);
