@@ -37,6 +37,19 @@ pub async fn check(spec_file: &Path, options: &CheckOptions) -> Result<(Report, 
     run(spec_file, options, Mode::Check).await
 }
 
+/// One invocation's inputs, as every pipeline (check, explain, verify) takes them.
+#[derive(Clone, Copy)]
+pub struct Invocation<'a> {
+    /// The loaded spec.
+    pub spec: &'a Spec,
+    /// Its source, prepared and verified.
+    pub source: &'a PreparedSource,
+    /// The command line's options.
+    pub options: &'a CheckOptions,
+    /// The claimed results directory.
+    pub out: &'a Path,
+}
+
 /// What an invocation does once the spec is loaded and its results
 /// directory claimed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,10 +105,11 @@ pub async fn run(spec_file: &Path, options: &CheckOptions, mode: Mode) -> Result
         // Git and tarball sources are unpacked beside the runs, for inspection.
         let source = source::prepare(&spec, &out.join("source"), std::slice::from_ref(&out))?;
         report.source = Some(source.info.clone());
+        let invocation = Invocation { spec: &spec, source: &source, options, out: &out };
         match mode {
-            Mode::Check => pipeline(&spec, &source, options, &out, &mut report).await,
-            Mode::Explain => crate::explain::pipeline(&spec, &source, options, &out, &mut report).await,
-            Mode::Verify => crate::verify::pipeline(&spec, &source, options, &out, &mut report).await,
+            Mode::Check => pipeline(invocation, &mut report).await,
+            Mode::Explain => crate::explain::pipeline(invocation, &mut report).await,
+            Mode::Verify => crate::verify::pipeline(invocation, &mut report).await,
         }
     }
     .await;
@@ -108,16 +122,11 @@ pub async fn run(spec_file: &Path, options: &CheckOptions, mode: Mode) -> Result
     Ok((report, out))
 }
 
-async fn pipeline(
-    spec: &Spec,
-    source: &PreparedSource,
-    options: &CheckOptions,
-    out: &Path,
-    report: &mut Report,
-) -> Result<()> {
+async fn pipeline(invocation: Invocation<'_>, report: &mut Report) -> Result<()> {
+    let Invocation { spec, options, out, .. } = invocation;
     let runs = options.runs.unwrap_or(spec.check.runs);
     ensure!(runs >= 2, "--runs must be at least 2 to compare anything");
-    let mut session = Session::open(spec, source, options, out, runs, report).await?;
+    let mut session = Session::open(invocation, runs, report).await?;
     // The run id names every container's label: print it so leftovers can be found.
     eprintln!(
         "reprocheck: run {}: {runs} builds of {} on image {}",

@@ -2,7 +2,7 @@
 //! verified image, the factor facts, the plan, scratch files and mounts.
 //! `check` and `explain` both run their builds through [`Session::run_batch`].
 
-use crate::check::CheckOptions;
+use crate::check::{CheckOptions, Invocation};
 use crate::engine::docker::DockerEngine;
 use crate::engine::{self, run, Engine};
 use crate::errors::*;
@@ -37,14 +37,8 @@ pub struct Session<'a> {
 impl<'a> Session<'a> {
     /// Connects, verifies the pinned image, probes factor support and plans
     /// `runs` runs. Fills in the report's engine, image and factors.
-    pub async fn open(
-        spec: &'a Spec,
-        source: &'a PreparedSource,
-        options: &CheckOptions,
-        out: &Path,
-        runs: u32,
-        report: &mut Report,
-    ) -> Result<Session<'a>> {
+    pub async fn open(invocation: Invocation<'a>, runs: u32, report: &mut Report) -> Result<Session<'a>> {
+        let Invocation { spec, source, options, out } = invocation;
         let shutdown = Shutdown::install()?;
         let engine: Arc<dyn Engine> = Arc::new(DockerEngine::connect().await?);
         report.engine = Some(engine.info().clone());

@@ -8,13 +8,11 @@
 
 mod isolate;
 
-use crate::check::CheckOptions;
+use crate::check::Invocation;
 use crate::collect::OutputEntry;
 use crate::errors::*;
 use crate::report::{Report, Verdict};
 use crate::session::Session;
-use crate::source::PreparedSource;
-use crate::spec::Spec;
 use isolate::{Decoded, Search, Step};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -98,14 +96,9 @@ impl Explanation {
 type Outputs = BTreeMap<String, OutputEntry>;
 
 /// Runs the explanation for `spec` and fills in `report`.
-pub async fn pipeline(
-    spec: &Spec,
-    source: &PreparedSource,
-    options: &CheckOptions,
-    out: &Path,
-    report: &mut Report,
-) -> Result<()> {
-    let mut session = Session::open(spec, source, options, out, 2, report).await?;
+pub async fn pipeline(invocation: Invocation<'_>, report: &mut Report) -> Result<()> {
+    let Invocation { spec, options, .. } = invocation;
+    let mut session = Session::open(invocation, 2, report).await?;
     session.all_at_once(options);
     let factors = session.plan.factors.varied.clone();
     eprintln!(

@@ -9,13 +9,12 @@
 
 mod contents;
 
-use crate::check::{self, CheckOptions};
+use crate::check::{self, CheckOptions, Invocation};
 use crate::collect::OutputEntry;
 use crate::diff::{self, DiffContext, FileDiff};
 use crate::errors::*;
 use crate::report::{Report, Verdict};
 use crate::session::Session;
-use crate::source::PreparedSource;
 use crate::spec::{Digest, Spec};
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
@@ -92,13 +91,8 @@ struct Expectation {
 
 /// Rebuilds `options.runs` times (default once, in the control
 /// environment) and fills in the report's verification and verdict.
-pub async fn pipeline(
-    spec: &Spec,
-    source: &PreparedSource,
-    options: &CheckOptions,
-    out: &Path,
-    report: &mut Report,
-) -> Result<()> {
+pub async fn pipeline(invocation: Invocation<'_>, report: &mut Report) -> Result<()> {
+    let Invocation { spec, options, out, .. } = invocation;
     let expectations = expectations(spec, &options.expect_files)?;
     let runs = options.runs.unwrap_or(1);
     ensure!(runs >= 1, "--runs must be at least 1");
@@ -107,7 +101,7 @@ pub async fn pipeline(
         vary: if runs == 1 { Some(Vec::new()) } else { options.vary.clone() },
         ..options.clone()
     };
-    let mut session = Session::open(spec, source, options, out, runs, report).await?;
+    let mut session = Session::open(Invocation { options, ..invocation }, runs, report).await?;
     eprintln!(
         "reprocheck: run {}: verifying {} output(s) of {} with {runs} build(s)",
         report.run_id,
