@@ -7,9 +7,20 @@ use std::path::PathBuf;
 #[derive(Debug, Parser)]
 #[command(name = "reprocheck", version, about, long_about = None)]
 pub struct Cli {
+    /// The engine's API socket: a path (`/run/podman/podman.sock`) or a URL
+    /// (`unix://...`, `tcp://...`). Default: $DOCKER_HOST, else /var/run/docker.sock.
+    #[arg(long, global = true, value_name = "SOCKET")]
+    pub engine_socket: Option<String>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// `--engine-socket` as a DOCKER_HOST value.
+    pub fn engine_host(&self) -> Option<String> {
+        self.engine_socket.as_ref().map(|s| if s.contains("://") { s.clone() } else { format!("unix://{s}") })
+    }
 }
 
 /// The subcommands.

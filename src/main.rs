@@ -45,6 +45,10 @@ fn present(report: &Report, out: &std::path::Path, json: bool) -> Result<ExitCod
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(host) = cli.engine_host() {
+        // Before any thread exists: every engine connection reads DOCKER_HOST.
+        std::env::set_var("DOCKER_HOST", host);
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),

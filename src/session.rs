@@ -58,7 +58,16 @@ impl<'a> Session<'a> {
         };
         if requested.iter().any(|f| f == "fileordering") {
             let local = engine.info().endpoint.starts_with("unix://");
-            match mounts::disorderfs_problem(scratch.path(), local) {
+            let problem = if engine.archive_sees_bind_mounts() {
+                mounts::disorderfs_problem(scratch.path(), local)
+            } else {
+                Some(format!(
+                    "{} copies files into and out of a container without its bind mounts, \
+                     so the disorderfs build directory cannot be used",
+                    engine.info().kind
+                ))
+            };
+            match problem {
                 None => {
                     facts.disorderfs_works = true;
                     facts.tools.insert("disorderfs".into(), mounts::disorderfs_version());

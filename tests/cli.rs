@@ -36,6 +36,21 @@ fn unreachable_engine_fails_fast_with_advice() {
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(stderr.contains("cannot reach a container engine"), "{stderr}");
     assert!(stderr.contains("DOCKER_HOST"), "{stderr}");
+
+    // --engine-socket wins over DOCKER_HOST (here a working one, if any).
+    let socket = tmp.path().join("flag.sock");
+    let out = tmp.path().join("o2");
+    let run = reprocheck(&[
+        "--engine-socket",
+        socket.to_str().unwrap(),
+        "check",
+        spec.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(run.status.code(), Some(2), "{}", show(&run));
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(stderr.contains(&format!("unix://{}", socket.display())), "the flag's socket is named: {stderr}");
 }
 
 #[test]

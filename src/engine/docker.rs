@@ -112,6 +112,14 @@ impl Engine for DockerEngine {
         &self.info
     }
 
+    fn archive_sees_bind_mounts(&self) -> bool {
+        // Podman 4.3 copies into and out of the container's own root file
+        // system only: the bind-mounted build directory stays empty and
+        // root-owned (measured; the build then fails with "No rule to make
+        // target").
+        !self.is_podman
+    }
+
     async fn inspect_image(&self, reference: &str) -> Result<Option<ImageInfo>> {
         match self.docker.inspect_image(reference).await {
             Ok(image) => Ok(Some(ImageInfo {

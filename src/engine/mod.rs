@@ -108,6 +108,12 @@ pub type ByteStream = BoxStream<'static, std::io::Result<Bytes>>;
 pub trait Engine: Send + Sync {
     /// Version and endpoint, for the report.
     fn info(&self) -> &EngineInfo;
+    /// Whether uploads into and downloads from a created (or stopped)
+    /// container see its bind mounts. The fileordering factor needs it: it
+    /// bind-mounts the build directory.
+    fn archive_sees_bind_mounts(&self) -> bool {
+        true
+    }
     /// Looks up a local image; `Ok(None)` when it does not exist.
     async fn inspect_image(&self, reference: &str) -> Result<Option<ImageInfo>>;
     /// Loads a `docker save`-format archive from disk.

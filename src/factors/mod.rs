@@ -271,7 +271,7 @@ pub fn unavailable(name: &str, facts: &HostFacts) -> Option<String> {
         "num_cpus" if facts.cpus < 2 => Some(format!("the engine has {} CPU; nothing to vary", facts.cpus)),
         "kernel" if !facts.can_set_uname26 => Some(format!("setarch --uname-2.6 fails in the image: {}", facts.setarch_error)),
         "aslr" if !facts.can_disable_aslr => Some(format!(
-            "ASLR cannot be disabled in the container ({}); Docker's default seccomp profile forbids personality(ADDR_NO_RANDOMIZE), so every run has ASLR enabled",
+            "ASLR cannot be disabled in the container ({}); the engine's default seccomp profile forbids personality(ADDR_NO_RANDOMIZE), so every run has ASLR enabled",
             facts.setarch_aslr_error
         )),
         "fileordering" if !facts.disorderfs_works => Some(facts.disorderfs_problem.clone()),
