@@ -111,6 +111,7 @@ async fn build_in(
     let run_dir = results.join(&run_dir_name);
     tokio::fs::create_dir(&run_dir).await.with_context(|| format!("creating {}", run_dir.display()))?;
     engine.upload(id, source).await?;
+    tracing::debug!(run = run.index, "uploaded");
     if run.start_delay_ms > 0 {
         // Staggered start: the time factor's fallback when the clock cannot be faked.
         tokio::time::sleep(Duration::from_millis(run.start_delay_ms)).await;

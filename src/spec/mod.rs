@@ -216,6 +216,13 @@ pub struct Check {
 /// Default wall-clock limit for one run.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60 * 60);
 
+/// Validates spec `text` as if read from `file` (relative paths resolve
+/// against its directory). For callers that have the text already, and the
+/// fuzzer.
+pub fn parse(file: &Path, text: String) -> std::result::Result<Spec, SpecError> {
+    validate::validate(file, text)
+}
+
 /// Reads and validates the spec at `file`.
 pub fn load(file: &Path) -> Result<Spec> {
     let bytes = std::fs::read(file).with_context(|| {

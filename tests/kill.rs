@@ -1,0 +1,118 @@
+//! SIGINT and SIGTERM at 20 moments spread over a check's life (create,
+//! upload, build, download, collect) leave no container and no mount.
+//! Alone in its binary, so every labelled container it sees is its own.
+
+mod common;
+
+use common::*;
+use reprocheck::engine::Engine;
+use std::time::{Duration, Instant};
+
+/// Kills per run of this test.
+const KILLS: usize = 20;
+
+/// Containers labelled `reprocheck`, of any run.
+fn labelled(engine: &reprocheck::engine::docker::DockerEngine) -> usize {
+    block(engine.list_labelled(None)).unwrap().len()
+}
+
+/// The furthest phase any run reached, from the debug log.
+fn phase(stderr: &str) -> &'static str {
+    let stages = [
+        (" created", "upload"),
+        (" uploaded", "start"),
+        (" started", "build"),
+        (" exited", "download and collect"),
+        (" log saved and outputs collected", "remove"),
+    ];
+    stages.iter().rev().find(|(event, _)| stderr.contains(event)).map_or("setup and create", |(_, p)| p)
+}
+
+/// Mounts reprocheck makes (disorderfs views under its scratch directories).
+fn our_mounts() -> Vec<String> {
+    let mounts = std::fs::read_to_string("/proc/mounts").unwrap();
+    mounts
+        .lines()
+        .filter(|l| l.contains("disorderfs") || l.contains("reprocheck"))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn signals_at_random_moments_leave_no_container_and_no_mount() {
+    let Some(engine) = ready_engine() else { return };
+    assert_eq!(labelled(&engine), 0, "labelled containers exist before the test");
+    assert!(our_mounts().is_empty(), "mounts exist before the test: {:?}", our_mounts());
+    // A source big enough that upload takes a while, a build that runs for a
+    // second, and an output big enough that download and collection do too.
+    let source = tempfile::tempdir().unwrap();
+    std::fs::write(source.path().join("blob"), vec![7u8; 30 << 20]).unwrap();
+    let build = "command = \"sleep 1 && mkdir -p out && cp blob out/blob && echo done > out/done\"\n\
+                 outputs = [\"out\"]";
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write_spec(dir.path(), "bulky", source.path(), build);
+
+    // Time one whole check, to spread the kills over it.
+    let started = Instant::now();
+    let whole =
+        reprocheck(&["check", spec.to_str().unwrap(), "--out", dir.path().join("full").to_str().unwrap()]);
+    let duration = started.elapsed();
+    assert_eq!(whole.status.code(), Some(0), "{}", show(&whole));
+
+    // A fixed pseudo-random sequence, so a failure can be replayed.
+    let mut seed: u64 = 0x5eed_1234;
+    let mut interrupted = 0;
+    let mut phases = std::collections::BTreeMap::new();
+    for i in 0..KILLS {
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        // One random moment in each twentieth of the check: spread over every phase.
+        let unit = (seed >> 11) as f64 / (1u64 << 53) as f64;
+        let delay = duration.mul_f64((i as f64 + unit) / KILLS as f64);
+        let signal = if i % 2 == 0 { libc::SIGINT } else { libc::SIGTERM };
+        let out = dir.path().join(format!("kill-{i}"));
+        let mut child = reprocheck_cmd(&["check", spec.to_str().unwrap(), "--out", out.to_str().unwrap()])
+            .env("RUST_LOG", "reprocheck::engine::run=debug")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(delay);
+        // SAFETY: signalling our own child process.
+        unsafe { libc::kill(child.id() as i32, signal) };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "kill {i}: still running 60 s after the signal");
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+        // Killed before the handler was installed, the process dies of the signal.
+        let died_of_signal = std::os::unix::process::ExitStatusExt::signal(&status) == Some(signal);
+        assert!(
+            died_of_signal || matches!(status.code(), Some(0) | Some(2)),
+            "kill {i} after {delay:?}: {status:?}\n{stderr}"
+        );
+        let phase = if stderr.contains("interrupted by") {
+            interrupted += 1;
+            phase(&stderr)
+        } else {
+            "not running"
+        };
+        *phases.entry(phase).or_insert(0) += 1;
+        let (left, mounts) = (labelled(&engine), our_mounts());
+        eprintln!(
+            "kill {i:2}: {} after {:>5} ms, in {phase} -> {status}; containers left {left}, mounts left {}",
+            if signal == libc::SIGINT { "SIGINT " } else { "SIGTERM" },
+            delay.as_millis(),
+            mounts.len()
+        );
+        assert_eq!(left, 0, "kill {i} after {delay:?} left containers\n{stderr}");
+        assert!(mounts.is_empty(), "kill {i} after {delay:?} left mounts: {mounts:?}\n{stderr}");
+    }
+    eprintln!("{KILLS} kills over a {duration:?} check, {interrupted} caught mid-run, by phase {phases:?}; 0 containers and 0 mounts left");
+    assert!(interrupted >= KILLS / 2, "only {interrupted} of {KILLS} kills landed while the check ran");
+    assert!(phases.len() >= 3, "the kills should land in several phases: {phases:?}");
+}
