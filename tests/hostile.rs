@@ -1,0 +1,149 @@
+//! Builds whose outputs attack the collector, against the real engine. Each
+//! is either refused with a clear message or recorded safely; none panics,
+//! and nothing is written outside the results directory.
+//!
+//! What a build cannot put into the engine's archive stream (`../` names,
+//! absolute names, a write through a symlink, hardlinks to host files) is
+//! fed to the collector directly by its unit tests and by the fuzzer.
+
+mod common;
+
+use common::*;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+/// Runs tests/fixtures/hostile-NAME (control environment only, so the
+/// attack is the only thing under test); returns the output and the report.
+fn attack(name: &str, extra: &str) -> (tempfile::TempDir, std::process::Output, serde_json::Value) {
+    let tmp = tempfile::tempdir().unwrap();
+    let fixture = fixture(&format!("hostile-{name}"));
+    let spec = write_spec(tmp.path(), name, &fixture, &format!("{SH_BUILD}\n{extra}"));
+    let out = tmp.path().join("results");
+    let run =
+        reprocheck(&["check", spec.to_str().unwrap(), "--out", out.to_str().unwrap(), "--vary", "none"]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(!stderr.contains("panicked"), "{name}: {}", show(&run));
+    assert_contained(tmp.path(), name);
+    let report = report(&out);
+    (tmp, run, report)
+}
+
+/// The temporary directory holds the spec and the results, and the results
+/// only reprocheck's own files, whatever the build did.
+fn assert_contained(dir: &Path, name: &str) {
+    let mut top: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    top.sort();
+    let mut expected = vec![format!("{name}.toml"), "results".to_string()];
+    expected.sort();
+    assert_eq!(top, expected, "{name}: written beside the results");
+    for entry in std::fs::read_dir(dir.join("results")).unwrap() {
+        let entry = entry.unwrap().file_name().to_string_lossy().into_owned();
+        let ours = ["report.json", ".reprocheck.lock"].contains(&entry.as_str()) || entry.starts_with("run-");
+        assert!(ours, "{name}: unexpected {entry} in the results directory");
+    }
+}
+
+fn stderr(run: &std::process::Output) -> String {
+    String::from_utf8_lossy(&run.stderr).into_owned()
+}
+
+fn outputs(report: &serde_json::Value) -> &serde_json::Map<String, serde_json::Value> {
+    report["runs"][0]["outputs"].as_object().expect("outputs recorded")
+}
+
+#[test]
+fn symlinks_out_of_the_outputs_are_stored_as_links_and_never_followed() {
+    let Some(_engine) = ready_engine() else { return };
+    for (name, path, target) in [
+        ("symlink-absolute", "out/passwd", "/etc/passwd"),
+        ("symlink-escape", "out/up", "../../../../../../etc"),
+        ("symlink-root", "out", "/etc"),
+    ] {
+        let (tmp, run, report) = attack(name, "");
+        assert_eq!(run.status.code(), Some(0), "{name}: {}", show(&run));
+        assert_eq!(
+            outputs(&report)[path],
+            serde_json::json!({"type": "symlink", "target": target}),
+            "{name}"
+        );
+        let stored = tmp.path().join("results/run-1/outputs").join(path);
+        assert!(stored.symlink_metadata().unwrap().file_type().is_symlink(), "{name}: stored as a link");
+    }
+}
+
+#[test]
+fn hardlinks_become_plain_files() {
+    let Some(_engine) = ready_engine() else { return };
+    let (tmp, run, report) = attack("hardlink-inside", "");
+    assert_eq!(run.status.code(), Some(0), "{}", show(&run));
+    assert_eq!(outputs(&report)["out/a"], outputs(&report)["out/b"]);
+    let meta = std::fs::metadata(tmp.path().join("results/run-1/outputs/out/b")).unwrap();
+    assert_eq!(std::os::unix::fs::MetadataExt::nlink(&meta), 1, "a copy, not a link");
+    let (tmp, run, _) = attack("hardlink-outside", "");
+    assert_eq!(run.status.code(), Some(0), "{}", show(&run));
+    let stored = std::fs::read_to_string(tmp.path().join("results/run-1/outputs/out/h")).unwrap();
+    assert_eq!(stored, "secret\n");
+}
+
+#[test]
+fn a_non_utf8_name_is_refused_clearly() {
+    let Some(_engine) = ready_engine() else { return };
+    let (_tmp, run, report) = attack("non-utf8-name", "");
+    assert_eq!(run.status.code(), Some(2), "{}", show(&run));
+    assert!(stderr(&run).contains("not valid UTF-8"), "{}", show(&run));
+    assert_eq!(report["verdict"], "error");
+}
+
+#[test]
+fn setuid_and_world_writable_bits_are_not_stored() {
+    let Some(_engine) = ready_engine() else { return };
+    let (tmp, run, report) = attack("setuid", "");
+    assert_eq!(run.status.code(), Some(0), "{}", show(&run));
+    let mode =
+        std::fs::metadata(tmp.path().join("results/run-1/outputs/out/x")).unwrap().permissions().mode();
+    assert_eq!(mode & 0o7777, 0o755, "only the executable bit survives");
+    assert_eq!(outputs(&report)["out/x"]["executable"], true);
+}
+
+#[test]
+fn ten_thousand_files_deep_trees_and_odd_names_are_collected() {
+    let Some(_engine) = ready_engine() else { return };
+    let (_tmp, run, report) = attack("many-files", "");
+    assert_eq!(run.status.code(), Some(0), "{}", show(&run));
+    assert_eq!(outputs(&report).len(), 10_000);
+
+    let (_tmp, run, report) = attack("deep", "");
+    assert_eq!(run.status.code(), Some(0), "{}", show(&run));
+    let bottom = format!("out/{}bottom", "d/".repeat(200));
+    assert!(outputs(&report).contains_key(&bottom), "{:?}", outputs(&report).keys());
+
+    let (_tmp, run, report) = attack("odd-names", "");
+    assert_eq!(run.status.code(), Some(0), "{}", show(&run));
+    for name in ["out/new\nline", "out/back\\slash", "out/quo\"te", &format!("out/{}", "0".repeat(255))] {
+        assert!(outputs(&report).contains_key(name), "{name:?} in {:?}", outputs(&report).keys());
+    }
+}
+
+#[test]
+fn outputs_over_the_caps_are_refused_naming_the_limit() {
+    let Some(_engine) = ready_engine() else { return };
+    let (_tmp, run, _) = attack("big-file", "[limits]\noutput_size = \"1MiB\"");
+    assert_eq!(run.status.code(), Some(2), "{}", show(&run));
+    assert!(stderr(&run).contains("limits.output_size"), "{}", show(&run));
+    let (_tmp, run, _) = attack("many-files", "[limits]\noutput_files = 5000");
+    assert_eq!(run.status.code(), Some(2), "{}", show(&run));
+    assert!(stderr(&run).contains("limits.output_files"), "{}", show(&run));
+}
+
+#[test]
+fn a_device_node_cannot_even_be_made() {
+    let Some(_engine) = ready_engine() else { return };
+    let (_tmp, run, report) = attack("device", "");
+    assert_eq!(run.status.code(), Some(2), "{}", show(&run));
+    assert_eq!(report["runs"][0]["status"], "failed");
+    let tail = report["runs"][0]["log_tail"].as_str().unwrap();
+    assert!(tail.contains("mknod"), "{tail}");
+}
