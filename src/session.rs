@@ -132,16 +132,25 @@ impl<'a> Session<'a> {
         let mut outcomes = tokio::select! {
             outcomes = all_runs => outcomes,
             signal = self.shutdown.recv() => {
-                let removed = engine::sweep(engine.as_ref(), &plan.run_id).await?;
-                bail!("interrupted by {signal}; removed {removed} container(s)");
+                let swept = engine::sweep(engine.as_ref(), &plan.run_id).await?;
+                bail!("interrupted by {signal}; removed {} container(s)", swept.removed);
             }
         };
         // Each run removes its own container; after any error, make sure no
         // container of this invocation is left behind.
-        if outcomes.iter().any(|(_, outcome)| outcome.is_err()) {
-            engine::sweep(engine.as_ref(), &plan.run_id).await?;
-        }
         outcomes.sort_by_key(|(run, _)| run.index);
+        if let Some((run, Err(first))) = outcomes.iter().find(|(_, outcome)| outcome.is_err()) {
+            let first = format!("run {}: {first:#}", run.index);
+            match engine::sweep(engine.as_ref(), &plan.run_id).await {
+                Ok(swept) if swept.engine_went_away => bail!(
+                    "the container engine at {} stopped answering during the builds (was it restarted?); \
+                     its containers were removed once it came back\n{first}",
+                    engine.info().endpoint
+                ),
+                Ok(_) => {}
+                Err(e) => bail!("{first}\n{e:#}"),
+            }
+        }
         let mut reports = Vec::new();
         for (run, outcome) in outcomes {
             let result = outcome.with_context(|| format!("run {}", run.index))?;

@@ -137,12 +137,55 @@ pub trait Engine: Send + Sync {
     async fn list_labelled(&self, value: Option<&str>) -> Result<Vec<String>>;
 }
 
+/// How long a sweep waits for an engine that stopped answering (a
+/// restarting dockerd first stops its containers, which takes ~10 s).
+pub const SWEEP_PATIENCE: std::time::Duration = std::time::Duration::from_secs(90);
+
+/// What a sweep did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Swept {
+    /// Containers removed.
+    pub removed: usize,
+    /// Whether the engine had stopped answering (and came back).
+    pub engine_went_away: bool,
+}
+
 /// Removes every container of `run_id`. Used after errors and on Ctrl-C, so it
-/// also catches a container whose create call was interrupted.
-pub async fn sweep(engine: &dyn Engine, run_id: &str) -> Result<usize> {
-    let ids = engine.list_labelled(Some(run_id)).await?;
+/// also catches a container whose create call was interrupted. When the
+/// engine does not answer (it may be restarting), it keeps trying for
+/// [`SWEEP_PATIENCE`]; if the engine stays away, the error says how to
+/// remove the containers by hand.
+pub async fn sweep(engine: &dyn Engine, run_id: &str) -> Result<Swept> {
+    let started = std::time::Instant::now();
+    let mut engine_went_away = false;
+    let ids = loop {
+        match engine.list_labelled(Some(run_id)).await {
+            Ok(ids) => break ids,
+            Err(e) if started.elapsed() < SWEEP_PATIENCE => {
+                if !engine_went_away {
+                    eprintln!(
+                        "reprocheck: the engine at {} does not answer ({e:#}); waiting up to {} s to remove the containers of run {run_id}",
+                        engine.info().endpoint,
+                        SWEEP_PATIENCE.as_secs()
+                    );
+                }
+                engine_went_away = true;
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+            Err(e) => {
+                return Err(e).with_context(|| {
+                    format!(
+                        "the engine at {} stopped answering, so the containers of run {run_id} may remain
+                         help: once it is back, remove them with \
+                         `docker rm -f $(docker ps -aq --filter label={LABEL}={run_id})`",
+                        engine.info().endpoint
+                    )
+                })
+            }
+        }
+    };
     for id in &ids {
         engine.remove(id).await.with_context(|| format!("removing leftover container {id}"))?;
     }
-    Ok(ids.len())
+    Ok(Swept { removed: ids.len(), engine_went_away })
 }

@@ -1,0 +1,99 @@
+//! The engine restarts in the middle of a build: reprocheck says so, exits
+//! 2, and removes its containers once the engine is back.
+//!
+//! This stops and restarts the engine process (dockerd, or the Podman
+//! service behind DOCKER_HOST) with its own command line, so it runs only
+//! with REPROCHECK_TEST_ENGINE_RESTART=1, as CI sets it. It is alone in its
+//! binary, so no other test sees the engine go away.
+
+mod common;
+
+use common::*;
+use reprocheck::engine::Engine;
+use std::time::{Duration, Instant};
+
+/// The engine's process: its pid and command line.
+fn engine_process(kind: &str) -> (i32, Vec<String>) {
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else { continue };
+        let Ok(raw) = std::fs::read(entry.path().join("cmdline")) else { continue };
+        let argv: Vec<String> = raw
+            .split(|b| *b == 0)
+            .filter(|a| !a.is_empty())
+            .map(|a| String::from_utf8_lossy(a).into())
+            .collect();
+        let Some(program) = argv.first() else { continue };
+        let is_engine = match kind {
+            "podman" => {
+                let host = std::env::var("DOCKER_HOST").unwrap_or_default();
+                program.ends_with("podman") && argv.iter().any(|a| a == "service") && argv.contains(&host)
+            }
+            _ => program.ends_with("dockerd"),
+        };
+        if is_engine {
+            return (pid, argv);
+        }
+    }
+    panic!("cannot find the {kind} engine's process to restart");
+}
+
+/// Waits until a new connection to the engine succeeds.
+fn wait_for_engine(within: Duration) {
+    let deadline = Instant::now() + within;
+    while block(reprocheck::engine::docker::DockerEngine::connect()).is_err() {
+        assert!(Instant::now() < deadline, "the engine did not come back within {within:?}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+#[test]
+fn an_engine_restart_mid_build_is_reported_and_cleaned_up() {
+    let Some(engine) = ready_engine() else { return };
+    if std::env::var("REPROCHECK_TEST_ENGINE_RESTART").as_deref() != Ok("1") {
+        eprintln!("SKIPPED: restarts the engine; set REPROCHECK_TEST_ENGINE_RESTART=1 (CI does)");
+        return;
+    }
+    let kind = engine.info().kind.clone();
+    let case = Case::new("sleeper", SH_BUILD);
+    let child = case
+        .check_cmd(&["--vary", "none"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait for both build containers to run.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while block(engine.list_labelled(None)).unwrap().len() < 2 {
+        assert!(Instant::now() < deadline, "the build containers never appeared");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+
+    let (pid, argv) = engine_process(&kind);
+    // SAFETY: signalling the engine process found above.
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::path::Path::new(&format!("/proc/{pid}")).exists() {
+        assert!(Instant::now() < deadline, "the engine did not stop");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let log = std::fs::File::create(std::env::temp_dir().join("reprocheck-test-engine-restart.log")).unwrap();
+    // The engine outlives this test: it is never waited for, on purpose.
+    #[allow(clippy::zombie_processes)]
+    let _engine = std::process::Command::new(&argv[0])
+        .args(&argv[1..])
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("restarting the engine");
+    wait_for_engine(Duration::from_secs(60));
+
+    let run = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("stopped answering"), "the error says what happened: {stderr}");
+    let engine = reprocheck::engine::docker::DockerEngine::connect();
+    let left = block(async { engine.await.unwrap().list_labelled(None).await.unwrap() });
+    assert!(left.is_empty(), "containers left after the restart: {left:?}\n{stderr}");
+}
