@@ -206,10 +206,7 @@ fn cache_key(engine: &dyn Engine, image_id: &str, lib: Option<&Path>) -> String 
 
 /// `$XDG_CACHE_HOME/reprocheck/probes/KEY.json`, or under `~/.cache`.
 fn cache_file(key: &str) -> Option<PathBuf> {
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
-    Some(base.join("reprocheck/probes").join(format!("{key}.json")))
+    Some(crate::results::cache_dir("probes")?.join(format!("{key}.json")))
 }
 
 /// The host's libfaketime, if installed.

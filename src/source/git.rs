@@ -8,7 +8,7 @@ use crate::errors::*;
 use sha2::{Digest as _, Sha256};
 use std::fs::File;
 use std::os::unix::io::AsRawFd;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 /// Checks out `rev` of `url` into `dest` (created), after checking that
@@ -16,7 +16,9 @@ use std::process::{Command, Output};
 /// mtime is set to the commit time, as `git archive` does, so the tree is
 /// the same on every machine. Returns the commit time.
 pub fn checkout(url: &str, rev: &str, tag: Option<&str>, dest: &Path) -> Result<i64> {
-    checkout_cached(&cache_root()?, url, rev, tag, dest)
+    let cache_root = crate::results::cache_dir("git")
+        .context("neither XDG_CACHE_HOME nor HOME is set; cannot place the git cache")?;
+    checkout_cached(&cache_root, url, rev, tag, dest)
 }
 
 fn checkout_cached(cache_root: &Path, url: &str, rev: &str, tag: Option<&str>, dest: &Path) -> Result<i64> {
@@ -97,15 +99,6 @@ fn has_commit(cache: &Path, rev: &str) -> Result<bool> {
     command.args(["cat-file", "-e", &format!("{rev}^{{commit}}")]);
     let output = command.output().context("running git (is it installed? `apt install git`)")?;
     Ok(output.status.success())
-}
-
-/// Where the bare repositories live, one per URL.
-fn cache_root() -> Result<PathBuf> {
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .context("neither XDG_CACHE_HOME nor HOME is set; cannot place the git cache")?;
-    Ok(base.join("reprocheck/git"))
 }
 
 /// Holds an exclusive lock on the cache repository while it is used.

@@ -4,7 +4,6 @@
 use crate::collect::{Collector, Limits, OutputSelector};
 use crate::errors::*;
 use crate::spec::Digest;
-use sha2::{Digest as _, Sha256};
 use std::fs::File;
 use std::io::{BufReader, Read, Seek};
 use std::path::Path;
@@ -18,7 +17,7 @@ const SOURCE_LIMITS: Limits = Limits { max_total_bytes: 32 << 30, max_entries: 1
 pub fn unpack(tarball: &Path, expected: &Digest, strip: u32, dest: &Path) -> Result<()> {
     let mut file =
         File::open(tarball).with_context(|| format!("opening the tarball {}", tarball.display()))?;
-    let actual = sha256_of(&mut file).with_context(|| format!("hashing {}", tarball.display()))?;
+    let actual = Digest::of_reader(&mut file).with_context(|| format!("hashing {}", tarball.display()))?;
     ensure!(
         actual == *expected,
         "the tarball {} has {actual}, but source.sha256 pins {expected}\n\
@@ -57,18 +56,6 @@ pub fn unpack(tarball: &Path, expected: &Digest, strip: u32, dest: &Path) -> Res
     Ok(())
 }
 
-fn sha256_of(reader: &mut impl Read) -> std::io::Result<Digest> {
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = reader.read(&mut buf)?;
-        if n == 0 {
-            return Ok(Digest::from_sha256(&hasher.finalize()));
-        }
-        hasher.update(&buf[..n]);
-    }
-}
-
 fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
     let mut filled = 0;
     while filled < buf.len() {
@@ -90,6 +77,7 @@ fn xz_reader(mut reader: impl std::io::BufRead) -> Result<std::io::Cursor<Vec<u8
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sha2::{Digest as _, Sha256};
 
     fn tarball(dir: &Path) -> (std::path::PathBuf, Digest) {
         let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), Default::default()));

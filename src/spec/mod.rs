@@ -87,6 +87,20 @@ impl Digest {
         Ok(Digest(text.to_string()))
     }
 
+    /// The sha256 of everything `reader` yields, read in 1 MiB blocks.
+    pub fn of_reader(mut reader: impl std::io::Read) -> std::io::Result<Digest> {
+        use sha2::Digest as _;
+        let mut hasher = sha2::Sha256::new();
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = reader.read(&mut buf)?;
+            if n == 0 {
+                return Ok(Digest::from_sha256(&hasher.finalize()));
+            }
+            hasher.update(&buf[..n]);
+        }
+    }
+
     /// Builds a digest from raw sha256 bytes.
     pub fn from_sha256(bytes: &[u8]) -> Digest {
         Digest(format!("sha256:{}", hex::encode(bytes)))

@@ -17,7 +17,6 @@ use crate::report::{Report, Verdict};
 use crate::session::Session;
 use crate::spec::{Digest, Spec};
 use serde::Serialize;
-use sha2::{Digest as _, Sha256};
 use std::path::{Path, PathBuf};
 
 /// What verify found, for the report.
@@ -138,9 +137,9 @@ fn expectations(spec: &Spec, files: &[(String, PathBuf)]) -> Result<Vec<Expectat
         })
         .collect();
     for (path, file) in files {
-        let bytes = std::fs::read(file)
+        let sha256 = std::fs::File::open(file)
+            .and_then(Digest::of_reader)
             .with_context(|| format!("reading the reference artifact {} (--expect-file)", file.display()))?;
-        let sha256 = Digest::from_sha256(&Sha256::digest(&bytes));
         match list.iter_mut().find(|e| e.path == *path) {
             Some(e) if e.sha256 != sha256 => bail!(
                 "--expect-file {path}={} has {sha256}, but {} expects {}\n\
