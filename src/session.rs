@@ -132,8 +132,18 @@ impl<'a> Session<'a> {
         let mut outcomes = tokio::select! {
             outcomes = all_runs => outcomes,
             signal = self.shutdown.recv() => {
-                let swept = engine::sweep(engine.as_ref(), &plan.run_id).await?;
-                bail!("interrupted by {signal}; removed {} container(s)", swept.removed);
+                // A create cancelled mid-request may still complete in the
+                // engine (seen on Podman): sweep again until a pass finds none.
+                let mut removed = engine::sweep(engine.as_ref(), &plan.run_id).await?.removed;
+                for _ in 0..3 {
+                    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+                    let late = engine::sweep(engine.as_ref(), &plan.run_id).await?.removed;
+                    removed += late;
+                    if late == 0 {
+                        break;
+                    }
+                }
+                bail!("interrupted by {signal}; removed {removed} container(s)");
             }
         };
         // Each run removes its own container; after any error, make sure no
