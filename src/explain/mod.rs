@@ -201,14 +201,33 @@ pub async fn pipeline(invocation: Invocation<'_>, report: &mut Report) -> Result
         blame.diff = builds.first_diff(session.out(), report, &blame.path);
     }
 
+    // Several causes for one output can be real, or a build that records the
+    // real time straddling a second inside a round. Two controls built over
+    // a second apart tell them apart.
+    let mut control_pairs: BTreeMap<String, (u32, u32)> =
+        nondeterministic.iter().map(|p| (p.clone(), (1, 2))).collect();
+    let ambiguous: Vec<String> =
+        blamed.values().filter(|b| b.culprits.len() > 1).map(|b| b.path.clone()).collect();
+    if !ambiguous.is_empty() {
+        let early = builds.round(&mut session, report, &[]).await?.remove(0);
+        let early_index = builds.count;
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        let late = builds.round(&mut session, report, &[]).await?.remove(0);
+        for path in ambiguous.into_iter().filter(|p| early.get(p) != late.get(p)) {
+            blamed.remove(&path);
+            control_pairs.insert(path, (early_index, builds.count));
+        }
+    }
+    let nondeterministic: Vec<String> = control_pairs.keys().cloned().collect();
+
     let differs = !nondeterministic.is_empty() || !blamed.is_empty();
     report.verdict = if differs { Verdict::Unreproducible } else { Verdict::Reproducible };
     let control_file = |i: u32, path: &str| session.out().join(format!("run-{i}/outputs")).join(path);
-    let nondeterministic_diffs = nondeterministic
+    let nondeterministic_diffs = control_pairs
         .iter()
-        .filter_map(|path| {
+        .filter_map(|(path, &(a, b))| {
             let context = crate::diff::DiffContext::default();
-            crate::diff::diff_files(path, (1, 2), &control_file(1, path), &control_file(2, path), &context)
+            crate::diff::diff_files(path, (a, b), &control_file(a, path), &control_file(b, path), &context)
                 .ok()
         })
         .collect();
