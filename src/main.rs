@@ -113,18 +113,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             let key = attest::keys::load_verifying(&key)?;
             match attest::verify(&attestation, &key, &artifacts)? {
                 Ok(check) => {
-                    println!(
-                        "OK: signed by key {}; an in-toto Statement v1 with {} subject(s)",
-                        check.key_id,
-                        check.subjects.len()
-                    );
-                    for (file, sha256, name) in &check.artifacts {
-                        println!(
-                            "  {} sha256:{sha256} is subject {}",
-                            file.display(),
-                            name.as_deref().unwrap_or("?")
-                        );
-                    }
+                    print!("{}", check.summary());
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(reason) => {

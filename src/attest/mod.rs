@@ -35,7 +35,9 @@ pub fn default_builder_id() -> String {
 }
 
 /// Writes `OUT/provenance.intoto.json` and, with a key, the signed
-/// `OUT/provenance.dsse.json`. Returns the files written.
+/// `OUT/provenance.dsse.json`. Returns the files written. `spec` must be
+/// the spec the report was made from; a spec edited during the run is
+/// refused rather than attested.
 pub fn write(
     spec: &Spec,
     report: &Report,
@@ -43,6 +45,14 @@ pub fn write(
     builder_id: &str,
     key: Option<&SigningKey>,
 ) -> Result<Vec<PathBuf>> {
+    ensure!(
+        spec.sha256 == report.spec.sha256,
+        "{} changed while it was being verified ({} when read, {} now); not attesting it\n\
+         help: run verify again on the final spec",
+        spec.file.display(),
+        report.spec.sha256,
+        spec.sha256
+    );
     let report_json = std::fs::read(out.join("report.json")).context("reading report.json to digest it")?;
     let statement = statement(spec, report, &hex::encode(Sha256::digest(&report_json)), builder_id)?;
     let payload = serde_json::to_vec(&statement).context("serialising the statement")?;
@@ -166,6 +176,22 @@ pub struct AttestCheck {
     pub subjects: Vec<(String, String)>,
     /// Each artifact given, its hex sha256, and the subject it matched.
     pub artifacts: Vec<(PathBuf, String, Option<String>)>,
+}
+
+impl AttestCheck {
+    /// What `attest verify` prints when every check holds.
+    pub fn summary(&self) -> String {
+        let mut s = format!(
+            "OK: signed by key {}; an in-toto Statement v1 with {} subject(s)\n",
+            self.key_id,
+            self.subjects.len()
+        );
+        for (file, sha256, name) in &self.artifacts {
+            let name = name.as_deref().unwrap_or("?");
+            s.push_str(&format!("  {} sha256:{sha256} is subject {name}\n", file.display()));
+        }
+        s
+    }
 }
 
 /// Checks the envelope at `path`: a signature by `key`, an in-toto
