@@ -29,6 +29,8 @@ pub struct CheckOptions {
     pub diffoscope: bool,
     /// `verify --expect-file PATH=FILE`: reference artifacts by output path.
     pub expect_files: Vec<(String, PathBuf)>,
+    /// What the terminal shows while the builds run.
+    pub progress: crate::progress::Progress,
 }
 
 /// Runs the check and writes `OUT/report.json`. Returns the report (with
@@ -129,12 +131,12 @@ async fn pipeline(invocation: Invocation<'_>, report: &mut Report) -> Result<()>
     ensure!(runs >= 2, "--runs must be at least 2 to compare anything");
     let mut session = Session::open(invocation, runs, report).await?;
     // The run id names every container's label: print it so leftovers can be found.
-    eprintln!(
+    options.progress.note(&format!(
         "reprocheck: run {}: {runs} builds of {} on image {}",
         report.run_id,
         spec.name,
         &session.plan.image_id[..session.plan.image_id.len().min(19)]
-    );
+    ));
     let runs = session.plan.runs.clone();
     report.runs = session.run_batch(runs).await?;
     if let Some(failure) = report.failures(out) {

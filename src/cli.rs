@@ -1,16 +1,37 @@
 //! The command line, as clap types. `main.rs` dispatches on them.
 
-use clap::{Args, Parser, Subcommand};
-use std::path::PathBuf;
+use crate::errors::*;
+use clap::{ArgAction, Args, ColorChoice, CommandFactory, Parser, Subcommand};
+use std::path::{Path, PathBuf};
 
 /// Build a pinned spec several times in hermetic containers and compare the outputs.
 #[derive(Debug, Parser)]
-#[command(name = "reprocheck", version, about, long_about = None)]
+#[command(
+    name = "reprocheck",
+    version,
+    about,
+    long_about = None,
+    after_help = "Examples:\n  reprocheck check specs/hello.toml --build-missing\n  \
+reprocheck check specs/hello-unreproducible.toml --explain\n  \
+reprocheck verify specs/examples/release.toml --sign-key rebuilder.key\n\n\
+Exit codes: 0 reproducible/verified, 1 unreproducible/not verified, 2 error.\n\
+The results (report.json, report.html, logs, outputs) go to reprocheck-out/<name> unless --out says otherwise."
+)]
 pub struct Cli {
     /// The engine's API socket: a path (`/run/podman/podman.sock`) or a URL
     /// (`unix://...`, `tcp://...`). Default: $DOCKER_HOST, else /var/run/docker.sock.
     #[arg(long, global = true, value_name = "SOCKET")]
     pub engine_socket: Option<String>,
+    /// More output: -v streams every build log line (prefixed with its run) and logs at info
+    /// level, -vv at debug, -vvv at trace. RUST_LOG, when set, chooses the log levels instead.
+    #[arg(short, long, global = true, action = ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+    /// Only the result: no progress lines, no notes, only errors logged.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// When to colour output: auto (on a terminal, unless NO_COLOR is set), always, never.
+    #[arg(long, global = true, value_name = "WHEN", default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -21,6 +42,81 @@ impl Cli {
     pub fn engine_host(&self) -> Option<String> {
         self.engine_socket.as_ref().map(|s| if s.contains("://") { s.clone() } else { format!("unix://{s}") })
     }
+
+    /// The tracing filter: RUST_LOG when set, else from `-q`/`-v`.
+    pub fn log_filter(&self) -> String {
+        match std::env::var("RUST_LOG") {
+            Ok(filter) if !filter.trim().is_empty() => filter,
+            _ => match (self.quiet, self.verbose) {
+                (true, _) => "error",
+                (false, 0) => "warn",
+                (false, 1) => "info",
+                (false, 2) => "debug",
+                _ => "trace",
+            }
+            .to_string(),
+        }
+    }
+
+    /// Whether to colour a stream that `is_terminal` or not: `--color`
+    /// decides, and under `auto` a set, non-empty NO_COLOR or TERM=dumb turns
+    /// colour off (an explicit `--color always` wins over NO_COLOR).
+    pub fn colors(&self, is_terminal: bool) -> bool {
+        let env_allows = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+            && std::env::var_os("TERM").is_none_or(|t| t != "dumb");
+        match self.color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => is_terminal && env_allows,
+        }
+    }
+}
+
+/// The `--color` value in raw arguments, so that clap's own help and errors
+/// (printed before parsing finishes) obey it too.
+pub fn color_in_args(args: &[std::ffi::OsString]) -> ColorChoice {
+    let mut choice = ColorChoice::Auto;
+    let mut args = args.iter().filter_map(|a| a.to_str()).take_while(|a| *a != "--");
+    while let Some(arg) = args.next() {
+        let value = match arg.strip_prefix("--color") {
+            Some("") => args.next(),
+            Some(rest) => rest.strip_prefix('='),
+            None => None,
+        };
+        match value {
+            Some("always") => choice = ColorChoice::Always,
+            Some("never") => choice = ColorChoice::Never,
+            Some("auto") => choice = ColorChoice::Auto,
+            _ => {}
+        }
+    }
+    choice
+}
+
+/// Prints the completion script for `shell` to stdout.
+pub fn print_completions(shell: clap_complete::Shell) {
+    clap_complete::generate(shell, &mut Cli::command(), "reprocheck", &mut std::io::stdout());
+}
+
+/// Writes the man pages (`reprocheck.1` and one per subcommand) into `dir`,
+/// or the main page to stdout when `dir` is `None`. Returns the files written.
+pub fn write_man_pages(dir: Option<&Path>) -> Result<Vec<PathBuf>> {
+    let command = Cli::command();
+    let Some(dir) = dir else {
+        let mut stdout = std::io::stdout().lock();
+        clap_mangen::Man::new(command).render(&mut stdout).context("writing the man page to stdout")?;
+        return Ok(Vec::new());
+    };
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    clap_mangen::generate_to(command, dir)
+        .with_context(|| format!("writing man pages into {}", dir.display()))?;
+    let mut written: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("listing {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "1"))
+        .collect();
+    written.sort();
+    Ok(written)
 }
 
 /// The subcommands.
@@ -85,9 +181,14 @@ reprocheck verify SPEC --runs 3 --sign-key rebuilder.key --builder-id https://re
         prefix: PathBuf,
     },
     /// Attestations.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Example:\n  reprocheck attest verify provenance.dsse.json --key rebuilder.pub --artifact hello-1.0.tgz"
+    )]
     Attest(AttestCommand),
     /// Pin [image].digest and [source].nar_hash in SPEC to what they resolve to now.
+    #[command(after_help = "Examples:\n  reprocheck lock specs/hello.toml\n  \
+reprocheck lock specs/hello.toml --locked    # in CI: fail if a pin would change")]
     Lock {
         /// The spec file, edited in place.
         spec: PathBuf,
@@ -96,10 +197,30 @@ reprocheck verify SPEC --runs 3 --sign-key rebuilder.key --builder-id https://re
         locked: bool,
     },
     /// Toolchain images.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = "Example:\n  reprocheck image build containers/debian-bookworm")]
     Image(ImageCommand),
     /// List the factors with their control and experiment values.
+    #[command(after_help = "Example:\n  reprocheck factors")]
     Factors,
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
+    #[command(
+        after_help = "Examples:\n  reprocheck completions bash > /etc/bash_completion.d/reprocheck\n  \
+reprocheck completions zsh > ~/.zfunc/_reprocheck\n  \
+reprocheck completions fish > ~/.config/fish/completions/reprocheck.fish"
+    )]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Write the man pages: reprocheck.1 to stdout, or every page into DIR.
+    #[command(
+        after_help = "Examples:\n  reprocheck man | man -l -\n  reprocheck man --dir /usr/local/share/man/man1"
+    )]
+    Man {
+        /// Write reprocheck.1 and one page per subcommand (reprocheck-check.1, ...) here.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
 /// The spec and the options of every command that builds it.
@@ -160,8 +281,47 @@ fn parse_expect_file(text: &str) -> Result<(String, PathBuf), String> {
 #[derive(Debug, Subcommand)]
 pub enum ImageCommand {
     /// Build an image from DIR/recipe.toml with mmdebstrap and load it; the last stdout line is its digest.
+    #[command(after_help = "Example:\n  reprocheck image build containers/debian-bookworm")]
     Build {
         /// The recipe directory, e.g. containers/debian-bookworm.
         dir: PathBuf,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_command_has_examples_in_its_help() {
+        fn walk(command: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            let path = format!("{path} {}", command.get_name());
+            let help = command.get_after_help().map(|h| h.to_string()).unwrap_or_default();
+            if !path.ends_with(" help") && !help.contains("Example") {
+                missing.push(path.clone());
+            }
+            for sub in command.get_subcommands() {
+                walk(sub, &path, missing);
+            }
+        }
+        let mut missing = Vec::new();
+        for sub in Cli::command().get_subcommands() {
+            walk(sub, "reprocheck", &mut missing);
+        }
+        assert!(missing.is_empty(), "no examples in the help of: {missing:?}");
+    }
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn color_is_found_in_raw_arguments() {
+        let args = |a: &[&str]| a.iter().map(std::ffi::OsString::from).collect::<Vec<_>>();
+        assert_eq!(color_in_args(&args(&["reprocheck", "--color", "never", "check"])), ColorChoice::Never);
+        assert_eq!(color_in_args(&args(&["reprocheck", "check", "--color=always"])), ColorChoice::Always);
+        assert_eq!(color_in_args(&args(&["reprocheck", "check", "--", "--color=always"])), ColorChoice::Auto);
+        assert_eq!(color_in_args(&args(&["reprocheck", "--colorful"])), ColorChoice::Auto);
+    }
 }

@@ -1,29 +1,40 @@
 //! The `reprocheck` binary: parse the command line and dispatch.
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use reprocheck::check::{self, CheckOptions, Mode};
-use reprocheck::cli::{AttestCommand, BuildArgs, Cli, Command, ImageCommand};
+use reprocheck::cli::{self, AttestCommand, BuildArgs, Cli, Command, ImageCommand};
 use reprocheck::engine::docker::DockerEngine;
 use reprocheck::errors::*;
 use reprocheck::lock::{self, PinChange};
+use reprocheck::progress::Progress;
 use reprocheck::report::{Report, Verdict};
+use reprocheck::style;
 use reprocheck::{attest, factors, image};
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
+/// How output reaches the terminal.
+struct Terminal {
+    stdout_color: bool,
+    stderr_color: bool,
+    progress: Progress,
+}
+
 /// The options every building command shares.
-fn options(build: &BuildArgs) -> Result<CheckOptions> {
+fn options(build: &BuildArgs, terminal: &Terminal) -> Result<CheckOptions> {
     Ok(CheckOptions {
         vary: build.vary.as_deref().map(factors::parse_vary).transpose()?,
         jobs: build.jobs,
         out: build.out.clone(),
         build_missing: build.build_missing,
+        progress: terminal.progress.clone(),
         ..Default::default()
     })
 }
 
 /// Prints a finished report (JSON to stdout with `json`, the summary to stdout
 /// or stderr) and maps its verdict to the exit code; an error becomes exit 2.
-fn present(report: &Report, out: &std::path::Path, json: bool) -> Result<ExitCode> {
+fn present(report: &Report, out: &std::path::Path, json: bool, terminal: &Terminal) -> Result<ExitCode> {
     if json {
         report.print_json()?;
     }
@@ -32,9 +43,9 @@ fn present(report: &Report, out: &std::path::Path, json: bool) -> Result<ExitCod
     }
     let summary = report.summary(out);
     if json {
-        eprint!("{summary}");
+        eprint!("{}", style::for_terminal(&summary, terminal.stderr_color));
     } else {
-        print!("{summary}");
+        print!("{}", style::for_terminal(&summary, terminal.stdout_color));
     }
     Ok(match report.verdict {
         Verdict::Reproducible | Verdict::Verified => ExitCode::SUCCESS,
@@ -44,16 +55,27 @@ fn present(report: &Report, out: &std::path::Path, json: bool) -> Result<ExitCod
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let matches = Cli::command().color(cli::color_in_args(&args)).get_matches_from(&args);
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     if let Some(host) = cli.engine_host() {
         // Before any thread exists: every engine connection reads DOCKER_HOST.
         std::env::set_var("DOCKER_HOST", host);
     }
+    let stderr_color = cli.colors(std::io::stderr().is_terminal());
+    let terminal = Terminal {
+        stdout_color: cli.colors(std::io::stdout().is_terminal()),
+        stderr_color,
+        progress: Progress::for_terminal(cli.quiet, cli.verbose > 0, stderr_color),
+    };
+    let filter = tracing_subscriber::EnvFilter::try_new(cli.log_filter()).unwrap_or_else(|e| {
+        eprintln!("warning: ignoring RUST_LOG ({e}); logging warnings");
+        "warn".into()
+    });
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .with_writer(std::io::stderr)
+        .with_env_filter(filter)
+        .with_ansi(stderr_color)
+        .with_writer(terminal.progress.log_writer())
         .init();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
@@ -62,36 +84,41 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match runtime.block_on(dispatch(cli)) {
+    match runtime.block_on(dispatch(cli, &terminal)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // Errors quote build logs: never let their control characters through.
+            eprintln!(
+                "{}: {}",
+                style::error_label(terminal.stderr_color),
+                style::without_controls_keeping_lines(&format!("{e:#}"))
+            );
             ExitCode::from(2)
         }
     }
 }
 
-async fn dispatch(cli: Cli) -> Result<ExitCode> {
+async fn dispatch(cli: Cli, terminal: &Terminal) -> Result<ExitCode> {
     match cli.command {
         Command::Check { build, runs, explain, diffoscope } => {
-            let options = CheckOptions { runs, diffoscope, ..options(&build)? };
+            let options = CheckOptions { runs, diffoscope, ..options(&build, terminal)? };
             let (report, out) = check::check(&build.spec, &options).await?;
-            let code = present(&report, &out, build.json)?;
+            let code = present(&report, &out, build.json, terminal)?;
             if explain && report.verdict == Verdict::Unreproducible {
                 let options = CheckOptions { out: Some(out.join("explain")), ..options };
                 let (explained, explain_out) = check::run(&build.spec, &options, Mode::Explain).await?;
-                present(&explained, &explain_out, build.json)?;
+                present(&explained, &explain_out, build.json, terminal)?;
             }
             Ok(code)
         }
         Command::Explain { build } => {
-            let (report, out) = check::run(&build.spec, &options(&build)?, Mode::Explain).await?;
-            present(&report, &out, build.json)
+            let (report, out) = check::run(&build.spec, &options(&build, terminal)?, Mode::Explain).await?;
+            present(&report, &out, build.json, terminal)
         }
         Command::Verify { build, runs, expect_files, sign_key, builder_id, diffoscope } => {
             // A bad key should fail before any build, not after.
             let key = sign_key.as_deref().map(attest::keys::load_signing).transpose()?;
-            let options = CheckOptions { runs, diffoscope, expect_files, ..options(&build)? };
+            let options = CheckOptions { runs, diffoscope, expect_files, ..options(&build, terminal)? };
             let (report, out) = check::run(&build.spec, &options, Mode::Verify).await?;
             if report.error.is_none() {
                 let spec = reprocheck::spec::load(&build.spec)?;
@@ -100,7 +127,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
                     eprintln!("attestation: {}", file.display());
                 }
             }
-            present(&report, &out, build.json)
+            present(&report, &out, build.json, terminal)
         }
         Command::Keygen { prefix } => {
             let (private, public, id) = attest::keys::generate(&prefix)?;
@@ -133,6 +160,16 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
                         println!("{}: pinned {key} = {digest} (was {was})", spec.display());
                     }
                 }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Completions { shell } => {
+            cli::print_completions(shell);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man { dir } => {
+            for page in cli::write_man_pages(dir.as_deref())? {
+                println!("{}", page.display());
             }
             Ok(ExitCode::SUCCESS)
         }

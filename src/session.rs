@@ -11,6 +11,7 @@ use crate::factors::HostFacts;
 use crate::image;
 use crate::mounts::{self, BuildMount};
 use crate::plan::{self, Plan, RunPlan};
+use crate::progress::{factor_label, Progress};
 use crate::report::{Report, RunReport};
 use crate::source::{self, Packing, PreparedSource};
 use crate::spec::Spec;
@@ -29,6 +30,7 @@ pub struct Session<'a> {
     pub plan: Plan,
     out: PathBuf,
     jobs: usize,
+    progress: Progress,
     shutdown: Shutdown,
     mounts: Vec<BuildMount>,
     scratch: tempfile::TempDir,
@@ -88,6 +90,7 @@ impl<'a> Session<'a> {
             plan,
             out: out.to_path_buf(),
             jobs,
+            progress: options.progress.clone(),
             shutdown,
             mounts: Vec::new(),
             scratch,
@@ -121,11 +124,17 @@ impl<'a> Session<'a> {
             };
             tars.push(tar);
         }
-        let (engine, plan, out) = (self.engine.clone(), &self.plan, self.out.as_path());
+        let (engine, plan, out, progress) =
+            (self.engine.clone(), &self.plan, self.out.as_path(), &self.progress);
         let all_runs = futures_util::stream::iter(runs.iter().zip(tars))
             .map(|(run, tar)| {
                 let engine = engine.clone();
-                async move { (run, run::execute(engine.as_ref(), plan, run, tar, out).await) }
+                async move {
+                    // The line appears when the run starts, not while it waits for a job slot.
+                    let line =
+                        progress.start_run(run.index, &factor_label(&run.varied, &plan.factors.varied));
+                    (run, run::execute(engine.as_ref(), plan, run, tar, out, &line).await)
+                }
             })
             .buffer_unordered(self.jobs)
             .collect::<Vec<_>>();

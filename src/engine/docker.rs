@@ -249,6 +249,12 @@ impl Engine for DockerEngine {
         Ok(out)
     }
 
+    async fn follow_logs(&self, id: &str) -> Result<ByteStream> {
+        let options = LogsOptionsBuilder::default().stdout(true).stderr(true).follow(true).build();
+        let stream = self.docker.logs(id, Some(options));
+        Ok(stream.map_ok(|chunk| chunk.into_bytes()).map_err(std::io::Error::other).boxed())
+    }
+
     async fn download(&self, id: &str, path: &str) -> Result<Option<ByteStream>> {
         // Podman 4.3 follows a symlink at the requested path and sends what
         // it points to (a build's `out -> /etc` came back as 154 files of the

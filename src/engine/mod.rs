@@ -128,6 +128,8 @@ pub trait Engine: Send + Sync {
     async fn wait(&self, id: &str) -> Result<i64>;
     /// The container's combined stdout and stderr.
     async fn logs(&self, id: &str) -> Result<Vec<u8>>;
+    /// The combined log as it is written; ends when the container stops.
+    async fn follow_logs(&self, id: &str) -> Result<ByteStream>;
     /// A tar stream of `path` in the container; `Ok(None)` when it does not exist.
     async fn download(&self, id: &str, path: &str) -> Result<Option<ByteStream>>;
     /// Removes a container, killing it first if it runs. Missing is not an error.

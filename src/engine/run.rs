@@ -5,6 +5,7 @@ use super::{ContainerConfig, Engine, LABEL};
 use crate::collect::{self, Collector, OutputEntry, OutputSelector};
 use crate::errors::*;
 use crate::plan::{Plan, RunPlan};
+use crate::progress::{Phase, RunProgress};
 use bytes::Bytes;
 use futures_util::TryStreamExt;
 use serde::Serialize;
@@ -14,6 +15,9 @@ use std::time::{Duration, Instant};
 
 /// Lines of build log shown when a build fails.
 const LOG_TAIL_LINES: usize = 25;
+/// How long the live log may trail the container's exit before it is cut off
+/// (the saved log is fetched whole afterwards either way).
+const LOG_FOLLOW_GRACE: Duration = Duration::from_secs(2);
 
 /// How a run ended.
 #[derive(Debug, Clone, Serialize)]
@@ -55,23 +59,35 @@ pub struct RunResult {
     pub outputs: BTreeMap<String, OutputEntry>,
 }
 
-/// Runs `run` of `plan` and stores its log and outputs under `results/run-N/`.
-/// The container is removed whatever happens.
+/// Runs `run` of `plan` and stores its log and outputs under `results/run-N/`,
+/// reporting each phase and log line to `progress`. The container is removed
+/// whatever happens.
 pub async fn execute(
     engine: &dyn Engine,
     plan: &Plan,
     run: &RunPlan,
     source: Bytes,
     results: &Path,
+    progress: &RunProgress,
 ) -> Result<RunResult> {
     let started = Instant::now();
     let config = container_config(plan, run);
+    progress.phase(Phase::Create);
     let id = engine.create(&config).await?;
     tracing::debug!(run = run.index, elapsed = ?started.elapsed(), "created");
-    let outcome = build_in(engine, &id, plan, run, source, results).await;
+    let outcome = build_in(engine, &id, plan, run, source, results, progress).await;
     tracing::debug!(run = run.index, elapsed = ?started.elapsed(), "built and collected");
+    progress.phase(Phase::Removing);
     let removed = engine.remove(&id).await;
     tracing::debug!(run = run.index, elapsed = ?started.elapsed(), "removed");
+    progress.finish(&match &outcome {
+        Ok(result) => match &result.status {
+            RunStatus::Succeeded => "done".to_string(),
+            RunStatus::Failed { exit_code, .. } => format!("FAILED (exit code {exit_code})"),
+            RunStatus::TimedOut { after_seconds } => format!("TIMED OUT after {after_seconds}s"),
+        },
+        Err(e) => format!("ERROR: {}", format!("{e:#}").lines().next().unwrap_or_default()),
+    });
     let mut result = outcome?;
     removed?;
     result.duration_ms = started.elapsed().as_millis();
@@ -106,20 +122,26 @@ async fn build_in(
     run: &RunPlan,
     source: Bytes,
     results: &Path,
+    progress: &RunProgress,
 ) -> Result<RunResult> {
     let run_dir_name = PathBuf::from(format!("run-{}", run.index));
     let run_dir = results.join(&run_dir_name);
     tokio::fs::create_dir(&run_dir).await.with_context(|| format!("creating {}", run_dir.display()))?;
+    progress.phase(Phase::Upload);
     engine.upload(id, source).await?;
     tracing::debug!(run = run.index, "uploaded");
     if run.start_delay_ms > 0 {
         // Staggered start: the time factor's fallback when the clock cannot be faked.
+        progress.phase(Phase::Delay);
         tokio::time::sleep(Duration::from_millis(run.start_delay_ms)).await;
     }
     engine.start(id).await?;
+    progress.phase(Phase::Building);
     tracing::debug!(run = run.index, "started");
-    let waited = tokio::time::timeout(plan.timeout, engine.wait(id)).await;
+    let live_log = run_dir.join("build.log");
+    let waited = wait_following_log(engine, id, plan.timeout, &live_log, progress).await;
     tracing::debug!(run = run.index, "exited");
+    progress.phase(Phase::Collecting);
     let succeeded = matches!(waited, Ok(Ok(0)));
     let outputs_dir = results.join(run_dir_name.join("outputs"));
     // The log and the outputs are independent requests: fetch them together.
@@ -173,6 +195,47 @@ async fn build_in(
             .context("the NAR hashing task died")??,
     );
     Ok(result)
+}
+
+/// Waits for the container to exit (up to `timeout`) while its log is
+/// written to `live_log` and shown by `progress` as it arrives, so an
+/// interrupted build still leaves what it printed. Following is best effort:
+/// the caller saves the complete log from the engine afterwards.
+async fn wait_following_log(
+    engine: &dyn Engine,
+    id: &str,
+    timeout: Duration,
+    live_log: &Path,
+    progress: &RunProgress,
+) -> Result<Result<i64>, tokio::time::error::Elapsed> {
+    let follow = async {
+        let mut file = tokio::fs::File::create(live_log).await?;
+        let mut stream = engine.follow_logs(id).await.map_err(std::io::Error::other)?;
+        while let Some(chunk) = stream.try_next().await? {
+            tokio::io::AsyncWriteExt::write_all(&mut file, &chunk).await?;
+            progress.log(&chunk);
+        }
+        std::io::Result::Ok(())
+    };
+    let mut follow = std::pin::pin!(follow);
+    let mut wait = std::pin::pin!(tokio::time::timeout(timeout, engine.wait(id)));
+    let mut followed = false;
+    let waited = loop {
+        tokio::select! {
+            waited = &mut wait => break waited,
+            outcome = &mut follow, if !followed => {
+                followed = true;
+                if let Err(e) = outcome {
+                    tracing::debug!("following the log of {id} stopped: {e}");
+                }
+            }
+        }
+    };
+    if !followed && waited.is_ok() {
+        // Let the last lines reach the terminal.
+        let _ = tokio::time::timeout(LOG_FOLLOW_GRACE, follow).await;
+    }
+    waited
 }
 
 async fn download_outputs(

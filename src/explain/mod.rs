@@ -101,12 +101,12 @@ pub async fn pipeline(invocation: Invocation<'_>, report: &mut Report) -> Result
     let mut session = Session::open(invocation, 2, report).await?;
     session.all_at_once(options);
     let factors = session.plan.factors.varied.clone();
-    eprintln!(
+    options.progress.note(&format!(
         "reprocheck: run {}: explaining {} with {} factor(s) varied",
         report.run_id,
         spec.name,
         factors.len()
-    );
+    ));
     let mut builds = Builds::default();
 
     // Round 1: two controls and the code groups, all at once.

@@ -51,7 +51,7 @@ impl Plan {
     /// A run that takes the experiment value of the factors in `experiment`
     /// (a subset of the varied factors) and the control value of the rest.
     pub fn run(&self, index: u32, experiment: &[String]) -> RunPlan {
-        let mut run = RunPlan { index, ..self.baseline.clone() };
+        let mut run = RunPlan { index, varied: experiment.to_vec(), ..self.baseline.clone() };
         for name in &self.factors.varied {
             factors::apply_control(name, &mut run, &self.facts);
         }
@@ -67,6 +67,8 @@ impl Plan {
 pub struct RunPlan {
     /// 1-based run number.
     pub index: u32,
+    /// The factors that take their experiment value in this run (none: the control).
+    pub varied: Vec<String>,
     /// Directory the source is placed in and the build runs in.
     pub build_dir: String,
     /// Numeric user id (the group id is the same).
@@ -210,6 +212,7 @@ pub fn plan(
     env.extend(spec.build.env.clone());
     let baseline = RunPlan {
         index: 0,
+        varied: Vec::new(),
         build_dir: format!("/build/{}", spec.name),
         uid: CONTROL_UID,
         umask: "0022".to_string(),

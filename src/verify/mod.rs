@@ -101,12 +101,12 @@ pub async fn pipeline(invocation: Invocation<'_>, report: &mut Report) -> Result
         ..options.clone()
     };
     let mut session = Session::open(Invocation { options, ..invocation }, runs, report).await?;
-    eprintln!(
+    options.progress.note(&format!(
         "reprocheck: run {}: verifying {} output(s) of {} with {runs} build(s)",
         report.run_id,
         expectations.len(),
         spec.name
-    );
+    ));
     let plan = session.plan.runs.clone();
     report.runs = session.run_batch(plan).await?;
     if let Some(failure) = report.failures(out) {

@@ -1,0 +1,299 @@
+//! Live progress on stderr while builds run: one line per running build with
+//! its factor set, phase, elapsed time and last log line (indicatif), and,
+//! with `-v`, every build log line prefixed with its run number.
+//!
+//! Build logs are build output, and build output is hostile: control
+//! characters are replaced before anything reaches the terminal.
+
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use std::io::{IsTerminal, Write as _};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Longest log line shown or streamed; the saved log keeps everything.
+const MAX_LINE_CHARS: usize = 400;
+
+/// What the terminal shows while builds run. Cloning shares the display.
+#[derive(Debug, Clone, Default)]
+pub struct Progress {
+    /// The bars; `None` when they are off (`--quiet`, or stderr is not a TTY).
+    bars: Option<MultiProgress>,
+    /// `-v`: stream every log line to stderr.
+    stream_logs: bool,
+    /// `--quiet`: no notes either.
+    quiet: bool,
+    /// Colour the spinner and run labels.
+    color: bool,
+}
+
+/// Where a build is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Creating the container.
+    Create,
+    /// Copying the source in.
+    Upload,
+    /// Waiting out the staggered start (time factor fallback).
+    Delay,
+    /// The build command runs.
+    Building,
+    /// Copying the outputs out and hashing them.
+    Collecting,
+    /// Removing the container.
+    Removing,
+}
+
+impl Phase {
+    fn label(self) -> &'static str {
+        match self {
+            Phase::Create => "create",
+            Phase::Upload => "upload",
+            Phase::Delay => "delayed start",
+            Phase::Building => "building",
+            Phase::Collecting => "collecting",
+            Phase::Removing => "removing",
+        }
+    }
+}
+
+impl Progress {
+    /// Bars when stderr is a terminal and not `quiet`; log streaming with `stream_logs`.
+    pub fn for_terminal(quiet: bool, stream_logs: bool, color: bool) -> Progress {
+        let bars = (!quiet && std::io::stderr().is_terminal()).then(MultiProgress::new);
+        Progress { bars, stream_logs: stream_logs && !quiet, quiet, color }
+    }
+
+    /// Starts the line of run `index`, which varies `factors`.
+    pub fn start_run(&self, index: u32, factors: &str) -> RunProgress {
+        let bar = self.bars.as_ref().map(|multi| {
+            let template = match self.color {
+                true => "{spinner:.cyan} {prefix:.bold} {elapsed:>4} {wide_msg}",
+                false => "{spinner} {prefix} {elapsed:>4} {wide_msg}",
+            };
+            let style =
+                ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_spinner());
+            let bar = multi.add(ProgressBar::new_spinner().with_style(style));
+            bar.set_prefix(format!("run {index:<2} [{}]", clip(factors, 40)));
+            bar.enable_steady_tick(Duration::from_millis(200));
+            bar
+        });
+        let run = RunProgress {
+            index,
+            bar,
+            multi: self.bars.clone(),
+            stream_logs: self.stream_logs,
+            state: Arc::new(Mutex::new(RunState {
+                phase: Phase::Create,
+                last_line: String::new(),
+                partial: Vec::new(),
+            })),
+        };
+        run.redraw();
+        run
+    }
+
+    /// Prints a note on stderr (unless `--quiet`) without tearing the bars.
+    pub fn note(&self, line: &str) {
+        if self.quiet {
+            return;
+        }
+        print_above(self.bars.as_ref(), line);
+    }
+}
+
+#[derive(Debug)]
+struct RunState {
+    phase: Phase,
+    last_line: String,
+    /// The start of a line whose end has not arrived yet.
+    partial: Vec<u8>,
+}
+
+/// Log lines written while the bars are drawn: each event is printed with
+/// the bars hidden, so the two never tear each other.
+pub struct LogWriter {
+    bars: Option<MultiProgress>,
+    buffer: Vec<u8>,
+}
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buffer.extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for LogWriter {
+    fn drop(&mut self) {
+        let write = || {
+            let _ = std::io::stderr().lock().write_all(&self.buffer);
+        };
+        match &self.bars {
+            Some(multi) if !self.buffer.is_empty() => multi.suspend(write),
+            _ => write(),
+        }
+    }
+}
+
+impl Progress {
+    /// A `tracing` writer that prints around the bars.
+    pub fn log_writer(&self) -> impl Fn() -> LogWriter + Send + Sync + 'static {
+        let bars = self.bars.clone();
+        move || LogWriter { bars: bars.clone(), buffer: Vec::new() }
+    }
+}
+
+/// One build's line.
+#[derive(Debug, Clone)]
+pub struct RunProgress {
+    index: u32,
+    bar: Option<ProgressBar>,
+    multi: Option<MultiProgress>,
+    stream_logs: bool,
+    state: Arc<Mutex<RunState>>,
+}
+
+impl RunProgress {
+    /// A line that shows nothing, for callers without a display.
+    pub fn hidden(index: u32) -> RunProgress {
+        Progress::default().start_run(index, "")
+    }
+
+    /// Moves the build to `phase`.
+    pub fn phase(&self, phase: Phase) {
+        if let Ok(mut state) = self.state.lock() {
+            state.phase = phase;
+        }
+        self.redraw();
+    }
+
+    /// Takes a chunk of the build log: remembers the last complete line and,
+    /// with `-v`, prints each complete line.
+    pub fn log(&self, chunk: &[u8]) {
+        let mut lines = Vec::new();
+        if let Ok(mut state) = self.state.lock() {
+            state.partial.extend_from_slice(chunk);
+            while let Some(end) = state.partial.iter().position(|&b| b == b'\n') {
+                let line: Vec<u8> = state.partial.drain(..=end).collect();
+                lines.push(printable(&line[..end]));
+            }
+            if state.partial.len() > 64 * 1024 {
+                // A "line" this long is not one: show it and move on.
+                let line = std::mem::take(&mut state.partial);
+                lines.push(printable(&line));
+            }
+            if let Some(last) = lines.iter().rev().find(|l| !l.trim().is_empty()) {
+                state.last_line = last.clone();
+            }
+        }
+        if self.stream_logs {
+            for line in &lines {
+                self.print(&format!("[run {}] {line}", self.index));
+            }
+        }
+        self.redraw();
+    }
+
+    /// Ends the line with how the build ended: the bar goes, and a plain
+    /// line saying so stays above the others.
+    pub fn finish(&self, outcome: &str) {
+        if let Some(bar) = &self.bar {
+            let line = format!("  {} {:>5.1}s {outcome}", bar.prefix(), bar.elapsed().as_secs_f64());
+            bar.finish_and_clear();
+            self.print(&line);
+        }
+    }
+
+    fn print(&self, line: &str) {
+        print_above(self.multi.as_ref(), line);
+    }
+
+    fn redraw(&self) {
+        let (Some(bar), Ok(state)) = (&self.bar, self.state.lock()) else { return };
+        bar.set_message(match state.last_line.is_empty() {
+            true => state.phase.label().to_string(),
+            false => format!("{:<10} │ {}", state.phase.label(), state.last_line),
+        });
+    }
+}
+
+impl Drop for RunProgress {
+    fn drop(&mut self) {
+        // The last clone of an unfinished line (cancelled run): leave it, stopped.
+        if let Some(bar) = &self.bar {
+            if Arc::strong_count(&self.state) == 1 && !bar.is_finished() {
+                bar.abandon();
+            }
+        }
+    }
+}
+
+/// Prints `line` on stderr with the bars out of the way. (`MultiProgress::println`
+/// leaves the cursor at the end of its last line once no bar is left, and the
+/// summary would start there.)
+fn print_above(bars: Option<&MultiProgress>, line: &str) {
+    match bars {
+        Some(multi) => multi.suspend(|| eprintln!("{line}")),
+        None => eprintln!("{line}"),
+    }
+}
+
+/// A log line made safe for a terminal: lossy UTF-8, control characters
+/// (escape sequences, carriage returns) replaced, length capped.
+pub fn printable(line: &[u8]) -> String {
+    let text = String::from_utf8_lossy(line);
+    let text = text.strip_suffix('\r').unwrap_or(&text);
+    clip(&crate::style::without_controls(text), MAX_LINE_CHARS)
+}
+
+/// `text` cut to `max` characters, with an ellipsis when cut.
+fn clip(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_string(),
+    }
+}
+
+/// The label of a run's factor set on its progress line.
+pub fn factor_label(varied: &[String], all_varied: &[String]) -> String {
+    match varied.len() {
+        0 => "control".to_string(),
+        n if n == all_varied.len() && n > 3 => format!("all {n} factors"),
+        _ => varied.join(","),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn printable_replaces_escape_sequences_and_caps_length() {
+        assert_eq!(printable(b"\x1b[2Jgone\r"), "\u{fffd}[2Jgone");
+        assert_eq!(printable(b"a\tb"), "a\tb");
+        assert_eq!(printable(b"\xff"), "\u{fffd}");
+        assert_eq!(printable(&[b'x'; 500]).chars().count(), MAX_LINE_CHARS + 1);
+    }
+
+    #[test]
+    fn log_keeps_the_last_complete_non_blank_line() {
+        let run = RunProgress::hidden(1);
+        run.log(b"first\nsec");
+        assert_eq!(run.state.lock().unwrap().last_line, "first");
+        run.log(b"ond\n\n");
+        assert_eq!(run.state.lock().unwrap().last_line, "second");
+        assert!(run.state.lock().unwrap().partial.is_empty());
+    }
+
+    #[test]
+    fn factor_labels() {
+        let all: Vec<String> = ["a", "b", "c", "d"].map(String::from).to_vec();
+        assert_eq!(factor_label(&[], &all), "control");
+        assert_eq!(factor_label(&all, &all), "all 4 factors");
+        assert_eq!(factor_label(&all[..2], &all), "a,b");
+    }
+}
