@@ -1,7 +1,9 @@
-//! `report.json` and the terminal summary.
+//! `report.json`, `report.html` ([`html`]) and the terminal summary.
 //!
 //! The JSON schema is documented in docs/report.md; bump [`SCHEMA`] on any
 //! incompatible change.
+
+pub mod html;
 
 use crate::compare::{self, Comparison};
 use crate::engine::run::{RunResult, RunStatus};
@@ -123,12 +125,13 @@ pub struct RunReport {
 }
 
 impl Report {
-    /// Writes `DIR/report.json`.
+    /// Writes `DIR/report.json` and `DIR/report.html`.
     pub fn write(&self, dir: &Path) -> Result<()> {
         let path = dir.join("report.json");
         let mut json = serde_json::to_vec_pretty(self).context("serialising the report")?;
         json.push(b'\n');
-        std::fs::write(&path, json).with_context(|| format!("writing {}", path.display()))
+        std::fs::write(&path, json).with_context(|| format!("writing {}", path.display()))?;
+        html::write(self, dir)
     }
 
     /// Prints the report to stdout as JSON.

@@ -1,0 +1,393 @@
+//! `report.html`: the report for people. One self-contained file beside
+//! `report.json`: inline CSS, no script, nothing fetched from the network.
+//!
+//! Everything in it that came from a build (paths, diffs, log tails) is
+//! escaped by maud; links into the results directory are percent-encoded
+//! relative paths, so they can only point below it.
+
+use super::{Report, RunReport, Verdict};
+use crate::diff::FileDiff;
+use crate::errors::*;
+use maud::{html, Markup, PreEscaped, DOCTYPE};
+use std::path::Path;
+
+const CSS: &str = include_str!("report.css");
+/// Differences listed before the rest are folded away.
+const SHOWN_DETAILS: usize = 8;
+
+/// Writes `DIR/report.html`.
+pub fn write(report: &Report, dir: &Path) -> Result<()> {
+    let path = dir.join("report.html");
+    std::fs::write(&path, render(report).into_string()).with_context(|| format!("writing {}", path.display()))
+}
+
+/// The whole page.
+pub fn render(report: &Report) -> Markup {
+    let verdict = verdict_name(report.verdict);
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { "reprocheck: " (report.spec.name) " " (verdict) }
+                style { (PreEscaped(CSS)) }
+            }
+            body {
+                header {
+                    h1 { span.verdict.(verdict_class(report.verdict)) { (verdict) } " " (report.spec.name) }
+                    p.lede { (headline(report)) }
+                }
+                @if let Some(error) = &report.error {
+                    section.error { h2 { "Error" } pre { (error) } }
+                }
+                (inputs(report))
+                (factor_notes(report))
+                @if let Some(verification) = &report.verification { (verification_section(verification)) }
+                @if let Some(explanation) = &report.explanation { (explanation_section(explanation)) }
+                (differences(report))
+                (runs_table(&report.runs))
+                footer {
+                    "reprocheck " (report.tool.version) " · run " code { (report.run_id) }
+                    " · " (report.started_at) " → " (report.finished_at)
+                    " · machine-readable: " a href="report.json" { "report.json" }
+                }
+            }
+        }
+    }
+}
+
+fn verdict_name(verdict: Verdict) -> &'static str {
+    match verdict {
+        Verdict::Reproducible => "REPRODUCIBLE",
+        Verdict::Unreproducible => "UNREPRODUCIBLE",
+        Verdict::Verified => "VERIFIED",
+        Verdict::NotVerified => "NOT VERIFIED",
+        Verdict::Error => "ERROR",
+    }
+}
+
+fn verdict_class(verdict: Verdict) -> &'static str {
+    match verdict {
+        Verdict::Reproducible | Verdict::Verified => "good",
+        Verdict::Unreproducible | Verdict::NotVerified | Verdict::Error => "bad",
+    }
+}
+
+fn headline(report: &Report) -> String {
+    let runs = report.runs.len();
+    match (&report.comparison, &report.explanation, &report.verification) {
+        (_, Some(e), _) => format!(
+            "explain ran {} builds in {} round(s): {} output(s) blamed on factors, {} nondeterministic",
+            e.builds,
+            e.rounds,
+            e.blamed.len(),
+            e.nondeterministic.len()
+        ),
+        (_, _, Some(v)) => {
+            format!("{} expected output(s) checked against {runs} rebuild(s)", v.outputs.len())
+        }
+        (Some(c), _, _) if c.reproducible => format!("{runs} runs produced identical outputs"),
+        (Some(c), _, _) => format!("{} output(s) differ between the {runs} runs", c.differences.len()),
+        (None, _, _) => "no verdict: see the error below".to_string(),
+    }
+}
+
+fn inputs(report: &Report) -> Markup {
+    html! {
+        section {
+            h2 { "Inputs" }
+            table.inputs {
+                tr { th { "spec" } td { code { (report.spec.path) } br; code.digest { (report.spec.sha256) } } }
+                tr { th { "image" } td {
+                    @if let Some(name) = &report.image.name { code { (name) } br; }
+                    "pinned " code.digest { (report.image.digest.as_deref().unwrap_or("(no pin)")) }
+                    @if let Some(id) = &report.image.id { br; "ran " code.digest { (id) } }
+                } }
+                @if let Some(source) = &report.source {
+                    tr { th { "source" } td {
+                        (source.kind) " "
+                        @match (&source.git, &source.tarball) {
+                            (Some(git), _) => {
+                                code { (git) } " @ " code.digest { (source.rev.as_deref().unwrap_or("")) }
+                                @if let Some(tag) = &source.tag { " (tag " code { (tag) } ")" }
+                            }
+                            (None, Some(tarball)) => {
+                                code { (tarball) } " " code.digest { (source.sha256.as_deref().unwrap_or("")) }
+                            }
+                            (None, None) => { code { (source.path) } }
+                        }
+                        br; "NAR " code.digest { (source.nar_hash) }
+                    } }
+                }
+                @if let Some(engine) = &report.engine {
+                    tr { th { "engine" } td { (engine.kind) " " (engine.version) " at " code { (engine.endpoint) } } }
+                }
+            }
+        }
+    }
+}
+
+fn factor_notes(report: &Report) -> Markup {
+    let Some(factors) = &report.factors else { return html! {} };
+    html! {
+        section {
+            h2 { "Factors" }
+            p { "varied: " @if factors.varied.is_empty() { "nothing (control environment only)" }
+                @for name in &factors.varied { code.factor { (name) } " " } }
+            @if !factors.not_applied.is_empty() || !factors.caveats.is_empty() {
+                ul.notes {
+                    @for (name, why) in &factors.not_applied { li { "not varied: " code.factor { (name) } " — " (why) } }
+                    @for (name, caveat) in &factors.caveats { li { "caveat: " code.factor { (name) } " — " (caveat) } }
+                }
+            }
+        }
+    }
+}
+
+/// Runs as columns, factors as rows; a cell that differs from run 1 is marked.
+fn runs_table(runs: &[RunReport]) -> Markup {
+    let Some(first) = runs.first() else { return html! {} };
+    html! {
+        section {
+            h2 { "Runs" }
+            div.scroll { table.runs {
+                tr { th { "factor" } @for run in runs { th {
+                    "run " (run.result.index)
+                    @if run.environment.varied.is_empty() { br; small { "control" } }
+                } } }
+                @for (name, control) in &first.factors {
+                    tr { th { code { (name) } } @for run in runs {
+                        @let value = run.factors.get(name).map(String::as_str).unwrap_or("");
+                        td.varied[value != control] { (value) }
+                    } }
+                }
+                tr { th { "result" } @for run in runs { td { (status(run)) } } }
+                tr { th { "time" } @for run in runs { td { (format!("{:.1} s", run.result.duration_ms as f64 / 1000.0)) } } }
+                tr { th { "outputs NAR" } @for run in runs { td { code.digest { (run.result.nar_hash.as_deref().unwrap_or("—")) } } } }
+                tr { th { "files" } @for run in runs { td {
+                    a href=(link(&run.result.log.to_string_lossy())) { "build log" } " · "
+                    a href=(format!("{}/", link(&run.result.outputs_dir.to_string_lossy()))) { "outputs" }
+                } } }
+            } }
+        }
+    }
+}
+
+fn status(run: &RunReport) -> String {
+    use crate::engine::run::RunStatus;
+    match &run.result.status {
+        RunStatus::Succeeded => "succeeded".to_string(),
+        RunStatus::Failed { exit_code, .. } => format!("failed (exit {exit_code})"),
+        RunStatus::TimedOut { after_seconds } => format!("timed out after {after_seconds} s"),
+    }
+}
+
+fn differences(report: &Report) -> Markup {
+    let Some(comparison) = report.comparison.as_ref().filter(|c| !c.differences.is_empty()) else {
+        return html! {};
+    };
+    html! {
+        section {
+            h2 { "Differing outputs" }
+            @for difference in &comparison.differences {
+                article.output {
+                    h3 { code { (difference.path) } }
+                    table.variants {
+                        @for variant in &difference.variants {
+                            tr {
+                                th { @if variant.runs.len() == 1 { "run " } @else { "runs " } (join(&variant.runs)) }
+                                td { code.digest { (variant.describe()) } }
+                                td { @for run in &variant.runs {
+                                    a href=(output_link(report, *run, &difference.path)) { "run " (run) } " "
+                                } }
+                            }
+                        }
+                    }
+                    @if let Some(diff) = &difference.diff { (file_diff(diff)) }
+                    @if let Some(ds) = &difference.diffoscope {
+                        p { "diffoscope: " (ds.status)
+                            @if let Some(html) = &ds.html { " · " a href=(link(&html.to_string_lossy())) { "HTML" } }
+                            @if let Some(text) = &ds.text { " · " a href=(link(&text.to_string_lossy())) { "text" } } }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn output_link(report: &Report, run: u32, path: &str) -> String {
+    let dir = report.runs.iter().find(|r| r.result.index == run).map(|r| r.result.outputs_dir.clone());
+    let dir = dir.unwrap_or_else(|| format!("run-{run}/outputs").into());
+    link(&format!("{}/{path}", dir.to_string_lossy()))
+}
+
+/// The structured diff: details, the coloured text diff, and fix hints.
+fn file_diff(diff: &FileDiff) -> Markup {
+    let (a, b) = match diff.runs {
+        (0, run) => ("reference".to_string(), format!("run {run}")),
+        (a, b) => (format!("run {a}"), format!("run {b}")),
+    };
+    html! {
+        div.diff {
+            p.format { (diff.format) ": " (a) " → " (b) @if diff.truncated { " (cut; all of it is in report.json)" } }
+            @if !diff.hints.is_empty() {
+                ul.hints { @for hint in &diff.hints {
+                    li { strong { "fix: " } code { (hint.fix) } br; small { "evidence: " (hint.evidence) } }
+                } }
+            }
+            @if !diff.details.is_empty() {
+                (details_table(&diff.details[..diff.details.len().min(SHOWN_DETAILS)], &a, &b))
+                @if diff.details.len() > SHOWN_DETAILS {
+                    details {
+                        summary { (diff.details.len() - SHOWN_DETAILS) " more differences" }
+                        (details_table(&diff.details[SHOWN_DETAILS..], &a, &b))
+                    }
+                }
+            }
+            @if let Some(text) = &diff.text_diff {
+                pre.textdiff { @for line in text.lines() {
+                    @let class = match line.as_bytes().first() {
+                        Some(b'+') if !line.starts_with("+++") => "add",
+                        Some(b'-') if !line.starts_with("---") => "del",
+                        Some(b'@') => "hunk",
+                        _ => "ctx",
+                    };
+                    span class=(class) { (line) } "\n"
+                } }
+            }
+        }
+    }
+}
+
+fn details_table(details: &[crate::diff::Detail], a: &str, b: &str) -> Markup {
+    html! {
+        div.scroll { table.details {
+            tr { th { "where" } th { "what" } th { (a) } th { (b) } }
+            @for d in details {
+                tr { td.scope { code { (d.scope) } } td.field { (d.field) } td.old { code { (d.a) } } td.new { code { (d.b) } } }
+            }
+        } }
+    }
+}
+
+fn explanation_section(e: &crate::explain::Explanation) -> Markup {
+    html! {
+        section {
+            h2 { "What causes the differences" }
+            @if e.blamed.is_empty() && e.nondeterministic.is_empty() { p { "No output differs under any factor tried." } }
+            @for blame in &e.blamed {
+                article.output {
+                    h3 { code { (blame.path) } }
+                    p.blame { "blamed on: "
+                        @if blame.culprits.is_empty() { "not isolated" }
+                        @for (i, culprit) in blame.culprits.iter().enumerate() {
+                            @if i > 0 { " and, independently, " }
+                            @for (j, factor) in culprit.iter().enumerate() {
+                                @if j > 0 { " + " } code.factor.blamed { (factor) }
+                            }
+                            @if culprit.len() > 1 { " (only together)" }
+                        }
+                        " · " (blame.builds) " builds"
+                    }
+                    @if let Some(diff) = &blame.diff { (file_diff(diff)) }
+                }
+            }
+            @for path in &e.nondeterministic {
+                article.output {
+                    h3 { code { (path) } }
+                    p.blame { "nondeterministic: two control builds differ, so no factor is blamed" }
+                    @if let Some(diff) = e.nondeterministic_diffs.iter().find(|d| &d.path == path) { (file_diff(diff)) }
+                }
+            }
+        }
+    }
+}
+
+fn verification_section(v: &crate::verify::Verification) -> Markup {
+    use crate::verify::OutputVerdict;
+    html! {
+        section {
+            h2 { "Published artifacts" }
+            @for o in &v.outputs {
+                article.output {
+                    h3 {
+                        span.verdict.(if o.verdict == OutputVerdict::Match { "good" } else { "bad" }) { (o.verdict.name()) }
+                        " " code { (o.path) }
+                    }
+                    p { "expected " code.digest { (o.expected) } " (" (o.declared_at) ")"
+                        @if let Some(reference) = &o.reference { br; "reference file " code { (reference) } } }
+                    ul { @for r in &o.runs {
+                        li { "run " (r.run) ": " (r.verdict.name()) " " code.digest { (r.sha256.as_deref().unwrap_or("missing")) } }
+                    } }
+                    @if !o.metadata_differences.is_empty() {
+                        p { "same contents; differs only in: " (o.metadata_differences.join(", ")) }
+                    }
+                    @if let Some(diff) = &o.diff { (file_diff(diff)) }
+                    @if let Some(note) = &o.note { p.note { (note) } }
+                }
+            }
+            @if !v.unexpected.is_empty() { p { "not expected, not checked: " (v.unexpected.join(", ")) } }
+        }
+    }
+}
+
+fn join(runs: &[u32]) -> String {
+    runs.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")
+}
+
+/// A relative URL for a path inside the results directory: every byte
+/// outside the unreserved set and `/` is percent-encoded, so a name like
+/// `a?b#c` or `javascript:x` stays a path below the report.
+fn link(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for byte in path.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
+                out.push(byte as char)
+            }
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    match out.starts_with('/') {
+        true => format!(".{out}"),
+        false => out,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_stay_relative_paths() {
+        assert_eq!(link("run-1/outputs/a b?c#d"), "run-1/outputs/a%20b%3Fc%23d");
+        assert_eq!(link("javascript:alert(1)"), "javascript%3Aalert%281%29");
+        assert_eq!(link("/etc/passwd"), "./etc/passwd");
+        assert_eq!(link("ü"), "%C3%BC");
+    }
+
+    #[test]
+    fn build_output_is_escaped() {
+        let diff = FileDiff {
+            path: "<script>alert(1)</script>".into(),
+            runs: (1, 2),
+            format: "text".into(),
+            details: vec![crate::diff::Detail {
+                scope: "bytes".into(),
+                field: "content".into(),
+                a: "<img src=x onerror=alert(1)>".into(),
+                b: "&".into(),
+            }],
+            text_diff: Some("--- a\n+++ b\n-<b>old</b>\n+new".into()),
+            truncated: false,
+            hints: Vec::new(),
+        };
+        let page = file_diff(&diff).into_string();
+        assert!(!page.contains("<img") && !page.contains("<b>"), "{page}");
+        assert!(page.contains("&lt;img src=x onerror=alert(1)&gt;"), "{page}");
+        assert!(page.contains(r#"<span class="del">-&lt;b&gt;old&lt;/b&gt;</span>"#), "{page}");
+        assert!(page.contains(r#"<span class="add">+new</span>"#), "{page}");
+        assert!(page.contains(r#"<span class="ctx">--- a</span>"#), "{page}");
+    }
+}
