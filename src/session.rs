@@ -44,7 +44,16 @@ impl<'a> Session<'a> {
         let shutdown = Shutdown::install()?;
         let engine: Arc<dyn Engine> = Arc::new(DockerEngine::connect().await?);
         report.engine = Some(engine.info().clone());
+        let info = engine.info();
+        tracing::info!(
+            "engine: {} {} at {} (API {})",
+            info.kind,
+            info.version,
+            info.endpoint,
+            info.api_version
+        );
         let image_id = resolve_image(engine.as_ref(), spec, options.build_missing).await?;
+        tracing::info!("image: {image_id}");
         report.image.id = Some(image_id.clone());
 
         let requested = (options.vary.clone().or_else(|| spec.check.vary.clone()))
@@ -80,6 +89,7 @@ impl<'a> Session<'a> {
         let plan =
             plan::plan(spec, source.source_date_epoch, &image_id, &report.run_id, runs, requested, &facts);
         report.factors = Some(plan.factors.clone());
+        tracing::info!("varied: {}", plan.factors.varied.join(", "));
         let jobs = options
             .jobs
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))

@@ -91,6 +91,12 @@ pub async fn execute(
     let mut result = outcome?;
     removed?;
     result.duration_ms = started.elapsed().as_millis();
+    tracing::info!(
+        run = run.index,
+        "finished in {:.1} s: {:?}",
+        started.elapsed().as_secs_f64(),
+        result.status
+    );
     Ok(result)
 }
 
