@@ -238,13 +238,15 @@ impl Engine for DockerEngine {
         }
     }
 
-    async fn logs(&self, id: &str) -> Result<Vec<u8>> {
+    async fn logs(&self, id: &str, max_bytes: u64) -> Result<Vec<u8>> {
         let options = LogsOptionsBuilder::default().stdout(true).stderr(true).build();
         let mut stream = self.docker.logs(id, Some(options));
         let mut out = Vec::new();
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.with_context(|| format!("reading the log of container {id}"))?;
-            out.extend_from_slice(&chunk.into_bytes());
+            if !super::append_capped(&mut out, &chunk.into_bytes(), max_bytes) {
+                break;
+            }
         }
         Ok(out)
     }

@@ -126,8 +126,9 @@ pub trait Engine: Send + Sync {
     async fn start(&self, id: &str) -> Result<()>;
     /// Waits for the container to exit and returns its exit code.
     async fn wait(&self, id: &str) -> Result<i64>;
-    /// The container's combined stdout and stderr.
-    async fn logs(&self, id: &str) -> Result<Vec<u8>>;
+    /// The container's combined stdout and stderr, cut after `max_bytes`
+    /// with a note saying so.
+    async fn logs(&self, id: &str, max_bytes: u64) -> Result<Vec<u8>>;
     /// The combined log as it is written; ends when the container stops.
     async fn follow_logs(&self, id: &str) -> Result<ByteStream>;
     /// A tar stream of `path` in the container; `Ok(None)` when it does not exist.
@@ -190,4 +191,42 @@ pub async fn sweep(engine: &dyn Engine, run_id: &str) -> Result<Swept> {
         engine.remove(id).await.with_context(|| format!("removing leftover container {id}"))?;
     }
     Ok(Swept { removed: ids.len(), engine_went_away })
+}
+
+/// The part of `chunk` that fits under `max_bytes` when `kept` bytes of
+/// log are already kept, and whether all of it fits.
+pub fn log_room(chunk: &[u8], kept: u64, max_bytes: u64) -> (&[u8], bool) {
+    let room = max_bytes.saturating_sub(kept).min(chunk.len() as u64) as usize;
+    (&chunk[..room], room == chunk.len())
+}
+
+/// What ends a log that reached `limits.log_size`.
+pub fn log_cut_note(max_bytes: u64) -> String {
+    format!("\n[reprocheck: log cut at {max_bytes} bytes (limits.log_size)]\n")
+}
+
+/// Appends `chunk` to `log` up to `max_bytes` in all; returns false (and
+/// ends the log with a note) once the limit is reached.
+pub fn append_capped(log: &mut Vec<u8>, chunk: &[u8], max_bytes: u64) -> bool {
+    let (part, whole) = log_room(chunk, log.len() as u64, max_bytes);
+    log.extend_from_slice(part);
+    if !whole {
+        log.extend_from_slice(log_cut_note(max_bytes).as_bytes());
+    }
+    whole
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logs_are_cut_at_the_limit_with_a_note() {
+        let mut log = Vec::new();
+        assert!(append_capped(&mut log, b"abc", 5));
+        assert!(!append_capped(&mut log, b"defg", 5));
+        assert_eq!(String::from_utf8(log).unwrap(), format!("abcde{}", log_cut_note(5)));
+        assert_eq!(log_room(b"xyz", 7, 5), (&b""[..], false));
+        assert_eq!(log_room(b"", 5, 5), (&b""[..], true));
+    }
 }

@@ -12,6 +12,7 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+use tokio::io::AsyncWriteExt;
 
 /// Lines of build log shown when a build fails.
 const LOG_TAIL_LINES: usize = 25;
@@ -145,19 +146,23 @@ async fn build_in(
     progress.phase(Phase::Building);
     tracing::debug!(run = run.index, "started");
     let live_log = run_dir.join("build.log");
-    let waited = wait_following_log(engine, id, plan.timeout, &live_log, progress).await;
+    let (waited, followed) = wait_following_log(engine, id, plan, &live_log, progress).await;
     tracing::debug!(run = run.index, "exited");
     progress.phase(Phase::Collecting);
     let succeeded = matches!(waited, Ok(Ok(0)));
     let outputs_dir = results.join(run_dir_name.join("outputs"));
     // The log and the outputs are independent requests: fetch them together.
-    let (log, outputs) = tokio::join!(engine.logs(id), async {
+    let (log, outputs) = tokio::join!(engine.logs(id, plan.log_bytes), async {
         match succeeded {
             true => download_outputs(engine, id, plan, run, &outputs_dir).await.map(Some),
             false => Ok(None),
         }
     });
     let log = log?;
+    // Podman can end a followed log early (see docs/engines.md): show the rest now.
+    if let Some(rest) = usize::try_from(followed).ok().and_then(|n| log.get(n..)) {
+        progress.log(rest);
+    }
     let log_path = run_dir_name.join("build.log");
     tokio::fs::write(results.join(&log_path), &log)
         .await
@@ -206,42 +211,54 @@ async fn build_in(
 /// Waits for the container to exit (up to `timeout`) while its log is
 /// written to `live_log` and shown by `progress` as it arrives, so an
 /// interrupted build still leaves what it printed. Following is best effort:
-/// the caller saves the complete log from the engine afterwards.
+/// the caller saves the complete log from the engine afterwards. Returns the
+/// wait's outcome and how many log bytes were followed.
 async fn wait_following_log(
     engine: &dyn Engine,
     id: &str,
-    timeout: Duration,
+    plan: &Plan,
     live_log: &Path,
     progress: &RunProgress,
-) -> Result<Result<i64>, tokio::time::error::Elapsed> {
+) -> (Result<Result<i64>, tokio::time::error::Elapsed>, u64) {
+    let followed_bytes = std::sync::atomic::AtomicU64::new(0);
     let follow = async {
         let mut file = tokio::fs::File::create(live_log).await?;
         let mut stream = engine.follow_logs(id).await.map_err(std::io::Error::other)?;
+        let (mut kept, mut keeping) = (0u64, true);
         while let Some(chunk) = stream.try_next().await? {
-            tokio::io::AsyncWriteExt::write_all(&mut file, &chunk).await?;
+            if keeping {
+                let (part, whole) = super::log_room(&chunk, kept, plan.log_bytes);
+                file.write_all(part).await?;
+                kept += part.len() as u64;
+                if !whole {
+                    file.write_all(super::log_cut_note(plan.log_bytes).as_bytes()).await?;
+                    keeping = false;
+                }
+            }
             progress.log(&chunk);
+            followed_bytes.fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::Relaxed);
         }
         std::io::Result::Ok(())
     };
     let mut follow = std::pin::pin!(follow);
-    let mut wait = std::pin::pin!(tokio::time::timeout(timeout, engine.wait(id)));
-    let mut followed = false;
+    let mut wait = std::pin::pin!(tokio::time::timeout(plan.timeout, engine.wait(id)));
+    let mut follow_ended = false;
     let waited = loop {
         tokio::select! {
             waited = &mut wait => break waited,
-            outcome = &mut follow, if !followed => {
-                followed = true;
+            outcome = &mut follow, if !follow_ended => {
+                follow_ended = true;
                 if let Err(e) = outcome {
                     tracing::debug!("following the log of {id} stopped: {e}");
                 }
             }
         }
     };
-    if !followed && waited.is_ok() {
+    if !follow_ended && waited.is_ok() {
         // Let the last lines reach the terminal.
         let _ = tokio::time::timeout(LOG_FOLLOW_GRACE, follow).await;
     }
-    waited
+    (waited, followed_bytes.load(std::sync::atomic::Ordering::Relaxed))
 }
 
 async fn download_outputs(

@@ -175,7 +175,8 @@ async fn probe(engine: &dyn Engine, config: &ContainerConfig) -> Result<String> 
     let result = async {
         engine.start(&id).await?;
         let code = engine.wait(&id).await?;
-        let log = engine.logs(&id).await?;
+        // The probe script prints a few lines; a megabyte is plenty.
+        let log = engine.logs(&id, 1 << 20).await?;
         ensure!(code == 0, "the probe exited with {code}: {}", String::from_utf8_lossy(&log));
         Ok(String::from_utf8_lossy(&log).into_owned())
     }

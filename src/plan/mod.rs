@@ -32,6 +32,8 @@ pub struct Plan {
     pub timeout: Duration,
     /// Caps on what one run may hand back.
     pub output_limits: crate::collect::Limits,
+    /// Bytes of build log kept per run.
+    pub log_bytes: u64,
     /// The runs, numbered from 1.
     pub runs: Vec<RunPlan>,
     /// Which factors were asked for and which were applied.
@@ -249,6 +251,7 @@ pub fn plan(
         command: spec.build.command.clone(),
         outputs: spec.build.outputs.clone(),
         timeout: spec.build.timeout,
+        log_bytes: spec.limits.log_bytes,
         output_limits: crate::collect::Limits {
             max_total_bytes: spec.limits.output_bytes,
             max_entries: spec.limits.output_entries,

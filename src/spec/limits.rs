@@ -18,11 +18,19 @@ pub struct Limits {
     pub output_bytes: u64,
     /// Entries (files, directories, links) collected from one run.
     pub output_entries: usize,
+    /// Bytes of build log saved per run; the rest is cut, with a note.
+    pub log_bytes: u64,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { memory_bytes: 8 << 30, pids: 4096, output_bytes: 4 << 30, output_entries: 100_000 }
+        Limits {
+            memory_bytes: 8 << 30,
+            pids: 4096,
+            output_bytes: 4 << 30,
+            output_entries: 100_000,
+            log_bytes: 256 << 20,
+        }
     }
 }
 
@@ -34,6 +42,7 @@ pub(super) struct RawLimits {
     pids: Option<Spanned<i64>>,
     output_size: Option<Spanned<String>>,
     output_files: Option<Spanned<i64>>,
+    log_size: Option<Spanned<String>>,
 }
 
 /// Smallest memory limit the engines accept with room for a shell.
@@ -67,14 +76,20 @@ pub(super) fn validate(file: &Path, text: &str, raw: Option<&RawLimits>) -> Chec
         }
         limits.pids = *pids.get_ref();
     }
-    if let Some(output) = &raw.output_size {
-        limits.output_bytes = size(output.get_ref()).filter(|b| *b > 0).ok_or_else(|| {
+    let positive = |key: &str, value: &Spanned<String>| {
+        size(value.get_ref()).filter(|b| *b > 0).ok_or_else(|| {
             err(
-                output.span(),
-                format!("limits.output_size `{}` is not a positive size", output.get_ref()),
+                value.span(),
+                format!("limits.{key} `{}` is not a positive size", value.get_ref()),
                 "write sizes like \"100MiB\" or \"4GiB\"",
             )
-        })?;
+        })
+    };
+    if let Some(output) = &raw.output_size {
+        limits.output_bytes = positive("output_size", output)?;
+    }
+    if let Some(log) = &raw.log_size {
+        limits.log_bytes = positive("log_size", log)?;
     }
     if let Some(files) = &raw.output_files {
         if !(1..=10_000_000).contains(files.get_ref()) {
@@ -110,8 +125,18 @@ mod tests {
 
     #[test]
     fn sizes_and_counts_parse() {
-        let l = parse("memory = \"512MiB\"\npids = 64\noutput_size = \"1 KiB\"\noutput_files = 10").unwrap();
-        assert_eq!(l, Limits { memory_bytes: 512 << 20, pids: 64, output_bytes: 1024, output_entries: 10 });
+        let l = parse(
+            "memory = \"512MiB\"\npids = 64\noutput_size = \"1 KiB\"\noutput_files = 10\nlog_size = \"2MiB\"",
+        )
+        .unwrap();
+        let want = Limits {
+            memory_bytes: 512 << 20,
+            pids: 64,
+            output_bytes: 1024,
+            output_entries: 10,
+            log_bytes: 2 << 20,
+        };
+        assert_eq!(l, want);
         assert_eq!(parse("memory = \"2GB\"").unwrap().memory_bytes, 2_000_000_000);
     }
 
@@ -124,5 +149,6 @@ mod tests {
         assert!(parse("pids = 1").unwrap_err().message.contains("out of range"));
         assert!(parse("output_files = 0").is_err());
         assert!(parse("output_size = \"0\"").is_err());
+        assert!(parse("log_size = \"none\"").unwrap_err().message.contains("limits.log_size"));
     }
 }
