@@ -104,8 +104,13 @@ pub fn write_man_pages(dir: Option<&Path>) -> Result<Vec<PathBuf>> {
     let command = Cli::command();
     let Some(dir) = dir else {
         let mut stdout = std::io::stdout().lock();
-        clap_mangen::Man::new(command).render(&mut stdout).context("writing the man page to stdout")?;
-        return Ok(Vec::new());
+        return match clap_mangen::Man::new(command).render(&mut stdout) {
+            // `reprocheck man | head` is not an error.
+            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                Err(e).context("writing the man page to stdout")
+            }
+            _ => Ok(Vec::new()),
+        };
     };
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     clap_mangen::generate_to(command, dir)

@@ -69,15 +69,21 @@ fn hrefs(dom: &str) -> Vec<String> {
     dom.split("href=\"").skip(1).filter_map(|rest| rest.split('"').next()).map(str::to_string).collect()
 }
 
+/// `reprocheck -q check SPEC` (relative to the repository) into a fresh
+/// results directory, expecting exit `code`; the directory and its path.
+fn check_example(spec: &str, code: i32) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("results");
+    let run = reprocheck(&["-q", "check", spec, "--out", out.to_str().unwrap()]);
+    assert_eq!(run.status.code(), Some(code), "{}", show(&run));
+    (dir, out)
+}
+
 #[test]
 fn the_report_of_a_failing_check_reads_right_in_a_browser() {
     let Some(_engine) = ready_engine() else { return };
     let Some(browser) = chromium() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("results");
-    let spec = root().join("specs/hello-unreproducible.toml");
-    let run = reprocheck(&["-q", "check", spec.to_str().unwrap(), "--out", out.to_str().unwrap()]);
-    assert_eq!(run.status.code(), Some(1), "{}", show(&run));
+    let (dir, out) = check_example("specs/hello-unreproducible.toml", 1);
     let report = report(&out);
     let page = out.join("report.html");
     let html = std::fs::read_to_string(&page).unwrap();
@@ -144,11 +150,7 @@ fn the_report_of_a_failing_check_reads_right_in_a_browser() {
 fn a_reproducible_check_says_so_and_lists_no_difference() {
     let Some(_engine) = ready_engine() else { return };
     let Some(browser) = chromium() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("results");
-    let spec = root().join("specs/hello.toml");
-    let run = reprocheck(&["-q", "check", spec.to_str().unwrap(), "--out", out.to_str().unwrap()]);
-    assert_eq!(run.status.code(), Some(0), "{}", show(&run));
+    let (_dir, out) = check_example("specs/hello.toml", 0);
     let text = page_text(&headless(&browser, &out.join("report.html"), &["--dump-dom"]));
     assert!(text.contains("REPRODUCIBLE hello 2 runs produced identical outputs"), "{text}");
     assert!(!text.contains("Differing outputs"), "{text}");

@@ -121,21 +121,19 @@ fn completions_load_in_bash_zsh_and_fish() {
     };
 
     let bash = script("bash");
-    let words = sh(
-        "bash",
-        format!(
-            "source {}; COMP_WORDS=(reprocheck ch); COMP_CWORD=1; _reprocheck reprocheck ch reprocheck; echo \"${{COMPREPLY[@]}}\"",
-            bash.path().display()
-        ),
-    );
-    assert_eq!(words.trim(), "check", "bash completes `reprocheck ch`");
-    let words = sh(
-        "bash",
-        format!(
-            "source {}; COMP_WORDS=(reprocheck check --vary --j); COMP_CWORD=3; _reprocheck reprocheck --j --vary; echo \"${{COMPREPLY[@]}}\"",
-            bash.path().display()
-        ),
-    );
+    // What bash offers for the last of `words`, as if TAB were pressed there.
+    let bash_complete = |words: &[&str]| {
+        let (cur, prev) = (words[words.len() - 1], words[words.len() - 2]);
+        let code = format!(
+            "source {}; COMP_WORDS=({}); COMP_CWORD={}; _reprocheck reprocheck {cur} {prev}; echo \"${{COMPREPLY[@]}}\"",
+            bash.path().display(),
+            words.join(" "),
+            words.len() - 1
+        );
+        sh("bash", code)
+    };
+    assert_eq!(bash_complete(&["reprocheck", "ch"]).trim(), "check", "bash completes `reprocheck ch`");
+    let words = bash_complete(&["reprocheck", "check", "--vary", "--j"]);
     assert!(words.contains("--jobs") && words.contains("--json"), "{words}");
 
     let fish = script("fish");

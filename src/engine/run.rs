@@ -16,8 +16,8 @@ use tokio::io::AsyncWriteExt;
 
 /// Lines of build log shown when a build fails.
 const LOG_TAIL_LINES: usize = 25;
-/// How long the live log may trail the container's exit before it is cut off
-/// (the saved log is fetched whole afterwards either way).
+/// How long the live log may stall after the container's exit before it is
+/// cut off (the saved log is fetched whole afterwards either way).
 const LOG_FOLLOW_GRACE: Duration = Duration::from_secs(2);
 
 /// How a run ended.
@@ -255,8 +255,15 @@ async fn wait_following_log(
         }
     };
     if !follow_ended && waited.is_ok() {
-        // Let the last lines reach the terminal.
-        let _ = tokio::time::timeout(LOG_FOLLOW_GRACE, follow).await;
+        // Let the rest reach the terminal while it still flows.
+        let mut seen = u64::MAX;
+        loop {
+            let now = followed_bytes.load(std::sync::atomic::Ordering::Relaxed);
+            if now == seen || tokio::time::timeout(LOG_FOLLOW_GRACE, &mut follow).await.is_ok() {
+                break;
+            }
+            seen = now;
+        }
     }
     (waited, followed_bytes.load(std::sync::atomic::Ordering::Relaxed))
 }
