@@ -174,6 +174,9 @@ impl RunProgress {
     /// Takes a chunk of the build log: remembers the last complete line and,
     /// with `-v`, prints each complete line.
     pub fn log(&self, chunk: &[u8]) {
+        if self.bar.is_none() && !self.stream_logs {
+            return;
+        }
         let mut lines = Vec::new();
         if let Ok(mut state) = self.state.lock() {
             state.partial.extend_from_slice(chunk);
@@ -281,12 +284,19 @@ mod tests {
 
     #[test]
     fn log_keeps_the_last_complete_non_blank_line() {
-        let run = RunProgress::hidden(1);
+        let run = Progress { stream_logs: true, ..Default::default() }.start_run(1, "control");
         run.log(b"first\nsec");
         assert_eq!(run.state.lock().unwrap().last_line, "first");
         run.log(b"ond\n\n");
         assert_eq!(run.state.lock().unwrap().last_line, "second");
         assert!(run.state.lock().unwrap().partial.is_empty());
+    }
+
+    #[test]
+    fn a_hidden_line_does_no_work() {
+        let run = RunProgress::hidden(1);
+        run.log(b"first\n");
+        assert_eq!(run.state.lock().unwrap().last_line, "");
     }
 
     #[test]

@@ -251,6 +251,11 @@ impl Engine for DockerEngine {
         Ok(out)
     }
 
+    fn followed_log_is_complete(&self) -> bool {
+        // Podman 4.3 ends a followed log at the exit before all of it is sent.
+        !self.is_podman
+    }
+
     async fn follow_logs(&self, id: &str) -> Result<ByteStream> {
         let options = LogsOptionsBuilder::default().stdout(true).stderr(true).follow(true).build();
         let stream = self.docker.logs(id, Some(options));

@@ -131,6 +131,11 @@ pub trait Engine: Send + Sync {
     async fn logs(&self, id: &str, max_bytes: u64) -> Result<Vec<u8>>;
     /// The combined log as it is written; ends when the container stops.
     async fn follow_logs(&self, id: &str) -> Result<ByteStream>;
+    /// Whether a followed log that ended by itself after the container
+    /// exited holds all of it (then it need not be fetched again).
+    fn followed_log_is_complete(&self) -> bool {
+        true
+    }
     /// A tar stream of `path` in the container; `Ok(None)` when it does not exist.
     async fn download(&self, id: &str, path: &str) -> Result<Option<ByteStream>>;
     /// Removes a container, killing it first if it runs. Missing is not an error.

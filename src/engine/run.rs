@@ -152,7 +152,18 @@ async fn build_in(
     let succeeded = matches!(waited, Ok(Ok(0)));
     let outputs_dir = results.join(run_dir_name.join("outputs"));
     // The log and the outputs are independent requests: fetch them together.
-    let (log, outputs) = tokio::join!(engine.logs(id, plan.log_bytes), async {
+    // Where the followed log is known to be whole, it is the saved log already:
+    // asking the engine for it again would decode it twice.
+    let whole_log_followed = followed.complete && engine.followed_log_is_complete();
+    let fetch_log = async {
+        match whole_log_followed {
+            true => {
+                tokio::fs::read(&live_log).await.with_context(|| format!("reading {}", live_log.display()))
+            }
+            false => engine.logs(id, plan.log_bytes).await,
+        }
+    };
+    let (log, outputs) = tokio::join!(fetch_log, async {
         match succeeded {
             true => download_outputs(engine, id, plan, run, &outputs_dir).await.map(Some),
             false => Ok(None),
@@ -160,13 +171,15 @@ async fn build_in(
     });
     let log = log?;
     // Podman can end a followed log early (see docs/engines.md): show the rest now.
-    if let Some(rest) = usize::try_from(followed).ok().and_then(|n| log.get(n..)) {
+    if let Some(rest) = usize::try_from(followed.bytes).ok().and_then(|n| log.get(n..)) {
         progress.log(rest);
     }
     let log_path = run_dir_name.join("build.log");
-    tokio::fs::write(results.join(&log_path), &log)
-        .await
-        .with_context(|| format!("saving the build log of run {}", run.index))?;
+    if !whole_log_followed {
+        tokio::fs::write(results.join(&log_path), &log)
+            .await
+            .with_context(|| format!("saving the build log of run {}", run.index))?;
+    }
     let mut result = RunResult {
         index: run.index,
         status: RunStatus::Succeeded,
@@ -211,15 +224,15 @@ async fn build_in(
 /// Waits for the container to exit (up to `timeout`) while its log is
 /// written to `live_log` and shown by `progress` as it arrives, so an
 /// interrupted build still leaves what it printed. Following is best effort:
-/// the caller saves the complete log from the engine afterwards. Returns the
-/// wait's outcome and how many log bytes were followed.
+/// the caller makes sure the saved log is complete. Returns the wait's
+/// outcome and what was followed.
 async fn wait_following_log(
     engine: &dyn Engine,
     id: &str,
     plan: &Plan,
     live_log: &Path,
     progress: &RunProgress,
-) -> (Result<Result<i64>, tokio::time::error::Elapsed>, u64) {
+) -> (Result<Result<i64>, tokio::time::error::Elapsed>, Followed) {
     let followed_bytes = std::sync::atomic::AtomicU64::new(0);
     let follow = async {
         let mut file = tokio::fs::File::create(live_log).await?;
@@ -242,30 +255,47 @@ async fn wait_following_log(
     };
     let mut follow = std::pin::pin!(follow);
     let mut wait = std::pin::pin!(tokio::time::timeout(plan.timeout, engine.wait(id)));
-    let mut follow_ended = false;
+    // Whether the follow ended, and without error.
+    let mut ended: Option<bool> = None;
     let waited = loop {
         tokio::select! {
             waited = &mut wait => break waited,
-            outcome = &mut follow, if !follow_ended => {
-                follow_ended = true;
-                if let Err(e) = outcome {
+            outcome = &mut follow, if ended.is_none() => {
+                if let Err(e) = &outcome {
                     tracing::debug!("following the log of {id} stopped: {e}");
                 }
+                ended = Some(outcome.is_ok());
             }
         }
     };
-    if !follow_ended && waited.is_ok() {
-        // Let the rest reach the terminal while it still flows.
+    if ended.is_none() && waited.is_ok() {
+        // Let the rest arrive while it still flows.
         let mut seen = u64::MAX;
         loop {
             let now = followed_bytes.load(std::sync::atomic::Ordering::Relaxed);
-            if now == seen || tokio::time::timeout(LOG_FOLLOW_GRACE, &mut follow).await.is_ok() {
+            if now == seen {
+                break;
+            }
+            if let Ok(outcome) = tokio::time::timeout(LOG_FOLLOW_GRACE, &mut follow).await {
+                ended = Some(outcome.is_ok());
                 break;
             }
             seen = now;
         }
     }
-    (waited, followed_bytes.load(std::sync::atomic::Ordering::Relaxed))
+    let followed = Followed {
+        bytes: followed_bytes.load(std::sync::atomic::Ordering::Relaxed),
+        complete: ended == Some(true) && waited.is_ok(),
+    };
+    (waited, followed)
+}
+
+/// What following a build's log got.
+struct Followed {
+    /// Bytes received, whether saved or past `limits.log_size`.
+    bytes: u64,
+    /// The stream ended by itself, without error, and the build exited.
+    complete: bool,
 }
 
 async fn download_outputs(
