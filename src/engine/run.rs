@@ -145,7 +145,8 @@ async fn build_in(
     engine.start(id).await?;
     progress.phase(Phase::Building);
     tracing::debug!(run = run.index, "started");
-    let live_log = run_dir.join("build.log");
+    let log_path = run_dir_name.join("build.log");
+    let live_log = results.join(&log_path);
     let (waited, followed) = wait_following_log(engine, id, plan, &live_log, progress).await;
     tracing::debug!(run = run.index, "exited");
     progress.phase(Phase::Collecting);
@@ -174,9 +175,8 @@ async fn build_in(
     if let Some(rest) = usize::try_from(followed.bytes).ok().and_then(|n| log.get(n..)) {
         progress.log(rest);
     }
-    let log_path = run_dir_name.join("build.log");
     if !whole_log_followed {
-        tokio::fs::write(results.join(&log_path), &log)
+        tokio::fs::write(&live_log, &log)
             .await
             .with_context(|| format!("saving the build log of run {}", run.index))?;
     }
@@ -251,6 +251,9 @@ async fn wait_following_log(
             progress.log(&chunk);
             followed_bytes.fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::Relaxed);
         }
+        // tokio writes in the background: a complete follow must be on disk
+        // before the caller reads the file back as the saved log.
+        file.flush().await?;
         std::io::Result::Ok(())
     };
     let mut follow = std::pin::pin!(follow);
