@@ -29,6 +29,8 @@ pub struct Progress {
 /// Where a build is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
+    /// Waiting for a job slot (`--jobs`).
+    Queued,
     /// Creating the container.
     Create,
     /// Copying the source in.
@@ -46,6 +48,7 @@ pub enum Phase {
 impl Phase {
     fn label(self) -> &'static str {
         match self {
+            Phase::Queued => "queued",
             Phase::Create => "create",
             Phase::Upload => "upload",
             Phase::Delay => "delayed start",
@@ -63,8 +66,20 @@ impl Progress {
         Progress { bars, stream_logs: stream_logs && !quiet, quiet, color }
     }
 
-    /// Starts the line of run `index`, which varies `factors`.
-    pub fn start_run(&self, index: u32, factors: &str) -> RunProgress {
+    /// Adds one line per run, `(index, factor label)`, in the order given,
+    /// each waiting in [`Phase::Queued`] until [`RunProgress::begin`]. The
+    /// labels are padded alike so that the columns line up.
+    pub fn queue_runs(&self, runs: &[(u32, String)]) -> Vec<RunProgress> {
+        let prefixes: Vec<String> =
+            runs.iter().map(|(index, factors)| format!("run {index:<2} [{}]", clip(factors, 40))).collect();
+        let width = prefixes.iter().map(|p| p.chars().count()).max().unwrap_or(0);
+        runs.iter()
+            .zip(prefixes)
+            .map(|((index, _), prefix)| self.add_run(*index, format!("{prefix:<width$}")))
+            .collect()
+    }
+
+    fn add_run(&self, index: u32, prefix: String) -> RunProgress {
         let bar = self.bars.as_ref().map(|multi| {
             let template = match self.color {
                 true => "{spinner:.cyan} {prefix:.bold} {elapsed:>4} {wide_msg}",
@@ -73,8 +88,7 @@ impl Progress {
             let style =
                 ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_spinner());
             let bar = multi.add(ProgressBar::new_spinner().with_style(style));
-            bar.set_prefix(format!("run {index:<2} [{}]", clip(factors, 40)));
-            bar.enable_steady_tick(Duration::from_millis(200));
+            bar.set_prefix(prefix);
             bar
         });
         let run = RunProgress {
@@ -83,7 +97,7 @@ impl Progress {
             multi: self.bars.clone(),
             stream_logs: self.stream_logs,
             state: Arc::new(Mutex::new(RunState {
-                phase: Phase::Create,
+                phase: Phase::Queued,
                 last_line: String::new(),
                 partial: Vec::new(),
             })),
@@ -158,9 +172,12 @@ pub struct RunProgress {
 }
 
 impl RunProgress {
-    /// A line that shows nothing, for callers without a display.
-    pub fn hidden(index: u32) -> RunProgress {
-        Progress::default().start_run(index, "")
+    /// The run got its job slot: the clock restarts and the spinner turns.
+    pub fn begin(&self) {
+        if let Some(bar) = &self.bar {
+            bar.reset_elapsed();
+            bar.enable_steady_tick(Duration::from_millis(200));
+        }
     }
 
     /// Moves the build to `phase`.
@@ -284,7 +301,9 @@ mod tests {
 
     #[test]
     fn log_keeps_the_last_complete_non_blank_line() {
-        let run = Progress { stream_logs: true, ..Default::default() }.start_run(1, "control");
+        let run = Progress { stream_logs: true, ..Default::default() }
+            .queue_runs(&[(1, "control".into())])
+            .remove(0);
         run.log(b"first\nsec");
         assert_eq!(run.state.lock().unwrap().last_line, "first");
         run.log(b"ond\n\n");
@@ -294,7 +313,7 @@ mod tests {
 
     #[test]
     fn a_hidden_line_does_no_work() {
-        let run = RunProgress::hidden(1);
+        let run = Progress::default().queue_runs(&[(1, "control".into())]).remove(0);
         run.log(b"first\n");
         assert_eq!(run.state.lock().unwrap().last_line, "");
     }

@@ -136,13 +136,14 @@ impl<'a> Session<'a> {
         }
         let (engine, plan, out, progress) =
             (self.engine.clone(), &self.plan, self.out.as_path(), &self.progress);
-        let all_runs = futures_util::stream::iter(runs.iter().zip(tars))
-            .map(|(run, tar)| {
+        let labels: Vec<_> =
+            runs.iter().map(|run| (run.index, factor_label(&run.varied, &plan.factors.varied))).collect();
+        let lines = progress.queue_runs(&labels);
+        let all_runs = futures_util::stream::iter(runs.iter().zip(tars).zip(lines))
+            .map(|((run, tar), line)| {
                 let engine = engine.clone();
                 async move {
-                    // The line appears when the run starts, not while it waits for a job slot.
-                    let line =
-                        progress.start_run(run.index, &factor_label(&run.varied, &plan.factors.varied));
+                    line.begin();
                     (run, run::execute(engine.as_ref(), plan, run, tar, out, &line).await)
                 }
             })

@@ -47,13 +47,21 @@ fn a_terminal_gets_live_progress_and_colours_and_no_color_turns_colours_off() {
     let command =
         |out: &str| format!("{bin} check {} --out {}", spec.display(), dir.path().join(out).display());
 
-    let (code, screen) = on_a_terminal(&command("colour"), &[]);
+    // One job: run 2 waits for run 1, and its line says so from the start.
+    let (code, screen) = on_a_terminal(&format!("{} --jobs 1", command("colour")), &[]);
     assert_eq!(code, Some(0), "{screen}");
     // One line per run with its factor set, its phase, and the last log line.
     assert!(screen.contains("run 1  [control]"), "{screen}");
     assert!(screen.contains("run 2  [all "), "{screen}");
-    assert!(screen.contains("done"), "{screen}");
+    assert!(screen.contains("queued"), "a run waiting for a job slot is shown: {screen}");
     assert!(screen.contains("│ first line") || screen.contains("│ hello from the build"), "{screen}");
+    // The finished lines stay, their columns aligned whatever the factor labels.
+    let done_at = |run: &str| {
+        let line = screen.split(['\r', '\n']).find(|l| l.contains(run) && l.trim_end().ends_with("s done"));
+        let line = line.unwrap_or_else(|| panic!("no finished line for {run}: {screen}"));
+        line.find("s done").unwrap() - line.find(run).unwrap()
+    };
+    assert_eq!(done_at("run 1  [control]"), done_at("run 2  [all "), "{screen}");
     assert!(has_colour(&screen), "a terminal gets colours: {screen:?}");
 
     let (code, screen) = on_a_terminal(&command("plain"), &[("NO_COLOR", "1")]);
