@@ -199,3 +199,34 @@ fn the_verify_report_shows_each_published_artifact_and_its_verdict() {
         assert!(text.contains(fragment), "the page text lacks {fragment:?}:\n{text}");
     }
 }
+
+#[test]
+fn a_hundred_differing_outputs_keep_the_verdict_readable_on_the_terminal_and_the_page() {
+    let Some(_engine) = ready_engine() else { return };
+    let Some(browser) = chromium() else { return };
+    let case = Case::new("leak-home-many", SH_BUILD);
+    let run = case.check(&["-q"]);
+    assert_eq!(run.status.code(), Some(1), "{}", show(&run));
+    let report = case.report();
+    let differences = report["comparison"]["differences"].as_array().unwrap();
+    assert_eq!(differences.len(), 100, "report.json keeps every differing output");
+
+    // The terminal details 8 outputs, names 30 more, and counts the rest.
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    let named: std::collections::BTreeSet<&str> =
+        stdout.split_whitespace().filter(|w| w.starts_with("out/f") && w.ends_with(".txt")).collect();
+    assert_eq!(named.len(), 38, "{stdout}");
+    assert!(stdout.contains("… and 62 more: report.html and report.json list every one"), "{stdout}");
+    assert!(stdout.lines().count() < 160, "{} lines: {stdout}", stdout.lines().count());
+    let verdict = stdout.lines().position(|l| l.starts_with("UNREPRODUCIBLE: 100 of the outputs differ"));
+    assert!(verdict.is_some_and(|line| line < 6), "the verdict comes before the details: {stdout}");
+    assert!(stdout.contains(&format!("report:  {}", case.out.join("report.html").display())), "{stdout}");
+
+    // The page shows 20 outputs open and folds the other 80, all present.
+    let dom = headless(&browser, &case.out.join("report.html"), &["--dump-dom"]);
+    assert_eq!(dom.matches("<article class=\"output\">").count(), 100);
+    let text = page_text(&dom);
+    assert!(text.contains("80 more differing outputs"), "{text}");
+    let last = differences[99]["path"].as_str().unwrap();
+    assert!(text.contains(last), "the folded outputs are on the page too: {last}");
+}

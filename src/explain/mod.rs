@@ -11,7 +11,7 @@ mod isolate;
 use crate::check::Invocation;
 use crate::collect::OutputEntry;
 use crate::errors::*;
-use crate::report::{Report, Verdict};
+use crate::report::{more_outputs, Report, Verdict, TERMINAL_DETAILED};
 use crate::session::Session;
 use isolate::{Decoded, Search, Step};
 use serde::Serialize;
@@ -59,14 +59,18 @@ impl Explanation {
             s.push_str(
                 "  nondeterministic without any variation (two control runs differ; no factor blamed):\n",
             );
-            for path in &self.nondeterministic {
+            for path in self.nondeterministic.iter().take(TERMINAL_DETAILED) {
                 s.push_str(&format!("    {path}\n"));
                 if let Some(diff) = self.nondeterministic_diffs.iter().find(|d| &d.path == path) {
                     s.push_str(&diff.summary(4));
                 }
             }
+            let rest: Vec<&str> =
+                self.nondeterministic.iter().skip(TERMINAL_DETAILED).map(String::as_str).collect();
+            s.push_str(&more_outputs(&rest, "    "));
         }
-        for blame in &self.blamed {
+        let mut undetailed = Vec::new();
+        for (i, blame) in self.blamed.iter().enumerate() {
             let causes: Vec<String> =
                 blame
                     .culprits
@@ -81,11 +85,17 @@ impl Explanation {
                     .collect();
             let how = if causes.len() > 1 { ", independently" } else { "" };
             let causes = if causes.is_empty() { "not isolated".to_string() } else { causes.join("; ") };
-            s.push_str(&format!("  {}: {causes}{how} ({} builds)\n", blame.path, blame.builds));
+            let line = format!("{}: {causes}{how} ({} builds)", blame.path, blame.builds);
+            if i >= TERMINAL_DETAILED {
+                undetailed.push(line);
+                continue;
+            }
+            s.push_str(&format!("  {line}\n"));
             if let Some(diff) = &blame.diff {
                 s.push_str(&diff.summary(4));
             }
         }
+        s.push_str(&more_outputs(&undetailed.iter().map(String::as_str).collect::<Vec<_>>(), "  "));
         if self.nondeterministic.is_empty() && self.blamed.is_empty() {
             s.push_str("  no output differs under any factor tried\n");
         }

@@ -14,6 +14,9 @@ use std::path::Path;
 const CSS: &str = include_str!("report.css");
 /// Differences listed before the rest are folded away.
 const SHOWN_DETAILS: usize = 8;
+/// Outputs shown open before the rest are folded away: a build with
+/// thousands of differing files still reads top-down.
+const SHOWN_OUTPUTS: usize = 20;
 
 /// Writes `DIR/report.html`.
 pub fn write(report: &Report, dir: &Path) -> Result<()> {
@@ -187,30 +190,50 @@ fn differences(report: &Report) -> Markup {
     let Some(comparison) = report.comparison.as_ref().filter(|c| !c.differences.is_empty()) else {
         return html! {};
     };
+    let articles = comparison.differences.iter().map(|d| difference_article(report, d)).collect();
     html! {
         section {
             h2 { "Differing outputs" }
-            @for difference in &comparison.differences {
-                article.output {
-                    h3 { code { (difference.path) } }
-                    table.variants {
-                        @for variant in &difference.variants {
-                            tr {
-                                th { @if variant.runs.len() == 1 { "run " } @else { "runs " } (join(&variant.runs)) }
-                                td { code.digest { (variant.describe()) } }
-                                td { @for run in &variant.runs {
-                                    a href=(output_link(report, *run, &difference.path)) { "run " (run) } " "
-                                } }
-                            }
-                        }
-                    }
-                    @if let Some(diff) = &difference.diff { (file_diff(diff)) }
-                    @if let Some(ds) = &difference.diffoscope {
-                        p { "diffoscope: " (ds.status)
-                            @if let Some(html) = &ds.html { " · " a href=(link(&html.to_string_lossy())) { "HTML" } }
-                            @if let Some(text) = &ds.text { " · " a href=(link(&text.to_string_lossy())) { "text" } } }
+            (folded(articles, "differing outputs"))
+        }
+    }
+}
+
+fn difference_article(report: &Report, difference: &crate::compare::Difference) -> Markup {
+    html! {
+        article.output {
+            h3 { code { (difference.path) } }
+            table.variants {
+                @for variant in &difference.variants {
+                    tr {
+                        th { @if variant.runs.len() == 1 { "run " } @else { "runs " } (join(&variant.runs)) }
+                        td { code.digest { (variant.describe()) } }
+                        td { @for run in &variant.runs {
+                            a href=(output_link(report, *run, &difference.path)) { "run " (run) } " "
+                        } }
                     }
                 }
+            }
+            @if let Some(diff) = &difference.diff { (file_diff(diff)) }
+            @if let Some(ds) = &difference.diffoscope {
+                p { "diffoscope: " (ds.status)
+                    @if let Some(html) = &ds.html { " · " a href=(link(&html.to_string_lossy())) { "HTML" } }
+                    @if let Some(text) = &ds.text { " · " a href=(link(&text.to_string_lossy())) { "text" } } }
+            }
+        }
+    }
+}
+
+/// The first [`SHOWN_OUTPUTS`] articles, then the rest behind one
+/// `<details>` (no script needed to open it).
+fn folded(mut articles: Vec<Markup>, what: &str) -> Markup {
+    let rest = articles.split_off(articles.len().min(SHOWN_OUTPUTS));
+    html! {
+        @for article in &articles { (article) }
+        @if !rest.is_empty() {
+            details.more {
+                summary { (rest.len()) " more " (what) }
+                @for article in &rest { (article) }
             }
         }
     }
@@ -272,34 +295,48 @@ fn details_table(details: &[crate::diff::Detail], a: &str, b: &str) -> Markup {
 }
 
 fn explanation_section(e: &crate::explain::Explanation) -> Markup {
+    let blamed = e.blamed.iter().map(blame_article).collect();
+    let diffs: std::collections::HashMap<&str, &FileDiff> =
+        e.nondeterministic_diffs.iter().map(|d| (d.path.as_str(), d)).collect();
+    let nondeterministic = e
+        .nondeterministic
+        .iter()
+        .map(|path| {
+            html! {
+                article.output {
+                    h3 { code { (path) } }
+                    p.blame { "nondeterministic: two control builds differ, so no factor is blamed" }
+                    @if let Some(diff) = diffs.get(path.as_str()) { (file_diff(diff)) }
+                }
+            }
+        })
+        .collect();
     html! {
         section {
             h2 { "What causes the differences" }
             @if e.blamed.is_empty() && e.nondeterministic.is_empty() { p { "No output differs under any factor tried." } }
-            @for blame in &e.blamed {
-                article.output {
-                    h3 { code { (blame.path) } }
-                    p.blame { "blamed on: "
-                        @if blame.culprits.is_empty() { "not isolated" }
-                        @for (i, culprit) in blame.culprits.iter().enumerate() {
-                            @if i > 0 { " and, independently, " }
-                            @for (j, factor) in culprit.iter().enumerate() {
-                                @if j > 0 { " + " } code.factor.blamed { (factor) }
-                            }
-                            @if culprit.len() > 1 { " (only together)" }
-                        }
-                        " · " (blame.builds) " builds"
+            (folded(blamed, "blamed outputs"))
+            (folded(nondeterministic, "nondeterministic outputs"))
+        }
+    }
+}
+
+fn blame_article(blame: &crate::explain::Blame) -> Markup {
+    html! {
+        article.output {
+            h3 { code { (blame.path) } }
+            p.blame { "blamed on: "
+                @if blame.culprits.is_empty() { "not isolated" }
+                @for (i, culprit) in blame.culprits.iter().enumerate() {
+                    @if i > 0 { " and, independently, " }
+                    @for (j, factor) in culprit.iter().enumerate() {
+                        @if j > 0 { " + " } code.factor.blamed { (factor) }
                     }
-                    @if let Some(diff) = &blame.diff { (file_diff(diff)) }
+                    @if culprit.len() > 1 { " (only together)" }
                 }
+                " · " (blame.builds) " builds"
             }
-            @for path in &e.nondeterministic {
-                article.output {
-                    h3 { code { (path) } }
-                    p.blame { "nondeterministic: two control builds differ, so no factor is blamed" }
-                    @if let Some(diff) = e.nondeterministic_diffs.iter().find(|d| &d.path == path) { (file_diff(diff)) }
-                }
-            }
+            @if let Some(diff) = &blame.diff { (file_diff(diff)) }
         }
     }
 }

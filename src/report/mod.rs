@@ -198,9 +198,8 @@ impl Report {
         if let Some(v) = &self.verification {
             if let Some(c) = self.comparison.as_ref().filter(|c| !c.reproducible) {
                 s.push_str(&format!("the {runs} rebuilds disagree on {} output(s):\n", c.differences.len()));
-                for d in &c.differences {
-                    s.push_str(&format!("  {}\n", d.path));
-                }
+                let paths: Vec<&str> = c.differences.iter().map(|d| d.path.as_str()).collect();
+                s.push_str(&more_outputs(&paths, "  "));
             }
             s.push_str(&v.summary(self.verdict));
         }
@@ -218,7 +217,7 @@ impl Report {
                     "UNREPRODUCIBLE: {} of the outputs differ between the {runs} runs\n",
                     c.differences.len()
                 ));
-                for d in &c.differences {
+                for d in c.differences.iter().take(TERMINAL_DETAILED) {
                     s.push_str(&format!("  {}\n", d.path));
                     for v in &d.variants {
                         let label = if v.runs.len() == 1 { "run " } else { "runs" };
@@ -237,6 +236,9 @@ impl Report {
                         }
                     }
                 }
+                let rest: Vec<&str> =
+                    c.differences.iter().skip(TERMINAL_DETAILED).map(|d| d.path.as_str()).collect();
+                s.push_str(&more_outputs(&rest, "  "));
                 let pairs = compare::differing_pairs(c);
                 let pairs: Vec<String> =
                     pairs.iter().map(|((a, b), n)| format!("run {a} vs run {b}: {n} differ")).collect();
@@ -249,8 +251,32 @@ impl Report {
             }
         }
         s.push_str(&format!("results: {}\n", out_dir.display()));
+        s.push_str(&format!("report:  {}\n", out_dir.join("report.html").display()));
         s
     }
+}
+
+/// Differing outputs the terminal summary shows in detail; report.html and
+/// report.json have them all. A build with thousands of differing files
+/// should not bury the verdict.
+pub const TERMINAL_DETAILED: usize = 8;
+/// Further outputs the terminal summary names, one per line, before it only counts.
+const TERMINAL_NAMED: usize = 30;
+
+/// Names the first [`TERMINAL_NAMED`] of `paths`, one per line after
+/// `indent`, then counts the rest and points at the report.
+pub fn more_outputs(paths: &[&str], indent: &str) -> String {
+    let mut s = String::new();
+    for path in paths.iter().take(TERMINAL_NAMED) {
+        s.push_str(&format!("{indent}{path}\n"));
+    }
+    if paths.len() > TERMINAL_NAMED {
+        s.push_str(&format!(
+            "{indent}… and {} more: report.html and report.json list every one\n",
+            paths.len() - TERMINAL_NAMED
+        ));
+    }
+    s
 }
 
 /// The current time as RFC 3339, seconds precision.
