@@ -73,8 +73,10 @@ pub async fn run(spec_file: &Path, options: &CheckOptions, mode: Mode) -> Result
         Mode::Explain => format!("{}-explain", spec.name),
         Mode::Verify => format!("{}-verify", spec.name),
     };
-    let out =
-        options.out.clone().unwrap_or_else(|| PathBuf::from(source::DEFAULT_RESULTS_ROOT).join(default_name));
+    let out = options
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(crate::results::DEFAULT_RESULTS_ROOT).join(default_name));
     let mut keep_safe = spec.source.origin.local_paths();
     keep_safe.push(spec_file);
     let results = ResultsDir::claim(&out, &keep_safe)?;

@@ -15,6 +15,48 @@ pub fn cache_dir(sub: &str) -> Option<PathBuf> {
     Some(base.join("reprocheck").join(sub))
 }
 
+/// The default results root, `reprocheck-out/<name>`.
+pub const DEFAULT_RESULTS_ROOT: &str = "reprocheck-out";
+
+/// Results directories inside `root`, a `path` source: every directory
+/// holding [`LOCK_FILE`] (written by every claim), and every
+/// [`DEFAULT_RESULTS_ROOT`] directory that holds nothing else. A source tree's
+/// hash and tar leave them out, so the directory reprocheck ran from, and its
+/// `--out`, never change what the source is.
+pub fn results_dirs_within(root: &Path) -> Result<Vec<PathBuf>> {
+    let mut found = Vec::new();
+    let mut walk = walkdir::WalkDir::new(root).min_depth(1).into_iter();
+    while let Some(entry) = walk.next() {
+        let entry =
+            entry.with_context(|| format!("looking for results directories in {}", root.display()))?;
+        if entry.file_type().is_dir() && entry.path().join(LOCK_FILE).is_file() {
+            found.push(entry.into_path());
+            walk.skip_current_dir();
+        }
+    }
+    let mut roots: Vec<PathBuf> = found
+        .iter()
+        .filter_map(|dir| dir.parent())
+        .filter(|parent| *parent != root && parent.file_name().is_some_and(|n| n == DEFAULT_RESULTS_ROOT))
+        .map(Path::to_path_buf)
+        .collect();
+    roots.dedup();
+    for results_root in roots {
+        let entries =
+            fs::read_dir(&results_root).with_context(|| format!("reading {}", results_root.display()))?;
+        let mut only_results = true;
+        for entry in entries {
+            let entry = entry.with_context(|| format!("reading {}", results_root.display()))?;
+            only_results &= found.contains(&entry.path());
+        }
+        if only_results {
+            found.retain(|dir| !dir.starts_with(&results_root));
+            found.push(results_root);
+        }
+    }
+    Ok(found)
+}
+
 /// The lock file inside a results directory.
 pub const LOCK_FILE: &str = ".reprocheck.lock";
 
@@ -98,6 +140,27 @@ mod tests {
         drop(first);
         let _second = ResultsDir::claim(&dir, &[]).unwrap();
         assert!(!dir.join("run-1").exists() && !dir.join("report.json").exists());
+    }
+
+    #[test]
+    fn results_dirs_inside_a_source_are_found_wherever_they_are() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        for dir in ["reprocheck-out/hello", "reprocheck-out/hello-explain", "sub/reprocheck-out/x", "custom"]
+        {
+            fs::create_dir_all(root.join(dir)).unwrap();
+            fs::write(root.join(dir).join(LOCK_FILE), "").unwrap();
+        }
+        // A reprocheck-out that also holds the user's own file is not ours as a whole.
+        fs::write(root.join("sub/reprocheck-out/notes.txt"), "mine").unwrap();
+        // A user's directory with our name but no results, and sources beside them.
+        fs::create_dir_all(root.join("src/reprocheck-out")).unwrap();
+        fs::write(root.join("src/main.c"), "").unwrap();
+        let mut found = results_dirs_within(root).unwrap();
+        found.sort();
+        let want: Vec<PathBuf> =
+            ["custom", "reprocheck-out", "sub/reprocheck-out/x"].iter().map(|d| root.join(d)).collect();
+        assert_eq!(found, want);
     }
 
     #[test]

@@ -113,6 +113,47 @@ fn lock_pins_and_locked_refuses_a_change() {
 }
 
 #[test]
+fn results_directories_inside_a_path_source_are_never_part_of_it() {
+    let Some(_engine) = ready_engine() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let project = tmp.path().join("project");
+    std::fs::create_dir(&project).unwrap();
+    std::fs::copy(fixture("clean").join("build.sh"), project.join("build.sh")).unwrap();
+    let nix = std::process::Command::new("nix-hash")
+        .args(["--type", "sha256"])
+        .arg(&project)
+        .output()
+        .expect("nix-hash (Debian's nix-bin) is needed to cross-check the source pin");
+    let tree = format!("sha256:{}", String::from_utf8_lossy(&nix.stdout).trim());
+    let spec = write_spec(
+        tmp.path(),
+        "inside",
+        &project,
+        "command = \"test ! -e reprocheck-out && test ! -e results && sh build.sh\"\noutputs = [\"out\"]",
+    );
+    let s = spec.to_str().unwrap();
+
+    // A check run from inside the project leaves project/reprocheck-out/inside.
+    let run = reprocheck_cmd(&["check", s, "--vary", "none"]).current_dir(&project).output().unwrap();
+    assert_eq!(run.status.code(), Some(0), "{}", show(&run));
+    assert!(project.join("reprocheck-out/inside/report.json").exists());
+    // `lock` from elsewhere pins the tree without it.
+    let run = reprocheck(&["lock", s]);
+    assert_eq!(run.status.code(), Some(0), "{}", show(&run));
+    let pinned = std::fs::read_to_string(&spec).unwrap();
+    assert!(pinned.contains(&format!("nar_hash = \"{tree}\"")), "{tree} expected: {pinned}");
+    // A check from a third directory, with its results inside the project too,
+    // matches that pin, and the build sees neither results directory.
+    let out = project.join("results");
+    let run = reprocheck_cmd(&["check", s, "--vary", "none", "--out", out.to_str().unwrap()])
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(0), "{}", show(&run));
+    assert_eq!(report(&out)["source"]["nar_hash"], tree.as_str());
+}
+
+#[test]
 fn a_second_check_on_the_same_results_directory_is_refused_untouched() {
     let Some(_engine) = ready_engine() else { return };
     let case = Case::new("clean", "command = \"sleep 4 && sh build.sh\"\noutputs = [\"out\"]");

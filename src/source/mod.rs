@@ -60,12 +60,10 @@ pub struct SourceInfo {
     pub nar_hash: String,
 }
 
-/// The default results root: never part of a `path` source's tree.
-pub const DEFAULT_RESULTS_ROOT: &str = "reprocheck-out";
-
 /// Materialises the spec's source. Git checkouts and unpacked tarballs go to
 /// `workdir` (which must not exist); a `path` source is used in place, with
-/// `exclude` (the results directory) left out of it. Fails before anything
+/// `exclude` (the results directory) and any other results directory in it
+/// left out. Fails before anything
 /// is built when a tag, a tarball digest or the NAR pin does not match.
 pub fn prepare(spec: &Spec, workdir: &Path, exclude: &[PathBuf]) -> Result<PreparedSource> {
     let prepared = materialize(spec, workdir, exclude)?;
@@ -98,7 +96,7 @@ pub fn materialize(spec: &Spec, workdir: &Path, exclude: &[PathBuf]) -> Result<P
     let (dir, exclude) = match &spec.source.origin {
         Origin::Path(path) => {
             let mut exclude = exclude.to_vec();
-            exclude.push(PathBuf::from(DEFAULT_RESULTS_ROOT));
+            exclude.extend(crate::results::results_dirs_within(path)?);
             (path.clone(), exclude)
         }
         Origin::Git { url, rev, tag } => {
