@@ -7,33 +7,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 reps=${1:-15}
-cargo build --release -q
-bin=target/release/reprocheck
-digest=$(sed -n 's/^digest = "\(sha256:[0-9a-f]*\)".*/\1/p' specs/hello.toml | head -n1)
-docker image inspect "$digest" >/dev/null 2>&1 || { echo "pinned image $digest missing: run $bin image build containers/debian-bookworm" >&2; exit 2; }
-
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-mkdir -p "$work/src"
+. scripts/bench-lib.sh
 echo data > "$work/src/input"
 cmd='mkdir -p out && cat input > out/x'
-cat > "$work/trivial.toml" <<SPEC
-name = "trivial"
-[image]
-digest = "$digest"
-[source]
-path = "src"
-[build]
-command = "$cmd"
-outputs = ["out"]
-[check]
-runs = 2
-SPEC
+spec=$(bench_spec trivial "$cmd")
 
 now() { date +%s.%N; }
 check_times=() run_times=()
 for _ in $(seq "$reps"); do
-  t0=$(now); "$bin" check "$work/trivial.toml" --out "$work/results" ${VARY:+--vary "$VARY"} >/dev/null 2>&1; t1=$(now)
+  t0=$(now); "$bin" check "$spec" --out "$work/results" ${VARY:+--vary "$VARY"} >/dev/null 2>&1; t1=$(now)
   check_times+=("$(echo "$t1 - $t0" | bc -l)")
   t0=$(now); docker run --rm --network none -w /tmp "$digest" sh -c "echo data > input && $cmd" >/dev/null; t1=$(now)
   run_times+=("$(echo "$t1 - $t0" | bc -l)")

@@ -7,30 +7,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-3000}
-cargo build --release -q
-bin=$PWD/target/release/reprocheck
-digest=$(sed -n 's/^digest = "\(sha256:[0-9a-f]*\)".*/\1/p' specs/hello.toml | head -n1)
-
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-mkdir -p "$work/src"
+. scripts/bench-lib.sh
 cat > "$work/src/build.sh" <<BUILD
 mkdir -p out
 i=0; while [ \$i -lt $n ]; do printf 'unit %d built at %s\n' \$i "\$(date +%s%N)" > out/f\$i.txt; i=\$((i+1)); done
 BUILD
-cat > "$work/many.toml" <<SPEC
-name = "many"
-[image]
-digest = "$digest"
-[source]
-path = "src"
-[build]
-command = "sh build.sh"
-outputs = ["out"]
-SPEC
+spec=$(bench_spec many "sh build.sh")
 
 set +e
-RUST_LOG=reprocheck=info "$bin" check "$work/many.toml" --out "$work/out" >"$work/summary" 2>"$work/log"
+RUST_LOG=reprocheck=info "$bin" check "$spec" --out "$work/out" >"$work/summary" 2>"$work/log"
 code=$?
 ended=$(date +%s.%N)
 set -e

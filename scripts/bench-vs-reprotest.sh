@@ -7,28 +7,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 reps=${1:-7}
 command -v reprotest >/dev/null || { echo "reprotest is not installed (apt-get install reprotest)" >&2; exit 2; }
-cargo build --release -q
-bin=$PWD/target/release/reprocheck
-digest=$(sed -n 's/^digest = "\(sha256:[0-9a-f]*\)".*/\1/p' specs/hello.toml | head -n1)
-
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-cp -r tests/fixtures/clean "$work/src"
-cat > "$work/clean.toml" <<SPEC
-name = "clean"
-[image]
-digest = "$digest"
-[source]
-path = "src"
-[build]
-command = "sh build.sh"
-outputs = ["out"]
-SPEC
+. scripts/bench-lib.sh
+cp -r tests/fixtures/clean/. "$work/src/"
+spec=$(bench_spec clean "sh build.sh")
 
 now() { date +%s.%N; }
 ours=() theirs=()
 for _ in $(seq "$reps"); do
-  t0=$(now); "$bin" check "$work/clean.toml" --out "$work/results" >"$work/ours.log" 2>&1; t1=$(now)
+  t0=$(now); "$bin" check "$spec" --out "$work/results" >"$work/ours.log" 2>&1; t1=$(now)
   ours+=("$(echo "$t1 - $t0" | bc -l)")
   t0=$(now); (cd "$work" && reprotest -c 'sh build.sh' src 'out/*' >"$work/theirs.log" 2>&1); t1=$(now)
   theirs+=("$(echo "$t1 - $t0" | bc -l)")
