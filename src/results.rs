@@ -40,6 +40,7 @@ pub fn results_dirs_within(root: &Path) -> Result<Vec<PathBuf>> {
         .filter(|parent| *parent != root && parent.file_name().is_some_and(|n| n == DEFAULT_RESULTS_ROOT))
         .map(Path::to_path_buf)
         .collect();
+    roots.sort();
     roots.dedup();
     for results_root in roots {
         let entries =
