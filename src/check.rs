@@ -25,6 +25,8 @@ pub struct CheckOptions {
     pub out: Option<PathBuf>,
     /// Build the pinned image from its recipe when the engine lacks it.
     pub build_missing: bool,
+    /// Never create or change a pin or a package lock.
+    pub locked: bool,
     /// Also run diffoscope on each differing output, when installed.
     pub diffoscope: bool,
     /// `verify --expect-file PATH=FILE`: reference artifacts by output path.
@@ -50,6 +52,8 @@ pub struct Invocation<'a> {
     pub options: &'a CheckOptions,
     /// The claimed results directory.
     pub out: &'a Path,
+    /// Which pipeline runs.
+    pub mode: Mode,
 }
 
 /// What an invocation does once the spec is loaded and its results
@@ -62,6 +66,17 @@ pub enum Mode {
     Explain,
     /// Rebuild and compare with the published digests.
     Verify,
+}
+
+impl Mode {
+    /// The subcommand that runs this mode.
+    pub fn command(self) -> &'static str {
+        match self {
+            Mode::Check => "check",
+            Mode::Explain => "explain",
+            Mode::Verify => "verify",
+        }
+    }
 }
 
 /// Loads the spec, claims the results directory, runs `mode`, and writes
@@ -96,7 +111,7 @@ pub async fn run(spec_file: &Path, options: &CheckOptions, mode: Mode) -> Result
         image: ImageReport {
             digest: spec.image.digest.as_ref().map(|d| d.to_string()),
             name: spec.image.name.clone(),
-            id: None,
+            ..Default::default()
         },
         engine: None,
         source: None,
@@ -110,7 +125,7 @@ pub async fn run(spec_file: &Path, options: &CheckOptions, mode: Mode) -> Result
         // Git and tarball sources are unpacked beside the runs, for inspection.
         let source = source::prepare(&spec, &out.join("source"), std::slice::from_ref(&out))?;
         report.source = Some(source.info.clone());
-        let invocation = Invocation { spec: &spec, source: &source, options, out: &out };
+        let invocation = Invocation { spec: &spec, source: &source, options, out: &out, mode };
         match mode {
             Mode::Check => pipeline(invocation, &mut report).await,
             Mode::Explain => crate::explain::pipeline(invocation, &mut report).await,

@@ -246,10 +246,15 @@ pub struct BuildArgs {
     /// Print report.json to stdout (the summary goes to stderr).
     #[arg(long)]
     pub json: bool,
-    /// Build the pinned image from [image].recipe when the engine lacks it;
-    /// the built id must equal the pin.
+    /// Build the image from [image].recipe when the engine lacks it: from
+    /// its packages.lock (the built id must equal the pin), or, on first use,
+    /// resolve the packages and write the lock.
     #[arg(long)]
     pub build_missing: bool,
+    /// Never create or change a pin or a package lock (for CI): an unpinned
+    /// image, a missing or stale lock, or drift is an error.
+    #[arg(long)]
+    pub locked: bool,
 }
 
 /// `reprocheck attest ...`
@@ -285,12 +290,50 @@ fn parse_expect_file(text: &str) -> Result<(String, PathBuf), String> {
 /// `reprocheck image ...`
 #[derive(Debug, Subcommand)]
 pub enum ImageCommand {
-    /// Build an image from DIR/recipe.toml with mmdebstrap and load it; the last stdout line is its digest.
-    #[command(after_help = "Example:\n  reprocheck image build containers/debian-bookworm")]
+    /// Build an image from DIR/recipe.toml and DIR/packages.lock with mmdebstrap and load it; the last stdout
+    /// line is its digest. Without a lock, resolve the packages and write one.
+    #[command(after_help = "Examples:\n  reprocheck image build containers/debian-bookworm\n  \
+reprocheck image build containers/debian-bookworm --packages-dir debs   # no archive needed\n  \
+reprocheck image build containers/debian-bookworm --update              # accept new packages; prints what changed")]
     Build {
         /// The recipe directory, e.g. containers/debian-bookworm.
         dir: PathBuf,
+        #[command(flatten)]
+        packages: PackageArgs,
+        /// Resolve the packages anew from the sources and rewrite the lock, printing what changed.
+        #[arg(long, conflicts_with = "locked")]
+        update: bool,
+        /// Fail instead of writing a lock (none yet, or the recipe changed).
+        #[arg(long)]
+        locked: bool,
     },
+    /// Save every .deb DIR/packages.lock names into DEBS (each checked against its sha256), so that
+    /// `image build --packages-dir DEBS` rebuilds the same image with no archive at all.
+    #[command(
+        after_help = "Example:\n  reprocheck image vendor containers/debian-bookworm containers/debian-bookworm/debs"
+    )]
+    Vendor {
+        /// The recipe directory.
+        dir: PathBuf,
+        /// Where to write the .debs.
+        debs: PathBuf,
+        #[command(flatten)]
+        packages: PackageArgs,
+    },
+}
+
+/// Where locked packages may come from, over the recipe's settings.
+#[derive(Debug, Args)]
+pub struct PackageArgs {
+    /// A directory of the locked .debs (made by `image vendor`), tried first.
+    #[arg(long, value_name = "DIR")]
+    pub packages_dir: Option<PathBuf>,
+    /// A snapshot archive's base URL (the layout of Debian's snapshot archive: BASE/debian/TIME/).
+    #[arg(long, value_name = "URL", requires = "snapshot_time")]
+    pub snapshot: Option<String>,
+    /// The snapshot's time, YYYYMMDDTHHMMSSZ.
+    #[arg(long, value_name = "TIME", requires = "snapshot")]
+    pub snapshot_time: Option<String>,
 }
 
 #[cfg(test)]

@@ -40,7 +40,7 @@ pub async fn lock(engine: &dyn Engine, spec_file: &Path, locked: bool) -> Result
     let scratch = tempfile::tempdir().context("creating a scratch directory for the source")?;
     let source = source::materialize(&spec, &scratch.path().join("source"), &[])?;
     let nar_hash = Digest::parse(&source.info.nar_hash).map_err(|e| anyhow!("odd NAR hash: {e}"))?;
-    let image = resolve_image(engine, &spec, spec_file).await?;
+    let image = resolve_image(engine, &spec, spec_file, locked).await?;
     let outcome = LockOutcome {
         image: change(spec.image.digest.clone(), image),
         source: change(spec.source.nar_hash.clone(), nar_hash),
@@ -74,14 +74,29 @@ fn change(current: Option<Digest>, resolved: Digest) -> PinChange {
     }
 }
 
-async fn resolve_image(engine: &dyn Engine, spec: &spec::Spec, spec_file: &Path) -> Result<Digest> {
+async fn resolve_image(
+    engine: &dyn Engine,
+    spec: &spec::Spec,
+    spec_file: &Path,
+    locked: bool,
+) -> Result<Digest> {
+    if let Some(recipe) = &spec.image.recipe {
+        // The recipe's lock decides the image; build it when the engine lacks it.
+        if let Some(lock) = image::PackageLock::load(recipe)? {
+            if image::find(engine, &lock.image, None).await?.is_some() {
+                return Ok(lock.image);
+            }
+        }
+        let options = image::BuildOptions { locked, ..Default::default() };
+        return Ok(image::build(engine, recipe, &options).await?.id);
+    }
     Ok(match (&spec.image.name, &spec.image.recipe) {
         (Some(name), recipe) => match engine.inspect_image(&tagged(name)).await? {
             Some(local) => {
                 Digest::parse(&local.id).map_err(|e| anyhow!("the engine reports an odd image id: {e}"))?
             }
             None => match recipe {
-                Some(recipe) => image::build(engine, recipe).await?,
+                Some(recipe) => image::build(engine, recipe, &Default::default()).await?.id,
                 None => bail!(
                     "{}: the engine has no image {} to pin, and [image] has no recipe to build it\n\
                      help: load the image into the engine, or add `recipe = \"...\"`",
@@ -90,7 +105,7 @@ async fn resolve_image(engine: &dyn Engine, spec: &spec::Spec, spec_file: &Path)
                 ),
             },
         },
-        (None, Some(recipe)) => image::build(engine, recipe).await?,
+        (None, Some(recipe)) => image::build(engine, recipe, &Default::default()).await?.id,
         (None, None) => match &spec.image.digest {
             // Nothing to resolve from: keep the pin the spec has.
             Some(digest) => digest.clone(),
@@ -134,7 +149,8 @@ fn set_pin(text: &str, table: &str, key: &str, digest: &Digest) -> Result<String
     Ok(doc.to_string())
 }
 
-fn write_atomically(path: &Path, text: &str) -> Result<()> {
+/// Replaces `path` with `text` in one rename, so a reader never sees half a file.
+pub(crate) fn write_atomically(path: &Path, text: &str) -> Result<()> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let mut tmp = tempfile::NamedTempFile::new_in(dir)
         .with_context(|| format!("creating a temporary file in {}", dir.display()))?;

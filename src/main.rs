@@ -27,6 +27,7 @@ fn options(build: &BuildArgs, terminal: &Terminal) -> Result<CheckOptions> {
         jobs: build.jobs,
         out: build.out.clone(),
         build_missing: build.build_missing,
+        locked: build.locked,
         progress: terminal.progress.clone(),
         ..Default::default()
     })
@@ -52,6 +53,35 @@ fn present(report: &Report, out: &std::path::Path, json: bool, terminal: &Termin
         Verdict::Unreproducible | Verdict::NotVerified => ExitCode::from(1),
         Verdict::Error => ExitCode::from(2),
     })
+}
+
+/// The command line's package sources, as build options.
+fn package_options(packages: cli::PackageArgs) -> Result<image::BuildOptions> {
+    let snapshot = match (&packages.snapshot, &packages.snapshot_time) {
+        (Some(base), Some(time)) => Some(image::fetch::Snapshot::new(base, time)?),
+        _ => None,
+    };
+    Ok(image::BuildOptions { packages_dir: packages.packages_dir, snapshot, ..Default::default() })
+}
+
+/// What `image build` did with the lock, for the terminal.
+fn image_build_summary(built: &image::Built) -> String {
+    let lock = built.lock_path.display();
+    let count = built.lock.packages.len();
+    let mut text = match &built.resolution {
+        image::Resolution::FromLock => format!("built from {lock}: exactly its {count} packages\n"),
+        image::Resolution::FirstLock => format!("locked {count} packages in {lock} (new); commit it\n"),
+        image::Resolution::Updated(drift) if drift.is_empty() => {
+            format!("re-resolved: the same {count} packages; {lock} is unchanged in content\n")
+        }
+        image::Resolution::Updated(drift) => {
+            format!("re-resolved and rewrote {lock} ({}):\n{}", drift.counts(), drift.lines())
+        }
+    };
+    if let Some(why) = &built.unreproduced {
+        text.push_str(&format!("warning: {why}\n"));
+    }
+    text
 }
 
 fn main() -> ExitCode {
@@ -177,10 +207,17 @@ async fn dispatch(cli: Cli, terminal: &Terminal) -> Result<ExitCode> {
             print!("{}", factors::table());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Image(ImageCommand::Build { dir }) => {
+        Command::Image(ImageCommand::Build { dir, packages, update, locked }) => {
             let engine = DockerEngine::connect().await?;
-            let digest = image::build(&engine, &dir).await?;
-            println!("{digest}");
+            let options = image::BuildOptions { update, locked, ..package_options(packages)? };
+            let built = image::build(&engine, &dir, &options).await?;
+            eprint!("{}", image_build_summary(&built));
+            println!("{}", built.id);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Image(ImageCommand::Vendor { dir, debs, packages }) => {
+            let count = image::vendor(&dir, &debs, &package_options(packages)?).await?;
+            println!("{}: {count} locked packages, each checked against its sha256", debs.display());
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -14,7 +14,6 @@ use crate::plan::{self, Plan, RunPlan};
 use crate::progress::{factor_label, Progress};
 use crate::report::{Report, RunReport};
 use crate::source::{self, Packing, PreparedSource};
-use crate::spec::Spec;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use std::collections::HashMap;
@@ -40,7 +39,7 @@ impl<'a> Session<'a> {
     /// Connects, verifies the pinned image, probes factor support and plans
     /// `runs` runs. Fills in the report's engine, image and factors.
     pub async fn open(invocation: Invocation<'a>, runs: u32, report: &mut Report) -> Result<Session<'a>> {
-        let Invocation { spec, source, options, out } = invocation;
+        let Invocation { spec, source, options, out, mode } = invocation;
         let shutdown = Shutdown::install()?;
         let engine: Arc<dyn Engine> = Arc::new(DockerEngine::connect().await?);
         report.engine = Some(engine.info().clone());
@@ -52,7 +51,13 @@ impl<'a> Session<'a> {
             info.endpoint,
             info.api_version
         );
-        let image_id = resolve_image(engine.as_ref(), spec, options.build_missing).await?;
+        let request = image::pin::PinRequest {
+            build_missing: options.build_missing,
+            locked: options.locked,
+            require_pin: mode == crate::check::Mode::Verify,
+            command: mode.command(),
+        };
+        let image_id = image::pin::resolve(engine.as_ref(), spec, request, &mut report.image).await?;
         tracing::info!("image: {image_id}");
         report.image.id = Some(image_id.clone());
 
@@ -218,30 +223,6 @@ impl<'a> Session<'a> {
         }
         Ok(())
     }
-}
-
-async fn resolve_image(engine: &dyn Engine, spec: &Spec, build_missing: bool) -> Result<String> {
-    let Some(digest) = &spec.image.digest else {
-        return Err(image::missing(engine, &spec.image, &spec.file).await);
-    };
-    if let Some(id) = image::find(engine, digest, spec.image.name.as_deref()).await? {
-        return Ok(id);
-    }
-    let recipe = match (&spec.image.recipe, build_missing) {
-        (Some(recipe), true) => recipe,
-        _ => return Err(image::missing(engine, &spec.image, &spec.file).await),
-    };
-    let built = image::build(engine, recipe).await?;
-    ensure!(
-        &built == digest,
-        "{}: the recipe {} built image {built}, but the spec pins {digest}.\n\
-         The package mirror has probably moved on, or the recipe changed. Nothing was run.\n\
-         help: review the difference, then pin the new image with `reprocheck lock {}`",
-        spec.file.display(),
-        recipe.display(),
-        spec.file.display()
-    );
-    Ok(built.to_string())
 }
 
 /// SIGINT and SIGTERM, caught from the moment a session opens, so that a

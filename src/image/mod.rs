@@ -1,46 +1,272 @@
-//! Toolchain images: build one offline from a recipe, and find the image a
-//! spec pins — by digest only, never by tag.
+//! Toolchain images: build one offline from a recipe and its package lock,
+//! and find the image a spec pins — by digest only, never by tag.
+//!
+//! A recipe's first build resolves its packages from the apt sources (or a
+//! snapshot) and writes `packages.lock`; every later build installs exactly
+//! the locked .debs from a local repository, so the image id follows from
+//! the lock and not from the day the archive was read.
 
 mod archive;
+mod bootstrap;
+pub mod fetch;
+pub mod lock;
+pub mod pin;
 mod recipe;
 
 pub use archive::sha256_file;
+pub use lock::{PackageDrift, PackageLock};
 pub use recipe::Recipe;
 
 use crate::engine::Engine;
 use crate::errors::*;
-use crate::spec::{Digest, ImagePin};
-use std::path::Path;
-use std::process::Stdio;
+use crate::spec::Digest;
+use bootstrap::{AptSources, Bootstrapped};
+use fetch::{PackageSources, Snapshot};
+use lock::LockedPackage;
+use std::path::{Path, PathBuf};
 
-/// Builds the image described by `dir/recipe.toml`, loads it into the engine
-/// and returns its image id.
-pub async fn build(engine: &dyn Engine, dir: &Path) -> Result<Digest> {
+/// How `image build` may use and change the lock.
+#[derive(Debug, Clone, Default)]
+pub struct BuildOptions {
+    /// Re-resolve from the sources even when a lock exists, and rewrite it.
+    pub update: bool,
+    /// Never write the lock: fail where it is missing, stale or would change.
+    pub locked: bool,
+    /// Overrides the recipe's `packages_dir`.
+    pub packages_dir: Option<PathBuf>,
+    /// Overrides the recipe's snapshot.
+    pub snapshot: Option<Snapshot>,
+}
+
+/// How a build used the lock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolution {
+    /// Installed exactly the locked packages.
+    FromLock,
+    /// There was no lock: resolved from the sources and wrote one.
+    FirstLock,
+    /// Re-resolved (asked for, or the recipe changed) and rewrote the lock.
+    Updated(PackageDrift),
+}
+
+/// A built and loaded image.
+#[derive(Debug, Clone)]
+pub struct Built {
+    /// The image id.
+    pub id: Digest,
+    /// The lock it was built from (or wrote).
+    pub lock: PackageLock,
+    /// Where the lock is.
+    pub lock_path: PathBuf,
+    /// How the lock was used.
+    pub resolution: Resolution,
+    /// Set when the lock's packages gave another image id than the lock
+    /// records: why, in a sentence.
+    pub unreproduced: Option<String>,
+}
+
+/// Builds the image described by `dir/recipe.toml` (and its lock), loads it
+/// into the engine and returns its id.
+pub async fn build(engine: &dyn Engine, dir: &Path, options: &BuildOptions) -> Result<Built> {
     let recipe = Recipe::load(dir)?;
-    let sources = recipe.sources_file()?;
+    let existing = PackageLock::load(dir)?;
+    let fingerprint = lock::recipe_fingerprint(&recipe);
+    let lock_path = lock::lock_path(dir);
+    let stale = existing.as_ref().is_some_and(|l| l.recipe != fingerprint);
     let work = tempfile::Builder::new()
         .prefix("reprocheck-image-")
         .tempdir()
         .context("creating a temporary directory for the image build")?;
-    let rootfs = work.path().join("rootfs.tar");
-    let mut command = tokio::process::Command::new("mmdebstrap");
-    command
-        .arg(format!("--variant={}", recipe.variant))
-        // The image must not name the host's mirror, and builds have no network anyway.
-        .arg("--customize-hook=rm -f \"$1\"/etc/apt/sources.list \"$1\"/etc/apt/sources.list.d/*")
-        .env("SOURCE_DATE_EPOCH", recipe.source_date_epoch.to_string())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null());
-    if !recipe.packages.is_empty() {
-        command.arg(format!("--include={}", recipe.packages.join(",")));
+    let sources = package_sources(&recipe, options)?;
+    let mmdebstrap = bootstrap::mmdebstrap_version()?;
+    match existing {
+        Some(lock) if !options.update && !stale => {
+            let built =
+                from_lock(engine, &recipe, &lock, &lock_path, &sources, work.path(), &mmdebstrap).await?;
+            Ok(Built { lock, lock_path, resolution: Resolution::FromLock, ..built })
+        }
+        existing => {
+            if options.locked {
+                let why = match existing {
+                    None => format!("{} has no {}", dir.display(), lock::LOCK_FILE),
+                    Some(_) if stale => {
+                        format!("{} changed since {} was written", recipe::RECIPE_FILE, lock_path.display())
+                    }
+                    Some(_) => "--update asks to re-resolve".to_string(),
+                };
+                bail!(
+                    "{why}, and --locked refuses to resolve packages anew\n\
+                     help: run `reprocheck image build {}` without --locked, review what it prints, and commit {}",
+                    dir.display(),
+                    lock_path.display()
+                );
+            }
+            let mut built =
+                resolve(engine, &recipe, sources.snapshot.as_ref(), work.path(), &mmdebstrap, fingerprint)
+                    .await?;
+            built.lock.save(dir)?;
+            built.resolution = match &existing {
+                None => Resolution::FirstLock,
+                Some(old) => Resolution::Updated(PackageDrift::between(&old.packages, &built.lock.packages)),
+            };
+            Ok(Built { lock_path, ..built })
+        }
     }
-    command.arg(&recipe.suite).arg(&rootfs).arg(&sources);
-    eprintln!("building {} with mmdebstrap from {} ...", recipe.name, sources.display());
-    let status = command.status().await.map_err(|e| {
-        anyhow!("cannot run mmdebstrap: {e}\nhelp: install it (`apt-get install mmdebstrap`); it builds the rootfs offline from your apt sources")
-    })?;
-    ensure!(status.success(), "mmdebstrap failed ({status}); its messages are above");
+}
 
+/// Resolves the recipe's packages from the sources, and builds the image.
+async fn resolve(
+    engine: &dyn Engine,
+    recipe: &Recipe,
+    snapshot: Option<&Snapshot>,
+    work: &Path,
+    mmdebstrap: &str,
+    fingerprint: Digest,
+) -> Result<Built> {
+    let sources_file = match snapshot {
+        Some(snapshot) => {
+            let file = work.join("snapshot.sources");
+            std::fs::write(&file, snapshot.sources_text(&recipe.suite))
+                .context("writing the snapshot's sources")?;
+            file
+        }
+        None => recipe.sources_file()?,
+    };
+    eprintln!("resolving {} from {} with mmdebstrap ...", recipe.name, sources_file.display());
+    let debs = work.join("debs");
+    std::fs::create_dir_all(&debs).context("creating the package directory")?;
+    let bootstrapped =
+        bootstrap::bootstrap(recipe, AptSources::File(&sources_file), work, Some(&debs)).await?;
+    let mut packages = Vec::new();
+    for (name, version, architecture) in &bootstrapped.installed {
+        let file = debs.join(lock::deb_file_name(name, version, architecture));
+        ensure!(file.is_file(), "mmdebstrap installed {name} {version} but kept no {}", file.display());
+        packages.push(LockedPackage {
+            name: name.clone(),
+            version: version.clone(),
+            architecture: architecture.clone(),
+            sha256: sha256_file(&file)?,
+        });
+    }
+    let rootfs = sha256_file(&bootstrapped.rootfs)?;
+    let id = assemble_and_load(engine, recipe, &bootstrapped, work).await?;
+    let lock = PackageLock {
+        version: 1,
+        recipe: fingerprint,
+        mmdebstrap: mmdebstrap.to_string(),
+        rootfs,
+        image: id.clone(),
+        packages,
+    };
+    keep(&lock, &debs);
+    Ok(Built { id, lock, lock_path: PathBuf::new(), resolution: Resolution::FirstLock, unreproduced: None })
+}
+
+/// Builds the image from exactly the locked packages.
+async fn from_lock(
+    engine: &dyn Engine,
+    recipe: &Recipe,
+    lock: &PackageLock,
+    lock_path: &Path,
+    sources: &PackageSources,
+    work: &Path,
+    mmdebstrap: &str,
+) -> Result<Built> {
+    let pool = work.join("pool");
+    if let Err(e) = fetch::gather(lock, &recipe.suite, sources, &pool).await {
+        if e.downcast_ref::<fetch::NotAvailable>().is_some() {
+            return Err(anyhow!(
+                "{}: {e}\n\
+                 help: the archive has moved on since the lock was written. To rebuild the locked image:\n\
+                 \x20 - from the .debs kept then: `reprocheck image vendor DIR DEBS` on a machine that has them,\n\
+                 \x20   then `packages_dir = \"DEBS\"` in recipe.toml (or `reprocheck image build DIR --packages-dir DEBS`);\n\
+                 \x20 - or from a snapshot archive: `snapshot` and `snapshot_time` in recipe.toml;\n\
+                 \x20 - or accept the new packages: `reprocheck image build {} --update` re-resolves, prints\n\
+                 \x20   what changed and rewrites the lock; then re-pin specs with `reprocheck lock SPEC`",
+                lock_path.display(),
+                lock_path.parent().unwrap_or(Path::new(".")).display()
+            ));
+        }
+        return Err(e.context(format!("gathering the packages {} locks", lock_path.display())));
+    }
+    fetch::index(&pool).await?;
+    eprintln!(
+        "building {} from the {} packages in {} ...",
+        recipe.name,
+        lock.packages.len(),
+        lock_path.display()
+    );
+    let bootstrapped = bootstrap::bootstrap(recipe, AptSources::LocalRepository(&pool), work, None).await?;
+    let installed: Vec<_> =
+        lock.packages.iter().map(|p| (p.name.clone(), p.version.clone(), p.architecture.clone())).collect();
+    let mut locked_sorted = installed.clone();
+    locked_sorted.sort();
+    ensure!(
+        bootstrapped.installed == locked_sorted,
+        "building from {} installed another package set than the lock holds (the recipe's packages may depend on something new)\n\
+         help: run `reprocheck image build {} --update` to re-resolve",
+        lock_path.display(),
+        lock_path.parent().unwrap_or(Path::new(".")).display()
+    );
+    let rootfs = sha256_file(&bootstrapped.rootfs)?;
+    let id = assemble_and_load(engine, recipe, &bootstrapped, work).await?;
+    keep(lock, &pool);
+    let unreproduced = (id != lock.image).then(|| {
+        let mut why = format!(
+            "the locked packages gave image {id}, but {} records {} (rootfs {} then, {rootfs} now)",
+            lock_path.display(),
+            lock.image,
+            lock.rootfs
+        );
+        if lock.mmdebstrap != mmdebstrap {
+            why.push_str(&format!(
+                "; the lock was built with mmdebstrap {}, this is {mmdebstrap}",
+                lock.mmdebstrap
+            ));
+        }
+        why
+    });
+    Ok(Built {
+        id,
+        lock: lock.clone(),
+        lock_path: lock_path.to_path_buf(),
+        resolution: Resolution::FromLock,
+        unreproduced,
+    })
+}
+
+/// Saves the debs in the download cache and the lock as the manifest of its
+/// image, for later rebuilds and drift explanations. Best effort: a full
+/// disk must not fail a build that succeeded.
+fn keep(lock: &PackageLock, debs: &Path) {
+    if let Some(cache) = crate::results::cache_dir("debs") {
+        if let Err(e) = fetch::fill_cache(lock, debs, &cache) {
+            tracing::warn!("could not keep the packages in {}: {e:#}", cache.display());
+        }
+    }
+    if let Some(images) = crate::results::cache_dir("images") {
+        if let Err(e) = std::fs::create_dir_all(&images).map_err(Error::from).and_then(|_| {
+            let dir = images.join(lock.image.hex());
+            std::fs::create_dir_all(&dir)?;
+            lock.save(&dir).map(|_| ())
+        }) {
+            tracing::warn!("could not keep the image manifest in {}: {e:#}", images.display());
+        }
+    }
+}
+
+/// The lock an image was built from, if this machine built it.
+pub fn manifest_of(image: &Digest) -> Option<PackageLock> {
+    let dir = crate::results::cache_dir("images")?.join(image.hex());
+    PackageLock::load(&dir).ok().flatten()
+}
+
+async fn assemble_and_load(
+    engine: &dyn Engine,
+    recipe: &Recipe,
+    bootstrapped: &Bootstrapped,
+    work: &Path,
+) -> Result<Digest> {
     let tag = format!("{}:latest", recipe.name);
     let created_by = format!(
         "mmdebstrap --variant={} --include={} {} (reprocheck image build)",
@@ -48,14 +274,13 @@ pub async fn build(engine: &dyn Engine, dir: &Path) -> Result<Digest> {
         recipe.packages.join(","),
         recipe.suite
     );
-    let archive_path = work.path().join("image.tar");
-    let (rootfs2, archive2, tag2) = (rootfs.clone(), archive_path.clone(), tag.clone());
+    let archive_path = work.join("image.tar");
+    let (rootfs, archive2, tag2) = (bootstrapped.rootfs.clone(), archive_path.clone(), tag.clone());
     let epoch = recipe.source_date_epoch;
-    let config_digest = tokio::task::spawn_blocking(move || {
-        archive::assemble(&rootfs2, &tag2, epoch, &created_by, &archive2)
-    })
-    .await
-    .context("the image assembly task died")??;
+    let config_digest =
+        tokio::task::spawn_blocking(move || archive::assemble(&rootfs, &tag2, epoch, &created_by, &archive2))
+            .await
+            .context("the image assembly task died")??;
     engine.load_image(&archive_path).await.with_context(|| format!("loading {tag} into the engine"))?;
     let loaded = engine
         .inspect_image(&tag)
@@ -69,9 +294,43 @@ pub async fn build(engine: &dyn Engine, dir: &Path) -> Result<Digest> {
     Ok(id)
 }
 
-/// Finds the image `pin` names, by digest only, and returns the image id to
-/// create containers from; `Ok(None)` when the engine does not have it. A tag
-/// is never used in place of the digest.
+/// Copies every locked .deb of the recipe in `dir` into `into`, checked
+/// against the lock, so the image can be rebuilt with no archive at all.
+/// Returns how many packages it wrote.
+pub async fn vendor(dir: &Path, into: &Path, options: &BuildOptions) -> Result<usize> {
+    let recipe = Recipe::load(dir)?;
+    let lock = PackageLock::load(dir)?.with_context(|| {
+        format!(
+            "{} has no {}, so there is nothing to vendor\nhelp: run `reprocheck image build {}` first; it writes the lock",
+            dir.display(),
+            lock::LOCK_FILE,
+            dir.display()
+        )
+    })?;
+    let sources = package_sources(&recipe, options)?;
+    fetch::gather(&lock, &recipe.suite, &sources, into).await?;
+    Ok(lock.packages.len())
+}
+
+/// Where the lock's packages may come from: the command line's choices over
+/// the recipe's, then this machine's cache and the apt sources.
+fn package_sources(recipe: &Recipe, options: &BuildOptions) -> Result<PackageSources> {
+    let snapshot = match (&options.snapshot, &recipe.snapshot, &recipe.snapshot_time) {
+        (Some(s), _, _) => Some(s.clone()),
+        (None, Some(base), Some(time)) => Some(Snapshot::new(base, time)?),
+        _ => None,
+    };
+    Ok(PackageSources {
+        packages_dir: options.packages_dir.clone().or_else(|| recipe.packages_dir.clone()),
+        cache: crate::results::cache_dir("debs"),
+        snapshot,
+        apt_sources: recipe.sources_file().ok(),
+    })
+}
+
+/// Finds the image `digest` names, by digest only, and returns the image id
+/// to create containers from; `Ok(None)` when the engine does not have it. A
+/// tag is never used in place of the digest.
 pub async fn find(engine: &dyn Engine, digest: &Digest, name: Option<&str>) -> Result<Option<String>> {
     if let Some(image) = engine.inspect_image(digest.as_str()).await? {
         if image.id == digest.as_str() {
@@ -87,34 +346,4 @@ pub async fn find(engine: &dyn Engine, digest: &Digest, name: Option<&str>) -> R
         }
     }
     Ok(None)
-}
-
-/// The error for a pinned image the engine lacks: what is there instead, and
-/// the command that would build or pin it.
-pub async fn missing(engine: &dyn Engine, pin: &ImagePin, spec_file: &Path) -> Error {
-    let spec = spec_file.display();
-    let Some(digest) = &pin.digest else {
-        return anyhow!(
-            "{spec}: [image] has no digest, so no image is pinned\nhelp: run `reprocheck lock {spec}` to pin the local image"
-        );
-    };
-    let build_hint = match &pin.recipe {
-        Some(recipe) => format!(
-            "build it with `reprocheck image build {}` (or add --build-missing to check)",
-            recipe.display()
-        ),
-        None => "load or pull that exact image into the engine".to_string(),
-    };
-    if let Some(name) = &pin.name {
-        if let Ok(Some(local)) = engine.inspect_image(&format!("{name}:latest")).await {
-            return anyhow!(
-                "{spec}: the spec pins image {digest}, which the engine does not have.\n\
-                 The local {name}:latest is {}, a different image; it was NOT used.\n\
-                 help: {build_hint},\n\
-                 \x20     or, if you trust the local image, pin it with `reprocheck lock {spec}`",
-                local.id
-            );
-        }
-    }
-    anyhow!("{spec}: the spec pins image {digest}, which the engine does not have.\nhelp: {build_hint}")
 }

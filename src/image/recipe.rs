@@ -23,6 +23,14 @@ pub struct Recipe {
     pub source_date_epoch: u64,
     /// An apt sources file; default: the host's own.
     pub sources: Option<PathBuf>,
+    /// A directory of the locked .debs (`reprocheck image vendor`), tried
+    /// first when building from the lock.
+    pub packages_dir: Option<PathBuf>,
+    /// A snapshot archive's base URL (the layout of Debian's snapshot archive:
+    /// `BASE/debian/TIME/`); with `snapshot_time`.
+    pub snapshot: Option<String>,
+    /// The snapshot's time, `YYYYMMDDTHHMMSSZ`.
+    pub snapshot_time: Option<String>,
 }
 
 fn default_variant() -> String {
@@ -39,12 +47,12 @@ impl Recipe {
     /// Reads `DIR/recipe.toml`.
     pub fn load(dir: &Path) -> Result<Recipe> {
         let file = dir.join(RECIPE_FILE);
-        let text = std::fs::read_to_string(&file).with_context(|| {
+        let text = crate::spec::read_capped(&file, crate::spec::MAX_SPEC_SIZE).with_context(|| {
             format!("cannot read {} (an image recipe directory holds a recipe.toml)", file.display())
         })?;
         let recipe: Recipe = toml::from_str(&text).map_err(|e| {
             SpecError::at(&file, &text, e.span(), e.message().trim().to_string())
-                .hint("keys: name, suite, variant, packages, source_date_epoch, sources")
+                .hint("keys: name, suite, variant, packages, source_date_epoch, sources, packages_dir, snapshot, snapshot_time")
         })?;
         let safe =
             |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "+-.:_".contains(c));
@@ -58,7 +66,19 @@ impl Recipe {
         for package in &recipe.packages {
             ensure!(safe(package), "{}: `{package}` is not a package name", file.display());
         }
-        Ok(Recipe { sources: recipe.sources.map(|s| dir.join(s)), ..recipe })
+        ensure!(
+            recipe.snapshot.is_some() == recipe.snapshot_time.is_some(),
+            "{}: `snapshot` and `snapshot_time` go together (the archive's base URL and the time to read it at)",
+            file.display()
+        );
+        if let (Some(base), Some(time)) = (&recipe.snapshot, &recipe.snapshot_time) {
+            crate::image::fetch::Snapshot::new(base, time).with_context(|| format!("{}", file.display()))?;
+        }
+        Ok(Recipe {
+            sources: recipe.sources.map(|s| dir.join(s)),
+            packages_dir: recipe.packages_dir.map(|s| dir.join(s)),
+            ..recipe
+        })
     }
 
     /// The apt sources file to feed mmdebstrap: the recipe's, else the host's.

@@ -102,14 +102,23 @@ pub struct SpecInfo {
 }
 
 /// The image pin and what it resolved to.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Default, Serialize)]
 pub struct ImageReport {
-    /// The spec's `image.digest`.
+    /// The pin: the spec's `image.digest`, else the recipe lock's image.
     pub digest: Option<String>,
     /// The spec's `image.name`.
     pub name: Option<String>,
     /// The image id containers were created from.
     pub id: Option<String>,
+    /// What pins the image: `spec`, `recipe-lock`, or `first-use` (nothing
+    /// did; this run built it and wrote the lock).
+    pub pinned_by: Option<&'static str>,
+    /// The recipe's `packages.lock`, when there is one.
+    pub lock: Option<String>,
+    /// True when this run pinned the image for the first time.
+    pub first_use: bool,
+    /// When the built image differs from the pin: the packages that changed.
+    pub drift: Option<crate::image::PackageDrift>,
 }
 
 /// One run: its environment and its result.

@@ -128,6 +128,13 @@ impl fmt::Display for Digest {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for Digest {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<Digest, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Digest::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
 /// `[source]`: where the tree to build comes from, and its optional NAR pin.
 #[derive(Debug, Clone)]
 pub struct Source {
@@ -237,13 +244,43 @@ pub fn parse(file: &Path, text: String) -> std::result::Result<Spec, SpecError> 
     validate::validate(file, text)
 }
 
+/// Largest spec file read (1 MiB): a spec is a short text.
+pub const MAX_SPEC_SIZE: u64 = 1 << 20;
+
+/// Largest package lock read (4 MiB: tens of thousands of packages).
+pub const MAX_LOCK_SIZE: u64 = 4 << 20;
+
+/// Reads a small text file the user gave: a regular file (not a FIFO or a
+/// device, which could block or never end) of at most `max` bytes, UTF-8.
+pub fn read_capped(file: &Path, max: u64) -> Result<String> {
+    let meta = std::fs::metadata(file).with_context(|| format!("cannot read {}", file.display()))?;
+    ensure!(meta.is_file(), "{} is not a regular file", file.display());
+    ensure!(
+        meta.len() <= max,
+        "{} is {} bytes; at most {max} are read (is it the right file?)",
+        file.display(),
+        meta.len()
+    );
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(
+            std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?,
+            max + 1,
+        ),
+        &mut bytes,
+    )
+    .with_context(|| format!("reading {}", file.display()))?;
+    ensure!(bytes.len() as u64 <= max, "{} grew past {max} bytes while it was read", file.display());
+    String::from_utf8(bytes).map_err(|_| anyhow!("{} is not valid UTF-8", file.display()))
+}
+
 /// Reads and validates the spec at `file`.
 pub fn load(file: &Path) -> Result<Spec> {
-    let bytes = std::fs::read(file).with_context(|| {
-        format!("cannot read spec file {} (check the path; specs are TOML files)", file.display())
-    })?;
-    let text = String::from_utf8(bytes).map_err(|_| {
-        SpecError::at(file, "", None, "the spec file is not valid UTF-8").hint("save it as UTF-8 text")
+    let text = read_capped(file, MAX_SPEC_SIZE).map_err(|e| {
+        anyhow!(
+            "cannot read spec file {}: {e:#}\nhelp: check the path; specs are TOML files of at most 1 MiB",
+            file.display()
+        )
     })?;
     Ok(validate::validate(file, text)?)
 }

@@ -1,0 +1,114 @@
+//! Running mmdebstrap: one rootfs tarball from a recipe and one set of apt
+//! sources, and the exact package list it installed.
+
+use crate::errors::*;
+use crate::image::Recipe;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+/// Where mmdebstrap reads packages from.
+pub enum AptSources<'a> {
+    /// An apt sources file (one-line or deb822): the host's or the recipe's.
+    File(&'a Path),
+    /// A flat repository of exactly the locked packages, made by
+    /// [`crate::image::fetch`].
+    LocalRepository(&'a Path),
+}
+
+/// A finished bootstrap.
+pub struct Bootstrapped {
+    /// The rootfs tarball.
+    pub rootfs: PathBuf,
+    /// `(name, version, architecture)` of every installed package, sorted.
+    pub installed: Vec<(String, String, String)>,
+}
+
+/// Quotes `text` for `sh`.
+fn shell_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', r"'\''"))
+}
+
+/// The installed mmdebstrap's version, e.g. `1.3.5`.
+pub fn mmdebstrap_version() -> Result<String> {
+    let out = std::process::Command::new("mmdebstrap").arg("--version").output().map_err(|e| {
+        anyhow!("cannot run mmdebstrap: {e}\nhelp: install it (`apt-get install mmdebstrap`); it builds the rootfs offline from apt sources")
+    })?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    Ok(text.split_whitespace().last().unwrap_or("unknown").to_string())
+}
+
+/// Builds `work/rootfs.tar` for `recipe` from `sources`. With `keep_debs`,
+/// every .deb it installed is copied there (for the lock and the cache).
+pub async fn bootstrap(
+    recipe: &Recipe,
+    sources: AptSources<'_>,
+    work: &Path,
+    keep_debs: Option<&Path>,
+) -> Result<Bootstrapped> {
+    let rootfs = work.join("rootfs.tar");
+    let listing = work.join("installed.tsv");
+    let mut command = tokio::process::Command::new("mmdebstrap");
+    command
+        .arg(format!("--variant={}", recipe.variant))
+        // Keep the downloaded .debs until the hooks below have copied them out.
+        .arg("--skip=download/empty")
+        .arg("--skip=essential/unlink")
+        // The image must not name a mirror, and builds have no network anyway.
+        .arg("--customize-hook=rm -f \"$1\"/etc/apt/sources.list \"$1\"/etc/apt/sources.list.d/*")
+        .arg(format!(
+            "--customize-hook=dpkg-query --admindir=\"$1\"/var/lib/dpkg -W -f='${{Package}}\\t${{Version}}\\t${{Architecture}}\\n' > {}",
+            shell_quote(&listing.to_string_lossy())
+        ));
+    if let Some(dir) = keep_debs {
+        command.arg(format!(
+            "--customize-hook=sync-out /var/cache/apt/archives {}",
+            shell_quote(&dir.to_string_lossy())
+        ));
+    }
+    command
+        .arg("--customize-hook=rm -f \"$1\"/var/cache/apt/archives/*.deb")
+        // A directory's mtime records which package happened to create it
+        // first, which depends on the order of the package index, not on the
+        // packages. Fixed to the epoch, the rootfs depends on the packages only.
+        .arg(format!(
+            "--customize-hook=find \"$1\" -xdev \\( -path \"$1\"/proc -o -path \"$1\"/sys -o -path \"$1\"/dev \\) -prune -o -type d -exec touch --no-dereference --date=@{} {{}} +",
+            recipe.source_date_epoch
+        ))
+        .env("SOURCE_DATE_EPOCH", recipe.source_date_epoch.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null());
+    if !recipe.packages.is_empty() {
+        command.arg(format!("--include={}", recipe.packages.join(",")));
+    }
+    command.arg(&recipe.suite).arg(&rootfs);
+    match sources {
+        AptSources::File(file) => {
+            command.arg(file);
+        }
+        AptSources::LocalRepository(dir) => {
+            // copy://: mmdebstrap copies the files in; `file://` would need the
+            // directory visible inside the chroot. The lock's sha256 of every
+            // file is what is trusted, not a signature.
+            command.arg(format!("deb [trusted=yes] copy://{} ./", dir.display()));
+        }
+    }
+    let status = command.status().await.map_err(|e| {
+        anyhow!("cannot run mmdebstrap: {e}\nhelp: install it (`apt-get install mmdebstrap`); it builds the rootfs offline from apt sources")
+    })?;
+    ensure!(status.success(), "mmdebstrap failed ({status}); its messages are above");
+    let text = std::fs::read_to_string(&listing)
+        .with_context(|| format!("reading the installed package list {}", listing.display()))?;
+    let mut installed = Vec::new();
+    for line in text.lines().filter(|l| !l.is_empty()) {
+        let mut fields = line.split('\t');
+        let (Some(name), Some(version), Some(arch), None) =
+            (fields.next(), fields.next(), fields.next(), fields.next())
+        else {
+            bail!("dpkg-query printed an odd line: {line:?}");
+        };
+        installed.push((name.to_string(), version.to_string(), arch.to_string()));
+    }
+    installed.sort();
+    ensure!(!installed.is_empty(), "mmdebstrap installed no packages (empty {})", listing.display());
+    Ok(Bootstrapped { rootfs, installed })
+}

@@ -1,0 +1,339 @@
+//! Gathering a lock's exact .debs into one directory, from the first of these
+//! that has each: a local packages directory (`reprocheck image vendor`),
+//! this machine's download cache, a snapshot archive, the apt sources. Every
+//! file is checked against the lock's sha256, which is what is trusted; then
+//! the directory is made a flat apt repository holding nothing else.
+
+use crate::errors::*;
+use crate::image::lock::{LockedPackage, PackageLock};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+/// A snapshot archive in the layout of Debian's snapshot archive: `BASE/debian/TIME/`
+/// and `BASE/debian-security/TIME/` are mirrors as they stood at TIME.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    /// The archive's base, e.g. `https://snapshot.example/archive`.
+    pub base: String,
+    /// `YYYYMMDDTHHMMSSZ`.
+    pub time: String,
+}
+
+impl Snapshot {
+    /// Checks the timestamp's shape.
+    pub fn new(base: &str, time: &str) -> Result<Snapshot> {
+        let shape = time.len() == 16
+            && time.char_indices().all(|(i, c)| match i {
+                8 => c == 'T',
+                15 => c == 'Z',
+                _ => c.is_ascii_digit(),
+            });
+        ensure!(shape, "snapshot time `{time}` is not YYYYMMDDTHHMMSSZ (e.g. 20250520T000000Z)");
+        ensure!(
+            !base.is_empty() && !base.contains(char::is_whitespace),
+            "snapshot base `{base}` is not a URL"
+        );
+        Ok(Snapshot { base: base.trim_end_matches('/').to_string(), time: time.to_string() })
+    }
+
+    /// A deb822 sources file for `suite`, its updates and its security suite.
+    pub(crate) fn sources_text(&self, suite: &str) -> String {
+        // Trusted: a snapshot's Release is signed with keys that may have
+        // expired since; the lock's sha256 of every .deb is the check.
+        format!(
+            "Types: deb\nURIs: {base}/debian/{time}\nSuites: {suite} {suite}-updates\nComponents: main\n\
+             Trusted: yes\nCheck-Valid-Until: no\n\n\
+             Types: deb\nURIs: {base}/debian-security/{time}\nSuites: {suite}-security\nComponents: main\n\
+             Trusted: yes\nCheck-Valid-Until: no\n",
+            base = self.base,
+            time = self.time
+        )
+    }
+}
+
+/// Where a lock's packages may come from, in the order they are tried.
+#[derive(Debug, Clone, Default)]
+pub struct PackageSources {
+    /// A directory of .debs (`reprocheck image vendor`).
+    pub packages_dir: Option<PathBuf>,
+    /// This machine's content-addressed download cache.
+    pub cache: Option<PathBuf>,
+    /// A snapshot archive.
+    pub snapshot: Option<Snapshot>,
+    /// An apt sources file (the host's, unless the recipe names one).
+    pub apt_sources: Option<PathBuf>,
+}
+
+/// Copies each locked package into `pool`, from the first source that has
+/// it with the locked sha256. Names every package no source has.
+pub async fn gather(lock: &PackageLock, suite: &str, sources: &PackageSources, pool: &Path) -> Result<()> {
+    std::fs::create_dir_all(pool).with_context(|| format!("creating {}", pool.display()))?;
+    let mut missing: Vec<&LockedPackage> = lock.packages.iter().collect();
+    let mut tried = Vec::new();
+    if let Some(dir) = &sources.packages_dir {
+        tried.push(format!("the packages directory {}", dir.display()));
+        missing = take_from_dir(&missing, pool, |p| dir.join(p.deb_file_name()))?;
+    }
+    if let Some(cache) = &sources.cache {
+        tried.push(format!("the download cache {}", cache.display()));
+        missing = take_from_dir(&missing, pool, |p| cache.join(format!("{}.deb", p.sha256.hex())))?;
+    }
+    let mut available = BTreeMap::new();
+    for (label, file_text) in [
+        (
+            sources.snapshot.as_ref().map(|s| format!("the snapshot {}/debian/{}", s.base, s.time)),
+            sources.snapshot.as_ref().map(|s| s.sources_text(suite)),
+        ),
+        (
+            sources.apt_sources.as_ref().map(|f| format!("the apt sources in {}", f.display())),
+            sources
+                .apt_sources
+                .as_ref()
+                .map(|f| std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display())))
+                .transpose()?,
+        ),
+    ] {
+        let (Some(label), Some(text), false) = (label, file_text, missing.is_empty()) else { continue };
+        let is_deb822 = text.lines().any(|l| l.trim_start().starts_with("Types:"));
+        let apt = PrivateApt::new(&text, is_deb822)?;
+        let versions = apt.update_and_list(&missing).await?;
+        let (fetchable, rest): (Vec<&LockedPackage>, Vec<&LockedPackage>) =
+            missing.iter().partition(|p| versions.get(&p.name).is_some_and(|v| v.contains(&p.version)));
+        apt.download(&fetchable, pool).await.with_context(|| format!("downloading from {label}"))?;
+        for p in &fetchable {
+            check_sha256(&pool.join(p.deb_file_name()), p, &label)?;
+        }
+        for p in &rest {
+            available
+                .entry(p.name.clone())
+                .or_insert_with(|| versions.get(&p.name).cloned().unwrap_or_default());
+        }
+        tried.push(label);
+        missing = rest;
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let mut lines = String::new();
+    for p in &missing {
+        let have = available.get(&p.name).filter(|v| !v.is_empty());
+        let have = have.map_or("no version".to_string(), |v| v.join(", "));
+        lines
+            .push_str(&format!("  {} {} ({}): the sources have {have}\n", p.name, p.version, p.architecture));
+    }
+    Err(NotAvailable {
+        summary: format!(
+            "{} of the {} locked packages are in none of the package sources:\n{lines}sources tried: {}",
+            missing.len(),
+            lock.packages.len(),
+            if tried.is_empty() { "none".to_string() } else { tried.join("; ") }
+        ),
+        missing: missing.iter().map(|p| (p.name.clone(), p.version.clone())).collect(),
+    }
+    .into())
+}
+
+/// The error for locked packages no source has, with their names, so that
+/// the caller can add the fix that fits (vendor, snapshot, `--update`).
+#[derive(Debug)]
+pub struct NotAvailable {
+    /// What is missing and where it was looked for.
+    pub summary: String,
+    /// `(name, locked version)` of each missing package.
+    pub missing: Vec<(String, String)>,
+}
+
+impl std::fmt::Display for NotAvailable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.summary)
+    }
+}
+
+impl std::error::Error for NotAvailable {}
+
+/// Copies the packages `path_of` finds with the right sha256 into `pool`;
+/// returns the rest. A file with other bytes is left alone: it is not the
+/// locked package.
+fn take_from_dir<'a>(
+    wanted: &[&'a LockedPackage],
+    pool: &Path,
+    path_of: impl Fn(&LockedPackage) -> PathBuf,
+) -> Result<Vec<&'a LockedPackage>> {
+    let mut rest = Vec::new();
+    for p in wanted {
+        let from = path_of(p);
+        if from.is_file() && crate::image::sha256_file(&from)? == p.sha256 {
+            let to = pool.join(p.deb_file_name());
+            std::fs::copy(&from, &to)
+                .with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
+        } else {
+            rest.push(*p);
+        }
+    }
+    Ok(rest)
+}
+
+fn check_sha256(file: &Path, p: &LockedPackage, label: &str) -> Result<()> {
+    let got = crate::image::sha256_file(file)?;
+    ensure!(
+        got == p.sha256,
+        "{} {} from {label} has sha256 {got}, but the lock says {}: not the locked package (a rebuilt .deb, or a tampered source)",
+        p.name,
+        p.version,
+        p.sha256
+    );
+    Ok(())
+}
+
+/// Writes `Packages` and `Release` for the .debs in `pool` (apt-ftparchive),
+/// making it a flat repository.
+pub async fn index(pool: &Path) -> Result<()> {
+    for (what, file) in [("packages", "Packages"), ("release", "Release")] {
+        let out = tokio::process::Command::new("apt-ftparchive")
+            .arg(what)
+            .arg(".")
+            .current_dir(pool)
+            .stdin(Stdio::null())
+            .output()
+            .await
+            .map_err(|e| {
+                anyhow!("cannot run apt-ftparchive: {e}\nhelp: install it (`apt-get install apt-utils`)")
+            })?;
+        ensure!(
+            out.status.success(),
+            "apt-ftparchive {what} failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+        std::fs::write(pool.join(file), &out.stdout)
+            .with_context(|| format!("writing {file} in {}", pool.display()))?;
+    }
+    Ok(())
+}
+
+/// Saves every package of `lock` found in `pool` into the download cache.
+pub fn fill_cache(lock: &PackageLock, pool: &Path, cache: &Path) -> Result<()> {
+    std::fs::create_dir_all(cache).with_context(|| format!("creating {}", cache.display()))?;
+    for p in &lock.packages {
+        let to = cache.join(format!("{}.deb", p.sha256.hex()));
+        if !to.exists() {
+            let from = pool.join(p.deb_file_name());
+            let tmp = cache.join(format!(".{}.part", p.sha256.hex()));
+            std::fs::copy(&from, &tmp)
+                .with_context(|| format!("copying {} into the cache", from.display()))?;
+            std::fs::rename(&tmp, &to).with_context(|| format!("renaming {}", tmp.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// apt with its own state and configuration in a temporary directory: reads
+/// only the sources it is given, and writes nothing of the host's.
+struct PrivateApt {
+    dir: tempfile::TempDir,
+}
+
+impl PrivateApt {
+    fn new(sources: &str, deb822: bool) -> Result<PrivateApt> {
+        let dir = tempfile::Builder::new()
+            .prefix("reprocheck-apt-")
+            .tempdir()
+            .context("creating apt's state dir")?;
+        for sub in [
+            "sources",
+            "state/lists/partial",
+            "cache/archives/partial",
+            "etc/preferences.d",
+            "etc/apt.conf.d",
+        ] {
+            std::fs::create_dir_all(dir.path().join(sub)).context("creating apt's state dir")?;
+        }
+        let name = if deb822 { "sources/locked.sources" } else { "sources/locked.list" };
+        std::fs::write(dir.path().join(name), sources).context("writing apt's sources")?;
+        std::fs::write(dir.path().join("state/status"), "").context("writing apt's status")?;
+        Ok(PrivateApt { dir })
+    }
+
+    fn command(&self, program: &str) -> tokio::process::Command {
+        let d = self.dir.path().display();
+        let mut command = tokio::process::Command::new(program);
+        for option in [
+            format!("Dir::Etc::SourceList={d}/sources/none.list"),
+            format!("Dir::Etc::SourceParts={d}/sources"),
+            format!("Dir::Etc::Preferences={d}/etc/preferences"),
+            format!("Dir::Etc::PreferencesParts={d}/etc/preferences.d"),
+            format!("Dir::Etc::Parts={d}/etc/apt.conf.d"),
+            format!("Dir::State={d}/state"),
+            format!("Dir::State::status={d}/state/status"),
+            format!("Dir::Cache={d}/cache"),
+            "Debug::NoLocking=true".to_string(),
+            "APT::Sandbox::User=root".to_string(),
+        ] {
+            command.arg("-o").arg(option);
+        }
+        command.stdin(Stdio::null());
+        command
+    }
+
+    /// `apt-get update`, then every version the sources have of each package.
+    async fn update_and_list(&self, packages: &[&LockedPackage]) -> Result<BTreeMap<String, Vec<String>>> {
+        let update = self
+            .command("apt-get")
+            .arg("update")
+            .arg("-q")
+            .output()
+            .await
+            .context("running apt-get update")?;
+        if !update.status.success() {
+            // A suite the archive lacks fails the update but the others are usable.
+            tracing::warn!("apt-get update: {}", String::from_utf8_lossy(&update.stderr).trim());
+        }
+        let mut names: Vec<&str> = packages.iter().map(|p| p.name.as_str()).collect();
+        names.dedup();
+        let mut versions: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for chunk in names.chunks(200) {
+            let out = self
+                .command("apt-cache")
+                .arg("madison")
+                .args(chunk)
+                .output()
+                .await
+                .context("running apt-cache madison")?;
+            for line in String::from_utf8_lossy(&out.stdout).lines() {
+                let mut fields = line.split('|').map(str::trim);
+                if let (Some(name), Some(version)) = (fields.next(), fields.next()) {
+                    let list = versions.entry(name.to_string()).or_default();
+                    if !list.iter().any(|v| v == version) {
+                        list.push(version.to_string());
+                    }
+                }
+            }
+        }
+        Ok(versions)
+    }
+
+    async fn download(&self, packages: &[&LockedPackage], into: &Path) -> Result<()> {
+        for chunk in packages.chunks(100) {
+            let out = self
+                .command("apt-get")
+                .arg("download")
+                .arg("-q")
+                .args(chunk.iter().map(|p| match p.architecture.as_str() {
+                    "all" => format!("{}={}", p.name, p.version),
+                    arch => format!("{}:{arch}={}", p.name, p.version),
+                }))
+                .current_dir(into)
+                .output()
+                .await
+                .context("running apt-get download")?;
+            ensure!(
+                out.status.success(),
+                "apt-get download failed ({}): {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        Ok(())
+    }
+}

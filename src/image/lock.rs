@@ -1,0 +1,266 @@
+//! `packages.lock` beside a recipe: the exact Debian packages an image was
+//! built from (name, version, architecture, sha256 of the .deb). Building
+//! from a lock installs exactly those packages, so the image id follows from
+//! the lock, not from the day the archive was read.
+
+use crate::errors::*;
+use crate::image::Recipe;
+use crate::spec::Digest;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The lock file inside a recipe directory.
+pub const LOCK_FILE: &str = "packages.lock";
+
+/// The format version this build writes and reads.
+const LOCK_VERSION: u32 = 1;
+
+/// One installed package, exactly.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LockedPackage {
+    /// Package name.
+    pub name: String,
+    /// Debian version, epoch included.
+    pub version: String,
+    /// `amd64`, `all`, ...
+    pub architecture: String,
+    /// sha256 of the .deb, `sha256:<hex>`.
+    pub sha256: Digest,
+}
+
+impl LockedPackage {
+    /// `name_version_arch.deb`, as apt names a downloaded package (`:` as `%3a`).
+    pub fn deb_file_name(&self) -> String {
+        deb_file_name(&self.name, &self.version, &self.architecture)
+    }
+}
+
+/// `name_version_arch.deb`, as apt names a downloaded package (`:` as `%3a`).
+pub fn deb_file_name(name: &str, version: &str, architecture: &str) -> String {
+    format!("{name}_{}_{architecture}.deb", version.replace(':', "%3a"))
+}
+
+/// A recipe's package lock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PackageLock {
+    /// Format version.
+    pub version: u32,
+    /// [`recipe_fingerprint`] of the recipe the lock was resolved for.
+    pub recipe: Digest,
+    /// The mmdebstrap version that built [`PackageLock::image`]; another
+    /// version may lay out the rootfs differently.
+    pub mmdebstrap: String,
+    /// sha256 of the rootfs tarball built from these packages.
+    pub rootfs: Digest,
+    /// The image id built from these packages.
+    pub image: Digest,
+    /// Every installed package, sorted by name and architecture.
+    #[serde(rename = "package")]
+    pub packages: Vec<LockedPackage>,
+}
+
+/// What a recipe's resolution depends on: if any of it changes, the lock no
+/// longer describes the recipe.
+pub fn recipe_fingerprint(recipe: &Recipe) -> Digest {
+    let inputs = serde_json::json!({
+        "suite": recipe.suite,
+        "variant": recipe.variant,
+        "packages": recipe.packages,
+        "source_date_epoch": recipe.source_date_epoch,
+    });
+    Digest::from_sha256(&Sha256::digest(inputs.to_string().as_bytes()))
+}
+
+/// `DIR/packages.lock`.
+pub fn lock_path(recipe_dir: &Path) -> PathBuf {
+    recipe_dir.join(LOCK_FILE)
+}
+
+impl PackageLock {
+    /// Reads `DIR/packages.lock`; `Ok(None)` when there is none.
+    pub fn load(recipe_dir: &Path) -> Result<Option<PackageLock>> {
+        let path = lock_path(recipe_dir);
+        if !path.exists() {
+            return Ok(None);
+        }
+        let text = crate::spec::read_capped(&path, crate::spec::MAX_LOCK_SIZE)?;
+        let lock: PackageLock = toml::from_str(&text).map_err(|e| {
+            crate::spec::SpecError::at(&path, &text, e.span(), e.message().trim().to_string()).hint(
+                "the lock is written by `reprocheck image build`; rewrite it with `reprocheck image build DIR --update`",
+            )
+        })?;
+        ensure!(
+            lock.version == LOCK_VERSION,
+            "{}: lock format version {} is not supported (this reprocheck reads version {LOCK_VERSION})",
+            path.display(),
+            lock.version
+        );
+        Ok(Some(lock))
+    }
+
+    /// Writes the lock as TOML, one package per line, so a change of version
+    /// is a one-line diff.
+    pub fn save(&self, recipe_dir: &Path) -> Result<PathBuf> {
+        let quote = |s: &str| toml::Value::String(s.to_string()).to_string();
+        let mut text = String::from(
+            "# The exact packages `reprocheck image build` installed for recipe.toml.\n\
+             # Commit it. Keep the .debs (`reprocheck image vendor DIR DEBS`) or use a snapshot\n\
+             # archive, so the image can be rebuilt after the archive moves on (docs/images.md).\n",
+        );
+        text.push_str(&format!("version = {}\n", self.version));
+        for (key, value) in [
+            ("recipe", self.recipe.as_str()),
+            ("mmdebstrap", &self.mmdebstrap),
+            ("rootfs", self.rootfs.as_str()),
+            ("image", self.image.as_str()),
+        ] {
+            text.push_str(&format!("{key} = {}\n", quote(value)));
+        }
+        text.push_str("package = [\n");
+        for p in &self.packages {
+            text.push_str(&format!(
+                "  {{ name = {}, version = {}, architecture = {}, sha256 = {} }},\n",
+                quote(&p.name),
+                quote(&p.version),
+                quote(&p.architecture),
+                quote(p.sha256.as_str())
+            ));
+        }
+        text.push_str("]\n");
+        let path = lock_path(recipe_dir);
+        crate::lock::write_atomically(&path, &text)?;
+        Ok(path)
+    }
+}
+
+/// How two package sets differ: what a change of image id comes from.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PackageDrift {
+    /// Packages whose version changed: name, old version, new version.
+    pub changed: Vec<(String, String, String)>,
+    /// Packages only in the new set: name, version.
+    pub added: Vec<(String, String)>,
+    /// Packages only in the old set: name, version.
+    pub removed: Vec<(String, String)>,
+    /// Packages with the same version but other bytes (a rebuilt .deb): name, version.
+    pub rebuilt: Vec<(String, String)>,
+}
+
+impl PackageDrift {
+    /// The difference from `old` to `new`, by package name and architecture.
+    pub fn between(old: &[LockedPackage], new: &[LockedPackage]) -> PackageDrift {
+        let key = |p: &LockedPackage| (p.name.clone(), p.architecture.clone());
+        let old: BTreeMap<_, _> = old.iter().map(|p| (key(p), p)).collect();
+        let new: BTreeMap<_, _> = new.iter().map(|p| (key(p), p)).collect();
+        let mut drift = PackageDrift::default();
+        for (k, o) in &old {
+            match new.get(k) {
+                None => drift.removed.push((o.name.clone(), o.version.clone())),
+                Some(n) if n.version != o.version => {
+                    drift.changed.push((o.name.clone(), o.version.clone(), n.version.clone()))
+                }
+                Some(n) if n.sha256 != o.sha256 => drift.rebuilt.push((o.name.clone(), o.version.clone())),
+                Some(_) => {}
+            }
+        }
+        for (k, n) in &new {
+            if !old.contains_key(k) {
+                drift.added.push((n.name.clone(), n.version.clone()));
+            }
+        }
+        drift
+    }
+
+    /// True when the two sets are the same packages, byte for byte.
+    pub fn is_empty(&self) -> bool {
+        self.changed.is_empty() && self.added.is_empty() && self.removed.is_empty() && self.rebuilt.is_empty()
+    }
+
+    /// One line per package: `  libc6 2.36-9+deb12u10 -> 2.36-9+deb12u13`.
+    pub fn lines(&self) -> String {
+        let mut out = String::new();
+        for (name, old, new) in &self.changed {
+            out.push_str(&format!("  {name} {old} -> {new}\n"));
+        }
+        for (name, version) in &self.added {
+            out.push_str(&format!("  {name} {version} (added)\n"));
+        }
+        for (name, version) in &self.removed {
+            out.push_str(&format!("  {name} {version} (removed)\n"));
+        }
+        for (name, version) in &self.rebuilt {
+            out.push_str(&format!("  {name} {version} (same version, other bytes)\n"));
+        }
+        out
+    }
+
+    /// `3 changed, 1 added, 0 removed`.
+    pub fn counts(&self) -> String {
+        let mut text = format!(
+            "{} changed, {} added, {} removed",
+            self.changed.len(),
+            self.added.len(),
+            self.removed.len()
+        );
+        if !self.rebuilt.is_empty() {
+            text.push_str(&format!(", {} rebuilt", self.rebuilt.len()));
+        }
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn package(name: &str, version: &str, byte: char) -> LockedPackage {
+        LockedPackage {
+            name: name.into(),
+            version: version.into(),
+            architecture: "amd64".into(),
+            sha256: Digest::parse(&format!("sha256:{}", byte.to_string().repeat(64))).unwrap(),
+        }
+    }
+
+    #[test]
+    fn drift_names_changed_added_removed_and_rebuilt_packages() {
+        let old =
+            [package("libc6", "2.36-9+deb12u10", 'a'), package("gone", "1", 'b'), package("same", "1", 'c')];
+        let new =
+            [package("libc6", "2.36-9+deb12u13", 'd'), package("same", "1", 'e'), package("new", "2", 'f')];
+        let drift = PackageDrift::between(&old, &new);
+        assert_eq!(drift.changed, [("libc6".into(), "2.36-9+deb12u10".into(), "2.36-9+deb12u13".into())]);
+        assert_eq!(drift.added, [("new".into(), "2".into())]);
+        assert_eq!(drift.removed, [("gone".into(), "1".into())]);
+        assert_eq!(drift.rebuilt, [("same".into(), "1".into())]);
+        assert_eq!(drift.counts(), "1 changed, 1 added, 1 removed, 1 rebuilt");
+        assert!(drift.lines().contains("  libc6 2.36-9+deb12u10 -> 2.36-9+deb12u13\n"));
+        assert!(PackageDrift::between(&old, &old).is_empty());
+    }
+
+    #[test]
+    fn a_lock_survives_a_round_trip_and_rejects_unknown_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let digest = |c: char| Digest::parse(&format!("sha256:{}", c.to_string().repeat(64))).unwrap();
+        let lock = PackageLock {
+            version: LOCK_VERSION,
+            recipe: digest('1'),
+            mmdebstrap: "1.3.5".into(),
+            rootfs: digest('2'),
+            image: digest('3'),
+            packages: vec![package("a\"b", "1:2.0", 'a'), package("c", "3", 'b')],
+        };
+        lock.save(dir.path()).unwrap();
+        assert_eq!(PackageLock::load(dir.path()).unwrap(), Some(lock));
+        assert_eq!(package("x", "1:2.0", 'a').deb_file_name(), "x_1%3a2.0_amd64.deb");
+        let text = std::fs::read_to_string(lock_path(dir.path())).unwrap();
+        std::fs::write(lock_path(dir.path()), text.replace("version = 1", "version = 1\nextra = 2")).unwrap();
+        let err = PackageLock::load(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("packages.lock:5:1") && err.contains("extra"), "{err}");
+        assert_eq!(PackageLock::load(&dir.path().join("none")).unwrap(), None);
+    }
+}

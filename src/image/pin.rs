@@ -1,0 +1,183 @@
+//! The image a spec runs on: pinned by the spec's `image.digest`, else by
+//! its recipe's `packages.lock`; built from the lock when missing; first use
+//! (nothing pinned yet) said out loud, drift explained package by package.
+
+use crate::engine::Engine;
+use crate::errors::*;
+use crate::image::{self, BuildOptions, PackageDrift, PackageLock};
+use crate::report::ImageReport;
+use crate::spec::{Digest, Spec};
+use std::path::Path;
+
+/// What the command line asks of the image.
+#[derive(Debug, Clone, Copy)]
+pub struct PinRequest<'a> {
+    /// `--build-missing`: build the image from its recipe when the engine lacks it.
+    pub build_missing: bool,
+    /// `--locked`: never create or change a pin or a lock.
+    pub locked: bool,
+    /// Refuse an image nothing pins (verify: a verdict needs a pinned toolchain).
+    pub require_pin: bool,
+    /// The command being run, for the help lines: `check`, `explain`, `verify`.
+    pub command: &'a str,
+}
+
+/// Where the pin came from, as report.json says it.
+pub const PINNED_BY_SPEC: &str = "spec";
+/// The recipe's lock pins the image.
+pub const PINNED_BY_LOCK: &str = "recipe-lock";
+/// Nothing pinned it: this run built it and wrote the lock.
+pub const PINNED_BY_FIRST_USE: &str = "first-use";
+
+/// Resolves the spec's image to the id containers are created from, filling
+/// `report` (pin, its origin, first use, drift) as it goes, so that a failed
+/// resolution still leaves its explanation in report.json.
+pub async fn resolve(
+    engine: &dyn Engine,
+    spec: &Spec,
+    request: PinRequest<'_>,
+    report: &mut ImageReport,
+) -> Result<String> {
+    let spec_file = spec.file.display().to_string();
+    let recipe = spec.image.recipe.as_deref();
+    let recipe_lock = recipe.map(PackageLock::load).transpose()?.flatten();
+    let pin = match (&spec.image.digest, &recipe_lock) {
+        (Some(digest), _) => Some((digest.clone(), PINNED_BY_SPEC)),
+        (None, Some(lock)) => Some((lock.image.clone(), PINNED_BY_LOCK)),
+        (None, None) => None,
+    };
+    report.pinned_by = pin.as_ref().map(|(_, by)| *by);
+    report.lock =
+        recipe.map(|r| image::lock::lock_path(r).display().to_string()).filter(|_| recipe_lock.is_some());
+    if let Some((digest, _)) = &pin {
+        report.digest = Some(digest.to_string());
+        if let Some(id) = image::find(engine, digest, spec.image.name.as_deref()).await? {
+            return Ok(id);
+        }
+    }
+    let rerun = format!("reprocheck {} {spec_file} --build-missing", request.command);
+    let Some(recipe) = recipe.filter(|_| request.build_missing) else {
+        return Err(missing(engine, spec, pin.as_ref().map(|(d, by)| (d, *by)), request, &rerun).await);
+    };
+    if pin.is_none() && (request.locked || request.require_pin) {
+        return Err(unpinned(spec, recipe, request));
+    }
+    let options = BuildOptions { locked: request.locked || pin.is_some(), ..Default::default() };
+    let built = image::build(engine, recipe, &options).await.with_context(|| match &pin {
+        Some((digest, by)) => format!("{spec_file}: building the pinned image {digest} (pinned by the {by})"),
+        None => format!("{spec_file}: building its image from {}", recipe.display()),
+    })?;
+    if let Some(why) = &built.unreproduced {
+        eprintln!("warning: {why}");
+    }
+    let Some((pin, by)) = pin else {
+        report.pinned_by = Some(PINNED_BY_FIRST_USE);
+        report.first_use = true;
+        report.digest = Some(built.id.to_string());
+        report.lock = Some(built.lock_path.display().to_string());
+        if !request.locked {
+            eprintln!(
+                "first use: nothing pinned the image of {spec_file}; built it from {} and locked its {} packages in {}.\n\
+                 \x20         The image {} is now pinned by that lock; commit it to keep the pin.",
+                recipe.display(),
+                built.lock.packages.len(),
+                built.lock_path.display(),
+                built.id
+            );
+        }
+        return Ok(built.id.to_string());
+    };
+    if built.id == pin {
+        return Ok(built.id.to_string());
+    }
+    let drift =
+        image::manifest_of(&pin).map(|old| PackageDrift::between(&old.packages, &built.lock.packages));
+    let why = match (&drift, &built.unreproduced) {
+        (Some(drift), _) if !drift.is_empty() => format!(
+            "The packages changed from the pinned image's to the lock's ({}):\n{}",
+            drift.counts(),
+            drift.lines()
+        ),
+        (_, Some(unreproduced)) => format!("The same packages gave another image: {unreproduced}.\n"),
+        _ => format!(
+            "This machine has no record of the packages in {pin}; `git log -p {}` shows how the lock changed.\n",
+            built.lock_path.display()
+        ),
+    };
+    report.drift = drift;
+    bail!(
+        "{spec_file}: the {by} pins image {pin}, but {} builds {} from {}.\n{why}Nothing was run.\n\
+         help: to run on the lock's packages, pin them with `reprocheck lock {spec_file}`, then `{rerun}`;\n\
+         \x20     to get the pinned image back, restore the lock it was built from and its .debs (docs/images.md)",
+        recipe.display(),
+        built.id,
+        built.lock_path.display()
+    )
+}
+
+/// The error for a spec whose image nothing pins, where a first use is not allowed.
+fn unpinned(spec: &Spec, recipe: &Path, request: PinRequest<'_>) -> Error {
+    let why = if request.locked {
+        "--locked refuses to pin one now"
+    } else {
+        "verify only rebuilds on a pinned image"
+    };
+    anyhow!(
+        "{}: no image is pinned ([image] has no digest and {} does not exist), and {why}\n\
+         help: pin it first: `reprocheck image build {}` writes the lock (or `reprocheck check {} --build-missing`), \
+         then review and commit {}",
+        spec.file.display(),
+        image::lock::lock_path(recipe).display(),
+        recipe.display(),
+        spec.file.display(),
+        image::lock::lock_path(recipe).display()
+    )
+}
+
+/// The error for a pinned image the engine lacks (or no pin), without
+/// `--build-missing`: what is there instead, and the command that works.
+async fn missing(
+    engine: &dyn Engine,
+    spec: &Spec,
+    pin: Option<(&Digest, &str)>,
+    request: PinRequest<'_>,
+    rerun: &str,
+) -> Error {
+    let spec_file = spec.file.display();
+    let Some((digest, by)) = pin else {
+        return match &spec.image.recipe {
+            Some(recipe) if request.require_pin => unpinned(spec, recipe, request),
+            Some(recipe) => anyhow!(
+                "{spec_file}: no image is pinned yet ([image] has no digest and {} does not exist)\n\
+                 help: run `{rerun}`: the first build resolves the recipe's packages, locks them and pins the image",
+                image::lock::lock_path(recipe).display()
+            ),
+            None => anyhow!(
+                "{spec_file}: [image] has no digest, so no image is pinned\nhelp: run `reprocheck lock {spec_file}` to pin the local image"
+            ),
+        };
+    };
+    let build_hint = match &spec.image.recipe {
+        Some(recipe) => format!(
+            "run `{rerun}` to build it from {} (exactly the locked packages)",
+            if by == PINNED_BY_LOCK {
+                image::lock::lock_path(recipe).display().to_string()
+            } else {
+                recipe.display().to_string()
+            }
+        ),
+        None => "load or pull that exact image into the engine".to_string(),
+    };
+    if let Some(name) = &spec.image.name {
+        if let Ok(Some(local)) = engine.inspect_image(&format!("{name}:latest")).await {
+            return anyhow!(
+                "{spec_file}: the {by} pins image {digest}, which the engine does not have.\n\
+                 The local {name}:latest is {}, a different image; it was NOT used.\n\
+                 help: {build_hint},\n\
+                 \x20     or, if you trust the local image, pin it with `reprocheck lock {spec_file}`",
+                local.id
+            );
+        }
+    }
+    anyhow!("{spec_file}: the {by} pins image {digest}, which the engine does not have.\nhelp: {build_hint}")
+}
