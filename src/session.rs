@@ -64,7 +64,8 @@ impl<'a> Session<'a> {
         let requested = (options.vary.clone().or_else(|| spec.check.vary.clone()))
             .unwrap_or_else(|| crate::factors::NAMES.iter().map(|s| s.to_string()).collect());
         let scratch = tempfile::Builder::new()
-            .prefix("reprocheck-")
+            // The run id in the name tells whose mounts are whose.
+            .prefix(&format!("reprocheck-{}-", report.run_id))
             .tempdir()
             .context("creating a scratch directory for mount files")?;
         let mut facts = if requested.is_empty() {

@@ -50,7 +50,7 @@ fn wait_for_engine(within: Duration) {
 fn an_engine_restart_mid_build_is_reported_and_cleaned_up() {
     let Some(engine) = ready_engine() else { return };
     if std::env::var("REPROCHECK_TEST_ENGINE_RESTART").as_deref() != Ok("1") {
-        eprintln!("SKIPPED: restarts the engine; set REPROCHECK_TEST_ENGINE_RESTART=1 (CI does)");
+        skipped("restarts the engine; set REPROCHECK_TEST_ENGINE_RESTART=1 to run it (CI does)");
         return;
     }
     let kind = engine.info().kind.clone();
@@ -63,7 +63,7 @@ fn an_engine_restart_mid_build_is_reported_and_cleaned_up() {
         .unwrap();
     // Wait for both build containers to run.
     let deadline = Instant::now() + Duration::from_secs(30);
-    while block(engine.list_labelled(None)).unwrap().len() < 2 {
+    while block(engine.list_owned(&owner_of(&child))).unwrap().len() < 2 {
         assert!(Instant::now() < deadline, "the build containers never appeared");
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -89,11 +89,12 @@ fn an_engine_restart_mid_build_is_reported_and_cleaned_up() {
         .expect("restarting the engine");
     wait_for_engine(Duration::from_secs(60));
 
+    let owner = owner_of(&child);
     let run = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert_eq!(run.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("stopped answering"), "the error says what happened: {stderr}");
     let engine = reprocheck::engine::docker::DockerEngine::connect();
-    let left = block(async { engine.await.unwrap().list_labelled(None).await.unwrap() });
+    let left = block(async { engine.await.unwrap().list_owned(&owner).await.unwrap() });
     assert!(left.is_empty(), "containers left after the restart: {left:?}\n{stderr}");
 }

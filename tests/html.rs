@@ -11,18 +11,19 @@ use common::*;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Headless Chromium, or `None` (skipped) when it is not installed and
-/// REPROCHECK_REQUIRE_DOCKER is not 1 (CI installs it; there, missing fails).
+/// Headless Chromium, or `None` (skipped, visibly) when it is not installed
+/// and REPROCHECK_SKIP_ENGINE_TESTS=1 asks to skip what the machine lacks;
+/// otherwise missing fails (CI installs it).
 fn chromium() -> Option<PathBuf> {
     let found = ["chromium", "chromium-browser", "google-chrome"]
         .iter()
         .map(|name| Path::new("/usr/bin").join(name))
         .find(|p| p.exists());
     if found.is_none() {
-        if std::env::var("REPROCHECK_REQUIRE_DOCKER").as_deref() == Ok("1") {
-            panic!("REPROCHECK_REQUIRE_DOCKER=1 but Chromium is not installed (apt-get install chromium)");
+        if std::env::var(SKIP_VARIABLE).as_deref() != Ok("1") {
+            panic!("Chromium is not installed (apt-get install chromium), or set {SKIP_VARIABLE}=1 to skip");
         }
-        eprintln!("SKIPPED: Chromium is not installed");
+        skipped("Chromium is not installed");
     }
     found
 }

@@ -1,6 +1,7 @@
 //! SIGINT and SIGTERM at 20 moments spread over a check's life (create,
 //! upload, build, download, collect) leave no container and no mount.
-//! Alone in its binary, so every labelled container it sees is its own.
+//! Each killed check is told apart from anything else on the machine by its
+//! owner label (its PID) and its own TMPDIR, where its mounts live.
 
 mod common;
 
@@ -11,9 +12,9 @@ use std::time::{Duration, Instant};
 /// Kills per run of this test.
 const KILLS: usize = 20;
 
-/// Containers labelled `reprocheck`, of any run.
-fn labelled(engine: &reprocheck::engine::docker::DockerEngine) -> usize {
-    block(engine.list_labelled(None)).unwrap().len()
+/// Containers the child created.
+fn owned(engine: &reprocheck::engine::docker::DockerEngine, child: &std::process::Child) -> usize {
+    block(engine.list_owned(&owner_of(child))).unwrap().len()
 }
 
 /// The furthest phase any run reached, from the debug log.
@@ -28,21 +29,9 @@ fn phase(stderr: &str) -> &'static str {
     stages.iter().rev().find(|(event, _)| stderr.contains(event)).map_or("setup and create", |(_, p)| p)
 }
 
-/// Mounts reprocheck makes (disorderfs views under its scratch directories).
-fn our_mounts() -> Vec<String> {
-    let mounts = std::fs::read_to_string("/proc/mounts").unwrap();
-    mounts
-        .lines()
-        .filter(|l| l.contains("disorderfs") || l.contains("reprocheck"))
-        .map(str::to_string)
-        .collect()
-}
-
 #[test]
 fn signals_at_random_moments_leave_no_container_and_no_mount() {
     let Some(engine) = ready_engine() else { return };
-    assert_eq!(labelled(&engine), 0, "labelled containers exist before the test");
-    assert!(our_mounts().is_empty(), "mounts exist before the test: {:?}", our_mounts());
     // A source big enough that upload takes a while, a build that runs for a
     // second, and an output big enough that download and collection do too.
     let source = tempfile::tempdir().unwrap();
@@ -70,8 +59,11 @@ fn signals_at_random_moments_leave_no_container_and_no_mount() {
         let delay = duration.mul_f64((i as f64 + unit) / KILLS as f64);
         let signal = if i % 2 == 0 { libc::SIGINT } else { libc::SIGTERM };
         let out = dir.path().join(format!("kill-{i}"));
+        let tmp = dir.path().join(format!("tmp-{i}"));
+        std::fs::create_dir(&tmp).unwrap();
         let mut child = reprocheck_cmd(&["check", spec.to_str().unwrap(), "--out", out.to_str().unwrap()])
             .env("RUST_LOG", "reprocheck::engine::run=debug")
+            .env("TMPDIR", &tmp)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
             .spawn()
@@ -102,7 +94,7 @@ fn signals_at_random_moments_leave_no_container_and_no_mount() {
             "not running"
         };
         *phases.entry(phase).or_insert(0) += 1;
-        let (left, mounts) = (labelled(&engine), our_mounts());
+        let (left, mounts) = (owned(&engine, &child), mounts_under(&tmp));
         eprintln!(
             "kill {i:2}: {} after {:>5} ms, in {phase} -> {status}; containers left {left}, mounts left {}",
             if signal == libc::SIGINT { "SIGINT " } else { "SIGTERM" },

@@ -3,7 +3,7 @@
 //! Podman's Docker-compatible socket goes through the same code; its quirks are
 //! handled here and nowhere else.
 
-use super::{ByteStream, ContainerConfig, Engine, EngineInfo, ImageInfo, LABEL};
+use super::{ByteStream, ContainerConfig, Engine, EngineInfo, ImageInfo, LABEL, OWNER_LABEL};
 use crate::errors::*;
 use async_trait::async_trait;
 use bollard::models::{ContainerCreateBody, HostConfig, ResourcesUlimits};
@@ -314,7 +314,18 @@ impl Engine for DockerEngine {
             Some(v) => format!("{LABEL}={v}"),
             None => LABEL.to_string(),
         };
-        let filters = serde_json::json!({ "label": [filter] }).to_string();
+        self.list_filtered(&filter).await
+    }
+
+    async fn list_owned(&self, owner: &str) -> Result<Vec<String>> {
+        self.list_filtered(&format!("{OWNER_LABEL}={owner}")).await
+    }
+}
+
+impl DockerEngine {
+    /// Ids of the containers matching one label filter (`key` or `key=value`).
+    async fn list_filtered(&self, label_filter: &str) -> Result<Vec<String>> {
+        let filters = serde_json::json!({ "label": [label_filter] }).to_string();
         tokio::time::timeout(LIST_TIMEOUT, list_container_ids(&self.info.endpoint, &filters))
             .await
             .map_err(|_| anyhow!("listing containers: no answer within {} s", LIST_TIMEOUT.as_secs()))?

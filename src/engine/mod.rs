@@ -18,6 +18,16 @@ use std::path::{Path, PathBuf};
 /// The label every container reprocheck creates carries; its value is the run id.
 pub const LABEL: &str = "reprocheck";
 
+/// The label naming the process that created a container: `PID@BOOT_ID`, so
+/// leftovers of a process that is gone can be told from a live run's.
+pub const OWNER_LABEL: &str = "reprocheck.owner";
+
+/// This process's [`OWNER_LABEL`] value.
+pub fn owner() -> String {
+    let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap_or_default();
+    format!("{}@{}", std::process::id(), boot.trim())
+}
+
 /// What the engine says about itself, for the report.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct EngineInfo {
@@ -143,6 +153,8 @@ pub trait Engine: Send + Sync {
     /// Ids of containers (running or not) whose [`LABEL`] equals `value`, or
     /// that carry the label at all when `value` is `None`.
     async fn list_labelled(&self, value: Option<&str>) -> Result<Vec<String>>;
+    /// Ids of containers whose [`OWNER_LABEL`] is `owner`.
+    async fn list_owned(&self, owner: &str) -> Result<Vec<String>>;
 }
 
 /// How long a sweep waits for an engine that stopped answering (a

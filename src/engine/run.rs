@@ -114,6 +114,7 @@ fn container_config(plan: &Plan, run: &RunPlan) -> ContainerConfig {
         labels: BTreeMap::from([
             (LABEL.to_string(), plan.run_id.clone()),
             (format!("{LABEL}.run"), run.index.to_string()),
+            (super::OWNER_LABEL.to_string(), super::owner()),
         ]),
         pids_limit: run.pids_limit,
         memory_bytes: run.memory_bytes,

@@ -139,7 +139,10 @@ impl HostFacts {
             user: "1111:1111".into(),
             hostname: "reprocheck-probe".into(),
             domainname: "reprocheck.invalid".into(),
-            labels: BTreeMap::from([(LABEL.to_string(), run_id.to_string())]),
+            labels: BTreeMap::from([
+                (LABEL.to_string(), run_id.to_string()),
+                (crate::engine::OWNER_LABEL.to_string(), crate::engine::owner()),
+            ]),
             pids_limit: 64,
             memory_bytes: 256 << 20,
             cpuset: None,

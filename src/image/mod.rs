@@ -36,6 +36,9 @@ pub struct BuildOptions {
     pub packages_dir: Option<PathBuf>,
     /// Overrides the recipe's snapshot.
     pub snapshot: Option<Snapshot>,
+    /// When the engine already holds the image the lock records, use it
+    /// instead of building it again.
+    pub reuse_loaded: bool,
 }
 
 /// How a build used the lock.
@@ -81,6 +84,16 @@ pub async fn build(engine: &dyn Engine, dir: &Path, options: &BuildOptions) -> R
     let mmdebstrap = bootstrap::mmdebstrap_version()?;
     match existing {
         Some(lock) if !options.update && !stale => {
+            if options.reuse_loaded && find(engine, &lock.image, None).await?.is_some() {
+                let id = lock.image.clone();
+                return Ok(Built {
+                    id,
+                    lock,
+                    lock_path,
+                    resolution: Resolution::FromLock,
+                    unreproduced: None,
+                });
+            }
             let built =
                 from_lock(engine, &recipe, &lock, &lock_path, &sources, work.path(), &mmdebstrap).await?;
             Ok(Built { lock, lock_path, resolution: Resolution::FromLock, ..built })

@@ -17,21 +17,31 @@ pub fn fixture(name: &str) -> PathBuf {
     root().join("tests/fixtures").join(name)
 }
 
-/// Connects to the engine. Without one, the test is skipped, unless
-/// REPROCHECK_REQUIRE_DOCKER=1, where it fails.
+/// Set to 1 to skip the tests that need a container engine when none answers.
+pub const SKIP_VARIABLE: &str = "REPROCHECK_SKIP_ENGINE_TESTS";
+
+/// Connects to the engine. Without one the test fails, naming the fix,
+/// unless REPROCHECK_SKIP_ENGINE_TESTS=1 asks to skip: then a SKIPPED line
+/// goes straight to the terminal (libtest hides a passing test's output).
 pub fn engine() -> Option<DockerEngine> {
     match block(DockerEngine::connect()) {
         Ok(engine) => Some(engine),
-        Err(e) if std::env::var("REPROCHECK_REQUIRE_DOCKER").as_deref() == Ok("1") => {
-            panic!("REPROCHECK_REQUIRE_DOCKER=1 but no container engine answers: {e:#}")
-        }
-        Err(e) => {
-            eprintln!(
-                "SKIPPED: no container engine ({e:#}); set REPROCHECK_REQUIRE_DOCKER=1 to fail instead"
-            );
+        Err(e) if std::env::var(SKIP_VARIABLE).as_deref() == Ok("1") => {
+            skipped(&format!("no container engine ({e:#}); {SKIP_VARIABLE}=1"));
             None
         }
+        Err(e) => panic!(
+            "end-to-end tests need a container engine, and none answers: {e:#}\n\
+             start one (`dockerd &`, or set DOCKER_HOST), or set {SKIP_VARIABLE}=1 to skip these tests"
+        ),
     }
+}
+
+/// Says on the terminal, past libtest's capture, that a test was skipped.
+pub fn skipped(why: &str) {
+    use std::io::Write;
+    let name = std::thread::current().name().unwrap_or("?").to_string();
+    let _ = writeln!(std::io::stderr(), "SKIPPED {name}: {why}");
 }
 
 /// Runs an async call to completion on a fresh runtime.
@@ -39,33 +49,42 @@ pub fn block<T>(future: impl std::future::Future<Output = T>) -> T {
     tokio::runtime::Runtime::new().unwrap().block_on(future)
 }
 
-/// The toolchain image pinned by the example spec: the one every test uses.
+/// The bundled recipe every test's image comes from.
+pub const RECIPE: &str = "containers/debian-bookworm";
+
+/// The image id the bundled recipe's lock pins: the one every test uses.
+/// Call [`require_image`] (or [`ready_engine`]) first.
 pub fn pinned_digest() -> String {
-    let text = std::fs::read_to_string(root().join("specs/hello.toml")).unwrap();
+    let text = std::fs::read_to_string(root().join(RECIPE).join("packages.lock"))
+        .expect("the bundled recipe has no packages.lock: call require_image first");
     let doc: toml::Table = text.parse().unwrap();
-    doc["image"]["digest"].as_str().unwrap().to_string()
+    doc["image"].as_str().unwrap().to_string()
 }
 
-/// Makes sure the pinned image is in the engine, building it from the
-/// bundled recipe once per test binary when it is missing. Fails when the
-/// recipe no longer yields the pinned id (the mirror state moved on).
+/// Makes sure the image the bundled recipe's lock pins is in the engine:
+/// built from the lock when it is missing, or, on a machine that has no
+/// lock yet, resolved and locked (first use). At most once per test binary,
+/// also when it fails: every later caller gets the same failure.
 pub fn require_image(engine: &DockerEngine) {
-    static BUILT: std::sync::Mutex<bool> = std::sync::Mutex::new(false);
-    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
-    let digest = pinned_digest();
-    if *built || block(engine.inspect_image(&digest)).unwrap().is_some() {
-        *built = true;
-        return;
+    static BUILT: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    let outcome = BUILT.get_or_init(|| {
+        let lock = root().join(RECIPE).join("packages.lock");
+        if lock.exists() && block(engine.inspect_image(&pinned_digest())).unwrap().is_some() {
+            return Ok(());
+        }
+        eprintln!("the bundled image is missing; building it from {RECIPE}");
+        let run = reprocheck(&["image", "build", RECIPE]);
+        if !run.status.success() {
+            return Err(format!("building the toolchain image failed: {}", show(&run)));
+        }
+        match block(engine.inspect_image(&pinned_digest())).unwrap() {
+            Some(_) => Ok(()),
+            None => Err(format!("the recipe built an image, but not the one its lock pins: {}", show(&run))),
+        }
+    });
+    if let Err(e) = outcome {
+        panic!("{e}");
     }
-    eprintln!("the pinned image {digest} is missing; building it from containers/debian-bookworm");
-    let run = reprocheck(&["image", "build", "containers/debian-bookworm"]);
-    assert!(run.status.success(), "building the toolchain image failed: {}", show(&run));
-    assert!(
-        block(engine.inspect_image(&digest)).unwrap().is_some(),
-        "the recipe built {} but specs/hello.toml pins {digest}: the mirror state moved on; re-pin with `reprocheck lock specs/hello.toml`",
-        String::from_utf8_lossy(&run.stdout).trim()
-    );
-    *built = true;
 }
 
 /// The engine, with the pinned image present; `None` (skip) without an engine.
@@ -157,6 +176,32 @@ pub fn report(dir: &Path) -> serde_json::Value {
 }
 
 /// Containers still carrying the label of `run_id`.
+/// The owner label value of the containers a child reprocheck creates.
+pub fn owner_of(child: &std::process::Child) -> String {
+    let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap();
+    format!("{}@{}", child.id(), boot.trim())
+}
+
+/// The mounts in /proc/mounts that lie under `dir`: the mounts of a
+/// reprocheck run whose TMPDIR the test set to `dir`, and no one else's.
+pub fn mounts_under(dir: &Path) -> Vec<String> {
+    let mounts = std::fs::read_to_string("/proc/mounts").unwrap();
+    let dir = dir.to_string_lossy().to_string();
+    mounts
+        .lines()
+        .filter(|l| l.split_whitespace().nth(1).is_some_and(|m| m.starts_with(&dir)))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The mounts of run `run_id` (its scratch directory carries the id).
+pub fn mounts_of_run(run_id: &str) -> Vec<String> {
+    let mounts = std::fs::read_to_string("/proc/mounts").unwrap();
+    let tag = format!("reprocheck-{run_id}-");
+    mounts.lines().filter(|l| l.contains(&tag)).map(str::to_string).collect()
+}
+
+/// Containers of run `run_id` still in the engine.
 pub fn leftovers(engine: &DockerEngine, run_id: &str) -> usize {
     block(engine.list_labelled(Some(run_id))).unwrap().len()
 }
