@@ -124,9 +124,10 @@ pub async fn gather(lock: &PackageLock, suite: &str, sources: &PackageSources, p
     }
     Err(NotAvailable {
         summary: format!(
-            "{} of the {} locked packages are in none of the package sources:\n{lines}sources tried: {}",
+            "{} of the {} locked packages {} in none of the package sources:\n{lines}sources tried: {}",
             missing.len(),
             lock.packages.len(),
+            if missing.len() == 1 { "is" } else { "are" },
             if tried.is_empty() { "none".to_string() } else { tried.join("; ") }
         ),
         missing: missing.iter().map(|p| (p.name.clone(), p.version.clone())).collect(),
