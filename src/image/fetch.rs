@@ -79,22 +79,24 @@ pub async fn gather(lock: &PackageLock, suite: &str, sources: &PackageSources, p
         tried.push(format!("the download cache {}", cache.display()));
         missing = take_from_dir(&missing, pool, |p| cache.join(format!("{}.deb", p.sha256.hex())))?;
     }
-    let mut available = BTreeMap::new();
-    for (label, file_text) in [
-        (
-            sources.snapshot.as_ref().map(|s| format!("the snapshot {}/debian/{}", s.base, s.time)),
-            sources.snapshot.as_ref().map(|s| s.sources_text(suite)),
-        ),
-        (
-            sources.apt_sources.as_ref().map(|f| format!("the apt sources in {}", f.display())),
-            sources
-                .apt_sources
-                .as_ref()
-                .map(|f| std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display())))
-                .transpose()?,
-        ),
-    ] {
-        let (Some(label), Some(text), false) = (label, file_text, missing.is_empty()) else { continue };
+    // Sources read through apt: a label for messages, and the sources text.
+    let mut through_apt = Vec::new();
+    if let Some(snapshot) = &sources.snapshot {
+        through_apt.push((
+            format!("the snapshot {}/debian/{}", snapshot.base, snapshot.time),
+            snapshot.sources_text(suite),
+        ));
+    }
+    if let Some(file) = &sources.apt_sources {
+        let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+        through_apt.push((format!("the apt sources in {}", file.display()), text));
+    }
+    // Every version any source has of a package still missing, for the error.
+    let mut available: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (label, text) in through_apt {
+        if missing.is_empty() {
+            break;
+        }
         let is_deb822 = text.lines().any(|l| l.trim_start().starts_with("Types:"));
         let apt = PrivateApt::new(&text, is_deb822)?;
         let versions = apt.update_and_list(&missing).await?;
@@ -105,9 +107,12 @@ pub async fn gather(lock: &PackageLock, suite: &str, sources: &PackageSources, p
             check_sha256(&pool.join(p.deb_file_name()), p, &label)?;
         }
         for p in &rest {
-            available
-                .entry(p.name.clone())
-                .or_insert_with(|| versions.get(&p.name).cloned().unwrap_or_default());
+            let known = available.entry(p.name.clone()).or_default();
+            for version in versions.get(&p.name).into_iter().flatten() {
+                if !known.contains(version) {
+                    known.push(version.clone());
+                }
+            }
         }
         tried.push(label);
         missing = rest;

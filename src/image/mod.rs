@@ -81,7 +81,6 @@ pub async fn build(engine: &dyn Engine, dir: &Path, options: &BuildOptions) -> R
         .tempdir()
         .context("creating a temporary directory for the image build")?;
     let sources = package_sources(&recipe, options)?;
-    let mmdebstrap = bootstrap::mmdebstrap_version()?;
     match existing {
         Some(lock) if !options.update && !stale => {
             if options.reuse_loaded && find(engine, &lock.image, None).await?.is_some() {
@@ -94,6 +93,8 @@ pub async fn build(engine: &dyn Engine, dir: &Path, options: &BuildOptions) -> R
                     unreproduced: None,
                 });
             }
+            // Asked only when something is built: a loaded image needs no mmdebstrap.
+            let mmdebstrap = bootstrap::mmdebstrap_version()?;
             let built =
                 from_lock(engine, &recipe, &lock, &lock_path, &sources, work.path(), &mmdebstrap).await?;
             Ok(Built { lock, lock_path, resolution: Resolution::FromLock, ..built })
@@ -114,6 +115,7 @@ pub async fn build(engine: &dyn Engine, dir: &Path, options: &BuildOptions) -> R
                     lock_path.display()
                 );
             }
+            let mmdebstrap = bootstrap::mmdebstrap_version()?;
             let mut built =
                 resolve(engine, &recipe, sources.snapshot.as_ref(), work.path(), &mmdebstrap, fingerprint)
                     .await?;
@@ -210,12 +212,11 @@ async fn from_lock(
         lock_path.display()
     );
     let bootstrapped = bootstrap::bootstrap(recipe, AptSources::LocalRepository(&pool), work, None).await?;
-    let installed: Vec<_> =
+    let mut locked: Vec<_> =
         lock.packages.iter().map(|p| (p.name.clone(), p.version.clone(), p.architecture.clone())).collect();
-    let mut locked_sorted = installed.clone();
-    locked_sorted.sort();
+    locked.sort();
     ensure!(
-        bootstrapped.installed == locked_sorted,
+        bootstrapped.installed == locked,
         "building from {} installed another package set than the lock holds (the recipe's packages may depend on something new)\n\
          help: run `reprocheck image build {} --update` to re-resolve",
         lock_path.display(),
@@ -258,11 +259,8 @@ fn keep(lock: &PackageLock, debs: &Path) {
         }
     }
     if let Some(images) = crate::results::cache_dir("images") {
-        if let Err(e) = std::fs::create_dir_all(&images).map_err(Error::from).and_then(|_| {
-            let dir = images.join(lock.image.hex());
-            std::fs::create_dir_all(&dir)?;
-            lock.save(&dir).map(|_| ())
-        }) {
+        let dir = images.join(lock.image.hex());
+        if let Err(e) = std::fs::create_dir_all(&dir).map_err(Error::from).and_then(|_| lock.save(&dir)) {
             tracing::warn!("could not keep the image manifest in {}: {e:#}", images.display());
         }
     }
