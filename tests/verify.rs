@@ -245,3 +245,57 @@ fn a_signed_attestation_verifies_and_a_flipped_byte_fails() {
     assert_eq!(bad.status.code(), Some(1), "{}", show(&bad));
     assert!(String::from_utf8_lossy(&bad.stdout).contains("no signature"), "{}", show(&bad));
 }
+
+/// A published sdist with a second `__init__.py` appended (the copy `tar -x`
+/// leaves on disk) next to a rebuild that, like the published one, repeats
+/// a name (PKG-INFO, identical copies). Once reported as content-match.
+#[test]
+fn a_published_sdist_with_an_appended_duplicate_member_is_a_mismatch() {
+    let Some(_engine) = ready_engine() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let fixture = fixture("sdist-duplicate");
+    let published = tmp.path().join("pkg-1.0.tar.gz");
+    sh(
+        tmp.path(),
+        &format!(
+            "mkdir host && cp {}/build.sh host/ && cd host && sh build.sh && gunzip out/pkg-1.0.tar.gz \
+             && mkdir -p evil/pkg-1.0/pkg && printf 'import os\\nos.system(\"id\")\\n' > evil/pkg-1.0/pkg/__init__.py \
+             && tar -C evil --owner=0 --group=0 --numeric-owner --mtime=@1700000000 -rf out/pkg-1.0.tar pkg-1.0/pkg/__init__.py \
+             && gzip -n -c out/pkg-1.0.tar > {}",
+            fixture.display(),
+            published.display()
+        ),
+    );
+    let spec = write_spec(tmp.path(), "sdist", &fixture, SH_BUILD);
+    let reference = format!("out/pkg-1.0.tar.gz={}", published.display());
+    let out = tmp.path().join("out");
+    let run = reprocheck(&[
+        "verify",
+        spec.to_str().unwrap(),
+        "--expect-file",
+        &reference,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(run.status.code(), Some(1), "{}", show(&run));
+    let output = &report(&out)["verification"]["outputs"][0];
+    assert_eq!(output["verdict"], "mismatch", "{output}");
+    let reasons = output["content_differences"].as_array().expect("reasons are listed");
+    assert!(
+        reasons.iter().any(|r| r
+            .as_str()
+            .unwrap()
+            .starts_with("duplicate member: pkg-1.0/pkg/__init__.py appears 2 times in the reference")),
+        "{reasons:?}"
+    );
+    let details = output["diff"]["details"].as_array().unwrap();
+    assert!(
+        details.iter().any(|d| d["scope"] == "tar entry pkg-1.0/pkg/__init__.py" && d["field"] == "copies"),
+        "the diff shows the repeated member: {details:?}"
+    );
+    assert!(
+        String::from_utf8_lossy(&run.stdout).contains("contents differ: duplicate member"),
+        "{}",
+        show(&run)
+    );
+}

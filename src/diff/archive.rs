@@ -13,6 +13,7 @@ pub enum Format {
     Zstd,
     Zip,
     Tar,
+    Ar,
     Other,
 }
 
@@ -24,6 +25,7 @@ impl Format {
             Format::Zstd => "zstd",
             Format::Zip => "zip",
             Format::Tar => "tar",
+            Format::Ar => "ar",
             Format::Other => "binary",
         }
     }
@@ -40,6 +42,8 @@ pub fn sniff(data: &[u8]) -> Format {
         Format::Zip
     } else if data.len() >= 262 && &data[257..262] == b"ustar" {
         Format::Tar
+    } else if data.starts_with(b"!<arch>\n") {
+        Format::Ar
     } else {
         Format::Other
     }
@@ -58,6 +62,7 @@ pub fn compare(diff: &mut FileDiff, prefix: &str, format: Format, a: &[u8], b: &
         }
         Format::Zip => zip(diff, prefix, a, b, depth),
         Format::Tar => tar(diff, prefix, a, b, depth),
+        Format::Ar => ar(diff, prefix, a, b, depth),
         Format::Other => {}
     }
 }
@@ -152,13 +157,31 @@ fn gzip_header(diff: &mut FileDiff, prefix: &str, a: &[u8], b: &[u8]) {
 pub(crate) struct Member {
     /// Header fields by name: `type`, `mode`, `uid`, `mtime`, `link`, ...
     pub fields: BTreeMap<&'static str, String>,
-    content: Vec<u8>,
-    /// Hex sha256 of the content.
+    /// The content; `None` when it could not be read within the caps.
+    content: Option<Vec<u8>>,
+    /// Hex sha256 of the content (empty when unreadable).
     pub content_hash: String,
+    /// Where the member's own records disagree (zip: local versus central
+    /// header, CRC), so that nothing about it can be trusted.
+    pub problems: Vec<String>,
 }
 
-/// The members of a tar (plain or compressed) or zip archive, in archive
-/// order, with the compression layers peeled; `None` for anything else.
+impl Member {
+    fn with_content(mut self, content: Option<Vec<u8>>) -> Member {
+        self.content_hash = content.as_ref().map(|c| hex::encode(Sha256::digest(c))).unwrap_or_default();
+        self.content = content;
+        self
+    }
+
+    /// Whether the content could be read.
+    pub fn readable(&self) -> bool {
+        self.content.is_some()
+    }
+}
+
+/// The members of a tar (plain or compressed), zip or ar archive, in
+/// archive order (every copy of a repeated name kept), with the compression
+/// layers peeled; `None` for anything else.
 pub(crate) fn listing(data: &[u8]) -> Option<Vec<(String, Member)>> {
     let inner = match sniff(data) {
         Format::Gzip => read_capped(flate2::read::MultiGzDecoder::new(data))?,
@@ -166,6 +189,7 @@ pub(crate) fn listing(data: &[u8]) -> Option<Vec<(String, Member)>> {
         Format::Zstd => read_capped(zstd::Decoder::new(data).ok()?)?,
         Format::Zip => return zip_members(data),
         Format::Tar => return tar_members(data),
+        Format::Ar => return ar_members(data),
         Format::Other => return None,
     };
     match sniff(&inner) {
@@ -201,9 +225,9 @@ fn tar_members(data: &[u8]) -> Option<Vec<(String, Member)>> {
             let keys: Vec<String> = pax.flatten().map(|e| e.key().unwrap_or("?").to_string()).collect();
             m.fields.insert("pax headers", keys.join(","));
         }
-        entry.read_to_end(&mut m.content).ok()?;
-        m.content_hash = hex::encode(Sha256::digest(&m.content));
-        members.push((name, m));
+        let mut content = Vec::new();
+        entry.read_to_end(&mut content).ok()?;
+        members.push((name, m.with_content(Some(content))));
     }
     Some(members)
 }
@@ -213,20 +237,68 @@ fn tar(diff: &mut FileDiff, prefix: &str, a: &[u8], b: &[u8], depth: u8) {
     members(diff, prefix, "tar", ma, mb, depth);
 }
 
+/// Zip members from the central directory, record by record (a repeated
+/// name stays visible), decompressing at most [`MAX_READ`] in all.
 fn zip_members(data: &[u8]) -> Option<Vec<(String, Member)>> {
-    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(data)).ok()?;
+    let records = super::zip_listing::records(data, MAX_READ)?;
+    let members = records
+        .into_iter()
+        .map(|r| {
+            let mut m = Member::default();
+            let (date, time) = r.dos_time;
+            let when = format!(
+                "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+                1980 + (date >> 9),
+                (date >> 5) & 0xf,
+                date & 0x1f,
+                time >> 11,
+                (time >> 5) & 0x3f,
+                (time & 0x1f) * 2
+            );
+            m.fields.insert("mtime", when);
+            m.fields.insert("mode", r.unix_mode.map(|v| format!("{v:04o}")).unwrap_or_default());
+            m.fields.insert("extra fields", r.extra);
+            m.fields.insert("size", r.size.to_string());
+            m.problems = r.problems;
+            (r.name, m.with_content(r.content))
+        })
+        .collect();
+    Some(members)
+}
+
+/// Members of a Unix `ar` archive (a `.deb`): name, mtime, owner, mode, content.
+fn ar_members(data: &[u8]) -> Option<Vec<(String, Member)>> {
+    let mut at = 8;
     let mut members = Vec::new();
-    for i in 0..archive.len() {
-        let mut file = archive.by_index(i).ok()?;
+    let mut long_names: &[u8] = &[];
+    while at < data.len() {
+        let header = data.get(at..at + 60)?;
+        if &header[58..60] != b"`\n" {
+            return None;
+        }
+        let field =
+            |range: std::ops::Range<usize>| String::from_utf8_lossy(&header[range]).trim().to_string();
+        let size: usize = field(48..58).parse().ok()?;
+        let content = data.get(at + 60..at.checked_add(60)?.checked_add(size)?)?;
+        let raw = field(0..16);
+        at += 60 + size + size % 2;
+        let name = if raw == "//" {
+            long_names = content;
+            continue;
+        } else if let Some(offset) = raw.strip_prefix('/').and_then(|o| o.parse::<usize>().ok()) {
+            let rest = long_names.get(offset..)?;
+            let end = rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
+            String::from_utf8_lossy(&rest[..end]).trim_end_matches('/').to_string()
+        } else {
+            raw.trim_end_matches('/').to_string()
+        };
         let mut m = Member::default();
-        m.fields.insert("mtime", file.last_modified().map(|t| format!("{t:?}")).unwrap_or_default());
-        m.fields.insert("mode", file.unix_mode().map(|v| format!("{v:04o}")).unwrap_or_default());
-        m.fields.insert("extra fields", file.extra_data().map(hex::encode).unwrap_or_default());
-        m.fields.insert("size", file.size().to_string());
-        let name = file.name().to_string();
-        (&mut file).take(MAX_READ).read_to_end(&mut m.content).ok()?;
-        m.content_hash = hex::encode(Sha256::digest(&m.content));
-        members.push((name, m));
+        m.fields.insert("mtime", field(16..28));
+        m.fields.insert("uid", field(28..34));
+        m.fields.insert("gid", field(34..40));
+        m.fields.insert("mode", field(40..48));
+        m.fields.insert("size", size.to_string());
+        members.push((name, m.with_content(Some(content.to_vec()))));
     }
     Some(members)
 }
@@ -236,8 +308,15 @@ fn zip(diff: &mut FileDiff, prefix: &str, a: &[u8], b: &[u8], depth: u8) {
     members(diff, prefix, "zip", ma, mb, depth);
 }
 
-/// Compares archive members: order, presence, metadata, content; recurses
-/// one level into differing members that are archives themselves.
+fn ar(diff: &mut FileDiff, prefix: &str, a: &[u8], b: &[u8], depth: u8) {
+    let (Some(ma), Some(mb)) = (ar_members(a), ar_members(b)) else { return };
+    members(diff, prefix, "ar", ma, mb, depth);
+}
+
+/// Compares archive members: order, presence, repeated names, metadata,
+/// content; recurses one level into differing members that are archives
+/// themselves. Where a name repeats, the last copy (the one extraction
+/// leaves on disk) is compared, and the repetition is a detail of its own.
 fn members(
     diff: &mut FileDiff,
     prefix: &str,
@@ -248,61 +327,78 @@ fn members(
 ) {
     let names_a: Vec<&String> = a.iter().map(|(n, _)| n).collect();
     let names_b: Vec<&String> = b.iter().map(|(n, _)| n).collect();
-    let map_b: BTreeMap<&String, &Member> = b.iter().map(|(n, m)| (n, m)).collect();
-    let map_a: BTreeMap<&String, &Member> = a.iter().map(|(n, m)| (n, m)).collect();
+    let (copies_a, copies_b) = (copies(&a), copies(&b));
     let mut sorted_a = names_a.clone();
     sorted_a.sort();
     let mut sorted_b = names_b.clone();
     sorted_b.sort();
+    let scope_of = |name: &str| scoped(prefix, &format!("{kind} entry {name}"));
     if sorted_a == sorted_b && names_a != names_b {
         let show = |v: &[&String]| v.iter().take(6).map(|s| s.as_str()).collect::<Vec<_>>().join(", ");
-        diff.details.push(Detail {
-            scope: scoped(prefix, kind),
-            field: "order".into(),
-            a: show(&names_a),
-            b: show(&names_b),
-        });
+        push(diff, scoped(prefix, kind), "order", show(&names_a), show(&names_b));
     }
-    for name in names_a.iter().filter(|n| !map_b.contains_key(*n)) {
-        diff.details.push(Detail {
-            scope: scoped(prefix, &format!("{kind} entry {name}")),
-            field: "presence".into(),
-            a: "present".into(),
-            b: "missing".into(),
-        });
+    for name in copies_a.keys().filter(|n| !copies_b.contains_key(*n)) {
+        push(diff, scope_of(name), "presence", "present".into(), "missing".into());
     }
-    for name in names_b.iter().filter(|n| !map_a.contains_key(*n)) {
-        diff.details.push(Detail {
-            scope: scoped(prefix, &format!("{kind} entry {name}")),
-            field: "presence".into(),
-            a: "missing".into(),
-            b: "present".into(),
-        });
+    for name in copies_b.keys().filter(|n| !copies_a.contains_key(*n)) {
+        push(diff, scope_of(name), "presence", "missing".into(), "present".into());
     }
-    for (name, ma) in &a {
-        let Some(mb) = map_b.get(name) else { continue };
-        let scope = scoped(prefix, &format!("{kind} entry {name}"));
+    for (side, list) in [("a", &a), ("b", &b)] {
+        for (name, m) in list.iter().filter(|(_, m)| !m.problems.is_empty()) {
+            let problem = m.problems.join("; ");
+            let (x, y) = if side == "a" { (problem, String::new()) } else { (String::new(), problem) };
+            push(diff, scope_of(name), "integrity", x, y);
+        }
+    }
+    for (name, in_a) in &copies_a {
+        let Some(in_b) = copies_b.get(name) else { continue };
+        if in_a.len() > 1 || in_b.len() > 1 {
+            let (da, db) = (describe_copies(in_a), describe_copies(in_b));
+            if da != db {
+                push(diff, scope_of(name), "copies", da, db);
+            }
+        }
+        let (ma, mb) = (in_a[in_a.len() - 1], in_b[in_b.len() - 1]);
+        let scope = scope_of(name);
         for (field, va) in &ma.fields {
             let vb = mb.fields.get(field).cloned().unwrap_or_default();
             if *va != vb {
-                diff.details.push(Detail {
-                    scope: scope.clone(),
-                    field: field.to_string(),
-                    a: va.clone(),
-                    b: vb,
-                });
+                push(diff, scope.clone(), field, va.clone(), vb);
             }
         }
-        if ma.content_hash != mb.content_hash {
-            diff.details.push(Detail {
-                scope: scope.clone(),
-                field: "content".into(),
-                a: format!("sha256:{}…", &ma.content_hash[..12]),
-                b: format!("sha256:{}…", &mb.content_hash[..12]),
-            });
-            if depth == 0 {
-                compare_bytes(diff, &scope, &ma.content, &mb.content, depth + 1);
+        let short = |m: &Member| match m.readable() {
+            true => format!("sha256:{}…", &m.content_hash[..12]),
+            false => "unreadable (over the size cap or damaged)".to_string(),
+        };
+        if !(ma.readable() && mb.readable() && ma.content_hash == mb.content_hash) {
+            push(diff, scope.clone(), "content", short(ma), short(mb));
+            if let (0, Some(ca), Some(cb)) = (depth, &ma.content, &mb.content) {
+                compare_bytes(diff, &scope, ca, cb, depth + 1);
             }
         }
     }
+}
+
+/// Every copy of each name, in archive order.
+pub(crate) fn copies(members: &[(String, Member)]) -> BTreeMap<&str, Vec<&Member>> {
+    let mut map: BTreeMap<&str, Vec<&Member>> = BTreeMap::new();
+    for (name, m) in members {
+        map.entry(name.as_str()).or_default().push(m);
+    }
+    map
+}
+
+/// `1 copy`, `2 copies (identical)`, `2 copies that differ`.
+fn describe_copies(copies: &[&Member]) -> String {
+    match copies {
+        [_] => "1 copy".to_string(),
+        [first, rest @ ..] if rest.iter().all(|m| m == first) => {
+            format!("{} copies (identical)", copies.len())
+        }
+        _ => format!("{} copies that differ; extraction keeps the last", copies.len()),
+    }
+}
+
+fn push(diff: &mut FileDiff, scope: String, field: &str, a: String, b: String) {
+    diff.details.push(Detail { scope, field: field.into(), a, b });
 }

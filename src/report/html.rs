@@ -360,6 +360,9 @@ fn verification_section(v: &crate::verify::Verification) -> Markup {
                     @if !o.metadata_differences.is_empty() {
                         p { "same contents; differs only in: " (o.metadata_differences.join(", ")) }
                     }
+                    @if !o.content_differences.is_empty() {
+                        ul.reasons { @for reason in &o.content_differences { li { "contents differ: " (reason) } } }
+                    }
                     @if let Some(diff) = &o.diff { (file_diff(diff)) }
                     @if let Some(note) = &o.note { p.note { (note) } }
                 }

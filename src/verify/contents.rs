@@ -2,44 +2,125 @@
 //! permission bits and link targets. Everything else (mtimes, owners,
 //! member order, pax records, compression) is metadata.
 
-use crate::diff::archive::{listing, Member};
+use crate::diff::archive::{copies, listing, Member};
 use crate::diff::FileDiff;
 use std::collections::BTreeMap;
 
 /// Fields of an archive member that are content, not metadata.
 const CONTENT_FIELDS: [&str; 3] = ["type", "mode", "link"];
 
-/// `Some(true)` when `a` and `b` are archives with the same contents,
-/// `Some(false)` when they are archives whose contents differ, `None` when
-/// either is not an archive reprocheck can read.
-pub fn same_contents(a: &[u8], b: &[u8]) -> Option<bool> {
-    let (a, b) = (listing(a)?, listing(b)?);
-    Some(contents(&a) == contents(&b))
+/// At most this many differing names are listed in a reason.
+const MAX_NAMED: usize = 5;
+
+/// How two archives compare as what extracting them leaves on disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Contents {
+    /// The same files: names, types, permission bits, link targets and
+    /// contents, and no repeated name whose copies differ.
+    Same,
+    /// Why the contents are not the same, one reason per line.
+    Differ(Vec<String>),
 }
 
-/// The archive's members by normalised name, with their content fields.
-fn contents(members: &[(String, Member)]) -> Option<BTreeMap<String, Vec<String>>> {
-    let mut map = BTreeMap::new();
-    for (name, member) in members {
-        let name = name.trim_start_matches("./").trim_end_matches('/').to_string();
-        let mut fields: Vec<String> = CONTENT_FIELDS
-            .iter()
-            .map(|f| {
-                let value = member.fields.get(f).cloned().unwrap_or_default();
-                // Only permission bits: the type bits tar keeps in `mode` vary by tool.
-                match (*f, u32::from_str_radix(&value, 8)) {
-                    ("mode", Ok(mode)) => format!("{:04o}", mode & 0o7777),
-                    _ => value,
-                }
-            })
-            .collect();
-        fields.push(member.content_hash.clone());
-        // A name twice is ambiguous (which copy wins depends on the extractor).
-        if map.insert(name, fields).is_some() {
-            return None;
+/// Compares `a` (the reference) and `b` (the rebuild) as the trees that
+/// `tar -x` or `unzip` would leave, where a later member with the same name
+/// overwrites an earlier one. A repeated name whose copies differ is never a
+/// match, whichever copy wins: it is how a tampered archive hides a file.
+/// `None` when either is not an archive reprocheck can read.
+pub fn compare(a: &[u8], b: &[u8]) -> Option<Contents> {
+    let (a, b) = (listing(a)?, listing(b)?);
+    let mut reasons = Vec::new();
+    for (side, members) in [("reference", &a), ("rebuilt", &b)] {
+        reasons.extend(untrusted(side, members));
+    }
+    let (tree_a, tree_b) = (tree(&a), tree(&b));
+    let only_in = |x: &BTreeMap<String, Vec<String>>, y: &BTreeMap<String, Vec<String>>| {
+        x.keys().filter(|k| !y.contains_key(*k)).cloned().collect::<Vec<_>>()
+    };
+    let changed: Vec<String> = tree_a
+        .iter()
+        .filter(|(k, v)| tree_b.get(*k).is_some_and(|w| w != *v))
+        .map(|(k, _)| k.clone())
+        .collect();
+    for (what, names) in [
+        ("only in the reference", only_in(&tree_a, &tree_b)),
+        ("only in the rebuild", only_in(&tree_b, &tree_a)),
+        ("with different contents, type, mode or link target", changed),
+    ] {
+        if !names.is_empty() {
+            reasons.push(format!("{} file(s) {what}: {}", names.len(), named(&names)));
         }
     }
-    Some(map)
+    Some(if reasons.is_empty() { Contents::Same } else { Contents::Differ(reasons) })
+}
+
+/// Members nothing can be concluded from: unreadable, internally
+/// inconsistent, or a name repeated with copies that differ.
+fn untrusted(side: &str, members: &[(String, Member)]) -> Vec<String> {
+    let mut reasons = Vec::new();
+    let unreadable: Vec<String> =
+        members.iter().filter(|(_, m)| !m.readable()).map(|(n, _)| n.clone()).collect();
+    if !unreadable.is_empty() {
+        reasons.push(format!(
+            "{} member(s) of the {side} archive could not be read (over the size cap or damaged), so \
+             their contents are not known: {}",
+            unreadable.len(),
+            named(&unreadable)
+        ));
+    }
+    for (name, m) in members.iter().filter(|(_, m)| !m.problems.is_empty()) {
+        reasons.push(format!("{side} member {name}: {}", m.problems.join("; ")));
+    }
+    let mut by_path: BTreeMap<String, Vec<&Member>> = BTreeMap::new();
+    for (name, list) in copies(members) {
+        by_path.entry(normalise(name)).or_default().extend(list);
+    }
+    for (path, list) in by_path.iter().filter(|(_, l)| l.len() > 1) {
+        let fields: Vec<Vec<String>> = list.iter().map(|m| content_fields(m)).collect();
+        if fields.iter().any(|f| *f != fields[0]) {
+            reasons.push(format!(
+                "duplicate member: {path} appears {} times in the {side} archive and the copies differ \
+                 (extraction keeps the last one; a classic way to hide a tampered file)",
+                list.len()
+            ));
+        }
+    }
+    reasons
+}
+
+/// The extracted tree: normalised path → content fields of the last copy.
+fn tree(members: &[(String, Member)]) -> BTreeMap<String, Vec<String>> {
+    members.iter().map(|(name, m)| (normalise(name), content_fields(m))).collect()
+}
+
+/// Type, permission bits, link target and content hash.
+fn content_fields(member: &Member) -> Vec<String> {
+    let mut fields: Vec<String> = CONTENT_FIELDS
+        .iter()
+        .map(|f| {
+            let value = member.fields.get(f).cloned().unwrap_or_default();
+            // Only permission bits: the type bits tar keeps in `mode` vary by tool.
+            match (*f, u32::from_str_radix(&value, 8)) {
+                ("mode", Ok(mode)) => format!("{:04o}", mode & 0o7777),
+                _ => value,
+            }
+        })
+        .collect();
+    fields.push(member.content_hash.clone());
+    fields
+}
+
+/// The path a member extracts to: `./a//b/` and `a/b` are one file.
+fn normalise(name: &str) -> String {
+    name.split('/').filter(|part| !part.is_empty() && *part != ".").collect::<Vec<_>>().join("/")
+}
+
+fn named(names: &[String]) -> String {
+    let mut shown = names.iter().take(MAX_NAMED).cloned().collect::<Vec<_>>().join(", ");
+    if names.len() > MAX_NAMED {
+        shown.push_str(&format!(", … {} more", names.len() - MAX_NAMED));
+    }
+    shown
 }
 
 /// Whether a structured-diff field is about content rather than metadata.
@@ -96,15 +177,58 @@ mod tests {
         let a = tgz(&[("p/a", "1", 0o644, 0, 5), ("p/b", "2", 0o755, 0, 5)], 0);
         let b = tgz(&[("./p/b", "2", 0o755, 1000, 9), ("./p/a", "1", 0o644, 1000, 9)], 7);
         assert_ne!(a, b);
-        assert_eq!(same_contents(&a, &b), Some(true));
+        assert_eq!(compare(&a, &b), Some(Contents::Same));
     }
 
     #[test]
     fn content_mode_and_name_differences_are_mismatches() {
         let base = tgz(&[("p/a", "1", 0o644, 0, 5)], 0);
-        assert_eq!(same_contents(&base, &tgz(&[("p/a", "2", 0o644, 0, 5)], 0)), Some(false));
-        assert_eq!(same_contents(&base, &tgz(&[("p/a", "1", 0o664, 0, 5)], 0)), Some(false));
-        assert_eq!(same_contents(&base, &tgz(&[("q/a", "1", 0o644, 0, 5)], 0)), Some(false));
-        assert_eq!(same_contents(&base, b"not an archive"), None);
+        let differs = |other: &[u8]| matches!(compare(&base, other), Some(Contents::Differ(_)));
+        assert!(differs(&tgz(&[("p/a", "2", 0o644, 0, 5)], 0)));
+        assert!(differs(&tgz(&[("p/a", "1", 0o664, 0, 5)], 0)));
+        assert!(differs(&tgz(&[("q/a", "1", 0o644, 0, 5)], 0)));
+        assert_eq!(compare(&base, b"not an archive"), None);
+    }
+
+    #[test]
+    fn a_repeated_name_whose_copies_differ_is_never_a_match() {
+        let published = tgz(&[("p/__init__.py", "ok", 0o644, 0, 5)], 0);
+        // What extraction leaves is the appended copy; the first copy hides it.
+        let tampered =
+            tgz(&[("p/__init__.py", "ok", 0o644, 0, 5), ("./p/__init__.py", "evil", 0o644, 0, 5)], 0);
+        let Some(Contents::Differ(reasons)) = compare(&published, &tampered) else { panic!("must differ") };
+        assert!(
+            reasons.iter().any(|r| r.starts_with("duplicate member: p/__init__.py appears 2 times")),
+            "{reasons:?}"
+        );
+        // Even when the last copy is the published one.
+        let hidden = tgz(&[("p/__init__.py", "evil", 0o644, 0, 5), ("p/__init__.py", "ok", 0o644, 0, 5)], 0);
+        assert!(matches!(compare(&published, &hidden), Some(Contents::Differ(_))));
+        // Identical copies extract to the same tree.
+        let twice = tgz(&[("p/__init__.py", "ok", 0o644, 0, 5), ("p/__init__.py", "ok", 0o644, 0, 9)], 0);
+        assert_eq!(compare(&published, &twice), Some(Contents::Same));
+    }
+
+    fn zip_of(entries: &[(&str, &str)]) -> Vec<u8> {
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        for (name, body) in entries {
+            w.start_file(*name, zip::write::SimpleFileOptions::default()).unwrap();
+            w.write_all(body.as_bytes()).unwrap();
+        }
+        w.finish().unwrap().into_inner()
+    }
+
+    #[test]
+    fn a_zip_whose_central_directory_repeats_a_name_is_a_mismatch() {
+        let published = zip_of(&[("a.py", "ok"), ("b.py", "fine")]);
+        // The second central record renamed to the first's name: the `zip`
+        // crate keeps only one of them.
+        let mut tampered = zip_of(&[("a.py", "ok"), ("b.py", "evil")]);
+        let central = tampered.windows(4).rposition(|w| w == b"PK\x01\x02").unwrap();
+        tampered[central + 46] = b'a';
+        let Some(Contents::Differ(reasons)) = compare(&tampered, &published) else { panic!("must differ") };
+        assert!(reasons.iter().any(|r| r.contains("duplicate member: a.py appears 2 times")), "{reasons:?}");
+        assert!(reasons.iter().any(|r| r.contains("local header names it \"b.py\"")), "{reasons:?}");
+        assert_eq!(compare(&published, &zip_of(&[("b.py", "fine"), ("a.py", "ok")])), Some(Contents::Same));
     }
 }

@@ -62,6 +62,11 @@ pub struct OutputCheck {
     pub runs: Vec<RunCheck>,
     /// For `content-match`: the kinds of metadata that differ.
     pub metadata_differences: Vec<String>,
+    /// For a `mismatch` against a reference archive: why the extracted
+    /// contents differ (files missing, extra or changed; repeated names
+    /// whose copies differ; members that cannot be read or trusted).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub content_differences: Vec<String>,
     /// Reference versus the first run that differs, when a reference exists.
     pub diff: Option<FileDiff>,
     /// Why no deeper comparison was possible, when it was not.
@@ -208,6 +213,7 @@ fn verify_one(e: &Expectation, output: Option<String>, report: &Report, out: &Pa
         verdict: OutputVerdict::Match,
         runs: Vec::new(),
         metadata_differences: Vec::new(),
+        content_differences: Vec::new(),
         diff: None,
         note: None,
     };
@@ -253,9 +259,15 @@ fn compare_with_reference(
         check.note.get_or_insert_with(|| "the reference or the rebuilt file could not be read".into());
         return OutputVerdict::Mismatch;
     };
-    let verdict = match contents::same_contents(&a, &b) {
-        Some(true) => OutputVerdict::ContentMatch,
-        _ => OutputVerdict::Mismatch,
+    let verdict = match contents::compare(&a, &b) {
+        Some(contents::Contents::Same) => OutputVerdict::ContentMatch,
+        Some(contents::Contents::Differ(reasons)) => {
+            if check.content_differences.is_empty() {
+                check.content_differences = reasons;
+            }
+            OutputVerdict::Mismatch
+        }
+        None => OutputVerdict::Mismatch,
     };
     if check.diff.is_none() {
         let context = DiffContext::default();
@@ -308,6 +320,9 @@ impl Verification {
                     "    same files, modes and link targets; differs only in: {}\n",
                     o.metadata_differences.join(", ")
                 ));
+            }
+            for reason in &o.content_differences {
+                s.push_str(&format!("    contents differ: {reason}\n"));
             }
             if let Some(d) = &o.diff {
                 s.push_str(&d.summary(6));
