@@ -33,6 +33,8 @@ pub struct Session<'a> {
     shutdown: Shutdown,
     mounts: Vec<BuildMount>,
     scratch: tempfile::TempDir,
+    /// Keeps runs with different clocks apart at their start.
+    start_gate: run::StartGate,
 }
 
 impl<'a> Session<'a> {
@@ -110,6 +112,7 @@ impl<'a> Session<'a> {
             shutdown,
             mounts: Vec::new(),
             scratch,
+            start_gate: run::StartGate::default(),
         })
     }
 
@@ -118,11 +121,11 @@ impl<'a> Session<'a> {
     /// container behind, when a run fails, times out, or a signal arrives.
     pub async fn run_batch(&mut self, mut runs: Vec<RunPlan>) -> Result<Vec<RunReport>> {
         // Runs that see the source alike share one packed tar.
-        let mut packed: HashMap<(String, u32, i64), Bytes> = HashMap::new();
+        let mut packed: HashMap<(String, u32), Bytes> = HashMap::new();
         let mut tars = Vec::new();
         for run in runs.iter_mut() {
             self.prepare(run)?;
-            let key = (run.build_dir.clone(), run.uid, run.source_mtime_shift);
+            let key = (run.build_dir.clone(), run.uid);
             let tar = match packed.get(&key) {
                 Some(tar) => tar.clone(),
                 None => {
@@ -131,7 +134,7 @@ impl<'a> Session<'a> {
                         build_dir: &run.build_dir,
                         uid: run.uid,
                         exclude: self.source.exclude.clone(),
-                        mtime_shift: run.source_mtime_shift,
+                        root_mtime: self.source.root_mtime,
                     };
                     let tar = source::pack(&packing)?;
                     packed.insert(key, tar.clone());
@@ -140,8 +143,8 @@ impl<'a> Session<'a> {
             };
             tars.push(tar);
         }
-        let (engine, plan, out, progress) =
-            (self.engine.clone(), &self.plan, self.out.as_path(), &self.progress);
+        let (engine, plan, out, progress, gate) =
+            (self.engine.clone(), &self.plan, self.out.as_path(), &self.progress, &self.start_gate);
         let labels: Vec<_> =
             runs.iter().map(|run| (run.index, factor_label(&run.varied, &plan.factors.varied))).collect();
         let lines = progress.queue_runs(&labels);
@@ -150,7 +153,7 @@ impl<'a> Session<'a> {
                 let engine = engine.clone();
                 async move {
                     line.begin();
-                    (run, run::execute(engine.as_ref(), plan, run, tar, out, &line).await)
+                    (run, run::execute(engine.as_ref(), plan, run, tar, out, &line, gate).await)
                 }
             })
             .buffer_unordered(self.jobs)

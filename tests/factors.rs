@@ -123,3 +123,19 @@ fn control_only_rerun_varies_nothing() {
     let (run, _) = check("random", "none");
     assert_eq!(run.status.code(), Some(1), "nondeterminism shows without any variation: {}", show(&run));
 }
+
+/// A build that keeps or clamps the mtimes of its *source* files is
+/// reproducible: the time factor must shift the clock, never the mtimes the
+/// build reads. SOURCE_DATE_EPOCH (2100) is newer than every source file, so
+/// --clamp-mtime keeps their real mtimes, as it does for a release tarball
+/// of old files.
+#[test]
+fn preserved_and_clamped_source_mtimes_pass_with_every_factor() {
+    let Some(_engine) = ready_engine() else { return };
+    let build = format!("{SH_BUILD}\nsource_date_epoch = 4102444800");
+    let case = Case::new("time-preserve-source", &build);
+    let run = case.check(&["--vary", &reprocheck::factors::NAMES.join(",")]);
+    assert_eq!(run.status.code(), Some(0), "{}", show(&run));
+    let report = case.report();
+    assert!(report["factors"]["varied"].as_array().unwrap().iter().any(|f| f == "time"), "{report}");
+}

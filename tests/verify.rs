@@ -299,3 +299,39 @@ fn a_published_sdist_with_an_appended_duplicate_member_is_a_mismatch() {
         show(&run)
     );
 }
+
+/// CPython's release tools copy the tagged tree with `cp -a` under a
+/// versioned directory and pack it with clamped mtimes. The copy's top
+/// directory takes the build directory's mtime, which must be the commit
+/// time in every run (once it was 1970, and shifted by the time factor).
+#[test]
+fn a_release_tools_style_tarball_of_a_git_source_is_reproducible_under_every_factor() {
+    let Some(_engine) = ready_engine() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    sh(
+        dir.path(),
+        "git init -q r && cd r && mkdir -p lib && echo 'print(1)' > lib/mod.py && echo 'A release' > README \
+         && cat > build.sh <<'EOS'\n\
+set -eu\n\
+stage=$(mktemp -d)\n\
+mkdir \"$stage/pkg-1.0\"\n\
+cp -a . \"$stage/pkg-1.0/\"\n\
+mkdir -p out\n\
+tar --sort=name --mtime=@\"$SOURCE_DATE_EPOCH\" --clamp-mtime --owner=0 --group=0 --numeric-owner \\\n\
+    -C \"$stage\" -cf - pkg-1.0 | gzip -9 -n > out/pkg-1.0.tar.gz\n\
+EOS\n\
+         git add -A && GIT_AUTHOR_DATE='@1600000000 +0000' GIT_COMMITTER_DATE='@1600000000 +0000' \
+            git -c user.name=t -c user.email=t@t commit -qm release",
+    );
+    let rev = sh(dir.path(), "git -C r rev-parse HEAD");
+    let source = format!("git = \"r\"\nrev = \"{rev}\"");
+    let spec = spec_with_source(dir.path(), &source, "source_date_epoch = \"commit\"");
+    let out = dir.path().join("results");
+    let all = reprocheck::factors::NAMES.join(",");
+    let run = reprocheck(&["check", spec.to_str().unwrap(), "--vary", &all, "--out", out.to_str().unwrap()]);
+    assert_eq!(run.status.code(), Some(0), "{}", show(&run));
+    let tarball = out.join("run-1/outputs/out/pkg-1.0.tar.gz");
+    let listing = sh(dir.path(), &format!("TZ=UTC tar --full-time -tvzf {}", tarball.display()));
+    let top = listing.lines().find(|l| l.ends_with(" pkg-1.0/")).expect("the top directory is archived");
+    assert!(top.contains("2020-09-13 12:26:40"), "the top directory has the commit time: {listing}");
+}

@@ -4,6 +4,7 @@
 use super::{ContainerConfig, Engine, LABEL};
 use crate::collect::{self, Collector, OutputEntry, OutputSelector};
 use crate::errors::*;
+use crate::factors::STAGGER;
 use crate::plan::{Plan, RunPlan};
 use crate::progress::{Phase, RunProgress};
 use bytes::Bytes;
@@ -60,6 +61,45 @@ pub struct RunResult {
     pub outputs: BTreeMap<String, OutputEntry>,
 }
 
+/// Keeps runs with different clocks (the time factor's control and
+/// experiment) [`STAGGER`] apart when they start. libfaketime leaves `stat`
+/// alone, so files a build writes carry the real time: started apart, the
+/// two runs write them in different seconds, and a build that records such
+/// an mtime is caught even when the runs were launched together.
+#[derive(Debug, Default)]
+pub struct StartGate {
+    /// When runs of each clock (control, shifted) last started.
+    last_start: std::sync::Mutex<[Option<Instant>; 2]>,
+}
+
+impl StartGate {
+    /// Waits until a run with `shifted_clock` may start, and records it.
+    async fn admit(&self, shifted_clock: bool) {
+        let (mine, other) = if shifted_clock { (1, 0) } else { (0, 1) };
+        loop {
+            let wait = {
+                let mut last = self.last_start.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                let until = last[other].map(|t| t + STAGGER).filter(|until| *until > Instant::now());
+                match until {
+                    Some(until) => until - Instant::now(),
+                    None => {
+                        last[mine] = Some(Instant::now());
+                        return;
+                    }
+                }
+            };
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// Records that a run's container has started (which can take a while
+    /// after it was admitted).
+    fn started(&self, shifted_clock: bool) {
+        let mut last = self.last_start.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        last[usize::from(shifted_clock)] = Some(Instant::now());
+    }
+}
+
 /// Runs `run` of `plan` and stores its log and outputs under `results/run-N/`,
 /// reporting each phase and log line to `progress`. The container is removed
 /// whatever happens.
@@ -70,13 +110,14 @@ pub async fn execute(
     source: Bytes,
     results: &Path,
     progress: &RunProgress,
+    gate: &StartGate,
 ) -> Result<RunResult> {
     let started = Instant::now();
     let config = container_config(plan, run);
     progress.phase(Phase::Create);
     let id = engine.create(&config).await?;
     tracing::debug!(run = run.index, elapsed = ?started.elapsed(), "created");
-    let outcome = build_in(engine, &id, plan, run, source, results, progress).await;
+    let outcome = build_in(engine, &id, plan, run, source, results, progress, gate).await;
     tracing::debug!(run = run.index, elapsed = ?started.elapsed(), "built and collected");
     progress.phase(Phase::Removing);
     let removed = engine.remove(&id).await;
@@ -123,6 +164,7 @@ fn container_config(plan: &Plan, run: &RunPlan) -> ContainerConfig {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn build_in(
     engine: &dyn Engine,
     id: &str,
@@ -131,6 +173,7 @@ async fn build_in(
     source: Bytes,
     results: &Path,
     progress: &RunProgress,
+    gate: &StartGate,
 ) -> Result<RunResult> {
     let run_dir_name = PathBuf::from(format!("run-{}", run.index));
     let run_dir = results.join(&run_dir_name);
@@ -138,12 +181,12 @@ async fn build_in(
     progress.phase(Phase::Upload);
     engine.upload(id, source).await?;
     tracing::debug!(run = run.index, "uploaded");
-    if run.start_delay_ms > 0 {
-        // Staggered start: the time factor's fallback when the clock cannot be faked.
+    if plan.factors.varied.iter().any(|f| f == "time") {
         progress.phase(Phase::Delay);
-        tokio::time::sleep(Duration::from_millis(run.start_delay_ms)).await;
     }
+    gate.admit(run.shifted_clock).await;
     engine.start(id).await?;
+    gate.started(run.shifted_clock);
     progress.phase(Phase::Building);
     tracing::debug!(run = run.index, "started");
     let log_path = run_dir_name.join("build.log");

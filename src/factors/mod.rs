@@ -12,8 +12,13 @@ pub use host::HostFacts;
 use crate::plan::RunPlan;
 use serde::Serialize;
 
-/// The experiment's clock offset, and how far mtimes are shifted with it.
+/// The experiment's clock offset.
 pub const TIME_SHIFT_DAYS: i64 = 398;
+
+/// How far apart runs with different clocks start: files they write then
+/// get real mtimes in different seconds, so a build that records the mtimes
+/// of files it wrote is caught even though `stat` is not faked.
+pub const STAGGER: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// One factor, for `reprocheck factors` and the report.
 #[derive(Debug, Clone, Serialize)]
@@ -125,10 +130,10 @@ pub const FACTORS: &[Factor] = &[
     },
     Factor {
         name: "time",
-        description: "the clock, and the mtimes the build sees and writes",
+        description: "the clock, and the mtimes of files the build writes",
         control: "real",
-        experiment: "+398 days (libfaketime, stat faked)",
-        how: "host libfaketime via /etc/ld.so.preload; fallback: shifted source mtimes and a staggered start",
+        experiment: "+398 days (libfaketime; stat not faked), started at least 2 s after the control",
+        how: "host libfaketime via /etc/ld.so.preload, NO_FAKE_STAT=1 in every run; runs with different clocks start 2 s apart",
     },
 ];
 
@@ -238,20 +243,14 @@ pub fn apply_experiment(name: &str, run: &mut RunPlan, facts: &HostFacts) {
             run.disorderfs = true;
         }
         "time" => {
+            run.shifted_clock = true;
             if facts.faketime_works {
                 run.faketime = Some(format!("+{TIME_SHIFT_DAYS}d"));
-            } else {
-                run.source_mtime_shift = -TIME_SHIFT_DAYS * 86_400;
-                run.start_delay_ms = STAGGER_MS;
             }
         }
         _ => {}
     }
 }
-
-/// Delay of experiment runs when the clock cannot be faked: enough that files
-/// they write land in a different second than the control's.
-pub const STAGGER_MS: u64 = 2_000;
 
 /// Sets the control value of `name` on `run` where it is not the plan's
 /// baseline (factors whose baseline differs between varied and not varied).
@@ -261,6 +260,12 @@ pub fn apply_control(name: &str, run: &mut RunPlan, facts: &HostFacts) {
         "aslr" if facts.can_disable_aslr => run.no_randomize = true,
         // The control builds in a plain host dir, so only the order differs.
         "fileordering" => run.host_build_dir = true,
+        // libfaketime shifts only the clock: mtimes the build reads (sources
+        // older than SOURCE_DATE_EPOCH, files it preserves with cp -a) stay
+        // true. Set in every run so that the environment does not differ.
+        "time" => {
+            run.env.insert("NO_FAKE_STAT".to_string(), "1".to_string());
+        }
         _ => {}
     }
 }
@@ -283,11 +288,12 @@ pub fn unavailable(name: &str, facts: &HostFacts) -> Option<String> {
 pub fn caveat(name: &str, facts: &HostFacts) -> Option<String> {
     match name {
         "time" if !facts.faketime_works => Some(format!(
-            "libfaketime cannot be used ({}): the clock is NOT shifted; experiment runs see source mtimes {TIME_SHIFT_DAYS} days in the past and start {STAGGER_MS} ms later, so written mtimes differ",
-            facts.faketime_problem
+            "libfaketime cannot be used ({}): the clock is NOT shifted, so a date in an output is caught only when it has seconds; experiment runs start {} s after the control, so mtimes of files the build writes differ",
+            facts.faketime_problem,
+            STAGGER.as_secs()
         )),
         "time" => Some(
-            "statically linked programs and statx callers (ls, stat) see the real clock and mtimes; libfaketime adds FAKETIME_SHARED to the experiment's environment"
+            "statically linked programs see the real clock; mtimes are never faked (NO_FAKE_STAT=1 in every run): files the build writes differ because the experiment starts 2 s later; libfaketime adds FAKETIME_SHARED to the experiment's environment"
                 .to_string(),
         ),
         "locales" if !facts.image_has_et_locale => {

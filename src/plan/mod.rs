@@ -95,10 +95,10 @@ pub struct RunPlan {
     pub no_randomize: bool,
     /// libfaketime offset, e.g. `+398d`, when the clock is shifted.
     pub faketime: Option<String>,
-    /// Seconds added to the mtimes of the uploaded source.
-    pub source_mtime_shift: i64,
-    /// Delay between upload and start.
-    pub start_delay_ms: u64,
+    /// The time factor's experiment: this run starts [`factors::STAGGER`]
+    /// apart from runs with the control's clock (whether or not libfaketime
+    /// could shift it).
+    pub shifted_clock: bool,
     /// Build in a host directory bind-mounted as the build dir (the
     /// fileordering factor's control and experiment both do).
     pub host_build_dir: bool,
@@ -138,12 +138,11 @@ impl RunPlan {
     /// shows per run, so the runs can be read side by side.
     pub fn factor_values(&self) -> BTreeMap<&'static str, String> {
         let env = |key: &str| self.env.get(key).cloned().unwrap_or_else(|| "(unset)".to_string());
-        let time = match (&self.faketime, self.source_mtime_shift) {
-            (Some(offset), _) => format!("{offset} (libfaketime)"),
-            (None, 0) => "real".to_string(),
-            (None, shift) => {
-                format!("real; source mtimes {shift:+}s, start delayed {}ms", self.start_delay_ms)
-            }
+        let apart = factors::STAGGER.as_secs();
+        let time = match (&self.faketime, self.shifted_clock) {
+            (Some(offset), _) => format!("{offset} (libfaketime), started {apart} s apart"),
+            (None, false) => "real".to_string(),
+            (None, true) => format!("real (no libfaketime), started {apart} s apart"),
         };
         BTreeMap::from([
             ("aslr", if self.no_randomize { "disabled" } else { "enabled" }.to_string()),
@@ -227,8 +226,7 @@ pub fn plan(
         uname26: false,
         no_randomize: false,
         faketime: None,
-        source_mtime_shift: 0,
-        start_delay_ms: 0,
+        shifted_clock: false,
         host_build_dir: false,
         disorderfs: false,
         binds: Vec::new(),

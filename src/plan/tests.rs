@@ -60,8 +60,20 @@ fn unavailable_factors_are_reported_not_dropped() {
         assert!(!p.factors.varied.contains(&name.to_string()), "{name}");
     }
     assert!(p.factors.caveats["time"].contains("NOT shifted"));
-    assert_eq!(p.runs[1].start_delay_ms, factors::STAGGER_MS);
-    assert!(p.runs[1].source_mtime_shift < 0);
+    assert!(p.runs[1].shifted_clock && !p.runs[0].shifted_clock);
+    assert_eq!(p.runs[1].faketime, None);
+}
+
+#[test]
+fn the_time_factor_never_fakes_stat_and_keeps_the_environment_equal() {
+    let p = plan(&spec(), Some(7), "sha256:x", "id", 2, vec!["time".into()], &capable());
+    let (control, experiment) = (&p.runs[0], &p.runs[1]);
+    assert_eq!(control.env, experiment.env, "only the clock differs, not the environment");
+    assert_eq!(control.env.get("NO_FAKE_STAT").map(String::as_str), Some("1"));
+    assert_eq!(experiment.faketime.as_deref(), Some("+398d"));
+    assert!(experiment.shifted_clock && !control.shifted_clock);
+    let unvaried = plan(&spec(), Some(7), "sha256:x", "id", 2, vec!["umask".into()], &capable());
+    assert!(!unvaried.runs[0].env.contains_key("NO_FAKE_STAT"), "set only when time is varied");
 }
 
 #[test]

@@ -27,6 +27,10 @@ pub struct PreparedSource {
     pub exclude: Vec<PathBuf>,
     /// `SOURCE_DATE_EPOCH` for the build, resolved.
     pub source_date_epoch: Option<i64>,
+    /// Mtime of the build directory and its parents in every container:
+    /// `SOURCE_DATE_EPOCH` when set, else the commit time of a git source,
+    /// else the newest mtime in the tree. Never the time of the upload.
+    pub root_mtime: u64,
     /// What the report records.
     pub info: SourceInfo,
 }
@@ -124,5 +128,28 @@ pub fn materialize(spec: &Spec, workdir: &Path, exclude: &[PathBuf]) -> Result<P
             Some(info.commit_time.context("source_date_epoch = \"commit\" needs a git source")?)
         }
     };
-    Ok(PreparedSource { dir, exclude, source_date_epoch, info })
+    let root_mtime = match source_date_epoch.or(info.commit_time) {
+        Some(time) => time.max(0) as u64,
+        None => newest_mtime(&dir, &exclude)?,
+    };
+    Ok(PreparedSource { dir, exclude, source_date_epoch, root_mtime, info })
+}
+
+/// The newest mtime of any entry below `dir` (symlinks not followed).
+fn newest_mtime(dir: &Path, exclude: &[PathBuf]) -> Result<u64> {
+    let mut newest = 0;
+    let exclude: Vec<PathBuf> = exclude.iter().filter_map(|e| e.canonicalize().ok()).collect();
+    let walker = walkdir::WalkDir::new(dir).min_depth(1).into_iter();
+    let walker = walker.filter_entry(|e| {
+        let canonical = e.path().canonicalize().unwrap_or_else(|_| e.path().to_path_buf());
+        !exclude.contains(&canonical)
+    });
+    for entry in walker {
+        let entry = entry.with_context(|| format!("walking the source tree {}", dir.display()))?;
+        let meta =
+            entry.path().symlink_metadata().with_context(|| format!("reading {}", entry.path().display()))?;
+        let mtime = filetime::FileTime::from_last_modification_time(&meta).unix_seconds();
+        newest = newest.max(mtime.max(0) as u64);
+    }
+    Ok(newest)
 }

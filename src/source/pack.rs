@@ -19,8 +19,9 @@ pub struct Packing<'a> {
     pub uid: u32,
     /// Host paths left out (the results directory when it sits inside the source).
     pub exclude: Vec<PathBuf>,
-    /// Seconds added to every mtime (the time factor's fallback).
-    pub mtime_shift: i64,
+    /// Mtime of the build directory and its parents: the time the tree's
+    /// files carry (see [`crate::source::PreparedSource::root_mtime`]).
+    pub root_mtime: u64,
 }
 
 /// Packs the tree in name order, keeping modes and mtimes, and owning every
@@ -32,7 +33,7 @@ pub fn pack(p: &Packing) -> Result<Bytes> {
     let mut parent = String::new();
     for part in inside.split('/') {
         parent = if parent.is_empty() { part.to_string() } else { format!("{parent}/{part}") };
-        append_dir(&mut builder, &parent, p.uid)?;
+        append_dir(&mut builder, &parent, p.uid, p.root_mtime)?;
     }
     let exclude: Vec<PathBuf> = p.exclude.iter().filter_map(|e| e.canonicalize().ok()).collect();
     let walker = WalkDir::new(p.source).min_depth(1).sort_by_file_name().into_iter();
@@ -57,10 +58,6 @@ pub fn pack(p: &Packing) -> Result<Bytes> {
         header.set_metadata(&meta);
         header.set_uid(p.uid.into());
         header.set_gid(p.uid.into());
-        if p.mtime_shift != 0 {
-            let mtime = header.mtime().unwrap_or(0) as i64;
-            header.set_mtime(mtime.saturating_add(p.mtime_shift).max(0) as u64);
-        }
         header.set_username("").ok();
         header.set_groupname("").ok();
         let name = Path::new(inside).join(rel);
@@ -85,8 +82,9 @@ pub fn pack(p: &Packing) -> Result<Bytes> {
     Ok(Bytes::from(builder.into_inner().context("finishing the source tar")?))
 }
 
-fn append_dir(builder: &mut tar::Builder<Vec<u8>>, name: &str, uid: u32) -> Result<()> {
+fn append_dir(builder: &mut tar::Builder<Vec<u8>>, name: &str, uid: u32, mtime: u64) -> Result<()> {
     let mut header = tar::Header::new_gnu();
+    header.set_mtime(mtime);
     header.set_entry_type(tar::EntryType::Directory);
     header.set_mode(0o755);
     header.set_uid(uid.into());
@@ -114,7 +112,7 @@ mod tests {
             build_dir: "/build/x",
             uid: 1111,
             exclude: vec![dir.path().join("out")],
-            mtime_shift: 0,
+            root_mtime: 1_700_000_000,
         })
         .unwrap();
         let mut archive = tar::Archive::new(&tar[..]);
