@@ -54,6 +54,8 @@ pub struct Invocation<'a> {
     pub out: &'a Path,
     /// Which pipeline runs.
     pub mode: Mode,
+    /// Runs of an earlier check that `explain` may reuse.
+    pub earlier: Option<crate::explain::Earlier<'a>>,
 }
 
 /// What an invocation does once the spec is loaded and its results
@@ -82,6 +84,18 @@ impl Mode {
 /// Loads the spec, claims the results directory, runs `mode`, and writes
 /// `OUT/report.json` whatever happens after the spec was read.
 pub async fn run(spec_file: &Path, options: &CheckOptions, mode: Mode) -> Result<(Report, PathBuf)> {
+    run_after(spec_file, options, mode, None).await
+}
+
+/// [`run`], reusing the runs of an earlier check where the mode can
+/// (`check --explain`: explain starts from the check's control and
+/// all-factor runs).
+pub async fn run_after(
+    spec_file: &Path,
+    options: &CheckOptions,
+    mode: Mode,
+    earlier: Option<crate::explain::Earlier<'_>>,
+) -> Result<(Report, PathBuf)> {
     let spec = spec::load(spec_file)?;
     let default_name = match mode {
         Mode::Check => spec.name.clone(),
@@ -125,7 +139,7 @@ pub async fn run(spec_file: &Path, options: &CheckOptions, mode: Mode) -> Result
         // Git and tarball sources are unpacked beside the runs, for inspection.
         let source = source::prepare(&spec, &out.join("source"), std::slice::from_ref(&out))?;
         report.source = Some(source.info.clone());
-        let invocation = Invocation { spec: &spec, source: &source, options, out: &out, mode };
+        let invocation = Invocation { spec: &spec, source: &source, options, out: &out, mode, earlier };
         match mode {
             Mode::Check => pipeline(invocation, &mut report).await,
             Mode::Explain => crate::explain::pipeline(invocation, &mut report).await,

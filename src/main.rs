@@ -136,7 +136,10 @@ async fn dispatch(cli: Cli, terminal: &Terminal) -> Result<ExitCode> {
             let code = present(&report, &out, build.json, terminal)?;
             if explain && report.verdict == Verdict::Unreproducible {
                 let options = CheckOptions { out: Some(out.join("explain")), ..options };
-                let (explained, explain_out) = check::run(&build.spec, &options, Mode::Explain).await?;
+                // The check's control and all-factor runs are explain's first builds.
+                let earlier = reprocheck::explain::Earlier { report: &report, out: &out };
+                let (explained, explain_out) =
+                    check::run_after(&build.spec, &options, Mode::Explain, Some(earlier)).await?;
                 present(&explained, &explain_out, build.json, terminal)?;
             }
             Ok(code)

@@ -124,9 +124,47 @@ impl ResultsDir {
     }
 }
 
+/// Recreates the tree `from` at `to` (which must not exist): directories
+/// made anew, files hard-linked (copied across file systems), symlinks
+/// recreated as links, never followed. Used to reuse an earlier run's
+/// results without copying them.
+pub fn link_tree(from: &Path, to: &Path) -> Result<()> {
+    for entry in walkdir::WalkDir::new(from) {
+        let entry = entry.with_context(|| format!("walking {}", from.display()))?;
+        let target = to.join(entry.path().strip_prefix(from).context("walkdir left the tree")?);
+        let kind = entry.file_type();
+        if kind.is_dir() {
+            fs::create_dir(&target).with_context(|| format!("creating {}", target.display()))?;
+        } else if kind.is_symlink() {
+            let link =
+                fs::read_link(entry.path()).with_context(|| format!("reading {}", entry.path().display()))?;
+            std::os::unix::fs::symlink(&link, &target)
+                .with_context(|| format!("linking {}", target.display()))?;
+        } else if fs::hard_link(entry.path(), &target).is_err() {
+            fs::copy(entry.path(), &target)
+                .with_context(|| format!("copying {} to {}", entry.path().display(), target.display()))?;
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn link_tree_keeps_files_and_links_without_following() {
+        let tmp = tempfile::tempdir().unwrap();
+        let from = tmp.path().join("run-1");
+        fs::create_dir_all(from.join("outputs/d")).unwrap();
+        fs::write(from.join("outputs/d/f"), "x").unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", from.join("outputs/l")).unwrap();
+        let to = tmp.path().join("explain/run-1");
+        fs::create_dir(tmp.path().join("explain")).unwrap();
+        link_tree(&from, &to).unwrap();
+        assert_eq!(fs::read_to_string(to.join("outputs/d/f")).unwrap(), "x");
+        assert_eq!(fs::read_link(to.join("outputs/l")).unwrap(), Path::new("/etc/passwd"));
+    }
 
     #[test]
     fn claims_clears_and_excludes_concurrent_use() {

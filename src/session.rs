@@ -41,7 +41,7 @@ impl<'a> Session<'a> {
     /// Connects, verifies the pinned image, probes factor support and plans
     /// `runs` runs. Fills in the report's engine, image and factors.
     pub async fn open(invocation: Invocation<'a>, runs: u32, report: &mut Report) -> Result<Session<'a>> {
-        let Invocation { spec, source, options, out, mode } = invocation;
+        let Invocation { spec, source, options, out, mode, .. } = invocation;
         let shutdown = Shutdown::install()?;
         let engine: Arc<dyn Engine> = Arc::new(DockerEngine::connect().await?);
         report.engine = Some(engine.info().clone());

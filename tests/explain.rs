@@ -69,15 +69,94 @@ fn a_clean_build_is_not_blamed_on_anything() {
     assert_eq!(report["explanation"]["nondeterministic"], serde_json::json!([]));
 }
 
+/// `check --explain` starts from the check's control and all-factor run:
+/// one culprit among every factor in 6 builds, the check's 2 included.
 #[test]
-fn check_with_explain_explains_after_a_difference() {
+fn check_with_explain_reuses_the_checks_runs_and_needs_six_builds_in_all() {
     let Some(_engine) = ready_engine() else { return };
     let case = Case::new("leak-user", SH_BUILD);
     let run = case.check(&["--explain"]);
     assert_eq!(run.status.code(), Some(1), "{}", show(&run));
     assert!(String::from_utf8_lossy(&run.stdout).contains("out/files.tar: user"), "{}", show(&run));
     let explained = report(&case.out.join("explain"));
-    assert_eq!(explained["explanation"]["blamed"][0]["culprits"], serde_json::json!([["user"]]));
+    let explanation = &explained["explanation"];
+    assert_eq!(explanation["blamed"][0]["culprits"], serde_json::json!([["user"]]));
+    assert_eq!(explanation["reused"], 2, "the check's two runs are explain's first: {explanation}");
+    let builds = explanation["builds"].as_u64().unwrap();
+    assert!(builds <= 6, "{builds} builds, the check's included");
+    let runs: Vec<u64> =
+        explained["runs"].as_array().unwrap().iter().map(|r| r["index"].as_u64().unwrap()).collect();
+    assert_eq!(runs.len() as u64, builds, "every build is in the report once: {runs:?}");
+    assert!(
+        case.out.join("explain/run-2/outputs/out/files.tar").exists(),
+        "the reused run's files are linked"
+    );
+}
+
+/// Every fix `check` suggested is still suggested by `check --explain`,
+/// though the output also differs between two controls (the build records
+/// the time to the nanosecond).
+#[test]
+fn check_with_explain_keeps_every_hint_the_check_found() {
+    let Some(_engine) = ready_engine() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let run = reprocheck(&[
+        "check",
+        "specs/hello-unreproducible.toml",
+        "--explain",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(run.status.code(), Some(1), "{}", show(&run));
+    let rules = |hints: &serde_json::Value| -> Vec<String> {
+        hints.as_array().into_iter().flatten().map(|h| h["rule"].as_str().unwrap().to_string()).collect()
+    };
+    let checked = report(&out);
+    let mut found_by_check: Vec<String> = checked["comparison"]["differences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|d| rules(&d["diff"]["hints"]))
+        .collect();
+    found_by_check.sort();
+    found_by_check.dedup();
+    assert!(found_by_check.len() >= 3, "{found_by_check:?}");
+    let explanation = &report(&out.join("explain"))["explanation"];
+    let mut found_by_explain: Vec<String> = Vec::new();
+    for blame in explanation["blamed"].as_array().unwrap() {
+        found_by_explain.extend(rules(&blame["diff"]["hints"]));
+        found_by_explain.extend(rules(&blame["more_hints"]));
+    }
+    for diff in explanation["nondeterministic_diffs"].as_array().unwrap() {
+        found_by_explain.extend(rules(&diff["hints"]));
+    }
+    for rule in &found_by_check {
+        assert!(found_by_explain.contains(rule), "{rule} is lost: {found_by_explain:?}\n{explanation}");
+    }
+    let blamed = explanation["blamed"].as_array().unwrap();
+    assert!(
+        blamed.iter().any(|b| b["path"] == "dist/hello-1.0.tar.gz" && b["beyond_nondeterminism"] == true),
+        "factors are still found inside the nondeterministic tarball: {explanation}"
+    );
+}
+
+/// One output, two causes: a line that differs in every build and a line
+/// that differs only with build_path. Both are named.
+#[test]
+fn two_causes_inside_one_output_are_both_named() {
+    let Some(_engine) = ready_engine() else { return };
+    let (run, report) = explain("leak-two-causes");
+    assert_eq!(run.status.code(), Some(1), "{}", show(&run));
+    let explanation = &report["explanation"];
+    assert_eq!(explanation["nondeterministic"], serde_json::json!(["out/info.txt"]), "{explanation}");
+    assert_eq!(explanation["nondeterministic_places"]["out/info.txt"], serde_json::json!(["text: line 1"]));
+    assert_eq!(culprits(&report, "out/info.txt"), serde_json::json!([["build_path"]]));
+    let blame = &explanation["blamed"][0];
+    assert_eq!(blame["beyond_nondeterminism"], true);
+    assert_eq!(blame["places"], serde_json::json!(["text: line 2"]));
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(stderr.contains("out/info.txt: build_path, beyond its nondeterministic part"), "{stderr}");
 }
 
 /// A tarball of files the build just wrote records the real time. Varying

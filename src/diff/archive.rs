@@ -131,24 +131,31 @@ fn decompressed(
 }
 
 fn gzip_header(diff: &mut FileDiff, prefix: &str, a: &[u8], b: &[u8]) {
-    let header = |d: &[u8]| {
-        let decoder = flate2::read::GzDecoder::new(d);
-        decoder.header().map(|h| {
-            let name = h.filename().map(|n| String::from_utf8_lossy(n).into_owned()).unwrap_or_default();
-            (h.mtime().to_string(), name, h.operating_system().to_string())
-        })
-    };
-    let (Some(ha), Some(hb)) = (header(a), header(b)) else { return };
+    let (Some(ha), Some(hb)) = (gzip_header_fields(a), gzip_header_fields(b)) else { return };
     let scope = scoped(prefix, "gzip header");
-    for (field, x, y) in [("mtime", &ha.0, &hb.0), ("name", &ha.1, &hb.1), ("os", &ha.2, &hb.2)] {
+    for ((field, x), (_, y)) in ha.into_iter().zip(hb) {
         if x != y {
-            diff.details.push(Detail {
-                scope: scope.clone(),
-                field: field.into(),
-                a: x.clone(),
-                b: y.clone(),
-            });
+            diff.details.push(Detail { scope: scope.clone(), field: field.into(), a: x, b: y });
         }
+    }
+}
+
+/// The gzip header's mtime, original name and OS byte.
+pub(crate) fn gzip_header_fields(data: &[u8]) -> Option<[(&'static str, String); 3]> {
+    let decoder = flate2::read::GzDecoder::new(data);
+    let h = decoder.header()?;
+    let name = h.filename().map(|n| String::from_utf8_lossy(n).into_owned()).unwrap_or_default();
+    Some([("mtime", h.mtime().to_string()), ("name", name), ("os", h.operating_system().to_string())])
+}
+
+/// `data` with one compression layer removed (capped at [`MAX_READ`]);
+/// `None` when it is not compressed or cannot be read.
+pub(crate) fn peel(format: Format, data: &[u8]) -> Option<Vec<u8>> {
+    match format {
+        Format::Gzip => read_capped(flate2::read::MultiGzDecoder::new(data)),
+        Format::Xz => xz_capped(data),
+        Format::Zstd => read_capped(zstd::Decoder::new(data).ok()?),
+        _ => None,
     }
 }
 
@@ -158,7 +165,7 @@ pub(crate) struct Member {
     /// Header fields by name: `type`, `mode`, `uid`, `mtime`, `link`, ...
     pub fields: BTreeMap<&'static str, String>,
     /// The content; `None` when it could not be read within the caps.
-    content: Option<Vec<u8>>,
+    pub(crate) content: Option<Vec<u8>>,
     /// Hex sha256 of the content (empty when unreadable).
     pub content_hash: String,
     /// Where the member's own records disagree (zip: local versus central
@@ -184,13 +191,11 @@ impl Member {
 /// layers peeled; `None` for anything else.
 pub(crate) fn listing(data: &[u8]) -> Option<Vec<(String, Member)>> {
     let inner = match sniff(data) {
-        Format::Gzip => read_capped(flate2::read::MultiGzDecoder::new(data))?,
-        Format::Xz => xz_capped(data)?,
-        Format::Zstd => read_capped(zstd::Decoder::new(data).ok()?)?,
         Format::Zip => return zip_members(data),
         Format::Tar => return tar_members(data),
         Format::Ar => return ar_members(data),
         Format::Other => return None,
+        compressed => peel(compressed, data)?,
     };
     match sniff(&inner) {
         Format::Tar => tar_members(&inner),

@@ -10,6 +10,7 @@
 pub(crate) mod archive;
 pub mod diffoscope;
 pub mod hints;
+pub mod locations;
 mod zip_listing;
 
 use crate::errors::*;

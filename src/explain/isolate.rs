@@ -9,12 +9,6 @@
 //! splitting: halve a set known to cause the difference, build both halves,
 //! keep the halves that still cause it.
 
-use crate::collect::OutputEntry;
-use std::collections::BTreeMap;
-
-/// What one build produced at one path (`None`: missing).
-pub type Seen = Option<OutputEntry>;
-
 /// The factor sets of round 1.
 pub fn code_groups(factors: &[String]) -> Vec<Vec<String>> {
     let bits = (usize::BITS - factors.len().leading_zeros()) as usize;
@@ -44,8 +38,8 @@ pub enum Decoded {
     },
 }
 
-/// Decodes one path from the control's result and each group's.
-pub fn decode(factors: &[String], control: &Seen, groups: &[Seen]) -> Decoded {
+/// Decodes one path (or place in it) from the control's result and each group's.
+pub fn decode<T: PartialEq>(factors: &[String], control: &T, groups: &[T]) -> Decoded {
     let differing: Vec<usize> = (0..groups.len()).filter(|&b| &groups[b] != control).collect();
     if differing.is_empty() {
         return Decoded::Nothing;
@@ -113,18 +107,13 @@ pub fn step(search: &Search, first_differs: bool, second_differs: bool) -> Step 
     }
 }
 
-/// Every path that differs between two result maps.
-pub fn differing_paths(a: &BTreeMap<String, OutputEntry>, b: &BTreeMap<String, OutputEntry>) -> Vec<String> {
-    let mut paths: Vec<String> =
-        a.keys().chain(b.keys()).filter(|p| a.get(*p) != b.get(*p)).cloned().collect();
-    paths.sort();
-    paths.dedup();
-    paths
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::collect::OutputEntry;
+
+    /// What one build produced at one path (`None`: missing).
+    type Seen = Option<OutputEntry>;
 
     fn names(n: usize) -> Vec<String> {
         (1..=n).map(|i| format!("f{i}")).collect()

@@ -305,7 +305,10 @@ fn explanation_section(e: &crate::explain::Explanation) -> Markup {
             html! {
                 article.output {
                     h3 { code { (path) } }
-                    p.blame { "nondeterministic: two control builds differ, so no factor is blamed" }
+                    p.blame { "nondeterministic: two control builds differ, so no factor is blamed there" }
+                    @if let Some(places) = e.nondeterministic_places.get(path) {
+                        p { "differs at: " (places.join("; ")) }
+                    }
                     @if let Some(diff) = diffs.get(path.as_str()) { (file_diff(diff)) }
                 }
             }
@@ -334,9 +337,16 @@ fn blame_article(blame: &crate::explain::Blame) -> Markup {
                     }
                     @if culprit.len() > 1 { " (only together)" }
                 }
+                @if blame.beyond_nondeterminism { ", beyond its nondeterministic part" }
                 " · " (blame.builds) " builds"
             }
+            @if !blame.places.is_empty() { p { "changes: " (blame.places.join("; ")) } }
             @if let Some(diff) = &blame.diff { (file_diff(diff)) }
+            @if !blame.more_hints.is_empty() {
+                ul.hints { @for hint in &blame.more_hints {
+                    li { strong { "fix: " } code { (hint.fix) } br; small { "evidence: " (hint.evidence) } }
+                } }
+            }
         }
     }
 }

@@ -122,7 +122,7 @@ pub struct ImageReport {
 }
 
 /// One run: its environment and its result.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct RunReport {
     /// The value of each factor in this run, by factor name.
     pub factors: BTreeMap<&'static str, String>,

@@ -1,0 +1,262 @@
+//! Where two versions of an output differ, as a set of locations, each with
+//! a digest of the second version's value there: an archive member's field,
+//! a line of text, a run of bytes. `explain` uses them to separate what
+//! differs without any variation (the noise of two controls) from what a
+//! factor changes beyond it, inside one output.
+//!
+//! Locations are named like the structured diff's details
+//! (`tar entry p/x > text`, `line 12`), nested through compression layers
+//! and archive members. Every read is capped as in the rest of [`super`].
+
+use super::archive::{self, Format, Member};
+use super::{scoped, MAX_READ, MAX_TEXT};
+use sha2::{Digest as _, Sha256};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+/// One place in an output: the scope (as in a diff detail) and the field.
+pub type Location = (String, String);
+
+/// Where `b` differs from `a`, with a short digest of `b`'s value at each place.
+pub type Locations = BTreeMap<Location, String>;
+
+/// Nesting deeper than this is compared as bytes.
+const MAX_DEPTH: u8 = 6;
+/// Byte runs closer than this are one location.
+const RUN_GAP: usize = 8;
+/// More differing byte runs than this: the whole content is one location.
+const MAX_RUNS: usize = 256;
+/// More differing lines than this: the whole text is one location.
+const MAX_LINES: usize = 4096;
+
+/// Where the files `a` and `b` differ (either may be missing or too large).
+pub fn between_files(a: &Path, b: &Path) -> Locations {
+    let read = |p: &Path| match std::fs::symlink_metadata(p) {
+        Ok(m) if m.file_type().is_symlink() => {
+            std::fs::read_link(p).ok().map(|t| t.into_os_string().into_encoded_bytes())
+        }
+        Ok(m) if m.len() <= MAX_READ => std::fs::read(p).ok(),
+        _ => None,
+    };
+    let mut out = Locations::new();
+    match (read(a), read(b)) {
+        (Some(x), Some(y)) => walk(&mut out, "", &x, &y, 0),
+        (_, y) => {
+            let state = if y.is_some() { "present" } else { "missing or over the size cap" };
+            out.insert(("file".into(), "presence".into()), state.into());
+        }
+    }
+    out
+}
+
+/// Whether `noise` covers `location`: the same place, or a place inside a
+/// noisy whole (a text whose line count varies, content that differs
+/// everywhere, a member whose format changes).
+pub fn covered(noise: &BTreeSet<Location>, location: &Location) -> bool {
+    let (scope, field) = location;
+    noise.iter().any(|(s, f)| {
+        (s == scope && (f == field || f == "content" || (f == "lines" && field.starts_with("line "))))
+            || (f == "format" && (scope == s || scope.starts_with(&format!("{s} > "))))
+            || s.is_empty()
+    })
+}
+
+/// Whether a difference at `location` leaves nothing of the output to
+/// compare piecewise (a binary top level, a missing file).
+pub fn is_whole(location: &Location) -> bool {
+    let (scope, field) = location;
+    scope.is_empty() || scope == "file" || (scope == "bytes" && field == "content")
+}
+
+fn digest(bytes: &[u8]) -> String {
+    hex::encode(&Sha256::digest(bytes)[..8])
+}
+
+fn walk(out: &mut Locations, prefix: &str, a: &[u8], b: &[u8], depth: u8) {
+    if a == b {
+        return;
+    }
+    let (fa, fb) = (archive::sniff(a), archive::sniff(b));
+    if fa != fb {
+        out.insert((prefix.to_string(), "format".into()), fb.name().into());
+        return;
+    }
+    if depth >= MAX_DEPTH {
+        bytes(out, prefix, a, b);
+        return;
+    }
+    match fa {
+        Format::Gzip | Format::Xz | Format::Zstd => {
+            if fa == Format::Gzip {
+                if let (Some(ha), Some(hb)) = (archive::gzip_header_fields(a), archive::gzip_header_fields(b))
+                {
+                    for ((field, x), (_, y)) in ha.into_iter().zip(hb) {
+                        if x != y {
+                            out.insert((scoped(prefix, "gzip header"), field.into()), digest(y.as_bytes()));
+                        }
+                    }
+                }
+            }
+            match (archive::peel(fa, a), archive::peel(fb, b)) {
+                (Some(x), Some(y)) => walk(out, prefix, &x, &y, depth + 1),
+                _ => bytes(out, prefix, a, b),
+            }
+        }
+        Format::Tar | Format::Zip | Format::Ar => match (archive::listing(a), archive::listing(b)) {
+            (Some(x), Some(y)) => members(out, prefix, fa.name(), &x, &y, depth),
+            _ => bytes(out, prefix, a, b),
+        },
+        Format::Other => match (text(a), text(b)) {
+            (Some(x), Some(y)) => lines(out, prefix, x, y),
+            _ => bytes(out, prefix, a, b),
+        },
+    }
+}
+
+fn text(data: &[u8]) -> Option<&str> {
+    let text = std::str::from_utf8(data).ok()?;
+    (data.len() <= MAX_TEXT && !text.contains('\0')).then_some(text)
+}
+
+/// Line by line when the line count agrees; the whole text otherwise.
+fn lines(out: &mut Locations, prefix: &str, a: &str, b: &str) {
+    let scope = scoped(prefix, "text");
+    let (la, lb): (Vec<&str>, Vec<&str>) = (a.lines().collect(), b.lines().collect());
+    let differing: Vec<usize> = (0..la.len().min(lb.len())).filter(|&i| la[i] != lb[i]).collect();
+    if la.len() != lb.len() || differing.len() > MAX_LINES {
+        out.insert((scope, "lines".into()), digest(b.as_bytes()));
+        return;
+    }
+    for i in differing {
+        out.insert((scope.clone(), format!("line {}", i + 1)), digest(lb[i].as_bytes()));
+    }
+}
+
+/// Runs of differing bytes when the sizes agree; the whole content otherwise.
+fn bytes(out: &mut Locations, prefix: &str, a: &[u8], b: &[u8]) {
+    let scope = scoped(prefix, "bytes");
+    if a.len() != b.len() {
+        out.insert((scope, "content".into()), digest(b));
+        return;
+    }
+    let mut runs: Vec<(usize, usize)> = Vec::new();
+    for i in (0..a.len()).filter(|&i| a[i] != b[i]) {
+        match runs.last_mut() {
+            Some((_, end)) if i <= *end + RUN_GAP => *end = i,
+            _ => runs.push((i, i)),
+        }
+        if runs.len() > MAX_RUNS {
+            out.insert((scope, "content".into()), digest(b));
+            return;
+        }
+    }
+    for (start, end) in runs {
+        out.insert((scope.clone(), format!("offset {start}")), digest(&b[start..=end]));
+    }
+}
+
+/// Member by member: presence, order, each header field, and what the
+/// content holds. A repeated name is told apart by its occurrence.
+fn members(
+    out: &mut Locations,
+    prefix: &str,
+    kind: &str,
+    a: &[(String, Member)],
+    b: &[(String, Member)],
+    depth: u8,
+) {
+    let (ka, kb) = (keyed(a), keyed(b));
+    let order = |k: &[(String, &Member)]| k.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+    let (oa, ob) = (order(&ka), order(&kb));
+    if oa != ob {
+        out.insert((scoped(prefix, kind), "order".into()), digest(ob.join("\n").as_bytes()));
+    }
+    let map_a: BTreeMap<&String, &Member> = ka.iter().map(|(n, m)| (n, *m)).collect();
+    let map_b: BTreeMap<&String, &Member> = kb.iter().map(|(n, m)| (n, *m)).collect();
+    for name in map_a.keys().chain(map_b.keys()).collect::<BTreeSet<_>>() {
+        let scope = scoped(prefix, &format!("{kind} entry {name}"));
+        let (Some(ma), Some(mb)) = (map_a.get(name), map_b.get(name)) else {
+            let state = if map_b.contains_key(name) { "present" } else { "missing" };
+            out.insert((scope, "presence".into()), state.into());
+            continue;
+        };
+        for (field, va) in &ma.fields {
+            let vb = mb.fields.get(field).cloned().unwrap_or_default();
+            if *va != vb {
+                out.insert((scope.clone(), field.to_string()), digest(vb.as_bytes()));
+            }
+        }
+        match (&ma.content, &mb.content) {
+            (Some(ca), Some(cb)) => walk(out, &scope, ca, cb, depth + 1),
+            _ => {
+                out.insert((scope, "content".into()), "unreadable".into());
+            }
+        }
+    }
+}
+
+/// Each member with a name unique in its archive: a repeated name gets
+/// `(copy N)` from its second occurrence on.
+fn keyed(list: &[(String, Member)]) -> Vec<(String, &Member)> {
+    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut keyed = Vec::new();
+    for (name, member) in list {
+        let n = seen.entry(name.as_str()).or_default();
+        *n += 1;
+        keyed.push((if *n == 1 { name.clone() } else { format!("{name} (copy {n})") }, member));
+    }
+    keyed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tar(entries: &[(&str, &str, u64)]) -> Vec<u8> {
+        let mut builder = tar::Builder::new(Vec::new());
+        for (name, body, uid) in entries {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(body.len() as u64);
+            header.set_mode(0o644);
+            header.set_uid(*uid);
+            builder.append_data(&mut header, name, body.as_bytes()).unwrap();
+        }
+        builder.into_inner().unwrap()
+    }
+
+    fn walked(a: &[u8], b: &[u8]) -> BTreeSet<Location> {
+        let mut out = Locations::new();
+        walk(&mut out, "", a, b, 0);
+        out.into_keys().collect()
+    }
+
+    #[test]
+    fn lines_members_and_fields_are_separate_locations() {
+        let a = tar(&[("p/info", "built: monday\npath: /build/x\n", 0)]);
+        let date = tar(&[("p/info", "built: friday\npath: /build/x\n", 0)]);
+        let path = tar(&[("p/info", "built: friday\npath: /build/yy\n", 7)]);
+        let noise = walked(&a, &date);
+        let at = |field: &str| ("tar entry p/info > text".to_string(), field.to_string());
+        assert_eq!(noise, BTreeSet::from([at("line 1")]));
+        let beyond: Vec<Location> = walked(&a, &path).into_iter().filter(|l| !covered(&noise, l)).collect();
+        assert_eq!(
+            beyond,
+            [
+                ("tar entry p/info".to_string(), "size".to_string()),
+                ("tar entry p/info".to_string(), "uid".to_string()),
+                at("line 2")
+            ],
+            "the size, the uid and the path line differ beyond the date line"
+        );
+    }
+
+    #[test]
+    fn a_text_whose_line_count_varies_is_noisy_as_a_whole() {
+        let noise = walked(b"a\nb\n", b"a\nb\nc\n");
+        assert!(covered(&noise, &("text".into(), "line 2".into())));
+        let bin = walked(&[0, 1, 2, 3, 0, 0], &[0, 9, 2, 3, 0, 0]);
+        assert_eq!(bin, BTreeSet::from([("bytes".to_string(), "offset 1".to_string())]));
+        assert!(!bin.iter().any(is_whole), "same size: byte runs, not the whole");
+        assert!(walked(&[0, 1], &[0, 1, 2]).iter().any(is_whole));
+    }
+}
