@@ -28,6 +28,8 @@ const RUN_GAP: usize = 8;
 const MAX_RUNS: usize = 256;
 /// More differing lines than this: the whole text is one location.
 const MAX_LINES: usize = 4096;
+/// Time the line alignment may take before it settles for a coarser one.
+const TEXT_DIFF_TIME: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// Where the files `a` and `b` differ (either may be missing or too large).
 pub fn between_files(a: &Path, b: &Path) -> Locations {
@@ -55,7 +57,7 @@ pub fn between_files(a: &Path, b: &Path) -> Locations {
 pub fn covered(noise: &BTreeSet<Location>, location: &Location) -> bool {
     let (scope, field) = location;
     noise.iter().any(|(s, f)| {
-        (s == scope && (f == field || f == "content" || (f == "lines" && field.starts_with("line "))))
+        (s == scope && (f == field || f == "content" || f == "lines"))
             || (f == "format" && (scope == s || scope.starts_with(&format!("{s} > "))))
             || s.is_empty()
     })
@@ -118,17 +120,43 @@ fn text(data: &[u8]) -> Option<&str> {
     (data.len() <= MAX_TEXT && !text.contains('\0')).then_some(text)
 }
 
-/// Line by line when the line count agrees; the whole text otherwise.
+/// Line by line, aligned: a changed or removed line is `line N` of `a`,
+/// lines added are `after line N`, so a line inserted in one place leaves
+/// the other places comparable. Very many changes: the whole text.
 fn lines(out: &mut Locations, prefix: &str, a: &str, b: &str) {
+    use similar::DiffOp;
     let scope = scoped(prefix, "text");
-    let (la, lb): (Vec<&str>, Vec<&str>) = (a.lines().collect(), b.lines().collect());
-    let differing: Vec<usize> = (0..la.len().min(lb.len())).filter(|&i| la[i] != lb[i]).collect();
-    if la.len() != lb.len() || differing.len() > MAX_LINES {
-        out.insert((scope, "lines".into()), digest(b.as_bytes()));
-        return;
+    let diff = similar::TextDiff::configure().timeout(TEXT_DIFF_TIME).diff_lines(a, b);
+    let new: Vec<&str> = diff.new_slices().to_vec();
+    let mut found = Vec::new();
+    for op in diff.ops() {
+        let (old_start, old_len, new_start, new_len) = match *op {
+            DiffOp::Equal { .. } => continue,
+            DiffOp::Delete { old_index, old_len, new_index } => (old_index, old_len, new_index, 0),
+            DiffOp::Insert { old_index, new_index, new_len } => (old_index, 0, new_index, new_len),
+            DiffOp::Replace { old_index, old_len, new_index, new_len } => {
+                (old_index, old_len, new_index, new_len)
+            }
+        };
+        let added = |from: usize, to: usize| digest(new[from.min(to)..to].concat().as_bytes());
+        for i in 0..old_len {
+            // The line that replaced it, if any.
+            let value = if i < new_len { added(new_start + i, new_start + i + 1) } else { "removed".into() };
+            found.push((format!("line {}", old_start + i + 1), value));
+        }
+        if new_len > old_len {
+            found.push((
+                format!("after line {}", old_start + old_len),
+                added(new_start + old_len, new_start + new_len),
+            ));
+        }
+        if found.len() > MAX_LINES {
+            out.insert((scope, "lines".into()), digest(b.as_bytes()));
+            return;
+        }
     }
-    for i in differing {
-        out.insert((scope.clone(), format!("line {}", i + 1)), digest(lb[i].as_bytes()));
+    for (field, value) in found {
+        out.insert((scope.clone(), field), value);
     }
 }
 
@@ -251,9 +279,14 @@ mod tests {
     }
 
     #[test]
-    fn a_text_whose_line_count_varies_is_noisy_as_a_whole() {
-        let noise = walked(b"a\nb\n", b"a\nb\nc\n");
-        assert!(covered(&noise, &("text".into(), "line 2".into())));
+    fn an_inserted_line_leaves_the_other_lines_comparable() {
+        let at = |field: &str| ("text".to_string(), field.to_string());
+        let inserted = walked(b"a\nb\nc\n", b"a\nb\nx\nc\n");
+        assert_eq!(inserted, BTreeSet::from([at("after line 2")]));
+        let both = walked(b"a\nb\nc\n", b"A\nb\nx\nc\n");
+        assert_eq!(both, BTreeSet::from([at("line 1"), at("after line 2")]));
+        assert!(!covered(&inserted, &at("line 1")), "the insertion does not hide line 1");
+        assert_eq!(walked(b"a\nb\n", b"a\n"), BTreeSet::from([at("line 2")]));
         let bin = walked(&[0, 1, 2, 3, 0, 0], &[0, 9, 2, 3, 0, 0]);
         assert_eq!(bin, BTreeSet::from([("bytes".to_string(), "offset 1".to_string())]));
         assert!(!bin.iter().any(is_whole), "same size: byte runs, not the whole");
