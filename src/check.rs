@@ -203,6 +203,7 @@ fn diff_first_two(report: &Report, out: &Path, difference: &compare::Difference)
     let (run_a, run_b) = (run(a)?, run(b)?);
     let context = diff::DiffContext {
         build_dirs: (run_a.environment.build_dir.clone(), run_b.environment.build_dir.clone()),
+        ..Default::default()
     };
     let file = |r: &crate::report::RunReport| out.join(&r.result.outputs_dir).join(&difference.path);
     match diff::diff_files(&difference.path, (a, b), &file(run_a), &file(run_b), &context) {

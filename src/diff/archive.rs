@@ -1,9 +1,9 @@
 //! Reading inside archives: tar (plain or compressed), gzip headers, zip.
 
-use super::{compare_bytes, scoped, Detail, FileDiff, MAX_READ};
+use super::budget::Budget;
+use super::{compare_bytes, scoped, Detail, FileDiff};
 use sha2::{Digest as _, Sha256};
 use std::collections::BTreeMap;
-use std::io::Read;
 
 /// Formats recognised by their magic bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,69 +50,42 @@ pub fn sniff(data: &[u8]) -> Format {
 }
 
 /// Adds what differs inside two archives of the same `format`.
-pub fn compare(diff: &mut FileDiff, prefix: &str, format: Format, a: &[u8], b: &[u8], depth: u8) {
+/// `depth` counts every nesting level, compression layers included.
+pub fn compare(diff: &mut FileDiff, prefix: &str, format: Format, a: &[u8], b: &[u8], walk: Walk) {
     match format {
         Format::Gzip => {
             gzip_header(diff, prefix, a, b);
-            decompressed(diff, prefix, "gzip", a, b, depth, |d| read_capped(flate2::read::GzDecoder::new(d)));
+            decompressed(diff, prefix, Format::Gzip, a, b, walk);
         }
-        Format::Xz => decompressed(diff, prefix, "xz", a, b, depth, xz_capped),
-        Format::Zstd => {
-            decompressed(diff, prefix, "zstd", a, b, depth, |d| read_capped(zstd::Decoder::new(d).ok()?))
-        }
-        Format::Zip => zip(diff, prefix, a, b, depth),
-        Format::Tar => tar(diff, prefix, a, b, depth),
-        Format::Ar => ar(diff, prefix, a, b, depth),
+        Format::Xz | Format::Zstd => decompressed(diff, prefix, format, a, b, walk),
+        Format::Zip => zip(diff, prefix, a, b, walk),
+        Format::Tar => tar(diff, prefix, a, b, walk),
+        Format::Ar => ar(diff, prefix, a, b, walk),
         Format::Other => {}
     }
 }
 
-/// xz-decompresses at most [`MAX_READ`] bytes: a bomb fails instead of
-/// filling memory.
-fn xz_capped(data: &[u8]) -> Option<Vec<u8>> {
-    struct Capped(Vec<u8>);
-    impl std::io::Write for Capped {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            if (self.0.len() + buf.len()) as u64 > MAX_READ {
-                return Err(std::io::Error::other("over the size cap"));
-            }
-            self.0.extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut out = Capped(Vec::new());
-    lzma_rs::xz_decompress(&mut std::io::BufReader::new(data), &mut out).ok()?;
-    Some(out.0)
-}
-
-fn read_capped(reader: impl Read) -> Option<Vec<u8>> {
-    let mut out = Vec::new();
-    reader.take(MAX_READ + 1).read_to_end(&mut out).ok()?;
-    (out.len() as u64 <= MAX_READ).then_some(out)
-}
-
 /// Compares the decompressed payloads (which may be tar, text, ...).
-fn decompressed(
-    diff: &mut FileDiff,
-    prefix: &str,
-    name: &str,
-    a: &[u8],
-    b: &[u8],
-    depth: u8,
-    decode: impl Fn(&[u8]) -> Option<Vec<u8>>,
-) {
-    let (Some(da), Some(db)) = (decode(a), decode(b)) else {
+fn decompressed(diff: &mut FileDiff, prefix: &str, format: Format, a: &[u8], b: &[u8], walk: Walk) {
+    let name = format.name();
+    let decoded = match walk.depth < MAX_DEPTH {
+        true => peel(format, a, walk.budget).and_then(|da| Some((da, peel(format, b, walk.budget)?))),
+        false => None,
+    };
+    let Some((da, db)) = decoded else {
+        let why = match walk.depth < MAX_DEPTH {
+            true => "unreadable, or over the decompression budget",
+            false => "not opened: nested too deep",
+        };
         diff.details.push(Detail {
             scope: scoped(prefix, name),
             field: "payload".into(),
-            a: "unreadable or over the size cap".into(),
+            a: why.into(),
             b: String::new(),
         });
         return;
     };
+    let depth = walk.depth;
     if da == db {
         return;
     }
@@ -120,13 +93,12 @@ fn decompressed(
     if depth == 0 && prefix.is_empty() && inner != Format::Other {
         diff.format = format!("{}+{name}", inner.name());
     }
-    // The compressed layer is not a nesting level: keep the depth.
     let before = diff.details.len();
     if inner == sniff(&db) && inner != Format::Other {
-        compare(diff, prefix, inner, &da, &db, depth);
+        compare(diff, prefix, inner, &da, &db, walk.deeper());
     }
     if diff.details.len() == before {
-        compare_bytes(diff, &scoped(prefix, &format!("{name} payload")), &da, &db, depth + 1);
+        compare_bytes(diff, &scoped(prefix, &format!("{name} payload")), &da, &db, walk.deeper());
     }
 }
 
@@ -148,14 +120,38 @@ pub(crate) fn gzip_header_fields(data: &[u8]) -> Option<[(&'static str, String);
     Some([("mtime", h.mtime().to_string()), ("name", name), ("os", h.operating_system().to_string())])
 }
 
-/// `data` with one compression layer removed (capped at [`MAX_READ`]);
-/// `None` when it is not compressed or cannot be read.
-pub(crate) fn peel(format: Format, data: &[u8]) -> Option<Vec<u8>> {
+/// `data` with one compression layer removed, drawn from `budget`; `None`
+/// when it is not compressed, cannot be read, or does not fit.
+pub(crate) fn peel(format: Format, data: &[u8], budget: &Budget) -> Option<Vec<u8>> {
     match format {
-        Format::Gzip => read_capped(flate2::read::MultiGzDecoder::new(data)),
-        Format::Xz => xz_capped(data),
-        Format::Zstd => read_capped(zstd::Decoder::new(data).ok()?),
+        Format::Gzip => budget.read(flate2::read::MultiGzDecoder::new(data)),
+        Format::Xz => budget.xz(data),
+        Format::Zstd => budget.read(zstd::Decoder::new(data).ok()?),
         _ => None,
+    }
+}
+
+/// Nesting levels (compression layers and archives) opened at most.
+pub(crate) const MAX_DEPTH: u8 = 4;
+
+/// Where a comparison is: how deep, and what it may still decompress.
+#[derive(Clone, Copy)]
+pub(crate) struct Walk<'b> {
+    /// Nesting levels opened so far.
+    pub depth: u8,
+    /// Shared by every level of both versions.
+    pub budget: &'b Budget,
+}
+
+impl<'b> Walk<'b> {
+    /// The top of an output.
+    pub fn top(budget: &'b Budget) -> Walk<'b> {
+        Walk { depth: 0, budget }
+    }
+
+    /// One level deeper.
+    pub fn deeper(self) -> Walk<'b> {
+        Walk { depth: self.depth.saturating_add(1), ..self }
     }
 }
 
@@ -189,21 +185,22 @@ impl Member {
 /// The members of a tar (plain or compressed), zip or ar archive, in
 /// archive order (every copy of a repeated name kept), with the compression
 /// layers peeled; `None` for anything else.
-pub(crate) fn listing(data: &[u8]) -> Option<Vec<(String, Member)>> {
+pub(crate) fn listing(data: &[u8], budget: &Budget) -> Option<Vec<(String, Member)>> {
     let inner = match sniff(data) {
-        Format::Zip => return zip_members(data),
-        Format::Tar => return tar_members(data),
-        Format::Ar => return ar_members(data),
+        Format::Zip => return zip_members(data, budget),
+        Format::Tar => return tar_members(data, budget),
+        Format::Ar => return ar_members(data, budget),
         Format::Other => return None,
-        compressed => peel(compressed, data)?,
+        compressed => peel(compressed, data, budget)?,
     };
     match sniff(&inner) {
-        Format::Tar => tar_members(&inner),
+        Format::Tar => tar_members(&inner, budget),
         _ => None,
     }
 }
 
-fn tar_members(data: &[u8]) -> Option<Vec<(String, Member)>> {
+/// Tar members; each member's content is charged to `budget` (it is a copy).
+fn tar_members(data: &[u8], budget: &Budget) -> Option<Vec<(String, Member)>> {
     let mut archive = tar::Archive::new(data);
     let mut members = Vec::new();
     for entry in archive.entries().ok()? {
@@ -230,22 +227,21 @@ fn tar_members(data: &[u8]) -> Option<Vec<(String, Member)>> {
             let keys: Vec<String> = pax.flatten().map(|e| e.key().unwrap_or("?").to_string()).collect();
             m.fields.insert("pax headers", keys.join(","));
         }
-        let mut content = Vec::new();
-        entry.read_to_end(&mut content).ok()?;
-        members.push((name, m.with_content(Some(content))));
+        let content = budget.read(&mut entry);
+        members.push((name, m.with_content(content)));
     }
     Some(members)
 }
 
-fn tar(diff: &mut FileDiff, prefix: &str, a: &[u8], b: &[u8], depth: u8) {
-    let (Some(ma), Some(mb)) = (tar_members(a), tar_members(b)) else { return };
-    members(diff, prefix, "tar", ma, mb, depth);
+fn tar(diff: &mut FileDiff, prefix: &str, a: &[u8], b: &[u8], walk: Walk) {
+    let (Some(ma), Some(mb)) = (tar_members(a, walk.budget), tar_members(b, walk.budget)) else { return };
+    members(diff, prefix, "tar", ma, mb, walk);
 }
 
 /// Zip members from the central directory, record by record (a repeated
 /// name stays visible), decompressing at most [`MAX_READ`] in all.
-fn zip_members(data: &[u8]) -> Option<Vec<(String, Member)>> {
-    let records = super::zip_listing::records(data, MAX_READ)?;
+fn zip_members(data: &[u8], budget: &Budget) -> Option<Vec<(String, Member)>> {
+    let records = super::zip_listing::records(data, budget)?;
     let members = records
         .into_iter()
         .map(|r| {
@@ -272,7 +268,7 @@ fn zip_members(data: &[u8]) -> Option<Vec<(String, Member)>> {
 }
 
 /// Members of a Unix `ar` archive (a `.deb`): name, mtime, owner, mode, content.
-fn ar_members(data: &[u8]) -> Option<Vec<(String, Member)>> {
+fn ar_members(data: &[u8], budget: &Budget) -> Option<Vec<(String, Member)>> {
     let mut at = 8;
     let mut members = Vec::new();
     let mut long_names: &[u8] = &[];
@@ -303,19 +299,20 @@ fn ar_members(data: &[u8]) -> Option<Vec<(String, Member)>> {
         m.fields.insert("gid", field(34..40));
         m.fields.insert("mode", field(40..48));
         m.fields.insert("size", size.to_string());
-        members.push((name, m.with_content(Some(content.to_vec()))));
+        let copy = budget.charge(content.len() as u64).then(|| content.to_vec());
+        members.push((name, m.with_content(copy)));
     }
     Some(members)
 }
 
-fn zip(diff: &mut FileDiff, prefix: &str, a: &[u8], b: &[u8], depth: u8) {
-    let (Some(ma), Some(mb)) = (zip_members(a), zip_members(b)) else { return };
-    members(diff, prefix, "zip", ma, mb, depth);
+fn zip(diff: &mut FileDiff, prefix: &str, a: &[u8], b: &[u8], walk: Walk) {
+    let (Some(ma), Some(mb)) = (zip_members(a, walk.budget), zip_members(b, walk.budget)) else { return };
+    members(diff, prefix, "zip", ma, mb, walk);
 }
 
-fn ar(diff: &mut FileDiff, prefix: &str, a: &[u8], b: &[u8], depth: u8) {
-    let (Some(ma), Some(mb)) = (ar_members(a), ar_members(b)) else { return };
-    members(diff, prefix, "ar", ma, mb, depth);
+fn ar(diff: &mut FileDiff, prefix: &str, a: &[u8], b: &[u8], walk: Walk) {
+    let (Some(ma), Some(mb)) = (ar_members(a, walk.budget), ar_members(b, walk.budget)) else { return };
+    members(diff, prefix, "ar", ma, mb, walk);
 }
 
 /// Compares archive members: order, presence, repeated names, metadata,
@@ -328,7 +325,7 @@ fn members(
     kind: &str,
     a: Vec<(String, Member)>,
     b: Vec<(String, Member)>,
-    depth: u8,
+    walk: Walk,
 ) {
     let names_a: Vec<&String> = a.iter().map(|(n, _)| n).collect();
     let names_b: Vec<&String> = b.iter().map(|(n, _)| n).collect();
@@ -377,8 +374,8 @@ fn members(
         };
         if !(ma.readable() && mb.readable() && ma.content_hash == mb.content_hash) {
             push(diff, scope.clone(), "content", short(ma), short(mb));
-            if let (0, Some(ca), Some(cb)) = (depth, &ma.content, &mb.content) {
-                compare_bytes(diff, &scope, ca, cb, depth + 1);
+            if let (true, Some(ca), Some(cb)) = (walk.depth < MAX_DEPTH, &ma.content, &mb.content) {
+                compare_bytes(diff, &scope, ca, cb, walk.deeper());
             }
         }
     }

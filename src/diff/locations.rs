@@ -8,7 +8,8 @@
 //! (`tar entry p/x > text`, `line 12`), nested through compression layers
 //! and archive members. Every read is capped as in the rest of [`super`].
 
-use super::archive::{self, Format, Member};
+use super::archive::{self, Format, Member, Walk, MAX_DEPTH};
+use super::budget::{Budget, DEFAULT_BUDGET};
 use super::{scoped, MAX_READ, MAX_TEXT};
 use sha2::{Digest as _, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
@@ -20,8 +21,6 @@ pub type Location = (String, String);
 /// Where `b` differs from `a`, with a short digest of `b`'s value at each place.
 pub type Locations = BTreeMap<Location, String>;
 
-/// Nesting deeper than this is compared as bytes.
-const MAX_DEPTH: u8 = 6;
 /// Byte runs closer than this are one location.
 const RUN_GAP: usize = 8;
 /// More differing byte runs than this: the whole content is one location.
@@ -41,8 +40,9 @@ pub fn between_files(a: &Path, b: &Path) -> Locations {
         _ => None,
     };
     let mut out = Locations::new();
+    let budget = Budget::new(DEFAULT_BUDGET);
     match (read(a), read(b)) {
-        (Some(x), Some(y)) => walk(&mut out, "", &x, &y, 0),
+        (Some(x), Some(y)) => walk(&mut out, "", &x, &y, Walk::top(&budget)),
         (_, y) => {
             let state = if y.is_some() { "present" } else { "missing or over the size cap" };
             out.insert(("file".into(), "presence".into()), state.into());
@@ -74,7 +74,7 @@ fn digest(bytes: &[u8]) -> String {
     hex::encode(&Sha256::digest(bytes)[..8])
 }
 
-fn walk(out: &mut Locations, prefix: &str, a: &[u8], b: &[u8], depth: u8) {
+fn walk(out: &mut Locations, prefix: &str, a: &[u8], b: &[u8], at: Walk) {
     if a == b {
         return;
     }
@@ -83,7 +83,7 @@ fn walk(out: &mut Locations, prefix: &str, a: &[u8], b: &[u8], depth: u8) {
         out.insert((prefix.to_string(), "format".into()), fb.name().into());
         return;
     }
-    if depth >= MAX_DEPTH {
+    if at.depth >= MAX_DEPTH {
         bytes(out, prefix, a, b);
         return;
     }
@@ -99,15 +99,17 @@ fn walk(out: &mut Locations, prefix: &str, a: &[u8], b: &[u8], depth: u8) {
                     }
                 }
             }
-            match (archive::peel(fa, a), archive::peel(fb, b)) {
-                (Some(x), Some(y)) => walk(out, prefix, &x, &y, depth + 1),
+            match (archive::peel(fa, a, at.budget), archive::peel(fb, b, at.budget)) {
+                (Some(x), Some(y)) => walk(out, prefix, &x, &y, at.deeper()),
                 _ => bytes(out, prefix, a, b),
             }
         }
-        Format::Tar | Format::Zip | Format::Ar => match (archive::listing(a), archive::listing(b)) {
-            (Some(x), Some(y)) => members(out, prefix, fa.name(), &x, &y, depth),
-            _ => bytes(out, prefix, a, b),
-        },
+        Format::Tar | Format::Zip | Format::Ar => {
+            match (archive::listing(a, at.budget), archive::listing(b, at.budget)) {
+                (Some(x), Some(y)) => members(out, prefix, fa.name(), &x, &y, at),
+                _ => bytes(out, prefix, a, b),
+            }
+        }
         Format::Other => match (text(a), text(b)) {
             (Some(x), Some(y)) => lines(out, prefix, x, y),
             _ => bytes(out, prefix, a, b),
@@ -191,7 +193,7 @@ fn members(
     kind: &str,
     a: &[(String, Member)],
     b: &[(String, Member)],
-    depth: u8,
+    at: Walk,
 ) {
     let (ka, kb) = (keyed(a), keyed(b));
     let order = |k: &[(String, &Member)]| k.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
@@ -215,7 +217,7 @@ fn members(
             }
         }
         match (&ma.content, &mb.content) {
-            (Some(ca), Some(cb)) => walk(out, &scope, ca, cb, depth + 1),
+            (Some(ca), Some(cb)) => walk(out, &scope, ca, cb, at.deeper()),
             _ => {
                 out.insert((scope, "content".into()), "unreadable".into());
             }
@@ -254,7 +256,7 @@ mod tests {
 
     fn walked(a: &[u8], b: &[u8]) -> BTreeSet<Location> {
         let mut out = Locations::new();
-        walk(&mut out, "", a, b, 0);
+        walk(&mut out, "", a, b, Walk::top(&Budget::new(1 << 20)));
         out.into_keys().collect()
     }
 

@@ -8,6 +8,7 @@
 //! is ever extracted to disk.
 
 pub(crate) mod archive;
+pub mod budget;
 pub mod diffoscope;
 pub mod hints;
 pub mod locations;
@@ -59,11 +60,14 @@ pub struct FileDiff {
     pub hints: Vec<hints::Hint>,
 }
 
-/// What the diff knows about the runs, for hints.
+/// What the diff knows about the runs, for hints, and what it may spend.
 #[derive(Debug, Clone, Default)]
 pub struct DiffContext {
     /// The build directory of each run.
     pub build_dirs: (String, String),
+    /// Decompressed bytes the comparison may produce in all (both versions,
+    /// every layer and member); 0 means [`budget::DEFAULT_BUDGET`].
+    pub budget: u64,
 }
 
 /// Compares the two versions of `path` (files on disk, either may be missing).
@@ -94,8 +98,10 @@ pub fn diff_files(
         truncated: false,
         hints: Vec::new(),
     };
+    let budget =
+        budget::Budget::new(if context.budget == 0 { budget::DEFAULT_BUDGET } else { context.budget });
     match (data_a, data_b) {
-        (Some(a), Some(b)) => compare_bytes(&mut diff, "", &a, &b, 0),
+        (Some(a), Some(b)) => compare_bytes(&mut diff, "", &a, &b, archive::Walk::top(&budget)),
         (a, b) => {
             diff.format = "missing or too large".into();
             let state =
@@ -108,6 +114,15 @@ pub fn diff_files(
             });
         }
     }
+    if budget.exhausted() {
+        diff.details.push(Detail {
+            scope: "file".into(),
+            field: "decompression budget".into(),
+            a: format!("{} MiB used up", budget.total() >> 20),
+            b: "what lies deeper is not compared".into(),
+        });
+        diff.truncated = true;
+    }
     if diff.details.len() > MAX_DETAILS {
         diff.details.truncate(MAX_DETAILS);
         diff.truncated = true;
@@ -117,15 +132,16 @@ pub fn diff_files(
 }
 
 /// Compares two byte strings, looking inside the formats it recognises.
-/// `prefix` scopes nested details; `depth` limits recursion to one level.
-fn compare_bytes(diff: &mut FileDiff, prefix: &str, a: &[u8], b: &[u8], depth: u8) {
+/// `prefix` scopes nested details; `walk` bounds depth and decompression.
+fn compare_bytes(diff: &mut FileDiff, prefix: &str, a: &[u8], b: &[u8], walk: archive::Walk) {
+    let depth = walk.depth;
     let format = archive::sniff(a);
     if depth == 0 {
         diff.format = format.name().to_string();
     }
     let before = diff.details.len();
     if format == archive::sniff(b) {
-        archive::compare(diff, prefix, format, a, b, depth);
+        archive::compare(diff, prefix, format, a, b, walk);
     }
     let found_inside = diff.details.len() > before;
     if found_inside || a == b {

@@ -103,7 +103,8 @@ fn binary_files_show_the_first_differing_offset() {
 
 #[test]
 fn the_build_path_in_an_output_is_pointed_out() {
-    let context = DiffContext { build_dirs: ("/build/x".into(), "/build/second/x".into()) };
+    let context =
+        DiffContext { build_dirs: ("/build/x".into(), "/build/second/x".into()), ..Default::default() };
     let d = diff_with(b"\x00\x01/build/x/main.c\x00", b"\x00\x01/build/second/x/main.c\x00", &context);
     assert!(rules(&d).contains(&"build-path"), "{:?}", d.hints);
 }

@@ -5,6 +5,7 @@
 //! uses. This reader keeps every central-directory record in order, checks
 //! each against its local header, and never trusts a size it has not capped.
 
+use super::budget::Budget;
 use std::io::Read;
 
 /// One central-directory record, with what its local header says.
@@ -26,10 +27,10 @@ pub(crate) struct ZipRecord {
     pub problems: Vec<String>,
 }
 
-/// Every record of a zip archive, in central-directory order, decompressing
-/// at most `budget` bytes in all. `None` when `data` is not a zip archive
+/// Every record of a zip archive, in central-directory order, drawing what
+/// it decompresses from `budget`. `None` when `data` is not a zip archive
 /// this reader understands (no end record, zip64, truncated directory).
-pub(crate) fn records(data: &[u8], budget: u64) -> Option<Vec<ZipRecord>> {
+pub(crate) fn records(data: &[u8], budget: &Budget) -> Option<Vec<ZipRecord>> {
     let end = find_end_record(data)?;
     let count = u16_at(data, end + 10)? as usize;
     let dir_size = u32_at(data, end + 12)? as usize;
@@ -40,7 +41,6 @@ pub(crate) fn records(data: &[u8], budget: u64) -> Option<Vec<ZipRecord>> {
     let dir = data.get(dir_offset..dir_offset.checked_add(dir_size)?)?;
     let mut records = Vec::with_capacity(count.min(1 << 16));
     let mut seen_offsets = std::collections::BTreeMap::new();
-    let mut left = budget;
     let mut at = 0usize;
     for index in 0..count {
         if u32_at(dir, at)? != 0x0201_4b50 {
@@ -68,8 +68,7 @@ pub(crate) fn records(data: &[u8], budget: u64) -> Option<Vec<ZipRecord>> {
         let content = match local_data(data, local, name_bytes, method, crc, &mut problems) {
             Some(stored) if !problems.iter().any(|p| p.starts_with("shares")) => {
                 let stored = stored.get(..(compressed as usize).min(stored.len()))?;
-                let (content, used) = decompress(method, stored, size, left)?;
-                left = left.saturating_sub(used);
+                let content = decompress(method, stored, size, budget)?;
                 if let Some(c) = &content {
                     if crc32fast::hash(c) != crc {
                         problems.push("content does not match its CRC-32".into());
@@ -129,27 +128,23 @@ fn local_data<'a>(
     data.get(offset + 30 + name_len + extra_len..)
 }
 
-/// Decompresses one member: `(None, 0)` for an unknown method, `None` past
-/// the budget or the declared size. Returns the bytes and what they cost.
-fn decompress(method: u16, stored: &[u8], size: u64, budget: u64) -> Option<(Option<Vec<u8>>, u64)> {
-    let cap = size.min(budget);
-    let mut out = Vec::new();
-    match method {
-        0 => match stored.get(..cap as usize) {
-            Some(bytes) => out.extend_from_slice(bytes),
-            None => return Some((None, 0)),
-        },
+/// Decompresses one member from `budget`: `Some(None)` for an unknown
+/// method, a size other than the declared one, or no budget left.
+fn decompress(method: u16, stored: &[u8], size: u64, budget: &Budget) -> Option<Option<Vec<u8>>> {
+    if size > budget.left() {
+        budget.charge(size);
+        return Some(None);
+    }
+    let out = match method {
+        0 => stored.get(..size as usize).map(<[u8]>::to_vec),
         8 => {
-            flate2::read::DeflateDecoder::new(stored).take(cap + 1).read_to_end(&mut out).ok()?;
+            let mut out = Vec::new();
+            flate2::read::DeflateDecoder::new(stored).take(size + 1).read_to_end(&mut out).ok()?;
+            Some(out)
         }
-        _ => return Some((None, 0)),
-    }
-    if out.len() as u64 > cap || (out.len() as u64) < size {
-        // Over the budget, or not the size the directory declares.
-        return Some((None, out.len() as u64));
-    }
-    let used = out.len() as u64;
-    Some((Some(out), used))
+        _ => None,
+    };
+    Some(out.filter(|o| o.len() as u64 == size && budget.charge(size)))
 }
 
 /// The end-of-central-directory record's offset, searched from the end.
@@ -184,7 +179,7 @@ mod tests {
     #[test]
     fn lists_every_record_with_content_and_mode() {
         let data = zip_of(&[("a.txt", "alpha"), ("d/b.txt", "beta")]);
-        let found = records(&data, 1 << 20).unwrap();
+        let found = records(&data, &Budget::new(1 << 20)).unwrap();
         let names: Vec<&str> = found.iter().map(|r| r.name.as_str()).collect();
         assert_eq!(names, ["a.txt", "d/b.txt"]);
         assert_eq!(found[1].content.as_deref(), Some(&b"beta"[..]));
@@ -199,7 +194,7 @@ mod tests {
         let mut data = zip_of(&[("a.txt", "alpha"), ("b.txt", "evil!")]);
         let central = data.windows(4).rposition(|w| w == b"PK\x01\x02").unwrap();
         data[central + 46] = b'a';
-        let found = records(&data, 1 << 20).unwrap();
+        let found = records(&data, &Budget::new(1 << 20)).unwrap();
         assert_eq!(found.len(), 2);
         assert_eq!(found[1].name, "a.txt");
         assert!(found[1].problems[0].contains("local header names it \"b.txt\""), "{:?}", found[1].problems);
@@ -209,8 +204,8 @@ mod tests {
     fn the_budget_bounds_what_is_decompressed() {
         let big = "x".repeat(100_000);
         let data = zip_of(&[("big", &big)]);
-        let found = records(&data, 1_000).unwrap();
+        let found = records(&data, &Budget::new(1_000)).unwrap();
         assert!(found[0].content.is_none());
-        assert!(records(b"PK\x03\x04 not really", 1_000).is_none());
+        assert!(records(b"PK\x03\x04 not really", &Budget::new(1_000)).is_none());
     }
 }

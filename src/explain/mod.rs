@@ -356,6 +356,7 @@ fn diff_of(out: &Path, report: &Report, path: &str, runs: (u32, u32)) -> Option<
     };
     let context = crate::diff::DiffContext {
         build_dirs: (build_dir(runs.0).unwrap_or_default(), build_dir(runs.1).unwrap_or_default()),
+        ..Default::default()
     };
     crate::diff::diff_files(path, runs, &file(runs.0), &file(runs.1), &context).ok()
 }

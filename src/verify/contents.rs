@@ -3,6 +3,7 @@
 //! member order, pax records, compression) is metadata.
 
 use crate::diff::archive::{copies, listing, Member};
+use crate::diff::budget::{Budget, DEFAULT_BUDGET};
 use crate::diff::FileDiff;
 use std::collections::BTreeMap;
 
@@ -28,7 +29,8 @@ pub enum Contents {
 /// match, whichever copy wins: it is how a tampered archive hides a file.
 /// `None` when either is not an archive reprocheck can read.
 pub fn compare(a: &[u8], b: &[u8]) -> Option<Contents> {
-    let (a, b) = (listing(a)?, listing(b)?);
+    let budget = Budget::new(DEFAULT_BUDGET);
+    let (a, b) = (listing(a, &budget)?, listing(b, &budget)?);
     let mut reasons = Vec::new();
     for (side, members) in [("reference", &a), ("rebuilt", &b)] {
         reasons.extend(untrusted(side, members));

@@ -1,0 +1,102 @@
+//! How many decompressed bytes one comparison may still produce: every
+//! compression layer and archive member of both versions of an output draw
+//! from one budget, so a small bomb (a 256 MiB member listed six times, a
+//! gzip of a gzip of a gzip …) runs out instead of filling memory.
+
+use std::cell::Cell;
+use std::io::Read;
+
+/// The default budget for one output (both versions together).
+pub const DEFAULT_BUDGET: u64 = 256 << 20;
+
+/// A decompression budget. Not `Sync`: one comparison, one thread.
+#[derive(Debug)]
+pub struct Budget {
+    left: Cell<u64>,
+    total: u64,
+    exhausted: Cell<bool>,
+}
+
+impl Budget {
+    /// A budget of `bytes`.
+    pub fn new(bytes: u64) -> Budget {
+        Budget { left: Cell::new(bytes), total: bytes, exhausted: Cell::new(false) }
+    }
+
+    /// Bytes still available.
+    pub fn left(&self) -> u64 {
+        self.left.get()
+    }
+
+    /// Takes `bytes`; false (and the budget marked exhausted) when they are
+    /// not available.
+    pub fn charge(&self, bytes: u64) -> bool {
+        match self.left.get().checked_sub(bytes) {
+            Some(left) => {
+                self.left.set(left);
+                true
+            }
+            None => {
+                self.exhausted.set(true);
+                false
+            }
+        }
+    }
+
+    /// Whether something was not read because the budget ran out.
+    pub fn exhausted(&self) -> bool {
+        self.exhausted.get()
+    }
+
+    /// The budget it started with.
+    pub fn total(&self) -> u64 {
+        self.total
+    }
+
+    /// Reads `reader` to the end if what it yields fits the budget.
+    pub fn read(&self, reader: impl Read) -> Option<Vec<u8>> {
+        let cap = self.left();
+        let mut out = Vec::new();
+        reader.take(cap.saturating_add(1)).read_to_end(&mut out).ok()?;
+        self.charge(out.len() as u64).then_some(out)
+    }
+
+    /// xz-decompresses `data` if the result fits the budget.
+    pub fn xz(&self, data: &[u8]) -> Option<Vec<u8>> {
+        struct Capped(Vec<u8>, u64);
+        impl std::io::Write for Capped {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                if (self.0.len() + buf.len()) as u64 > self.1 {
+                    return Err(std::io::Error::other("over the decompression budget"));
+                }
+                self.0.extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut out = Capped(Vec::new(), self.left());
+        match lzma_rs::xz_decompress(&mut std::io::BufReader::new(data), &mut out) {
+            Ok(()) => self.charge(out.0.len() as u64).then_some(out.0),
+            Err(_) if out.0.len() as u64 + (64 << 10) > self.left() => {
+                self.exhausted.set(true);
+                None
+            }
+            Err(_) => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_draw_from_one_budget() {
+        let budget = Budget::new(10);
+        assert_eq!(budget.read(&b"123456"[..]).as_deref(), Some(&b"123456"[..]));
+        assert!(budget.read(&b"123456"[..]).is_none(), "only 4 bytes left");
+        assert!(budget.exhausted());
+    }
+}
