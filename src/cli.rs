@@ -95,7 +95,9 @@ pub fn color_in_args(args: &[std::ffi::OsString]) -> ColorChoice {
 
 /// Prints the completion script for `shell` to stdout.
 pub fn print_completions(shell: clap_complete::Shell) {
-    clap_complete::generate(shell, &mut Cli::command(), "reprocheck", &mut std::io::stdout());
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "reprocheck", &mut script);
+    crate::console::write_stdout(&script);
 }
 
 /// Writes the man pages (`reprocheck.1` and one per subcommand) into `dir`,

@@ -10,6 +10,7 @@ pub mod check;
 pub mod cli;
 pub mod collect;
 pub mod compare;
+pub mod console;
 pub mod diff;
 pub mod engine;
 pub mod errors;

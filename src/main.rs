@@ -44,9 +44,9 @@ fn present(report: &Report, out: &std::path::Path, json: bool, terminal: &Termin
     }
     let summary = report.summary(out);
     if json {
-        eprint!("{}", style::for_terminal(&summary, terminal.stderr_color));
+        reprocheck::err!("{}", style::for_terminal(&summary, terminal.stderr_color));
     } else {
-        print!("{}", style::for_terminal(&summary, terminal.stdout_color));
+        reprocheck::out!("{}", style::for_terminal(&summary, terminal.stdout_color));
     }
     Ok(match report.verdict {
         Verdict::Reproducible | Verdict::Verified => ExitCode::SUCCESS,
@@ -99,7 +99,7 @@ fn main() -> ExitCode {
         progress: Progress::for_terminal(cli.quiet, cli.verbose > 0, stderr_color),
     };
     let filter = tracing_subscriber::EnvFilter::try_new(cli.log_filter()).unwrap_or_else(|e| {
-        eprintln!("warning: ignoring RUST_LOG ({e}); logging warnings");
+        reprocheck::errln!("warning: ignoring RUST_LOG ({e}); logging warnings");
         "warn".into()
     });
     tracing_subscriber::fmt()
@@ -110,7 +110,7 @@ fn main() -> ExitCode {
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            reprocheck::errln!("error: cannot start the async runtime: {e}");
             return ExitCode::from(2);
         }
     };
@@ -118,7 +118,7 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             // Errors quote build logs: never let their control characters through.
-            eprintln!(
+            reprocheck::errln!(
                 "{}: {}",
                 style::error_label(terminal.stderr_color),
                 style::without_controls_keeping_lines(&format!("{e:#}"))
@@ -157,27 +157,27 @@ async fn dispatch(cli: Cli, terminal: &Terminal) -> Result<ExitCode> {
                 let spec = reprocheck::spec::load(&build.spec)?;
                 let builder_id = builder_id.unwrap_or_else(attest::default_builder_id);
                 for file in attest::write(&spec, &report, &out, &builder_id, key.as_ref())? {
-                    eprintln!("attestation: {}", file.display());
+                    reprocheck::errln!("attestation: {}", file.display());
                 }
             }
             present(&report, &out, build.json, terminal)
         }
         Command::Keygen { prefix } => {
             let (private, public, id) = attest::keys::generate(&prefix)?;
-            println!("private key: {} (keep it secret)", private.display());
-            println!("public key:  {}", public.display());
-            println!("key id:      {id}");
+            reprocheck::outln!("private key: {} (keep it secret)", private.display());
+            reprocheck::outln!("public key:  {}", public.display());
+            reprocheck::outln!("key id:      {id}");
             Ok(ExitCode::SUCCESS)
         }
         Command::Attest(AttestCommand::Verify { attestation, key, artifacts }) => {
             let key = attest::keys::load_verifying(&key)?;
             match attest::verify(&attestation, &key, &artifacts)? {
                 Ok(check) => {
-                    print!("{}", check.summary());
+                    reprocheck::out!("{}", check.summary());
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(reason) => {
-                    println!("FAILED: {reason}");
+                    reprocheck::outln!("FAILED: {reason}");
                     Ok(ExitCode::from(1))
                 }
             }
@@ -187,10 +187,12 @@ async fn dispatch(cli: Cli, terminal: &Terminal) -> Result<ExitCode> {
             let outcome = lock::lock(&engine, &spec, locked).await?;
             for (key, change) in [("image.digest", outcome.image), ("source.nar_hash", outcome.source)] {
                 match change {
-                    PinChange::Unchanged(d) => println!("{}: {key} already pins {d}", spec.display()),
+                    PinChange::Unchanged(d) => {
+                        reprocheck::outln!("{}: {key} already pins {d}", spec.display())
+                    }
                     PinChange::Updated { digest, previous } => {
                         let was = previous.map_or("nothing".to_string(), |p| p.to_string());
-                        println!("{}: pinned {key} = {digest} (was {was})", spec.display());
+                        reprocheck::outln!("{}: pinned {key} = {digest} (was {was})", spec.display());
                     }
                 }
             }
@@ -202,25 +204,28 @@ async fn dispatch(cli: Cli, terminal: &Terminal) -> Result<ExitCode> {
         }
         Command::Man { dir } => {
             for page in cli::write_man_pages(dir.as_deref())? {
-                println!("{}", page.display());
+                reprocheck::outln!("{}", page.display());
             }
             Ok(ExitCode::SUCCESS)
         }
         Command::Factors => {
-            print!("{}", factors::table());
+            reprocheck::out!("{}", factors::table());
             Ok(ExitCode::SUCCESS)
         }
         Command::Image(ImageCommand::Build { dir, packages, update, locked }) => {
             let engine = DockerEngine::connect().await?;
             let options = image::BuildOptions { update, locked, ..package_options(packages)? };
             let built = image::build(&engine, &dir, &options).await?;
-            eprint!("{}", image_build_summary(&built));
-            println!("{}", built.id);
+            reprocheck::err!("{}", image_build_summary(&built));
+            reprocheck::outln!("{}", built.id);
             Ok(ExitCode::SUCCESS)
         }
         Command::Image(ImageCommand::Vendor { dir, debs, packages }) => {
             let count = image::vendor(&dir, &debs, &package_options(packages)?).await?;
-            println!("{}: {count} locked packages, each checked against its sha256", debs.display());
+            reprocheck::outln!(
+                "{}: {count} locked packages, each checked against its sha256",
+                debs.display()
+            );
             Ok(ExitCode::SUCCESS)
         }
     }

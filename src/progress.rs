@@ -257,8 +257,8 @@ impl Drop for RunProgress {
 /// summary would start there.)
 fn print_above(bars: Option<&MultiProgress>, line: &str) {
     match bars {
-        Some(multi) => multi.suspend(|| eprintln!("{line}")),
-        None => eprintln!("{line}"),
+        Some(multi) => multi.suspend(|| crate::errln!("{line}")),
+        None => crate::errln!("{line}"),
     }
 }
 

@@ -90,10 +90,13 @@ impl ResultsDir {
         for entry in fs::read_dir(path).with_context(|| format!("reading {}", path.display()))? {
             entries.push(entry.with_context(|| format!("reading {}", path.display()))?.file_name());
         }
-        let ours = entries.is_empty() || entries.iter().any(|n| n == "report.json" || n == LOCK_FILE);
+        // Only reprocheck's own marker (written at every claim) says the
+        // directory is ours: a report.json anyone could have written does not.
+        let marked = path.join(LOCK_FILE).symlink_metadata().is_ok_and(|m| m.is_file());
         ensure!(
-            ours,
-            "refusing to overwrite {}: it exists and holds no reprocheck results\n\
+            entries.is_empty() || marked,
+            "refusing to overwrite {}: it exists and holds no reprocheck results (no {LOCK_FILE} marker); \
+             nothing in it was touched\n\
              help: choose another --out directory, or remove it",
             path.display()
         );
@@ -200,6 +203,18 @@ mod tests {
         let want: Vec<PathBuf> =
             ["custom", "reprocheck-out", "sub/reprocheck-out/x"].iter().map(|d| root.join(d)).collect();
         assert_eq!(found, want);
+    }
+
+    #[test]
+    fn a_report_json_alone_does_not_make_a_directory_ours() {
+        let tmp = tempfile::tempdir().unwrap();
+        let proj = tmp.path().join("proj");
+        fs::create_dir_all(proj.join("docs")).unwrap();
+        fs::write(proj.join("report.json"), "{}").unwrap();
+        fs::write(proj.join("thesis.tex"), "years of work").unwrap();
+        let err = ResultsDir::claim(&proj, &[]).err().unwrap().to_string();
+        assert!(err.contains("no .reprocheck.lock marker"), "{err}");
+        assert!(proj.join("thesis.tex").exists() && proj.join("docs").exists());
     }
 
     #[test]

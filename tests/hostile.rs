@@ -9,6 +9,7 @@
 mod common;
 
 use common::*;
+use reprocheck::engine::Engine;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
@@ -147,4 +148,40 @@ fn a_device_node_cannot_even_be_made() {
     assert_eq!(report["runs"][0]["status"], "failed");
     let tail = report["runs"][0]["log_tail"].as_str().unwrap();
     assert!(tail.contains("mknod"), "{tail}");
+}
+
+/// `reprocheck -v check … 2>&1 | head -3` with a chatty build: the reader
+/// goes away mid-run. Printing stops; the check still cleans up, and
+/// exits with its verdict (never a panic, exit 101).
+#[test]
+fn a_closed_pipe_stops_printing_but_not_the_cleanup() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let Some(engine) = ready_engine() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    let build =
+        "command = \"for i in $(seq 2000); do echo line $i; done; sleep 2; mkdir -p out; echo x > out/x\"\n\
+                 outputs = [\"out\"]";
+    let spec = write_spec(tmp.path(), "chatty", &src, build);
+    let out = tmp.path().join("out");
+    let (reader, writer) = std::io::pipe().unwrap();
+    let mut child = reprocheck_cmd(&["-v", "check", spec.to_str().unwrap(), "--out", out.to_str().unwrap()])
+        .stdout(writer.try_clone().unwrap())
+        .stderr(writer)
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    let owner = owner_of(&child);
+    let mut lines = BufReader::new(reader).lines();
+    for _ in 0..3 {
+        lines.next();
+    }
+    drop(lines);
+    let status = child.wait().unwrap();
+    assert_ne!(status.code(), Some(101), "a closed pipe must not panic");
+    assert!(matches!(status.code(), Some(0..=2)), "{status:?}");
+    assert_eq!(block(engine.list_owned(&owner)).unwrap().len(), 0, "no container left");
+    assert!(report(&out)["verdict"].is_string(), "the report was still written");
 }

@@ -26,6 +26,8 @@ const MAX_TEXT: usize = 1 << 20;
 const MAX_DIFF_LINES: usize = 120;
 /// Details kept per output.
 const MAX_DETAILS: usize = 200;
+/// Time a line diff may take before it settles for a coarse alignment.
+const TEXT_DIFF_TIME: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// One difference found inside an output.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -167,8 +169,19 @@ fn scoped(prefix: &str, scope: &str) -> String {
 }
 
 fn text_diff(diff: &mut FileDiff, prefix: &str, a: &str, b: &str) {
-    let unified =
-        similar::TextDiff::from_lines(a, b).unified_diff().context_radius(2).header("a", "b").to_string();
+    // Myers' diff is quadratic in the worst case ('a' lines against 'b'
+    // lines): past the deadline, similar settles for a coarser alignment.
+    let started = std::time::Instant::now();
+    let lines = similar::TextDiff::configure().timeout(TEXT_DIFF_TIME).diff_lines(a, b);
+    let unified = lines.unified_diff().context_radius(2).header("a", "b").to_string();
+    if started.elapsed() >= TEXT_DIFF_TIME {
+        diff.details.push(Detail {
+            scope: scoped(prefix, "text"),
+            field: "alignment".into(),
+            a: format!("the line diff took over {} ms", TEXT_DIFF_TIME.as_millis()),
+            b: "coarse: changed blocks may be larger than they are".into(),
+        });
+    }
     let mut lines: Vec<&str> = unified.lines().collect();
     if lines.len() > MAX_DIFF_LINES {
         lines.truncate(MAX_DIFF_LINES);

@@ -142,3 +142,14 @@ fn xz_and_zstd_tarballs_are_read() {
     assert_eq!(d.format, "tar+xz");
     assert!(has(&d, "tar entry a", "mtime"));
 }
+
+#[test]
+fn a_worst_case_text_diff_settles_for_a_coarse_alignment() {
+    // Half a million lines, every one changed: Myers' diff alone would not
+    // finish in minutes.
+    let (a, b) = ("a\n".repeat(500_000), "b\n".repeat(500_000));
+    let started = std::time::Instant::now();
+    let d = diff_with(a.as_bytes(), b.as_bytes(), &DiffContext::default());
+    assert!(started.elapsed() < std::time::Duration::from_secs(30), "{:?}", started.elapsed());
+    assert!(d.details.iter().any(|x| x.field == "alignment"), "{:?}", d.details);
+}

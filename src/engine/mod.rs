@@ -183,7 +183,7 @@ pub async fn sweep(engine: &dyn Engine, run_id: &str) -> Result<Swept> {
             Ok(ids) => break ids,
             Err(e) if started.elapsed() < SWEEP_PATIENCE => {
                 if !engine_went_away {
-                    eprintln!(
+                    crate::errln!(
                         "reprocheck: the engine at {} does not answer ({e:#}); waiting up to {} s to remove the containers of run {run_id}",
                         engine.info().endpoint,
                         SWEEP_PATIENCE.as_secs()

@@ -147,7 +147,7 @@ async fn resolve(
         }
         None => recipe.sources_file()?,
     };
-    eprintln!("resolving {} from {} with mmdebstrap ...", recipe.name, sources_file.display());
+    crate::errln!("resolving {} from {} with mmdebstrap ...", recipe.name, sources_file.display());
     let debs = work.join("debs");
     std::fs::create_dir_all(&debs).context("creating the package directory")?;
     let bootstrapped =
@@ -205,7 +205,7 @@ async fn from_lock(
         return Err(e.context(format!("gathering the packages {} locks", lock_path.display())));
     }
     fetch::index(&pool).await?;
-    eprintln!(
+    crate::errln!(
         "building {} from the {} packages in {} ...",
         recipe.name,
         lock.packages.len(),

@@ -69,7 +69,7 @@ pub async fn resolve(
         None => format!("{spec_file}: building its image from {}", recipe.display()),
     })?;
     if let Some(why) = &built.unreproduced {
-        eprintln!("warning: {why}");
+        crate::errln!("warning: {why}");
     }
     let Some((pin, by)) = pin else {
         report.pinned_by = Some(PINNED_BY_FIRST_USE);
@@ -77,7 +77,7 @@ pub async fn resolve(
         report.digest = Some(built.id.to_string());
         report.lock = Some(built.lock_path.display().to_string());
         if !request.locked {
-            eprintln!(
+            crate::errln!(
                 "first use: nothing pinned the image of {spec_file}; built it from {} and locked its {} packages in {}.\n\
                  \x20         The image {} is now pinned by that lock; commit it to keep the pin.",
                 recipe.display(),
