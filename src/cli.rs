@@ -137,8 +137,8 @@ pub enum Command {
         /// What every building command takes.
         #[command(flatten)]
         build: BuildArgs,
-        /// Number of runs (overrides check.runs).
-        #[arg(long)]
+        /// Number of runs (overrides check.runs), 2 to 64.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(2..=64))]
         runs: Option<u32>,
         /// When the outputs differ, run `explain` too (results in OUT/explain).
         #[arg(long)]
@@ -165,8 +165,8 @@ reprocheck verify SPEC --runs 3 --sign-key rebuilder.key --builder-id https://re
         /// What every building command takes.
         #[command(flatten)]
         build: BuildArgs,
-        /// Builds: 1 (default) rebuilds in the control environment; more also varies factors.
-        #[arg(long)]
+        /// Builds: 1 (default) rebuilds in the control environment; more also varies factors (at most 64).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=64))]
         runs: Option<u32>,
         /// Compare output PATH with the reference artifact FILE (repeatable); its sha256 is the expected digest.
         #[arg(long = "expect-file", value_name = "PATH=FILE", value_parser = parse_expect_file)]
@@ -240,8 +240,8 @@ pub struct BuildArgs {
     #[arg(long, allow_hyphen_values = true)]
     pub vary: Option<String>,
     /// Runs executed at once (default: number of CPUs; explain: a whole round).
-    #[arg(long)]
-    pub jobs: Option<usize>,
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
     /// Results directory (default: reprocheck-out/<name>, or <name>-explain).
     #[arg(long)]
     pub out: Option<PathBuf>,

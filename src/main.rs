@@ -24,7 +24,7 @@ struct Terminal {
 fn options(build: &BuildArgs, terminal: &Terminal) -> Result<CheckOptions> {
     Ok(CheckOptions {
         vary: build.vary.as_deref().map(factors::parse_vary).transpose()?,
-        jobs: build.jobs,
+        jobs: build.jobs.map(usize::from),
         out: build.out.clone(),
         build_missing: build.build_missing,
         locked: build.locked,
@@ -42,7 +42,7 @@ fn present(report: &Report, out: &std::path::Path, json: bool, terminal: &Termin
     if let Some(error) = &report.error {
         bail!("{error}\n(report: {})", out.join("report.json").display());
     }
-    let summary = report.summary(out);
+    let summary = report.summary(out, terminal.progress.is_quiet());
     if json {
         reprocheck::err!("{}", style::for_terminal(&summary, terminal.stderr_color));
     } else {

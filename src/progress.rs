@@ -107,6 +107,12 @@ impl Progress {
     }
 
     /// Prints a note on stderr (unless `--quiet`) without tearing the bars.
+    /// Whether `--quiet` asked for the result only.
+    pub fn is_quiet(&self) -> bool {
+        self.quiet
+    }
+
+    /// Prints a note above the bars (nothing with `--quiet`).
     pub fn note(&self, line: &str) {
         if self.quiet {
             return;

@@ -5,7 +5,7 @@ use super::keys;
 use crate::errors::*;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
-use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 
 /// The payload type of an in-toto statement.
@@ -62,7 +62,8 @@ pub fn open(envelope: &Envelope, key: &VerifyingKey) -> Result<Vec<u8>> {
     for signature in &envelope.signatures {
         let Ok(bytes) = BASE64.decode(&signature.sig) else { continue };
         let Ok(signature) = Signature::from_slice(&bytes) else { continue };
-        if key.verify(&message, &signature).is_ok() {
+        // Strict: rejects small-order keys and non-canonical signatures.
+        if key.verify_strict(&message, &signature).is_ok() {
             return Ok(payload);
         }
     }

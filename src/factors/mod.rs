@@ -177,13 +177,31 @@ pub fn check_name(name: &str) -> Result<(), String> {
     if NAMES.contains(&name) {
         return Ok(());
     }
+    // The closest name by edit distance; a prefix of a name also counts.
     let suggestion = NAMES
         .iter()
-        .filter(|known| known.starts_with(name.get(..3).unwrap_or(name)) || name.starts_with(*known))
-        .map(|known| format!("; did you mean `{known}`?"))
-        .next()
+        .map(|known| (if known.starts_with(name) { 1 } else { edit_distance(name, known) }, *known))
+        .filter(|(distance, _)| *distance <= 2)
+        .min()
+        .map(|(_, known)| format!("; did you mean `{known}`?"))
         .unwrap_or_default();
     Err(format!("unknown factor `{name}`{suggestion}"))
+}
+
+/// Levenshtein distance between two short names.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = diagonal + usize::from(ca != *cb);
+            diagonal = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(row[j + 1] + 1);
+        }
+    }
+    row[b.len()]
 }
 
 /// Parses `--vary a,b,-c`: names to vary, `-name` to drop one from the
@@ -312,6 +330,10 @@ mod tests {
         assert!(check_name("umask").is_ok());
         let err = check_name("users").unwrap_err();
         assert!(err.contains("did you mean `user`"), "{err}");
+        for (typo, meant) in [("tim", "time"), ("umsk", "umask"), ("tme", "time"), ("timezon", "timezone")] {
+            let err = check_name(typo).unwrap_err();
+            assert!(err.contains(&format!("did you mean `{meant}`")), "{typo}: {err}");
+        }
         assert!(check_name("zzz").unwrap_err().ends_with("`zzz`"));
     }
 

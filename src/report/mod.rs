@@ -184,11 +184,12 @@ impl Report {
         })
     }
 
-    /// A human summary: verdict, and which outputs differ between which runs.
-    pub fn summary(&self, out_dir: &Path) -> String {
+    /// A human summary: what was varied, the verdict, and which outputs
+    /// differ between which runs. `quiet` leaves out what was varied.
+    pub fn summary(&self, out_dir: &Path, quiet: bool) -> String {
         let mut s = String::new();
         let runs = self.runs.len();
-        if let Some(factors) = &self.factors {
+        if let Some(factors) = self.factors.as_ref().filter(|_| !quiet) {
             if factors.varied.is_empty() {
                 s.push_str("varied: nothing; every run used the control environment\n");
             } else {

@@ -55,15 +55,26 @@ pub(super) fn validate(file: &Path, text: &str, raw: Option<&RawLimits>) -> Chec
         SpecError::at(file, text, Some(span), message).hint(hint)
     };
     if let Some(memory) = &raw.memory {
-        let bytes = size(memory.get_ref()).filter(|b| *b >= MIN_MEMORY && *b <= i64::MAX as u64).ok_or_else(
-            || {
-                err(
+        let text = memory.get_ref();
+        let hint = "write sizes like \"512MiB\", \"8GiB\" or \"2GB\"";
+        let bytes = match (size(text), magnitude(text)) {
+            (_, Some(m)) if m > i64::MAX as f64 => {
+                return Err(err(
                     memory.span(),
-                    format!("limits.memory `{}` is not a size of at least 64 MiB", memory.get_ref()),
-                    "write sizes like \"512MiB\", \"8GiB\" or \"2GB\"",
-                )
-            },
-        )?;
+                    format!("limits.memory `{text}` is larger than any machine"),
+                    hint,
+                ))
+            }
+            (Some(b), _) if b < MIN_MEMORY => {
+                return Err(err(
+                    memory.span(),
+                    format!("limits.memory `{text}` is below the minimum of 64 MiB"),
+                    hint,
+                ))
+            }
+            (Some(b), _) if b <= i64::MAX as u64 => b,
+            _ => return Err(err(memory.span(), format!("limits.memory `{text}` is not a size"), hint)),
+        };
         limits.memory_bytes = bytes as i64;
     }
     if let Some(pids) = &raw.pids {
@@ -109,6 +120,33 @@ fn size(text: &str) -> Option<u64> {
     text.trim().parse::<bytesize::ByteSize>().ok().map(|b| b.as_u64())
 }
 
+/// Roughly how many bytes `text` names, in floating point, so that a size
+/// too large for 64 bits is told apart from one too small.
+fn magnitude(text: &str) -> Option<f64> {
+    let text = text.trim();
+    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
+    let number: f64 = text[..split].parse().ok()?;
+    let unit = text[split..].trim().to_ascii_lowercase();
+    let power = |base: f64, exp: i32| base.powi(exp);
+    let scale = match unit.trim_end_matches('b') {
+        "" => 1.0,
+        "k" => 1e3,
+        "ki" => power(1024.0, 1),
+        "m" => 1e6,
+        "mi" => power(1024.0, 2),
+        "g" => 1e9,
+        "gi" => power(1024.0, 3),
+        "t" => 1e12,
+        "ti" => power(1024.0, 4),
+        "p" => 1e15,
+        "pi" => power(1024.0, 5),
+        "e" => 1e18,
+        "ei" => power(1024.0, 6),
+        _ => return None,
+    };
+    Some(number * scale)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,8 +182,10 @@ mod tests {
     fn nonsense_is_located() {
         let err = parse("memory = \"lots\"").unwrap_err();
         assert_eq!(err.line, 2, "{err}");
-        assert!(err.message.contains("64 MiB"), "{err}");
-        assert!(parse("memory = \"1MiB\"").is_err());
+        assert!(err.message.contains("is not a size"), "{err}");
+        assert!(parse("memory = \"1MiB\"").unwrap_err().message.contains("below the minimum of 64 MiB"));
+        let huge = parse("memory = \"999999999999G\"").unwrap_err();
+        assert!(huge.message.contains("larger than any machine"), "an overflow is not 'too small': {huge}");
         assert!(parse("pids = 1").unwrap_err().message.contains("out of range"));
         assert!(parse("output_files = 0").is_err());
         assert!(parse("output_size = \"0\"").is_err());
