@@ -203,3 +203,32 @@ fn sigint_during_a_build_leaves_no_container() {
     assert!(mounts.is_empty(), "mounts of {run_id} left behind after SIGINT: {mounts:?}");
     assert_eq!(case.report()["verdict"], "error");
 }
+
+/// Counts the spec allows are enforced on the command line too.
+#[test]
+fn out_of_range_runs_and_jobs_are_refused_before_anything_runs() {
+    for args in [
+        ["check", "specs/hello.toml", "--runs", "65"],
+        ["check", "specs/hello.toml", "--runs", "1"],
+        ["check", "specs/hello.toml", "--jobs", "0"],
+        ["verify", "specs/hello.toml", "--runs", "0"],
+    ] {
+        let run = reprocheck(&args);
+        assert_eq!(run.status.code(), Some(2), "{args:?}: {}", show(&run));
+        assert!(String::from_utf8_lossy(&run.stderr).contains("not in"), "{args:?}: {}", show(&run));
+    }
+}
+
+/// `-q`: the result only, not what was varied.
+#[test]
+fn quiet_prints_only_the_result() {
+    let Some(_engine) = ready_engine() else { return };
+    let case = Case::new("clean", SH_BUILD);
+    let run = case.check(&["-q"]);
+    assert_eq!(run.status.code(), Some(0), "{}", show(&run));
+    let all = format!("{}{}", String::from_utf8_lossy(&run.stdout), String::from_utf8_lossy(&run.stderr));
+    assert!(all.contains("REPRODUCIBLE"), "{all}");
+    for noise in ["varied:", "not varied:", "caveat:"] {
+        assert!(!all.contains(noise), "-q printed `{noise}`: {all}");
+    }
+}

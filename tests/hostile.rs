@@ -185,3 +185,15 @@ fn a_closed_pipe_stops_printing_but_not_the_cleanup() {
     assert_eq!(block(engine.list_owned(&owner)).unwrap().len(), 0, "no container left");
     assert!(report(&out)["verdict"].is_string(), "the report was still written");
 }
+
+#[test]
+fn a_name_with_a_newline_or_an_escape_is_refused_and_never_printed_raw() {
+    let Some(_engine) = ready_engine() else { return };
+    let (_tmp, run, report) = attack("newline-name", "");
+    assert_eq!(run.status.code(), Some(2), "{}", show(&run));
+    let all = format!("{}{}", String::from_utf8_lossy(&run.stdout), stderr(&run));
+    assert!(all.contains("control character"), "{}", show(&run));
+    assert!(!all.lines().any(|l| l.starts_with("REPRODUCIBLE")), "a forged verdict line: {all}");
+    assert!(!all.contains('\u{1b}'), "an escape reached the terminal: {all:?}");
+    assert_eq!(report["verdict"], "error");
+}

@@ -341,6 +341,15 @@ fn relative_path(raw: &[u8], prefix: &str, strip: usize) -> Result<Option<String
             String::from_utf8_lossy(raw)
         )
     })?;
+    // A newline or an escape sequence in a name would reach the terminal
+    // and the report as if reprocheck had written it (a fake verdict line).
+    if let Some(c) = text.chars().find(|c| c.is_control()) {
+        bail!(
+            "an output path contains the control character {:?} ({}); rename it in the build",
+            c,
+            text.escape_default()
+        );
+    }
     let mut parts = Vec::new();
     for component in Path::new(text).components() {
         match component {

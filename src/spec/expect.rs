@@ -8,6 +8,9 @@ use toml::Spanned;
 
 type Checked<T> = std::result::Result<T, SpecError>;
 
+/// Largest sums file read.
+pub const MAX_SUMS_SIZE: u64 = 64 << 20;
+
 /// The table's one reserved key: a sums file, relative to the spec.
 const SUMS_KEY: &str = "sums";
 
@@ -27,8 +30,9 @@ pub(super) fn validate(
         };
         if key.get_ref() == SUMS_KEY {
             let file = dir.join(value.get_ref());
-            let sums = std::fs::read_to_string(&file).map_err(|e| {
-                at(value.span(), format!("cannot read the sums file {}: {e}", file.display()))
+            // A regular file under a cap: not /dev/zero, not a FIFO.
+            let sums = super::read_capped(&file, MAX_SUMS_SIZE).map_err(|e| {
+                at(value.span(), format!("cannot read the sums file {}: {e:#}", file.display()))
                     .hint("`sums` is a path relative to the spec, to a file in `sha256sum` format")
             })?;
             for entry in parse_sums(&file, &sums)? {
