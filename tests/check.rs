@@ -111,6 +111,28 @@ fn failing_build_exits_2_with_log_tail_and_no_container_left() {
     assert!(case.out.join("run-1/build.log").is_file(), "logs are kept for failed runs");
 }
 
+/// A silent failure says so, and a glob that matches nothing names the run once.
+#[test]
+fn silent_failures_and_empty_globs_read_plainly() {
+    let Some(_engine) = ready_engine() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    let silent = write_spec(tmp.path(), "silent", &src, "command = \"exit 4\"\noutputs = [\"out\"]");
+    let run =
+        reprocheck(&["check", silent.to_str().unwrap(), "--out", tmp.path().join("a").to_str().unwrap()]);
+    assert_eq!(run.status.code(), Some(2), "{}", show(&run));
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(stderr.contains("failed with exit code 4") && stderr.contains("printed nothing"), "{stderr}");
+    let empty = write_spec(tmp.path(), "empty", &src, "command = \"true\"\noutputs = [\"nothing/*\"]");
+    let run =
+        reprocheck(&["check", empty.to_str().unwrap(), "--out", tmp.path().join("b").to_str().unwrap()]);
+    assert_eq!(run.status.code(), Some(2), "{}", show(&run));
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(stderr.contains("no file matched build.outputs"), "{stderr}");
+    assert!(!stderr.contains("run 1: run 1:"), "the run is named once: {stderr}");
+}
+
 #[test]
 fn timeout_kills_the_run_and_exits_2() {
     let Some(engine) = ready_engine() else { return };

@@ -250,8 +250,7 @@ async fn build_in(
     tracing::debug!(run = run.index, "log saved and outputs collected");
     if result.outputs.is_empty() {
         bail!(
-            "run {}: the build succeeded but no file matched build.outputs {:?}; check the globs against the log in {}",
-            run.index,
+            "the build succeeded but no file matched build.outputs {:?}; check the globs against the log in {}",
             plan.outputs,
             results.join(&result.log).display()
         );

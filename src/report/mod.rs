@@ -164,6 +164,11 @@ impl Report {
         };
         let log = out_dir.join(&first.result.log);
         Some(match &first.result.status {
+            RunStatus::Failed { exit_code, log_tail } if log_tail.trim().is_empty() => format!(
+                "run {} failed with exit code {exit_code}{also}, and printed nothing (log: {})",
+                first.result.index,
+                log.display()
+            ),
             RunStatus::Failed { exit_code, log_tail } => {
                 let mut s = format!(
                     "run {} failed with exit code {exit_code}{also}; the end of {}:",
