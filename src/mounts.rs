@@ -76,6 +76,47 @@ impl Drop for BuildMount {
     }
 }
 
+/// The start of every scratch directory's name: `reprocheck-RUN-pPID-`, so
+/// that the mounts of a process that is gone can be told apart.
+pub fn scratch_prefix(run_id: &str) -> String {
+    format!("reprocheck-{run_id}-p{}-", std::process::id())
+}
+
+/// Unmounts disorderfs views left by reprocheck processes that are gone
+/// (their scratch directory names a PID that no longer exists). Returns the
+/// mount points undone.
+pub fn sweep_orphaned() -> Vec<PathBuf> {
+    let mounts = std::fs::read_to_string("/proc/mounts").unwrap_or_default();
+    let mut undone = Vec::new();
+    for line in mounts.lines() {
+        let mut fields = line.split_whitespace();
+        let (Some(_), Some(point), Some(kind)) = (fields.next(), fields.next(), fields.next()) else {
+            continue;
+        };
+        let point = point.replace("\\040", " ");
+        if !kind.starts_with("fuse") || !orphaned_scratch(&point) {
+            continue;
+        }
+        let status = Command::new("fusermount").arg("-u").arg("-z").arg(&point).status();
+        match status {
+            Ok(s) if s.success() => undone.push(PathBuf::from(point)),
+            other => tracing::warn!("could not unmount the orphaned {point}: {other:?}"),
+        }
+    }
+    undone
+}
+
+/// Whether `path` lies in the scratch directory of a process that is gone.
+fn orphaned_scratch(path: &str) -> bool {
+    path.split('/').any(|part| {
+        let Some(rest) = part.strip_prefix("reprocheck-") else { return false };
+        let Some((_, after)) = rest.split_once("-p") else { return false };
+        let pid = after.split('-').next().unwrap_or_default();
+        let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap_or_default();
+        pid.parse::<u32>().is_ok() && crate::engine::owner_is_gone(&format!("{pid}@{}", boot.trim()))
+    })
+}
+
 /// Why disorderfs cannot be used here, or `None` when a test mount works.
 pub fn disorderfs_problem(scratch: &Path, engine_is_local: bool) -> Option<String> {
     if !engine_is_local {

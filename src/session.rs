@@ -45,6 +45,7 @@ impl<'a> Session<'a> {
         let shutdown = Shutdown::install()?;
         let engine: Arc<dyn Engine> = Arc::new(DockerEngine::connect().await?);
         report.engine = Some(engine.info().clone());
+        sweep_orphans(engine.as_ref(), &options.progress).await;
         let info = engine.info();
         tracing::info!(
             "engine: {} {} at {} (API {})",
@@ -67,7 +68,7 @@ impl<'a> Session<'a> {
             .unwrap_or_else(|| crate::factors::NAMES.iter().map(|s| s.to_string()).collect());
         let scratch = tempfile::Builder::new()
             // The run id in the name tells whose mounts are whose.
-            .prefix(&format!("reprocheck-{}-", report.run_id))
+            .prefix(&mounts::scratch_prefix(&report.run_id))
             .tempdir()
             .context("creating a scratch directory for mount files")?;
         let mut facts = if requested.is_empty() {
@@ -226,6 +227,26 @@ impl<'a> Session<'a> {
             self.mounts.push(mount);
         }
         Ok(())
+    }
+}
+
+/// Removes what reprocheck processes that are gone left behind (killed with
+/// SIGKILL, crashed), and says so. Never fails the run: a sweep that cannot
+/// finish is a warning.
+async fn sweep_orphans(engine: &dyn Engine, progress: &crate::progress::Progress) {
+    let containers = match engine::sweep_orphans(engine).await {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::warn!("could not sweep containers of earlier, killed runs: {e:#}");
+            0
+        }
+    };
+    let mounts = mounts::sweep_orphaned();
+    if containers > 0 || !mounts.is_empty() {
+        progress.note(&format!(
+            "reprocheck: removed {containers} container(s) and {} mount(s) left by reprocheck processes that are gone",
+            mounts.len()
+        ));
     }
 }
 

@@ -108,3 +108,47 @@ fn signals_at_random_moments_leave_no_container_and_no_mount() {
     assert!(interrupted >= KILLS / 2, "only {interrupted} of {KILLS} kills landed while the check ran");
     assert!(phases.len() >= 3, "the kills should land in several phases: {phases:?}");
 }
+
+/// SIGKILL cannot be caught: the check's containers and its disorderfs
+/// mount stay behind. The next check removes them (their owner's PID is
+/// gone) and says so; what it removes is the killed check's, counted by
+/// its owner label and its TMPDIR.
+#[test]
+fn leftovers_of_a_sigkilled_check_are_swept_by_the_next_one() {
+    let Some(engine) = ready_engine() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let source = tempfile::tempdir().unwrap();
+    let build = "command = \"sleep 30; mkdir -p out; echo x > out/x\"\noutputs = [\"out\"]";
+    let spec = write_spec(dir.path(), "slow", source.path(), build);
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let out = dir.path().join("killed");
+    let mut child = reprocheck_cmd(&["check", spec.to_str().unwrap(), "--out", out.to_str().unwrap()])
+        .env("TMPDIR", &tmp)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while owned(&engine, &child) < 2 || mounts_under(&tmp).is_empty() {
+        assert!(Instant::now() < deadline, "the check never got both builds running");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(owned(&engine, &child) >= 2 && !mounts_under(&tmp).is_empty(), "SIGKILL leaves them behind");
+
+    let quick = write_spec(
+        dir.path(),
+        "quick",
+        source.path(),
+        "command = \"mkdir -p out; echo y > out/y\"\noutputs = [\"out\"]",
+    );
+    let next =
+        reprocheck(&["check", quick.to_str().unwrap(), "--out", dir.path().join("next").to_str().unwrap()]);
+    assert_eq!(next.status.code(), Some(0), "{}", show(&next));
+    let said = String::from_utf8_lossy(&next.stderr);
+    assert!(said.contains("left by reprocheck processes that are gone"), "{}", show(&next));
+    assert_eq!(owned(&engine, &child), 0, "the killed check's containers are gone");
+    assert!(mounts_under(&tmp).is_empty(), "its mount is gone: {:?}", mounts_under(&tmp));
+}

@@ -320,16 +320,26 @@ impl Engine for DockerEngine {
     async fn list_owned(&self, owner: &str) -> Result<Vec<String>> {
         self.list_filtered(&format!("{OWNER_LABEL}={owner}")).await
     }
+
+    async fn list_owners(&self) -> Result<Vec<(String, Option<String>)>> {
+        let filters = serde_json::json!({ "label": [LABEL] }).to_string();
+        let listed = tokio::time::timeout(LIST_TIMEOUT, list_containers(&self.info.endpoint, &filters))
+            .await
+            .map_err(|_| anyhow!("listing containers: no answer within {} s", LIST_TIMEOUT.as_secs()))?
+            .context("listing containers")?;
+        Ok(listed.into_iter().map(|c| (c.id, c.labels.and_then(|mut l| l.remove(OWNER_LABEL)))).collect())
+    }
 }
 
 impl DockerEngine {
     /// Ids of the containers matching one label filter (`key` or `key=value`).
     async fn list_filtered(&self, label_filter: &str) -> Result<Vec<String>> {
         let filters = serde_json::json!({ "label": [label_filter] }).to_string();
-        tokio::time::timeout(LIST_TIMEOUT, list_container_ids(&self.info.endpoint, &filters))
+        let listed = tokio::time::timeout(LIST_TIMEOUT, list_containers(&self.info.endpoint, &filters))
             .await
             .map_err(|_| anyhow!("listing containers: no answer within {} s", LIST_TIMEOUT.as_secs()))?
-            .context("listing containers")
+            .context("listing containers")?;
+        Ok(listed.into_iter().map(|c| c.id).collect())
     }
 }
 
@@ -339,22 +349,25 @@ const REMOVE_PATIENCE: Duration = Duration::from_secs(15);
 /// How long one container listing may take.
 const LIST_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// One container in a listing.
+#[derive(serde::Deserialize)]
+struct Listed {
+    #[serde(rename = "Id")]
+    id: String,
+    #[serde(rename = "Labels")]
+    labels: Option<std::collections::HashMap<String, String>>,
+}
+
 /// `GET /containers/json?all=true&filters=FILTERS` on the engine at `host`,
-/// reading only each container's `Id`. bollard's typed list fails as a whole
+/// reading only each container's `Id` and labels. bollard's typed list fails as a whole
 /// when one container is in a state it does not know, and Podman's
 /// compatible API reports `stopped` for a container being torn down
 /// (podman#28359; seen in tests/kill.rs). The sweep after Ctrl-C and errors
 /// must not fail on that, so it does not depend on the state at all.
-async fn list_container_ids(host: &str, filters: &str) -> Result<Vec<String>> {
+async fn list_containers(host: &str, filters: &str) -> Result<Vec<Listed>> {
     use http_body_util::{BodyExt, Empty};
     use hyper_util::client::legacy::Client;
     use hyper_util::rt::TokioExecutor;
-
-    #[derive(serde::Deserialize)]
-    struct Summary {
-        #[serde(rename = "Id")]
-        id: String,
-    }
     let query = form_urlencoded::Serializer::new(String::new())
         .append_pair("all", "true")
         .append_pair("filters", filters)
@@ -376,8 +389,7 @@ async fn list_container_ids(host: &str, filters: &str) -> Result<Vec<String>> {
     let status = response.status();
     let body = response.into_body().collect().await.context("reading the container list")?.to_bytes();
     ensure!(status.is_success(), "{status}: {}", String::from_utf8_lossy(&body).trim());
-    let containers: Vec<Summary> = serde_json::from_slice(&body).context("decoding the container list")?;
-    Ok(containers.into_iter().map(|c| c.id).collect())
+    serde_json::from_slice(&body).context("decoding the container list")
 }
 
 #[cfg(test)]

@@ -155,6 +155,38 @@ pub trait Engine: Send + Sync {
     async fn list_labelled(&self, value: Option<&str>) -> Result<Vec<String>>;
     /// Ids of containers whose [`OWNER_LABEL`] is `owner`.
     async fn list_owned(&self, owner: &str) -> Result<Vec<String>>;
+    /// Every reprocheck container, with its [`OWNER_LABEL`] if it has one.
+    async fn list_owners(&self) -> Result<Vec<(String, Option<String>)>>;
+}
+
+/// Whether the process an [`OWNER_LABEL`] value names (`PID@BOOT_ID`) is
+/// gone: another boot, or no such PID now. A PID reused by some other
+/// process counts as alive, so nothing of a live reprocheck is ever taken.
+/// Values that are not of that form are never orphans.
+pub fn owner_is_gone(owner: &str) -> bool {
+    let Some((pid, boot)) = owner.split_once('@') else { return false };
+    let Ok(pid) = pid.parse::<i32>() else { return false };
+    let this_boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap_or_default();
+    if boot != this_boot.trim() {
+        return true;
+    }
+    // SAFETY: signal 0 only checks that the process exists.
+    let alive = unsafe { libc::kill(pid, 0) } == 0
+        || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
+    !alive
+}
+
+/// Removes containers left by reprocheck processes that are gone (a
+/// `kill -9`, a crash, a reboot). Returns how many were removed.
+pub async fn sweep_orphans(engine: &dyn Engine) -> Result<usize> {
+    let mut removed = 0;
+    for (id, owner) in engine.list_owners().await? {
+        if owner.as_deref().is_some_and(owner_is_gone) {
+            engine.remove(&id).await.with_context(|| format!("removing the orphaned container {id}"))?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
 }
 
 /// How long a sweep waits for an engine that stopped answering (a
