@@ -12,7 +12,7 @@
 # host's own apt sources (made here, in a private apt directory).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-reprocheck="$here/target/release/reprocheck"
+reprocheck=${REPROCHECK:-$here/target/release/reprocheck}
 work=${1:-/tmp/reprocheck-debian-hello}
 dsc_sha256=75296f5ef618ae2f1849e22b142a2b5ab52c452ebefa4e7b0564c44617db3790
 mkdir -p "$work"
@@ -96,24 +96,28 @@ print(f'{r["verdict"]}; {e["builds"]} builds in {e["rounds"]} rounds; ' + " | ".
 EOF
 }
 
-declare -A line
-for tree in published leaky; do
+# One result line per run, kept in WORKDIR/summary/ so that TREES="leaky"
+# reruns one tree and the table still shows both.
+mkdir -p summary
+record() { echo "$2" > "summary/$1"; }
+reprotest_culprits() { sed -n '/^Observed unreproducibility when varying each of the following:/,/^The build is probably/p' "$1" \
+  | sed '1d;$d' | tr '\n' ' '; }
+for tree in ${TREES:-published leaky}; do
   rm -rf "res-$tree" "res-$tree-explain" "rt-$tree" "rt-$tree-auto"
   timed "res-$tree.log" "$reprocheck" check "$tree.toml" --out "res-$tree"
-  line["reprocheck check $tree"]="$(summary "res-$tree") [${took}s]"
+  record "check-$tree" "$(summary "res-$tree") [${took}s]"
   timed "res-$tree-explain.log" "$reprocheck" explain "$tree.toml" --out "res-$tree-explain"
-  line["reprocheck explain $tree"]="$(summary "res-$tree-explain") [${took}s]"
+  record "explain-$tree" "$(summary "res-$tree-explain") [${took}s]"
   # reprotest on the same tree, on the host (null server), with every
   # variation it can apply here as root without extra users.
   timed "rt-$tree.log" reprotest --vary=-user_group,-domain_host --store-dir "rt-$tree" "$tree/hello-2.10" -- null
-  line["reprotest $tree"]="$(reprotest_verdict $rc) [${took}s]"
+  record "reprotest-$tree" "$(reprotest_verdict $rc) [${took}s]"
   timed "rt-$tree-auto.log" reprotest --auto-build --vary=-user_group,-domain_host --store-dir "rt-$tree-auto" "$tree/hello-2.10" -- null
-  culprits=$(grep -E "^Reproduction failed|unreproducible with|Variations that" "rt-$tree-auto.log" | tr '\n' ' ' | cut -c1-300)
-  line["reprotest --auto-build $tree"]="$(reprotest_verdict $rc); ${culprits:-see rt-$tree-auto.log} [${took}s]"
+  record "reprotest-auto-$tree" "$(reprotest_verdict $rc); varying each of: $(reprotest_culprits "rt-$tree-auto.log" || true) [${took}s]"
 done
 printf '\n%-34s %s\n' "run" "result [wall time]"
 for tree in published leaky; do
-  for key in "reprocheck check" "reprocheck explain" "reprotest" "reprotest --auto-build"; do
-    printf '%-34s %s\n' "$key $tree" "${line["$key $tree"]}"
+  for key in check explain reprotest reprotest-auto; do
+    printf '%-34s %s\n' "$key $tree" "$(cat "summary/$key-$tree" 2>/dev/null || echo "(not run)")"
   done
 done

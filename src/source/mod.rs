@@ -119,6 +119,8 @@ pub fn materialize(spec: &Spec, workdir: &Path, exclude: &[PathBuf]) -> Result<P
         }
     };
     info.path = dir.display().to_string();
+    // One walk: refuse what a source cannot hold, and find its newest mtime.
+    let newest = scan(&dir, &exclude)?;
     info.nar_hash = nar_sha256_excluding(&dir, &exclude)
         .with_context(|| format!("hashing the source tree {}", dir.display()))?;
     let source_date_epoch = match spec.build.source_date_epoch {
@@ -130,13 +132,15 @@ pub fn materialize(spec: &Spec, workdir: &Path, exclude: &[PathBuf]) -> Result<P
     };
     let root_mtime = match source_date_epoch.or(info.commit_time) {
         Some(time) => time.max(0) as u64,
-        None => newest_mtime(&dir, &exclude)?,
+        None => newest,
     };
     Ok(PreparedSource { dir, exclude, source_date_epoch, root_mtime, info })
 }
 
 /// The newest mtime of any entry below `dir` (symlinks not followed).
-fn newest_mtime(dir: &Path, exclude: &[PathBuf]) -> Result<u64> {
+/// A FIFO, socket or device node is refused: a source holds files,
+/// directories and symlinks, which is all NAR and the upload can carry.
+fn scan(dir: &Path, exclude: &[PathBuf]) -> Result<u64> {
     let mut newest = 0;
     let exclude: Vec<PathBuf> = exclude.iter().filter_map(|e| e.canonicalize().ok()).collect();
     let walker = walkdir::WalkDir::new(dir).min_depth(1).into_iter();
@@ -148,8 +152,36 @@ fn newest_mtime(dir: &Path, exclude: &[PathBuf]) -> Result<u64> {
         let entry = entry.with_context(|| format!("walking the source tree {}", dir.display()))?;
         let meta =
             entry.path().symlink_metadata().with_context(|| format!("reading {}", entry.path().display()))?;
+        let kind = meta.file_type();
+        ensure!(
+            kind.is_file() || kind.is_dir() || kind.is_symlink(),
+            "the source holds {}, which is not a file, directory or symlink (a FIFO, socket or device)\n\
+             help: a source may hold only files, directories and symlinks; remove it from the tree",
+            entry.path().display()
+        );
         let mtime = filetime::FileTime::from_last_modification_time(&meta).unix_seconds();
         newest = newest.max(mtime.max(0) as u64);
     }
     Ok(newest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fifo_in_the_source_is_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("ok"), "x").unwrap();
+        let fifo = dir.path().join("pipe");
+        let path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: mkfifo on a path we own.
+        assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o644) }, 0);
+        let err = scan(dir.path(), &[]).unwrap_err().to_string();
+        assert!(err.contains("pipe") && err.contains("not a file, directory or symlink"), "{err}");
+        std::fs::remove_file(&fifo).unwrap();
+        filetime::set_file_mtime(dir.path().join("ok"), filetime::FileTime::from_unix_time(1_600_000_000, 0))
+            .unwrap();
+        assert_eq!(scan(dir.path(), &[]).unwrap(), 1_600_000_000, "the newest mtime");
+    }
 }
