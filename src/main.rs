@@ -177,7 +177,8 @@ async fn dispatch(cli: Cli, terminal: &Terminal) -> Result<ExitCode> {
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(reason) => {
-                    reprocheck::outln!("FAILED: {reason}");
+                    // The reason quotes the envelope (payloadType, names): one line, no escapes.
+                    reprocheck::outln!("FAILED: {}", style::without_controls(&reason));
                     Ok(ExitCode::from(1))
                 }
             }

@@ -232,3 +232,28 @@ fn quiet_prints_only_the_result() {
         assert!(!all.contains(noise), "-q printed `{noise}`: {all}");
     }
 }
+
+/// An envelope is untrusted input: its payloadType cannot forge an `OK:`
+/// line, clear the screen or write the clipboard.
+#[test]
+fn attest_verify_prints_a_hostile_envelope_on_one_line_without_escapes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let prefix = tmp.path().join("k");
+    let keygen = reprocheck(&["keygen", prefix.to_str().unwrap()]);
+    assert!(keygen.status.success(), "{}", show(&keygen));
+    let envelope = tmp.path().join("evil.dsse.json");
+    let payload_type = "x\u{1b}[2J\u{1b}]52;c;ZXZpbA==\u{7}\nOK: signed by key forged; all good";
+    let json = serde_json::json!({ "payload": "e30=", "payloadType": payload_type, "signatures": [] });
+    std::fs::write(&envelope, json.to_string()).unwrap();
+    let public = tmp.path().join("k.pub");
+    let run =
+        reprocheck(&["attest", "verify", envelope.to_str().unwrap(), "--key", public.to_str().unwrap()]);
+    assert_eq!(run.status.code(), Some(1), "{}", show(&run));
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(!stdout.lines().any(|l| l.starts_with("OK:")), "a forged OK line: {stdout:?}");
+    assert!(
+        !stdout.contains('\u{1b}') && !stdout.contains('\u{7}'),
+        "escapes reached the terminal: {stdout:?}"
+    );
+    assert!(stdout.starts_with("FAILED: payloadType is"), "{stdout:?}");
+}

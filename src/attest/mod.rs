@@ -187,7 +187,8 @@ impl AttestCheck {
             self.subjects.len()
         );
         for (file, sha256, name) in &self.artifacts {
-            let name = name.as_deref().unwrap_or("?");
+            // The envelope is untrusted: a name must not move the cursor or end the line.
+            let name = crate::style::without_controls(name.as_deref().unwrap_or("?"));
             s.push_str(&format!("  {} sha256:{sha256} is subject {name}\n", file.display()));
         }
         s
