@@ -119,7 +119,11 @@ impl Builds {
             .iter()
             .map(|r| (r.result.index, r.result.outputs.clone()))
             .collect();
-        let round_control = if controls > 0 { results[0].0 } else { self.controls[0] };
+        let round_control = match (controls, self.controls.first()) {
+            (0, Some(first)) => *first,
+            (0, None) => bail!("a round without a control needs an earlier control to compare with"),
+            _ => results[0].0,
+        };
         for (i, (index, outputs)) in results.into_iter().enumerate() {
             self.outputs.insert(index, outputs);
             if i < controls {

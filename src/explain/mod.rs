@@ -201,7 +201,7 @@ pub async fn pipeline(invocation: Invocation<'_>, report: &mut Report) -> Result
         }
         break analysis;
     };
-    let explanation = explain(&mut builds, &analysis, &groups, reused, session.out(), report);
+    let explanation = explain(&mut builds, &analysis, &groups, &factors, reused, session.out(), report);
     let differs = !explanation.nondeterministic.is_empty() || !explanation.blamed.is_empty();
     report.verdict = if differs { Verdict::Unreproducible } else { Verdict::Reproducible };
     report.explanation = Some(explanation);
@@ -250,17 +250,23 @@ fn explain(
     builds: &mut Builds,
     analysis: &Analysis,
     groups: &[Vec<String>],
+    factors: &[String],
     reused: u32,
     out: &Path,
     report: &Report,
 ) -> Explanation {
     let noise = builds.noise().clone();
+    // Round 1: its controls (the check's one when reused) and its groups,
+    // and the check's all-factor run, which confirms a single culprit.
+    let first_controls = if reused > 0 { 1 } else { 2 };
+    let reused_all = builds.indices(factors).filter(|_| reused > 0).map(|(i, _)| i);
     let round_one: BTreeSet<u32> = builds
         .controls()
         .iter()
-        .take(2)
+        .take(first_controls)
         .copied()
         .chain(groups.iter().filter_map(|g| builds.indices(g)).map(|(i, _)| i))
+        .chain(reused_all)
         .collect();
     let mut blamed: BTreeMap<String, Blame> = BTreeMap::new();
     let mut used: BTreeMap<String, BTreeSet<u32>> = BTreeMap::new();
