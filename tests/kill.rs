@@ -129,14 +129,17 @@ fn leftovers_of_a_sigkilled_check_are_swept_by_the_next_one() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
+    // Podman cannot use the disorderfs build directory (docs/engines.md): no mount there.
+    let mounts_expected = engine.info().kind != "podman";
     let deadline = Instant::now() + Duration::from_secs(60);
-    while owned(&engine, &child) < 2 || mounts_under(&tmp).is_empty() {
+    while owned(&engine, &child) < 2 || (mounts_expected && mounts_under(&tmp).is_empty()) {
         assert!(Instant::now() < deadline, "the check never got both builds running");
         std::thread::sleep(Duration::from_millis(200));
     }
     child.kill().unwrap();
     child.wait().unwrap();
-    assert!(owned(&engine, &child) >= 2 && !mounts_under(&tmp).is_empty(), "SIGKILL leaves them behind");
+    assert!(owned(&engine, &child) >= 2, "SIGKILL leaves the containers behind");
+    assert_eq!(mounts_under(&tmp).is_empty(), !mounts_expected, "and the mount");
 
     let quick = write_spec(
         dir.path(),
