@@ -77,6 +77,27 @@ pub fn open(envelope: &Envelope, key: &VerifyingKey) -> Result<Vec<u8>> {
 mod tests {
     use super::*;
 
+    /// The identity point as a public key, and the identity as R with s = 0:
+    /// a "signature" that the non-strict check accepts for every message.
+    #[test]
+    fn a_small_order_key_verifies_nothing() {
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        let key = VerifyingKey::from_bytes(&identity).unwrap();
+        let mut forged = [0u8; 64];
+        forged[..32].copy_from_slice(&identity);
+        let envelope = Envelope {
+            payload: BASE64.encode(b"{}"),
+            payload_type: IN_TOTO_PAYLOAD_TYPE.into(),
+            signatures: vec![EnvelopeSignature { keyid: String::new(), sig: BASE64.encode(forged) }],
+        };
+        let message = pae(IN_TOTO_PAYLOAD_TYPE, b"{}");
+        let signature = Signature::from_bytes(&forged);
+        use ed25519_dalek::Verifier as _;
+        assert!(key.verify(&message, &signature).is_ok(), "the weak check accepts it");
+        assert!(open(&envelope, &key).is_err(), "the strict one does not");
+    }
+
     #[test]
     fn pae_matches_the_spec_example() {
         // The example from the DSSE protocol document.
