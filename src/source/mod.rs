@@ -137,18 +137,26 @@ pub fn materialize(spec: &Spec, workdir: &Path, exclude: &[PathBuf]) -> Result<P
     Ok(PreparedSource { dir, exclude, source_date_epoch, root_mtime, info })
 }
 
+/// Every entry below `dir` in name order, leaving out the `exclude` paths
+/// (results directories) and everything under them; the same walk for
+/// scanning and for packing, so both see the same tree.
+pub(crate) fn walk_excluding(
+    dir: &Path,
+    exclude: &[PathBuf],
+) -> impl Iterator<Item = walkdir::Result<walkdir::DirEntry>> {
+    let exclude: Vec<PathBuf> = exclude.iter().filter_map(|e| e.canonicalize().ok()).collect();
+    walkdir::WalkDir::new(dir).min_depth(1).sort_by_file_name().into_iter().filter_entry(move |e| {
+        let canonical = e.path().canonicalize().unwrap_or_else(|_| e.path().to_path_buf());
+        !exclude.contains(&canonical)
+    })
+}
+
 /// The newest mtime of any entry below `dir` (symlinks not followed).
 /// A FIFO, socket or device node is refused: a source holds files,
 /// directories and symlinks, which is all NAR and the upload can carry.
 fn scan(dir: &Path, exclude: &[PathBuf]) -> Result<u64> {
     let mut newest = 0;
-    let exclude: Vec<PathBuf> = exclude.iter().filter_map(|e| e.canonicalize().ok()).collect();
-    let walker = walkdir::WalkDir::new(dir).min_depth(1).into_iter();
-    let walker = walker.filter_entry(|e| {
-        let canonical = e.path().canonicalize().unwrap_or_else(|_| e.path().to_path_buf());
-        !exclude.contains(&canonical)
-    });
-    for entry in walker {
+    for entry in walk_excluding(dir, exclude) {
         let entry = entry.with_context(|| format!("walking the source tree {}", dir.display()))?;
         let meta =
             entry.path().symlink_metadata().with_context(|| format!("reading {}", entry.path().display()))?;

@@ -7,7 +7,6 @@
 use crate::errors::*;
 use bytes::Bytes;
 use std::path::{Path, PathBuf};
-use walkdir::WalkDir;
 
 /// What to pack, and as whom.
 pub struct Packing<'a> {
@@ -35,13 +34,7 @@ pub fn pack(p: &Packing) -> Result<Bytes> {
         parent = if parent.is_empty() { part.to_string() } else { format!("{parent}/{part}") };
         append_dir(&mut builder, &parent, p.uid, p.root_mtime)?;
     }
-    let exclude: Vec<PathBuf> = p.exclude.iter().filter_map(|e| e.canonicalize().ok()).collect();
-    let walker = WalkDir::new(p.source).min_depth(1).sort_by_file_name().into_iter();
-    let walker = walker.filter_entry(|e| {
-        let canonical = e.path().canonicalize().unwrap_or_else(|_| e.path().to_path_buf());
-        !exclude.iter().any(|x| x == &canonical)
-    });
-    for entry in walker {
+    for entry in super::walk_excluding(p.source, &p.exclude) {
         let entry = entry.with_context(|| format!("walking the source tree {}", p.source.display()))?;
         let rel = entry.path().strip_prefix(p.source).context("walkdir left the source tree")?;
         let meta =
