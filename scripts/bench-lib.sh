@@ -5,7 +5,7 @@ cargo build --release -q
 bin=$PWD/target/release/reprocheck
 digest=$(sed -n 's/^digest = "\(sha256:[0-9a-f]*\)".*/\1/p' specs/hello.toml | head -n1)
 docker image inspect "$digest" >/dev/null 2>&1 ||
-  { echo "pinned image $digest missing: run $bin image build containers/debian-bookworm" >&2; exit 2; }
+  { echo "pinned image $digest missing: run $bin image build specs/containers/debian-bookworm" >&2; exit 2; }
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -33,6 +33,8 @@ pub struct CheckOptions {
     pub expect_files: Vec<(String, PathBuf)>,
     /// What the terminal shows while the builds run.
     pub progress: crate::progress::Progress,
+    /// Whether the spec may name host files outside its directory.
+    pub host_paths: spec::HostPaths,
 }
 
 /// Runs the check and writes `OUT/report.json`. Returns the report (with
@@ -96,7 +98,7 @@ pub async fn run_after(
     mode: Mode,
     earlier: Option<crate::explain::Earlier<'_>>,
 ) -> Result<(Report, PathBuf)> {
-    let spec = spec::load(spec_file)?;
+    let spec = spec::load(spec_file, options.host_paths)?;
     let default_name = match mode {
         Mode::Check => spec.name.clone(),
         Mode::Explain => format!("{}-explain", spec.name),

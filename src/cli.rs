@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
     long_about = None,
     after_help = "Examples:\n  reprocheck check specs/hello.toml --build-missing\n  \
 reprocheck check specs/hello-unreproducible.toml --explain\n  \
-reprocheck verify specs/examples/release.toml --sign-key rebuilder.key\n\n\
+reprocheck verify specs/release.toml --sign-key rebuilder.key\n\n\
 Exit codes: 0 reproducible/verified, 1 unreproducible/not verified, 2 error.\n\
 The results (report.json, report.html, logs, outputs) go to reprocheck-out/<name> unless --out says otherwise."
 )]
@@ -158,8 +158,8 @@ pub enum Command {
     },
     /// Rebuild SPEC and compare each output with its published digest; write a SLSA provenance attestation
     /// (exit 0 all match, 1 any content-match/mismatch/missing, 2 error).
-    #[command(after_help = "Examples:\n  reprocheck verify specs/examples/release.toml\n  \
-reprocheck verify specs/examples/release-naive.toml --expect-file hello-1.0.tgz=specs/examples/published/hello-1.0.tgz\n  \
+    #[command(after_help = "Examples:\n  reprocheck verify specs/release.toml\n  \
+reprocheck verify specs/release-naive.toml --expect-file hello-1.0.tgz=specs/published/hello-1.0.tgz\n  \
 reprocheck verify SPEC --runs 3 --sign-key rebuilder.key --builder-id https://rebuild.example.org/me")]
     Verify {
         /// What every building command takes.
@@ -202,9 +202,15 @@ reprocheck lock specs/hello.toml --locked    # in CI: fail if a pin would change
         /// Fail instead of changing the pin.
         #[arg(long)]
         locked: bool,
+        /// Let the spec name files outside its own directory.
+        #[arg(long)]
+        allow_host_paths: bool,
     },
     /// Toolchain images.
-    #[command(subcommand, after_help = "Example:\n  reprocheck image build containers/debian-bookworm")]
+    #[command(
+        subcommand,
+        after_help = "Example:\n  reprocheck image build specs/containers/debian-bookworm"
+    )]
     Image(ImageCommand),
     /// List the factors with their control and experiment values.
     #[command(after_help = "Example:\n  reprocheck factors")]
@@ -257,6 +263,27 @@ pub struct BuildArgs {
     /// image, a missing or stale lock, or drift is an error.
     #[arg(long)]
     pub locked: bool,
+    /// Let the spec name files outside its own directory (source, tarball, sums, recipe);
+    /// by default every path must resolve under it, so a spec from someone else cannot read
+    /// your files.
+    #[arg(long)]
+    pub allow_host_paths: bool,
+}
+
+impl BuildArgs {
+    /// `--allow-host-paths` as the spec loader takes it.
+    pub fn host_paths(&self) -> crate::spec::HostPaths {
+        host_paths(self.allow_host_paths)
+    }
+}
+
+/// The spec loader's [`crate::spec::HostPaths`] for `--allow-host-paths`.
+pub fn host_paths(allow: bool) -> crate::spec::HostPaths {
+    if allow {
+        crate::spec::HostPaths::Allowed
+    } else {
+        crate::spec::HostPaths::Confined
+    }
 }
 
 /// `reprocheck attest ...`
@@ -294,11 +321,11 @@ fn parse_expect_file(text: &str) -> Result<(String, PathBuf), String> {
 pub enum ImageCommand {
     /// Build an image from DIR/recipe.toml and DIR/packages.lock with mmdebstrap and load it; the last stdout
     /// line is its digest. Without a lock, resolve the packages and write one.
-    #[command(after_help = "Examples:\n  reprocheck image build containers/debian-bookworm\n  \
-reprocheck image build containers/debian-bookworm --packages-dir debs   # no archive needed\n  \
-reprocheck image build containers/debian-bookworm --update              # accept new packages; prints what changed")]
+    #[command(after_help = "Examples:\n  reprocheck image build specs/containers/debian-bookworm\n  \
+reprocheck image build specs/containers/debian-bookworm --packages-dir debs   # no archive needed\n  \
+reprocheck image build specs/containers/debian-bookworm --update              # accept new packages; prints what changed")]
     Build {
-        /// The recipe directory, e.g. containers/debian-bookworm.
+        /// The recipe directory, e.g. specs/containers/debian-bookworm.
         dir: PathBuf,
         #[command(flatten)]
         packages: PackageArgs,
@@ -312,7 +339,7 @@ reprocheck image build containers/debian-bookworm --update              # accept
     /// Save every .deb DIR/packages.lock names into DEBS (each checked against its sha256), so that
     /// `image build --packages-dir DEBS` rebuilds the same image with no archive at all.
     #[command(
-        after_help = "Example:\n  reprocheck image vendor containers/debian-bookworm containers/debian-bookworm/debs"
+        after_help = "Example:\n  reprocheck image vendor specs/containers/debian-bookworm specs/containers/debian-bookworm/debs"
     )]
     Vendor {
         /// The recipe directory.

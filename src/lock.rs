@@ -35,8 +35,13 @@ pub struct LockOutcome {
 /// built now) and the source tree's NAR hash, and writes them as
 /// `image.digest` and `source.nar_hash`. With `locked`, a change is refused
 /// instead.
-pub async fn lock(engine: &dyn Engine, spec_file: &Path, locked: bool) -> Result<LockOutcome> {
-    let spec = spec::load(spec_file)?;
+pub async fn lock(
+    engine: &dyn Engine,
+    spec_file: &Path,
+    locked: bool,
+    host_paths: spec::HostPaths,
+) -> Result<LockOutcome> {
+    let spec = spec::load(spec_file, host_paths)?;
     let scratch = tempfile::tempdir().context("creating a scratch directory for the source")?;
     let source = source::materialize(&spec, &scratch.path().join("source"), &[])?;
     let nar_hash = Digest::parse(&source.info.nar_hash).map_err(|e| anyhow!("odd NAR hash: {e}"))?;
@@ -111,7 +116,7 @@ async fn resolve_image(
             Some(digest) => digest.clone(),
             None => bail!(
                 "{}: [image] has neither `name` nor `recipe`, so there is nothing to resolve a pin from\n\
-                 help: add `name = \"repo/name\"` for a local image, or `recipe = \"../containers/...\"`",
+                 help: add `name = \"repo/name\"` for a local image, or `recipe = \"containers/...\" (a directory beside the spec)`",
                 spec_file.display()
             ),
         },

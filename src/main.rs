@@ -29,6 +29,7 @@ fn options(build: &BuildArgs, terminal: &Terminal) -> Result<CheckOptions> {
         build_missing: build.build_missing,
         locked: build.locked,
         progress: terminal.progress.clone(),
+        host_paths: build.host_paths(),
         ..Default::default()
     })
 }
@@ -154,7 +155,7 @@ async fn dispatch(cli: Cli, terminal: &Terminal) -> Result<ExitCode> {
             let options = CheckOptions { runs, diffoscope, expect_files, ..options(&build, terminal)? };
             let (report, out) = check::run(&build.spec, &options, Mode::Verify).await?;
             if report.error.is_none() {
-                let spec = reprocheck::spec::load(&build.spec)?;
+                let spec = reprocheck::spec::load(&build.spec, build.host_paths())?;
                 let builder_id = builder_id.unwrap_or_else(attest::default_builder_id);
                 for file in attest::write(&spec, &report, &out, &builder_id, key.as_ref())? {
                     reprocheck::errln!("attestation: {}", file.display());
@@ -183,9 +184,9 @@ async fn dispatch(cli: Cli, terminal: &Terminal) -> Result<ExitCode> {
                 }
             }
         }
-        Command::Lock { spec, locked } => {
+        Command::Lock { spec, locked, allow_host_paths } => {
             let engine = DockerEngine::connect().await?;
-            let outcome = lock::lock(&engine, &spec, locked).await?;
+            let outcome = lock::lock(&engine, &spec, locked, cli::host_paths(allow_host_paths)).await?;
             for (key, change) in [("image.digest", outcome.image), ("source.nar_hash", outcome.source)] {
                 match change {
                     PinChange::Unchanged(d) => {

@@ -27,10 +27,21 @@ fn every_bad_spec_gets_a_located_one_screen_error() {
             .unwrap_or_else(|_| panic!("{name}.toml has no {name}.expect beside it"));
         let mut lines = expect.lines();
         let line = lines.next().and_then(|l| l.strip_prefix("line ")).expect("first line: `line N`");
-        let fragments: Vec<&str> = lines.filter(|l| !l.is_empty()).collect();
+        let mut fragments: Vec<&str> = lines.filter(|l| !l.is_empty()).collect();
+        // An optional `args: ...` line adds flags, e.g. to pass the confinement.
+        let extra: Vec<&str> = match fragments.first().and_then(|l| l.strip_prefix("args: ")) {
+            Some(args) => {
+                let args = args.split_whitespace().collect();
+                fragments.remove(0);
+                args
+            }
+            None => Vec::new(),
+        };
         let out = tmp.path().join(name);
         let relative = format!("tests/bad-specs/{name}.toml");
-        let run = reprocheck_cmd(&["check", &relative, "--out", out.to_str().unwrap()])
+        let mut args = vec!["check", &relative, "--out", out.to_str().unwrap()];
+        args.extend(extra);
+        let run = reprocheck_cmd(&args)
             .env("DOCKER_HOST", "unix:///nonexistent/reprocheck-bad-specs.sock")
             .output()
             .unwrap();

@@ -37,7 +37,8 @@ fn assert_contained(dir: &Path, name: &str) {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     top.sort();
-    let mut expected = vec![format!("{name}.toml"), "results".to_string()];
+    // The spec, the fixture's copy beside it (see write_spec), the results.
+    let mut expected = vec![format!("{name}.toml"), format!("{name}.source"), "results".to_string()];
     expected.sort();
     assert_eq!(top, expected, "{name}: written beside the results");
     for entry in std::fs::read_dir(dir.join("results")).unwrap() {
@@ -54,6 +55,76 @@ fn stderr(run: &std::process::Output) -> String {
 
 fn outputs(report: &serde_json::Value) -> &serde_json::Map<String, serde_json::Value> {
     report["runs"][0]["outputs"].as_object().expect("outputs recorded")
+}
+
+/// The red-team case: a spec from someone else names host files (a source
+/// linked to a directory outside, a sums file linked to a secret). Both are
+/// refused before anything is built or read; the secret's text appears
+/// nowhere. With --allow-host-paths the outside source builds.
+#[test]
+fn a_spec_reaches_host_files_outside_its_directory_only_when_allowed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let outside = tmp.path().join("outside");
+    std::fs::create_dir(&outside).unwrap();
+    std::fs::write(outside.join("build.sh"), "mkdir -p out && cat secret > out/x\n").unwrap();
+    std::fs::write(outside.join("secret"), "SECRET-LINE-0451\n").unwrap();
+    let spec_dir = tmp.path().join("spec");
+    std::fs::create_dir(&spec_dir).unwrap();
+    std::os::unix::fs::symlink(&outside, spec_dir.join("src")).unwrap();
+    std::os::unix::fs::symlink(outside.join("secret"), spec_dir.join("SHA256SUMS")).unwrap();
+    let digest = "0".repeat(64);
+    let body =
+        format!("[image]\ndigest = \"sha256:{digest}\"\n[source]\npath = \"src\"\n[build]\n{SH_BUILD}\n");
+    let cases = [
+        ("linked.toml", body.clone(), "source.path resolves to"),
+        (
+            "absolute.toml",
+            body.replace("\"src\"", &format!("\"{}\"", outside.display())),
+            "source.path resolves to",
+        ),
+        (
+            "sums.toml",
+            body.replace("\"src\"", "\".\"") + "[expect]\nsums = \"SHA256SUMS\"\n",
+            "expect.sums resolves to",
+        ),
+    ];
+    for (file, text, fragment) in &cases {
+        let spec = spec_dir.join(file);
+        std::fs::write(&spec, text).unwrap();
+        let out = tmp.path().join(format!("{file}.out"));
+        let run = reprocheck_cmd(&["check", spec.to_str().unwrap(), "--out", out.to_str().unwrap()])
+            .env("DOCKER_HOST", "unix:///nonexistent/reprocheck-confined.sock")
+            .output()
+            .unwrap();
+        let stderr = stderr(&run);
+        assert_eq!(run.status.code(), Some(2), "{file}: {}", show(&run));
+        assert!(
+            stderr.contains(fragment) && stderr.contains("outside the spec's directory"),
+            "{file}: {stderr}"
+        );
+        assert!(stderr.contains("--allow-host-paths"), "{file}: the way out is named: {stderr}");
+        assert!(!stderr.contains("SECRET-LINE"), "{file}: the secret was read: {stderr}");
+        assert!(!out.exists(), "{file}: nothing may start");
+    }
+
+    let Some(_engine) = ready_engine() else { return };
+    let allowed = write_spec(&spec_dir, "allowed", &spec_dir, SH_BUILD);
+    let text = std::fs::read_to_string(&allowed).unwrap();
+    let text = text
+        .replace(&format!("path = \"{}\"", spec_dir.display()), &format!("path = \"{}\"", outside.display()));
+    std::fs::write(&allowed, text).unwrap();
+    let out = tmp.path().join("allowed.out");
+    let run = reprocheck(&[
+        "check",
+        allowed.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--vary",
+        "none",
+        "--allow-host-paths",
+    ]);
+    assert_eq!(run.status.code(), Some(0), "{}", show(&run));
+    assert_eq!(report(&out)["verdict"], "reproducible");
 }
 
 #[test]

@@ -179,12 +179,12 @@ fn the_explain_report_shows_the_blamed_factor_and_its_fix() {
 fn the_verify_report_shows_each_published_artifact_and_its_verdict() {
     let Some(_engine) = ready_engine() else { return };
     let Some(browser) = chromium() else { return };
-    let made = Command::new("sh").arg("specs/examples/make-repo.sh").current_dir(root()).output().unwrap();
+    let made = Command::new("sh").arg("specs/make-repo.sh").current_dir(root()).output().unwrap();
     assert!(made.status.success(), "{}", show(&made));
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("results");
-    let reference = "dist/hello-1.0.tgz=specs/examples/published/hello-1.0.tgz";
-    let spec = "specs/examples/release-naive.toml";
+    let reference = "dist/hello-1.0.tgz=specs/published/hello-1.0.tgz";
+    let spec = "specs/release-naive.toml";
     let args = ["-q", "verify", spec, "--expect-file", reference, "--out", out.to_str().unwrap()];
     let run = reprocheck(&args);
     assert_eq!(run.status.code(), Some(1), "{}", show(&run));
@@ -193,7 +193,7 @@ fn the_verify_report_shows_each_published_artifact_and_its_verdict() {
         "NOT VERIFIED hello-release-naive",
         "Published artifacts",
         "content-match dist/hello-1.0.tgz",
-        "reference file specs/examples/published/hello-1.0.tgz",
+        "reference file specs/published/hello-1.0.tgz",
         "git",
         "29bf614cada87943a3de6273c4edc79045925ad3",
     ] {

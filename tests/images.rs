@@ -160,7 +160,7 @@ fn a_pin_the_lock_no_longer_builds_names_the_changed_packages() {
         &spec,
         format!(
             "[image]\ndigest = \"{old}\"\nrecipe = \"recipe\"\n[source]\npath = \"{}\"\n[build]\n{SH_BUILD}\n",
-            fixture("clean").display()
+            source_beside(tmp.path(), "clean", &fixture("clean")).display()
         ),
     )
     .unwrap();
@@ -191,7 +191,7 @@ fn an_unpinned_image_is_refused_by_locked_and_by_verify() {
         &spec,
         format!(
             "[image]\nrecipe = \"recipe\"\n[source]\npath = \"{}\"\n[build]\n{SH_BUILD}\n[expect]\n\"out/x\" = \"sha256:{}\"\n",
-            fixture("clean").display(),
+            source_beside(tmp.path(), "clean", &fixture("clean")).display(),
             "0".repeat(64)
         ),
     )

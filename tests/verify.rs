@@ -114,7 +114,7 @@ fn source_date_epoch_is_the_commit_time_and_the_tree_is_pinned() {
 fn example_repo() {
     static MADE: std::sync::Once = std::sync::Once::new();
     MADE.call_once(|| {
-        sh(&root(), "specs/examples/make-repo.sh");
+        sh(&root(), "specs/make-repo.sh");
     });
 }
 
@@ -133,15 +133,15 @@ fn verify(args: &[&str], out: &Path) -> (std::process::Output, serde_json::Value
 fn the_example_release_matches_and_the_naive_one_content_matches() {
     let Some(_engine) = ready_engine() else { return };
     let tmp = tempfile::tempdir().unwrap();
-    let (run, report) = verify(&["specs/examples/release.toml"], &tmp.path().join("release"));
+    let (run, report) = verify(&["specs/release.toml"], &tmp.path().join("release"));
     assert_eq!(run.status.code(), Some(0), "{}", show(&run));
     assert_eq!(report["verdict"], "verified");
     let output = &report["verification"]["outputs"][0];
     assert_eq!(output["verdict"], "match", "{output}");
     assert_eq!(output["output"], "dist/hello-1.0.tgz", "the sums file's bare name found its output");
 
-    let reference = "dist/hello-1.0.tgz=specs/examples/published/hello-1.0.tgz";
-    let args = ["specs/examples/release-naive.toml", "--expect-file", reference];
+    let reference = "dist/hello-1.0.tgz=specs/published/hello-1.0.tgz";
+    let args = ["specs/release-naive.toml", "--expect-file", reference];
     let (run, report) = verify(&args, &tmp.path().join("naive"));
     assert_eq!(run.status.code(), Some(1), "content-match is not a pass: {}", show(&run));
     assert_eq!(report["verdict"], "not-verified");
@@ -160,7 +160,7 @@ fn a_published_tarball_with_other_content_is_a_mismatch() {
     let tmp = tempfile::tempdir().unwrap();
     // The published tarball carries a line that is not in the tagged commit.
     let tampered = tmp.path().join("hello-1.0.tgz");
-    let published = root().join("specs/examples/published/hello-1.0.tgz");
+    let published = root().join("specs/published/hello-1.0.tgz");
     sh(
         tmp.path(),
         &format!(
@@ -171,7 +171,7 @@ fn a_published_tarball_with_other_content_is_a_mismatch() {
         ),
     );
     let reference = format!("dist/hello-1.0.tgz={}", tampered.display());
-    let args = ["specs/examples/release-naive.toml", "--expect-file", &reference];
+    let args = ["specs/release-naive.toml", "--expect-file", &reference];
     let (run, report) = verify(&args, &tmp.path().join("out"));
     assert_eq!(run.status.code(), Some(1), "{}", show(&run));
     let output = &report["verification"]["outputs"][0];
@@ -192,13 +192,12 @@ fn a_signed_attestation_verifies_and_a_flipped_byte_fails() {
     assert!(keygen.status.success(), "{}", show(&keygen));
     let (key, public) = (tmp.path().join("rebuilder.key"), tmp.path().join("rebuilder.pub"));
     let out = tmp.path().join("out");
-    let args =
-        ["specs/examples/release.toml", "--sign-key", key.to_str().unwrap(), "--builder-id", "urn:test"];
+    let args = ["specs/release.toml", "--sign-key", key.to_str().unwrap(), "--builder-id", "urn:test"];
     let (run, _) = verify(&args, &out);
     assert_eq!(run.status.code(), Some(0), "{}", show(&run));
 
     let envelope_path = out.join("provenance.dsse.json");
-    let published = root().join("specs/examples/published/hello-1.0.tgz");
+    let published = root().join("specs/published/hello-1.0.tgz");
     let attest = |envelope: &Path, artifact: &Path| {
         reprocheck(&[
             "attest",
@@ -212,7 +211,7 @@ fn a_signed_attestation_verifies_and_a_flipped_byte_fails() {
     };
     let ok = attest(&envelope_path, &published);
     assert_eq!(ok.status.code(), Some(0), "{}", show(&ok));
-    let not_subject = attest(&envelope_path, &root().join("specs/examples/release.toml"));
+    let not_subject = attest(&envelope_path, &root().join("specs/release.toml"));
     assert_eq!(not_subject.status.code(), Some(1), "{}", show(&not_subject));
 
     // The statement says what was built, from what, by whom.

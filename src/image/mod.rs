@@ -15,7 +15,7 @@ mod recipe;
 
 pub use archive::sha256_file;
 pub use lock::{PackageDrift, PackageLock};
-pub use recipe::Recipe;
+pub use recipe::{Recipe, RECIPE_FILE};
 
 use crate::engine::Engine;
 use crate::errors::*;

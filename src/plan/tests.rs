@@ -8,7 +8,7 @@ fn spec() -> Spec {
         "a".repeat(64)
     );
     std::fs::write(&file, text).unwrap();
-    crate::spec::load(&file).unwrap()
+    crate::spec::load(&file, crate::spec::HostPaths::Confined).unwrap()
 }
 
 fn capable() -> HostFacts {

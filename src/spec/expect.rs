@@ -3,7 +3,7 @@
 
 use super::{Digest, Expected, SpecError};
 use std::collections::BTreeMap;
-use std::path::{Component, Path};
+use std::path::{Component, Path, PathBuf};
 use toml::Spanned;
 
 type Checked<T> = std::result::Result<T, SpecError>;
@@ -16,11 +16,12 @@ const SUMS_KEY: &str = "sums";
 
 /// Validates the `[expect]` table of `spec` (whose text is `text`), reading
 /// its sums file if it names one. Each output may be expected once.
+/// `resolve` turns the sums path into a file the spec may read.
 pub(super) fn validate(
     spec: &Path,
-    dir: &Path,
     text: &str,
     table: &Spanned<BTreeMap<Spanned<String>, Spanned<String>>>,
+    resolve: &dyn Fn(&Spanned<String>) -> Checked<PathBuf>,
 ) -> Checked<Vec<Expected>> {
     let at = |span: std::ops::Range<usize>, message: String| SpecError::at(spec, text, Some(span), message);
     let mut expected: Vec<Expected> = Vec::new();
@@ -29,7 +30,7 @@ pub(super) fn validate(
             format!("{}:{}", spec.display(), text[..span.start].matches('\n').count() + 1)
         };
         if key.get_ref() == SUMS_KEY {
-            let file = dir.join(value.get_ref());
+            let file = resolve(value)?;
             // A regular file under a cap: not /dev/zero, not a FIFO.
             let sums = super::read_capped(&file, MAX_SUMS_SIZE).map_err(|e| {
                 at(value.span(), format!("cannot read the sums file {}: {e:#}", file.display()))

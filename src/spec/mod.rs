@@ -8,10 +8,12 @@ mod diagnostic;
 mod expect;
 mod limits;
 mod raw;
+mod reach;
 mod validate;
 
 pub use diagnostic::SpecError;
 pub use limits::Limits;
+pub use reach::{HostPaths, ALLOW_FLAG};
 
 use crate::errors::*;
 use std::collections::BTreeMap;
@@ -238,10 +240,10 @@ pub struct Check {
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60 * 60);
 
 /// Validates spec `text` as if read from `file` (relative paths resolve
-/// against its directory). For callers that have the text already, and the
-/// fuzzer.
-pub fn parse(file: &Path, text: String) -> std::result::Result<Spec, SpecError> {
-    validate::validate(file, text)
+/// against its directory, and are confined to it unless `host_paths`
+/// allows them). For callers that have the text already, and the fuzzer.
+pub fn parse(file: &Path, text: String, host_paths: HostPaths) -> std::result::Result<Spec, SpecError> {
+    validate::validate(file, text, host_paths)
 }
 
 /// Largest spec file read (1 MiB): a spec is a short text.
@@ -274,13 +276,13 @@ pub fn read_capped(file: &Path, max: u64) -> Result<String> {
     String::from_utf8(bytes).map_err(|_| anyhow!("{} is not valid UTF-8", file.display()))
 }
 
-/// Reads and validates the spec at `file`.
-pub fn load(file: &Path) -> Result<Spec> {
+/// Reads and validates the spec at `file`; see [`parse`] for `host_paths`.
+pub fn load(file: &Path, host_paths: HostPaths) -> Result<Spec> {
     let text = read_capped(file, MAX_SPEC_SIZE).map_err(|e| {
         anyhow!(
             "cannot read spec file {}: {e:#}\nhelp: check the path; specs are TOML files of at most 1 MiB",
             file.display()
         )
     })?;
-    Ok(validate::validate(file, text)?)
+    Ok(validate::validate(file, text, host_paths)?)
 }

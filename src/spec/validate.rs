@@ -1,6 +1,7 @@
 //! Turns the raw spec into a [`Spec`], with a located error for every mistake.
 
 use super::raw::{RawBuild, RawCheck, RawImage, RawSource, RawSpec};
+use super::reach::{HostPaths, Reach};
 use super::DEFAULT_TIMEOUT;
 use super::{expect, Build, Check, Digest, ImagePin, Origin, Source, SourceDateEpoch, Spec, SpecError};
 use crate::factors;
@@ -17,8 +18,8 @@ type Checked<T> = std::result::Result<T, SpecError>;
 /// Validation context: the file and its text, for locating errors.
 struct Ctx<'a> {
     file: &'a Path,
-    dir: PathBuf,
     text: &'a str,
+    reach: Reach,
 }
 
 impl Ctx<'_> {
@@ -29,9 +30,15 @@ impl Ctx<'_> {
     fn err_at_start(&self, message: impl Into<String>) -> SpecError {
         SpecError::at(self.file, self.text, Some(0..0), message)
     }
+
+    /// The error for a path `key` that cannot be used.
+    fn refused<T>(&self, spanned: &Spanned<T>, key: &str, refusal: super::reach::Refusal) -> SpecError {
+        let (message, hint) = refusal.explain(key);
+        self.err(spanned, message).hint(hint)
+    }
 }
 
-pub(super) fn validate(file: &Path, text: String) -> Checked<Spec> {
+pub(super) fn validate(file: &Path, text: String, host_paths: HostPaths) -> Checked<Spec> {
     let raw: RawSpec = toml::from_str(&text).map_err(|e| {
         let hint = hint_for_toml_error(e.message());
         let err = SpecError::at(file, &text, e.span(), e.message().trim().to_string());
@@ -42,7 +49,7 @@ pub(super) fn validate(file: &Path, text: String) -> Checked<Spec> {
     })?;
     let dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
     let dir = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir };
-    let ctx = Ctx { file, dir: dir.clone(), text: &text };
+    let ctx = Ctx { file, text: &text, reach: Reach::new(&dir, host_paths) };
 
     let name = validate_name(&ctx, raw.name.as_ref())?;
     let image = match &raw.image {
@@ -71,7 +78,14 @@ pub(super) fn validate(file: &Path, text: String) -> Checked<Spec> {
     };
     let check = validate_check(&ctx, raw.check.as_ref())?;
     let expect = match &raw.expect {
-        Some(table) => expect::validate(ctx.file, &ctx.dir, ctx.text, table)?,
+        Some(table) => {
+            let resolve = |sums: &Spanned<String>| {
+                ctx.reach
+                    .existing(sums.get_ref())
+                    .map_err(|refusal| ctx.refused(sums, "expect.sums", refusal))
+            };
+            expect::validate(ctx.file, ctx.text, table, &resolve)?
+        }
         None => Vec::new(),
     };
     let limits = super::limits::validate(ctx.file, ctx.text, raw.limits.as_ref())?;
@@ -171,7 +185,22 @@ fn validate_image(ctx: &Ctx, image: &RawImage) -> Checked<ImagePin> {
             .err_at_start("[image] needs `digest` (or `name`/`recipe` for `reprocheck lock` to resolve)")
             .hint("add `digest = \"sha256:<64 hex>\"`"));
     }
-    let recipe = image.recipe.as_ref().map(|r| lexically_normal(&ctx.dir.join(r.get_ref())));
+    let recipe = match &image.recipe {
+        Some(r) => {
+            let dir = ctx
+                .reach
+                .maybe_missing(r.get_ref())
+                .map_err(|refusal| ctx.refused(r, "image.recipe", refusal))?;
+            // What the image build reads from the recipe must not link out either.
+            for file in [crate::image::RECIPE_FILE, crate::image::lock::LOCK_FILE] {
+                ctx.reach
+                    .member(&dir, file)
+                    .map_err(|refusal| ctx.refused(r, &format!("image.recipe's {file}"), refusal))?;
+            }
+            Some(dir)
+        }
+        None => None,
+    };
     Ok(ImagePin { digest, name: image.name.as_ref().map(|n| n.get_ref().clone()), recipe })
 }
 
@@ -203,7 +232,7 @@ fn validate_source(ctx: &Ctx, source: &Spanned<RawSource>) -> Checked<Source> {
     only("sha256", raw.sha256.is_some() && !is_tarball, "tarball")?;
     only("strip_components", raw.strip_components.is_some() && !is_tarball, "tarball")?;
     let origin = if let Some(path) = &raw.path {
-        Origin::Path(existing(ctx, path, true)?)
+        Origin::Path(existing(ctx, "source.path", path, true)?)
     } else if let Some(git) = &raw.git {
         validate_git(ctx, source, git)?
     } else if let Some(tarball) = &raw.tarball {
@@ -221,12 +250,12 @@ fn validate_source(ctx: &Ctx, source: &Spanned<RawSource>) -> Checked<Source> {
 }
 
 /// A path relative to the spec's directory that must exist (as a directory
-/// when `dir`), made absolute.
-fn existing(ctx: &Ctx, path: &Spanned<String>, dir: bool) -> Checked<PathBuf> {
-    let full = ctx.dir.join(path.get_ref());
+/// when `dir`), resolved and confined (see [`super::reach`]).
+fn existing(ctx: &Ctx, key: &str, path: &Spanned<String>, dir: bool) -> Checked<PathBuf> {
+    let full = ctx.reach.existing(path.get_ref()).map_err(|refusal| ctx.refused(path, key, refusal))?;
     let what = if dir { "a directory" } else { "a file" };
     match std::fs::metadata(&full) {
-        Ok(meta) if meta.is_dir() == dir => Ok(full.canonicalize().unwrap_or(full)),
+        Ok(meta) if meta.is_dir() == dir => Ok(full),
         Ok(_) => Err(ctx
             .err(path, format!("{} is not {what}", full.display()))
             .hint(format!("point the key at {what}"))),
@@ -265,7 +294,8 @@ fn validate_git(ctx: &Ctx, source: &Spanned<RawSource>, git: &Spanned<String>) -
             .err(git, format!("source.git `{url}` is not a repository URL or path"))
             .hint("use an https://, ssh://, git:// or file:// URL, or a local path"));
     }
-    let url = if remote { url.clone() } else { existing(ctx, git, true)?.display().to_string() };
+    let url =
+        if remote { url.clone() } else { existing(ctx, "source.git", git, true)?.display().to_string() };
     if let Some(tag) = &raw.tag {
         let t = tag.get_ref();
         if t.is_empty() || t.starts_with('-') || t.contains("..") || t.chars().any(|c| c.is_whitespace()) {
@@ -310,7 +340,7 @@ fn validate_tarball(ctx: &Ctx, source: &Spanned<RawSource>, tarball: &Spanned<St
                 .hint("use 0 to 16; 1 drops the usual top directory like `tar --strip-components=1`"))
         }
     };
-    let path = existing(ctx, tarball, false)?;
+    let path = existing(ctx, "source.tarball", tarball, false)?;
     Ok(Origin::Tarball { path, sha256: digest, strip_components })
 }
 
@@ -434,7 +464,7 @@ mod tests {
     use super::*;
 
     fn parse(text: &str) -> Checked<Spec> {
-        validate(Path::new("t.toml"), text.to_string())
+        validate(Path::new("t.toml"), text.to_string(), HostPaths::Confined)
     }
 
     const GOOD: &str = r#"

@@ -50,7 +50,7 @@ pub fn block<T>(future: impl std::future::Future<Output = T>) -> T {
 }
 
 /// The bundled recipe every test's image comes from.
-pub const RECIPE: &str = "containers/debian-bookworm";
+pub const RECIPE: &str = "specs/containers/debian-bookworm";
 
 /// The image id the bundled recipe's lock pins: the one every test uses.
 /// Call [`require_image`] (or [`ready_engine`]) first.
@@ -133,9 +133,24 @@ impl Case {
 /// The usual [build] body of the fixtures.
 pub const SH_BUILD: &str = "command = \"sh build.sh\"\noutputs = [\"out\"]";
 
-/// Writes `dir/NAME.toml` building `source` on the pinned image; `build_table`
-/// is the body of [build], optionally followed by further tables.
+/// `source` as a spec in `dir` may name it: a spec reaches only files under
+/// its own directory, so a source elsewhere (a fixture) is copied to
+/// `dir/NAME.source` with `cp -a` (modes, mtimes and links kept).
+pub fn source_beside(dir: &Path, name: &str, source: &Path) -> PathBuf {
+    if source.starts_with(dir) {
+        return source.to_path_buf();
+    }
+    let copy = dir.join(format!("{name}.source"));
+    let cp = Command::new("cp").arg("-a").arg(source).arg(&copy).output().expect("running cp");
+    assert!(cp.status.success(), "copying {} into the spec's directory: {}", source.display(), show(&cp));
+    copy
+}
+
+/// Writes `dir/NAME.toml` building `source` (see [`source_beside`]) on the
+/// pinned image; `build_table` is the body of [build], optionally followed
+/// by further tables.
 pub fn write_spec(dir: &Path, name: &str, source: &Path, build_table: &str) -> PathBuf {
+    let source = source_beside(dir, name, source);
     let spec = format!(
         "name = \"{name}\"\n[image]\ndigest = \"{}\"\nname = \"reprocheck/debian-bookworm\"\n\
          [source]\npath = \"{}\"\n[build]\n{build_table}\n",

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Creates specs/examples/hello-release.git, a bare repository holding the
+# Creates specs/hello-release.git, a bare repository holding the
 # project in hello-release/ as one commit tagged v1.0. Names and dates are
 # fixed, so the commit id is the same on every machine; the specs pin it.
 # Prints the commit id. Safe to run again.
