@@ -175,19 +175,25 @@ async fn pipeline(invocation: Invocation<'_>, report: &mut Report) -> Result<()>
     if let Some(failure) = report.failures(out) {
         bail!(failure);
     }
-    let comparison = compare_runs(report, out, options).await;
+    let comparison = compare_runs(report, out, options, spec.limits.diff_bytes).await;
     report.verdict = if comparison.reproducible { Verdict::Reproducible } else { Verdict::Unreproducible };
     report.comparison = Some(comparison);
     Ok(())
 }
 
 /// Compares the report's runs, with a structured diff (and diffoscope, when
-/// asked) for each differing output.
-pub async fn compare_runs(report: &Report, out: &Path, options: &CheckOptions) -> compare::Comparison {
+/// asked) for each differing output; each diff may decompress `diff_budget`
+/// bytes (`limits.diff_size`).
+pub async fn compare_runs(
+    report: &Report,
+    out: &Path,
+    options: &CheckOptions,
+    diff_budget: u64,
+) -> compare::Comparison {
     let results: Vec<_> = report.runs.iter().map(|r| r.result.clone()).collect();
     let mut comparison = compare::compare(&results);
     for difference in comparison.differences.iter_mut() {
-        difference.diff = diff_first_two(report, out, difference);
+        difference.diff = diff_first_two(report, out, difference, diff_budget);
         if let (true, Some(d)) = (options.diffoscope, &difference.diff) {
             let file = |i: u32| out.join(format!("run-{i}/outputs")).join(&difference.path);
             let (a, b) = (file(d.runs.0), file(d.runs.1));
@@ -198,14 +204,19 @@ pub async fn compare_runs(report: &Report, out: &Path, options: &CheckOptions) -
 }
 
 /// The structured diff between the first runs of the first two variants.
-fn diff_first_two(report: &Report, out: &Path, difference: &compare::Difference) -> Option<diff::FileDiff> {
+fn diff_first_two(
+    report: &Report,
+    out: &Path,
+    difference: &compare::Difference,
+    budget: u64,
+) -> Option<diff::FileDiff> {
     let [first, second, ..] = difference.variants.as_slice() else { return None };
     let (a, b) = (first.runs[0], second.runs[0]);
     let run = |i: u32| report.runs.iter().find(|r| r.result.index == i);
     let (run_a, run_b) = (run(a)?, run(b)?);
     let context = diff::DiffContext {
         build_dirs: (run_a.environment.build_dir.clone(), run_b.environment.build_dir.clone()),
-        ..Default::default()
+        budget,
     };
     let file = |r: &crate::report::RunReport| out.join(&r.result.outputs_dir).join(&difference.path);
     match diff::diff_files(&difference.path, (a, b), &file(run_a), &file(run_b), &context) {

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod collect;
 pub mod compare;
 pub mod console;
+pub mod decompress;
 pub mod diff;
 pub mod engine;
 pub mod errors;

@@ -132,3 +132,52 @@ fn eight_layers_of_gzip_stay_bounded_and_say_where_they_stopped() {
         "the report says where the comparison stopped: {details}"
     );
 }
+
+/// An .xz source tarball that expands to 2 GiB: one stream holding a tar
+/// header for a 2 GiB member, then 32 concatenated streams of 64 MiB of
+/// zeros (`xz -d` reads concatenated streams as one).
+fn xz_tar_bomb() -> Vec<u8> {
+    let xz = |data: &[u8]| {
+        let options = lzma_rust2::XzOptions::with_preset(6);
+        let mut writer = lzma_rust2::XzWriter::new(Vec::new(), options).unwrap();
+        writer.write_all(data).unwrap();
+        writer.finish().unwrap()
+    };
+    let mut header = tar::Header::new_gnu();
+    header.set_path("pkg-1.0/big").unwrap();
+    header.set_size(2 << 30);
+    header.set_mode(0o644);
+    header.set_cksum();
+    let mut bomb = xz(header.as_bytes());
+    let zeros = xz(&vec![0u8; 64 << 20]);
+    for _ in 0..32 {
+        bomb.extend_from_slice(&zeros);
+    }
+    bomb
+}
+
+/// A source tarball bomb stops at `limits.source_size`, naming it, with the
+/// decompression streamed (lzma-rs held all of an xz stream in memory: the
+/// red team's 468 KB tarball took 6.3 GB).
+#[test]
+fn an_xz_source_tarball_bomb_stops_at_the_source_cap_in_bounded_memory() {
+    let Some(_engine) = ready_engine() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let bomb = xz_tar_bomb();
+    std::fs::write(tmp.path().join("bomb.tar.xz"), &bomb).unwrap();
+    let sha256 = reprocheck::spec::Digest::of_reader(&bomb[..]).unwrap();
+    let spec = tmp.path().join("bomb.toml");
+    let text = format!(
+        "[image]\ndigest = \"{}\"\n[source]\ntarball = \"bomb.tar.xz\"\nsha256 = \"{sha256}\"\nstrip_components = 1\n\
+         [build]\n{SH_BUILD}\n[limits]\nsource_size = \"256MiB\"\n",
+        pinned_digest()
+    );
+    std::fs::write(&spec, text).unwrap();
+    let out = tmp.path().join("out");
+    let (code, text, peak) =
+        run_measured(tmp.path(), &["check", spec.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    eprintln!("bomb.tar.xz: {} KiB, expands to 2 GiB; peak RSS {} MiB", bomb.len() / 1024, peak / 1024);
+    assert_eq!(code, Some(2), "{text}");
+    assert!(text.contains("limits.source_size"), "the cap is named: {text}");
+    assert!(peak < MAX_PEAK_KIB, "peak RSS {} MiB: {text}", peak / 1024);
+}

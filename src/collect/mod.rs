@@ -29,11 +29,47 @@ pub struct Limits {
     pub max_total_bytes: u64,
     /// Number of entries kept.
     pub max_entries: usize,
+    /// What is unpacked, for the messages naming the limit.
+    pub collecting: Collecting,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_total_bytes: 4 << 30, max_entries: 100_000 }
+        Limits { max_total_bytes: 4 << 30, max_entries: 100_000, collecting: Collecting::Outputs }
+    }
+}
+
+/// What a collector unpacks: a build's outputs or a source tarball.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Collecting {
+    /// A build's outputs (`limits.output_size`, `limits.output_files`).
+    #[default]
+    Outputs,
+    /// A source tarball (`limits.source_size`, `limits.source_files`).
+    Source,
+}
+
+impl Collecting {
+    fn too_many(self, max: usize) -> String {
+        match self {
+            Collecting::Outputs => format!(
+                "the build produced more than {max} output entries; raise limits.output_files or narrow build.outputs"
+            ),
+            Collecting::Source => {
+                format!("the source holds more than {max} entries; raise limits.source_files if that is right")
+            }
+        }
+    }
+
+    fn too_big(self, max: u64, at: &str) -> String {
+        match self {
+            Collecting::Outputs => format!(
+                "the outputs exceed {max} bytes (at {at}); raise limits.output_size or narrow build.outputs"
+            ),
+            Collecting::Source => format!(
+                "the source unpacks to more than {max} bytes (at {at}); raise limits.source_size if that is right"
+            ),
+        }
     }
 }
 
@@ -186,10 +222,7 @@ impl<'a> Collector<'a> {
         strip: usize,
     ) -> Result<()> {
         if self.created.len() >= self.limits.max_entries {
-            bail!(
-                "the build produced more than {} output entries; raise limits.output_files or narrow build.outputs",
-                self.limits.max_entries
-            );
+            bail!(self.limits.collecting.too_many(self.limits.max_entries));
         }
         let kind = entry.header().entry_type();
         match kind {
@@ -291,10 +324,7 @@ impl<'a> Collector<'a> {
             size += n as u64;
             self.total_bytes += n as u64;
             if self.total_bytes > self.limits.max_total_bytes {
-                bail!(
-                    "the outputs exceed {} bytes (at {rel}); raise limits.output_size or narrow build.outputs",
-                    self.limits.max_total_bytes
-                );
+                bail!(self.limits.collecting.too_big(self.limits.max_total_bytes, rel));
             }
             hasher.update(&buf[..n]);
             file.write_all(&buf[..n]).with_context(|| format!("writing output {}", path.display()))?;

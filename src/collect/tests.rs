@@ -118,7 +118,7 @@ fn devices_fifos_duplicates_and_bad_names_are_refused() {
 fn limits_stop_huge_outputs() {
     let dir = tempfile::tempdir().unwrap();
     let selector = OutputSelector::new(&["**".to_string()]).unwrap();
-    let limits = Limits { max_total_bytes: 10, max_entries: 3 };
+    let limits = Limits { max_total_bytes: 10, max_entries: 3, ..Default::default() };
     let mut c = Collector::new(&dir.path().join("o"), &selector, limits).unwrap();
     let err = c.add_archive(&tar_of(&[(b"d/big", F, b"", &[0u8; 11])])[..], "d").unwrap_err();
     assert!(err.to_string().contains("exceed 10 bytes"), "{err}");

@@ -63,28 +63,7 @@ impl Budget {
 
     /// xz-decompresses `data` if the result fits the budget.
     pub fn xz(&self, data: &[u8]) -> Option<Vec<u8>> {
-        struct Capped(Vec<u8>, u64);
-        impl std::io::Write for Capped {
-            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-                if (self.0.len() + buf.len()) as u64 > self.1 {
-                    return Err(std::io::Error::other("over the decompression budget"));
-                }
-                self.0.extend_from_slice(buf);
-                Ok(buf.len())
-            }
-            fn flush(&mut self) -> std::io::Result<()> {
-                Ok(())
-            }
-        }
-        let mut out = Capped(Vec::new(), self.left());
-        match lzma_rs::xz_decompress(&mut std::io::BufReader::new(data), &mut out) {
-            Ok(()) => self.charge(out.0.len() as u64).then_some(out.0),
-            Err(_) if out.0.len() as u64 + (64 << 10) > self.left() => {
-                self.exhausted.set(true);
-                None
-            }
-            Err(_) => None,
-        }
+        self.read(crate::decompress::xz(data))
     }
 }
 

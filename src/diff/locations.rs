@@ -9,7 +9,7 @@
 //! and archive members. Every read is capped as in the rest of [`super`].
 
 use super::archive::{self, Format, Member, Walk, MAX_DEPTH};
-use super::budget::{Budget, DEFAULT_BUDGET};
+use super::budget::Budget;
 use super::{scoped, MAX_READ, MAX_TEXT};
 use sha2::{Digest as _, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
@@ -31,7 +31,7 @@ const MAX_LINES: usize = 4096;
 const TEXT_DIFF_TIME: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// Where the files `a` and `b` differ (either may be missing or too large).
-pub fn between_files(a: &Path, b: &Path) -> Locations {
+pub fn between_files(a: &Path, b: &Path, budget: u64) -> Locations {
     let read = |p: &Path| match std::fs::symlink_metadata(p) {
         Ok(m) if m.file_type().is_symlink() => {
             std::fs::read_link(p).ok().map(|t| t.into_os_string().into_encoded_bytes())
@@ -40,7 +40,7 @@ pub fn between_files(a: &Path, b: &Path) -> Locations {
         _ => None,
     };
     let mut out = Locations::new();
-    let budget = Budget::new(DEFAULT_BUDGET);
+    let budget = Budget::new(budget);
     match (read(a), read(b)) {
         (Some(x), Some(y)) => walk(&mut out, "", &x, &y, Walk::top(&budget)),
         (_, y) => {

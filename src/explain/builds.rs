@@ -46,11 +46,14 @@ pub struct Builds {
     pub rounds: u32,
     noise: BTreeMap<String, Noise>,
     located: HashMap<(u32, u32, String), Locations>,
+    /// `limits.diff_size`: what locating one output's differences may decompress.
+    pub diff_budget: u64,
 }
 
 impl Builds {
-    /// No builds yet; results live under `out/run-N/outputs`.
-    pub fn new(out: &Path) -> Builds {
+    /// No builds yet; results live under `out/run-N/outputs`; locating the
+    /// differences of one output may decompress `diff_budget` bytes.
+    pub fn new(out: &Path, diff_budget: u64) -> Builds {
         Builds {
             out: out.to_path_buf(),
             by_set: BTreeMap::new(),
@@ -61,6 +64,7 @@ impl Builds {
             rounds: 0,
             noise: BTreeMap::new(),
             located: HashMap::new(),
+            diff_budget,
         }
     }
 
@@ -139,7 +143,10 @@ impl Builds {
     fn locations(&mut self, a: u32, b: u32, path: &str) -> &Locations {
         let file = |i: u32| self.out.join(format!("run-{i}/outputs")).join(path);
         let (fa, fb) = (file(a), file(b));
-        self.located.entry((a, b, path.to_string())).or_insert_with(|| locations::between_files(&fa, &fb))
+        let budget = self.diff_budget;
+        self.located
+            .entry((a, b, path.to_string()))
+            .or_insert_with(|| locations::between_files(&fa, &fb, budget))
     }
 
     /// Recomputes the noise from every control so far: each control against

@@ -170,7 +170,7 @@ pub async fn pipeline(invocation: Invocation<'_>, report: &mut Report) -> Result
         spec.name,
         factors.len()
     ));
-    let mut builds = Builds::new(session.out());
+    let mut builds = Builds::new(session.out(), spec.limits.diff_bytes);
     let reused = match earlier {
         Some(earlier) => adopt(&mut builds, earlier, &factors, session.out(), report)?,
         None => 0,
@@ -312,10 +312,9 @@ fn explain(
         let mut differing: Vec<(u32, u32)> =
             differing_sets.get(&blame.path).into_iter().flatten().filter_map(|s| builds.indices(s)).collect();
         differing.sort();
-        let mut diffs = differing
-            .into_iter()
-            .take(MAX_HINT_DIFFS)
-            .filter_map(|(index, control)| diff_of(out, report, &blame.path, (control, index)));
+        let mut diffs = differing.into_iter().take(MAX_HINT_DIFFS).filter_map(|(index, control)| {
+            diff_of(out, report, &blame.path, (control, index), builds.diff_budget)
+        });
         blame.diff = diffs.next();
         let shown: Vec<&str> = blame.diff.iter().flat_map(|d| &d.hints).map(|h| h.rule).collect();
         for hint in diffs.flat_map(|d| d.hints) {
@@ -324,8 +323,10 @@ fn explain(
             }
         }
     }
-    let nondeterministic_diffs =
-        noise.keys().filter_map(|path| diff_of(out, report, path, builds.control_pair(path)?)).collect();
+    let nondeterministic_diffs = noise
+        .keys()
+        .filter_map(|path| diff_of(out, report, path, builds.control_pair(path)?, builds.diff_budget))
+        .collect();
     let nondeterministic_places = noise
         .iter()
         .filter_map(|(path, n)| match n {
@@ -355,14 +356,20 @@ fn show((scope, field): &Location) -> String {
 }
 
 /// The structured diff of `path` between two runs (control first).
-fn diff_of(out: &Path, report: &Report, path: &str, runs: (u32, u32)) -> Option<crate::diff::FileDiff> {
+fn diff_of(
+    out: &Path,
+    report: &Report,
+    path: &str,
+    runs: (u32, u32),
+    budget: u64,
+) -> Option<crate::diff::FileDiff> {
     let file = |i: u32| out.join(format!("run-{i}/outputs")).join(path);
     let build_dir = |i: u32| {
         report.runs.iter().find(|r| r.result.index == i).map(|r: &RunReport| r.environment.build_dir.clone())
     };
     let context = crate::diff::DiffContext {
         build_dirs: (build_dir(runs.0).unwrap_or_default(), build_dir(runs.1).unwrap_or_default()),
-        ..Default::default()
+        budget,
     };
     crate::diff::diff_files(path, runs, &file(runs.0), &file(runs.1), &context).ok()
 }

@@ -253,6 +253,7 @@ pub fn plan(
         output_limits: crate::collect::Limits {
             max_total_bytes: spec.limits.output_bytes,
             max_entries: spec.limits.output_entries,
+            collecting: crate::collect::Collecting::Outputs,
         },
         runs: Vec::new(),
         factors: FactorSummary { requested, varied, not_applied, caveats, tools: facts.tools.clone() },

@@ -112,7 +112,7 @@ pub fn materialize(spec: &Spec, workdir: &Path, exclude: &[PathBuf]) -> Result<P
             (workdir.to_path_buf(), Vec::new())
         }
         Origin::Tarball { path, sha256, strip_components } => {
-            tarball::unpack(path, sha256, *strip_components, workdir)?;
+            tarball::unpack(path, sha256, *strip_components, workdir, &spec.limits)?;
             info.tarball = Some(path.display().to_string());
             info.sha256 = Some(sha256.to_string());
             (workdir.to_path_buf(), Vec::new())

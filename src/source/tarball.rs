@@ -1,20 +1,25 @@
 //! Tarball sources: hash the file, refuse it unless the digest matches, then
 //! unpack it with the same hostile-input rules as build outputs.
 
-use crate::collect::{Collector, Limits, OutputSelector};
+use crate::collect::{Collecting, Collector, Limits, OutputSelector};
 use crate::errors::*;
+use crate::spec;
 use crate::spec::Digest;
 use std::fs::File;
 use std::io::{BufReader, Read, Seek};
 use std::path::Path;
 
-/// Caps for an unpacked source: generous (a kernel tree has ~90k files), but
-/// a decompression bomb still stops.
-const SOURCE_LIMITS: Limits = Limits { max_total_bytes: 32 << 30, max_entries: 1_000_000 };
-
 /// Verifies `tarball` against `expected`, then unpacks it into `dest`
 /// (created), dropping `strip` leading path components, keeping mtimes.
-pub fn unpack(tarball: &Path, expected: &Digest, strip: u32, dest: &Path) -> Result<()> {
+/// Every compression streams to disk; `limits.source_size` and
+/// `limits.source_files` stop a decompression bomb.
+pub fn unpack(
+    tarball: &Path,
+    expected: &Digest,
+    strip: u32,
+    dest: &Path,
+    limits: &spec::Limits,
+) -> Result<()> {
     let mut file =
         File::open(tarball).with_context(|| format!("opening the tarball {}", tarball.display()))?;
     let actual = Digest::of_reader(&mut file).with_context(|| format!("hashing {}", tarball.display()))?;
@@ -32,7 +37,7 @@ pub fn unpack(tarball: &Path, expected: &Digest, strip: u32, dest: &Path) -> Res
     let reader = BufReader::new(file);
     let stream: Box<dyn Read> = match &magic[..n] {
         [0x1f, 0x8b, ..] => Box::new(flate2::read::MultiGzDecoder::new(reader)),
-        [0xfd, b'7', b'z', b'X', b'Z', 0] => Box::new(xz_reader(reader)?),
+        [0xfd, b'7', b'z', b'X', b'Z', 0] => Box::new(crate::decompress::xz(reader)),
         [0x28, 0xb5, 0x2f, 0xfd, ..] => Box::new(zstd::Decoder::new(reader).context("starting zstd")?),
         [b'B', b'Z', b'h', ..] => bail!(
             "{} is bzip2-compressed, which reprocheck does not unpack\n\
@@ -42,7 +47,12 @@ pub fn unpack(tarball: &Path, expected: &Digest, strip: u32, dest: &Path) -> Res
         _ => Box::new(reader),
     };
     let everything = OutputSelector::new(&["**".to_string()])?;
-    let mut collector = Collector::new(dest, &everything, SOURCE_LIMITS)?.keeping_mtimes();
+    let caps = Limits {
+        max_total_bytes: limits.source_bytes,
+        max_entries: limits.source_entries,
+        collecting: Collecting::Source,
+    };
+    let mut collector = Collector::new(dest, &everything, caps)?.keeping_mtimes();
     collector
         .add_stripped(stream, "", strip as usize)
         .with_context(|| format!("unpacking the tarball {}", tarball.display()))?;
@@ -65,13 +75,6 @@ fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> 
         }
     }
     Ok(filled)
-}
-
-/// lzma-rs decompresses whole streams; xz source tarballs are small enough.
-fn xz_reader(mut reader: impl std::io::BufRead) -> Result<std::io::Cursor<Vec<u8>>> {
-    let mut out = Vec::new();
-    lzma_rs::xz_decompress(&mut reader, &mut out).map_err(|e| anyhow!("decompressing xz: {e}"))?;
-    Ok(std::io::Cursor::new(out))
 }
 
 #[cfg(test)]
@@ -101,7 +104,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (path, digest) = tarball(dir.path());
         let dest = dir.path().join("src");
-        unpack(&path, &digest, 1, &dest).unwrap();
+        unpack(&path, &digest, 1, &dest, &Default::default()).unwrap();
         let meta = std::fs::metadata(dest.join("configure")).unwrap();
         assert_eq!(filetime::FileTime::from_last_modification_time(&meta).unix_seconds(), 200);
         assert!(dest.join("configure.ac").is_file());
@@ -113,7 +116,7 @@ mod tests {
         let (path, digest) = tarball(dir.path());
         let wrong = Digest::from_sha256(&[0u8; 32]);
         let dest = dir.path().join("src");
-        let err = unpack(&path, &wrong, 1, &dest).unwrap_err().to_string();
+        let err = unpack(&path, &wrong, 1, &dest, &Default::default()).unwrap_err().to_string();
         assert!(err.contains(digest.as_str()) && err.contains(wrong.as_str()), "{err}");
         assert!(!dest.exists());
     }

@@ -20,6 +20,13 @@ pub struct Limits {
     pub output_entries: usize,
     /// Bytes of build log saved per run; the rest is cut, with a note.
     pub log_bytes: u64,
+    /// Bytes a source tarball may unpack to.
+    pub source_bytes: u64,
+    /// Entries a source tarball may unpack to.
+    pub source_entries: usize,
+    /// Decompressed bytes the structured diff and the content comparison may
+    /// read for one output (every layer and member, both versions together).
+    pub diff_bytes: u64,
 }
 
 impl Default for Limits {
@@ -30,6 +37,9 @@ impl Default for Limits {
             output_bytes: 4 << 30,
             output_entries: 100_000,
             log_bytes: 256 << 20,
+            source_bytes: 4 << 30,
+            source_entries: 1_000_000,
+            diff_bytes: crate::diff::budget::DEFAULT_BUDGET,
         }
     }
 }
@@ -43,6 +53,9 @@ pub(super) struct RawLimits {
     output_size: Option<Spanned<String>>,
     output_files: Option<Spanned<i64>>,
     log_size: Option<Spanned<String>>,
+    source_size: Option<Spanned<String>>,
+    source_files: Option<Spanned<i64>>,
+    diff_size: Option<Spanned<String>>,
 }
 
 /// Smallest memory limit the engines accept with room for a shell.
@@ -102,15 +115,27 @@ pub(super) fn validate(file: &Path, text: &str, raw: Option<&RawLimits>) -> Chec
     if let Some(log) = &raw.log_size {
         limits.log_bytes = positive("log_size", log)?;
     }
-    if let Some(files) = &raw.output_files {
+    if let Some(source) = &raw.source_size {
+        limits.source_bytes = positive("source_size", source)?;
+    }
+    if let Some(diff) = &raw.diff_size {
+        limits.diff_bytes = positive("diff_size", diff)?;
+    }
+    let entries = |key: &str, files: &Spanned<i64>, default: usize| {
         if !(1..=10_000_000).contains(files.get_ref()) {
             return Err(err(
                 files.span(),
-                format!("limits.output_files = {} is out of range", files.get_ref()),
-                "give 1 to 10000000 entries; the default is 100000",
+                format!("limits.{key} = {} is out of range", files.get_ref()),
+                &format!("give 1 to 10000000 entries; the default is {default}"),
             ));
         }
-        limits.output_entries = *files.get_ref() as usize;
+        Ok(*files.get_ref() as usize)
+    };
+    if let Some(files) = &raw.output_files {
+        limits.output_entries = entries("output_files", files, Limits::default().output_entries)?;
+    }
+    if let Some(files) = &raw.source_files {
+        limits.source_entries = entries("source_files", files, Limits::default().source_entries)?;
     }
     Ok(limits)
 }
@@ -164,7 +189,8 @@ mod tests {
     #[test]
     fn sizes_and_counts_parse() {
         let l = parse(
-            "memory = \"512MiB\"\npids = 64\noutput_size = \"1 KiB\"\noutput_files = 10\nlog_size = \"2MiB\"",
+            "memory = \"512MiB\"\npids = 64\noutput_size = \"1 KiB\"\noutput_files = 10\nlog_size = \"2MiB\"\n\
+             source_size = \"1GiB\"\nsource_files = 5\ndiff_size = \"16MiB\"",
         )
         .unwrap();
         let want = Limits {
@@ -173,6 +199,9 @@ mod tests {
             output_bytes: 1024,
             output_entries: 10,
             log_bytes: 2 << 20,
+            source_bytes: 1 << 30,
+            source_entries: 5,
+            diff_bytes: 16 << 20,
         };
         assert_eq!(l, want);
         assert_eq!(parse("memory = \"2GB\"").unwrap().memory_bytes, 2_000_000_000);
@@ -188,6 +217,8 @@ mod tests {
         assert!(huge.message.contains("larger than any machine"), "an overflow is not 'too small': {huge}");
         assert!(parse("pids = 1").unwrap_err().message.contains("out of range"));
         assert!(parse("output_files = 0").is_err());
+        assert!(parse("source_files = 0").unwrap_err().message.contains("limits.source_files"));
+        assert!(parse("diff_size = \"0\"").unwrap_err().message.contains("limits.diff_size"));
         assert!(parse("output_size = \"0\"").is_err());
         assert!(parse("log_size = \"none\"").unwrap_err().message.contains("limits.log_size"));
     }

@@ -3,7 +3,7 @@
 //! member order, pax records, compression) is metadata.
 
 use crate::diff::archive::{copies, listing, Member};
-use crate::diff::budget::{Budget, DEFAULT_BUDGET};
+use crate::diff::budget::Budget;
 use crate::diff::FileDiff;
 use std::collections::BTreeMap;
 
@@ -28,8 +28,9 @@ pub enum Contents {
 /// overwrites an earlier one. A repeated name whose copies differ is never a
 /// match, whichever copy wins: it is how a tampered archive hides a file.
 /// `None` when either is not an archive reprocheck can read.
-pub fn compare(a: &[u8], b: &[u8]) -> Option<Contents> {
-    let budget = Budget::new(DEFAULT_BUDGET);
+/// Reading both may decompress `budget` bytes in all.
+pub fn compare(a: &[u8], b: &[u8], budget: u64) -> Option<Contents> {
+    let budget = Budget::new(budget);
     let (a, b) = (listing(a, &budget)?, listing(b, &budget)?);
     let mut reasons = Vec::new();
     for (side, members) in [("reference", &a), ("rebuilt", &b)] {
@@ -156,6 +157,7 @@ pub fn metadata_kinds(diff: &FileDiff) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::diff::budget::DEFAULT_BUDGET;
     use std::io::Write;
 
     fn tgz(entries: &[(&str, &str, u32, u64, u64)], gzip_mtime: u32) -> Vec<u8> {
@@ -179,17 +181,18 @@ mod tests {
         let a = tgz(&[("p/a", "1", 0o644, 0, 5), ("p/b", "2", 0o755, 0, 5)], 0);
         let b = tgz(&[("./p/b", "2", 0o755, 1000, 9), ("./p/a", "1", 0o644, 1000, 9)], 7);
         assert_ne!(a, b);
-        assert_eq!(compare(&a, &b), Some(Contents::Same));
+        assert_eq!(compare(&a, &b, DEFAULT_BUDGET), Some(Contents::Same));
     }
 
     #[test]
     fn content_mode_and_name_differences_are_mismatches() {
         let base = tgz(&[("p/a", "1", 0o644, 0, 5)], 0);
-        let differs = |other: &[u8]| matches!(compare(&base, other), Some(Contents::Differ(_)));
+        let differs =
+            |other: &[u8]| matches!(compare(&base, other, DEFAULT_BUDGET), Some(Contents::Differ(_)));
         assert!(differs(&tgz(&[("p/a", "2", 0o644, 0, 5)], 0)));
         assert!(differs(&tgz(&[("p/a", "1", 0o664, 0, 5)], 0)));
         assert!(differs(&tgz(&[("q/a", "1", 0o644, 0, 5)], 0)));
-        assert_eq!(compare(&base, b"not an archive"), None);
+        assert_eq!(compare(&base, b"not an archive", DEFAULT_BUDGET), None);
     }
 
     #[test]
@@ -198,17 +201,19 @@ mod tests {
         // What extraction leaves is the appended copy; the first copy hides it.
         let tampered =
             tgz(&[("p/__init__.py", "ok", 0o644, 0, 5), ("./p/__init__.py", "evil", 0o644, 0, 5)], 0);
-        let Some(Contents::Differ(reasons)) = compare(&published, &tampered) else { panic!("must differ") };
+        let Some(Contents::Differ(reasons)) = compare(&published, &tampered, DEFAULT_BUDGET) else {
+            panic!("must differ")
+        };
         assert!(
             reasons.iter().any(|r| r.starts_with("duplicate member: p/__init__.py appears 2 times")),
             "{reasons:?}"
         );
         // Even when the last copy is the published one.
         let hidden = tgz(&[("p/__init__.py", "evil", 0o644, 0, 5), ("p/__init__.py", "ok", 0o644, 0, 5)], 0);
-        assert!(matches!(compare(&published, &hidden), Some(Contents::Differ(_))));
+        assert!(matches!(compare(&published, &hidden, DEFAULT_BUDGET), Some(Contents::Differ(_))));
         // Identical copies extract to the same tree.
         let twice = tgz(&[("p/__init__.py", "ok", 0o644, 0, 5), ("p/__init__.py", "ok", 0o644, 0, 9)], 0);
-        assert_eq!(compare(&published, &twice), Some(Contents::Same));
+        assert_eq!(compare(&published, &twice, DEFAULT_BUDGET), Some(Contents::Same));
     }
 
     fn zip_of(entries: &[(&str, &str)]) -> Vec<u8> {
@@ -228,9 +233,14 @@ mod tests {
         let mut tampered = zip_of(&[("a.py", "ok"), ("b.py", "evil")]);
         let central = tampered.windows(4).rposition(|w| w == b"PK\x01\x02").unwrap();
         tampered[central + 46] = b'a';
-        let Some(Contents::Differ(reasons)) = compare(&tampered, &published) else { panic!("must differ") };
+        let Some(Contents::Differ(reasons)) = compare(&tampered, &published, DEFAULT_BUDGET) else {
+            panic!("must differ")
+        };
         assert!(reasons.iter().any(|r| r.contains("duplicate member: a.py appears 2 times")), "{reasons:?}");
         assert!(reasons.iter().any(|r| r.contains("local header names it \"b.py\"")), "{reasons:?}");
-        assert_eq!(compare(&published, &zip_of(&[("b.py", "fine"), ("a.py", "ok")])), Some(Contents::Same));
+        assert_eq!(
+            compare(&published, &zip_of(&[("b.py", "fine"), ("a.py", "ok")]), DEFAULT_BUDGET),
+            Some(Contents::Same)
+        );
     }
 }

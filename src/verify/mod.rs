@@ -118,9 +118,9 @@ pub async fn pipeline(invocation: Invocation<'_>, report: &mut Report) -> Result
         bail!(failure);
     }
     if runs >= 2 {
-        report.comparison = Some(check::compare_runs(report, out, options).await);
+        report.comparison = Some(check::compare_runs(report, out, options, spec.limits.diff_bytes).await);
     }
-    let verification = verify_outputs(&expectations, report, out);
+    let verification = verify_outputs(&expectations, report, out, spec.limits.diff_bytes);
     let all_match = verification.outputs.iter().all(|o| o.verdict == OutputVerdict::Match);
     let runs_agree = report.comparison.as_ref().is_none_or(|c| c.reproducible);
     report.verdict = if all_match && runs_agree { Verdict::Verified } else { Verdict::NotVerified };
@@ -171,7 +171,12 @@ fn expectations(spec: &Spec, files: &[(String, PathBuf)]) -> Result<Vec<Expectat
     Ok(list)
 }
 
-fn verify_outputs(expectations: &[Expectation], report: &Report, out: &Path) -> Verification {
+fn verify_outputs(
+    expectations: &[Expectation],
+    report: &Report,
+    out: &Path,
+    diff_budget: u64,
+) -> Verification {
     let produced: Vec<&String> =
         report.runs.first().map(|r| r.result.outputs.keys().collect()).unwrap_or_default();
     let mut checks = Vec::new();
@@ -181,7 +186,7 @@ fn verify_outputs(expectations: &[Expectation], report: &Report, out: &Path) -> 
         if let Some(o) = &output {
             claimed.push(o.clone());
         }
-        checks.push(verify_one(expectation, output, report, out));
+        checks.push(verify_one(expectation, output, report, out, diff_budget));
     }
     let unexpected = produced.into_iter().filter(|p| !claimed.contains(p)).cloned().collect();
     Verification { outputs: checks, unexpected }
@@ -203,7 +208,13 @@ fn resolve(expected: &str, produced: &[&String]) -> Option<String> {
     }
 }
 
-fn verify_one(e: &Expectation, output: Option<String>, report: &Report, out: &Path) -> OutputCheck {
+fn verify_one(
+    e: &Expectation,
+    output: Option<String>,
+    report: &Report,
+    out: &Path,
+    diff_budget: u64,
+) -> OutputCheck {
     let mut check = OutputCheck {
         path: e.path.clone(),
         output: output.clone(),
@@ -230,7 +241,10 @@ fn verify_one(e: &Expectation, output: Option<String>, report: &Report, out: &Pa
             }
             Some(OutputEntry::File { sha256, .. }) => {
                 let rebuilt = out.join(&run.result.outputs_dir).join(output.as_deref().unwrap_or_default());
-                (compare_with_reference(&mut check, e, run.result.index, &rebuilt), Some(sha256.clone()))
+                (
+                    compare_with_reference(&mut check, e, run.result.index, &rebuilt, diff_budget),
+                    Some(sha256.clone()),
+                )
             }
         };
         check.verdict = check.verdict.max(verdict);
@@ -246,6 +260,7 @@ fn compare_with_reference(
     e: &Expectation,
     run: u32,
     rebuilt: &Path,
+    diff_budget: u64,
 ) -> OutputVerdict {
     let Some(reference) = &e.reference else {
         check.note.get_or_insert_with(|| {
@@ -259,7 +274,7 @@ fn compare_with_reference(
         check.note.get_or_insert_with(|| "the reference or the rebuilt file could not be read".into());
         return OutputVerdict::Mismatch;
     };
-    let verdict = match contents::compare(&a, &b) {
+    let verdict = match contents::compare(&a, &b, diff_budget) {
         Some(contents::Contents::Same) => OutputVerdict::ContentMatch,
         Some(contents::Contents::Differ(reasons)) => {
             if check.content_differences.is_empty() {
@@ -270,7 +285,7 @@ fn compare_with_reference(
         None => OutputVerdict::Mismatch,
     };
     if check.diff.is_none() {
-        let context = DiffContext::default();
+        let context = DiffContext { budget: diff_budget, ..Default::default() };
         match diff::diff_files(&check.path, (0, run), reference, rebuilt, &context) {
             Ok(mut d) => {
                 if verdict == OutputVerdict::ContentMatch {

@@ -1,0 +1,51 @@
+//! Decompressors shared by source tarballs and the structured diff. Each
+//! streams, so the caller's own cap bounds what is produced; xz's working
+//! memory (its dictionary, chosen by the file) is capped here.
+
+use std::io::Read;
+
+/// Largest xz dictionary accepted: `xz -9` uses 64 MiB; a header asking for
+/// more (up to 4 GiB is legal) is refused instead of allocated.
+pub const XZ_DICTIONARY_LIMIT: u32 = 256 << 20;
+
+/// A streaming xz decoder over `reader` (concatenated streams allowed, as
+/// `xz -d` reads them).
+pub fn xz<R: Read>(reader: R) -> impl Read {
+    lzma_rust2::XzReader::new_mem_limit(reader, true, XZ_DICTIONARY_LIMIT / 1024)
+}
+
+/// `data` as an .xz file (preset 6), for tests.
+#[cfg(test)]
+pub(crate) fn xz_compress(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut writer = lzma_rust2::XzWriter::new(Vec::new(), lzma_rust2::XzOptions::with_preset(6)).unwrap();
+    writer.write_all(data).unwrap();
+    writer.finish().unwrap()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn compress(data: &[u8]) -> Vec<u8> {
+        xz_compress(data)
+    }
+
+    #[test]
+    fn streams_what_it_decodes() {
+        let data = b"hello xz ".repeat(100_000);
+        let mut out = Vec::new();
+        xz(&compress(&data)[..]).read_to_end(&mut out).unwrap();
+        assert_eq!(out, data);
+        // A caller's cap stops the stream early: only what was asked is decoded.
+        let mut first = Vec::new();
+        xz(&compress(&data)[..]).take(10).read_to_end(&mut first).unwrap();
+        assert_eq!(first, b"hello xz h");
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        let mut out = Vec::new();
+        assert!(xz(&b"\xfd7zXZ\0garbage"[..]).read_to_end(&mut out).is_err());
+    }
+}
