@@ -181,3 +181,39 @@ fn an_xz_source_tarball_bomb_stops_at_the_source_cap_in_bounded_memory() {
     assert!(text.contains("limits.source_size"), "the cap is named: {text}");
     assert!(peak < MAX_PEAK_KIB, "peak RSS {} MiB: {text}", peak / 1024);
 }
+
+/// `limits.diff_size` is the budget the comparison draws from: 8 MiB of
+/// gzipped zeros fit the default, not a 1 MiB budget, and the report says
+/// where the comparison stopped.
+#[test]
+fn limits_diff_size_is_the_decompression_budget() {
+    let Some(_engine) = ready_engine() else { return };
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&vec![0u8; 8 << 20]).unwrap();
+    let reference = gz.finish().unwrap();
+    let build = "mkdir -p out && echo small | gzip -n > out/data.gz";
+    let stopped = |extra: &str| {
+        let tmp = tempfile::tempdir().unwrap();
+        let src = tmp.path().join("src");
+        std::fs::create_dir(&src).unwrap();
+        std::fs::write(src.join("build.sh"), build).unwrap();
+        std::fs::write(tmp.path().join("ref.gz"), &reference).unwrap();
+        let spec = write_spec(tmp.path(), "budget", &src, &format!("{SH_BUILD}\n{extra}"));
+        let out = tmp.path().join("out");
+        let expect = format!("out/data.gz={}", tmp.path().join("ref.gz").display());
+        let run = reprocheck(&[
+            "verify",
+            spec.to_str().unwrap(),
+            "--expect-file",
+            &expect,
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(run.status.code(), Some(1), "{}", show(&run));
+        report(&out)["verification"]["outputs"][0]["diff"]["details"]
+            .to_string()
+            .contains("decompression budget")
+    };
+    assert!(!stopped(""), "8 MiB fit the default budget");
+    assert!(stopped("[limits]\ndiff_size = \"1MiB\""), "a 1 MiB budget stops the comparison");
+}
