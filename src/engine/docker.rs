@@ -6,7 +6,7 @@
 use super::{ByteStream, ContainerConfig, Engine, EngineInfo, ImageInfo, LABEL, OWNER_LABEL};
 use crate::errors::*;
 use async_trait::async_trait;
-use bollard::models::{ContainerCreateBody, HostConfig, ResourcesUlimits};
+use bollard::models::{ContainerCreateBody, HostConfig, HostConfigLogConfig, ResourcesUlimits};
 use bollard::query_parameters::{
     ContainerArchiveInfoOptionsBuilder, CreateContainerOptionsBuilder, DownloadFromContainerOptionsBuilder,
     ImportImageOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
@@ -131,6 +131,27 @@ fn is_not_found(e: &bollard::errors::Error) -> bool {
     matches!(e, bollard::errors::Error::DockerResponseServerError { status_code: 404, .. })
 }
 
+impl DockerEngine {
+    /// A log driver that keeps at most `4 × bytes` per container: Docker's
+    /// json-file with two rotated files of `2 × bytes`; Podman's k8s-file
+    /// (its only file driver; it rotates one file in place). A file holds
+    /// twice the saved log because each line is stored with JSON framing,
+    /// and the live follow (which fills the saved log) must not fall a
+    /// rotation behind.
+    fn bounded_log(&self, bytes: u64) -> HostConfigLogConfig {
+        let size = bytes.saturating_mul(2).max(1 << 20).to_string();
+        let (driver, options) = if self.is_podman {
+            ("k8s-file", vec![("max-size", size)])
+        } else {
+            ("json-file", vec![("max-size", size), ("max-file", "2".to_string())])
+        };
+        HostConfigLogConfig {
+            typ: Some(driver.to_string()),
+            config: Some(options.into_iter().map(|(k, v)| (k.to_string(), v)).collect()),
+        }
+    }
+}
+
 #[async_trait]
 impl Engine for DockerEngine {
     fn info(&self) -> &EngineInfo {
@@ -189,6 +210,7 @@ impl Engine for DockerEngine {
             ulimits,
             cpuset_cpus: config.cpuset.clone(),
             binds: (!config.binds.is_empty()).then(|| config.binds.iter().map(|b| b.to_spec()).collect()),
+            log_config: Some(self.bounded_log(config.log_bytes)),
             ..Default::default()
         };
         let body = ContainerCreateBody {
@@ -281,6 +303,26 @@ impl Engine for DockerEngine {
         };
         let rest = stream.map_err(std::io::Error::other);
         Ok(Some(futures_util::stream::once(async { Ok(first) }).chain(rest).boxed()))
+    }
+
+    async fn kill(&self, id: &str) -> Result<()> {
+        match self.docker.kill_container(id, None::<bollard::query_parameters::KillContainerOptions>).await {
+            Ok(()) => Ok(()),
+            // It exited (or went) meanwhile: nothing left to kill.
+            Err(e) if is_not_found(&e) => Ok(()),
+            Err(bollard::errors::Error::DockerResponseServerError { status_code: 409, .. }) => Ok(()),
+            Err(e) => Err(e).with_context(|| format!("killing container {id}")),
+        }
+    }
+
+    async fn written_bytes(&self, id: &str) -> Result<Option<u64>> {
+        let options = bollard::query_parameters::InspectContainerOptions { size: true };
+        let inspected = self
+            .docker
+            .inspect_container(id, Some(options))
+            .await
+            .with_context(|| format!("measuring what container {id} wrote"))?;
+        Ok(inspected.size_rw.and_then(|n| u64::try_from(n).ok()))
     }
 
     async fn remove(&self, id: &str) -> Result<()> {

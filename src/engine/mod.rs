@@ -81,6 +81,10 @@ pub struct ContainerConfig {
     pub cpuset: Option<String>,
     /// Host files or directories mounted into the container.
     pub binds: Vec<Bind>,
+    /// Bytes of log reprocheck saves; the engine is told to keep a bounded
+    /// multiple of it (it rotates past that, so a chatty build cannot fill
+    /// the engine's disk).
+    pub log_bytes: u64,
 }
 
 /// A host path mounted into a container.
@@ -150,6 +154,11 @@ pub trait Engine: Send + Sync {
     async fn download(&self, id: &str, path: &str) -> Result<Option<ByteStream>>;
     /// Removes a container, killing it first if it runs. Missing is not an error.
     async fn remove(&self, id: &str) -> Result<()>;
+    /// Kills a running container (it stays, with its log, until removed).
+    async fn kill(&self, id: &str) -> Result<()>;
+    /// Bytes the container has written to its own filesystem (its writable
+    /// layer), or `None` when the engine does not say.
+    async fn written_bytes(&self, id: &str) -> Result<Option<u64>>;
     /// Ids of containers (running or not) whose [`LABEL`] equals `value`, or
     /// that carry the label at all when `value` is `None`.
     async fn list_labelled(&self, value: Option<&str>) -> Result<Vec<String>>;

@@ -39,6 +39,26 @@ pub enum RunStatus {
         /// The limit, in seconds.
         after_seconds: u64,
     },
+    /// The build wrote more than `limits.disk_size` and was killed.
+    OverDisk {
+        /// The limit, in bytes.
+        limit_bytes: u64,
+        /// What it had written when it was measured.
+        written_bytes: u64,
+    },
+}
+
+/// How often a running build's disk use is measured.
+const DISK_POLL: Duration = Duration::from_secs(5);
+
+/// How waiting for a build ended.
+enum Waited {
+    /// It exited by itself (or the wait failed).
+    Exited(Result<i64>),
+    /// `build.timeout` passed.
+    TimedOut,
+    /// It wrote more than `limits.disk_size` and was killed.
+    OverDisk(u64),
 }
 
 /// The result of one run.
@@ -127,6 +147,7 @@ pub async fn execute(
             RunStatus::Succeeded => "done".to_string(),
             RunStatus::Failed { exit_code, .. } => format!("FAILED (exit code {exit_code})"),
             RunStatus::TimedOut { after_seconds } => format!("TIMED OUT after {after_seconds}s"),
+            RunStatus::OverDisk { .. } => "KILLED: over limits.disk_size".to_string(),
         },
         Err(e) => format!("ERROR: {}", format!("{e:#}").lines().next().unwrap_or_default()),
     });
@@ -161,6 +182,7 @@ fn container_config(plan: &Plan, run: &RunPlan) -> ContainerConfig {
         memory_bytes: run.memory_bytes,
         cpuset: run.cpuset.clone(),
         binds: run.binds.clone(),
+        log_bytes: plan.log_bytes,
     }
 }
 
@@ -191,15 +213,17 @@ async fn build_in(
     tracing::debug!(run = run.index, "started");
     let log_path = run_dir_name.join("build.log");
     let live_log = results.join(&log_path);
-    let (waited, followed) = wait_following_log(engine, id, plan, &live_log, progress).await;
+    let (waited, followed) = wait_following_log(engine, id, plan, run, &live_log, progress).await;
     tracing::debug!(run = run.index, "exited");
     progress.phase(Phase::Collecting);
-    let succeeded = matches!(waited, Ok(Ok(0)));
+    let succeeded = matches!(waited, Waited::Exited(Ok(0)));
     let outputs_dir = results.join(run_dir_name.join("outputs"));
     // The log and the outputs are independent requests: fetch them together.
     // Where the followed log is known to be whole, it is the saved log already:
     // asking the engine for it again would decode it twice.
-    let whole_log_followed = followed.complete && engine.followed_log_is_complete();
+    // A follow that reached limits.log_size holds all that is saved, even
+    // where the engine may end it early or rotate the start away.
+    let whole_log_followed = (followed.complete && engine.followed_log_is_complete()) || followed.cut;
     let fetch_log = async {
         match whole_log_followed {
             true => {
@@ -234,11 +258,15 @@ async fn build_in(
         outputs: BTreeMap::new(),
     };
     match waited {
-        Err(_) => {
+        Waited::TimedOut => {
             result.status = RunStatus::TimedOut { after_seconds: plan.timeout.as_secs() };
             return Ok(result);
         }
-        Ok(code) => {
+        Waited::OverDisk(written_bytes) => {
+            result.status = RunStatus::OverDisk { limit_bytes: plan.disk_bytes, written_bytes };
+            return Ok(result);
+        }
+        Waited::Exited(code) => {
             let exit_code = code?;
             if exit_code != 0 {
                 result.status = RunStatus::Failed { exit_code, log_tail: tail(&log, LOG_TAIL_LINES) };
@@ -266,17 +294,20 @@ async fn build_in(
 
 /// Waits for the container to exit (up to `timeout`) while its log is
 /// written to `live_log` and shown by `progress` as it arrives, so an
-/// interrupted build still leaves what it printed. Following is best effort:
-/// the caller makes sure the saved log is complete. Returns the wait's
-/// outcome and what was followed.
+/// interrupted build still leaves what it printed, and its disk use is
+/// measured every [`DISK_POLL`]. Following is best effort: the caller makes
+/// sure the saved log is complete. Returns the wait's outcome and what was
+/// followed.
 async fn wait_following_log(
     engine: &dyn Engine,
     id: &str,
     plan: &Plan,
+    run: &RunPlan,
     live_log: &Path,
     progress: &RunProgress,
-) -> (Result<Result<i64>, tokio::time::error::Elapsed>, Followed) {
+) -> (Waited, Followed) {
     let followed_bytes = std::sync::atomic::AtomicU64::new(0);
+    let cut = std::sync::atomic::AtomicBool::new(false);
     let follow = async {
         let mut file = tokio::fs::File::create(live_log).await?;
         let mut stream = engine.follow_logs(id).await.map_err(std::io::Error::other)?;
@@ -288,7 +319,9 @@ async fn wait_following_log(
                 kept += part.len() as u64;
                 if !whole {
                     file.write_all(super::log_cut_note(plan.log_bytes).as_bytes()).await?;
+                    file.flush().await?;
                     keeping = false;
+                    cut.store(true, std::sync::atomic::Ordering::Relaxed);
                 }
             }
             progress.log(&chunk);
@@ -301,20 +334,33 @@ async fn wait_following_log(
     };
     let mut follow = std::pin::pin!(follow);
     let mut wait = std::pin::pin!(tokio::time::timeout(plan.timeout, engine.wait(id)));
+    let mut watch = tokio::time::interval_at(tokio::time::Instant::now() + DISK_POLL, DISK_POLL);
+    watch.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // Whether the follow ended, and without error.
     let mut ended: Option<bool> = None;
     let waited = loop {
         tokio::select! {
-            waited = &mut wait => break waited,
+            waited = &mut wait => break waited.map_or(Waited::TimedOut, Waited::Exited),
             outcome = &mut follow, if ended.is_none() => {
                 if let Err(e) = &outcome {
                     tracing::debug!("following the log of {id} stopped: {e}");
                 }
                 ended = Some(outcome.is_ok());
             }
+            _ = watch.tick() => {
+                let written = disk_use(engine, id, run).await;
+                if written > plan.disk_bytes {
+                    tracing::warn!("run {} wrote {written} bytes, over limits.disk_size; killing it", run.index);
+                    if let Err(e) = engine.kill(id).await {
+                        tracing::warn!("{e:#}");
+                    }
+                    break Waited::OverDisk(written);
+                }
+            }
         }
     };
-    if ended.is_none() && waited.is_ok() {
+    let exited = !matches!(waited, Waited::TimedOut);
+    if ended.is_none() && exited {
         // Let the rest arrive while it still flows.
         let mut seen = u64::MAX;
         loop {
@@ -331,9 +377,39 @@ async fn wait_following_log(
     }
     let followed = Followed {
         bytes: followed_bytes.load(std::sync::atomic::Ordering::Relaxed),
-        complete: ended == Some(true) && waited.is_ok(),
+        complete: ended == Some(true) && exited,
+        cut: cut.load(std::sync::atomic::Ordering::Relaxed),
     };
     (waited, followed)
+}
+
+/// What a running build has written: its container's writable layer and its
+/// writable host mounts (a disorderfs build directory bypasses the layer).
+async fn disk_use(engine: &dyn Engine, id: &str, run: &RunPlan) -> u64 {
+    let layer = match engine.written_bytes(id).await {
+        Ok(bytes) => bytes.unwrap_or(0),
+        Err(e) => {
+            tracing::debug!("{e:#}");
+            0
+        }
+    };
+    let mounts: Vec<PathBuf> = run.binds.iter().filter(|b| !b.read_only).map(|b| b.host.clone()).collect();
+    let mounted = tokio::task::spawn_blocking(move || mounts.iter().map(|dir| tree_bytes(dir)).sum::<u64>())
+        .await
+        .unwrap_or(0);
+    layer + mounted
+}
+
+/// Bytes of the regular files under `dir`, links not followed.
+fn tree_bytes(dir: &Path) -> u64 {
+    walkdir::WalkDir::new(dir)
+        .follow_links(false)
+        .into_iter()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_file())
+        .filter_map(|e| e.metadata().ok())
+        .map(|m| m.len())
+        .sum()
 }
 
 /// What following a build's log got.
@@ -342,6 +418,8 @@ struct Followed {
     bytes: u64,
     /// The stream ended by itself, without error, and the build exited.
     complete: bool,
+    /// The saved part reached `limits.log_size` (and ends with the cut note).
+    cut: bool,
 }
 
 async fn download_outputs(

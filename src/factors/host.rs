@@ -147,6 +147,7 @@ impl HostFacts {
             memory_bytes: 256 << 20,
             cpuset: None,
             binds,
+            log_bytes: 1 << 20,
         };
         let started = std::time::SystemTime::now();
         let output = probe(engine, &config).await.context("probing the image for factor support")?;

@@ -32,8 +32,10 @@ pub struct Plan {
     pub timeout: Duration,
     /// Caps on what one run may hand back.
     pub output_limits: crate::collect::Limits,
-    /// Bytes of build log kept per run.
+    /// Bytes of build log kept per run (the engine keeps at most twice that).
     pub log_bytes: u64,
+    /// Bytes a run may write to its container's filesystem and build mounts.
+    pub disk_bytes: u64,
     /// The runs, numbered from 1.
     pub runs: Vec<RunPlan>,
     /// Which factors were asked for and which were applied.
@@ -250,6 +252,7 @@ pub fn plan(
         outputs: spec.build.outputs.clone(),
         timeout: spec.build.timeout,
         log_bytes: spec.limits.log_bytes,
+        disk_bytes: spec.limits.disk_bytes,
         output_limits: crate::collect::Limits {
             max_total_bytes: spec.limits.output_bytes,
             max_entries: spec.limits.output_entries,

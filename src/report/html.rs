@@ -183,6 +183,9 @@ fn status(run: &RunReport) -> String {
         RunStatus::Succeeded => "succeeded".to_string(),
         RunStatus::Failed { exit_code, .. } => format!("failed (exit {exit_code})"),
         RunStatus::TimedOut { after_seconds } => format!("timed out after {after_seconds} s"),
+        RunStatus::OverDisk { limit_bytes, .. } => {
+            format!("killed: wrote over limits.disk_size ({})", crate::report::size(*limit_bytes))
+        }
     }
 }
 

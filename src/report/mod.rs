@@ -185,6 +185,14 @@ impl Report {
                 first.result.index,
                 log.display()
             ),
+            RunStatus::OverDisk { limit_bytes, written_bytes } => format!(
+                "run {} wrote {} to its filesystem, over limits.disk_size ({}), and was killed{also}; \
+                 raise limits.disk_size if the build needs that much (log: {})",
+                first.result.index,
+                size(*written_bytes),
+                size(*limit_bytes),
+                log.display()
+            ),
             RunStatus::Succeeded => format!("run {} succeeded", first.result.index),
         })
     }
@@ -297,4 +305,9 @@ pub fn more_outputs(paths: &[&str], indent: &str) -> String {
 /// The current time as RFC 3339, seconds precision.
 pub fn now_rfc3339() -> String {
     humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}
+
+/// `bytes` for people: `1.5 GiB`.
+pub fn size(bytes: u64) -> String {
+    bytesize::ByteSize::b(bytes).display().iec().to_string()
 }

@@ -20,6 +20,9 @@ pub struct Limits {
     pub output_entries: usize,
     /// Bytes of build log saved per run; the rest is cut, with a note.
     pub log_bytes: u64,
+    /// Bytes a run may write to its container's filesystem (and to the
+    /// build directory when that is a host mount).
+    pub disk_bytes: u64,
     /// Bytes a source tarball may unpack to.
     pub source_bytes: u64,
     /// Entries a source tarball may unpack to.
@@ -37,6 +40,7 @@ impl Default for Limits {
             output_bytes: 4 << 30,
             output_entries: 100_000,
             log_bytes: 256 << 20,
+            disk_bytes: 16 << 30,
             source_bytes: 4 << 30,
             source_entries: 1_000_000,
             diff_bytes: crate::diff::budget::DEFAULT_BUDGET,
@@ -53,6 +57,7 @@ pub(super) struct RawLimits {
     output_size: Option<Spanned<String>>,
     output_files: Option<Spanned<i64>>,
     log_size: Option<Spanned<String>>,
+    disk_size: Option<Spanned<String>>,
     source_size: Option<Spanned<String>>,
     source_files: Option<Spanned<i64>>,
     diff_size: Option<Spanned<String>>,
@@ -114,6 +119,9 @@ pub(super) fn validate(file: &Path, text: &str, raw: Option<&RawLimits>) -> Chec
     }
     if let Some(log) = &raw.log_size {
         limits.log_bytes = positive("log_size", log)?;
+    }
+    if let Some(disk) = &raw.disk_size {
+        limits.disk_bytes = positive("disk_size", disk)?;
     }
     if let Some(source) = &raw.source_size {
         limits.source_bytes = positive("source_size", source)?;
@@ -190,7 +198,7 @@ mod tests {
     fn sizes_and_counts_parse() {
         let l = parse(
             "memory = \"512MiB\"\npids = 64\noutput_size = \"1 KiB\"\noutput_files = 10\nlog_size = \"2MiB\"\n\
-             source_size = \"1GiB\"\nsource_files = 5\ndiff_size = \"16MiB\"",
+             source_size = \"1GiB\"\nsource_files = 5\ndiff_size = \"16MiB\"\ndisk_size = \"3GiB\"",
         )
         .unwrap();
         let want = Limits {
@@ -199,6 +207,7 @@ mod tests {
             output_bytes: 1024,
             output_entries: 10,
             log_bytes: 2 << 20,
+            disk_bytes: 3 << 30,
             source_bytes: 1 << 30,
             source_entries: 5,
             diff_bytes: 16 << 20,
