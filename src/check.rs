@@ -175,7 +175,7 @@ async fn pipeline(invocation: Invocation<'_>, report: &mut Report) -> Result<()>
     if let Some(failure) = report.failures(out) {
         bail!(failure);
     }
-    let comparison = compare_runs(report, out, options, spec.limits.diff_bytes).await;
+    let comparison = compare_runs(report, out, options, spec.limits.diff_bytes).await?;
     report.verdict = if comparison.reproducible { Verdict::Reproducible } else { Verdict::Unreproducible };
     report.comparison = Some(comparison);
     Ok(())
@@ -183,16 +183,23 @@ async fn pipeline(invocation: Invocation<'_>, report: &mut Report) -> Result<()>
 
 /// Compares the report's runs, with a structured diff (and diffoscope, when
 /// asked) for each differing output; each diff may decompress `diff_budget`
-/// bytes (`limits.diff_size`).
+/// bytes (`limits.diff_size`). SIGINT or SIGTERM stops it between outputs
+/// (and a diff in progress at its next read).
 pub async fn compare_runs(
     report: &Report,
     out: &Path,
     options: &CheckOptions,
     diff_budget: u64,
-) -> compare::Comparison {
+) -> Result<compare::Comparison> {
     let results: Vec<_> = report.runs.iter().map(|r| r.result.clone()).collect();
     let mut comparison = compare::compare(&results);
+    if !comparison.differences.is_empty() {
+        options
+            .progress
+            .note(&format!("reprocheck: {} output(s) differ; comparing them", comparison.differences.len()));
+    }
     for difference in comparison.differences.iter_mut() {
+        crate::cleanup::check().context("comparing the outputs")?;
         difference.diff = diff_first_two(report, out, difference, diff_budget);
         if let (true, Some(d)) = (options.diffoscope, &difference.diff) {
             let file = |i: u32| out.join(format!("run-{i}/outputs")).join(&difference.path);
@@ -200,7 +207,8 @@ pub async fn compare_runs(
             difference.diffoscope = Some(diff::diffoscope::run(out, &difference.path, &a, &b).await);
         }
     }
-    comparison
+    crate::cleanup::check().context("comparing the outputs")?;
+    Ok(comparison)
 }
 
 /// The structured diff between the first runs of the first two variants.

@@ -7,6 +7,7 @@
 
 pub mod attest;
 pub mod check;
+pub mod cleanup;
 pub mod cli;
 pub mod collect;
 pub mod compare;

@@ -108,6 +108,7 @@ fn main() -> ExitCode {
         .with_ansi(stderr_color)
         .with_writer(terminal.progress.log_writer())
         .init();
+    reprocheck::cleanup::install_panic_hook();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {

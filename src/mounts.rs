@@ -86,6 +86,17 @@ pub fn scratch_prefix(run_id: &str) -> String {
 /// (their scratch directory names a PID that no longer exists). Returns the
 /// mount points undone.
 pub fn sweep_orphaned() -> Vec<PathBuf> {
+    sweep_where(orphaned_scratch)
+}
+
+/// Unmounts the disorderfs views of `run_id` in this process (after a panic).
+pub fn sweep_run(run_id: &str) -> Vec<PathBuf> {
+    let prefix = scratch_prefix(run_id);
+    sweep_where(|point| point.split('/').any(|part| part.starts_with(&prefix)))
+}
+
+/// Unmounts the FUSE mounts whose mount point `unwanted` picks.
+fn sweep_where(unwanted: impl Fn(&str) -> bool) -> Vec<PathBuf> {
     let mounts = std::fs::read_to_string("/proc/mounts").unwrap_or_default();
     let mut undone = Vec::new();
     for line in mounts.lines() {
@@ -94,13 +105,13 @@ pub fn sweep_orphaned() -> Vec<PathBuf> {
             continue;
         };
         let point = point.replace("\\040", " ");
-        if !kind.starts_with("fuse") || !orphaned_scratch(&point) {
+        if !kind.starts_with("fuse") || !unwanted(&point) {
             continue;
         }
         let status = Command::new("fusermount").arg("-u").arg("-z").arg(&point).status();
         match status {
             Ok(s) if s.success() => undone.push(PathBuf::from(point)),
-            other => tracing::warn!("could not unmount the orphaned {point}: {other:?}"),
+            other => tracing::warn!("could not unmount {point}: {other:?}"),
         }
     }
     undone

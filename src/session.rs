@@ -3,6 +3,7 @@
 //! `check` and `explain` both run their builds through [`Session::run_batch`].
 
 use crate::check::{CheckOptions, Invocation};
+use crate::cleanup::Shutdown;
 use crate::engine::docker::DockerEngine;
 use crate::engine::{self, run, Engine};
 use crate::errors::*;
@@ -35,6 +36,8 @@ pub struct Session<'a> {
     scratch: tempfile::TempDir,
     /// Keeps runs with different clocks apart at their start.
     start_gate: run::StartGate,
+    /// Known to the panic hook until the session is gone.
+    _open: crate::cleanup::OpenRun,
 }
 
 impl<'a> Session<'a> {
@@ -43,6 +46,7 @@ impl<'a> Session<'a> {
     pub async fn open(invocation: Invocation<'a>, runs: u32, report: &mut Report) -> Result<Session<'a>> {
         let Invocation { spec, source, options, out, mode, .. } = invocation;
         let shutdown = Shutdown::install()?;
+        let open = crate::cleanup::OpenRun::new(&report.run_id);
         let engine: Arc<dyn Engine> = Arc::new(DockerEngine::connect().await?);
         report.engine = Some(engine.info().clone());
         sweep_orphans(engine.as_ref(), &options.progress).await;
@@ -114,6 +118,7 @@ impl<'a> Session<'a> {
             mounts: Vec::new(),
             scratch,
             start_gate: run::StartGate::default(),
+            _open: open,
         })
     }
 
@@ -247,32 +252,5 @@ async fn sweep_orphans(engine: &dyn Engine, progress: &crate::progress::Progress
             "reprocheck: removed {containers} container(s) and {} mount(s) left by reprocheck processes that are gone",
             mounts.len()
         ));
-    }
-}
-
-/// SIGINT and SIGTERM, caught from the moment a session opens, so that a
-/// signal arriving while containers or mounts are being set up is held until
-/// the runs can be cancelled and cleaned up, instead of killing the process.
-pub struct Shutdown {
-    int: tokio::signal::unix::Signal,
-    term: tokio::signal::unix::Signal,
-}
-
-impl Shutdown {
-    /// Installs the handlers.
-    pub fn install() -> Result<Shutdown> {
-        use tokio::signal::unix::{signal, SignalKind};
-        Ok(Shutdown {
-            int: signal(SignalKind::interrupt()).context("installing the SIGINT handler")?,
-            term: signal(SignalKind::terminate()).context("installing the SIGTERM handler")?,
-        })
-    }
-
-    /// Resolves on the first signal, naming it.
-    pub async fn recv(&mut self) -> &'static str {
-        tokio::select! {
-            _ = self.int.recv() => "SIGINT",
-            _ = self.term.recv() => "SIGTERM",
-        }
     }
 }

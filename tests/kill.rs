@@ -160,3 +160,105 @@ fn leftovers_of_a_sigkilled_check_are_swept_by_the_next_one() {
     assert_eq!(owned(&engine, &child), 0, "the killed check's containers are gone");
     assert!(mounts_under(&tmp).is_empty(), "its mount is gone: {:?}", mounts_under(&tmp));
 }
+
+/// Waits (up to `limit`) for a line of the child's stderr containing
+/// `wanted`; keeps draining stderr afterwards, returning it all on join.
+fn wait_for_line(
+    child: &mut std::process::Child,
+    wanted: &str,
+    limit: Duration,
+) -> std::thread::JoinHandle<String> {
+    use std::io::BufRead;
+    let stderr = child.stderr.take().unwrap();
+    let (seen, saw) = std::sync::mpsc::channel();
+    let looked_for = wanted.to_string();
+    let wanted = wanted.to_string();
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains(&wanted) {
+                let _ = seen.send(());
+            }
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    if saw.recv_timeout(limit).is_err() {
+        let _ = child.kill();
+        panic!("no `{looked_for}` within {limit:?}:\n{}", reader.join().unwrap());
+    }
+    reader
+}
+
+/// A signal while the outputs are compared (here 40 differing 1 MB texts,
+/// each diff running into its deadline: ~20 s) stops the comparison within
+/// moments: exit 2, "interrupted", a report saying so, nothing left.
+#[test]
+fn a_signal_during_the_comparison_stops_it_and_leaves_nothing() {
+    let Some(engine) = ready_engine() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("src");
+    std::fs::create_dir(&source).unwrap();
+    std::fs::write(
+        source.join("build.sh"),
+        "mkdir -p out; for f in $(seq 40); do \
+         awk -v s=\"$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')\" 'BEGIN{srand(s); for(i=0;i<60000;i++) print i, rand()}' > out/f$f.txt; done\n",
+    )
+    .unwrap();
+    let spec = write_spec(dir.path(), "texts", &source, SH_BUILD);
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let out = dir.path().join("out");
+    let mut child = reprocheck_cmd(&["check", spec.to_str().unwrap(), "--out", out.to_str().unwrap()])
+        .env("TMPDIR", &tmp)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = wait_for_line(&mut child, "output(s) differ; comparing them", Duration::from_secs(180));
+    std::thread::sleep(Duration::from_millis(500));
+    let signalled = Instant::now();
+    // SAFETY: signals our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    let took = signalled.elapsed();
+    let stderr = stderr.join().unwrap();
+    eprintln!("SIGINT during the comparison: exit {:?} after {took:?}", status.code());
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(took < Duration::from_secs(5), "the comparison went on for {took:?} after SIGINT:\n{stderr}");
+    assert!(stderr.contains("interrupted by SIGINT"), "{stderr}");
+    let report = report(&out);
+    assert_eq!(report["verdict"], "error");
+    assert!(report["error"].as_str().unwrap_or_default().contains("interrupted by SIGINT"), "{report}");
+    assert_eq!(owned(&engine, &child), 0, "containers left");
+    assert!(mounts_under(&tmp).is_empty(), "mounts left: {:?}", mounts_under(&tmp));
+}
+
+/// A panic (forced by a failpoint once a build has started) still removes
+/// the run's containers and its disorderfs mount, and says so.
+#[test]
+fn a_panic_while_building_removes_the_containers_and_mounts_of_its_runs() {
+    let Some(engine) = ready_engine() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let source = tempfile::tempdir().unwrap();
+    let build = "command = \"sleep 30; mkdir -p out; echo x > out/x\"\noutputs = [\"out\"]";
+    let spec = write_spec(dir.path(), "panicky", source.path(), build);
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let out = dir.path().join("out");
+    let child = reprocheck_cmd(&["check", spec.to_str().unwrap(), "--out", out.to_str().unwrap()])
+        .env("TMPDIR", &tmp)
+        .env("REPROCHECK_FAILPOINT", "panic-while-building")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid_owner = owner_of(&child);
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(101), "a panic: {stderr}");
+    assert!(stderr.contains("after the panic, removed"), "{stderr}");
+    assert_eq!(block(engine.list_owned(&pid_owner)).unwrap().len(), 0, "containers left: {stderr}");
+    assert!(mounts_under(&tmp).is_empty(), "mounts left: {:?}", mounts_under(&tmp));
+}

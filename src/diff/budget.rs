@@ -29,8 +29,13 @@ impl Budget {
     }
 
     /// Takes `bytes`; false (and the budget marked exhausted) when they are
-    /// not available.
+    /// not available, or once SIGINT or SIGTERM arrived: every read of a
+    /// comparison passes here, so an interrupted one stops at its next read.
     pub fn charge(&self, bytes: u64) -> bool {
+        if crate::cleanup::signal().is_some() {
+            self.exhausted.set(true);
+            return false;
+        }
         match self.left.get().checked_sub(bytes) {
             Some(left) => {
                 self.left.set(left);

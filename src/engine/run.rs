@@ -208,6 +208,7 @@ async fn build_in(
     }
     gate.admit(run.shifted_clock).await;
     engine.start(id).await?;
+    crate::cleanup::failpoint("panic-while-building");
     gate.started(run.shifted_clock);
     progress.phase(Phase::Building);
     tracing::debug!(run = run.index, "started");

@@ -180,6 +180,8 @@ pub async fn pipeline(invocation: Invocation<'_>, report: &mut Report) -> Result
     builds.round(&mut session, report, &groups, if reused > 0 { 0 } else { 2 }).await?;
     let mut spaced = false;
     let analysis = loop {
+        // Signals during a round stop its builds; between rounds, here.
+        crate::cleanup::check().context("explaining the differences")?;
         builds.update_noise();
         let units = builds.units(&groups, &factors);
         let analysis = analysis::analyse(&mut builds, &factors, &units, reused > 0);
@@ -202,6 +204,7 @@ pub async fn pipeline(invocation: Invocation<'_>, report: &mut Report) -> Result
         break analysis;
     };
     let explanation = explain(&mut builds, &analysis, &groups, &factors, reused, session.out(), report);
+    crate::cleanup::check().context("explaining the differences")?;
     let differs = !explanation.nondeterministic.is_empty() || !explanation.blamed.is_empty();
     report.verdict = if differs { Verdict::Unreproducible } else { Verdict::Reproducible };
     report.explanation = Some(explanation);

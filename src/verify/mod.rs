@@ -118,9 +118,9 @@ pub async fn pipeline(invocation: Invocation<'_>, report: &mut Report) -> Result
         bail!(failure);
     }
     if runs >= 2 {
-        report.comparison = Some(check::compare_runs(report, out, options, spec.limits.diff_bytes).await);
+        report.comparison = Some(check::compare_runs(report, out, options, spec.limits.diff_bytes).await?);
     }
-    let verification = verify_outputs(&expectations, report, out, spec.limits.diff_bytes);
+    let verification = verify_outputs(&expectations, report, out, spec.limits.diff_bytes)?;
     let all_match = verification.outputs.iter().all(|o| o.verdict == OutputVerdict::Match);
     let runs_agree = report.comparison.as_ref().is_none_or(|c| c.reproducible);
     report.verdict = if all_match && runs_agree { Verdict::Verified } else { Verdict::NotVerified };
@@ -176,7 +176,7 @@ fn verify_outputs(
     report: &Report,
     out: &Path,
     diff_budget: u64,
-) -> Verification {
+) -> Result<Verification> {
     let produced: Vec<&String> =
         report.runs.first().map(|r| r.result.outputs.keys().collect()).unwrap_or_default();
     let mut checks = Vec::new();
@@ -186,10 +186,11 @@ fn verify_outputs(
         if let Some(o) = &output {
             claimed.push(o.clone());
         }
+        crate::cleanup::check().context("comparing with the published artifacts")?;
         checks.push(verify_one(expectation, output, report, out, diff_budget));
     }
     let unexpected = produced.into_iter().filter(|p| !claimed.contains(p)).cloned().collect();
-    Verification { outputs: checks, unexpected }
+    Ok(Verification { outputs: checks, unexpected })
 }
 
 /// The output an expected path refers to: the same path, or for a bare file

@@ -1,0 +1,187 @@
+//! What must be undone however an invocation ends. SIGINT and SIGTERM are
+//! caught once, for the whole process: the builds are cancelled where they
+//! run (see `Session::run_batch`), and every later phase (compare, diff,
+//! verify, explain's analysis) asks [`check`] between steps. A panic sweeps
+//! the containers and mounts of every run still open (see
+//! [`install_panic_hook`]).
+
+use crate::errors::*;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Mutex, OnceLock};
+
+/// 0: no signal yet; otherwise an index into [`SIGNAL_NAMES`].
+static RECEIVED: AtomicU8 = AtomicU8::new(0);
+const SIGNAL_NAMES: [&str; 3] = ["", "SIGINT", "SIGTERM"];
+
+/// Wakes the waiters of [`Shutdown::recv`].
+static WATCH: OnceLock<tokio::sync::watch::Sender<u8>> = OnceLock::new();
+
+/// The signal received, if any.
+pub fn signal() -> Option<&'static str> {
+    match RECEIVED.load(Ordering::SeqCst) {
+        0 => None,
+        n => SIGNAL_NAMES.get(n as usize).copied(),
+    }
+}
+
+/// An error once SIGINT or SIGTERM arrived: long phases call it between
+/// steps so that a signal stops them as it stops the builds.
+pub fn check() -> Result<()> {
+    match signal() {
+        Some(name) => bail!("interrupted by {name}"),
+        None => Ok(()),
+    }
+}
+
+/// The process's signal handling, installed when the first session opens
+/// (from then on SIGINT and SIGTERM no longer kill the process: they are
+/// held until the runs can be cancelled and cleaned up).
+pub struct Shutdown {
+    received: tokio::sync::watch::Receiver<u8>,
+}
+
+impl Shutdown {
+    /// Installs the handlers once per process; later calls share them.
+    pub fn install() -> Result<Shutdown> {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Some(sender) = WATCH.get() {
+            return Ok(Shutdown { received: sender.subscribe() });
+        }
+        let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+        let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+        let (sender, received) = tokio::sync::watch::channel(0u8);
+        if WATCH.set(sender).is_err() {
+            // Another thread installed them meanwhile.
+            return Ok(Shutdown { received: WATCH.get().expect("set").subscribe() });
+        }
+        tokio::spawn(async move {
+            loop {
+                let which = tokio::select! {
+                    _ = int.recv() => 1,
+                    _ = term.recv() => 2,
+                };
+                // The first signal names the interruption.
+                let _ = RECEIVED.compare_exchange(0, which, Ordering::SeqCst, Ordering::SeqCst);
+                if let Some(sender) = WATCH.get() {
+                    sender.send_replace(which);
+                }
+            }
+        });
+        Ok(Shutdown { received })
+    }
+
+    /// Resolves when a signal has arrived (at once if one already did),
+    /// naming it.
+    pub async fn recv(&mut self) -> &'static str {
+        loop {
+            if let Some(name) = signal() {
+                return name;
+            }
+            if self.received.changed().await.is_err() {
+                // The listener is gone: never resolve.
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+}
+
+/// Panics on purpose when `REPROCHECK_FAILPOINT` names `point`: how the
+/// tests check that a panic with containers running still cleans up.
+pub fn failpoint(point: &str) {
+    if std::env::var_os("REPROCHECK_FAILPOINT").is_some_and(|v| v == point) {
+        panic!("REPROCHECK_FAILPOINT={point}");
+    }
+}
+
+/// Ids of the runs open in this process, for the panic hook.
+static OPEN_RUNS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// A run that may have containers and mounts: open from [`OpenRun::new`]
+/// until dropped (after its session cleaned up).
+#[derive(Debug)]
+pub struct OpenRun(String);
+
+impl OpenRun {
+    /// Records `run_id` for the panic hook.
+    pub fn new(run_id: &str) -> OpenRun {
+        if let Ok(mut runs) = OPEN_RUNS.lock() {
+            runs.push(run_id.to_string());
+        }
+        OpenRun(run_id.to_string())
+    }
+}
+
+impl Drop for OpenRun {
+    fn drop(&mut self) {
+        if let Ok(mut runs) = OPEN_RUNS.lock() {
+            runs.retain(|r| *r != self.0);
+        }
+    }
+}
+
+/// Makes a panic, wherever it happens, remove the containers and mounts of
+/// every open run before the process ends (unwinding alone would leave the
+/// containers: removing them needs the engine). The sweep runs on a thread
+/// of its own with its own runtime, since a panic may happen inside one.
+pub fn install_panic_hook() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        previous(info);
+        let runs: Vec<String> = OPEN_RUNS.lock().map(|r| r.clone()).unwrap_or_default();
+        if runs.is_empty() {
+            return;
+        }
+        let swept = std::thread::spawn(move || sweep_after_panic(&runs)).join();
+        if swept.is_err() {
+            crate::errln!("reprocheck: the cleanup after the panic failed too");
+        }
+    }));
+}
+
+fn sweep_after_panic(runs: &[String]) {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => return crate::errln!("reprocheck: cannot clean up after the panic: {e}"),
+    };
+    for run_id in runs {
+        let unmounted = crate::mounts::sweep_run(run_id);
+        let removed = runtime.block_on(async {
+            let engine = crate::engine::docker::DockerEngine::connect().await?;
+            // A create that was in flight may still complete: sweep until a
+            // pass finds none, as after a signal.
+            let mut removed = crate::engine::sweep(&engine, run_id).await?.removed;
+            for _ in 0..3 {
+                tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+                let late = crate::engine::sweep(&engine, run_id).await?.removed;
+                removed += late;
+                if late == 0 {
+                    break;
+                }
+            }
+            Result::<usize>::Ok(removed)
+        });
+        match removed {
+            Ok(removed) => crate::errln!(
+                "reprocheck: after the panic, removed {removed} container(s) and {} mount(s) of run {run_id}",
+                unmounted.len()
+            ),
+            Err(e) => crate::errln!(
+                "reprocheck: after the panic, could not remove the containers of run {run_id}: {e:#}"
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn open_runs_are_tracked_until_dropped() {
+        let a = OpenRun::new("t-run-a");
+        let _b = OpenRun::new("t-run-b");
+        drop(a);
+        let runs = OPEN_RUNS.lock().unwrap().clone();
+        assert!(runs.contains(&"t-run-b".to_string()) && !runs.contains(&"t-run-a".to_string()));
+    }
+}
