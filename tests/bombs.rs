@@ -217,3 +217,26 @@ fn limits_diff_size_is_the_decompression_budget() {
     assert!(!stopped(""), "8 MiB fit the default budget");
     assert!(stopped("[limits]\ndiff_size = \"1MiB\""), "a 1 MiB budget stops the comparison");
 }
+
+/// A reference file of 4 GiB (sparse: it costs no disk) is never read into
+/// memory: the content comparison streams and the structured diff skips
+/// files over its size cap. Before, `verify` read both files whole.
+#[test]
+fn a_huge_reference_file_is_compared_without_reading_it_into_memory() {
+    let Some(_engine) = ready_engine() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    std::fs::write(src.join("build.sh"), "mkdir -p out && echo small > out/x.tar").unwrap();
+    let reference = tmp.path().join("huge.tar");
+    std::fs::File::create(&reference).unwrap().set_len(4 << 30).unwrap();
+    let spec = write_spec(tmp.path(), "huge", &src, SH_BUILD);
+    let out = tmp.path().join("out");
+    let expect = format!("out/x.tar={}", reference.display());
+    let args = ["verify", spec.to_str().unwrap(), "--expect-file", &expect, "--out", out.to_str().unwrap()];
+    let (code, text, peak) = run_measured(tmp.path(), &args);
+    eprintln!("4 GiB reference: peak RSS {} MiB", peak / 1024);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(peak < MAX_PEAK_KIB, "peak RSS {} MiB: {text}", peak / 1024);
+    assert_eq!(report(&out)["verification"]["outputs"][0]["verdict"], "mismatch");
+}

@@ -176,9 +176,16 @@ impl Member {
         self
     }
 
-    /// Whether the content could be read.
+    /// A member whose content was hashed as it streamed past, not kept.
+    pub(crate) fn with_hash(mut self, content_hash: Option<String>) -> Member {
+        self.content_hash = content_hash.unwrap_or_default();
+        self.content = None;
+        self
+    }
+
+    /// Whether the content could be read (and so its hash is known).
     pub fn readable(&self) -> bool {
-        self.content.is_some()
+        !self.content_hash.is_empty()
     }
 }
 
@@ -205,32 +212,38 @@ fn tar_members(data: &[u8], budget: &Budget) -> Option<Vec<(String, Member)>> {
     let mut members = Vec::new();
     for entry in archive.entries().ok()? {
         let mut entry = entry.ok()?;
-        let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
-        let h = entry.header().clone();
-        let mut m = Member::default();
-        let mut put = |k: &'static str, v: String| {
-            m.fields.insert(k, v);
-        };
-        put("type", format!("{:?}", h.entry_type()));
-        put("mode", h.mode().map(|v| format!("{v:04o}")).unwrap_or_default());
-        put("uid", h.uid().map(|v| v.to_string()).unwrap_or_default());
-        put("gid", h.gid().map(|v| v.to_string()).unwrap_or_default());
-        put("uname", h.username().ok().flatten().unwrap_or_default().to_string());
-        put("gname", h.groupname().ok().flatten().unwrap_or_default().to_string());
-        put("mtime", h.mtime().map(|v| v.to_string()).unwrap_or_default());
-        put("size", h.size().map(|v| v.to_string()).unwrap_or_default());
-        put(
-            "link",
-            entry.link_name_bytes().map(|l| String::from_utf8_lossy(&l).into_owned()).unwrap_or_default(),
-        );
-        if let Ok(Some(pax)) = entry.pax_extensions() {
-            let keys: Vec<String> = pax.flatten().map(|e| e.key().unwrap_or("?").to_string()).collect();
-            m.fields.insert("pax headers", keys.join(","));
-        }
+        let (name, m) = tar_member(&mut entry);
         let content = budget.read(&mut entry);
         members.push((name, m.with_content(content)));
     }
     Some(members)
+}
+
+/// A tar entry's name and header fields (its content not yet read).
+pub(crate) fn tar_member<R: std::io::Read>(entry: &mut tar::Entry<R>) -> (String, Member) {
+    let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+    let h = entry.header().clone();
+    let mut m = Member::default();
+    let mut put = |k: &'static str, v: String| {
+        m.fields.insert(k, v);
+    };
+    put("type", format!("{:?}", h.entry_type()));
+    put("mode", h.mode().map(|v| format!("{v:04o}")).unwrap_or_default());
+    put("uid", h.uid().map(|v| v.to_string()).unwrap_or_default());
+    put("gid", h.gid().map(|v| v.to_string()).unwrap_or_default());
+    put("uname", h.username().ok().flatten().unwrap_or_default().to_string());
+    put("gname", h.groupname().ok().flatten().unwrap_or_default().to_string());
+    put("mtime", h.mtime().map(|v| v.to_string()).unwrap_or_default());
+    put("size", h.size().map(|v| v.to_string()).unwrap_or_default());
+    put(
+        "link",
+        entry.link_name_bytes().map(|l| String::from_utf8_lossy(&l).into_owned()).unwrap_or_default(),
+    );
+    if let Ok(Some(pax)) = entry.pax_extensions() {
+        let keys: Vec<String> = pax.flatten().map(|e| e.key().unwrap_or("?").to_string()).collect();
+        m.fields.insert("pax headers", keys.join(","));
+    }
+    (name, m)
 }
 
 fn tar(diff: &mut FileDiff, prefix: &str, a: &[u8], b: &[u8], walk: Walk) {

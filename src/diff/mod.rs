@@ -12,6 +12,7 @@ pub mod budget;
 pub mod diffoscope;
 pub mod hints;
 pub mod locations;
+pub(crate) mod streamed;
 mod zip_listing;
 
 use crate::errors::*;

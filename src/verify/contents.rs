@@ -2,10 +2,12 @@
 //! permission bits and link targets. Everything else (mtimes, owners,
 //! member order, pax records, compression) is metadata.
 
-use crate::diff::archive::{copies, listing, Member};
+use crate::diff::archive::{copies, Member};
 use crate::diff::budget::Budget;
+use crate::diff::streamed::listing_of_file;
 use crate::diff::FileDiff;
 use std::collections::BTreeMap;
+use std::path::Path;
 
 /// Fields of an archive member that are content, not metadata.
 const CONTENT_FIELDS: [&str; 3] = ["type", "mode", "link"];
@@ -28,10 +30,24 @@ pub enum Contents {
 /// overwrites an earlier one. A repeated name whose copies differ is never a
 /// match, whichever copy wins: it is how a tampered archive hides a file.
 /// `None` when either is not an archive reprocheck can read.
-/// Reading both may decompress `budget` bytes in all.
+/// Reading both may decompress `budget` bytes in all. (`verify` streams
+/// files with [`compare_files`]; this is for bytes already in memory.)
+#[cfg(test)]
 pub fn compare(a: &[u8], b: &[u8], budget: u64) -> Option<Contents> {
+    use crate::diff::archive::listing;
     let budget = Budget::new(budget);
-    let (a, b) = (listing(a, &budget)?, listing(b, &budget)?);
+    Some(compare_listings(listing(a, &budget)?, listing(b, &budget)?))
+}
+
+/// [`compare`] for two files, streamed: tar archives (plain, gzip, xz,
+/// zstd) are hashed member by member as they are read, so neither file is
+/// held in memory; `budget` still bounds the bytes decompressed.
+pub fn compare_files(a: &Path, b: &Path, budget: u64) -> Option<Contents> {
+    let budget = Budget::new(budget);
+    Some(compare_listings(listing_of_file(a, &budget)?, listing_of_file(b, &budget)?))
+}
+
+fn compare_listings(a: Vec<(String, Member)>, b: Vec<(String, Member)>) -> Contents {
     let mut reasons = Vec::new();
     for (side, members) in [("reference", &a), ("rebuilt", &b)] {
         reasons.extend(untrusted(side, members));
@@ -54,7 +70,11 @@ pub fn compare(a: &[u8], b: &[u8], budget: u64) -> Option<Contents> {
             reasons.push(format!("{} file(s) {what}: {}", names.len(), named(&names)));
         }
     }
-    Some(if reasons.is_empty() { Contents::Same } else { Contents::Differ(reasons) })
+    if reasons.is_empty() {
+        Contents::Same
+    } else {
+        Contents::Differ(reasons)
+    }
 }
 
 /// Members nothing can be concluded from: unreadable, internally

@@ -271,11 +271,12 @@ fn compare_with_reference(
         });
         return OutputVerdict::Mismatch;
     };
-    let (Ok(a), Ok(b)) = (std::fs::read(reference), std::fs::read(rebuilt)) else {
-        check.note.get_or_insert_with(|| "the reference or the rebuilt file could not be read".into());
+    if let Err(e) = std::fs::File::open(reference).and_then(|_| std::fs::File::open(rebuilt)) {
+        check.note.get_or_insert_with(|| format!("the reference or the rebuilt file could not be read: {e}"));
         return OutputVerdict::Mismatch;
-    };
-    let verdict = match contents::compare(&a, &b, diff_budget) {
+    }
+    // Streamed: neither file is held in memory, whatever its size.
+    let verdict = match contents::compare_files(reference, rebuilt, diff_budget) {
         Some(contents::Contents::Same) => OutputVerdict::ContentMatch,
         Some(contents::Contents::Differ(reasons)) => {
             if check.content_differences.is_empty() {

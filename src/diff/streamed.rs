@@ -1,0 +1,170 @@
+//! Listing an archive *file* without holding it: a tar, plain or under
+//! gzip, xz or zstd, is read as a stream and each member hashed as it goes
+//! by, so `verify` can compare the contents of archives far larger than
+//! memory. Every decompressed byte (headers, long names, contents) draws
+//! from the comparison's budget. Zip and ar need random access: they are
+//! read whole, up to the diff's size cap.
+
+use super::archive::{listing, sniff, tar_member, Format, Member};
+use super::budget::Budget;
+use sha2::{Digest as _, Sha256};
+use std::io::{Read, Seek};
+use std::path::Path;
+
+/// The members of the archive at `path`, in archive order; `None` when it
+/// is not an archive reprocheck reads, or cannot be read within `budget`.
+pub(crate) fn listing_of_file(path: &Path, budget: &Budget) -> Option<Vec<(String, Member)>> {
+    let mut file = std::fs::File::open(path).ok()?;
+    let mut magic = [0u8; 262];
+    let n = read_up_to(&mut file, &mut magic).ok()?;
+    file.rewind().ok()?;
+    let file = std::io::BufReader::new(file);
+    let stream: Box<dyn Read + '_> = match sniff(&magic[..n]) {
+        Format::Tar => Box::new(file),
+        Format::Gzip => Box::new(flate2::read::MultiGzDecoder::new(file)),
+        Format::Xz => Box::new(crate::decompress::xz(file)),
+        Format::Zstd => Box::new(zstd::Decoder::with_buffer(file).ok()?),
+        Format::Zip | Format::Ar => {
+            let size = std::fs::metadata(path).ok()?.len();
+            return (size <= super::MAX_READ)
+                .then(|| std::fs::read(path).ok())
+                .flatten()
+                .and_then(|d| listing(&d, budget));
+        }
+        Format::Other => return None,
+    };
+    tar_listing(Charged { inner: stream, budget }, budget)
+}
+
+/// A tar stream's members, each hashed as it is read.
+fn tar_listing(mut stream: impl Read, budget: &Budget) -> Option<Vec<(String, Member)>> {
+    // Only a tar inside: look at its first header before trusting the rest.
+    let mut first = vec![0u8; 512];
+    let n = read_up_to(&mut stream, &mut first).ok()?;
+    if sniff(&first[..n]) != Format::Tar {
+        return None;
+    }
+    let mut archive = tar::Archive::new(std::io::Cursor::new(first).chain(stream));
+    let mut members = Vec::new();
+    for entry in archive.entries().ok()? {
+        let mut entry = entry.ok()?;
+        let (name, member) = tar_member(&mut entry);
+        let hash = hash_all(&mut entry);
+        if hash.is_none() && budget.exhausted() {
+            // Past the budget nothing further is read.
+            members.push((name, member.with_hash(None)));
+            return Some(members);
+        }
+        members.push((name, member.with_hash(hash)));
+    }
+    Some(members)
+}
+
+/// Hex sha256 of everything `reader` yields; `None` when reading fails.
+fn hash_all(mut reader: impl Read) -> Option<String> {
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 64 << 10];
+    loop {
+        match reader.read(&mut buf) {
+            Ok(0) => return Some(hex::encode(hasher.finalize())),
+            Ok(n) => hasher.update(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
+    }
+}
+
+/// A reader whose every byte is charged to a budget; past it, reads fail.
+struct Charged<'b, R> {
+    inner: R,
+    budget: &'b Budget,
+}
+
+impl<R: Read> Read for Charged<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if !self.budget.charge(n as u64) {
+            return Err(std::io::Error::other("over the decompression budget"));
+        }
+        Ok(n)
+    }
+}
+
+fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diff::budget::DEFAULT_BUDGET;
+    use std::io::Write;
+
+    fn tar_of(members: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut builder = tar::Builder::new(Vec::new());
+        for (name, body) in members {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(body.len() as u64);
+            header.set_mode(0o644);
+            builder.append_data(&mut header, name, *body).unwrap();
+        }
+        builder.into_inner().unwrap()
+    }
+
+    #[test]
+    fn a_streamed_listing_matches_the_in_memory_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let tar = tar_of(&[("pkg/a", b"one"), ("pkg/b", b"two"), ("pkg/a", b"three")]);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), Default::default());
+        gz.write_all(&tar).unwrap();
+        let tgz = gz.finish().unwrap();
+        for (name, bytes) in
+            [("x.tar", tar.clone()), ("x.tar.gz", tgz), ("x.tar.xz", crate::decompress::xz_compress(&tar))]
+        {
+            let path = dir.path().join(name);
+            std::fs::write(&path, &bytes).unwrap();
+            let streamed = listing_of_file(&path, &Budget::new(DEFAULT_BUDGET)).unwrap();
+            let whole = listing(&bytes, &Budget::new(DEFAULT_BUDGET)).unwrap();
+            let view = |l: &[(String, Member)]| {
+                l.iter()
+                    .map(|(n, m)| (n.clone(), m.fields.clone(), m.content_hash.clone()))
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(view(&streamed), view(&whole), "{name}");
+            assert!(streamed.iter().all(|(_, m)| m.content.is_none()), "{name}: nothing kept");
+        }
+    }
+
+    #[test]
+    fn a_stream_past_the_budget_stops_with_an_unreadable_member() {
+        let dir = tempfile::tempdir().unwrap();
+        let big = vec![0u8; 1 << 20];
+        let tar = tar_of(&[("small", b"x"), ("big", &big), ("after", b"y")]);
+        let path = dir.path().join("x.tar");
+        std::fs::write(&path, &tar).unwrap();
+        let budget = Budget::new(64 << 10);
+        let listed = listing_of_file(&path, &budget).unwrap();
+        assert!(budget.exhausted());
+        assert!(listed.iter().any(|(_, m)| !m.readable()), "the member past the budget is unreadable");
+        assert!(!listed.iter().any(|(n, _)| n == "after"), "nothing is read past the budget");
+    }
+
+    #[test]
+    fn compressed_non_tar_data_is_not_an_archive() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), Default::default());
+        gz.write_all(b"just text, not a tar").unwrap();
+        let path = dir.path().join("x.gz");
+        std::fs::write(&path, gz.finish().unwrap()).unwrap();
+        assert!(listing_of_file(&path, &Budget::new(DEFAULT_BUDGET)).is_none());
+    }
+}
