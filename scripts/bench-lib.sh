@@ -3,9 +3,10 @@
 # directory ($work, removed on exit), and writes specs into it.
 cargo build --release -q
 bin=$PWD/target/release/reprocheck
-digest=$(sed -n 's/^digest = "\(sha256:[0-9a-f]*\)".*/\1/p' specs/hello.toml | head -n1)
+# The bundled recipe's lock pins the image (written by the first --build-missing).
+digest=$(sed -n 's/^image = "\(sha256:[0-9a-f]*\)".*/\1/p' specs/containers/debian-bookworm/packages.lock 2>/dev/null | head -n1)
 docker image inspect "$digest" >/dev/null 2>&1 ||
-  { echo "pinned image $digest missing: run $bin image build specs/containers/debian-bookworm" >&2; exit 2; }
+  { echo "pinned image ${digest:-(no lock yet)} missing: run $bin check specs/hello.toml --build-missing" >&2; exit 2; }
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -41,7 +41,9 @@ impl Default for Limits {
             output_entries: 100_000,
             log_bytes: 256 << 20,
             disk_bytes: 16 << 30,
-            source_bytes: 4 << 30,
+            // The source is packed in memory once per variant until uploads
+            // stream (issue 19): peak memory is about 3 x this.
+            source_bytes: 1 << 30,
             source_entries: 1_000_000,
             diff_bytes: crate::diff::budget::DEFAULT_BUDGET,
         }
