@@ -35,34 +35,24 @@ SPEC
 cp "$work/xz/xz.toml" "$work/xz/xz-capped.toml"
 printf '[limits]\nsource_size = "4GiB"\n' >> "$work/xz/xz-capped.toml"
 
+# path_spec FILE: a spec building src/ beside FILE with `sh build.sh`.
+path_spec() {
+  printf '[image]\ndigest = "%s"\n[source]\npath = "src"\n[build]\ncommand = "sh build.sh"\noutputs = ["out"]\n' \
+    "$digest" > "$1"
+}
+
 # A 4 GiB (sparse) reference for verify --expect-file.
 mkdir -p "$work/huge/src"
 echo 'mkdir -p out && echo small > out/x.tar' > "$work/huge/src/build.sh"
 truncate -s 4G "$work/huge/huge.tar"
-sed -e "s|^digest = .*|digest = \"$digest\"|" > "$work/huge/huge.toml" <<SPEC
-[image]
-digest = ""
-[source]
-path = "src"
-[build]
-command = "sh build.sh"
-outputs = ["out"]
-SPEC
+path_spec "$work/huge/huge.toml"
 
 # 40 differing 1 MB texts: a long comparison, interrupted after its start.
 mkdir -p "$work/texts/src"
 cat > "$work/texts/src/build.sh" <<'SH'
 mkdir -p out; for f in $(seq 40); do awk -v s="$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')" 'BEGIN{srand(s); for(i=0;i<60000;i++) print i, rand()}' > out/f$f.txt; done
 SH
-sed -e "s|^digest = .*|digest = \"$digest\"|" > "$work/texts/texts.toml" <<SPEC
-[image]
-digest = ""
-[source]
-path = "src"
-[build]
-command = "sh build.sh"
-outputs = ["out"]
-SPEC
+path_spec "$work/texts/texts.toml"
 
 # measure BIN LABEL ARGS...: peak RSS and wall time of one invocation.
 measure() {

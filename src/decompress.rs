@@ -8,6 +8,21 @@ use std::io::Read;
 /// more (up to 4 GiB is legal) is refused instead of allocated.
 pub const XZ_DICTIONARY_LIMIT: u32 = 256 << 20;
 
+/// Reads until `buf` is full or the stream ends (for magic bytes, which a
+/// single `read` may return only part of); returns how many were read.
+pub fn read_prefix(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
 /// A streaming xz decoder over `reader` (concatenated streams allowed, as
 /// `xz -d` reads them).
 pub fn xz<R: Read>(reader: R) -> impl Read {

@@ -16,7 +16,7 @@ use std::path::Path;
 pub(crate) fn listing_of_file(path: &Path, budget: &Budget) -> Option<Vec<(String, Member)>> {
     let mut file = std::fs::File::open(path).ok()?;
     let mut magic = [0u8; 262];
-    let n = read_up_to(&mut file, &mut magic).ok()?;
+    let n = crate::decompress::read_prefix(&mut file, &mut magic).ok()?;
     file.rewind().ok()?;
     let file = std::io::BufReader::new(file);
     let stream: Box<dyn Read + '_> = match sniff(&magic[..n]) {
@@ -40,7 +40,7 @@ pub(crate) fn listing_of_file(path: &Path, budget: &Budget) -> Option<Vec<(Strin
 fn tar_listing(mut stream: impl Read, budget: &Budget) -> Option<Vec<(String, Member)>> {
     // Only a tar inside: look at its first header before trusting the rest.
     let mut first = vec![0u8; 512];
-    let n = read_up_to(&mut stream, &mut first).ok()?;
+    let n = crate::decompress::read_prefix(&mut stream, &mut first).ok()?;
     if sniff(&first[..n]) != Format::Tar {
         return None;
     }
@@ -88,19 +88,6 @@ impl<R: Read> Read for Charged<'_, R> {
         }
         Ok(n)
     }
-}
-
-fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match reader.read(&mut buf[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(filled)
 }
 
 #[cfg(test)]

@@ -32,7 +32,8 @@ pub fn unpack(
     );
     file.rewind().with_context(|| format!("rereading {}", tarball.display()))?;
     let mut magic = [0u8; 6];
-    let n = read_up_to(&mut file, &mut magic).with_context(|| format!("reading {}", tarball.display()))?;
+    let n = crate::decompress::read_prefix(&mut file, &mut magic)
+        .with_context(|| format!("reading {}", tarball.display()))?;
     file.rewind().with_context(|| format!("rereading {}", tarball.display()))?;
     let reader = BufReader::new(file);
     let stream: Box<dyn Read> = match &magic[..n] {
@@ -64,17 +65,6 @@ pub fn unpack(
         tarball.display()
     );
     Ok(())
-}
-
-fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match reader.read(&mut buf[filled..])? {
-            0 => break,
-            n => filled += n,
-        }
-    }
-    Ok(filled)
 }
 
 #[cfg(test)]
