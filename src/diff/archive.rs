@@ -40,13 +40,31 @@ pub fn sniff(data: &[u8]) -> Format {
         Format::Zstd
     } else if data.starts_with(b"PK\x03\x04") || data.starts_with(b"PK\x05\x06") {
         Format::Zip
-    } else if data.len() >= 262 && &data[257..262] == b"ustar" {
+    } else if (data.len() >= 262 && &data[257..262] == b"ustar") || is_v7_tar_header(data) {
         Format::Tar
     } else if data.starts_with(b"!<arch>\n") {
         Format::Ar
     } else {
         Format::Other
     }
+}
+
+/// Whether `data` starts with a pre-POSIX (v7) tar header, which has no
+/// magic: a name, and a checksum field that matches the header's bytes.
+/// automake's `make dist` writes this format by default (GNU hello 2.10).
+fn is_v7_tar_header(data: &[u8]) -> bool {
+    let Some(header) = data.get(..512) else { return false };
+    if header[0] == 0 {
+        return false;
+    }
+    let field = String::from_utf8_lossy(&header[148..156]);
+    let Ok(recorded) = u32::from_str_radix(field.trim_matches(|c: char| c == ' ' || c == '\0'), 8) else {
+        return false;
+    };
+    // The sum of the header's bytes with the checksum field read as spaces.
+    let sum: u32 =
+        header.iter().enumerate().map(|(i, b)| if (148..156).contains(&i) { 32 } else { *b as u32 }).sum();
+    sum == recorded
 }
 
 /// Adds what differs inside two archives of the same `format`.

@@ -145,6 +145,32 @@ mod tests {
         assert!(!listed.iter().any(|(n, _)| n == "after"), "nothing is read past the budget");
     }
 
+    /// automake's default `tar-v7` format has no `ustar` magic (GNU hello
+    /// 2.10's tarball): it is still a tar, in memory and streamed.
+    #[test]
+    fn a_v7_tar_without_magic_is_listed() {
+        let mut builder = tar::Builder::new(Vec::new());
+        let mut header = tar::Header::new_old();
+        header.set_size(3);
+        header.set_mode(0o644);
+        builder.append_data(&mut header, "pkg/a", &b"one"[..]).unwrap();
+        let tar = builder.into_inner().unwrap();
+        assert_ne!(&tar[257..262], b"ustar");
+        assert_eq!(sniff(&tar), Format::Tar);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), Default::default());
+        gz.write_all(&tar).unwrap();
+        let tgz = gz.finish().unwrap();
+        assert_eq!(listing(&tgz, &Budget::new(DEFAULT_BUDGET)).map(|l| l.len()), Some(1));
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("x.tar.gz"), &tgz).unwrap();
+        assert_eq!(
+            listing_of_file(&dir.path().join("x.tar.gz"), &Budget::new(DEFAULT_BUDGET)).map(|l| l.len()),
+            Some(1)
+        );
+        // Text is not a tar, whatever its first bytes.
+        assert_eq!(sniff(&[b'a'; 600]), Format::Other);
+    }
+
     #[test]
     fn compressed_non_tar_data_is_not_an_archive() {
         let dir = tempfile::tempdir().unwrap();
