@@ -35,6 +35,8 @@ pub struct CheckOptions {
     pub progress: crate::progress::Progress,
     /// Whether the spec may name host files outside its directory.
     pub host_paths: spec::HostPaths,
+    /// The engine the builds run on.
+    pub engine: crate::engine::Connector,
 }
 
 /// Runs the check and writes `OUT/report.json`. Returns the report (with

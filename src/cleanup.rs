@@ -93,8 +93,9 @@ pub fn failpoint(point: &str) {
     }
 }
 
-/// Ids of the runs open in this process, for the panic hook.
-static OPEN_RUNS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+/// The runs open in this process, for the panic hook: run id, and the
+/// engine endpoint a fresh connection can sweep (none for an in-process one).
+static OPEN_RUNS: Mutex<Vec<(String, Option<String>)>> = Mutex::new(Vec::new());
 
 /// A run that may have containers and mounts: open from [`OpenRun::new`]
 /// until dropped (after its session cleaned up).
@@ -102,10 +103,10 @@ static OPEN_RUNS: Mutex<Vec<String>> = Mutex::new(Vec::new());
 pub struct OpenRun(String);
 
 impl OpenRun {
-    /// Records `run_id` for the panic hook.
-    pub fn new(run_id: &str) -> OpenRun {
+    /// Records `run_id`, whose containers live at `endpoint`, for the panic hook.
+    pub fn new(run_id: &str, endpoint: Option<&str>) -> OpenRun {
         if let Ok(mut runs) = OPEN_RUNS.lock() {
-            runs.push(run_id.to_string());
+            runs.push((run_id.to_string(), endpoint.map(str::to_string)));
         }
         OpenRun(run_id.to_string())
     }
@@ -114,7 +115,7 @@ impl OpenRun {
 impl Drop for OpenRun {
     fn drop(&mut self) {
         if let Ok(mut runs) = OPEN_RUNS.lock() {
-            runs.retain(|r| *r != self.0);
+            runs.retain(|(r, _)| *r != self.0);
         }
     }
 }
@@ -127,7 +128,7 @@ pub fn install_panic_hook() {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         previous(info);
-        let runs: Vec<String> = OPEN_RUNS.lock().map(|r| r.clone()).unwrap_or_default();
+        let runs: Vec<(String, Option<String>)> = OPEN_RUNS.lock().map(|r| r.clone()).unwrap_or_default();
         if runs.is_empty() {
             return;
         }
@@ -138,15 +139,17 @@ pub fn install_panic_hook() {
     }));
 }
 
-fn sweep_after_panic(runs: &[String]) {
+fn sweep_after_panic(runs: &[(String, Option<String>)]) {
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => return crate::errln!("reprocheck: cannot clean up after the panic: {e}"),
     };
-    for run_id in runs {
+    for (run_id, endpoint) in runs {
         let unmounted = crate::mounts::sweep_run(run_id);
+        // An in-process engine goes with the process.
+        let Some(endpoint) = endpoint else { continue };
         let removed = runtime.block_on(async {
-            let engine = crate::engine::docker::DockerEngine::connect().await?;
+            let engine = crate::engine::docker::DockerEngine::connect(endpoint).await?;
             // A create that was in flight may still complete: sweep until a
             // pass finds none, as after a signal.
             let mut removed = crate::engine::sweep(&engine, run_id).await?.removed;
@@ -178,10 +181,10 @@ mod tests {
 
     #[test]
     fn open_runs_are_tracked_until_dropped() {
-        let a = OpenRun::new("t-run-a");
-        let _b = OpenRun::new("t-run-b");
+        let a = OpenRun::new("t-run-a", None);
+        let _b = OpenRun::new("t-run-b", Some("unix:///x.sock"));
         drop(a);
-        let runs = OPEN_RUNS.lock().unwrap().clone();
+        let runs: Vec<String> = OPEN_RUNS.lock().unwrap().iter().map(|(r, _)| r.clone()).collect();
         assert!(runs.contains(&"t-run-b".to_string()) && !runs.contains(&"t-run-a".to_string()));
     }
 }

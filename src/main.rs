@@ -3,7 +3,7 @@
 use clap::{CommandFactory, FromArgMatches};
 use reprocheck::check::{self, CheckOptions, Mode};
 use reprocheck::cli::{self, AttestCommand, BuildArgs, Cli, Command, ImageCommand};
-use reprocheck::engine::docker::DockerEngine;
+use reprocheck::engine::Connector;
 use reprocheck::errors::*;
 use reprocheck::lock::{self, PinChange};
 use reprocheck::progress::Progress;
@@ -21,7 +21,7 @@ struct Terminal {
 }
 
 /// The options every building command shares.
-fn options(build: &BuildArgs, terminal: &Terminal) -> Result<CheckOptions> {
+fn options(build: &BuildArgs, terminal: &Terminal, engine: &Connector) -> Result<CheckOptions> {
     Ok(CheckOptions {
         vary: build.vary.as_deref().map(factors::parse_vary).transpose()?,
         jobs: build.jobs.map(usize::from),
@@ -30,6 +30,7 @@ fn options(build: &BuildArgs, terminal: &Terminal) -> Result<CheckOptions> {
         locked: build.locked,
         progress: terminal.progress.clone(),
         host_paths: build.host_paths(),
+        engine: engine.clone(),
         ..Default::default()
     })
 }
@@ -89,10 +90,6 @@ fn main() -> ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let matches = Cli::command().color(cli::color_in_args(&args)).get_matches_from(&args);
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
-    if let Some(host) = cli.engine_host() {
-        // Before any thread exists: every engine connection reads DOCKER_HOST.
-        std::env::set_var("DOCKER_HOST", host);
-    }
     let stderr_color = cli.colors(std::io::stderr().is_terminal());
     let terminal = Terminal {
         stdout_color: cli.colors(std::io::stdout().is_terminal()),
@@ -131,9 +128,11 @@ fn main() -> ExitCode {
 }
 
 async fn dispatch(cli: Cli, terminal: &Terminal) -> Result<ExitCode> {
+    // Where the engine is: read here, at the edge, and passed in.
+    let engine = Connector::docker(cli.engine_host());
     match cli.command {
         Command::Check { build, runs, explain, diffoscope } => {
-            let options = CheckOptions { runs, diffoscope, ..options(&build, terminal)? };
+            let options = CheckOptions { runs, diffoscope, ..options(&build, terminal, &engine)? };
             let (report, out) = check::check(&build.spec, &options).await?;
             let code = present(&report, &out, build.json, terminal)?;
             if explain && report.verdict == Verdict::Unreproducible {
@@ -147,13 +146,15 @@ async fn dispatch(cli: Cli, terminal: &Terminal) -> Result<ExitCode> {
             Ok(code)
         }
         Command::Explain { build } => {
-            let (report, out) = check::run(&build.spec, &options(&build, terminal)?, Mode::Explain).await?;
+            let (report, out) =
+                check::run(&build.spec, &options(&build, terminal, &engine)?, Mode::Explain).await?;
             present(&report, &out, build.json, terminal)
         }
         Command::Verify { build, runs, expect_files, sign_key, builder_id, diffoscope } => {
             // A bad key should fail before any build, not after.
             let key = sign_key.as_deref().map(attest::keys::load_signing).transpose()?;
-            let options = CheckOptions { runs, diffoscope, expect_files, ..options(&build, terminal)? };
+            let options =
+                CheckOptions { runs, diffoscope, expect_files, ..options(&build, terminal, &engine)? };
             let (report, out) = check::run(&build.spec, &options, Mode::Verify).await?;
             if report.error.is_none() {
                 let spec = reprocheck::spec::load(&build.spec, build.host_paths())?;
@@ -186,8 +187,9 @@ async fn dispatch(cli: Cli, terminal: &Terminal) -> Result<ExitCode> {
             }
         }
         Command::Lock { spec, locked, allow_host_paths } => {
-            let engine = DockerEngine::connect().await?;
-            let outcome = lock::lock(&engine, &spec, locked, cli::host_paths(allow_host_paths)).await?;
+            let engine = engine.connect().await?;
+            let outcome =
+                lock::lock(engine.as_ref(), &spec, locked, cli::host_paths(allow_host_paths)).await?;
             for (key, change) in [("image.digest", outcome.image), ("source.nar_hash", outcome.source)] {
                 match change {
                     PinChange::Unchanged(d) => {
@@ -216,9 +218,9 @@ async fn dispatch(cli: Cli, terminal: &Terminal) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Image(ImageCommand::Build { dir, packages, update, locked }) => {
-            let engine = DockerEngine::connect().await?;
+            let engine = engine.connect().await?;
             let options = image::BuildOptions { update, locked, ..package_options(packages)? };
-            let built = image::build(&engine, &dir, &options).await?;
+            let built = image::build(engine.as_ref(), &dir, &options).await?;
             reprocheck::err!("{}", image_build_summary(&built));
             reprocheck::outln!("{}", built.id);
             Ok(ExitCode::SUCCESS)

@@ -4,7 +4,6 @@
 
 use crate::check::{CheckOptions, Invocation};
 use crate::cleanup::Shutdown;
-use crate::engine::docker::DockerEngine;
 use crate::engine::{self, run, Engine};
 use crate::errors::*;
 use crate::factors::host::FaketimeFiles;
@@ -46,8 +45,8 @@ impl<'a> Session<'a> {
     pub async fn open(invocation: Invocation<'a>, runs: u32, report: &mut Report) -> Result<Session<'a>> {
         let Invocation { spec, source, options, out, mode, .. } = invocation;
         let shutdown = Shutdown::install()?;
-        let open = crate::cleanup::OpenRun::new(&report.run_id);
-        let engine: Arc<dyn Engine> = Arc::new(DockerEngine::connect().await?);
+        let open = crate::cleanup::OpenRun::new(&report.run_id, options.engine.endpoint());
+        let engine: Arc<dyn Engine> = options.engine.connect().await?;
         report.engine = Some(engine.info().clone());
         sweep_orphans(engine.as_ref(), &options.progress).await;
         let info = engine.info();

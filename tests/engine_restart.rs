@@ -40,7 +40,11 @@ fn engine_process(kind: &str) -> (i32, Vec<String>) {
 /// Waits until a new connection to the engine succeeds.
 fn wait_for_engine(within: Duration) {
     let deadline = Instant::now() + within;
-    while block(reprocheck::engine::docker::DockerEngine::connect()).is_err() {
+    while block(reprocheck::engine::docker::DockerEngine::connect(
+        &reprocheck::engine::docker::endpoint_from_env(),
+    ))
+    .is_err()
+    {
         assert!(Instant::now() < deadline, "the engine did not come back within {within:?}");
         std::thread::sleep(Duration::from_millis(500));
     }
@@ -94,7 +98,8 @@ fn an_engine_restart_mid_build_is_reported_and_cleaned_up() {
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert_eq!(run.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("stopped answering"), "the error says what happened: {stderr}");
-    let engine = reprocheck::engine::docker::DockerEngine::connect();
+    let endpoint = reprocheck::engine::docker::endpoint_from_env();
+    let engine = reprocheck::engine::docker::DockerEngine::connect(&endpoint);
     let left = block(async { engine.await.unwrap().list_owned(&owner).await.unwrap() });
     assert!(left.is_empty(), "containers left after the restart: {left:?}\n{stderr}");
 }

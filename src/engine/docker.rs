@@ -54,11 +54,17 @@ fn unreachable(host: &str, cause: impl std::fmt::Display) -> Error {
     )
 }
 
+/// The endpoint when none is given: `$DOCKER_HOST`, else the default socket.
+pub fn endpoint_from_env() -> String {
+    std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty()).unwrap_or_else(|| DEFAULT_HOST.to_string())
+}
+
 impl DockerEngine {
-    /// Connects to `DOCKER_HOST` (or the default socket), failing within a few
-    /// seconds with advice when nothing answers, and negotiates the API version.
-    pub async fn connect() -> Result<DockerEngine> {
-        let host = std::env::var("DOCKER_HOST").unwrap_or_else(|_| DEFAULT_HOST.to_string());
+    /// Connects to the Docker API (Docker or Podman) at `host`
+    /// (`unix:///path` or `tcp://host:port`), failing within a few seconds
+    /// with advice when nothing answers, and negotiates the API version.
+    pub async fn connect(host: &str) -> Result<DockerEngine> {
+        let host = host.to_string();
         let docker = client(&host, API_DEFAULT_VERSION).map_err(|e| unreachable(&host, format!("{e:#}")))?;
         // Ping first: it is cheap everywhere, while /version is slow on Podman.
         match tokio::time::timeout(CONNECT_TIMEOUT, docker.ping()).await {

@@ -14,6 +14,7 @@ use bytes::Bytes;
 use futures_util::stream::BoxStream;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// The label every container reprocheck creates carries; its value is the run id.
 pub const LABEL: &str = "reprocheck";
@@ -113,6 +114,55 @@ impl Bind {
 
 /// A stream of bytes coming from the engine.
 pub type ByteStream = BoxStream<'static, std::io::Result<Bytes>>;
+
+/// Where a pipeline's engine comes from. It is connected only when a
+/// pipeline needs it (after the spec is read and the results directory
+/// claimed, so a bad spec never contacts an engine).
+#[derive(Clone)]
+pub enum Connector {
+    /// The Docker API (Docker or Podman) at this endpoint.
+    Docker(String),
+    /// An engine that is already open, e.g. an in-process one in tests.
+    Open(Arc<dyn Engine>),
+}
+
+impl Connector {
+    /// `--engine-socket` when given, else `$DOCKER_HOST`, else the default socket.
+    pub fn docker(endpoint: Option<String>) -> Connector {
+        Connector::Docker(endpoint.unwrap_or_else(docker::endpoint_from_env))
+    }
+
+    /// Connects (or hands out the open engine).
+    pub async fn connect(&self) -> Result<Arc<dyn Engine>> {
+        match self {
+            Connector::Docker(host) => Ok(Arc::new(docker::DockerEngine::connect(host).await?)),
+            Connector::Open(engine) => Ok(engine.clone()),
+        }
+    }
+
+    /// The endpoint a fresh connection can reach after a panic, if any.
+    pub fn endpoint(&self) -> Option<&str> {
+        match self {
+            Connector::Docker(host) => Some(host),
+            Connector::Open(_) => None,
+        }
+    }
+}
+
+impl Default for Connector {
+    fn default() -> Self {
+        Connector::docker(None)
+    }
+}
+
+impl std::fmt::Debug for Connector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Connector::Docker(host) => write!(f, "Docker({host})"),
+            Connector::Open(engine) => write!(f, "Open({})", engine.info().endpoint),
+        }
+    }
+}
 
 /// The operations a backend must provide to run hermetic builds.
 ///

@@ -115,6 +115,12 @@ impl Reach {
         self.inside(given, resolved)
     }
 
+    /// `relative` against the spec's directory, `..` folded, links not
+    /// resolved: the path as the user would write it.
+    pub(super) fn lexical(&self, relative: &str) -> PathBuf {
+        super::validate::lexically_normal(&self.dir.join(relative))
+    }
+
     /// A file inside an already resolved directory (e.g. a recipe's
     /// `recipe.toml`), which may itself be a link out: checked when present.
     pub(super) fn member(&self, dir: &Path, name: &str) -> Result<(), Refusal> {

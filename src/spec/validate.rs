@@ -197,7 +197,8 @@ fn validate_image(ctx: &Ctx, image: &RawImage) -> Checked<ImagePin> {
                     .member(&dir, file)
                     .map_err(|refusal| ctx.refused(r, &format!("image.recipe's {file}"), refusal))?;
             }
-            Some(dir)
+            // Kept as written (relative), for messages: it was checked above.
+            Some(ctx.reach.lexical(r.get_ref()))
         }
         None => None,
     };

@@ -24,7 +24,7 @@ pub const SKIP_VARIABLE: &str = "REPROCHECK_SKIP_ENGINE_TESTS";
 /// unless REPROCHECK_SKIP_ENGINE_TESTS=1 asks to skip: then a SKIPPED line
 /// goes straight to the terminal (libtest hides a passing test's output).
 pub fn engine() -> Option<DockerEngine> {
-    match block(DockerEngine::connect()) {
+    match block(DockerEngine::connect(&reprocheck::engine::docker::endpoint_from_env())) {
         Ok(engine) => Some(engine),
         Err(e) if std::env::var(SKIP_VARIABLE).as_deref() == Ok("1") => {
             skipped(&format!("no container engine ({e:#}); {SKIP_VARIABLE}=1"));
