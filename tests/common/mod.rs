@@ -2,6 +2,8 @@
 //! specs written into temporary directories, and the built binary.
 #![allow(dead_code)]
 
+pub mod memory;
+
 use reprocheck::engine::docker::DockerEngine;
 use reprocheck::engine::Engine;
 use std::path::{Path, PathBuf};
