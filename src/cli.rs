@@ -327,6 +327,8 @@ reprocheck image build specs/containers/debian-bookworm --update              # 
     Build {
         /// The recipe directory, e.g. specs/containers/debian-bookworm.
         dir: PathBuf,
+        // Documented on PackageArgs: clap would read a doc comment here as help.
+        #[allow(missing_docs)]
         #[command(flatten)]
         packages: PackageArgs,
         /// Resolve the packages anew from the sources and rewrite the lock, printing what changed.
@@ -346,6 +348,8 @@ reprocheck image build specs/containers/debian-bookworm --update              # 
         dir: PathBuf,
         /// Where to write the .debs.
         debs: PathBuf,
+        // Documented on PackageArgs: clap would read a doc comment here as help.
+        #[allow(missing_docs)]
         #[command(flatten)]
         packages: PackageArgs,
     },

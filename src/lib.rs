@@ -5,6 +5,8 @@
 //! [`collect`] → [`compare`] → [`report`], with [`image`] and [`lock`] for
 //! the toolchain image pin and [`check`] tying the stages together.
 
+#![warn(missing_docs)]
+
 pub mod attest;
 pub mod check;
 pub mod cleanup;
