@@ -204,7 +204,7 @@ pub async fn compare_runs(
         crate::cleanup::check().context("comparing the outputs")?;
         difference.diff = diff_first_two(report, out, difference, diff_budget);
         if let (true, Some(d)) = (options.diffoscope, &difference.diff) {
-            let file = |i: u32| out.join(format!("run-{i}/outputs")).join(&difference.path);
+            let file = |i: u32| out.join(crate::results::outputs_dir(i)).join(&difference.path);
             let (a, b) = (file(d.runs.0), file(d.runs.1));
             difference.diffoscope = Some(diff::diffoscope::run(out, &difference.path, &a, &b).await);
         }

@@ -18,6 +18,21 @@ pub fn cache_dir(sub: &str) -> Option<PathBuf> {
 /// The default results root, `reprocheck-out/<name>`.
 pub const DEFAULT_RESULTS_ROOT: &str = "reprocheck-out";
 
+/// `run-N`: run N's directory in a results directory (its log and outputs).
+pub fn run_dir(index: u32) -> PathBuf {
+    PathBuf::from(format!("run-{index}"))
+}
+
+/// `run-N/outputs`: what run N produced, relative to the results directory.
+pub fn outputs_dir(index: u32) -> PathBuf {
+    run_dir(index).join("outputs")
+}
+
+/// `run-N/build.log`, relative to the results directory.
+pub fn log_file(index: u32) -> PathBuf {
+    run_dir(index).join("build.log")
+}
+
 /// Results directories inside `root`, a `path` source: every directory
 /// holding [`LOCK_FILE`] (written by every claim), and every
 /// [`DEFAULT_RESULTS_ROOT`] directory that holds nothing else. A source tree's

@@ -197,8 +197,7 @@ async fn build_in(
     progress: &RunProgress,
     gate: &StartGate,
 ) -> Result<RunResult> {
-    let run_dir_name = PathBuf::from(format!("run-{}", run.index));
-    let run_dir = results.join(&run_dir_name);
+    let run_dir = results.join(crate::results::run_dir(run.index));
     tokio::fs::create_dir(&run_dir).await.with_context(|| format!("creating {}", run_dir.display()))?;
     progress.phase(Phase::Upload);
     engine.upload(id, source).await?;
@@ -212,13 +211,13 @@ async fn build_in(
     gate.started(run.shifted_clock);
     progress.phase(Phase::Building);
     tracing::debug!(run = run.index, "started");
-    let log_path = run_dir_name.join("build.log");
+    let log_path = crate::results::log_file(run.index);
     let live_log = results.join(&log_path);
     let (waited, followed) = wait_following_log(engine, id, plan, run, &live_log, progress).await;
     tracing::debug!(run = run.index, "exited");
     progress.phase(Phase::Collecting);
     let succeeded = matches!(waited, Waited::Exited(Ok(0)));
-    let outputs_dir = results.join(run_dir_name.join("outputs"));
+    let outputs_dir = results.join(crate::results::outputs_dir(run.index));
     // The log and the outputs are independent requests: fetch them together.
     // Where the followed log is known to be whole, it is the saved log already:
     // asking the engine for it again would decode it twice.
@@ -254,7 +253,7 @@ async fn build_in(
         status: RunStatus::Succeeded,
         duration_ms: 0,
         log: log_path,
-        outputs_dir: run_dir_name.join("outputs"),
+        outputs_dir: crate::results::outputs_dir(run.index),
         nar_hash: None,
         outputs: BTreeMap::new(),
     };

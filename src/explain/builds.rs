@@ -141,7 +141,7 @@ impl Builds {
 
     /// Where build `b` differs from build `a` at `path`, cached.
     fn locations(&mut self, a: u32, b: u32, path: &str) -> &Locations {
-        let file = |i: u32| self.out.join(format!("run-{i}/outputs")).join(path);
+        let file = |i: u32| self.out.join(crate::results::outputs_dir(i)).join(path);
         let (fa, fb) = (file(a), file(b));
         let budget = self.diff_budget;
         self.located

@@ -230,9 +230,9 @@ fn adopt(
         return Ok(0);
     }
     for run in runs {
-        let name = format!("run-{}", run.result.index);
+        let name = crate::results::run_dir(run.result.index);
         crate::results::link_tree(&earlier.out.join(&name), &out.join(&name))
-            .with_context(|| format!("reusing the check's {name}"))?;
+            .with_context(|| format!("reusing the check's {}", name.display()))?;
     }
     report.runs.extend(runs.iter().cloned());
     builds.adopt(runs, factors);
@@ -366,7 +366,7 @@ fn diff_of(
     runs: (u32, u32),
     budget: u64,
 ) -> Option<crate::diff::FileDiff> {
-    let file = |i: u32| out.join(format!("run-{i}/outputs")).join(path);
+    let file = |i: u32| out.join(crate::results::outputs_dir(i)).join(path);
     let build_dir = |i: u32| {
         report.runs.iter().find(|r| r.result.index == i).map(|r: &RunReport| r.environment.build_dir.clone())
     };

@@ -244,7 +244,7 @@ fn folded(mut articles: Vec<Markup>, what: &str) -> Markup {
 
 fn output_link(report: &Report, run: u32, path: &str) -> String {
     let dir = report.runs.iter().find(|r| r.result.index == run).map(|r| r.result.outputs_dir.clone());
-    let dir = dir.unwrap_or_else(|| format!("run-{run}/outputs").into());
+    let dir = dir.unwrap_or_else(|| crate::results::outputs_dir(run));
     link(&format!("{}/{path}", dir.to_string_lossy()))
 }
 
