@@ -80,7 +80,7 @@ impl<'a> Session<'a> {
             HostFacts::gather(engine.as_ref(), &image_id, &report.run_id, scratch.path()).await?
         };
         if requested.iter().any(|f| f == "fileordering") {
-            let local = engine.info().endpoint.starts_with("unix://");
+            let local = engine.info().is_local();
             let problem = if engine.archive_sees_bind_mounts() {
                 mounts::disorderfs_problem(scratch.path(), local)
             } else {

@@ -42,6 +42,14 @@ pub struct EngineInfo {
     pub endpoint: String,
 }
 
+impl EngineInfo {
+    /// Whether the engine runs on this host (reached by a Unix socket), so
+    /// that host paths can be bind-mounted into its containers.
+    pub fn is_local(&self) -> bool {
+        self.endpoint.starts_with("unix://")
+    }
+}
+
 /// A local image, as the engine knows it.
 #[derive(Debug, Clone)]
 pub struct ImageInfo {

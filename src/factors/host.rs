@@ -123,7 +123,7 @@ impl HostFacts {
     /// Probes the image (one short container) and the host's tools.
     async fn probe(engine: &dyn Engine, image_id: &str, run_id: &str, scratch: &Path) -> Result<HostFacts> {
         let mut facts = HostFacts { faketime_lib: find_libfaketime(), ..Default::default() };
-        let local = engine.info().endpoint.starts_with("unix://");
+        let local = engine.info().is_local();
         let mut binds = Vec::new();
         if let (Some(lib), true) = (&facts.faketime_lib, local) {
             let files = FaketimeFiles::create(scratch, lib, "+398d")?;
