@@ -16,6 +16,7 @@ pub mod compare;
 pub mod console;
 pub mod decompress;
 pub mod diff;
+pub mod digest;
 pub mod engine;
 pub mod errors;
 pub mod explain;

@@ -7,7 +7,6 @@
 
 use super::archive::{listing, sniff, tar_member, Format, Member};
 use super::budget::Budget;
-use sha2::{Digest as _, Sha256};
 use std::io::{Read, Seek};
 use std::path::Path;
 
@@ -61,17 +60,8 @@ fn tar_listing(mut stream: impl Read, budget: &Budget) -> Option<Vec<(String, Me
 }
 
 /// Hex sha256 of everything `reader` yields; `None` when reading fails.
-fn hash_all(mut reader: impl Read) -> Option<String> {
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 64 << 10];
-    loop {
-        match reader.read(&mut buf) {
-            Ok(0) => return Some(hex::encode(hasher.finalize())),
-            Ok(n) => hasher.update(&buf[..n]),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(_) => return None,
-        }
-    }
+fn hash_all(reader: impl Read) -> Option<String> {
+    crate::digest::Digest::of_reader(reader).ok().map(|d| d.hex().to_string())
 }
 
 /// A reader whose every byte is charged to a budget; past it, reads fail.

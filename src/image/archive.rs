@@ -6,9 +6,8 @@
 use crate::errors::*;
 use crate::spec::Digest;
 use oci_spec::image::{Arch, ConfigBuilder, HistoryBuilder, ImageConfigurationBuilder, Os, RootFsBuilder};
-use sha2::{Digest as _, Sha256};
 use std::fs::File;
-use std::io::{BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::path::Path;
 
 /// The image config's `PATH`, matching the control environment.
@@ -46,7 +45,7 @@ pub fn assemble(rootfs: &Path, tag: &str, epoch: u64, created_by: &str, out: &Pa
         .build()
         .context("building the image configuration")?;
     let config_json = config.to_string().context("serialising the image config")?;
-    let config_digest = Digest::from_sha256(&Sha256::digest(config_json.as_bytes()));
+    let config_digest = Digest::of_bytes(config_json.as_bytes());
     let config_name = format!("blobs/sha256/{}", config_digest.hex());
     let layer_name = format!("blobs/sha256/{}", layer.hex());
     let manifest = serde_json::json!([{
@@ -92,11 +91,7 @@ fn host_arch() -> Arch {
 
 /// sha256 of a file's contents.
 pub fn sha256_file(path: &Path) -> Result<Digest> {
-    let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    let mut reader = BufReader::with_capacity(1 << 20, file);
-    let mut hasher = Sha256::new();
-    std::io::copy(&mut reader, &mut hasher).with_context(|| format!("hashing {}", path.display()))?;
-    Ok(Digest::from_sha256(&hasher.finalize()))
+    Digest::of_file(path)
 }
 
 #[cfg(test)]

@@ -7,7 +7,6 @@ use crate::errors::*;
 use crate::image::Recipe;
 use crate::spec::Digest;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest as _, Sha256};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -72,7 +71,7 @@ pub fn recipe_fingerprint(recipe: &Recipe) -> Digest {
         "packages": recipe.packages,
         "source_date_epoch": recipe.source_date_epoch,
     });
-    Digest::from_sha256(&Sha256::digest(inputs.to_string().as_bytes()))
+    Digest::of_bytes(inputs.to_string().as_bytes())
 }
 
 /// `DIR/packages.lock`.

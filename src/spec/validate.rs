@@ -5,7 +5,6 @@ use super::reach::{HostPaths, Reach};
 use super::DEFAULT_TIMEOUT;
 use super::{expect, Build, Check, Digest, ImagePin, Origin, Source, SourceDateEpoch, Spec, SpecError};
 use crate::factors;
-use sha2::{Digest as _, Sha256};
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 use toml::Spanned;
@@ -89,7 +88,7 @@ pub(super) fn validate(file: &Path, text: String, host_paths: HostPaths) -> Chec
         None => Vec::new(),
     };
     let limits = super::limits::validate(ctx.file, ctx.text, raw.limits.as_ref())?;
-    let sha256 = Digest::from_sha256(&Sha256::digest(text.as_bytes())).to_string();
+    let sha256 = Digest::of_bytes(text.as_bytes()).to_string();
     Ok(Spec {
         file: file.to_path_buf(),
         dir,
