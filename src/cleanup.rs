@@ -6,7 +6,7 @@
 //! [`install_panic_hook`]).
 
 use crate::errors::*;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 /// 0: no signal yet; otherwise an index into [`SIGNAL_NAMES`].
@@ -15,6 +15,18 @@ const SIGNAL_NAMES: [&str; 3] = ["", "SIGINT", "SIGTERM"];
 
 /// Wakes the waiters of [`Shutdown::recv`].
 static WATCH: OnceLock<tokio::sync::watch::Sender<u8>> = OnceLock::new();
+
+/// Whether a listener task is running.
+static LISTENING: AtomicBool = AtomicBool::new(false);
+
+/// Clears [`LISTENING`] when the listener task is dropped.
+struct Listening;
+
+impl Drop for Listening {
+    fn drop(&mut self) {
+        LISTENING.store(false, Ordering::SeqCst);
+    }
+}
 
 /// The signal received, if any.
 pub fn signal() -> Option<&'static str> {
@@ -41,20 +53,28 @@ pub struct Shutdown {
 }
 
 impl Shutdown {
-    /// Installs the handlers once per process; later calls share them.
+    /// Installs the handlers; later calls share them. The listener is a task
+    /// of the current runtime: should that runtime be gone (tests run one
+    /// per test), the next call starts a new one.
     pub fn install() -> Result<Shutdown> {
         use tokio::signal::unix::{signal, SignalKind};
-        if let Some(sender) = WATCH.get() {
-            return Ok(Shutdown { received: sender.subscribe() });
+        let sender = WATCH.get_or_init(|| tokio::sync::watch::channel(0u8).0);
+        let received = sender.subscribe();
+        if LISTENING.swap(true, Ordering::SeqCst) {
+            return Ok(Shutdown { received });
         }
-        let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
-        let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
-        let (sender, received) = tokio::sync::watch::channel(0u8);
-        if WATCH.set(sender).is_err() {
-            // Another thread installed them meanwhile.
-            return Ok(Shutdown { received: WATCH.get().expect("set").subscribe() });
-        }
+        let streams =
+            signal(SignalKind::interrupt()).and_then(|int| Ok((int, signal(SignalKind::terminate())?)));
+        let (mut int, mut term) = match streams {
+            Ok(streams) => streams,
+            Err(e) => {
+                LISTENING.store(false, Ordering::SeqCst);
+                return Err(e).context("installing the SIGINT and SIGTERM handlers");
+            }
+        };
         tokio::spawn(async move {
+            // Cleared however the task ends, its runtime shutting down included.
+            let _listening = Listening;
             loop {
                 let which = tokio::select! {
                     _ = int.recv() => 1,
