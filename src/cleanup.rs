@@ -170,18 +170,7 @@ fn sweep_after_panic(runs: &[(String, Option<String>)]) {
         let Some(endpoint) = endpoint else { continue };
         let removed = runtime.block_on(async {
             let engine = crate::engine::docker::DockerEngine::connect(endpoint).await?;
-            // A create that was in flight may still complete: sweep until a
-            // pass finds none, as after a signal.
-            let mut removed = crate::engine::sweep(&engine, run_id).await?.removed;
-            for _ in 0..3 {
-                tokio::time::sleep(std::time::Duration::from_millis(700)).await;
-                let late = crate::engine::sweep(&engine, run_id).await?.removed;
-                removed += late;
-                if late == 0 {
-                    break;
-                }
-            }
-            Result::<usize>::Ok(removed)
+            crate::engine::sweep_until_clear(&engine, run_id).await
         });
         match removed {
             Ok(removed) => crate::errln!(

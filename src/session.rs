@@ -166,17 +166,7 @@ impl<'a> Session<'a> {
         let mut outcomes = tokio::select! {
             outcomes = all_runs => outcomes,
             signal = self.shutdown.recv() => {
-                // A create cancelled mid-request may still complete in the
-                // engine (seen on Podman): sweep again until a pass finds none.
-                let mut removed = engine::sweep(engine.as_ref(), &plan.run_id).await?.removed;
-                for _ in 0..3 {
-                    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
-                    let late = engine::sweep(engine.as_ref(), &plan.run_id).await?.removed;
-                    removed += late;
-                    if late == 0 {
-                        break;
-                    }
-                }
+                let removed = engine::sweep_until_clear(engine.as_ref(), &plan.run_id).await?;
                 bail!("interrupted by {signal}; removed {removed} container(s)");
             }
         };

@@ -269,6 +269,23 @@ pub struct Swept {
     pub engine_went_away: bool,
 }
 
+/// [`sweep`] again, 0.7 s apart, until a pass finds nothing (at most four
+/// passes): a create that was in flight when the run was cancelled (a
+/// signal, a panic) can still complete in the engine after the first pass
+/// (seen on Podman). Returns how many containers were removed in all.
+pub async fn sweep_until_clear(engine: &dyn Engine, run_id: &str) -> Result<usize> {
+    let mut removed = sweep(engine, run_id).await?.removed;
+    for _ in 0..3 {
+        tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+        let late = sweep(engine, run_id).await?.removed;
+        removed += late;
+        if late == 0 {
+            break;
+        }
+    }
+    Ok(removed)
+}
+
 /// Removes every container of `run_id`. Used after errors and on Ctrl-C, so it
 /// also catches a container whose create call was interrupted. When the
 /// engine does not answer (it may be restarting), it keeps trying for
