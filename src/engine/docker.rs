@@ -8,9 +8,9 @@ use crate::errors::*;
 use async_trait::async_trait;
 use bollard::models::{ContainerCreateBody, HostConfig, HostConfigLogConfig, ResourcesUlimits};
 use bollard::query_parameters::{
-    ContainerArchiveInfoOptionsBuilder, CreateContainerOptionsBuilder, DownloadFromContainerOptionsBuilder,
-    ImportImageOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
-    UploadToContainerOptionsBuilder,
+    AttachContainerOptionsBuilder, ContainerArchiveInfoOptionsBuilder, CreateContainerOptionsBuilder,
+    DownloadFromContainerOptionsBuilder, ImportImageOptionsBuilder, LogsOptionsBuilder,
+    RemoveContainerOptionsBuilder, UploadToContainerOptionsBuilder,
 };
 use bollard::{ClientVersion, Docker, API_DEFAULT_VERSION};
 use bytes::Bytes;
@@ -283,10 +283,29 @@ impl Engine for DockerEngine {
         !self.is_podman
     }
 
-    async fn follow_logs(&self, id: &str) -> Result<ByteStream> {
-        let options = LogsOptionsBuilder::default().stdout(true).stderr(true).follow(true).build();
-        let stream = self.docker.logs(id, Some(options));
-        Ok(stream.map_ok(|chunk| chunk.into_bytes()).map_err(std::io::Error::other).boxed())
+    async fn attach_output(&self, id: &str) -> Result<ByteStream> {
+        // `logs` replays what was written before the attach took effect.
+        let options = AttachContainerOptionsBuilder::default()
+            .stdout(true)
+            .stderr(true)
+            .stream(true)
+            .logs(true)
+            .build();
+        let attached = self
+            .docker
+            .attach_container(id, Some(options))
+            .await
+            .with_context(|| format!("attaching to the output of container {id}"))?;
+        // The write half stays open while the output is read: closing it can
+        // end the attach early on some engines.
+        let input = attached.input;
+        Ok(attached
+            .output
+            .map(move |chunk| {
+                let _ = &input;
+                chunk.map(|c| c.into_bytes()).map_err(std::io::Error::other)
+            })
+            .boxed())
     }
 
     async fn download(&self, id: &str, path: &str) -> Result<Option<ByteStream>> {

@@ -201,8 +201,11 @@ pub trait Engine: Send + Sync {
     /// The container's combined stdout and stderr, cut after `max_bytes`
     /// with a note saying so.
     async fn logs(&self, id: &str, max_bytes: u64) -> Result<Vec<u8>>;
-    /// The combined log as it is written; ends when the container stops.
-    async fn follow_logs(&self, id: &str) -> Result<ByteStream>;
+    /// The container's combined output from its first byte, as it is
+    /// written: attached to a created container before it starts, so a build
+    /// that floods its log cannot rotate the start away before the stream
+    /// reads it. Ends when the container stops.
+    async fn attach_output(&self, id: &str) -> Result<ByteStream>;
     /// Whether a followed log that ended by itself after the container
     /// exited holds all of it (then it need not be fetched again).
     fn followed_log_is_complete(&self) -> bool {
@@ -338,6 +341,27 @@ pub fn log_cut_note(max_bytes: u64) -> String {
     format!("\n[reprocheck: log cut at {max_bytes} bytes (limits.log_size)]\n")
 }
 
+/// The saved log of a run whose follow ended early: the engine's own copy,
+/// unless the engine has rotated away what the follow had received (Podman's
+/// k8s-file truncates itself at its max-size; Docker's json-file keeps the
+/// last two files). Then the followed start is what is kept, and a note says
+/// the rest is gone: the start of a log is where a reader looks first, and
+/// it is never replaced by a tail that looks whole.
+pub fn reconcile_log(followed: Vec<u8>, engine_copy: Vec<u8>) -> Vec<u8> {
+    if engine_copy.starts_with(&followed) {
+        return engine_copy;
+    }
+    let mut log = followed;
+    log.extend_from_slice(
+        format!(
+            "\n[reprocheck: log cut at {} bytes: the engine rotated the rest of its copy away before it was read (limits.log_size)]\n",
+            log.len()
+        )
+        .as_bytes(),
+    );
+    log
+}
+
 /// Appends `chunk` to `log` up to `max_bytes` in all; returns false (and
 /// ends the log with a note) once the limit is reached.
 pub fn append_capped(log: &mut Vec<u8>, chunk: &[u8], max_bytes: u64) -> bool {
@@ -352,6 +376,18 @@ pub fn append_capped(log: &mut Vec<u8>, chunk: &[u8], max_bytes: u64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_rotated_engine_copy_never_replaces_the_followed_start() {
+        let whole = reconcile_log(b"line 1\n".to_vec(), b"line 1\nline 2\n".to_vec());
+        assert_eq!(whole, b"line 1\nline 2\n");
+        let rotated = String::from_utf8(reconcile_log(b"line 1\n".to_vec(), b"line 9\n".to_vec())).unwrap();
+        assert!(
+            rotated.starts_with("line 1\n\n[reprocheck: log cut at 7 bytes: the engine rotated"),
+            "{rotated}"
+        );
+        assert!(!rotated.contains("line 9"), "{rotated}");
+    }
 
     #[test]
     fn logs_are_cut_at_the_limit_with_a_note() {

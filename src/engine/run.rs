@@ -205,6 +205,8 @@ async fn build_in(
     if plan.factors.varied.iter().any(|f| f == "time") {
         progress.phase(Phase::Delay);
     }
+    // Attached before the start, so the first byte the build writes is read.
+    let output = engine.attach_output(id).await?;
     gate.admit(run.shifted_clock).await;
     engine.start(id).await?;
     crate::cleanup::failpoint("panic-while-building");
@@ -213,7 +215,7 @@ async fn build_in(
     tracing::debug!(run = run.index, "started");
     let log_path = crate::results::log_file(run.index);
     let live_log = results.join(&log_path);
-    let (waited, followed) = wait_following_log(engine, id, plan, run, &live_log, progress).await;
+    let (waited, followed) = wait_following_log(engine, id, output, plan, run, &live_log, progress).await;
     tracing::debug!(run = run.index, "exited");
     progress.phase(Phase::Collecting);
     let succeeded = matches!(waited, Waited::Exited(Ok(0)));
@@ -229,7 +231,11 @@ async fn build_in(
             true => {
                 tokio::fs::read(&live_log).await.with_context(|| format!("reading {}", live_log.display()))
             }
-            false => engine.logs(id, plan.log_bytes).await,
+            false => {
+                let copy = engine.logs(id, plan.log_bytes).await?;
+                let followed = tokio::fs::read(&live_log).await.unwrap_or_default();
+                Ok(super::reconcile_log(followed, copy))
+            }
         }
     };
     let (log, outputs) = tokio::join!(fetch_log, async {
@@ -301,6 +307,7 @@ async fn build_in(
 async fn wait_following_log(
     engine: &dyn Engine,
     id: &str,
+    mut output: super::ByteStream,
     plan: &Plan,
     run: &RunPlan,
     live_log: &Path,
@@ -310,9 +317,8 @@ async fn wait_following_log(
     let cut = std::sync::atomic::AtomicBool::new(false);
     let follow = async {
         let mut file = tokio::fs::File::create(live_log).await?;
-        let mut stream = engine.follow_logs(id).await.map_err(std::io::Error::other)?;
         let (mut kept, mut keeping) = (0u64, true);
-        while let Some(chunk) = stream.try_next().await? {
+        while let Some(chunk) = output.try_next().await? {
             if keeping {
                 let (part, whole) = super::log_room(&chunk, kept, plan.log_bytes);
                 file.write_all(part).await?;

@@ -33,6 +33,8 @@ struct Container {
     root: PathBuf,
     exit: Option<i64>,
     log: Vec<u8>,
+    /// Where start() sends the log when attach_output() was called.
+    attached: Option<tokio::sync::oneshot::Sender<Vec<u8>>>,
 }
 
 /// The engine. `image` is the one image it holds.
@@ -111,7 +113,8 @@ impl Engine for MemoryEngine {
         let root = self.root.path().join(&id);
         std::fs::create_dir_all(&root)?;
         self.created.lock().unwrap().push(config.name.clone());
-        let container = Container { config: config.clone(), root, exit: None, log: Vec::new() };
+        let container =
+            Container { config: config.clone(), root, exit: None, log: Vec::new(), attached: None };
         self.containers.lock().unwrap().insert(id.clone(), container);
         Ok(id)
     }
@@ -132,6 +135,9 @@ impl Engine for MemoryEngine {
         self.with(id, |c| {
             c.exit = Some(exit);
             c.log = log.into_bytes();
+            if let Some(attached) = c.attached.take() {
+                let _ = attached.send(c.log.clone());
+            }
         })
     }
 
@@ -143,9 +149,12 @@ impl Engine for MemoryEngine {
         self.with(id, |c| c.log.iter().take(max_bytes as usize).copied().collect())
     }
 
-    async fn follow_logs(&self, id: &str) -> Result<ByteStream> {
-        let log = Bytes::from(self.with(id, |c| c.log.clone())?);
-        Ok(futures_util::stream::once(async move { Ok(log) }).boxed())
+    async fn attach_output(&self, id: &str) -> Result<ByteStream> {
+        // Attached before the start: the log arrives when start() runs the build.
+        let (send, receive) = tokio::sync::oneshot::channel();
+        self.with(id, |c| c.attached = Some(send))?;
+        Ok(futures_util::stream::once(async move { Ok(Bytes::from(receive.await.unwrap_or_default())) })
+            .boxed())
     }
 
     async fn download(&self, id: &str, path: &str) -> Result<Option<ByteStream>> {
