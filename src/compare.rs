@@ -1,45 +1,14 @@
 //! Compares the outputs of several runs: which paths differ, and which runs
 //! agree with each other on each of them.
 
-use crate::collect::OutputEntry;
-use crate::engine::run::RunResult;
-use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet};
-
-/// The outcome of comparing all runs.
-#[derive(Debug, Clone, Serialize)]
-pub struct Comparison {
-    /// True when every run produced identical outputs.
-    pub reproducible: bool,
-    /// The runs compared.
-    pub runs: Vec<u32>,
-    /// One entry per output path that is not identical in every run.
-    pub differences: Vec<Difference>,
-}
-
-/// One output path that differs between runs.
-#[derive(Debug, Clone, Serialize)]
-pub struct Difference {
-    /// Path relative to the build directory.
-    pub path: String,
-    /// Runs grouped by what they produced at this path, largest group first.
-    pub variants: Vec<Variant>,
-    /// Where the first two variants differ, and the usual fixes.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub diff: Option<crate::diff::FileDiff>,
-    /// diffoscope's verdict and reports, with `--diffoscope`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub diffoscope: Option<crate::diff::diffoscope::Diffoscope>,
-}
-
-/// A set of runs that produced the same thing at one path.
-#[derive(Debug, Clone, Serialize)]
-pub struct Variant {
-    /// Run numbers.
-    pub runs: Vec<u32>,
-    /// What they produced; `None` when the path is missing in these runs.
-    pub entry: Option<OutputEntry>,
-}
+use crate::diff;
+use crate::errors::*;
+use crate::invocation::CheckOptions;
+pub use crate::report::comparison::{differing_pairs, Comparison, Difference, Variant};
+use crate::report::{Report, RunReport};
+use crate::run::RunResult;
+use std::collections::BTreeSet;
+use std::path::Path;
 
 /// Compares the outputs of `runs` path by path.
 pub fn compare(runs: &[RunResult]) -> Comparison {
@@ -71,42 +40,69 @@ pub fn compare(runs: &[RunResult]) -> Comparison {
     }
 }
 
-impl Variant {
-    /// A short description for the terminal: `sha256:abc123…`, `symlink -> x`, `missing`.
-    pub fn describe(&self) -> String {
-        match &self.entry {
-            None => "missing".to_string(),
-            Some(OutputEntry::Symlink { target }) => format!("symlink -> {target}"),
-            Some(OutputEntry::File { size, sha256, executable }) => {
-                let short = &sha256[..sha256.len().min("sha256:".len() + 12)];
-                let exec = if *executable { ", executable" } else { "" };
-                format!("{short}… ({size} bytes{exec})")
-            }
+/// Compares the report's runs, with a structured diff (and diffoscope, when
+/// asked) for each differing output; each diff may decompress `diff_budget`
+/// bytes (`limits.diff_size`). SIGINT or SIGTERM stops it between outputs
+/// (and a diff in progress at its next read).
+pub async fn compare_runs(
+    report: &Report,
+    out: &Path,
+    options: &CheckOptions,
+    diff_budget: u64,
+) -> Result<Comparison> {
+    let results: Vec<_> = report.runs.iter().map(|r| r.result.clone()).collect();
+    let mut comparison = compare(&results);
+    if !comparison.differences.is_empty() {
+        options
+            .progress
+            .note(&format!("reprocheck: {} output(s) differ; comparing them", comparison.differences.len()));
+    }
+    for difference in comparison.differences.iter_mut() {
+        crate::cleanup::check().context("comparing the outputs")?;
+        difference.diff = diff_first_two(report, out, difference, diff_budget);
+        if let (true, Some(d)) = (options.diffoscope, &difference.diff) {
+            let file = |i: u32| out.join(crate::results::outputs_dir(i)).join(&difference.path);
+            let (a, b) = (file(d.runs.0), file(d.runs.1));
+            difference.diffoscope = Some(diff::diffoscope::run(out, &difference.path, &a, &b).await);
         }
     }
+    crate::cleanup::check().context("comparing the outputs")?;
+    Ok(comparison)
 }
 
-/// Counts, per run pair, how many paths differ (for the summary).
-pub fn differing_pairs(comparison: &Comparison) -> BTreeMap<(u32, u32), usize> {
-    let mut pairs = BTreeMap::new();
-    for difference in &comparison.differences {
-        for (i, a) in difference.variants.iter().enumerate() {
-            for b in &difference.variants[i + 1..] {
-                for &x in &a.runs {
-                    for &y in &b.runs {
-                        *pairs.entry((x.min(y), x.max(y))).or_insert(0) += 1;
-                    }
-                }
-            }
+/// The structured diff between the first runs of the first two variants.
+fn diff_first_two(
+    report: &Report,
+    out: &Path,
+    difference: &Difference,
+    budget: u64,
+) -> Option<diff::FileDiff> {
+    let [first, second, ..] = difference.variants.as_slice() else { return None };
+    let (a, b) = (first.runs[0], second.runs[0]);
+    let run = |i: u32| report.runs.iter().find(|r| r.result.index == i);
+    let (run_a, run_b) = (run(a)?, run(b)?);
+    let context = diff::DiffContext {
+        build_dirs: (
+            run_a.environment.settings.build_dir.clone(),
+            run_b.environment.settings.build_dir.clone(),
+        ),
+        budget,
+    };
+    let file = |r: &RunReport| out.join(&r.result.outputs_dir).join(&difference.path);
+    match diff::diff_files(&difference.path, (a, b), &file(run_a), &file(run_b), &context) {
+        Ok(d) => Some(d),
+        Err(e) => {
+            tracing::warn!("no structured diff for {}: {e:#}", difference.path);
+            None
         }
     }
-    pairs
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::run::RunStatus;
+    use crate::collect::OutputEntry;
+    use crate::run::RunStatus;
 
     fn run(index: u32, files: &[(&str, &str)]) -> RunResult {
         RunResult {

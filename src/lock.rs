@@ -66,7 +66,7 @@ pub async fn lock(
             set_pin(&text, table, key, digest).with_context(|| format!("editing {}", spec_file.display()))?;
     }
     if text != spec.text {
-        write_atomically(spec_file, &text)?;
+        crate::paths::write_atomically(spec_file, &text)?;
     }
     Ok(outcome)
 }
@@ -152,16 +152,6 @@ fn set_pin(text: &str, table: &str, key: &str, digest: &Digest) -> Result<String
         }
     }
     Ok(doc.to_string())
-}
-
-/// Replaces `path` with `text` in one rename, so a reader never sees half a file.
-pub(crate) fn write_atomically(path: &Path, text: &str) -> Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
-    std::io::Write::write_all(&mut tmp, text.as_bytes()).context("writing the new spec")?;
-    tmp.persist(path).with_context(|| format!("replacing {}", path.display()))?;
-    Ok(())
 }
 
 #[cfg(test)]

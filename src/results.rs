@@ -6,15 +6,6 @@ use std::fs::{self, File};
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 
-/// `$XDG_CACHE_HOME/reprocheck/SUB`, or `~/.cache/reprocheck/SUB`: where
-/// probe results and git caches live. `None` without either variable.
-pub fn cache_dir(sub: &str) -> Option<PathBuf> {
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
-    Some(base.join("reprocheck").join(sub))
-}
-
 /// The default results root, `reprocheck-out/<name>`.
 pub const DEFAULT_RESULTS_ROOT: &str = "reprocheck-out";
 

@@ -2,17 +2,18 @@
 //! verified image, the factor facts, the plan, scratch files and mounts.
 //! `check` and `explain` both run their builds through [`Session::run_batch`].
 
-use crate::check::{CheckOptions, Invocation};
 use crate::cleanup::Shutdown;
-use crate::engine::{self, run, Engine};
+use crate::engine::{self, Engine};
 use crate::errors::*;
 use crate::factors::host::FaketimeFiles;
 use crate::factors::HostFacts;
 use crate::image;
+use crate::invocation::{CheckOptions, Invocation};
 use crate::mounts::{self, BuildMount};
 use crate::plan::{self, Plan, RunPlan};
 use crate::progress::{factor_label, Progress};
 use crate::report::{Report, RunReport};
+use crate::run;
 use crate::source::{self, Packing, PreparedSource};
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -60,7 +61,7 @@ impl<'a> Session<'a> {
         let request = image::pin::PinRequest {
             build_missing: options.build_missing,
             locked: options.locked,
-            require_pin: mode == crate::check::Mode::Verify,
+            require_pin: mode == crate::invocation::Mode::Verify,
             command: mode.command(),
         };
         let image_id = image::pin::resolve(engine.as_ref(), spec, request, &mut report.image).await?;
@@ -130,14 +131,14 @@ impl<'a> Session<'a> {
         let mut tars = Vec::new();
         for run in runs.iter_mut() {
             self.prepare(run)?;
-            let key = (run.build_dir.clone(), run.uid);
+            let key = (run.settings.build_dir.clone(), run.settings.uid);
             let tar = match packed.get(&key) {
                 Some(tar) => tar.clone(),
                 None => {
                     let packing = Packing {
                         source: &self.source.dir,
-                        build_dir: &run.build_dir,
-                        uid: run.uid,
+                        build_dir: &run.settings.build_dir,
+                        uid: run.settings.uid,
                         exclude: self.source.exclude.clone(),
                         root_mtime: self.source.root_mtime,
                     };
@@ -212,12 +213,12 @@ impl<'a> Session<'a> {
         let dir = self.scratch.path().join(format!("run-{}", run.index));
         std::fs::create_dir(&dir).with_context(|| format!("creating {}", dir.display()))?;
         let lib = self.plan.facts().faketime_lib.clone();
-        if let (Some(offset), Some(lib)) = (&run.faketime, lib) {
+        if let (Some(offset), Some(lib)) = (&run.settings.faketime, lib) {
             run.binds.extend(FaketimeFiles::create(&dir, &lib, offset)?.binds());
         }
-        if run.host_build_dir {
-            let mount = BuildMount::create(&dir.join("build"), run.disorderfs)?;
-            run.binds.push(mount.bind(&run.build_dir));
+        if run.settings.host_build_dir {
+            let mount = BuildMount::create(&dir.join("build"), run.settings.disorderfs)?;
+            run.binds.push(mount.bind(&run.settings.build_dir));
             self.mounts.push(mount);
         }
         Ok(())

@@ -62,7 +62,7 @@ fn signals_at_random_moments_leave_no_container_and_no_mount() {
         let tmp = dir.path().join(format!("tmp-{i}"));
         std::fs::create_dir(&tmp).unwrap();
         let mut child = reprocheck_cmd(&["check", spec.to_str().unwrap(), "--out", out.to_str().unwrap()])
-            .env("RUST_LOG", "reprocheck::engine::run=debug")
+            .env("RUST_LOG", "reprocheck::run=debug")
             .env("TMPDIR", &tmp)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())

@@ -6,7 +6,6 @@
 //! [`run`] drives one build through the trait.
 
 pub mod docker;
-pub mod run;
 
 use crate::errors::*;
 use async_trait::async_trait;

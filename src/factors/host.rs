@@ -134,7 +134,7 @@ impl HostFacts {
             name: format!("reprocheck-{run_id}-probe"),
             image: image_id.to_string(),
             cmd: vec!["/bin/sh".into(), "-c".into(), PROBE.into()],
-            env: BTreeMap::from([("PATH".to_string(), crate::plan::CONTROL_PATH.to_string())]),
+            env: BTreeMap::from([("PATH".to_string(), super::CONTROL_PATH.to_string())]),
             working_dir: "/".into(),
             user: "1111:1111".into(),
             hostname: "reprocheck-probe".into(),
@@ -211,7 +211,7 @@ fn cache_key(engine: &dyn Engine, image_id: &str, lib: Option<&Path>) -> String 
 
 /// `$XDG_CACHE_HOME/reprocheck/probes/KEY.json`, or under `~/.cache`.
 fn cache_file(key: &str) -> Option<PathBuf> {
-    Some(crate::results::cache_dir("probes")?.join(format!("{key}.json")))
+    Some(crate::paths::cache_dir("probes")?.join(format!("{key}.json")))
 }
 
 /// The host's libfaketime, if installed.

@@ -1,15 +1,20 @@
 //! The environment factors a run can vary, named after Debian's reprotest.
 //!
-//! Each factor has a control value (run 1) and an experiment value (every
-//! other run), a way the engine applies it, and a check of whether this host
-//! and image can apply it at all. A factor that cannot be applied is reported
-//! with the reason, never skipped silently.
+//! Each factor is a value ([`Factor`], all of them in [`FACTORS`], defined
+//! in `definitions.rs`): its documented control value (run 1) and
+//! experiment value (every other run), how it sets them on a run's
+//! [`Settings`], and whether this host and image can apply it at all. A
+//! factor that cannot be applied is reported with the reason, never
+//! skipped silently.
 
+mod definitions;
 pub mod host;
+mod settings;
 
+pub use definitions::{CONTROL_PATH, CONTROL_UID, FACTORS};
 pub use host::HostFacts;
+pub use settings::Settings;
 
-use crate::plan::RunPlan;
 use serde::Serialize;
 
 /// The experiment's clock offset.
@@ -20,7 +25,8 @@ pub const TIME_SHIFT_DAYS: i64 = 398;
 /// of files it wrote is caught even though `stat` is not faked.
 pub const STAGGER: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// One factor, for `reprocheck factors` and the report.
+/// One factor: its documentation (for `reprocheck factors` and the report)
+/// beside what it does to a run.
 #[derive(Debug, Clone, Serialize)]
 pub struct Factor {
     /// reprotest's name.
@@ -33,109 +39,45 @@ pub struct Factor {
     pub experiment: &'static str,
     /// The mechanism.
     pub how: &'static str,
+    /// Sets the value a run has when the factor is not varied (given the
+    /// build's name).
+    #[serde(skip)]
+    pub set_baseline: fn(&mut Settings, &str),
+    /// Sets the control value where it differs from the baseline; applied
+    /// to every run of a plan that varies the factor, before experiments.
+    #[serde(skip)]
+    pub set_control: fn(&mut Settings, &HostFacts),
+    /// Sets the experiment value; `HostFacts` says how (e.g. which time mechanism).
+    #[serde(skip)]
+    pub set_experiment: fn(&mut Settings, &HostFacts),
+    /// Why it cannot be applied here, or `None` when it can.
+    #[serde(skip)]
+    pub unavailable: fn(&HostFacts) -> Option<String>,
+    /// A note on a factor that is applied, but partly (the report shows it).
+    #[serde(skip)]
+    pub caveat: fn(&HostFacts) -> Option<String>,
+    /// The value a run gives it, as the report shows it per run.
+    #[serde(skip)]
+    pub value: fn(&Settings) -> String,
 }
 
-/// Every factor, in reprotest's order.
-pub const FACTORS: &[Factor] = &[
-    Factor {
-        name: "environment",
-        description: "an extra environment variable",
-        control: "(none)",
-        experiment: "REPROCHECK_CAPTURE_ENVIRONMENT=i_capture_the_environment",
-        how: "container environment",
-    },
-    Factor {
-        name: "build_path",
-        description: "the directory the build runs in",
-        control: "/build/<name>",
-        experiment: "/build/reprocheck-second-build-path/<name>",
-        how: "where the source is uploaded",
-    },
-    Factor {
-        name: "user",
-        description: "uid and gid of the build, and owner of the build dir",
-        control: "1111:1111",
-        experiment: "2222:2222",
-        how: "container User; source tar owned by it",
-    },
-    Factor {
-        name: "umask",
-        description: "the file creation mask",
-        control: "0022",
-        experiment: "0002",
-        how: "wrapper sets it before the command",
-    },
-    Factor {
-        name: "locales",
-        description: "LANG, LC_ALL and LANGUAGE (set even if the image lacks the locale)",
-        control: "LANG=C.UTF-8 LANGUAGE=en_US:en",
-        experiment: "LANG=et_EE.UTF-8 LC_ALL=et_EE.UTF-8 LANGUAGE=et_EE:et",
-        how: "container environment",
-    },
-    Factor {
-        name: "timezone",
-        description: "TZ",
-        control: "Etc/GMT+12",
-        experiment: "Etc/GMT-14",
-        how: "container environment",
-    },
-    Factor {
-        name: "home",
-        description: "HOME",
-        control: "/nonexistent/first-build",
-        experiment: "/nonexistent/second-build",
-        how: "container environment",
-    },
-    Factor {
-        name: "exec_path",
-        description: "PATH",
-        control: "the standard PATH",
-        experiment: "PATH + :/i/capture/the/path",
-        how: "container environment",
-    },
-    Factor {
-        name: "domain_host",
-        description: "hostname and domain name",
-        control: "reprocheck / reprocheck.invalid",
-        experiment: "reprocheck-second / second.reprocheck.invalid",
-        how: "container Hostname and Domainname",
-    },
-    Factor {
-        name: "num_cpus",
-        description: "CPUs the build may use (what nproc reports)",
-        control: "1 CPU",
-        experiment: "all CPUs",
-        how: "container cpuset",
-    },
-    Factor {
-        name: "kernel",
-        description: "the kernel release uname reports",
-        control: "native",
-        experiment: "2.6.x (setarch --uname-2.6)",
-        how: "wrapper: setarch personality UNAME26",
-    },
-    Factor {
-        name: "aslr",
-        description: "address space layout randomisation",
-        control: "disabled (setarch -R)",
-        experiment: "enabled",
-        how: "wrapper: setarch personality ADDR_NO_RANDOMIZE",
-    },
-    Factor {
-        name: "fileordering",
-        description: "the order readdir returns directory entries",
-        control: "plain host dir",
-        experiment: "disorderfs --reverse-dirents=yes (and st_blocks padded)",
-        how: "host dir bind-mounted as the build dir; through disorderfs for experiments",
-    },
-    Factor {
-        name: "time",
-        description: "the clock, and the mtimes of files the build writes",
-        control: "real",
-        experiment: "+398 days (libfaketime; stat not faked), started at least 2 s after the control",
-        how: "host libfaketime via /etc/ld.so.preload, NO_FAKE_STAT=1 in every run; runs with different clocks start 2 s apart",
-    },
-];
+/// Every factor name, in [`FACTORS`]' order.
+pub const NAMES: [&str; FACTORS.len()] = names();
+
+const fn names() -> [&'static str; FACTORS.len()] {
+    let mut names = [""; FACTORS.len()];
+    let mut i = 0;
+    while i < FACTORS.len() {
+        names[i] = FACTORS[i].name;
+        i += 1;
+    }
+    names
+}
+
+/// The factor called `name`.
+pub fn lookup(name: &str) -> Option<&'static Factor> {
+    FACTORS.iter().find(|f| f.name == name)
+}
 
 /// The factor table as text, for `reprocheck factors`.
 pub fn table() -> String {
@@ -153,24 +95,6 @@ pub fn table() -> String {
     );
     out
 }
-
-/// Every factor name.
-pub const NAMES: [&str; 14] = [
-    "environment",
-    "build_path",
-    "user",
-    "umask",
-    "locales",
-    "timezone",
-    "home",
-    "exec_path",
-    "domain_host",
-    "num_cpus",
-    "kernel",
-    "aslr",
-    "fileordering",
-    "time",
-];
 
 /// Checks that `name` is a known factor, suggesting the closest one otherwise.
 pub fn check_name(name: &str) -> Result<(), String> {
@@ -224,103 +148,6 @@ pub fn parse_vary(arg: &str) -> anyhow::Result<Vec<String>> {
     Ok(base.into_iter().filter(|n| !remove.contains(n)).collect())
 }
 
-/// Sets the experiment value of `name` on `run`. Availability has been
-/// checked by the caller; `facts` says how (e.g. which time mechanism).
-pub fn apply_experiment(name: &str, run: &mut RunPlan, facts: &HostFacts) {
-    let set = |run: &mut RunPlan, k: &str, v: &str| {
-        run.env.insert(k.to_string(), v.to_string());
-    };
-    match name {
-        "environment" => set(run, "REPROCHECK_CAPTURE_ENVIRONMENT", "i_capture_the_environment"),
-        "build_path" => {
-            let base = run.build_dir.rsplit('/').next().unwrap_or("build").to_string();
-            run.build_dir = format!("/build/reprocheck-second-build-path/{base}");
-        }
-        "user" => run.uid = 2222,
-        "umask" => run.umask = "0002".to_string(),
-        "locales" => {
-            set(run, "LANG", "et_EE.UTF-8");
-            set(run, "LC_ALL", "et_EE.UTF-8");
-            set(run, "LANGUAGE", "et_EE:et");
-        }
-        "timezone" => set(run, "TZ", "Etc/GMT-14"),
-        "home" => set(run, "HOME", "/nonexistent/second-build"),
-        "exec_path" => {
-            let path = run.env.get("PATH").cloned().unwrap_or_default();
-            set(run, "PATH", &format!("{path}:/i/capture/the/path"));
-        }
-        "domain_host" => {
-            run.hostname = "reprocheck-second".to_string();
-            run.domainname = "second.reprocheck.invalid".to_string();
-        }
-        "num_cpus" => run.cpuset = None,
-        "kernel" => run.uname26 = true,
-        "aslr" => run.no_randomize = false,
-        "fileordering" => {
-            run.host_build_dir = true;
-            run.disorderfs = true;
-        }
-        "time" => {
-            run.shifted_clock = true;
-            if facts.faketime_works {
-                run.faketime = Some(format!("+{TIME_SHIFT_DAYS}d"));
-            }
-        }
-        _ => {}
-    }
-}
-
-/// Sets the control value of `name` on `run` where it is not the plan's
-/// baseline (factors whose baseline differs between varied and not varied).
-pub fn apply_control(name: &str, run: &mut RunPlan, facts: &HostFacts) {
-    match name {
-        "num_cpus" => run.cpuset = Some("0".to_string()),
-        "aslr" if facts.can_disable_aslr => run.no_randomize = true,
-        // The control builds in a plain host dir, so only the order differs.
-        "fileordering" => run.host_build_dir = true,
-        // libfaketime shifts only the clock: mtimes the build reads (sources
-        // older than SOURCE_DATE_EPOCH, files it preserves with cp -a) stay
-        // true. Set in every run so that the environment does not differ.
-        "time" => {
-            run.env.insert("NO_FAKE_STAT".to_string(), "1".to_string());
-        }
-        _ => {}
-    }
-}
-
-/// Why `name` cannot be applied here, or `None` when it can.
-pub fn unavailable(name: &str, facts: &HostFacts) -> Option<String> {
-    match name {
-        "num_cpus" if facts.cpus < 2 => Some(format!("the engine has {} CPU; nothing to vary", facts.cpus)),
-        "kernel" if !facts.can_set_uname26 => Some(format!("setarch --uname-2.6 fails in the image: {}", facts.setarch_error)),
-        "aslr" if !facts.can_disable_aslr => Some(format!(
-            "ASLR cannot be disabled in the container ({}); the engine's default seccomp profile forbids personality(ADDR_NO_RANDOMIZE), so every run has ASLR enabled",
-            facts.setarch_aslr_error
-        )),
-        "fileordering" if !facts.disorderfs_works => Some(facts.disorderfs_problem.clone()),
-        _ => None,
-    }
-}
-
-/// A note on a factor that is applied, but partly (the report shows it).
-pub fn caveat(name: &str, facts: &HostFacts) -> Option<String> {
-    match name {
-        "time" if !facts.faketime_works => Some(format!(
-            "libfaketime cannot be used ({}): the clock is NOT shifted, so a date in an output is caught only when it has seconds; experiment runs start {} s after the control, so mtimes of files the build writes differ",
-            facts.faketime_problem,
-            STAGGER.as_secs()
-        )),
-        "time" => Some(
-            "statically linked programs see the real clock; mtimes are never faked (NO_FAKE_STAT=1 in every run): files the build writes differ because the experiment starts 2 s later; libfaketime adds FAKETIME_SHARED to the experiment's environment"
-                .to_string(),
-        ),
-        "locales" if !facts.image_has_et_locale => {
-            Some("the image has no et_EE locale: the variables are set, but glibc falls back to C".to_string())
-        }
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -345,6 +172,33 @@ mod tests {
         assert!(!all_but_time.contains(&"time".to_string()));
         assert!(parse_vary("umask,-bogus").unwrap_err().to_string().contains("bogus"));
         assert!(parse_vary("none").unwrap().is_empty());
+    }
+
+    #[test]
+    fn every_factor_changes_only_its_own_value_between_control_and_experiment() {
+        let facts = HostFacts {
+            cpus: 2,
+            can_set_uname26: true,
+            can_disable_aslr: true,
+            faketime_works: true,
+            disorderfs_works: true,
+            image_has_et_locale: true,
+            ..HostFacts::default()
+        };
+        for factor in FACTORS {
+            let mut control = Settings::baseline("x");
+            (factor.set_control)(&mut control, &facts);
+            let mut experiment = control.clone();
+            (factor.set_experiment)(&mut experiment, &facts);
+            let (before, after) = (control.factor_values(), experiment.factor_values());
+            let changed: Vec<&str> = before.keys().filter(|k| before[*k] != after[*k]).copied().collect();
+            assert_eq!(changed, [factor.name], "{}: {before:?} -> {after:?}", factor.name);
+            assert!(
+                (factor.unavailable)(&facts).is_none(),
+                "{} is unavailable on a capable host",
+                factor.name
+            );
+        }
     }
 
     #[test]

@@ -10,8 +10,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// The lock file inside a recipe directory.
-pub const LOCK_FILE: &str = "packages.lock";
+pub use crate::spec::RECIPE_LOCK_FILE as LOCK_FILE;
 
 /// The format version this build writes and reads.
 const LOCK_VERSION: u32 = 1;
@@ -131,7 +130,7 @@ impl PackageLock {
         }
         text.push_str("]\n");
         let path = lock_path(recipe_dir);
-        crate::lock::write_atomically(&path, &text)?;
+        crate::paths::write_atomically(&path, &text)?;
         Ok(path)
     }
 }

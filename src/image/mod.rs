@@ -253,12 +253,12 @@ async fn from_lock(
 /// image, for later rebuilds and drift explanations. Best effort: a full
 /// disk must not fail a build that succeeded.
 fn keep(lock: &PackageLock, debs: &Path) {
-    if let Some(cache) = crate::results::cache_dir("debs") {
+    if let Some(cache) = crate::paths::cache_dir("debs") {
         if let Err(e) = fetch::fill_cache(lock, debs, &cache) {
             tracing::warn!("could not keep the packages in {}: {e:#}", cache.display());
         }
     }
-    if let Some(images) = crate::results::cache_dir("images") {
+    if let Some(images) = crate::paths::cache_dir("images") {
         let dir = images.join(lock.image.hex());
         if let Err(e) = std::fs::create_dir_all(&dir).map_err(Error::from).and_then(|_| lock.save(&dir)) {
             tracing::warn!("could not keep the image manifest in {}: {e:#}", images.display());
@@ -268,7 +268,7 @@ fn keep(lock: &PackageLock, debs: &Path) {
 
 /// The lock an image was built from, if this machine built it.
 pub fn manifest_of(image: &Digest) -> Option<PackageLock> {
-    let dir = crate::results::cache_dir("images")?.join(image.hex());
+    let dir = crate::paths::cache_dir("images")?.join(image.hex());
     PackageLock::load(&dir).ok().flatten()
 }
 
@@ -333,7 +333,7 @@ fn package_sources(recipe: &Recipe, options: &BuildOptions) -> Result<PackageSou
     };
     Ok(PackageSources {
         packages_dir: options.packages_dir.clone().or_else(|| recipe.packages_dir.clone()),
-        cache: crate::results::cache_dir("debs"),
+        cache: crate::paths::cache_dir("debs"),
         snapshot,
         apt_sources: recipe.sources_file().ok(),
     })

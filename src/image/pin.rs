@@ -5,9 +5,29 @@
 use crate::engine::Engine;
 use crate::errors::*;
 use crate::image::{self, BuildOptions, PackageDrift, PackageLock};
-use crate::report::ImageReport;
 use crate::spec::{Digest, Spec};
+use serde::Serialize;
 use std::path::Path;
+
+/// The image pin and what it resolved to.
+#[derive(Debug, Default, Serialize)]
+pub struct ImageReport {
+    /// The pin: the spec's `image.digest`, else the recipe lock's image.
+    pub digest: Option<String>,
+    /// The spec's `image.name`.
+    pub name: Option<String>,
+    /// The image id containers were created from.
+    pub id: Option<String>,
+    /// What pins the image: `spec`, `recipe-lock`, or `first-use` (nothing
+    /// did; this run built it and wrote the lock).
+    pub pinned_by: Option<&'static str>,
+    /// The recipe's `packages.lock`, when there is one.
+    pub lock: Option<String>,
+    /// True when this run pinned the image for the first time.
+    pub first_use: bool,
+    /// When the built image differs from the pin: the packages that changed.
+    pub drift: Option<PackageDrift>,
+}
 
 /// What the command line asks of the image.
 #[derive(Debug, Clone, Copy)]

@@ -37,8 +37,7 @@ fn default_variant() -> String {
     "apt".to_string()
 }
 
-/// The recipe file inside a recipe directory.
-pub const RECIPE_FILE: &str = "recipe.toml";
+pub use crate::spec::RECIPE_FILE;
 
 /// Host apt sources files, in the order they are tried.
 const HOST_SOURCES: &[&str] = &["/etc/apt/sources.list.d/debian.sources", "/etc/apt/sources.list"];

@@ -35,7 +35,7 @@ fn control_and_experiment_differ_in_every_applied_factor() {
     assert_eq!(p.runs[1].factor_values(), p.runs[2].factor_values(), "experiments are alike");
     assert_eq!(p.factors.not_applied.keys().collect::<Vec<_>>(), ["fileordering"]);
     assert_eq!(control["num_cpus"], "cpuset 0");
-    assert_eq!(p.runs[0].env["SOURCE_DATE_EPOCH"], "7");
+    assert_eq!(p.runs[0].settings.env["SOURCE_DATE_EPOCH"], "7");
 }
 
 #[test]
@@ -60,20 +60,20 @@ fn unavailable_factors_are_reported_not_dropped() {
         assert!(!p.factors.varied.contains(&name.to_string()), "{name}");
     }
     assert!(p.factors.caveats["time"].contains("NOT shifted"));
-    assert!(p.runs[1].shifted_clock && !p.runs[0].shifted_clock);
-    assert_eq!(p.runs[1].faketime, None);
+    assert!(p.runs[1].settings.shifted_clock && !p.runs[0].settings.shifted_clock);
+    assert_eq!(p.runs[1].settings.faketime, None);
 }
 
 #[test]
 fn the_time_factor_never_fakes_stat_and_keeps_the_environment_equal() {
     let p = plan(&spec(), Some(7), "sha256:x", "id", 2, vec!["time".into()], &capable());
     let (control, experiment) = (&p.runs[0], &p.runs[1]);
-    assert_eq!(control.env, experiment.env, "only the clock differs, not the environment");
-    assert_eq!(control.env.get("NO_FAKE_STAT").map(String::as_str), Some("1"));
-    assert_eq!(experiment.faketime.as_deref(), Some("+398d"));
-    assert!(experiment.shifted_clock && !control.shifted_clock);
+    assert_eq!(control.settings.env, experiment.settings.env, "only the clock differs, not the environment");
+    assert_eq!(control.settings.env.get("NO_FAKE_STAT").map(String::as_str), Some("1"));
+    assert_eq!(experiment.settings.faketime.as_deref(), Some("+398d"));
+    assert!(experiment.settings.shifted_clock && !control.settings.shifted_clock);
     let unvaried = plan(&spec(), Some(7), "sha256:x", "id", 2, vec!["umask".into()], &capable());
-    assert!(!unvaried.runs[0].env.contains_key("NO_FAKE_STAT"), "set only when time is varied");
+    assert!(!unvaried.runs[0].settings.env.contains_key("NO_FAKE_STAT"), "set only when time is varied");
 }
 
 #[test]

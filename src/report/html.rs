@@ -178,7 +178,7 @@ fn runs_table(runs: &[RunReport]) -> Markup {
 }
 
 fn status(run: &RunReport) -> String {
-    use crate::engine::run::RunStatus;
+    use crate::run::RunStatus;
     match &run.result.status {
         RunStatus::Succeeded => "succeeded".to_string(),
         RunStatus::Failed { exit_code, .. } => format!("failed (exit {exit_code})"),
@@ -202,7 +202,7 @@ fn differences(report: &Report) -> Markup {
     }
 }
 
-fn difference_article(report: &Report, difference: &crate::compare::Difference) -> Markup {
+fn difference_article(report: &Report, difference: &crate::report::comparison::Difference) -> Markup {
     html! {
         article.output {
             h3 { code { (difference.path) } }
@@ -297,7 +297,7 @@ fn details_table(details: &[crate::diff::Detail], a: &str, b: &str) -> Markup {
     }
 }
 
-fn explanation_section(e: &crate::explain::Explanation) -> Markup {
+fn explanation_section(e: &super::Explanation) -> Markup {
     let blamed = e.blamed.iter().map(blame_article).collect();
     let diffs: std::collections::HashMap<&str, &FileDiff> =
         e.nondeterministic_diffs.iter().map(|d| (d.path.as_str(), d)).collect();
@@ -327,7 +327,7 @@ fn explanation_section(e: &crate::explain::Explanation) -> Markup {
     }
 }
 
-fn blame_article(blame: &crate::explain::Blame) -> Markup {
+fn blame_article(blame: &super::Blame) -> Markup {
     html! {
         article.output {
             h3 { code { (blame.path) } }
@@ -354,8 +354,8 @@ fn blame_article(blame: &crate::explain::Blame) -> Markup {
     }
 }
 
-fn verification_section(v: &crate::verify::Verification) -> Markup {
-    use crate::verify::OutputVerdict;
+fn verification_section(v: &super::Verification) -> Markup {
+    use super::OutputVerdict;
     html! {
         section {
             h2 { "Published artifacts" }

@@ -3,18 +3,24 @@
 //! The JSON schema is documented in docs/report.md; bump [`SCHEMA`] on any
 //! incompatible change.
 
+pub mod comparison;
+pub mod explanation;
 pub mod html;
+pub mod verification;
 
-use crate::compare::{self, Comparison};
-use crate::engine::run::{RunResult, RunStatus};
 use crate::engine::EngineInfo;
 use crate::errors::*;
+pub use crate::image::pin::ImageReport;
 use crate::plan::{FactorSummary, RunPlan};
+use crate::run::{RunResult, RunStatus};
 use crate::source::SourceInfo;
+pub use comparison::Comparison;
+pub use explanation::{Blame, Explanation};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
+pub use verification::{OutputCheck, OutputVerdict, RunCheck, Verification};
 
 /// Identifies the report format.
 pub const SCHEMA: &str = "reprocheck-report/v1";
@@ -52,10 +58,10 @@ pub struct Report {
     pub comparison: Option<Comparison>,
     /// Which factors cause which differences (`explain` only).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub explanation: Option<crate::explain::Explanation>,
+    pub explanation: Option<Explanation>,
     /// Each expected output's verdict (`verify` only).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub verification: Option<crate::verify::Verification>,
+    pub verification: Option<Verification>,
 }
 
 /// Tool identity.
@@ -99,26 +105,6 @@ pub struct SpecInfo {
     pub name: String,
     /// `sha256:<hex>` of the file.
     pub sha256: String,
-}
-
-/// The image pin and what it resolved to.
-#[derive(Debug, Default, Serialize)]
-pub struct ImageReport {
-    /// The pin: the spec's `image.digest`, else the recipe lock's image.
-    pub digest: Option<String>,
-    /// The spec's `image.name`.
-    pub name: Option<String>,
-    /// The image id containers were created from.
-    pub id: Option<String>,
-    /// What pins the image: `spec`, `recipe-lock`, or `first-use` (nothing
-    /// did; this run built it and wrote the lock).
-    pub pinned_by: Option<&'static str>,
-    /// The recipe's `packages.lock`, when there is one.
-    pub lock: Option<String>,
-    /// True when this run pinned the image for the first time.
-    pub first_use: bool,
-    /// When the built image differs from the pin: the packages that changed.
-    pub drift: Option<crate::image::PackageDrift>,
 }
 
 /// One run: its environment and its result.
@@ -262,7 +248,7 @@ impl Report {
                 let rest: Vec<&str> =
                     c.differences.iter().skip(TERMINAL_DETAILED).map(|d| d.path.as_str()).collect();
                 s.push_str(&more_outputs(&rest, "  "));
-                let pairs = compare::differing_pairs(c);
+                let pairs = comparison::differing_pairs(c);
                 let pairs: Vec<String> =
                     pairs.iter().map(|((a, b), n)| format!("run {a} vs run {b}: {n} differ")).collect();
                 s.push_str(&format!("  ({})\n", pairs.join("; ")));

@@ -16,7 +16,7 @@ use std::process::{Command, Output};
 /// mtime is set to the commit time, as `git archive` does, so the tree is
 /// the same on every machine. Returns the commit time.
 pub fn checkout(url: &str, rev: &str, tag: Option<&str>, dest: &Path) -> Result<i64> {
-    let cache_root = crate::results::cache_dir("git")
+    let cache_root = crate::paths::cache_dir("git")
         .context("neither XDG_CACHE_HOME nor HOME is set; cannot place the git cache")?;
     checkout_cached(&cache_root, url, rev, tag, dest)
 }

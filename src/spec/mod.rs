@@ -174,6 +174,12 @@ pub const MAX_SPEC_SIZE: u64 = 1 << 20;
 /// Largest package lock read (4 MiB: tens of thousands of packages).
 pub const MAX_LOCK_SIZE: u64 = 4 << 20;
 
+/// The recipe file inside an `[image].recipe` directory.
+pub const RECIPE_FILE: &str = "recipe.toml";
+
+/// The lock file inside an `[image].recipe` directory.
+pub const RECIPE_LOCK_FILE: &str = "packages.lock";
+
 /// Reads a small text file the user gave: a regular file (not a FIFO or a
 /// device, which could block or never end) of at most `max` bytes, UTF-8.
 pub fn read_capped(file: &Path, max: u64) -> Result<String> {

@@ -191,7 +191,7 @@ fn validate_image(ctx: &Ctx, image: &RawImage) -> Checked<ImagePin> {
                 .maybe_missing(r.get_ref())
                 .map_err(|refusal| ctx.refused(r, "image.recipe", refusal))?;
             // What the image build reads from the recipe must not link out either.
-            for file in [crate::image::RECIPE_FILE, crate::image::lock::LOCK_FILE] {
+            for file in [super::RECIPE_FILE, super::RECIPE_LOCK_FILE] {
                 ctx.reach
                     .member(&dir, file)
                     .map_err(|refusal| ctx.refused(r, &format!("image.recipe's {file}"), refusal))?;

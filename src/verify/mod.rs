@@ -9,80 +9,16 @@
 
 mod contents;
 
-use crate::check::{self, CheckOptions, Invocation};
 use crate::collect::OutputEntry;
-use crate::diff::{self, DiffContext, FileDiff};
+use crate::compare;
+use crate::diff::{self, DiffContext};
 use crate::errors::*;
+use crate::invocation::{CheckOptions, Invocation};
+pub use crate::report::verification::{OutputCheck, OutputVerdict, RunCheck, Verification};
 use crate::report::{Report, Verdict};
 use crate::session::Session;
 use crate::spec::{Digest, Spec};
-use serde::Serialize;
 use std::path::{Path, PathBuf};
-
-/// What verify found, for the report.
-#[derive(Debug, Clone, Serialize)]
-pub struct Verification {
-    /// One entry per expected output.
-    pub outputs: Vec<OutputCheck>,
-    /// Outputs the build produced that nothing expected (not a failure).
-    pub unexpected: Vec<String>,
-}
-
-/// The verdict for one output, worst last.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum OutputVerdict {
-    /// The rebuilt bytes have the expected digest.
-    Match,
-    /// The bytes differ, but the archive holds the same files.
-    ContentMatch,
-    /// The content differs (or no reference was given to look inside).
-    Mismatch,
-    /// The build did not produce it.
-    Missing,
-}
-
-/// One expected output and how the rebuild compares.
-#[derive(Debug, Clone, Serialize)]
-pub struct OutputCheck {
-    /// The expected path, as declared.
-    pub path: String,
-    /// The output it was matched to (differs from `path` when a sums file
-    /// names a bare file name).
-    pub output: Option<String>,
-    /// The published digest.
-    pub expected: String,
-    /// Where the expectation was declared.
-    pub declared_at: String,
-    /// The reference artifact, when one was given.
-    pub reference: Option<String>,
-    /// The worst verdict over all runs.
-    pub verdict: OutputVerdict,
-    /// Each run's verdict and digest.
-    pub runs: Vec<RunCheck>,
-    /// For `content-match`: the kinds of metadata that differ.
-    pub metadata_differences: Vec<String>,
-    /// For a `mismatch` against a reference archive: why the extracted
-    /// contents differ (files missing, extra or changed; repeated names
-    /// whose copies differ; members that cannot be read or trusted).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub content_differences: Vec<String>,
-    /// Reference versus the first run that differs, when a reference exists.
-    pub diff: Option<FileDiff>,
-    /// Why no deeper comparison was possible, when it was not.
-    pub note: Option<String>,
-}
-
-/// One run's result for one output.
-#[derive(Debug, Clone, Serialize)]
-pub struct RunCheck {
-    /// The run number.
-    pub run: u32,
-    /// Its verdict.
-    pub verdict: OutputVerdict,
-    /// What it produced (`None` when missing).
-    pub sha256: Option<String>,
-}
 
 /// An expected digest and, from `--expect-file`, the reference bytes' file.
 #[derive(Debug, Clone)]
@@ -118,7 +54,7 @@ pub async fn pipeline(invocation: Invocation<'_>, report: &mut Report) -> Result
         bail!(failure);
     }
     if runs >= 2 {
-        report.comparison = Some(check::compare_runs(report, out, options, spec.limits.diff_bytes).await?);
+        report.comparison = Some(compare::compare_runs(report, out, options, spec.limits.diff_bytes).await?);
     }
     let verification = verify_outputs(&expectations, report, out, spec.limits.diff_bytes)?;
     let all_match = verification.outputs.iter().all(|o| o.verdict == OutputVerdict::Match);
@@ -302,65 +238,6 @@ fn compare_with_reference(
         }
     }
     verdict
-}
-
-impl OutputVerdict {
-    /// The name used in the report and the summary.
-    pub fn name(self) -> &'static str {
-        match self {
-            OutputVerdict::Match => "match",
-            OutputVerdict::ContentMatch => "content-match",
-            OutputVerdict::Mismatch => "mismatch",
-            OutputVerdict::Missing => "missing",
-        }
-    }
-}
-
-impl Verification {
-    /// A few lines per output for the terminal.
-    pub fn summary(&self, verdict: Verdict) -> String {
-        let mut s = String::new();
-        for o in &self.outputs {
-            match o.output.as_ref().filter(|p| **p != o.path) {
-                Some(output) => s.push_str(&format!("  {:<13} {} ({output})\n", o.verdict.name(), o.path)),
-                None => s.push_str(&format!("  {:<13} {}\n", o.verdict.name(), o.path)),
-            }
-            if o.verdict != OutputVerdict::Match {
-                s.push_str(&format!("    expected {} ({})\n", o.expected, o.declared_at));
-                for r in o.runs.iter().filter(|r| r.verdict != OutputVerdict::Match) {
-                    let got = r.sha256.as_deref().unwrap_or("nothing");
-                    s.push_str(&format!("    run {} produced {got}\n", r.run));
-                }
-            }
-            if o.verdict == OutputVerdict::ContentMatch {
-                s.push_str(&format!(
-                    "    same files, modes and link targets; differs only in: {}\n",
-                    o.metadata_differences.join(", ")
-                ));
-            }
-            for reason in &o.content_differences {
-                s.push_str(&format!("    contents differ: {reason}\n"));
-            }
-            if let Some(d) = &o.diff {
-                s.push_str(&d.summary(6));
-            }
-            if let Some(note) = &o.note {
-                s.push_str(&format!("    note: {note}\n"));
-            }
-        }
-        if !self.unexpected.is_empty() {
-            s.push_str(&format!("  (not expected, not checked: {})\n", self.unexpected.join(", ")));
-        }
-        let failing = self.outputs.iter().filter(|o| o.verdict != OutputVerdict::Match).count();
-        s.push_str(&match verdict {
-            Verdict::Verified => format!("VERIFIED: all {} expected output(s) match\n", self.outputs.len()),
-            _ if failing == 0 => "NOT VERIFIED: every output matched, but the runs disagree\n".to_string(),
-            _ => {
-                format!("NOT VERIFIED: {failing} of {} expected output(s) do not match\n", self.outputs.len())
-            }
-        });
-        s
-    }
 }
 
 #[cfg(test)]

@@ -1,8 +1,8 @@
 //! Drives one build through the [`Engine`] trait: create, upload, start,
 //! wait, collect, and always remove.
 
-use super::{ContainerConfig, Engine, LABEL};
 use crate::collect::{self, Collector, OutputEntry, OutputSelector};
+use crate::engine::{self, ContainerConfig, Engine, LABEL};
 use crate::errors::*;
 use crate::factors::STAGGER;
 use crate::plan::{Plan, RunPlan};
@@ -168,19 +168,19 @@ fn container_config(plan: &Plan, run: &RunPlan) -> ContainerConfig {
         name: format!("reprocheck-{}-{}", plan.run_id, run.index),
         image: plan.image_id.clone(),
         cmd: run.argv(&plan.command),
-        env: run.env.clone(),
-        working_dir: run.build_dir.clone(),
-        user: format!("{}:{}", run.uid, run.uid),
-        hostname: run.hostname.clone(),
-        domainname: run.domainname.clone(),
+        env: run.settings.env.clone(),
+        working_dir: run.settings.build_dir.clone(),
+        user: format!("{}:{}", run.settings.uid, run.settings.uid),
+        hostname: run.settings.hostname.clone(),
+        domainname: run.settings.domainname.clone(),
         labels: BTreeMap::from([
             (LABEL.to_string(), plan.run_id.clone()),
             (format!("{LABEL}.run"), run.index.to_string()),
-            (super::OWNER_LABEL.to_string(), super::owner()),
+            (engine::OWNER_LABEL.to_string(), engine::owner()),
         ]),
         pids_limit: run.pids_limit,
         memory_bytes: run.memory_bytes,
-        cpuset: run.cpuset.clone(),
+        cpuset: run.settings.cpuset.clone(),
         binds: run.binds.clone(),
         log_bytes: plan.log_bytes,
     }
@@ -207,10 +207,10 @@ async fn build_in(
     }
     // Attached before the start, so the first byte the build writes is read.
     let output = engine.attach_output(id).await?;
-    gate.admit(run.shifted_clock).await;
+    gate.admit(run.settings.shifted_clock).await;
     engine.start(id).await?;
     crate::cleanup::failpoint("panic-while-building");
-    gate.started(run.shifted_clock);
+    gate.started(run.settings.shifted_clock);
     progress.phase(Phase::Building);
     tracing::debug!(run = run.index, "started");
     let log_path = crate::results::log_file(run.index);
@@ -234,7 +234,7 @@ async fn build_in(
             false => {
                 let copy = engine.logs(id, plan.log_bytes).await?;
                 let followed = tokio::fs::read(&live_log).await.unwrap_or_default();
-                Ok(super::reconcile_log(followed, copy))
+                Ok(engine::reconcile_log(followed, copy))
             }
         }
     };
@@ -307,7 +307,7 @@ async fn build_in(
 async fn wait_following_log(
     engine: &dyn Engine,
     id: &str,
-    mut output: super::ByteStream,
+    mut output: engine::ByteStream,
     plan: &Plan,
     run: &RunPlan,
     live_log: &Path,
@@ -320,11 +320,11 @@ async fn wait_following_log(
         let (mut kept, mut keeping) = (0u64, true);
         while let Some(chunk) = output.try_next().await? {
             if keeping {
-                let (part, whole) = super::log_room(&chunk, kept, plan.log_bytes);
+                let (part, whole) = engine::log_room(&chunk, kept, plan.log_bytes);
                 file.write_all(part).await?;
                 kept += part.len() as u64;
                 if !whole {
-                    file.write_all(super::log_cut_note(plan.log_bytes).as_bytes()).await?;
+                    file.write_all(engine::log_cut_note(plan.log_bytes).as_bytes()).await?;
                     file.flush().await?;
                     keeping = false;
                     cut.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -438,7 +438,11 @@ async fn download_outputs(
     let selector = OutputSelector::new(&plan.outputs)?;
     let mut streams = Vec::new();
     for root in OutputSelector::download_roots(&plan.outputs) {
-        let path = if root.is_empty() { run.build_dir.clone() } else { format!("{}/{root}", run.build_dir) };
+        let path = if root.is_empty() {
+            run.settings.build_dir.clone()
+        } else {
+            format!("{}/{root}", run.settings.build_dir)
+        };
         if let Some(stream) = engine.download(id, &path).await? {
             streams.push((root, stream));
         }

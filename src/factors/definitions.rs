@@ -1,0 +1,298 @@
+//! Every factor, in reprotest's order: what it varies, its documented
+//! values, and how it sets them. Adding a factor is one entry here (and its
+//! line in docs/factors.md); `NAMES`, `--vary`, the plan, the probe's
+//! reasons and the report all read this table.
+
+use super::{Factor, HostFacts, Settings, STAGGER, TIME_SHIFT_DAYS};
+
+/// The control `PATH`.
+pub const CONTROL_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+/// The control build user (uid and gid).
+pub const CONTROL_UID: u32 = 1111;
+/// The experiment build user (uid and gid).
+const EXPERIMENT_UID: u32 = 2222;
+const CONTROL_UMASK: &str = "0022";
+const EXPERIMENT_UMASK: &str = "0002";
+const CONTROL_TZ: &str = "Etc/GMT+12";
+const EXPERIMENT_TZ: &str = "Etc/GMT-14";
+const CONTROL_HOME: &str = "/nonexistent/first-build";
+const EXPERIMENT_HOME: &str = "/nonexistent/second-build";
+const CAPTURE_VARIABLE: &str = "REPROCHECK_CAPTURE_ENVIRONMENT";
+const CAPTURE_VALUE: &str = "i_capture_the_environment";
+const SECOND_BUILD_PATH: &str = "/build/reprocheck-second-build-path";
+const PATH_SUFFIX: &str = ":/i/capture/the/path";
+
+/// A factor with nothing to set at that point.
+fn unchanged(_: &mut Settings, _: &HostFacts) {}
+/// A factor that keeps its default at the baseline.
+fn default_baseline(_: &mut Settings, _: &str) {}
+/// A factor every host and image can apply.
+fn always_available(_: &HostFacts) -> Option<String> {
+    None
+}
+/// A factor applied without a limitation worth a note.
+fn no_caveat(_: &HostFacts) -> Option<String> {
+    None
+}
+
+/// Every factor.
+pub const FACTORS: &[Factor] = &[
+    Factor {
+        name: "environment",
+        description: "an extra environment variable",
+        control: "(none)",
+        experiment: "REPROCHECK_CAPTURE_ENVIRONMENT=i_capture_the_environment",
+        how: "container environment",
+        set_baseline: default_baseline,
+        set_control: unchanged,
+        set_experiment: |s, _| s.set_env(CAPTURE_VARIABLE, CAPTURE_VALUE),
+        unavailable: always_available,
+        caveat: no_caveat,
+        value: |s| s.env_value(CAPTURE_VARIABLE),
+    },
+    Factor {
+        name: "build_path",
+        description: "the directory the build runs in",
+        control: "/build/<name>",
+        experiment: "/build/reprocheck-second-build-path/<name>",
+        how: "where the source is uploaded",
+        set_baseline: |s, name| s.build_dir = format!("/build/{name}"),
+        set_control: unchanged,
+        set_experiment: |s, _| {
+            let base = s.build_dir.rsplit('/').next().unwrap_or("build").to_string();
+            s.build_dir = format!("{SECOND_BUILD_PATH}/{base}");
+        },
+        unavailable: always_available,
+        caveat: no_caveat,
+        value: |s| s.build_dir.clone(),
+    },
+    Factor {
+        name: "user",
+        description: "uid and gid of the build, and owner of the build dir",
+        control: "1111:1111",
+        experiment: "2222:2222",
+        how: "container User; source tar owned by it",
+        set_baseline: |s, _| s.uid = CONTROL_UID,
+        set_control: unchanged,
+        set_experiment: |s, _| s.uid = EXPERIMENT_UID,
+        unavailable: always_available,
+        caveat: no_caveat,
+        value: |s| format!("{}:{}", s.uid, s.uid),
+    },
+    Factor {
+        name: "umask",
+        description: "the file creation mask",
+        control: CONTROL_UMASK,
+        experiment: EXPERIMENT_UMASK,
+        how: "wrapper sets it before the command",
+        set_baseline: |s, _| s.umask = CONTROL_UMASK.to_string(),
+        set_control: unchanged,
+        set_experiment: |s, _| s.umask = EXPERIMENT_UMASK.to_string(),
+        unavailable: always_available,
+        caveat: no_caveat,
+        value: |s| s.umask.clone(),
+    },
+    Factor {
+        name: "locales",
+        description: "LANG, LC_ALL and LANGUAGE (set even if the image lacks the locale)",
+        control: "LANG=C.UTF-8 LANGUAGE=en_US:en",
+        experiment: "LANG=et_EE.UTF-8 LC_ALL=et_EE.UTF-8 LANGUAGE=et_EE:et",
+        how: "container environment",
+        set_baseline: |s, _| {
+            s.set_env("LANG", "C.UTF-8");
+            s.set_env("LANGUAGE", "en_US:en");
+        },
+        set_control: unchanged,
+        set_experiment: |s, _| {
+            s.set_env("LANG", "et_EE.UTF-8");
+            s.set_env("LC_ALL", "et_EE.UTF-8");
+            s.set_env("LANGUAGE", "et_EE:et");
+        },
+        unavailable: always_available,
+        caveat: |facts| {
+            (!facts.image_has_et_locale)
+                .then(|| "the image has no et_EE locale: the variables are set, but glibc falls back to C".to_string())
+        },
+        value: |s| {
+            format!("LANG={} LC_ALL={} LANGUAGE={}", s.env_value("LANG"), s.env_value("LC_ALL"), s.env_value("LANGUAGE"))
+        },
+    },
+    Factor {
+        name: "timezone",
+        description: "TZ",
+        control: CONTROL_TZ,
+        experiment: EXPERIMENT_TZ,
+        how: "container environment",
+        set_baseline: |s, _| s.set_env("TZ", CONTROL_TZ),
+        set_control: unchanged,
+        set_experiment: |s, _| s.set_env("TZ", EXPERIMENT_TZ),
+        unavailable: always_available,
+        caveat: no_caveat,
+        value: |s| s.env_value("TZ"),
+    },
+    Factor {
+        name: "home",
+        description: "HOME",
+        control: CONTROL_HOME,
+        experiment: EXPERIMENT_HOME,
+        how: "container environment",
+        set_baseline: |s, _| s.set_env("HOME", CONTROL_HOME),
+        set_control: unchanged,
+        set_experiment: |s, _| s.set_env("HOME", EXPERIMENT_HOME),
+        unavailable: always_available,
+        caveat: no_caveat,
+        value: |s| s.env_value("HOME"),
+    },
+    Factor {
+        name: "exec_path",
+        description: "PATH",
+        control: "the standard PATH",
+        experiment: "PATH + :/i/capture/the/path",
+        how: "container environment",
+        set_baseline: |s, _| s.set_env("PATH", CONTROL_PATH),
+        set_control: unchanged,
+        set_experiment: |s, _| {
+            let path = s.env.get("PATH").cloned().unwrap_or_default();
+            s.set_env("PATH", &format!("{path}{PATH_SUFFIX}"));
+        },
+        unavailable: always_available,
+        caveat: no_caveat,
+        value: |s| s.env_value("PATH"),
+    },
+    Factor {
+        name: "domain_host",
+        description: "hostname and domain name",
+        control: "reprocheck / reprocheck.invalid",
+        experiment: "reprocheck-second / second.reprocheck.invalid",
+        how: "container Hostname and Domainname",
+        set_baseline: |s, _| {
+            s.hostname = "reprocheck".to_string();
+            s.domainname = "reprocheck.invalid".to_string();
+        },
+        set_control: unchanged,
+        set_experiment: |s, _| {
+            s.hostname = "reprocheck-second".to_string();
+            s.domainname = "second.reprocheck.invalid".to_string();
+        },
+        unavailable: always_available,
+        caveat: no_caveat,
+        value: |s| format!("{} / {}", s.hostname, s.domainname),
+    },
+    Factor {
+        name: "num_cpus",
+        description: "CPUs the build may use (what nproc reports)",
+        control: "1 CPU",
+        experiment: "all CPUs",
+        how: "container cpuset",
+        // Not varied, a build may use every CPU.
+        set_baseline: default_baseline,
+        set_control: |s, _| s.cpuset = Some("0".to_string()),
+        set_experiment: |s, _| s.cpuset = None,
+        unavailable: |facts| {
+            (facts.cpus < 2).then(|| format!("the engine has {} CPU; nothing to vary", facts.cpus))
+        },
+        caveat: no_caveat,
+        value: |s| s.cpuset.as_ref().map_or("all".to_string(), |c| format!("cpuset {c}")),
+    },
+    Factor {
+        name: "kernel",
+        description: "the kernel release uname reports",
+        control: "native",
+        experiment: "2.6.x (setarch --uname-2.6)",
+        how: "wrapper: setarch personality UNAME26",
+        set_baseline: default_baseline,
+        set_control: unchanged,
+        set_experiment: |s, _| s.uname26 = true,
+        unavailable: |facts| {
+            (!facts.can_set_uname26).then(|| format!("setarch --uname-2.6 fails in the image: {}", facts.setarch_error))
+        },
+        caveat: no_caveat,
+        value: |s| if s.uname26 { "2.6 (setarch --uname-2.6)" } else { "native" }.to_string(),
+    },
+    Factor {
+        name: "aslr",
+        description: "address space layout randomisation",
+        control: "disabled (setarch -R)",
+        experiment: "enabled",
+        how: "wrapper: setarch personality ADDR_NO_RANDOMIZE",
+        set_baseline: default_baseline,
+        set_control: |s, facts| {
+            if facts.can_disable_aslr {
+                s.no_randomize = true;
+            }
+        },
+        set_experiment: |s, _| s.no_randomize = false,
+        unavailable: |facts| {
+            (!facts.can_disable_aslr).then(|| {
+                format!(
+                    "ASLR cannot be disabled in the container ({}); the engine's default seccomp profile forbids personality(ADDR_NO_RANDOMIZE), so every run has ASLR enabled",
+                    facts.setarch_aslr_error
+                )
+            })
+        },
+        caveat: no_caveat,
+        value: |s| if s.no_randomize { "disabled" } else { "enabled" }.to_string(),
+    },
+    Factor {
+        name: "fileordering",
+        description: "the order readdir returns directory entries",
+        control: "plain host dir",
+        experiment: "disorderfs --reverse-dirents=yes (and st_blocks padded)",
+        how: "host dir bind-mounted as the build dir; through disorderfs for experiments",
+        set_baseline: default_baseline,
+        // The control builds in a plain host dir, so only the order differs.
+        set_control: |s, _| s.host_build_dir = true,
+        set_experiment: |s, _| {
+            s.host_build_dir = true;
+            s.disorderfs = true;
+        },
+        unavailable: |facts| (!facts.disorderfs_works).then(|| facts.disorderfs_problem.clone()),
+        caveat: no_caveat,
+        value: |s| {
+            match (s.host_build_dir, s.disorderfs) {
+                (_, true) => "disorderfs, reversed dirents (host dir)",
+                (true, false) => "plain (host dir)",
+                (false, false) => "plain",
+            }
+            .to_string()
+        },
+    },
+    Factor {
+        name: "time",
+        description: "the clock, and the mtimes of files the build writes",
+        control: "real",
+        experiment: "+398 days (libfaketime; stat not faked), started at least 2 s after the control",
+        how: "host libfaketime via /etc/ld.so.preload, NO_FAKE_STAT=1 in every run; runs with different clocks start 2 s apart",
+        set_baseline: default_baseline,
+        // libfaketime shifts only the clock: mtimes the build reads (sources
+        // older than SOURCE_DATE_EPOCH, files it preserves with cp -a) stay
+        // true. Set in every run so that the environment does not differ.
+        set_control: |s, _| s.set_env("NO_FAKE_STAT", "1"),
+        set_experiment: |s, facts| {
+            s.shifted_clock = true;
+            if facts.faketime_works {
+                s.faketime = Some(format!("+{TIME_SHIFT_DAYS}d"));
+            }
+        },
+        unavailable: always_available,
+        caveat: |facts| {
+            Some(match facts.faketime_works {
+                false => format!(
+                    "libfaketime cannot be used ({}): the clock is NOT shifted, so a date in an output is caught only when it has seconds; experiment runs start {} s after the control, so mtimes of files the build writes differ",
+                    facts.faketime_problem,
+                    STAGGER.as_secs()
+                ),
+                true => "statically linked programs see the real clock; mtimes are never faked (NO_FAKE_STAT=1 in every run): files the build writes differ because the experiment starts 2 s later; libfaketime adds FAKETIME_SHARED to the experiment's environment"
+                    .to_string(),
+            })
+        },
+        value: |s| {
+            let apart = STAGGER.as_secs();
+            match (&s.faketime, s.shifted_clock) {
+                (Some(offset), _) => format!("{offset} (libfaketime), started {apart} s apart"),
+                (None, false) => "real".to_string(),
+                (None, true) => format!("real (no libfaketime), started {apart} s apart"),
+            }
+        },
+    },
+];

@@ -1,0 +1,84 @@
+//! What one invocation of `check`, `explain` or `verify` is given: the
+//! command line's options, and the loaded spec, source and results
+//! directory every pipeline takes.
+
+use crate::source::PreparedSource;
+use crate::spec::{self, Spec};
+use std::path::{Path, PathBuf};
+
+/// Options of `reprocheck check`.
+#[derive(Debug, Clone, Default)]
+pub struct CheckOptions {
+    /// Overrides `check.runs`.
+    pub runs: Option<u32>,
+    /// Overrides `check.vary`.
+    pub vary: Option<Vec<String>>,
+    /// Concurrent runs; default: the number of CPUs.
+    pub jobs: Option<usize>,
+    /// Results directory; default `reprocheck-out/<name>`.
+    pub out: Option<PathBuf>,
+    /// Build the pinned image from its recipe when the engine lacks it.
+    pub build_missing: bool,
+    /// Never create or change a pin or a package lock.
+    pub locked: bool,
+    /// Also run diffoscope on each differing output, when installed.
+    pub diffoscope: bool,
+    /// `verify --expect-file PATH=FILE`: reference artifacts by output path.
+    pub expect_files: Vec<(String, PathBuf)>,
+    /// What the terminal shows while the builds run.
+    pub progress: crate::progress::Progress,
+    /// Whether the spec may name host files outside its directory.
+    pub host_paths: spec::HostPaths,
+    /// The engine the builds run on.
+    pub engine: crate::engine::Connector,
+}
+
+/// One invocation's inputs, as every pipeline (check, explain, verify) takes them.
+#[derive(Clone, Copy)]
+pub struct Invocation<'a> {
+    /// The loaded spec.
+    pub spec: &'a Spec,
+    /// Its source, prepared and verified.
+    pub source: &'a PreparedSource,
+    /// The command line's options.
+    pub options: &'a CheckOptions,
+    /// The claimed results directory.
+    pub out: &'a Path,
+    /// Which pipeline runs.
+    pub mode: Mode,
+    /// Runs of an earlier check that `explain` may reuse.
+    pub earlier: Option<Earlier<'a>>,
+}
+
+/// What an invocation does once the spec is loaded and its results
+/// directory claimed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Build N times and compare.
+    Check,
+    /// Find which factors cause the differences.
+    Explain,
+    /// Rebuild and compare with the published digests.
+    Verify,
+}
+
+impl Mode {
+    /// The subcommand that runs this mode.
+    pub fn command(self) -> &'static str {
+        match self {
+            Mode::Check => "check",
+            Mode::Explain => "explain",
+            Mode::Verify => "verify",
+        }
+    }
+}
+
+/// The runs of an earlier `check` with the same plan, which explain reuses
+/// as its control and all-factor build (`check --explain`).
+#[derive(Clone, Copy)]
+pub struct Earlier<'a> {
+    /// The check's report.
+    pub report: &'a crate::report::Report,
+    /// Its results directory.
+    pub out: &'a Path,
+}

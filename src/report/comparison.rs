@@ -1,0 +1,73 @@
+//! What comparing the runs found: which output paths differ, and which
+//! runs agree on each ([`crate::compare`] computes it).
+
+use crate::collect::OutputEntry;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// The outcome of comparing all runs.
+#[derive(Debug, Clone, Serialize)]
+pub struct Comparison {
+    /// True when every run produced identical outputs.
+    pub reproducible: bool,
+    /// The runs compared.
+    pub runs: Vec<u32>,
+    /// One entry per output path that is not identical in every run.
+    pub differences: Vec<Difference>,
+}
+
+/// One output path that differs between runs.
+#[derive(Debug, Clone, Serialize)]
+pub struct Difference {
+    /// Path relative to the build directory.
+    pub path: String,
+    /// Runs grouped by what they produced at this path, largest group first.
+    pub variants: Vec<Variant>,
+    /// Where the first two variants differ, and the usual fixes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diff: Option<crate::diff::FileDiff>,
+    /// diffoscope's verdict and reports, with `--diffoscope`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diffoscope: Option<crate::diff::diffoscope::Diffoscope>,
+}
+
+/// A set of runs that produced the same thing at one path.
+#[derive(Debug, Clone, Serialize)]
+pub struct Variant {
+    /// Run numbers.
+    pub runs: Vec<u32>,
+    /// What they produced; `None` when the path is missing in these runs.
+    pub entry: Option<OutputEntry>,
+}
+
+impl Variant {
+    /// A short description for the terminal: `sha256:abc123…`, `symlink -> x`, `missing`.
+    pub fn describe(&self) -> String {
+        match &self.entry {
+            None => "missing".to_string(),
+            Some(OutputEntry::Symlink { target }) => format!("symlink -> {target}"),
+            Some(OutputEntry::File { size, sha256, executable }) => {
+                let short = &sha256[..sha256.len().min("sha256:".len() + 12)];
+                let exec = if *executable { ", executable" } else { "" };
+                format!("{short}… ({size} bytes{exec})")
+            }
+        }
+    }
+}
+
+/// Counts, per run pair, how many paths differ (for the summary).
+pub fn differing_pairs(comparison: &Comparison) -> BTreeMap<(u32, u32), usize> {
+    let mut pairs = BTreeMap::new();
+    for difference in &comparison.differences {
+        for (i, a) in difference.variants.iter().enumerate() {
+            for b in &difference.variants[i + 1..] {
+                for &x in &a.runs {
+                    for &y in &b.runs {
+                        *pairs.entry((x.min(y), x.max(y))).or_insert(0) += 1;
+                    }
+                }
+            }
+        }
+    }
+    pairs
+}

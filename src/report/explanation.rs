@@ -1,0 +1,120 @@
+//! What `explain` found: the factors behind each differing output
+//! ([`crate::explain`] computes it).
+
+use super::{more_outputs, TERMINAL_DETAILED};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// What `explain` found.
+#[derive(Debug, Clone, Serialize)]
+pub struct Explanation {
+    /// Builds whose results were used, the controls and the reused runs included.
+    pub builds: u32,
+    /// Of those, runs reused from the `check` that preceded (`check --explain`).
+    pub reused: u32,
+    /// Rounds of parallel builds.
+    pub rounds: u32,
+    /// Outputs that differ between two control runs: nondeterministic
+    /// without any variation. No factor is blamed for what differs there.
+    pub nondeterministic: Vec<String>,
+    /// Where the two controls differ, for each nondeterministic output.
+    pub nondeterministic_diffs: Vec<crate::diff::FileDiff>,
+    /// For nondeterministic outputs that can be compared piecewise: the
+    /// places where controls differ (at most a few per output).
+    pub nondeterministic_places: BTreeMap<String, Vec<String>>,
+    /// One entry per output that differs because of factors.
+    pub blamed: Vec<Blame>,
+    /// The factor set each build varied, by run number.
+    pub experiments: BTreeMap<u32, Vec<String>>,
+}
+
+/// The factors behind one differing output.
+#[derive(Debug, Clone, Serialize)]
+pub struct Blame {
+    /// The output path.
+    pub path: String,
+    /// Each entry is one cause: a single factor, or factors that only make
+    /// the difference together.
+    pub culprits: Vec<Vec<String>>,
+    /// The output is also nondeterministic: the culprits change it beyond
+    /// the places where two controls differ.
+    pub beyond_nondeterminism: bool,
+    /// For such outputs, places the culprits change (at most a few).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub places: Vec<String>,
+    /// Builds whose results were used to isolate it, controls included.
+    pub builds: u32,
+    /// Where a build that differs differs from the control it is compared with.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diff: Option<crate::diff::FileDiff>,
+    /// Fixes found in the diffs of the other builds that differ (one cause
+    /// each), beyond those in `diff`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub more_hints: Vec<crate::diff::hints::Hint>,
+}
+
+impl Explanation {
+    /// The terminal form.
+    pub fn summary(&self) -> String {
+        let reused = match self.reused {
+            0 => String::new(),
+            n => format!(", {n} of them reused from the check"),
+        };
+        let mut s = format!("EXPLAINED with {} builds{reused} in {} round(s):\n", self.builds, self.rounds);
+        if !self.nondeterministic.is_empty() {
+            s.push_str(
+                "  nondeterministic without any variation (two control runs differ; no factor is blamed there):\n",
+            );
+            for path in self.nondeterministic.iter().take(TERMINAL_DETAILED) {
+                s.push_str(&format!("    {path}\n"));
+                if let Some(places) = self.nondeterministic_places.get(path) {
+                    s.push_str(&format!("      at: {}\n", places.join("; ")));
+                }
+                if let Some(diff) = self.nondeterministic_diffs.iter().find(|d| &d.path == path) {
+                    s.push_str(&diff.summary(4));
+                }
+            }
+            let rest: Vec<&str> =
+                self.nondeterministic.iter().skip(TERMINAL_DETAILED).map(String::as_str).collect();
+            s.push_str(&more_outputs(&rest, "    "));
+        }
+        let mut undetailed = Vec::new();
+        for (i, blame) in self.blamed.iter().enumerate() {
+            let causes: Vec<String> =
+                blame
+                    .culprits
+                    .iter()
+                    .map(|c| {
+                        if c.len() == 1 {
+                            c[0].clone()
+                        } else {
+                            format!("{} (only together)", c.join(" + "))
+                        }
+                    })
+                    .collect();
+            let how = if causes.len() > 1 { ", independently" } else { "" };
+            let causes = if causes.is_empty() { "not isolated".to_string() } else { causes.join("; ") };
+            let beyond = if blame.beyond_nondeterminism { ", beyond its nondeterministic part" } else { "" };
+            let line = format!("{}: {causes}{how}{beyond} ({} builds)", blame.path, blame.builds);
+            if i >= TERMINAL_DETAILED {
+                undetailed.push(line);
+                continue;
+            }
+            s.push_str(&format!("  {line}\n"));
+            if !blame.places.is_empty() {
+                s.push_str(&format!("      at: {}\n", blame.places.join("; ")));
+            }
+            if let Some(diff) = &blame.diff {
+                s.push_str(&diff.summary(4));
+            }
+            for h in &blame.more_hints {
+                s.push_str(&format!("    hint: {} (evidence: {})\n", h.fix, h.evidence));
+            }
+        }
+        s.push_str(&more_outputs(&undetailed.iter().map(String::as_str).collect::<Vec<_>>(), "  "));
+        if self.nondeterministic.is_empty() && self.blamed.is_empty() {
+            s.push_str("  no output differs under any factor tried\n");
+        }
+        s
+    }
+}
