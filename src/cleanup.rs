@@ -140,11 +140,16 @@ impl Drop for OpenRun {
     }
 }
 
+/// Removes what one open run left: its containers (at the endpoint, when
+/// it has one) and its mounts. Given by the binary, so that this module
+/// names no engine.
+pub type Sweeper = fn(run_id: &str, endpoint: Option<&str>);
+
 /// Makes a panic, wherever it happens, remove the containers and mounts of
-/// every open run before the process ends (unwinding alone would leave the
-/// containers: removing them needs the engine). The sweep runs on a thread
-/// of its own with its own runtime, since a panic may happen inside one.
-pub fn install_panic_hook() {
+/// every open run with `sweep` before the process ends (unwinding alone
+/// would leave the containers: removing them needs the engine). The sweep
+/// runs on a thread of its own, since a panic may happen inside a runtime.
+pub fn install_panic_hook(sweep: Sweeper) {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         previous(info);
@@ -152,36 +157,16 @@ pub fn install_panic_hook() {
         if runs.is_empty() {
             return;
         }
-        let swept = std::thread::spawn(move || sweep_after_panic(&runs)).join();
+        let swept = std::thread::spawn(move || {
+            for (run_id, endpoint) in &runs {
+                sweep(run_id, endpoint.as_deref());
+            }
+        })
+        .join();
         if swept.is_err() {
             crate::errln!("reprocheck: the cleanup after the panic failed too");
         }
     }));
-}
-
-fn sweep_after_panic(runs: &[(String, Option<String>)]) {
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-        Ok(runtime) => runtime,
-        Err(e) => return crate::errln!("reprocheck: cannot clean up after the panic: {e}"),
-    };
-    for (run_id, endpoint) in runs {
-        let unmounted = crate::mounts::sweep_run(run_id);
-        // An in-process engine goes with the process.
-        let Some(endpoint) = endpoint else { continue };
-        let removed = runtime.block_on(async {
-            let engine = crate::engine::docker::DockerEngine::connect(endpoint).await?;
-            crate::engine::sweep_until_clear(&engine, run_id).await
-        });
-        match removed {
-            Ok(removed) => crate::errln!(
-                "reprocheck: after the panic, removed {removed} container(s) and {} mount(s) of run {run_id}",
-                unmounted.len()
-            ),
-            Err(e) => crate::errln!(
-                "reprocheck: after the panic, could not remove the containers of run {run_id}: {e:#}"
-            ),
-        }
-    }
 }
 
 #[cfg(test)]

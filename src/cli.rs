@@ -1,7 +1,7 @@
 //! The command line, as clap types. `main.rs` dispatches on them.
 
-use crate::errors::*;
 use clap::{ArgAction, Args, ColorChoice, CommandFactory, Parser, Subcommand};
+use reprocheck::errors::*;
 use std::path::{Path, PathBuf};
 
 /// Build a pinned spec several times in hermetic containers and compare the outputs.
@@ -97,7 +97,7 @@ pub fn color_in_args(args: &[std::ffi::OsString]) -> ColorChoice {
 pub fn print_completions(shell: clap_complete::Shell) {
     let mut script = Vec::new();
     clap_complete::generate(shell, &mut Cli::command(), "reprocheck", &mut script);
-    crate::console::write_stdout(&script);
+    reprocheck::console::write_stdout(&script);
 }
 
 /// Writes the man pages (`reprocheck.1` and one per subcommand) into `dir`,
@@ -272,17 +272,17 @@ pub struct BuildArgs {
 
 impl BuildArgs {
     /// `--allow-host-paths` as the spec loader takes it.
-    pub fn host_paths(&self) -> crate::spec::HostPaths {
+    pub fn host_paths(&self) -> reprocheck::spec::HostPaths {
         host_paths(self.allow_host_paths)
     }
 }
 
-/// The spec loader's [`crate::spec::HostPaths`] for `--allow-host-paths`.
-pub fn host_paths(allow: bool) -> crate::spec::HostPaths {
+/// The spec loader's [`reprocheck::spec::HostPaths`] for `--allow-host-paths`.
+pub fn host_paths(allow: bool) -> reprocheck::spec::HostPaths {
     if allow {
-        crate::spec::HostPaths::Allowed
+        reprocheck::spec::HostPaths::Allowed
     } else {
-        crate::spec::HostPaths::Confined
+        reprocheck::spec::HostPaths::Confined
     }
 }
 

@@ -10,7 +10,6 @@
 pub mod attest;
 pub mod check;
 pub mod cleanup;
-pub mod cli;
 pub mod collect;
 pub mod compare;
 pub mod console;

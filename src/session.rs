@@ -244,3 +244,31 @@ async fn sweep_orphans(engine: &dyn Engine, progress: &crate::progress::Progress
         ));
     }
 }
+
+/// The panic hook's sweep ([`crate::cleanup::install_panic_hook`]): the
+/// mounts of `run_id`, then its containers at `endpoint` through a fresh
+/// connection on a runtime of its own (an in-process engine goes with the
+/// process).
+pub fn sweep_after_panic(run_id: &str, endpoint: Option<&str>) {
+    let unmounted = mounts::sweep_run(run_id);
+    let Some(endpoint) = endpoint else { return };
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => return crate::errln!("reprocheck: cannot clean up after the panic: {e}"),
+    };
+    let removed = runtime.block_on(async {
+        let engine = engine::docker::DockerEngine::connect(endpoint).await?;
+        engine::sweep_until_clear(&engine, run_id).await
+    });
+    match removed {
+        Ok(removed) => crate::errln!(
+            "reprocheck: after the panic, removed {removed} container(s) and {} mount(s) of run {run_id}",
+            unmounted.len()
+        ),
+        Err(e) => {
+            crate::errln!(
+                "reprocheck: after the panic, could not remove the containers of run {run_id}: {e:#}"
+            )
+        }
+    }
+}

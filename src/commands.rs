@@ -1,0 +1,219 @@
+//! One function per subcommand, and what they share: the options every
+//! building command takes, and how a finished report reaches the terminal.
+
+use crate::cli::{self, BuildArgs};
+use crate::exit_codes;
+use reprocheck::check::{self, CheckOptions, Mode};
+use reprocheck::engine::Connector;
+use reprocheck::errors::*;
+use reprocheck::lock::{self, PinChange};
+use reprocheck::progress::Progress;
+use reprocheck::report::Report;
+use reprocheck::style;
+use reprocheck::{attest, factors, image};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// How output reaches the terminal.
+pub struct Terminal {
+    pub stdout_color: bool,
+    pub stderr_color: bool,
+    pub progress: Progress,
+}
+
+/// The options every building command shares.
+pub fn options(build: &BuildArgs, terminal: &Terminal, engine: &Connector) -> Result<CheckOptions> {
+    Ok(CheckOptions {
+        vary: build.vary.as_deref().map(factors::parse_vary).transpose()?,
+        jobs: build.jobs.map(usize::from),
+        out: build.out.clone(),
+        build_missing: build.build_missing,
+        locked: build.locked,
+        progress: terminal.progress.clone(),
+        host_paths: build.host_paths(),
+        engine: engine.clone(),
+        ..Default::default()
+    })
+}
+
+/// Prints a finished report (JSON to stdout with `json`, the summary to stdout
+/// or stderr) and maps its verdict to the exit code; an error becomes exit 2.
+pub fn present(report: &Report, out: &Path, json: bool, terminal: &Terminal) -> Result<ExitCode> {
+    if json {
+        report.print_json()?;
+    }
+    if let Some(error) = &report.error {
+        bail!("{error}\n(report: {})", out.join("report.json").display());
+    }
+    let summary = report.summary(out, terminal.progress.is_quiet());
+    if json {
+        reprocheck::err!("{}", style::for_terminal(&summary, terminal.stderr_color));
+    } else {
+        reprocheck::out!("{}", style::for_terminal(&summary, terminal.stdout_color));
+    }
+    Ok(exit_codes::of_verdict(report.verdict))
+}
+
+/// The command line's package sources, as build options.
+fn package_options(packages: cli::PackageArgs) -> Result<image::BuildOptions> {
+    let snapshot = match (&packages.snapshot, &packages.snapshot_time) {
+        (Some(base), Some(time)) => Some(image::fetch::Snapshot::new(base, time)?),
+        _ => None,
+    };
+    Ok(image::BuildOptions { packages_dir: packages.packages_dir, snapshot, ..Default::default() })
+}
+
+/// What `image build` did with the lock, for the terminal.
+fn image_build_summary(built: &image::Built) -> String {
+    let lock = built.lock_path.display();
+    let count = built.lock.packages.len();
+    let mut text = match &built.resolution {
+        image::Resolution::FromLock => format!("built from {lock}: exactly its {count} packages\n"),
+        image::Resolution::FirstLock => format!("locked {count} packages in {lock} (new); commit it\n"),
+        image::Resolution::Updated(drift) if drift.is_empty() => {
+            format!("re-resolved: the same {count} packages; {lock} is unchanged in content\n")
+        }
+        image::Resolution::Updated(drift) => {
+            format!("re-resolved and rewrote {lock} ({}):\n{}", drift.counts(), drift.lines())
+        }
+    };
+    if let Some(why) = &built.unreproduced {
+        text.push_str(&format!("warning: {why}\n"));
+    }
+    text
+}
+
+/// `check`, then `explain` on the same results when asked and it differs.
+pub async fn check(
+    build: &BuildArgs,
+    runs: Option<u32>,
+    explain: bool,
+    diffoscope: bool,
+    terminal: &Terminal,
+    engine: &Connector,
+) -> Result<ExitCode> {
+    let options = CheckOptions { runs, diffoscope, ..options(build, terminal, engine)? };
+    let (report, out) = check::check(&build.spec, &options).await?;
+    let code = present(&report, &out, build.json, terminal)?;
+    if explain && report.verdict == reprocheck::report::Verdict::Unreproducible {
+        let options = CheckOptions { out: Some(out.join("explain")), ..options };
+        // The check's control and all-factor runs are explain's first builds.
+        let earlier = reprocheck::explain::Earlier { report: &report, out: &out };
+        let (explained, explain_out) =
+            check::run_after(&build.spec, &options, Mode::Explain, Some(earlier)).await?;
+        present(&explained, &explain_out, build.json, terminal)?;
+    }
+    Ok(code)
+}
+
+/// `explain`.
+pub async fn explain(build: &BuildArgs, terminal: &Terminal, engine: &Connector) -> Result<ExitCode> {
+    let (report, out) = check::run(&build.spec, &options(build, terminal, engine)?, Mode::Explain).await?;
+    present(&report, &out, build.json, terminal)
+}
+
+/// What `verify` takes beyond the shared build options.
+pub struct VerifyArgs {
+    /// Overrides `check.runs`.
+    pub runs: Option<u32>,
+    /// `--expect-file PATH=FILE`.
+    pub expect_files: Vec<(String, PathBuf)>,
+    /// Signs the attestation with this key.
+    pub sign_key: Option<PathBuf>,
+    /// The attestation's builder id.
+    pub builder_id: Option<String>,
+    /// `--diffoscope`.
+    pub diffoscope: bool,
+}
+
+/// `verify`, then the attestation of its verdict.
+pub async fn verify(
+    build: &BuildArgs,
+    args: VerifyArgs,
+    terminal: &Terminal,
+    engine: &Connector,
+) -> Result<ExitCode> {
+    let VerifyArgs { runs, expect_files, sign_key, builder_id, diffoscope } = args;
+    // A bad key should fail before any build, not after.
+    let key = sign_key.as_deref().map(attest::keys::load_signing).transpose()?;
+    let options = CheckOptions { runs, diffoscope, expect_files, ..options(build, terminal, engine)? };
+    let (report, out) = check::run(&build.spec, &options, Mode::Verify).await?;
+    if report.error.is_none() {
+        let spec = reprocheck::spec::load(&build.spec, build.host_paths())?;
+        let builder_id = builder_id.unwrap_or_else(attest::default_builder_id);
+        for file in attest::write(&spec, &report, &out, &builder_id, key.as_ref())? {
+            reprocheck::errln!("attestation: {}", file.display());
+        }
+    }
+    present(&report, &out, build.json, terminal)
+}
+
+/// `keygen`.
+pub fn keygen(prefix: &Path) -> Result<ExitCode> {
+    let (private, public, id) = attest::keys::generate(prefix)?;
+    reprocheck::outln!("private key: {} (keep it secret)", private.display());
+    reprocheck::outln!("public key:  {}", public.display());
+    reprocheck::outln!("key id:      {id}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `attest verify`: exit 1 when the attestation does not hold.
+pub fn attest_verify(attestation: &Path, key: &Path, artifacts: &[PathBuf]) -> Result<ExitCode> {
+    let key = attest::keys::load_verifying(key)?;
+    match attest::verify(attestation, &key, artifacts)? {
+        Ok(check) => {
+            reprocheck::out!("{}", check.summary());
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(reason) => {
+            // The reason quotes the envelope (payloadType, names): one line, no escapes.
+            reprocheck::outln!("FAILED: {}", style::without_controls(&reason));
+            Ok(exit_codes::different())
+        }
+    }
+}
+
+/// `lock`.
+pub async fn lock(spec: &Path, locked: bool, allow_host_paths: bool, engine: &Connector) -> Result<ExitCode> {
+    let engine = engine.connect().await?;
+    let outcome = lock::lock(engine.as_ref(), spec, locked, cli::host_paths(allow_host_paths)).await?;
+    for (key, change) in [("image.digest", outcome.image), ("source.nar_hash", outcome.source)] {
+        match change {
+            PinChange::Unchanged(d) => reprocheck::outln!("{}: {key} already pins {d}", spec.display()),
+            PinChange::Updated { digest, previous } => {
+                let was = previous.map_or("nothing".to_string(), |p| p.to_string());
+                reprocheck::outln!("{}: pinned {key} = {digest} (was {was})", spec.display());
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `factors`.
+pub fn factors() -> Result<ExitCode> {
+    reprocheck::out!("{}", factors::table());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `image build`.
+pub async fn image_build(
+    dir: &Path,
+    packages: cli::PackageArgs,
+    update: bool,
+    locked: bool,
+    engine: &Connector,
+) -> Result<ExitCode> {
+    let engine = engine.connect().await?;
+    let options = image::BuildOptions { update, locked, ..package_options(packages)? };
+    let built = image::build(engine.as_ref(), dir, &options).await?;
+    reprocheck::err!("{}", image_build_summary(&built));
+    reprocheck::outln!("{}", built.id);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `image vendor`.
+pub async fn image_vendor(dir: &Path, debs: &Path, packages: cli::PackageArgs) -> Result<ExitCode> {
+    let count = image::vendor(dir, debs, &package_options(packages)?).await?;
+    reprocheck::outln!("{}: {count} locked packages, each checked against its sha256", debs.display());
+    Ok(ExitCode::SUCCESS)
+}
