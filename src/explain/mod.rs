@@ -55,16 +55,38 @@ pub async fn pipeline(invocation: Invocation<'_>, report: &mut Report) -> Result
     // Round 1: the code groups, with two controls unless check's are reused.
     let groups = isolate::code_groups(&factors);
     builds.round(&mut session, report, &groups, if reused > 0 { 0 } else { 2 }).await?;
+    let analysis =
+        analyse_until_settled(&mut session, &mut builds, report, &groups, &factors, reused).await?;
+    let explanation = explain(&mut builds, &analysis, &groups, &factors, reused, session.out(), report);
+    crate::cleanup::check().context("explaining the differences")?;
+    let differs = !explanation.nondeterministic.is_empty() || !explanation.blamed.is_empty();
+    report.verdict = if differs { Verdict::Unreproducible } else { Verdict::Reproducible };
+    report.explanation = Some(explanation);
+    Ok(())
+}
+
+/// Rounds after the first: builds what the analysis still wants (up to
+/// [`MAX_ROUNDS`]), then, where an output has several causes, two controls
+/// a second apart to tell a real cause from the clock; replays the
+/// analysis after each.
+async fn analyse_until_settled(
+    session: &mut Session<'_>,
+    builds: &mut Builds,
+    report: &mut Report,
+    groups: &[Vec<String>],
+    factors: &[String],
+    reused: u32,
+) -> Result<Analysis> {
     let mut spaced = false;
-    let analysis = loop {
+    loop {
         // Signals during a round stop its builds; between rounds, here.
         crate::cleanup::check().context("explaining the differences")?;
         builds.update_noise();
-        let units = builds.units(&groups, &factors);
-        let analysis = analysis::analyse(&mut builds, &factors, &units, reused > 0);
+        let units = builds.units(groups, factors);
+        let analysis = analysis::analyse(builds, factors, &units, reused > 0);
         if !analysis.wanted.is_empty() && builds.rounds < MAX_ROUNDS {
             let wanted: Vec<Vec<String>> = analysis.wanted.iter().cloned().collect();
-            builds.round(&mut session, report, &wanted, 1).await?;
+            builds.round(session, report, &wanted, 1).await?;
             continue;
         }
         // Several causes for one output can be real, or a build that records
@@ -73,19 +95,13 @@ pub async fn pipeline(invocation: Invocation<'_>, report: &mut Report) -> Result
         // them becomes noise, and the analysis is replayed.
         if !spaced && several_causes(&analysis) {
             spaced = true;
-            builds.round(&mut session, report, &[], 1).await?;
+            builds.round(session, report, &[], 1).await?;
             tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-            builds.round(&mut session, report, &[], 1).await?;
+            builds.round(session, report, &[], 1).await?;
             continue;
         }
-        break analysis;
-    };
-    let explanation = explain(&mut builds, &analysis, &groups, &factors, reused, session.out(), report);
-    crate::cleanup::check().context("explaining the differences")?;
-    let differs = !explanation.nondeterministic.is_empty() || !explanation.blamed.is_empty();
-    report.verdict = if differs { Verdict::Unreproducible } else { Verdict::Reproducible };
-    report.explanation = Some(explanation);
-    Ok(())
+        return Ok(analysis);
+    }
 }
 
 /// Takes over the earlier check's runs when they were made with the same
@@ -125,6 +141,63 @@ fn several_causes(analysis: &Analysis) -> bool {
     causes.values().any(|&n| n > 1)
 }
 
+/// Each output's culprits, the builds consulted for it, and the factor sets
+/// whose builds differ there.
+struct Blamed {
+    blamed: BTreeMap<String, Blame>,
+    used: BTreeMap<String, BTreeSet<u32>>,
+    differing_sets: BTreeMap<String, BTreeSet<Vec<String>>>,
+}
+
+/// Gathers the analysis's findings by output: culprits, places and the
+/// builds used (round one's and those each finding consulted).
+fn blame_findings(
+    builds: &mut Builds,
+    analysis: &Analysis,
+    groups: &[Vec<String>],
+    round_one: &BTreeSet<u32>,
+    noise: &BTreeMap<String, Noise>,
+) -> Blamed {
+    let mut blamed: BTreeMap<String, Blame> = BTreeMap::new();
+    let mut used: BTreeMap<String, BTreeSet<u32>> = BTreeMap::new();
+    let mut differing_sets: BTreeMap<String, BTreeSet<Vec<String>>> = BTreeMap::new();
+    for finding in &analysis.findings {
+        let path = finding.unit.path.clone();
+        let blame = blamed.entry(path.clone()).or_insert_with(|| Blame {
+            path: path.clone(),
+            culprits: Vec::new(),
+            beyond_nondeterminism: noise.contains_key(&path),
+            places: Vec::new(),
+            builds: 0,
+            diff: None,
+            more_hints: Vec::new(),
+        });
+        blame.culprits.extend(finding.culprits.iter().cloned());
+        let sets: Vec<Vec<String>> = groups.iter().chain(&finding.consulted).cloned().collect();
+        let runs = used.entry(path.clone()).or_default();
+        runs.extend(round_one);
+        runs.extend(finding.consulted.iter().filter_map(|s| builds.indices(s)).flat_map(|(i, c)| [i, c]));
+        let built: Vec<&Vec<String>> = sets.iter().filter(|s| builds.built(s)).collect();
+        for set in built {
+            if builds.seen(set, &finding.unit).is_none() {
+                continue;
+            }
+            differing_sets.entry(path.clone()).or_default().insert(set.clone());
+            if blame.places.len() < MAX_PLACES {
+                let fresh: Vec<String> = builds
+                    .shown_at(set, &finding.unit)
+                    .iter()
+                    .map(show)
+                    .filter(|p| !blame.places.contains(p))
+                    .take(2)
+                    .collect();
+                blame.places.extend(fresh);
+            }
+        }
+    }
+    Blamed { blamed, used, differing_sets }
+}
+
 /// Assembles what the analysis found for the report.
 fn explain(
     builds: &mut Builds,
@@ -148,43 +221,8 @@ fn explain(
         .chain(groups.iter().filter_map(|g| builds.indices(g)).map(|(i, _)| i))
         .chain(reused_all)
         .collect();
-    let mut blamed: BTreeMap<String, Blame> = BTreeMap::new();
-    let mut used: BTreeMap<String, BTreeSet<u32>> = BTreeMap::new();
-    let mut differing_sets: BTreeMap<String, BTreeSet<Vec<String>>> = BTreeMap::new();
-    for finding in &analysis.findings {
-        let path = finding.unit.path.clone();
-        let blame = blamed.entry(path.clone()).or_insert_with(|| Blame {
-            path: path.clone(),
-            culprits: Vec::new(),
-            beyond_nondeterminism: noise.contains_key(&path),
-            places: Vec::new(),
-            builds: 0,
-            diff: None,
-            more_hints: Vec::new(),
-        });
-        blame.culprits.extend(finding.culprits.iter().cloned());
-        let sets: Vec<Vec<String>> = groups.iter().chain(&finding.consulted).cloned().collect();
-        let runs = used.entry(path.clone()).or_default();
-        runs.extend(&round_one);
-        runs.extend(finding.consulted.iter().filter_map(|s| builds.indices(s)).flat_map(|(i, c)| [i, c]));
-        let built: Vec<&Vec<String>> = sets.iter().filter(|s| builds.built(s)).collect();
-        for set in built {
-            if builds.seen(set, &finding.unit).is_none() {
-                continue;
-            }
-            differing_sets.entry(path.clone()).or_default().insert(set.clone());
-            if blame.places.len() < MAX_PLACES {
-                let fresh: Vec<String> = builds
-                    .shown_at(set, &finding.unit)
-                    .iter()
-                    .map(show)
-                    .filter(|p| !blame.places.contains(p))
-                    .take(2)
-                    .collect();
-                blame.places.extend(fresh);
-            }
-        }
-    }
+    let Blamed { mut blamed, used, differing_sets } =
+        blame_findings(builds, analysis, groups, &round_one, &noise);
     for blame in blamed.values_mut() {
         blame.culprits.sort();
         blame.culprits.dedup();
