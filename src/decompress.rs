@@ -29,6 +29,43 @@ pub fn xz<R: Read>(reader: R) -> impl Read {
     lzma_rust2::XzReader::new_mem_limit(reader, true, XZ_DICTIONARY_LIMIT / 1024)
 }
 
+/// A compression format reprocheck unpacks: one match from magic bytes to
+/// a streaming decoder, shared by source tarballs, the structured diff and
+/// verify's streamed listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    /// gzip (concatenated members read as `gzip -d` does).
+    Gzip,
+    /// xz, with the dictionary capped at [`XZ_DICTIONARY_LIMIT`].
+    Xz,
+    /// Zstandard.
+    Zstd,
+}
+
+impl Compression {
+    /// The compression a file starting with `magic` uses, if one of these.
+    pub fn sniff(magic: &[u8]) -> Option<Compression> {
+        if magic.starts_with(&[0x1f, 0x8b]) {
+            Some(Compression::Gzip)
+        } else if magic.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
+            Some(Compression::Xz)
+        } else if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+            Some(Compression::Zstd)
+        } else {
+            None
+        }
+    }
+
+    /// A streaming decoder of this format over `reader`.
+    pub fn decoder<'a, R: Read + 'a>(self, reader: R) -> std::io::Result<Box<dyn Read + 'a>> {
+        Ok(match self {
+            Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(reader)),
+            Compression::Xz => Box::new(xz(reader)),
+            Compression::Zstd => Box::new(zstd::Decoder::new(reader)?),
+        })
+    }
+}
+
 /// `data` as an .xz file (preset 6), for tests.
 #[cfg(test)]
 pub(crate) fn xz_compress(data: &[u8]) -> Vec<u8> {
@@ -44,6 +81,26 @@ mod tests {
 
     fn compress(data: &[u8]) -> Vec<u8> {
         xz_compress(data)
+    }
+
+    #[test]
+    fn every_format_is_sniffed_and_decoded_by_one_match() {
+        use std::io::Write;
+        let data = b"the same bytes, three ways".repeat(100);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(&data).unwrap();
+        let zst = zstd::encode_all(&data[..], 3).unwrap();
+        for (packed, format) in [
+            (gz.finish().unwrap(), Compression::Gzip),
+            (xz_compress(&data), Compression::Xz),
+            (zst, Compression::Zstd),
+        ] {
+            assert_eq!(Compression::sniff(&packed), Some(format));
+            let mut out = Vec::new();
+            format.decoder(&packed[..]).unwrap().read_to_end(&mut out).unwrap();
+            assert_eq!(out, data, "{format:?}");
+        }
+        assert_eq!(Compression::sniff(b"ustar"), None);
     }
 
     #[test]

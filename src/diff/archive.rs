@@ -18,6 +18,17 @@ pub enum Format {
 }
 
 impl Format {
+    /// The compression layer this format is, if it is one.
+    pub fn compression(self) -> Option<crate::decompress::Compression> {
+        use crate::decompress::Compression;
+        match self {
+            Format::Gzip => Some(Compression::Gzip),
+            Format::Xz => Some(Compression::Xz),
+            Format::Zstd => Some(Compression::Zstd),
+            _ => None,
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Format::Gzip => "gzip",
@@ -141,12 +152,7 @@ pub(crate) fn gzip_header_fields(data: &[u8]) -> Option<[(&'static str, String);
 /// `data` with one compression layer removed, drawn from `budget`; `None`
 /// when it is not compressed, cannot be read, or does not fit.
 pub(crate) fn peel(format: Format, data: &[u8], budget: &Budget) -> Option<Vec<u8>> {
-    match format {
-        Format::Gzip => budget.read(flate2::read::MultiGzDecoder::new(data)),
-        Format::Xz => budget.xz(data),
-        Format::Zstd => budget.read(zstd::Decoder::new(data).ok()?),
-        _ => None,
-    }
+    budget.read(format.compression()?.decoder(data).ok()?)
 }
 
 /// Nesting levels (compression layers and archives) opened at most.

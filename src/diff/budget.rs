@@ -65,11 +65,6 @@ impl Budget {
         reader.take(cap.saturating_add(1)).read_to_end(&mut out).ok()?;
         self.charge(out.len() as u64).then_some(out)
     }
-
-    /// xz-decompresses `data` if the result fits the budget.
-    pub fn xz(&self, data: &[u8]) -> Option<Vec<u8>> {
-        self.read(crate::decompress::xz(data))
-    }
 }
 
 #[cfg(test)]

@@ -20,9 +20,7 @@ pub(crate) fn listing_of_file(path: &Path, budget: &Budget) -> Option<Vec<(Strin
     let file = std::io::BufReader::new(file);
     let stream: Box<dyn Read + '_> = match sniff(&magic[..n]) {
         Format::Tar => Box::new(file),
-        Format::Gzip => Box::new(flate2::read::MultiGzDecoder::new(file)),
-        Format::Xz => Box::new(crate::decompress::xz(file)),
-        Format::Zstd => Box::new(zstd::Decoder::with_buffer(file).ok()?),
+        format @ (Format::Gzip | Format::Xz | Format::Zstd) => format.compression()?.decoder(file).ok()?,
         Format::Zip | Format::Ar => {
             let size = std::fs::metadata(path).ok()?.len();
             return (size <= super::MAX_READ)

@@ -36,11 +36,12 @@ pub fn unpack(
         .with_context(|| format!("reading {}", tarball.display()))?;
     file.rewind().with_context(|| format!("rereading {}", tarball.display()))?;
     let reader = BufReader::new(file);
-    let stream: Box<dyn Read> = match &magic[..n] {
-        [0x1f, 0x8b, ..] => Box::new(flate2::read::MultiGzDecoder::new(reader)),
-        [0xfd, b'7', b'z', b'X', b'Z', 0] => Box::new(crate::decompress::xz(reader)),
-        [0x28, 0xb5, 0x2f, 0xfd, ..] => Box::new(zstd::Decoder::new(reader).context("starting zstd")?),
-        [b'B', b'Z', b'h', ..] => bail!(
+    let compression = crate::decompress::Compression::sniff(&magic[..n]);
+    let stream: Box<dyn Read> = match (&magic[..n], compression) {
+        (_, Some(compression)) => compression
+            .decoder(reader)
+            .with_context(|| format!("starting to decompress {} ({compression:?})", tarball.display()))?,
+        ([b'B', b'Z', b'h', ..], None) => bail!(
             "{} is bzip2-compressed, which reprocheck does not unpack\n\
              help: recompress it (`bzcat X | xz > Y`) and pin the new file's sha256",
             tarball.display()
