@@ -1,4 +1,4 @@
-//! Drives one build through the [`Engine`] trait: create, upload, start,
+//! Drives one build through the [`Engine`] trait: create, attach, upload, start,
 //! wait, collect, and always remove.
 
 use crate::collect::{self, Collector, OutputEntry, OutputSelector};
