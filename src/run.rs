@@ -4,7 +4,6 @@
 use crate::collect::{self, Collector, OutputEntry, OutputSelector};
 use crate::engine::{self, ContainerConfig, Engine, LABEL};
 use crate::errors::*;
-use crate::factors::STAGGER;
 use crate::plan::{Plan, RunPlan};
 use crate::progress::{Phase, RunProgress};
 use bytes::Bytes;
@@ -14,6 +13,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use tokio::io::AsyncWriteExt;
+
+mod start_gate;
+pub use start_gate::StartGate;
 
 /// Lines of build log shown when a build fails.
 const LOG_TAIL_LINES: usize = 25;
@@ -79,45 +81,6 @@ pub struct RunResult {
     pub nar_hash: Option<String>,
     /// Every output by path.
     pub outputs: BTreeMap<String, OutputEntry>,
-}
-
-/// Keeps runs with different clocks (the time factor's control and
-/// experiment) [`STAGGER`] apart when they start. libfaketime leaves `stat`
-/// alone, so files a build writes carry the real time: started apart, the
-/// two runs write them in different seconds, and a build that records such
-/// an mtime is caught even when the runs were launched together.
-#[derive(Debug, Default)]
-pub struct StartGate {
-    /// When runs of each clock (control, shifted) last started.
-    last_start: std::sync::Mutex<[Option<Instant>; 2]>,
-}
-
-impl StartGate {
-    /// Waits until a run with `shifted_clock` may start, and records it.
-    async fn admit(&self, shifted_clock: bool) {
-        let (mine, other) = if shifted_clock { (1, 0) } else { (0, 1) };
-        loop {
-            let wait = {
-                let mut last = self.last_start.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-                let until = last[other].map(|t| t + STAGGER).filter(|until| *until > Instant::now());
-                match until {
-                    Some(until) => until - Instant::now(),
-                    None => {
-                        last[mine] = Some(Instant::now());
-                        return;
-                    }
-                }
-            };
-            tokio::time::sleep(wait).await;
-        }
-    }
-
-    /// Records that a run's container has started (which can take a while
-    /// after it was admitted).
-    fn started(&self, shifted_clock: bool) {
-        let mut last = self.last_start.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        last[usize::from(shifted_clock)] = Some(Instant::now());
-    }
 }
 
 /// Runs `run` of `plan` and stores its log and outputs under `results/run-N/`,
@@ -208,9 +171,12 @@ async fn build_in(
     // Attached before the start, so the first byte the build writes is read.
     let output = engine.attach_output(id).await?;
     gate.admit(run.settings.shifted_clock).await;
-    engine.start(id).await?;
-    crate::cleanup::failpoint("panic-while-building");
+    if let Err(error) = engine.start(id).await {
+        gate.abandoned(run.settings.shifted_clock);
+        return Err(error);
+    }
     gate.started(run.settings.shifted_clock);
+    crate::cleanup::failpoint("panic-while-building");
     progress.phase(Phase::Building);
     tracing::debug!(run = run.index, "started");
     let log_path = crate::results::log_file(run.index);
