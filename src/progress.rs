@@ -2,6 +2,11 @@
 //! its factor set, phase, elapsed time and last log line (indicatif), and,
 //! with `-v`, every build log line prefixed with its run number.
 //!
+//! Where stderr is not a terminal (CI logs, `2> file`), bars would print
+//! nothing until the end: each phase change of each run is one plain line
+//! instead, and a long build says it is still building every
+//! [`HEARTBEAT`].
+//!
 //! Build logs are build output, and build output is hostile: control
 //! characters are replaced before anything reaches the terminal.
 
@@ -12,6 +17,9 @@ use std::time::Duration;
 
 /// Longest log line shown or streamed; the saved log keeps everything.
 const MAX_LINE_CHARS: usize = 400;
+
+/// How often a plain progress line says a build is still running.
+pub const HEARTBEAT: Duration = Duration::from_secs(60);
 
 /// What the terminal shows while builds run. Cloning shares the display.
 #[derive(Debug, Clone, Default)]
@@ -24,6 +32,35 @@ pub struct Progress {
     quiet: bool,
     /// Colour the spinner and run labels.
     color: bool,
+    /// No terminal: where the plain lines go (one per phase change), and
+    /// how often one repeats for a build still running.
+    plain: Option<(LineSink, Duration)>,
+}
+
+/// Where plain progress lines are written: stderr, or a test's buffer.
+#[derive(Clone)]
+pub struct LineSink(Arc<dyn Fn(&str) + Send + Sync>);
+
+impl LineSink {
+    /// Each line to stderr.
+    pub fn stderr() -> LineSink {
+        LineSink(Arc::new(|line| crate::errln!("{line}")))
+    }
+
+    /// Each line to `f`.
+    pub fn to(f: impl Fn(&str) + Send + Sync + 'static) -> LineSink {
+        LineSink(Arc::new(f))
+    }
+
+    fn write(&self, line: &str) {
+        (self.0)(line)
+    }
+}
+
+impl std::fmt::Debug for LineSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LineSink")
+    }
 }
 
 /// Where a build is.
@@ -62,8 +99,15 @@ impl Phase {
 impl Progress {
     /// Bars when stderr is a terminal and not `quiet`; log streaming with `stream_logs`.
     pub fn for_terminal(quiet: bool, stream_logs: bool, color: bool) -> Progress {
-        let bars = (!quiet && std::io::stderr().is_terminal()).then(MultiProgress::new);
-        Progress { bars, stream_logs: stream_logs && !quiet, quiet, color }
+        let terminal = std::io::stderr().is_terminal();
+        let bars = (!quiet && terminal).then(MultiProgress::new);
+        let plain = (!quiet && !terminal).then(|| (LineSink::stderr(), HEARTBEAT));
+        Progress { bars, stream_logs: stream_logs && !quiet, quiet, color, plain }
+    }
+
+    /// Plain lines to `sink`, repeated every `heartbeat` while a build runs.
+    pub fn plain(sink: LineSink, heartbeat: Duration) -> Progress {
+        Progress { plain: Some((sink, heartbeat)), ..Default::default() }
     }
 
     /// Adds one line per run, `(index, factor label)`, in the order given,
@@ -88,7 +132,7 @@ impl Progress {
             let style =
                 ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_spinner());
             let bar = multi.add(ProgressBar::new_spinner().with_style(style));
-            bar.set_prefix(prefix);
+            bar.set_prefix(prefix.clone());
             bar
         });
         let run = RunProgress {
@@ -96,10 +140,17 @@ impl Progress {
             bar,
             multi: self.bars.clone(),
             stream_logs: self.stream_logs,
+            plain: self.plain.as_ref().map(|(sink, heartbeat)| PlainLines {
+                prefix: prefix.clone(),
+                sink: sink.clone(),
+                heartbeat: *heartbeat,
+            }),
             state: Arc::new(Mutex::new(RunState {
                 phase: Phase::Queued,
                 last_line: String::new(),
                 partial: Vec::new(),
+                began: None,
+                finished: false,
             })),
         };
         run.redraw();
@@ -127,6 +178,19 @@ struct RunState {
     last_line: String,
     /// The start of a line whose end has not arrived yet.
     partial: Vec<u8>,
+    /// When the run got its job slot (for the plain lines' times).
+    began: Option<std::time::Instant>,
+    /// Set by [`RunProgress::finish`]: the heartbeat stops.
+    finished: bool,
+}
+
+/// How a run prints its plain lines.
+#[derive(Debug, Clone)]
+struct PlainLines {
+    /// `run N [factors]`.
+    prefix: String,
+    sink: LineSink,
+    heartbeat: Duration,
 }
 
 /// Log lines written while the bars are drawn: each event is printed with
@@ -174,22 +238,38 @@ pub struct RunProgress {
     bar: Option<ProgressBar>,
     multi: Option<MultiProgress>,
     stream_logs: bool,
+    plain: Option<PlainLines>,
     state: Arc<Mutex<RunState>>,
 }
 
 impl RunProgress {
-    /// The run got its job slot: the clock restarts and the spinner turns.
+    /// The run got its job slot: the clock restarts and the spinner turns
+    /// (or, without a terminal, the heartbeat starts).
     pub fn begin(&self) {
         if let Some(bar) = &self.bar {
             bar.reset_elapsed();
             bar.enable_steady_tick(Duration::from_millis(200));
         }
+        if let Ok(mut state) = self.state.lock() {
+            state.began = Some(std::time::Instant::now());
+        }
+        let plain = self.plain.as_ref().filter(|plain| !plain.heartbeat.is_zero());
+        if let (Some(plain), Ok(runtime)) = (plain, tokio::runtime::Handle::try_current()) {
+            runtime.spawn(heartbeat(Arc::downgrade(&self.state), plain.clone()));
+        }
     }
 
     /// Moves the build to `phase`.
     pub fn phase(&self, phase: Phase) {
+        let mut changed = None;
         if let Ok(mut state) = self.state.lock() {
+            if state.phase != phase {
+                changed = Some(elapsed(&state));
+            }
             state.phase = phase;
+        }
+        if let (Some(plain), Some(elapsed)) = (&self.plain, changed) {
+            plain.sink.write(&format!("{} {elapsed:>6.1}s {}", plain.prefix, phase.label()));
         }
         self.redraw();
     }
@@ -197,7 +277,7 @@ impl RunProgress {
     /// Takes a chunk of the build log: remembers the last complete line and,
     /// with `-v`, prints each complete line.
     pub fn log(&self, chunk: &[u8]) {
-        if self.bar.is_none() && !self.stream_logs {
+        if self.bar.is_none() && !self.stream_logs && self.plain.is_none() {
             return;
         }
         let mut lines = Vec::new();
@@ -232,6 +312,11 @@ impl RunProgress {
             bar.finish_and_clear();
             self.print(&line);
         }
+        let Ok(mut state) = self.state.lock() else { return };
+        state.finished = true;
+        if let Some(plain) = &self.plain {
+            plain.sink.write(&format!("{} {:>6.1}s {outcome}", plain.prefix, elapsed(&state)));
+        }
     }
 
     fn print(&self, line: &str) {
@@ -255,6 +340,36 @@ impl Drop for RunProgress {
                 bar.abandon();
             }
         }
+    }
+}
+
+/// Seconds since the run got its job slot (0 before).
+fn elapsed(state: &RunState) -> f64 {
+    state.began.map_or(0.0, |began| began.elapsed().as_secs_f64())
+}
+
+/// Every `plain.heartbeat`, while the run is neither finished nor dropped:
+/// a line saying it is still at its phase, with the last log line.
+async fn heartbeat(state: std::sync::Weak<Mutex<RunState>>, plain: PlainLines) {
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + plain.heartbeat, plain.heartbeat);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let Some(state) = state.upgrade() else { return };
+        let Ok(state) = state.lock() else { return };
+        if state.finished {
+            return;
+        }
+        let last = match state.last_line.is_empty() {
+            true => String::new(),
+            false => format!(" │ {}", state.last_line),
+        };
+        plain.sink.write(&format!(
+            "{} {:>6.1}s still {}{last}",
+            plain.prefix,
+            elapsed(&state),
+            state.phase.label()
+        ));
     }
 }
 
@@ -322,6 +437,49 @@ mod tests {
         let run = Progress::default().queue_runs(&[(1, "control".into())]).remove(0);
         run.log(b"first\n");
         assert_eq!(run.state.lock().unwrap().last_line, "");
+    }
+
+    /// The lines a plain progress wrote, and the progress.
+    fn plain_progress(heartbeat: Duration) -> (Progress, Arc<Mutex<Vec<String>>>) {
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let sink = {
+            let lines = lines.clone();
+            LineSink::to(move |line| lines.lock().unwrap().push(line.to_string()))
+        };
+        (Progress::plain(sink, heartbeat), lines)
+    }
+
+    #[tokio::test]
+    async fn without_a_terminal_each_phase_change_is_a_line_and_a_long_build_beats() {
+        let (progress, lines) = plain_progress(Duration::from_millis(100));
+        let run = progress.queue_runs(&[(1, "control".into()), (2, "all 13 factors".into())]).remove(0);
+        run.begin();
+        run.phase(Phase::Create);
+        run.phase(Phase::Create);
+        run.phase(Phase::Building);
+        run.log(b"compiling \x1b[31mhello.c\n");
+        tokio::time::sleep(Duration::from_millis(350)).await;
+        run.phase(Phase::Collecting);
+        run.finish("done");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let lines = lines.lock().unwrap().clone();
+        let shown: Vec<String> = lines
+            .iter()
+            .map(|l| {
+                l.split_whitespace()
+                    .filter(|w| !w.ends_with('s') || *w == "still")
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect();
+        assert_eq!(shown[0], "run 1 [control] create", "{lines:?}");
+        assert_eq!(shown[1], "run 1 [control] building", "{lines:?}");
+        let beats =
+            lines.iter().filter(|l| l.contains("still building │ compiling \u{fffd}[31mhello.c")).count();
+        assert!((2..=4).contains(&beats), "a heartbeat every 100 ms of 350: {lines:?}");
+        assert!(lines[lines.len() - 2].ends_with(" collecting"), "{lines:?}");
+        assert!(lines[lines.len() - 1].ends_with(" done"), "{lines:?}");
+        assert!(lines.iter().all(|l| !l.contains('\x1b')), "{lines:?}");
     }
 
     #[test]
