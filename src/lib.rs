@@ -13,6 +13,7 @@ pub mod cleanup;
 pub mod collect;
 pub mod compare;
 pub mod console;
+pub mod debian;
 pub mod decompress;
 pub mod diff;
 pub mod digest;

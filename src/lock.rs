@@ -92,26 +92,23 @@ async fn resolve_image(
                 return Ok(lock.image);
             }
         }
-        let options = image::BuildOptions { locked, ..Default::default() };
+        let options =
+            image::BuildOptions { locked, within: spec.image.recipe_within.clone(), ..Default::default() };
         return Ok(image::build(engine, recipe, &options).await?.id);
     }
-    Ok(match (&spec.image.name, &spec.image.recipe) {
-        (Some(name), recipe) => match engine.inspect_image(&tagged(name)).await? {
+    Ok(match &spec.image.name {
+        Some(name) => match engine.inspect_image(&tagged(name)).await? {
             Some(local) => {
                 Digest::parse(&local.id).map_err(|e| anyhow!("the engine reports an odd image id: {e}"))?
             }
-            None => match recipe {
-                Some(recipe) => image::build(engine, recipe, &Default::default()).await?.id,
-                None => bail!(
-                    "{}: the engine has no image {} to pin, and [image] has no recipe to build it\n\
-                     help: load the image into the engine, or add `recipe = \"...\"`",
-                    spec_file.display(),
-                    tagged(name)
-                ),
-            },
+            None => bail!(
+                "{}: the engine has no image {} to pin, and [image] has no recipe to build it\n\
+                 help: load the image into the engine, or add `recipe = \"...\"`",
+                spec_file.display(),
+                tagged(name)
+            ),
         },
-        (None, Some(recipe)) => image::build(engine, recipe, &Default::default()).await?.id,
-        (None, None) => match &spec.image.digest {
+        None => match &spec.image.digest {
             // Nothing to resolve from: keep the pin the spec has.
             Some(digest) => digest.clone(),
             None => bail!(

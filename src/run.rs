@@ -132,7 +132,10 @@ fn container_config(plan: &Plan, run: &RunPlan) -> ContainerConfig {
         image: plan.image_id.clone(),
         cmd: run.argv(&plan.command),
         env: run.settings.env.clone(),
-        working_dir: run.settings.build_dir.clone(),
+        working_dir: match &plan.working_subdir {
+            Some(subdir) => format!("{}/{subdir}", run.settings.build_dir),
+            None => run.settings.build_dir.clone(),
+        },
         user: format!("{}:{}", run.settings.uid, run.settings.uid),
         hostname: run.settings.hostname.clone(),
         domainname: run.settings.domainname.clone(),

@@ -99,8 +99,7 @@ impl<'a> Session<'a> {
                 Some(problem) => facts.disorderfs_problem = problem,
             }
         }
-        let plan =
-            plan::plan(spec, source.source_date_epoch, &image_id, &report.run_id, runs, requested, &facts);
+        let plan = plan::plan(spec, source, &image_id, &report.run_id, runs, requested, &facts);
         report.factors = Some(plan.factors.clone());
         tracing::info!("varied: {}", plan.factors.varied.join(", "));
         let jobs = options

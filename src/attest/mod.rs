@@ -134,7 +134,7 @@ fn dependencies(report: &Report) -> Vec<Value> {
         let mut d = Map::new();
         d.insert("name".into(), json!("source"));
         let mut annotations = json!({ "narHash": source.nar_hash });
-        match (source.kind, &source.git, &source.rev, &source.tarball, &source.sha256) {
+        match (source.kind, &source.git, &source.rev, source.pinned_file(), &source.sha256) {
             ("git", Some(url), Some(rev), _, _) => {
                 let url = if url.starts_with('/') { format!("file://{url}") } else { url.clone() };
                 let reference = source.tag.as_ref().map(|t| format!("@refs/tags/{t}")).unwrap_or_default();
@@ -142,9 +142,12 @@ fn dependencies(report: &Report) -> Vec<Value> {
                 d.insert("digest".into(), json!({ "gitCommit": rev }));
                 annotations["commitTime"] = json!(source.commit_time);
             }
-            ("tarball", _, _, Some(file), Some(sha256)) => {
+            ("tarball" | "dsc", _, _, Some(file), Some(sha256)) => {
                 d.insert("uri".into(), json!(format!("file://{file}")));
                 d.insert("digest".into(), json!({ "sha256": hex_of(sha256) }));
+                if let Some(package) = &source.package {
+                    annotations["debianSource"] = json!(package);
+                }
             }
             _ => {
                 d.insert("uri".into(), json!(format!("file://{}", source.path)));

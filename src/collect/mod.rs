@@ -162,6 +162,8 @@ pub struct Collector<'a> {
     total_bytes: u64,
     /// Each entry's archive mtime, when they are to be kept (source tarballs).
     mtimes: Option<Vec<(String, u64)>>,
+    /// Members at or under this path are skipped (see [`Collector::skipping`]).
+    skipped: Option<String>,
 }
 
 impl<'a> Collector<'a> {
@@ -176,6 +178,7 @@ impl<'a> Collector<'a> {
             entries: BTreeMap::new(),
             total_bytes: 0,
             mtimes: None,
+            skipped: None,
         })
     }
 
@@ -184,6 +187,13 @@ impl<'a> Collector<'a> {
     pub fn keeping_mtimes(mut self) -> Self {
         self.mtimes = Some(Vec::new());
         self
+    }
+
+    /// Skips the members of the next archives at or under `path` (after
+    /// stripping and prefixing), or none: dpkg-source drops an upstream
+    /// tarball's own `debian/` directory this way.
+    pub fn skipping(&mut self, path: Option<String>) {
+        self.skipped = path;
     }
 
     /// Reads one archive downloaded from `<build dir>/<prefix>`. Its entries
@@ -202,7 +212,7 @@ impl<'a> Collector<'a> {
             let raw_path = entry.path_bytes().into_owned();
             let rel = relative_path(&raw_path, prefix, strip)?;
             let Some(rel) = rel else { continue };
-            if !self.selector.selects(&rel) {
+            if !self.selector.selects(&rel) || self.skips(&rel) {
                 continue;
             }
             let mtime = entry.header().mtime().unwrap_or(0);
@@ -212,6 +222,12 @@ impl<'a> Collector<'a> {
             }
         }
         Ok(())
+    }
+
+    fn skips(&self, rel: &str) -> bool {
+        self.skipped.as_deref().is_some_and(|skipped| {
+            rel.strip_prefix(skipped).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        })
     }
 
     fn add_entry<R: Read>(

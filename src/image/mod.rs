@@ -39,6 +39,9 @@ pub struct BuildOptions {
     /// When the engine already holds the image the lock records, use it
     /// instead of building it again.
     pub reuse_loaded: bool,
+    /// Every path the recipe names must resolve under this directory (the
+    /// spec's, when a confined spec builds its image); `None`: anywhere.
+    pub within: Option<PathBuf>,
 }
 
 /// How a build used the lock.
@@ -71,7 +74,7 @@ pub struct Built {
 /// Builds the image described by `dir/recipe.toml` (and its lock), loads it
 /// into the engine and returns its id.
 pub async fn build(engine: &dyn Engine, dir: &Path, options: &BuildOptions) -> Result<Built> {
-    let recipe = Recipe::load(dir)?;
+    let recipe = Recipe::load(dir, options.within.as_deref())?;
     let existing = PackageLock::load(dir)?;
     let fingerprint = lock::recipe_fingerprint(&recipe);
     let lock_path = lock::lock_path(dir);
@@ -309,7 +312,7 @@ async fn assemble_and_load(
 /// against the lock, so the image can be rebuilt with no archive at all.
 /// Returns how many packages it wrote.
 pub async fn vendor(dir: &Path, into: &Path, options: &BuildOptions) -> Result<usize> {
-    let recipe = Recipe::load(dir)?;
+    let recipe = Recipe::load(dir, options.within.as_deref())?;
     let lock = PackageLock::load(dir)?.with_context(|| {
         format!(
             "{} has no {}, so there is nothing to vendor\nhelp: run `reprocheck image build {}` first; it writes the lock",

@@ -82,8 +82,12 @@ pub async fn resolve(
     if pin.is_none() && (request.locked || request.require_pin) {
         return Err(unpinned(spec, recipe, request));
     }
-    let options =
-        BuildOptions { locked: request.locked || pin.is_some(), reuse_loaded: true, ..Default::default() };
+    let options = BuildOptions {
+        locked: request.locked || pin.is_some(),
+        reuse_loaded: true,
+        within: spec.image.recipe_within.clone(),
+        ..Default::default()
+    };
     let built = image::build(engine, recipe, &options).await.with_context(|| match &pin {
         Some((digest, by)) => format!("{spec_file}: building the pinned image {digest} (pinned by the {by})"),
         None => format!("{spec_file}: building its image from {}", recipe.display()),

@@ -5,19 +5,17 @@ use crate::spec::SpecError;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
-/// A validated recipe.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// A validated recipe, with its base (if any) folded in.
+#[derive(Debug, Clone)]
 pub struct Recipe {
     /// Repository name the image is tagged with (`name:latest`), for `lock`.
     pub name: String,
     /// Debian suite, e.g. `bookworm`.
     pub suite: String,
     /// mmdebstrap variant; `apt` gives Essential packages plus apt.
-    #[serde(default = "default_variant")]
     pub variant: String,
-    /// Extra packages, e.g. `build-essential`.
-    #[serde(default)]
+    /// Extra packages: the base's, then this recipe's, then the build
+    /// dependencies of its `build_depends` file.
     pub packages: Vec<String>,
     /// Fixes every timestamp in the rootfs and the image config.
     pub source_date_epoch: u64,
@@ -33,9 +31,32 @@ pub struct Recipe {
     pub snapshot_time: Option<String>,
 }
 
-fn default_variant() -> String {
-    "apt".to_string()
+/// `recipe.toml` as written: a recipe with a `base` takes what it leaves out
+/// from there.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRecipe {
+    name: String,
+    base: Option<PathBuf>,
+    suite: Option<String>,
+    variant: Option<String>,
+    #[serde(default)]
+    packages: Vec<String>,
+    build_depends: Option<PathBuf>,
+    #[serde(default)]
+    build_profiles: Vec<String>,
+    source_date_epoch: Option<u64>,
+    sources: Option<PathBuf>,
+    packages_dir: Option<PathBuf>,
+    snapshot: Option<String>,
+    snapshot_time: Option<String>,
 }
+
+const KEYS: &str = "name, base, suite, variant, packages, build_depends, build_profiles, source_date_epoch, \
+                    sources, packages_dir, snapshot, snapshot_time";
+
+/// How many bases a recipe may stand on.
+const MAX_BASES: usize = 8;
 
 pub use crate::spec::RECIPE_FILE;
 
@@ -43,41 +64,112 @@ pub use crate::spec::RECIPE_FILE;
 const HOST_SOURCES: &[&str] = &["/etc/apt/sources.list.d/debian.sources", "/etc/apt/sources.list"];
 
 impl Recipe {
-    /// Reads `DIR/recipe.toml`.
-    pub fn load(dir: &Path) -> Result<Recipe> {
+    /// Reads `DIR/recipe.toml`, and its bases. With `within`, every path the
+    /// recipe names (`base`, `build_depends`, `sources`, `packages_dir`) must
+    /// resolve under that directory: a spec's recipe reaches no further than
+    /// the spec (see `spec::HostPaths`).
+    pub fn load(dir: &Path, within: Option<&Path>) -> Result<Recipe> {
+        Recipe::load_based(dir, &mut Vec::new(), within)
+    }
+
+    fn load_based(dir: &Path, seen: &mut Vec<PathBuf>, within: Option<&Path>) -> Result<Recipe> {
         let file = dir.join(RECIPE_FILE);
+        confined(&file, RECIPE_FILE, &file, within)?;
         let text = crate::spec::read_capped(&file, crate::spec::MAX_SPEC_SIZE).with_context(|| {
             format!("cannot read {} (an image recipe directory holds a recipe.toml)", file.display())
         })?;
-        let recipe: Recipe = toml::from_str(&text).map_err(|e| {
+        let raw: RawRecipe = toml::from_str(&text).map_err(|e| {
             SpecError::at(&file, &text, e.span(), e.message().trim().to_string())
-                .hint("keys: name, suite, variant, packages, source_date_epoch, sources, packages_dir, snapshot, snapshot_time")
+                .hint(format!("keys: {KEYS}"))
         })?;
+        let canonical = dir.canonicalize().with_context(|| format!("resolving {}", dir.display()))?;
+        ensure!(
+            !seen.contains(&canonical),
+            "{}: its `base` chain comes back to {} (a recipe cannot stand on itself)",
+            file.display(),
+            dir.display()
+        );
+        ensure!(seen.len() < MAX_BASES, "{}: more than {MAX_BASES} bases in a row", file.display());
+        seen.push(canonical);
+        let reach = |key: &str, path: &Path| confined(&file, key, &dir.join(path), within);
+        let base = match &raw.base {
+            Some(base) => Some(
+                Recipe::load_based(&reach("base", base)?, seen, within)
+                    .with_context(|| format!("{}: reading its base {}", file.display(), base.display()))?,
+            ),
+            None => None,
+        };
+        let missing = |key: &str| {
+            anyhow!(
+                "{}: `{key}` is missing\nhelp: give `{key}`, or a `base` recipe to take it from",
+                file.display()
+            )
+        };
+        let inherit = |own: Option<String>, from: Option<&String>| own.or_else(|| from.cloned());
+        let suite =
+            raw.suite.clone().or(base.as_ref().map(|b| b.suite.clone())).ok_or_else(|| missing("suite"))?;
+        let variant =
+            raw.variant.clone().or(base.as_ref().map(|b| b.variant.clone())).unwrap_or_else(|| "apt".into());
+        let source_date_epoch = raw
+            .source_date_epoch
+            .or(base.as_ref().map(|b| b.source_date_epoch))
+            .ok_or_else(|| missing("source_date_epoch"))?;
+        let mut packages = base.as_ref().map(|b| b.packages.clone()).unwrap_or_default();
+        packages.extend(raw.packages.iter().cloned());
+        if let Some(control) = &raw.build_depends {
+            let needed = build_dependencies(&reach("build_depends", control)?, &raw.build_profiles)
+                .with_context(|| format!("{}: build_depends", file.display()))?;
+            packages.extend(needed);
+        }
+        let mut unique = Vec::new();
+        for package in packages {
+            if !unique.contains(&package) {
+                unique.push(package);
+            }
+        }
+        let recipe = Recipe {
+            name: raw.name.clone(),
+            suite,
+            variant,
+            packages: unique,
+            source_date_epoch,
+            sources: match &raw.sources {
+                Some(sources) => Some(reach("sources", sources)?),
+                None => base.as_ref().and_then(|b| b.sources.clone()),
+            },
+            packages_dir: match &raw.packages_dir {
+                Some(packages) => Some(reach("packages_dir", packages)?),
+                None => base.as_ref().and_then(|b| b.packages_dir.clone()),
+            },
+            snapshot: inherit(raw.snapshot, base.as_ref().and_then(|b| b.snapshot.as_ref())),
+            snapshot_time: inherit(raw.snapshot_time, base.as_ref().and_then(|b| b.snapshot_time.as_ref())),
+        };
+        recipe.check(&file)?;
+        Ok(recipe)
+    }
+
+    /// Refuses names that could smuggle options or shell syntax into mmdebstrap.
+    fn check(&self, file: &Path) -> Result<()> {
         let safe =
             |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "+-.:_".contains(c));
-        ensure!(safe(&recipe.suite), "{}: suite `{}` is not a suite name", file.display(), recipe.suite);
-        ensure!(
-            safe(&recipe.variant),
-            "{}: variant `{}` is not a variant name",
-            file.display(),
-            recipe.variant
-        );
-        for package in &recipe.packages {
-            ensure!(safe(package), "{}: `{package}` is not a package name", file.display());
+        ensure!(safe(&self.suite), "{}: suite `{}` is not a suite name", file.display(), self.suite);
+        ensure!(safe(&self.variant), "{}: variant `{}` is not a variant name", file.display(), self.variant);
+        for package in &self.packages {
+            ensure!(
+                safe(package) && !package.starts_with('-'),
+                "{}: `{package}` is not a package name",
+                file.display()
+            );
         }
         ensure!(
-            recipe.snapshot.is_some() == recipe.snapshot_time.is_some(),
+            self.snapshot.is_some() == self.snapshot_time.is_some(),
             "{}: `snapshot` and `snapshot_time` go together (the archive's base URL and the time to read it at)",
             file.display()
         );
-        if let (Some(base), Some(time)) = (&recipe.snapshot, &recipe.snapshot_time) {
+        if let (Some(base), Some(time)) = (&self.snapshot, &self.snapshot_time) {
             crate::image::fetch::Snapshot::new(base, time).with_context(|| format!("{}", file.display()))?;
         }
-        Ok(Recipe {
-            sources: recipe.sources.map(|s| dir.join(s)),
-            packages_dir: recipe.packages_dir.map(|s| dir.join(s)),
-            ..recipe
-        })
+        Ok(())
     }
 
     /// The apt sources file to feed mmdebstrap: the recipe's, else the host's.
@@ -95,6 +187,65 @@ impl Recipe {
     }
 }
 
+/// `path`, named by `key` in the recipe `file`, resolved (links followed,
+/// or `..` folded where it does not exist yet) and, with `within`, refused
+/// when it lies outside that directory.
+fn confined(file: &Path, key: &str, path: &Path, within: Option<&Path>) -> Result<PathBuf> {
+    let resolved = path.canonicalize().unwrap_or_else(|_| crate::spec::lexically_normal(path));
+    if let Some(root) = within {
+        ensure!(
+            resolved.starts_with(root),
+            "{}: `{key}` resolves to {}, outside the spec's directory {}\n\
+             help: a spec's recipe reaches only files under the spec's directory; move them there, \
+             or pass {} if you trust this spec with every file you can read",
+            file.display(),
+            resolved.display(),
+            root.display(),
+            crate::spec::ALLOW_FLAG
+        );
+    }
+    Ok(resolved)
+}
+
+/// Largest `.dsc` or `debian/control` read for its build dependencies.
+const MAX_CONTROL_SIZE: u64 = 1 << 20;
+
+/// The packages a `.dsc` or a `debian/control` file needs to build (its
+/// `Build-Depends`, `-Arch` and `-Indep`) on this machine's architecture.
+fn build_dependencies(file: &Path, profiles: &[String]) -> Result<Vec<String>> {
+    let text = crate::spec::read_capped(file, MAX_CONTROL_SIZE)?;
+    let is_dsc = file.extension().is_some_and(|e| e == "dsc");
+    let field = if is_dsc {
+        crate::debian::dsc::Dsc::parse(&text)?.build_depends
+    } else {
+        // debian/control: the first paragraph is the source's.
+        let paragraphs = crate::debian::control::paragraphs(&text)?;
+        let source = paragraphs.first().context("the file holds no paragraph")?;
+        ["Build-Depends", "Build-Depends-Arch", "Build-Depends-Indep"]
+            .iter()
+            .filter_map(|name| source.get(name))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let profiles: Vec<&str> = profiles.iter().map(String::as_str).collect();
+    crate::debian::depends::packages(&field, debian_architecture(), &profiles)
+        .with_context(|| format!("reading the build dependencies of {}", file.display()))
+}
+
+/// This machine's Debian architecture name: images are built for it.
+fn debian_architecture() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "i386",
+        "arm" => "armhf",
+        "powerpc64" => "ppc64el",
+        "s390x" => "s390x",
+        "riscv64" => "riscv64",
+        other => other,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -104,12 +255,61 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let write = |t: &str| std::fs::write(dir.path().join(RECIPE_FILE), t).unwrap();
         write("name = \"x\"\nsuite = \"bookworm\"\npackages = [\"gcc\"]\nsource_date_epoch = 1\n");
-        let recipe = Recipe::load(dir.path()).unwrap();
+        let recipe = Recipe::load(dir.path(), None).unwrap();
         assert_eq!(recipe.variant, "apt");
         write("name = \"x\"\nsuite = \"bookworm\"\npackages = [\"gcc; rm -rf /\"]\nsource_date_epoch = 1\n");
-        assert!(Recipe::load(dir.path()).unwrap_err().to_string().contains("not a package name"));
+        assert!(Recipe::load(dir.path(), None).unwrap_err().to_string().contains("not a package name"));
         write("name = \"x\"\nsuit = \"bookworm\"\n");
-        let err = Recipe::load(dir.path()).unwrap_err().to_string();
+        let err = Recipe::load(dir.path(), None).unwrap_err().to_string();
         assert!(err.contains("recipe.toml:2:1"), "{err}");
+    }
+
+    #[test]
+    fn a_recipe_on_a_base_adds_packages_and_a_dscs_build_dependencies() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().join("base");
+        let derived = dir.path().join("derived");
+        std::fs::create_dir_all(&base).unwrap();
+        std::fs::create_dir_all(&derived).unwrap();
+        std::fs::write(
+            base.join(RECIPE_FILE),
+            "name = \"b\"\nsuite = \"bookworm\"\npackages = [\"build-essential\", \"tzdata\"]\nsource_date_epoch = 5\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("hello_1-1.dsc"),
+            "Format: 3.0 (quilt)\nSource: hello\nVersion: 1-1\nBuild-Depends: debhelper-compat (= 13), help2man, tzdata\n\
+             Build-Depends-Indep: texinfo <!nodoc>\nChecksums-Sha256:\n 31e066137a962676e89f69d1b65382de95a7ef7d914b8cb956f41ea72e0f516b 1 hello_1.orig.tar.gz\n",
+        )
+        .unwrap();
+        let write = |text: &str| std::fs::write(derived.join(RECIPE_FILE), text).unwrap();
+        write("name = \"d\"\nbase = \"../base\"\npackages = [\"fakeroot\"]\nbuild_depends = \"../hello_1-1.dsc\"\n");
+        let recipe = Recipe::load(&derived, None).unwrap();
+        assert_eq!(
+            (recipe.name.as_str(), recipe.suite.as_str(), recipe.source_date_epoch),
+            ("d", "bookworm", 5)
+        );
+        assert_eq!(
+            recipe.packages,
+            ["build-essential", "tzdata", "fakeroot", "debhelper-compat", "help2man", "texinfo"]
+        );
+        write("name = \"d\"\nbase = \"../base\"\nbuild_depends = \"../hello_1-1.dsc\"\nbuild_profiles = [\"nodoc\"]\n");
+        assert!(!Recipe::load(&derived, None).unwrap().packages.contains(&"texinfo".to_string()));
+        // A base that comes back to the recipe, and a recipe with nothing to stand on.
+        std::fs::write(base.join(RECIPE_FILE), "name = \"b\"\nbase = \"../derived\"\n").unwrap();
+        let err = format!("{:#}", Recipe::load(&derived, None).unwrap_err());
+        assert!(err.contains("comes back"), "{err}");
+        // Confined to the derived recipe's directory, the base and the .dsc are out of reach.
+        write("name = \"d\"\nbase = \"../base\"\n");
+        let within = derived.canonicalize().unwrap();
+        let err = format!("{:#}", Recipe::load(&derived, Some(&within)).unwrap_err());
+        assert!(err.contains("`base` resolves to") && err.contains("--allow-host-paths"), "{err}");
+        write("name = \"d\"\nsuite = \"bookworm\"\nsource_date_epoch = 1\nbuild_depends = \"../hello_1-1.dsc\"\n");
+        let err = format!("{:#}", Recipe::load(&derived, Some(&within)).unwrap_err());
+        assert!(err.contains("`build_depends` resolves to"), "{err}");
+        assert!(Recipe::load(&derived, Some(&dir.path().canonicalize().unwrap())).is_ok());
+        write("name = \"d\"\npackages = [\"x\"]\n");
+        let err = format!("{:#}", Recipe::load(&derived, None).unwrap_err());
+        assert!(err.contains("`suite` is missing"), "{err}");
     }
 }

@@ -7,6 +7,7 @@
 
 use crate::engine::Bind;
 use crate::factors::{self, HostFacts, Settings};
+use crate::source::PreparedSource;
 use crate::spec::Spec;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -21,6 +22,9 @@ pub struct Plan {
     pub image_id: String,
     /// `/bin/sh -c` command.
     pub command: String,
+    /// Where in the build directory the command runs, when not at its top
+    /// (a `dsc` source's unpacked tree).
+    pub working_subdir: Option<String>,
     /// Output globs.
     pub outputs: Vec<String>,
     /// Per-run wall-clock limit.
@@ -132,7 +136,7 @@ pub struct FactorSummary {
 /// `requested` factors that `facts` says can be applied.
 pub fn plan(
     spec: &Spec,
-    source_date_epoch: Option<i64>,
+    source: &PreparedSource,
     image_id: &str,
     run_id: &str,
     runs: u32,
@@ -140,7 +144,7 @@ pub fn plan(
     facts: &HostFacts,
 ) -> Plan {
     let mut settings = Settings::baseline(&spec.name);
-    if let Some(epoch) = source_date_epoch {
+    if let Some(epoch) = source.source_date_epoch {
         settings.set_env("SOURCE_DATE_EPOCH", &epoch.to_string());
     }
     settings.env.extend(spec.build.env.clone());
@@ -174,6 +178,7 @@ pub fn plan(
         run_id: run_id.to_string(),
         image_id: image_id.to_string(),
         command: spec.build.command.clone(),
+        working_subdir: source.working_subdir.clone(),
         outputs: spec.build.outputs.clone(),
         timeout: spec.build.timeout,
         log_bytes: spec.limits.log_bytes,

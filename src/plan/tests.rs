@@ -11,6 +11,18 @@ fn spec() -> Spec {
     crate::spec::load(&file, crate::spec::HostPaths::Confined).unwrap()
 }
 
+/// A prepared source whose epoch is 7, built at the top of its directory.
+fn source() -> PreparedSource {
+    PreparedSource {
+        dir: ".".into(),
+        working_subdir: None,
+        exclude: Vec::new(),
+        source_date_epoch: Some(7),
+        root_mtime: 7,
+        info: Default::default(),
+    }
+}
+
 fn capable() -> HostFacts {
     HostFacts {
         cpus: 2,
@@ -27,7 +39,7 @@ fn all() -> Vec<String> {
 
 #[test]
 fn control_and_experiment_differ_in_every_applied_factor() {
-    let p = plan(&spec(), Some(7), "sha256:x", "id", 3, all(), &capable());
+    let p = plan(&spec(), &source(), "sha256:x", "id", 3, all(), &capable());
     let (control, experiment) = (p.runs[0].factor_values(), p.runs[1].factor_values());
     for name in &p.factors.varied {
         assert_ne!(control[name.as_str()], experiment[name.as_str()], "{name} must differ");
@@ -40,7 +52,7 @@ fn control_and_experiment_differ_in_every_applied_factor() {
 
 #[test]
 fn unvaried_factors_keep_the_control_value_everywhere() {
-    let p = plan(&spec(), Some(7), "sha256:x", "id", 2, vec!["umask".into()], &capable());
+    let p = plan(&spec(), &source(), "sha256:x", "id", 2, vec!["umask".into()], &capable());
     let (a, b) = (p.runs[0].factor_values(), p.runs[1].factor_values());
     for name in factors::NAMES {
         if name != "umask" {
@@ -54,7 +66,7 @@ fn unvaried_factors_keep_the_control_value_everywhere() {
 #[test]
 fn unavailable_factors_are_reported_not_dropped() {
     let facts = HostFacts { cpus: 1, setarch_aslr_error: "EPERM".into(), ..Default::default() };
-    let p = plan(&spec(), Some(7), "sha256:x", "id", 2, all(), &facts);
+    let p = plan(&spec(), &source(), "sha256:x", "id", 2, all(), &facts);
     for name in ["num_cpus", "kernel", "aslr", "fileordering"] {
         assert!(p.factors.not_applied.contains_key(name), "{name}");
         assert!(!p.factors.varied.contains(&name.to_string()), "{name}");
@@ -66,19 +78,19 @@ fn unavailable_factors_are_reported_not_dropped() {
 
 #[test]
 fn the_time_factor_never_fakes_stat_and_keeps_the_environment_equal() {
-    let p = plan(&spec(), Some(7), "sha256:x", "id", 2, vec!["time".into()], &capable());
+    let p = plan(&spec(), &source(), "sha256:x", "id", 2, vec!["time".into()], &capable());
     let (control, experiment) = (&p.runs[0], &p.runs[1]);
     assert_eq!(control.settings.env, experiment.settings.env, "only the clock differs, not the environment");
     assert_eq!(control.settings.env.get("NO_FAKE_STAT").map(String::as_str), Some("1"));
     assert_eq!(experiment.settings.faketime.as_deref(), Some("+398d"));
     assert!(experiment.settings.shifted_clock && !control.settings.shifted_clock);
-    let unvaried = plan(&spec(), Some(7), "sha256:x", "id", 2, vec!["umask".into()], &capable());
+    let unvaried = plan(&spec(), &source(), "sha256:x", "id", 2, vec!["umask".into()], &capable());
     assert!(!unvaried.runs[0].settings.env.contains_key("NO_FAKE_STAT"), "set only when time is varied");
 }
 
 #[test]
 fn argv_wraps_setarch_and_passes_the_command_unquoted() {
-    let p = plan(&spec(), Some(7), "sha256:x", "id", 2, vec!["kernel".into(), "aslr".into()], &capable());
+    let p = plan(&spec(), &source(), "sha256:x", "id", 2, vec!["kernel".into(), "aslr".into()], &capable());
     let control = p.runs[0].argv("echo \"$HOME\" 'x'");
     assert_eq!(control[2], "umask 0022 && exec setarch \"$(uname -m)\" -R /bin/sh -c \"$1\" 2>&1");
     assert_eq!(control[4], "echo \"$HOME\" 'x'");

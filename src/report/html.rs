@@ -110,13 +110,14 @@ fn inputs(report: &Report) -> Markup {
                 @if let Some(source) = &report.source {
                     tr { th { "source" } td {
                         (source.kind) " "
-                        @match (&source.git, &source.tarball) {
+                        @match (&source.git, source.pinned_file()) {
                             (Some(git), _) => {
                                 code { (git) } " @ " code.digest { (source.rev.as_deref().unwrap_or("")) }
                                 @if let Some(tag) = &source.tag { " (tag " code { (tag) } ")" }
                             }
-                            (None, Some(tarball)) => {
-                                code { (tarball) } " " code.digest { (source.sha256.as_deref().unwrap_or("")) }
+                            (None, Some(file)) => {
+                                @if let Some(package) = &source.package { (package) " from " }
+                                code { (file) } " " code.digest { (source.sha256.as_deref().unwrap_or("")) }
                             }
                             (None, None) => { code { (source.path) } }
                         }

@@ -3,9 +3,11 @@
 //!
 //! A `path` is used in place; a `git` rev is checked out (after its tag, if
 //! any, was found to point at it); a `tarball` is hashed before it is
-//! unpacked. Every form ends with the tree's NAR hash, compared with
-//! `source.nar_hash` when the spec pins one.
+//! unpacked; a `dsc` is hashed, and the files it lists checked against it,
+//! before they are unpacked. Every form ends with the tree's NAR hash,
+//! compared with `source.nar_hash` when the spec pins one.
 
+mod dsc;
 mod git;
 mod pack;
 mod tarball;
@@ -21,8 +23,12 @@ use std::path::{Path, PathBuf};
 /// A source tree ready to be packed.
 #[derive(Debug, Clone)]
 pub struct PreparedSource {
-    /// The tree on the host.
+    /// The tree on the host: what is uploaded as the build directory.
     pub dir: PathBuf,
+    /// The directory inside it the command runs in, when not the top: a
+    /// `dsc` source's unpacked `SOURCE-UPSTREAM/`, so that
+    /// dpkg-buildpackage's results land in the build directory beside it.
+    pub working_subdir: Option<String>,
     /// Host paths inside `dir` left out of packing and hashing.
     pub exclude: Vec<PathBuf>,
     /// `SOURCE_DATE_EPOCH` for the build, resolved.
@@ -36,9 +42,9 @@ pub struct PreparedSource {
 }
 
 /// The source as the report and the attestation record it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct SourceInfo {
-    /// `path`, `git` or `tarball`.
+    /// `path`, `git`, `tarball` or `dsc`.
     pub kind: &'static str,
     /// The tree that was built, on the host.
     pub path: String,
@@ -57,11 +63,24 @@ pub struct SourceInfo {
     /// The tarball file.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tarball: Option<String>,
-    /// The tarball's verified sha256.
+    /// The `.dsc` file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dsc: Option<String>,
+    /// The Debian source package and version the `.dsc` names, `hello 2.10-3`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub package: Option<String>,
+    /// The tarball's (or the `.dsc`'s) verified sha256.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,
     /// `sha256:<hex>` of the tree's NAR serialisation (`nix-hash --type sha256`).
     pub nar_hash: String,
+}
+
+impl SourceInfo {
+    /// The file the spec pins by sha256: the tarball or the `.dsc`.
+    pub fn pinned_file(&self) -> Option<&str> {
+        self.tarball.as_deref().or(self.dsc.as_deref())
+    }
 }
 
 /// Materialises the spec's source. Git checkouts and unpacked tarballs go to
@@ -86,17 +105,8 @@ pub fn prepare(spec: &Spec, workdir: &Path, exclude: &[PathBuf]) -> Result<Prepa
 
 /// [`prepare`] without the NAR pin check (`lock` computes the pin).
 pub fn materialize(spec: &Spec, workdir: &Path, exclude: &[PathBuf]) -> Result<PreparedSource> {
-    let mut info = SourceInfo {
-        kind: spec.source.origin.kind(),
-        path: String::new(),
-        git: None,
-        rev: None,
-        tag: None,
-        commit_time: None,
-        tarball: None,
-        sha256: None,
-        nar_hash: String::new(),
-    };
+    let mut info = SourceInfo { kind: spec.source.origin.kind(), ..Default::default() };
+    let mut working_subdir = None;
     let (dir, exclude) = match &spec.source.origin {
         Origin::Path(path) => {
             let mut exclude = exclude.to_vec();
@@ -117,6 +127,14 @@ pub fn materialize(spec: &Spec, workdir: &Path, exclude: &[PathBuf]) -> Result<P
             info.sha256 = Some(sha256.to_string());
             (workdir.to_path_buf(), Vec::new())
         }
+        Origin::Dsc { path, sha256 } => {
+            let dsc = dsc::unpack(path, sha256, workdir, &spec.limits)?;
+            info.dsc = Some(path.display().to_string());
+            info.package = Some(format!("{} {}", dsc.source, dsc.version));
+            info.sha256 = Some(sha256.to_string());
+            working_subdir = Some(dsc.tree_name());
+            (workdir.to_path_buf(), Vec::new())
+        }
     };
     info.path = dir.display().to_string();
     // One walk: refuse what a source cannot hold, and find its newest mtime.
@@ -129,12 +147,31 @@ pub fn materialize(spec: &Spec, workdir: &Path, exclude: &[PathBuf]) -> Result<P
         Some(SourceDateEpoch::Commit) => {
             Some(info.commit_time.context("source_date_epoch = \"commit\" needs a git source")?)
         }
+        Some(SourceDateEpoch::Changelog) => {
+            let tree = working_subdir.as_ref().map_or(dir.clone(), |sub| dir.join(sub));
+            Some(changelog_date(&tree.join("debian/changelog"))?)
+        }
     };
     let root_mtime = match source_date_epoch.or(info.commit_time) {
         Some(time) => time.max(0) as u64,
         None => newest,
     };
-    Ok(PreparedSource { dir, exclude, source_date_epoch, root_mtime, info })
+    Ok(PreparedSource { dir, working_subdir, exclude, source_date_epoch, root_mtime, info })
+}
+
+/// Largest `debian/changelog` read: decades of entries are a few MiB.
+const MAX_CHANGELOG_SIZE: u64 = 16 << 20;
+
+/// `source_date_epoch = "changelog"`: the latest entry's date.
+fn changelog_date(file: &Path) -> Result<i64> {
+    let text = crate::spec::read_capped(file, MAX_CHANGELOG_SIZE).map_err(|e| {
+        anyhow!(
+            "source_date_epoch = \"changelog\" reads {}: {e:#}\n\
+             help: the source tree needs debian/changelog; give the epoch as a number otherwise",
+            file.display()
+        )
+    })?;
+    crate::debian::changelog::latest_date(&text).with_context(|| format!("{}", file.display()))
 }
 
 /// Every entry below `dir` in name order, leaving out the `exclude` paths

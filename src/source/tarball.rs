@@ -20,41 +20,16 @@ pub fn unpack(
     dest: &Path,
     limits: &spec::Limits,
 ) -> Result<()> {
-    let mut file =
-        File::open(tarball).with_context(|| format!("opening the tarball {}", tarball.display()))?;
-    let actual = Digest::of_reader(&mut file).with_context(|| format!("hashing {}", tarball.display()))?;
-    ensure!(
-        actual == *expected,
-        "the tarball {} has {actual}, but source.sha256 pins {expected}\n\
-         help: the file is not the one the spec was written for; fetch the right one, \
-         or update `sha256` only if you trust the new file",
-        tarball.display()
-    );
-    file.rewind().with_context(|| format!("rereading {}", tarball.display()))?;
-    let mut magic = [0u8; 6];
-    let n = crate::decompress::read_prefix(&mut file, &mut magic)
-        .with_context(|| format!("reading {}", tarball.display()))?;
-    file.rewind().with_context(|| format!("rereading {}", tarball.display()))?;
-    let reader = BufReader::new(file);
-    let compression = crate::decompress::Compression::sniff(&magic[..n]);
-    let stream: Box<dyn Read> = match (&magic[..n], compression) {
-        (_, Some(compression)) => compression
-            .decoder(reader)
-            .with_context(|| format!("starting to decompress {} ({compression:?})", tarball.display()))?,
-        ([b'B', b'Z', b'h', ..], None) => bail!(
-            "{} is bzip2-compressed, which reprocheck does not unpack\n\
-             help: recompress it (`bzcat X | xz > Y`) and pin the new file's sha256",
+    let stream = open_verified(tarball, expected, |actual| {
+        format!(
+            "the tarball {} has {actual}, but source.sha256 pins {expected}\n\
+             help: the file is not the one the spec was written for; fetch the right one, \
+             or update `sha256` only if you trust the new file",
             tarball.display()
-        ),
-        _ => Box::new(reader),
-    };
+        )
+    })?;
     let everything = OutputSelector::new(&["**".to_string()])?;
-    let caps = Limits {
-        max_total_bytes: limits.source_bytes,
-        max_entries: limits.source_entries,
-        collecting: Collecting::Source,
-    };
-    let mut collector = Collector::new(dest, &everything, caps)?.keeping_mtimes();
+    let mut collector = source_collector(dest, &everything, limits)?;
     collector
         .add_stripped(stream, "", strip as usize)
         .with_context(|| format!("unpacking the tarball {}", tarball.display()))?;
@@ -66,6 +41,53 @@ pub fn unpack(
         tarball.display()
     );
     Ok(())
+}
+
+/// A collector that unpacks a source into `dest` (created) within the
+/// source limits, keeping mtimes.
+pub(super) fn source_collector<'a>(
+    dest: &Path,
+    everything: &'a OutputSelector,
+    limits: &spec::Limits,
+) -> Result<Collector<'a>> {
+    let caps = Limits {
+        max_total_bytes: limits.source_bytes,
+        max_entries: limits.source_entries,
+        collecting: Collecting::Source,
+    };
+    Ok(Collector::new(dest, everything, caps)?.keeping_mtimes())
+}
+
+/// Opens `tarball` to unpack it: its sha256 must be `expected` (else the
+/// error is `mismatch(actual)`), and its compression, told by its first
+/// bytes, is undone as it streams.
+pub(super) fn open_verified(
+    tarball: &Path,
+    expected: &Digest,
+    mismatch: impl FnOnce(&Digest) -> String,
+) -> Result<Box<dyn Read>> {
+    let mut file =
+        File::open(tarball).with_context(|| format!("opening the tarball {}", tarball.display()))?;
+    let actual = Digest::of_reader(&mut file).with_context(|| format!("hashing {}", tarball.display()))?;
+    ensure!(actual == *expected, "{}", mismatch(&actual));
+    file.rewind().with_context(|| format!("rereading {}", tarball.display()))?;
+    let mut magic = [0u8; 6];
+    let n = crate::decompress::read_prefix(&mut file, &mut magic)
+        .with_context(|| format!("reading {}", tarball.display()))?;
+    file.rewind().with_context(|| format!("rereading {}", tarball.display()))?;
+    let reader = BufReader::new(file);
+    let compression = crate::decompress::Compression::sniff(&magic[..n]);
+    Ok(match (&magic[..n], compression) {
+        (_, Some(compression)) => compression
+            .decoder(reader)
+            .with_context(|| format!("starting to decompress {} ({compression:?})", tarball.display()))?,
+        ([b'B', b'Z', b'h', ..], None) => bail!(
+            "{} is bzip2-compressed, which reprocheck does not unpack\n\
+             help: recompress it (`bzcat X | xz > Y`) and pin the new file's sha256",
+            tarball.display()
+        ),
+        _ => Box::new(reader),
+    })
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ pub use crate::digest::Digest;
 pub use diagnostic::SpecError;
 pub use limits::Limits;
 pub use reach::{HostPaths, ALLOW_FLAG};
+pub(crate) use validate::lexically_normal;
 
 use crate::errors::*;
 use std::collections::BTreeMap;
@@ -57,6 +58,9 @@ pub struct ImagePin {
     pub name: Option<String>,
     /// A recipe directory that can build the image offline.
     pub recipe: Option<PathBuf>,
+    /// What the recipe may reach: the spec's directory, or `None` with
+    /// `--allow-host-paths` (see [`HostPaths`]).
+    pub recipe_within: Option<PathBuf>,
 }
 
 /// `[source]`: where the tree to build comes from, and its optional NAR pin.
@@ -82,6 +86,14 @@ pub enum Origin {
         /// A tag that must resolve to `rev`.
         tag: Option<String>,
     },
+    /// A Debian source package: the `.dsc`, verified by sha256, and the
+    /// files beside it that it lists, verified by the `.dsc`.
+    Dsc {
+        /// The `.dsc` file.
+        path: PathBuf,
+        /// Its expected digest.
+        sha256: Digest,
+    },
     /// A local tarball, verified by sha256 before it is unpacked.
     Tarball {
         /// The file.
@@ -94,12 +106,13 @@ pub enum Origin {
 }
 
 impl Origin {
-    /// `path`, `git` or `tarball`.
+    /// `path`, `git`, `tarball` or `dsc`.
     pub fn kind(&self) -> &'static str {
         match self {
             Origin::Path(_) => "path",
             Origin::Git { .. } => "git",
             Origin::Tarball { .. } => "tarball",
+            Origin::Dsc { .. } => "dsc",
         }
     }
 
@@ -107,6 +120,8 @@ impl Origin {
     pub fn local_paths(&self) -> Vec<&Path> {
         match self {
             Origin::Path(p) | Origin::Tarball { path: p, .. } => vec![p.as_path()],
+            // The files it lists lie beside it.
+            Origin::Dsc { path, .. } => path.parent().into_iter().collect(),
             Origin::Git { url, .. } if Path::new(url).is_absolute() => vec![Path::new(url.as_str())],
             Origin::Git { .. } => Vec::new(),
         }
@@ -120,6 +135,9 @@ pub enum SourceDateEpoch {
     Fixed(i64),
     /// The commit time of the git source's `rev`.
     Commit,
+    /// The date of the latest entry in the source's `debian/changelog`, as
+    /// dpkg-buildpackage derives it.
+    Changelog,
 }
 
 /// One expected output digest, from `[expect]` or its `sums` file.

@@ -32,16 +32,17 @@ pub(super) struct RawSource {
     pub rev: Option<Spanned<String>>,
     pub tag: Option<Spanned<String>>,
     pub tarball: Option<Spanned<String>>,
+    pub dsc: Option<Spanned<String>>,
     pub sha256: Option<Spanned<String>>,
     pub strip_components: Option<Spanned<i64>>,
     pub nar_hash: Option<Spanned<String>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawBuild {
-    pub command: Spanned<String>,
-    pub outputs: Spanned<Vec<Spanned<String>>>,
+    pub command: Option<Spanned<String>>,
+    pub outputs: Option<Spanned<Vec<Spanned<String>>>>,
     #[serde(default)]
     pub env: BTreeMap<Spanned<String>, Spanned<String>>,
     pub timeout: Option<Spanned<String>>,

@@ -81,6 +81,12 @@ impl Reach {
         Reach { dir: dir.to_path_buf(), root }
     }
 
+    /// The directory every path must resolve under; `None` when host paths
+    /// are allowed.
+    pub(super) fn root(&self) -> Option<&Path> {
+        self.root.as_deref()
+    }
+
     /// `relative` resolved against the spec's directory, following every
     /// link: the canonical path, which must exist.
     pub(super) fn existing(&self, relative: &str) -> Result<PathBuf, Refusal> {

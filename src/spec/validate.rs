@@ -1,13 +1,17 @@
 //! Turns the raw spec into a [`Spec`], with a located error for every mistake.
 
-use super::raw::{RawBuild, RawCheck, RawImage, RawSource, RawSpec};
+use super::raw::{RawBuild, RawCheck, RawImage, RawSpec};
 use super::reach::{HostPaths, Reach};
 use super::DEFAULT_TIMEOUT;
-use super::{expect, Build, Check, Digest, ImagePin, Origin, Source, SourceDateEpoch, Spec, SpecError};
+use super::{expect, Build, Check, Digest, ImagePin, Origin, SourceDateEpoch, Spec, SpecError};
 use crate::factors;
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 use toml::Spanned;
+
+mod source;
+
+use source::validate_source;
 
 /// Largest `runs` accepted; more is almost certainly a typo.
 const MAX_RUNS: i64 = 64;
@@ -68,7 +72,11 @@ pub(super) fn validate(file: &Path, text: String, host_paths: HostPaths) -> Chec
         }
     };
     let build = match &raw.build {
-        Some(build) => validate_build(&ctx, build.get_ref(), matches!(source.origin, Origin::Git { .. }))?,
+        Some(build) => validate_build(&ctx, build, &source.origin)?,
+        // A Debian source package builds the Debian way unless told otherwise.
+        None if matches!(source.origin, Origin::Dsc { .. }) => {
+            validate_build(&ctx, &Spanned::new(0..0, RawBuild::default()), &source.origin)?
+        }
         None => {
             return Err(ctx
                 .err_at_start("the spec has no [build] table")
@@ -201,167 +209,53 @@ fn validate_image(ctx: &Ctx, image: &RawImage) -> Checked<ImagePin> {
         }
         None => None,
     };
-    Ok(ImagePin { digest, name: image.name.as_ref().map(|n| n.get_ref().clone()), recipe })
+    Ok(ImagePin {
+        digest,
+        name: image.name.as_ref().map(|n| n.get_ref().clone()),
+        recipe,
+        recipe_within: ctx.reach.root().map(Path::to_path_buf),
+    })
 }
 
-fn validate_source(ctx: &Ctx, source: &Spanned<RawSource>) -> Checked<Source> {
-    let raw = source.get_ref();
-    let forms = [raw.path.is_some(), raw.git.is_some(), raw.tarball.is_some()];
-    if forms.iter().filter(|f| **f).count() != 1 {
-        let message = if forms.contains(&true) {
-            "[source] names more than one source; give exactly one of `path`, `git` or `tarball`"
-        } else {
-            "[source] names no source"
-        };
-        return Err(ctx.err(source, message).hint(
-            "use `path = \".\"`, or `git = \"URL or path\"` with `rev = \"<40-hex commit>\"`, or `tarball = \"FILE\"` with `sha256 = \"<hex>\"`",
-        ));
-    }
-    let only = |key: &str, present: bool, form: &str| -> Checked<()> {
-        if present {
+/// A `dsc` source's command when the spec gives none: binary packages,
+/// unsigned, as a buildd builds them.
+pub const DSC_COMMAND: &str = "dpkg-buildpackage -us -uc -b";
+
+/// A `dsc` source's outputs when the spec gives none: the packages
+/// (`.buildinfo` and `.changes` record the build's own environment).
+pub const DSC_OUTPUTS: [&str; 2] = ["*.deb", "*.udeb"];
+
+fn validate_build(ctx: &Ctx, spanned: &Spanned<RawBuild>, origin: &Origin) -> Checked<Build> {
+    let build = spanned.get_ref();
+    let is_dsc = matches!(origin, Origin::Dsc { .. });
+    let command = match &build.command {
+        Some(command) if command.get_ref().trim().is_empty() => {
             return Err(ctx
-                .err(source, format!("source.{key} only applies to a {form} source"))
-                .hint(format!("remove `{key}`, or make the source a {form} source")));
+                .err(command, "build.command is empty")
+                .hint("give the command that builds the outputs, e.g. `command = \"make dist\"`"))
         }
-        Ok(())
-    };
-    let is_git = raw.git.is_some();
-    let is_tarball = raw.tarball.is_some();
-    only("rev", raw.rev.is_some() && !is_git, "git")?;
-    only("tag", raw.tag.is_some() && !is_git, "git")?;
-    only("sha256", raw.sha256.is_some() && !is_tarball, "tarball")?;
-    only("strip_components", raw.strip_components.is_some() && !is_tarball, "tarball")?;
-    let origin = if let Some(path) = &raw.path {
-        Origin::Path(existing(ctx, "source.path", path, true)?)
-    } else if let Some(git) = &raw.git {
-        validate_git(ctx, source, git)?
-    } else if let Some(tarball) = &raw.tarball {
-        validate_tarball(ctx, source, tarball)?
-    } else {
-        unreachable!("exactly one form is present")
-    };
-    let nar_hash = match &raw.nar_hash {
-        Some(h) => Some(Digest::parse(h.get_ref()).map_err(|m| {
-            ctx.err(h, m).hint("run `reprocheck lock SPEC` to compute and write the source's NAR hash")
-        })?),
-        None => None,
-    };
-    Ok(Source { origin, nar_hash })
-}
-
-/// A path relative to the spec's directory that must exist (as a directory
-/// when `dir`), resolved and confined (see [`super::reach`]).
-fn existing(ctx: &Ctx, key: &str, path: &Spanned<String>, dir: bool) -> Checked<PathBuf> {
-    let full = ctx.reach.existing(path.get_ref()).map_err(|refusal| ctx.refused(path, key, refusal))?;
-    let what = if dir { "a directory" } else { "a file" };
-    match std::fs::metadata(&full) {
-        Ok(meta) if meta.is_dir() == dir => Ok(full),
-        Ok(_) => Err(ctx
-            .err(path, format!("{} is not {what}", full.display()))
-            .hint(format!("point the key at {what}"))),
-        Err(e) => Err(ctx
-            .err(path, format!("{} cannot be read: {e}", full.display()))
-            .hint("paths are relative to the directory holding the spec file")),
-    }
-}
-
-/// `git` is a URL (`scheme://...` or `user@host:path`) or a local path.
-fn validate_git(ctx: &Ctx, source: &Spanned<RawSource>, git: &Spanned<String>) -> Checked<Origin> {
-    let raw = source.get_ref();
-    let Some(rev) = &raw.rev else {
-        return Err(ctx
-            .err(git, "a git source needs `rev`, the full commit to build")
-            .hint("add `rev = \"<40-hex commit>\"`: a tag or branch can move, a commit cannot"));
-    };
-    let r = rev.get_ref();
-    if r.len() != 40 || !r.chars().all(|c| c.is_ascii_hexdigit()) {
-        return Err(ctx
-            .err(rev, format!("source.rev `{r}` is not a full 40-hex commit id"))
-            .hint("pin the full commit (`git rev-parse v1.2.3^{commit}`); put a tag name in `tag`"));
-    }
-    if r.chars().any(|c| c.is_ascii_uppercase()) {
-        return Err(ctx
-            .err(rev, format!("source.rev `{r}` uses uppercase hex"))
-            .hint("write it in lowercase"));
-    }
-    let url = git.get_ref();
-    if url.trim().is_empty() {
-        return Err(ctx.err(git, "source.git is empty").hint("give a repository URL or a local path"));
-    }
-    let remote = url.contains("://") || looks_like_scp(url);
-    if url.starts_with("ext::") || url.starts_with('-') {
-        return Err(ctx
-            .err(git, format!("source.git `{url}` is not a repository URL or path"))
-            .hint("use an https://, ssh://, git:// or file:// URL, or a local path"));
-    }
-    let url =
-        if remote { url.clone() } else { existing(ctx, "source.git", git, true)?.display().to_string() };
-    if let Some(tag) = &raw.tag {
-        let t = tag.get_ref();
-        if t.is_empty() || t.starts_with('-') || t.contains("..") || t.chars().any(|c| c.is_whitespace()) {
+        Some(command) => command.get_ref().clone(),
+        None if is_dsc => DSC_COMMAND.to_string(),
+        None => {
             return Err(ctx
-                .err(tag, format!("source.tag `{t}` is not a valid tag name"))
-                .hint("give the tag's name, e.g. `tag = \"v1.2.3\"`"));
-        }
-    }
-    Ok(Origin::Git { url, rev: r.clone(), tag: raw.tag.as_ref().map(|t| t.get_ref().clone()) })
-}
-
-/// `user@host:path` without a scheme, as git understands it.
-fn looks_like_scp(url: &str) -> bool {
-    match url.split_once(':') {
-        Some((host, _)) => !host.contains('/') && host.contains('@'),
-        None => false,
-    }
-}
-
-fn validate_tarball(ctx: &Ctx, source: &Spanned<RawSource>, tarball: &Spanned<String>) -> Checked<Origin> {
-    let raw = source.get_ref();
-    if tarball.get_ref().contains("://") {
-        return Err(ctx
-            .err(tarball, "source.tarball must be a local file; reprocheck does not download")
-            .hint("download the tarball, check it, and give its path relative to the spec"));
-    }
-    let Some(sha256) = &raw.sha256 else {
-        return Err(ctx
-            .err(tarball, "a tarball source needs `sha256`, so a changed file is caught before building")
-            .hint("add `sha256 = \"<hex>\"` (the output of `sha256sum FILE`)"));
-    };
-    let text = sha256.get_ref();
-    let prefixed = if text.contains(':') { text.clone() } else { format!("sha256:{text}") };
-    let digest = Digest::parse(&prefixed)
-        .map_err(|m| ctx.err(sha256, m).hint("give the 64 lowercase hex digits `sha256sum FILE` prints"))?;
-    let strip_components = match &raw.strip_components {
-        None => 0,
-        Some(n) if (0..=16).contains(n.get_ref()) => *n.get_ref() as u32,
-        Some(n) => {
-            return Err(ctx
-                .err(n, format!("source.strip_components = {} is out of range", n.get_ref()))
-                .hint("use 0 to 16; 1 drops the usual top directory like `tar --strip-components=1`"))
+                .err(spanned, "[build] has no `command`")
+                .hint("give the command that builds the outputs, e.g. `command = \"make dist\"`"))
         }
     };
-    let path = existing(ctx, "source.tarball", tarball, false)?;
-    Ok(Origin::Tarball { path, sha256: digest, strip_components })
-}
-
-fn validate_build(ctx: &Ctx, build: &RawBuild, is_git: bool) -> Checked<Build> {
-    if build.command.get_ref().trim().is_empty() {
-        return Err(ctx
-            .err(&build.command, "build.command is empty")
-            .hint("give the command that builds the outputs, e.g. `command = \"make dist\"`"));
-    }
-    if build.outputs.get_ref().is_empty() {
-        return Err(ctx
-            .err(&build.outputs, "build.outputs is empty: there would be nothing to compare")
-            .hint("list globs relative to the source dir, e.g. `outputs = [\"dist/*.tar.gz\"]`"));
-    }
-    let mut outputs = Vec::new();
-    for glob in build.outputs.get_ref() {
-        check_output_glob(glob.get_ref()).map_err(|m| {
-            ctx.err(glob, m).hint("outputs are globs relative to the source dir, like `dist/*` or `out/**`")
-        })?;
-        outputs.push(glob.get_ref().clone());
-    }
+    let outputs = match &build.outputs {
+        Some(globs) if globs.get_ref().is_empty() => {
+            return Err(ctx
+                .err(globs, "build.outputs is empty: there would be nothing to compare")
+                .hint("list globs relative to the source dir, e.g. `outputs = [\"dist/*.tar.gz\"]`"))
+        }
+        Some(globs) => output_globs(ctx, globs.get_ref(), is_dsc)?,
+        None if is_dsc => DSC_OUTPUTS.map(String::from).to_vec(),
+        None => {
+            return Err(ctx
+                .err(spanned, "[build] has no `outputs`")
+                .hint("list globs relative to the source dir, e.g. `outputs = [\"dist/*.tar.gz\"]`"))
+        }
+    };
     let mut env = BTreeMap::new();
     for (key, value) in &build.env {
         let k = key.get_ref();
@@ -395,24 +289,56 @@ fn validate_build(ctx: &Ctx, build: &RawBuild, is_git: bool) -> Checked<Build> {
         }
         None => DEFAULT_TIMEOUT,
     };
-    let source_date_epoch = match &build.source_date_epoch {
-        None => None,
-        Some(v) => match v.get_ref() {
-            toml::Value::Integer(i) if *i >= 0 => Some(SourceDateEpoch::Fixed(*i)),
-            toml::Value::String(s) if s == "commit" && is_git => Some(SourceDateEpoch::Commit),
-            toml::Value::String(s) if s == "commit" => {
-                return Err(ctx
-                    .err(v, "source_date_epoch = \"commit\" needs a git source")
-                    .hint("give the epoch as an integer, e.g. `source_date_epoch = 1700000000`"))
-            }
-            _ => {
-                return Err(ctx
-                    .err(v, "build.source_date_epoch must be a non-negative integer or \"commit\"")
-                    .hint("e.g. `source_date_epoch = 1700000000` (seconds since 1970)"))
-            }
-        },
-    };
-    Ok(Build { command: build.command.get_ref().clone(), outputs, env, timeout, source_date_epoch })
+    let is_git = matches!(origin, Origin::Git { .. });
+    let source_date_epoch =
+        match &build.source_date_epoch {
+            // dpkg-buildpackage would take the changelog's date anyway; said
+            // here, it is also what the report and the build directory carry.
+            None if is_dsc => Some(SourceDateEpoch::Changelog),
+            None => None,
+            Some(v) => match v.get_ref() {
+                toml::Value::Integer(i) if *i >= 0 => Some(SourceDateEpoch::Fixed(*i)),
+                toml::Value::String(s) if s == "commit" && is_git => Some(SourceDateEpoch::Commit),
+                toml::Value::String(s) if s == "changelog" => Some(SourceDateEpoch::Changelog),
+                toml::Value::String(s) if s == "commit" => {
+                    return Err(ctx
+                        .err(v, "source_date_epoch = \"commit\" needs a git source")
+                        .hint("give the epoch as an integer, e.g. `source_date_epoch = 1700000000`"))
+                }
+                _ => return Err(ctx
+                    .err(
+                        v,
+                        "build.source_date_epoch must be a non-negative integer, \"commit\" or \"changelog\"",
+                    )
+                    .hint("e.g. `source_date_epoch = 1700000000` (seconds since 1970)")),
+            },
+        };
+    Ok(Build { command, outputs, env, timeout, source_date_epoch })
+}
+
+/// The output globs, checked. A `dsc` source builds in its unpacked tree
+/// and its outputs are read from the build directory above it, where
+/// dpkg-buildpackage writes: `../*.deb` (as a build in the tree names
+/// them) is taken as `*.deb`, once and no further up.
+fn output_globs(ctx: &Ctx, globs: &[Spanned<String>], is_dsc: bool) -> Checked<Vec<String>> {
+    let mut outputs = Vec::new();
+    for glob in globs {
+        let text = glob.get_ref();
+        let text = match text.strip_prefix("../") {
+            Some(rest) if is_dsc => rest,
+            _ => text.as_str(),
+        };
+        check_output_glob(text).map_err(|m| {
+            let hint = match (is_dsc, glob.get_ref().starts_with("../")) {
+                (true, _) => "a dsc source's outputs are relative to the build directory dpkg-buildpackage writes to, like `*.deb` (or `../*.deb`)",
+                (false, true) => "outputs are globs relative to the source dir; a leading `../` is taken only for a `dsc` source, whose packages land beside its tree",
+                (false, false) => "outputs are globs relative to the source dir, like `dist/*` or `out/**`",
+            };
+            ctx.err(glob, m).hint(hint)
+        })?;
+        outputs.push(text.to_string());
+    }
+    Ok(outputs)
 }
 
 /// An output glob must stay inside the source directory and compile.

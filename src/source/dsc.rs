@@ -1,0 +1,246 @@
+//! Debian source packages (`[source] dsc`): the `.dsc` is pinned by the
+//! spec's sha256, every file it lists is checked against the `.dsc`'s own
+//! `Checksums-Sha256`, and the tree is unpacked as `dpkg-source -x` lays it
+//! out (`SOURCE-UPSTREAM/`, the upstream tarball without its own `debian/`,
+//! component tarballs in their directories, then `debian/`), with the
+//! hostile-input rules and limits of tarball sources.
+//!
+//! Quilt patches are not applied here: `dpkg-buildpackage` applies them
+//! (`dpkg-source --before-build`) before it builds.
+
+use super::tarball::{open_verified, source_collector};
+use crate::collect::OutputSelector;
+use crate::debian::dsc::{Dsc, DscFile, Part};
+use crate::errors::*;
+use crate::spec::{self, Digest};
+use std::path::{Path, PathBuf};
+
+/// Largest `.dsc` read: a control file lists a few files.
+const MAX_DSC_SIZE: u64 = 1 << 20;
+
+/// Verifies the `.dsc` at `path` against `expected` and the files it lists
+/// against it, then unpacks the tree into `dest/SOURCE-UPSTREAM` (`dest` is
+/// created). Returns the parsed `.dsc`.
+pub fn unpack(path: &Path, expected: &Digest, dest: &Path, limits: &spec::Limits) -> Result<Dsc> {
+    let text = spec::read_capped(path, MAX_DSC_SIZE)?;
+    let actual = Digest::of_bytes(text.as_bytes());
+    ensure!(
+        actual == *expected,
+        "the .dsc {} has {actual}, but source.sha256 pins {expected}\n\
+         help: the file is not the one the spec was written for; fetch the right one, \
+         or update `sha256` only if you trust the new file",
+        path.display()
+    );
+    let dsc = Dsc::parse(&text).with_context(|| format!("reading {}", path.display()))?;
+    let parts = plan_unpacking(&dsc).with_context(|| format!("{}", path.display()))?;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let files: Vec<(PathBuf, &DscFile, Part)> = parts
+        .into_iter()
+        .map(|(file, part)| Ok((beside(dir, &file.name, path)?, file, part)))
+        .collect::<Result<_>>()?;
+    let tree = dsc.tree_name();
+    let everything = OutputSelector::new(&["**".to_string()])?;
+    let mut collector = source_collector(dest, &everything, limits)?;
+    for (file, listed, part) in &files {
+        check_size(file, listed, path)?;
+        let stream = open_verified(file, &listed.sha256, |actual| {
+            format!(
+                "{} has {actual}, but {} lists {} for it\n\
+                 help: the file is not the one the .dsc names; fetch it again (`apt-get source --download-only`)",
+                file.display(),
+                path.display(),
+                listed.sha256
+            )
+        })?;
+        let (prefix, strip, skipped) = match part {
+            // dpkg-source drops an upstream debian/ for the package's own.
+            Part::Orig => (tree.clone(), 1, Some(format!("{tree}/debian"))),
+            Part::Component(component) => (format!("{tree}/{component}"), 1, None),
+            Part::Debian => (tree.clone(), 0, None),
+            Part::Native => (tree.clone(), 1, None),
+            Part::Signature => continue,
+        };
+        collector.skipping(skipped);
+        collector
+            .add_stripped(stream, &prefix, strip)
+            .with_context(|| format!("unpacking {}", file.display()))?;
+    }
+    collector.finish()?;
+    let rules = dest.join(&tree).join("debian/rules");
+    ensure!(
+        rules.is_file(),
+        "{} unpacked without debian/rules: this is not a buildable Debian source package",
+        path.display()
+    );
+    Ok(dsc)
+}
+
+/// The files to unpack, in order (upstream, components, debian), after
+/// checking that they make up a source package of a supported format.
+fn plan_unpacking(dsc: &Dsc) -> Result<Vec<(&DscFile, Part)>> {
+    let mut parts: Vec<(&DscFile, Part)> =
+        dsc.files.iter().map(|f| Ok((f, dsc.part(f)?))).collect::<Result<_>>()?;
+    let count = |wanted: fn(&Part) -> bool| parts.iter().filter(|(_, p)| wanted(p)).count();
+    let (origs, debians, natives) =
+        (count(|p| *p == Part::Orig), count(|p| *p == Part::Debian), count(|p| *p == Part::Native));
+    match dsc.format.as_str() {
+        "3.0 (quilt)" => ensure!(
+            origs == 1 && debians == 1 && natives == 0,
+            "a 3.0 (quilt) source has one .orig.tar.* and one .debian.tar.*; this lists {origs} and {debians}"
+        ),
+        "3.0 (native)" => ensure!(
+            natives == 1 && origs == 0 && debians == 0,
+            "a 3.0 (native) source has one .tar.*; this lists {natives}, with {origs} .orig and {debians} .debian tarballs"
+        ),
+        "1.0" => bail!(
+            "Format 1.0 (a .diff.gz over the upstream tarball) is not unpacked by reprocheck\n\
+             help: unpack it with `dpkg-source -x FILE.dsc DIR` and build DIR as a `path` source, pinned by `nar_hash`"
+        ),
+        other => bail!("Format `{other}` is not one reprocheck unpacks (3.0 (quilt) and 3.0 (native) are)"),
+    }
+    let order = |part: &Part| match part {
+        Part::Orig | Part::Native => 0,
+        Part::Component(_) => 1,
+        Part::Debian => 2,
+        Part::Signature => 3,
+    };
+    parts.sort_by_key(|(_, part)| order(part));
+    Ok(parts)
+}
+
+/// The file `name` beside the `.dsc`, which must resolve into the same
+/// directory: a link out of it would reach host files the spec did not name.
+fn beside(dir: &Path, name: &str, dsc: &Path) -> Result<PathBuf> {
+    let file = dir.join(name);
+    let resolved = file.canonicalize().with_context(|| {
+        format!(
+            "{} lists {name}, which is not beside it ({})\n\
+             help: fetch the whole source package into one directory (`apt-get source --download-only PKG=VERSION`)",
+            dsc.display(),
+            file.display()
+        )
+    })?;
+    let home = dir.canonicalize().with_context(|| format!("resolving {}", dir.display()))?;
+    ensure!(
+        resolved.parent() == Some(home.as_path()),
+        "{} resolves to {}, outside the .dsc's directory {}\n\
+         help: copy the file beside the .dsc instead of linking it",
+        file.display(),
+        resolved.display(),
+        home.display()
+    );
+    Ok(file)
+}
+
+/// A file of the wrong size is refused before it is hashed.
+fn check_size(file: &Path, listed: &DscFile, dsc: &Path) -> Result<()> {
+    let meta = std::fs::metadata(file).with_context(|| format!("reading {}", file.display()))?;
+    ensure!(meta.is_file(), "{} is not a regular file", file.display());
+    let size = meta.len();
+    ensure!(
+        size == listed.size,
+        "{} is {size} bytes, but {} lists {} bytes for it\n\
+         help: the download may be cut short; fetch it again",
+        file.display(),
+        dsc.display(),
+        listed.size
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flate2::{write::GzEncoder, Compression};
+
+    /// A gzipped tar of `(path, content)` files.
+    fn tar_gz(files: &[(&str, &str)]) -> Vec<u8> {
+        let mut builder = tar::Builder::new(GzEncoder::new(Vec::new(), Compression::default()));
+        for (path, content) in files {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(content.len() as u64);
+            header.set_mode(0o644);
+            header.set_mtime(1_600_000_000);
+            builder.append_data(&mut header, path, content.as_bytes()).unwrap();
+        }
+        builder.into_inner().unwrap().finish().unwrap()
+    }
+
+    /// Writes a 3.0 (quilt) source package `demo 1.0-1` into `dir`; returns the .dsc's path and digest.
+    fn package(dir: &Path, orig: &[u8], debian: &[u8]) -> (PathBuf, Digest) {
+        std::fs::write(dir.join("demo_1.0.orig.tar.gz"), orig).unwrap();
+        std::fs::write(dir.join("demo_1.0-1.debian.tar.gz"), debian).unwrap();
+        let line = |name: &str, bytes: &[u8]| {
+            format!(
+                " {} {} {name}\n",
+                Digest::of_bytes(bytes).to_string().trim_start_matches("sha256:"),
+                bytes.len()
+            )
+        };
+        let text = format!(
+            "Format: 3.0 (quilt)\nSource: demo\nVersion: 1.0-1\nChecksums-Sha256:\n{}{}",
+            line("demo_1.0.orig.tar.gz", orig),
+            line("demo_1.0-1.debian.tar.gz", debian)
+        );
+        let path = dir.join("demo_1.0-1.dsc");
+        std::fs::write(&path, &text).unwrap();
+        (path, Digest::of_bytes(text.as_bytes()))
+    }
+
+    #[test]
+    fn unpacks_as_dpkg_source_does_and_drops_the_upstream_debian_directory() {
+        let tmp = tempfile::tempdir().unwrap();
+        let orig = tar_gz(&[
+            ("demo-1.0/main.c", "int main;\n"),
+            ("demo-1.0/debian/rules", "upstream's own\n"),
+            ("demo-1.0/debian/upstream-only", "x"),
+        ]);
+        let debian = tar_gz(&[("debian/rules", "#!/usr/bin/make -f\n"), ("debian/changelog", "x\n")]);
+        let (dsc_path, digest) = package(tmp.path(), &orig, &debian);
+        let dest = tmp.path().join("tree");
+        let dsc = unpack(&dsc_path, &digest, &dest, &spec::Limits::default()).unwrap();
+        assert_eq!(dsc.tree_name(), "demo-1.0");
+        assert_eq!(std::fs::read_to_string(dest.join("demo-1.0/main.c")).unwrap(), "int main;\n");
+        assert_eq!(
+            std::fs::read_to_string(dest.join("demo-1.0/debian/rules")).unwrap(),
+            "#!/usr/bin/make -f\n"
+        );
+        assert!(dest.join("demo-1.0/debian/changelog").is_file());
+        assert!(
+            !dest.join("demo-1.0/debian/upstream-only").exists(),
+            "the upstream debian/ is replaced, not merged"
+        );
+    }
+
+    #[test]
+    fn a_changed_file_a_wrong_pin_and_a_link_out_are_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let orig = tar_gz(&[("demo-1.0/main.c", "int main;\n")]);
+        let debian = tar_gz(&[("debian/rules", "r\n")]);
+        let (dsc_path, digest) = package(tmp.path(), &orig, &debian);
+        let limits = spec::Limits::default();
+        let err = format!(
+            "{:#}",
+            unpack(&dsc_path, &Digest::of_bytes(b"other"), &tmp.path().join("a"), &limits).unwrap_err()
+        );
+        assert!(err.contains("but source.sha256 pins"), "{err}");
+        // Same size, other bytes: caught by the .dsc's checksum.
+        let mut tampered = debian.clone();
+        let last = tampered.len() - 1;
+        tampered[last] ^= 1;
+        std::fs::write(tmp.path().join("demo_1.0-1.debian.tar.gz"), &tampered).unwrap();
+        let err = format!("{:#}", unpack(&dsc_path, &digest, &tmp.path().join("b"), &limits).unwrap_err());
+        assert!(err.contains("lists sha256:"), "{err}");
+        // A listed file that links out of the .dsc's directory.
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("debian.tar.gz"), &debian).unwrap();
+        std::fs::remove_file(tmp.path().join("demo_1.0-1.debian.tar.gz")).unwrap();
+        std::os::unix::fs::symlink(
+            outside.path().join("debian.tar.gz"),
+            tmp.path().join("demo_1.0-1.debian.tar.gz"),
+        )
+        .unwrap();
+        let err = format!("{:#}", unpack(&dsc_path, &digest, &tmp.path().join("c"), &limits).unwrap_err());
+        assert!(err.contains("outside the .dsc's directory"), "{err}");
+    }
+}
