@@ -1,0 +1,71 @@
+//! The bundled real-world examples under specs/, run as their READMEs say,
+//! end to end against the real engine. Their sources come from the package
+//! registries (pinned by sha256) through each example's fetch script.
+
+mod common;
+
+use common::*;
+use std::process::Command;
+
+/// Runs an example's fetch script; panics with its output when it fails.
+fn fetch(script: &str) {
+    let run = Command::new(root().join(script)).output().unwrap();
+    assert!(run.status.success(), "{script} failed: {}", show(&run));
+}
+
+/// The run id of a results directory's report, and the report.
+fn checked(out: &std::path::Path) -> (String, serde_json::Value) {
+    let report = report(out);
+    (report["run_id"].as_str().unwrap().to_string(), report)
+}
+
+#[test]
+fn debian_hello_from_its_dsc_differs_only_by_the_year_that_time_leaks() {
+    let Some(engine) = engine() else { return };
+    fetch("specs/debian/hello/fetch.sh");
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = "specs/debian/hello/hello.toml";
+
+    // Every factor: the published package leaks the build year (dh_autoreconf
+    // reruns configure.ac's `date +%Y`), so the shifted clock changes usr/bin/hello.
+    let all = tmp.path().join("all");
+    let run = reprocheck(&["check", spec, "--build-missing", "--out", all.to_str().unwrap()]);
+    assert_eq!(run.status.code(), Some(1), "{}", show(&run));
+    let (run_id, report) = checked(&all);
+    assert_eq!(leftovers(&engine, &run_id), 0);
+    assert_eq!(report["verdict"], "unreproducible");
+    assert_eq!(report["source"]["kind"], "dsc");
+    assert_eq!(report["source"]["package"], "hello 2.10-3");
+    let varied: Vec<&str> =
+        report["factors"]["varied"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert!(varied.contains(&"time"), "the time factor must be varied here: {varied:?}");
+    // dpkg-buildpackage's results, read from the build directory above the tree;
+    // the .buildinfo and .changes are not outputs by default.
+    let mut outputs: Vec<&str> =
+        report["runs"][0]["outputs"].as_object().unwrap().keys().map(String::as_str).collect();
+    outputs.sort();
+    assert_eq!(outputs.len(), 2, "{outputs:?}");
+    assert!(
+        outputs[0].starts_with("hello-dbgsym_2.10-3_") && outputs[1].starts_with("hello_2.10-3_"),
+        "{outputs:?}"
+    );
+    assert!(outputs.iter().all(|o| o.ends_with(".deb")), "{outputs:?}");
+    // SOURCE_DATE_EPOCH from debian/changelog: Mon, 26 Dec 2022 16:30:00 +0100.
+    assert_eq!(report["runs"][0]["environment"]["env"]["SOURCE_DATE_EPOCH"], "1672068600");
+    let differing: Vec<&str> = report["comparison"]["differences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["path"].as_str().unwrap())
+        .collect();
+    assert!(differing.iter().any(|p| p.starts_with("hello_2.10-3_")), "{differing:?}");
+
+    // Every factor but time: the same two packages, bit for bit.
+    let without_time = tmp.path().join("without-time");
+    let run = reprocheck(&["check", spec, "--vary=-time", "--out", without_time.to_str().unwrap()]);
+    assert_eq!(run.status.code(), Some(0), "{}", show(&run));
+    let (run_id, report) = checked(&without_time);
+    assert_eq!(leftovers(&engine, &run_id), 0);
+    assert_eq!(report["verdict"], "reproducible");
+    assert!(report["factors"]["varied"].as_array().unwrap().len() >= 10, "{}", report["factors"]);
+}
