@@ -334,3 +334,65 @@ EOS\n\
     let top = listing.lines().find(|l| l.ends_with(" pkg-1.0/")).expect("the top directory is archived");
     assert!(top.contains("2020-09-13 12:26:40"), "the top directory has the commit time: {listing}");
 }
+
+#[test]
+fn the_spec_alone_names_the_published_files_inline_and_through_a_sums_file() {
+    let Some(engine) = ready_engine() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    // The build tars one file with mtime 1; the "published" tar has mtime 2:
+    // same contents, other bytes.
+    std::fs::create_dir_all(tmp.path().join("src")).unwrap();
+    std::fs::write(
+        tmp.path().join("src/build.sh"),
+        "mkdir -p out/t && echo hi > out/t/a && \
+         tar --sort=name --mtime=@1 --owner=0 --group=0 --numeric-owner -C out/t -cf out/x.tar a && rm -r out/t\n",
+    )
+    .unwrap();
+    let published = sh(
+        tmp.path(),
+        "mkdir -p published t && echo hi > t/a && \
+         tar --sort=name --mtime=@2 --owner=0 --group=0 --numeric-owner -C t -cf published/x.tar a && \
+         cd published && sha256sum x.tar > SHA256SUMS && sha256sum x.tar | cut -d' ' -f1",
+    );
+    for (name, expect) in [
+        (
+            "inline",
+            format!("\"out/x.tar\" = {{ sha256 = \"sha256:{published}\", file = \"published/x.tar\" }}"),
+        ),
+        (
+            "sums",
+            "sums = { file = \"published/SHA256SUMS\", under = \"out\", references = \"published\" }".into(),
+        ),
+    ] {
+        let spec = spec_with_source(tmp.path(), "path = \"src\"", &format!("[expect]\n{expect}"));
+        let out = tmp.path().join(name);
+        let run = reprocheck(&["verify", spec.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+        assert_eq!(run.status.code(), Some(1), "{name}: content-match is not a pass: {}", show(&run));
+        let report = report(&out);
+        assert_eq!(leftovers(&engine, report["run_id"].as_str().unwrap()), 0);
+        let output = &report["verification"]["outputs"][0];
+        assert_eq!(output["output"], "out/x.tar", "{name}: {output}");
+        assert_eq!(output["verdict"], "content-match", "{name}: {output}");
+        assert!(output["reference"].as_str().unwrap().ends_with("published/x.tar"), "{name}: {output}");
+        let kinds: Vec<&str> =
+            output["metadata_differences"].as_array().unwrap().iter().map(|k| k.as_str().unwrap()).collect();
+        assert_eq!(kinds, ["mtime"], "{name}");
+    }
+    // A published file that is not the one the digest pins stops before building.
+    std::fs::write(tmp.path().join("published/x.tar"), "tampered").unwrap();
+    let spec = spec_with_source(
+        tmp.path(),
+        "path = \"src\"",
+        &format!(
+            "[expect]\n\"out/x.tar\" = {{ sha256 = \"sha256:{published}\", file = \"published/x.tar\" }}"
+        ),
+    );
+    let run = without_engine(&[
+        "verify",
+        spec.to_str().unwrap(),
+        "--out",
+        tmp.path().join("bad").to_str().unwrap(),
+    ]);
+    assert_eq!(run.status.code(), Some(2), "{}", show(&run));
+    assert!(String::from_utf8_lossy(&run.stderr).contains("is not the published artifact"), "{}", show(&run));
+}

@@ -16,12 +16,13 @@ const SUMS_KEY: &str = "sums";
 
 /// Validates the `[expect]` table of `spec` (whose text is `text`), reading
 /// its sums file if it names one. Each output may be expected once.
-/// `resolve` turns the sums path into a file the spec may read.
+/// `resolve(key, path)` turns a path the table names (the sums file, a
+/// reference file or directory) into a file the spec may read.
 pub(super) fn validate(
     spec: &Path,
     text: &str,
-    table: &Spanned<BTreeMap<Spanned<String>, Spanned<String>>>,
-    resolve: &dyn Fn(&Spanned<String>) -> Checked<PathBuf>,
+    table: &Spanned<BTreeMap<Spanned<String>, Spanned<toml::Value>>>,
+    resolve: &dyn Fn(&str, &Spanned<String>) -> Checked<PathBuf>,
 ) -> Checked<Vec<Expected>> {
     let at = |span: std::ops::Range<usize>, message: String| SpecError::at(spec, text, Some(span), message);
     let mut expected: Vec<Expected> = Vec::new();
@@ -30,13 +31,7 @@ pub(super) fn validate(
             format!("{}:{}", spec.display(), text[..span.start].matches('\n').count() + 1)
         };
         if key.get_ref() == SUMS_KEY {
-            let file = resolve(value)?;
-            // A regular file under a cap: not /dev/zero, not a FIFO.
-            let sums = super::read_capped(&file, MAX_SUMS_SIZE).map_err(|e| {
-                at(value.span(), format!("cannot read the sums file {}: {e:#}", file.display()))
-                    .hint("`sums` is a path relative to the spec, to a file in `sha256sum` format")
-            })?;
-            for entry in parse_sums(&file, &sums)? {
+            for entry in sums(spec, text, value, resolve)? {
                 add(&mut expected, entry, || at(value.span(), "a sums entry repeats an output".into()))?;
             }
             continue;
@@ -44,10 +39,29 @@ pub(super) fn validate(
         check_output_path(key.get_ref()).map_err(|m| {
             at(key.span(), m).hint("keys are output paths relative to the source dir, e.g. \"dist/x.tar.gz\"")
         })?;
-        let sha256 = Digest::parse(value.get_ref()).map_err(|m| {
+        let fields = Fields::of(
+            value,
+            &["sha256", "file"],
+            "a digest, or `{ sha256 = \"sha256:<hex>\", file = \"PUBLISHED\" }`",
+        )
+        .map_err(|m| at(value.span(), m).hint(EXPECT_HINT))?;
+        let digest = match &fields {
+            Fields::Text(digest) => digest.as_str(),
+            Fields::Table(_) => {
+                fields.required("sha256").map_err(|m| at(value.span(), m).hint(EXPECT_HINT))?
+            }
+        };
+        let sha256 = Digest::parse(digest).map_err(|m| {
             at(value.span(), m).hint("write the published digest as \"sha256:<64 lowercase hex>\"")
         })?;
-        let entry = Expected { path: key.get_ref().clone(), sha256, origin: line(key.span()) };
+        let reference = match fields.optional("file").map_err(|m| at(value.span(), m).hint(EXPECT_HINT))? {
+            Some(file) => Some(resolve(
+                &format!("expect.\"{}\".file", key.get_ref()),
+                &Spanned::new(value.span(), file.to_string()),
+            )?),
+            None => None,
+        };
+        let entry = Expected { path: key.get_ref().clone(), sha256, origin: line(key.span()), reference };
         add(&mut expected, entry, || {
             at(key.span(), format!("output `{}` is expected twice", key.get_ref()))
         })?;
@@ -58,6 +72,107 @@ pub(super) fn validate(
         ));
     }
     Ok(expected)
+}
+
+const EXPECT_HINT: &str = "write `\"dist/x.tar.gz\" = \"sha256:<hex>\"`, or with the published file to compare against, \
+                           `\"dist/x.tar.gz\" = { sha256 = \"sha256:<hex>\", file = \"published/x.tar.gz\" }`";
+
+const SUMS_HINT: &str = "write `sums = \"SHA256SUMS\"`, or `sums = { file = \"SHA256SUMS\", under = \"dist\", references = \"published\" }`";
+
+/// `expect.sums`: a sums file, or a table naming one (`file`) with the
+/// output directory its names are under (`under`) and the directory that
+/// holds the published files it lists (`references`).
+fn sums(
+    spec: &Path,
+    text: &str,
+    value: &Spanned<toml::Value>,
+    resolve: &dyn Fn(&str, &Spanned<String>) -> Checked<PathBuf>,
+) -> Checked<Vec<Expected>> {
+    let at = |message: String| SpecError::at(spec, text, Some(value.span()), message);
+    let fields = Fields::of(value, &["file", "under", "references"], "a path or a table")
+        .map_err(|m| at(m).hint(SUMS_HINT))?;
+    let (file, under, references) = match &fields {
+        Fields::Text(file) => (file.as_str(), None, None),
+        Fields::Table(_) => {
+            let optional = |key: &str| fields.optional(key).map_err(|m| at(m).hint(SUMS_HINT));
+            (
+                fields.required("file").map_err(|m| at(m).hint(SUMS_HINT))?,
+                optional("under")?,
+                optional("references")?,
+            )
+        }
+    };
+    let spanned = |s: &str| Spanned::new(value.span(), s.to_string());
+    let file = resolve("expect.sums", &spanned(file))?;
+    let references = match references {
+        Some(dir) => Some(resolve("expect.sums.references", &spanned(dir))?),
+        None => None,
+    };
+    if let Some(under) = under {
+        check_output_path(under).map_err(|m| at(format!("expect.sums.under: {m}")).hint(SUMS_HINT))?;
+    }
+    // A regular file under a cap: not /dev/zero, not a FIFO.
+    let listed = super::read_capped(&file, MAX_SUMS_SIZE).map_err(|e| {
+        at(format!("cannot read the sums file {}: {e:#}", file.display()))
+            .hint("`sums` is a path relative to the spec, to a file in `sha256sum` format")
+    })?;
+    let mut entries = parse_sums(&file, &listed)?;
+    for entry in &mut entries {
+        if let Some(dir) = &references {
+            let published = dir.join(&entry.path);
+            if !published.is_file() {
+                return Err(at(format!(
+                    "{} lists `{}`, but the references directory {} has no such file",
+                    entry.origin,
+                    entry.path,
+                    dir.display()
+                ))
+                .hint("put every published file the sums file lists beside it, or drop `references`"));
+            }
+            entry.reference = Some(published);
+        }
+        if let Some(under) = under {
+            entry.path = format!("{}/{}", under.trim_end_matches('/'), entry.path);
+        }
+    }
+    Ok(entries)
+}
+
+/// An `[expect]` value: a string, or a table of string fields.
+enum Fields<'a> {
+    Text(&'a String),
+    Table(&'a toml::Table),
+}
+
+impl<'a> Fields<'a> {
+    /// `value` as a string or as a table whose keys are among `allowed`.
+    fn of(value: &'a Spanned<toml::Value>, allowed: &[&str], what: &str) -> Result<Fields<'a>, String> {
+        match value.get_ref() {
+            toml::Value::String(text) => Ok(Fields::Text(text)),
+            toml::Value::Table(table) => {
+                if let Some(unknown) = table.keys().find(|k| !allowed.contains(&k.as_str())) {
+                    return Err(format!("unknown key `{unknown}`; expected {}", allowed.join(", ")));
+                }
+                Ok(Fields::Table(table))
+            }
+            other => Err(format!("expected {what}; this is {}", other.type_str())),
+        }
+    }
+
+    fn optional(&self, key: &str) -> Result<Option<&'a str>, String> {
+        match self {
+            Fields::Text(_) => Ok(None),
+            Fields::Table(table) => match table.get(key) {
+                None => Ok(None),
+                Some(toml::Value::String(s)) => Ok(Some(s.as_str())),
+                Some(other) => Err(format!("`{key}` must be a string; this is {}", other.type_str())),
+            },
+        }
+    }
+
+    fn required(&self, key: &str) -> Result<&'a str, String> {
+        self.optional(key)?.ok_or_else(|| format!("the table has no `{key}`"))
+    }
 }
 
 /// Adds `entry`, refusing a second, different digest for the same path.
@@ -120,8 +235,12 @@ pub(super) fn parse_sums(file: &Path, text: &str) -> Checked<Vec<Expected>> {
         let sha256 = Digest::parse(&format!("sha256:{hex}")).map_err(err)?;
         check_output_path(path).map_err(err)?;
         let line_no = text[..start].matches('\n').count() + 1;
-        let entry =
-            Expected { path: path.to_string(), sha256, origin: format!("{}:{line_no}", file.display()) };
+        let entry = Expected {
+            path: path.to_string(),
+            sha256,
+            origin: format!("{}:{line_no}", file.display()),
+            reference: None,
+        };
         let conflict = || err(format!("`{path}` appears twice"));
         add(&mut out, entry, conflict)?;
     }

@@ -150,6 +150,9 @@ pub struct Expected {
     pub sha256: Digest,
     /// Where it was declared, `file:line`, for messages.
     pub origin: String,
+    /// The published file itself, when the spec names it: compared member
+    /// by member with the rebuild, like `verify --expect-file`.
+    pub reference: Option<PathBuf>,
 }
 
 /// `[build]`: the command and what it produces.

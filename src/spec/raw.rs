@@ -12,7 +12,7 @@ pub(super) struct RawSpec {
     pub source: Option<Spanned<RawSource>>,
     pub build: Option<Spanned<RawBuild>>,
     pub check: Option<RawCheck>,
-    pub expect: Option<Spanned<BTreeMap<Spanned<String>, Spanned<String>>>>,
+    pub expect: Option<Spanned<BTreeMap<Spanned<String>, Spanned<toml::Value>>>>,
     pub limits: Option<super::limits::RawLimits>,
 }
 

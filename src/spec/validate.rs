@@ -86,10 +86,8 @@ pub(super) fn validate(file: &Path, text: String, host_paths: HostPaths) -> Chec
     let check = validate_check(&ctx, raw.check.as_ref())?;
     let expect = match &raw.expect {
         Some(table) => {
-            let resolve = |sums: &Spanned<String>| {
-                ctx.reach
-                    .existing(sums.get_ref())
-                    .map_err(|refusal| ctx.refused(sums, "expect.sums", refusal))
+            let resolve = |key: &str, path: &Spanned<String>| {
+                ctx.reach.existing(path.get_ref()).map_err(|refusal| ctx.refused(path, key, refusal))
             };
             expect::validate(ctx.file, ctx.text, table, &resolve)?
         }

@@ -67,16 +67,30 @@ pub async fn pipeline(invocation: Invocation<'_>, report: &mut Report) -> Result
 /// The spec's expectations plus `--expect-file` references. A reference
 /// for a path the spec also expects must have the spec's digest.
 fn expectations(spec: &Spec, files: &[(String, PathBuf)]) -> Result<Vec<Expectation>> {
-    let mut list: Vec<Expectation> = spec
-        .expect
-        .iter()
-        .map(|e| Expectation {
+    let mut list = Vec::new();
+    for e in &spec.expect {
+        if let Some(reference) = &e.reference {
+            // The published file must be the one the digest pins.
+            let actual = std::fs::File::open(reference).and_then(Digest::of_reader).with_context(|| {
+                format!("reading the published file {} ({})", reference.display(), e.origin)
+            })?;
+            ensure!(
+                actual == e.sha256,
+                "the published file {} has {actual}, but {} expects {} for {}\n\
+                 help: the file is not the published artifact the digest pins; fetch it again",
+                reference.display(),
+                e.origin,
+                e.sha256,
+                e.path
+            );
+        }
+        list.push(Expectation {
             path: e.path.clone(),
             sha256: e.sha256.clone(),
             declared_at: e.origin.clone(),
-            reference: None,
-        })
-        .collect();
+            reference: e.reference.clone(),
+        });
+    }
     for (path, file) in files {
         let sha256 = std::fs::File::open(file)
             .and_then(Digest::of_reader)
@@ -201,7 +215,8 @@ fn compare_with_reference(
 ) -> OutputVerdict {
     let Some(reference) = &e.reference else {
         check.note.get_or_insert_with(|| {
-            "no reference artifact, so only the digest was compared; pass --expect-file PATH=FILE \
+            "no reference artifact, so only the digest was compared; name the published file in [expect] \
+             (`{ sha256 = ..., file = ... }`) or pass --expect-file PATH=FILE \
              to see whether the contents match and where the bytes differ"
                 .to_string()
         });
