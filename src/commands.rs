@@ -66,12 +66,12 @@ fn package_options(packages: cli::PackageArgs) -> Result<image::BuildOptions> {
 /// What `image build` did with the lock, for the terminal.
 fn image_build_summary(built: &image::Built) -> String {
     let lock = built.lock_path.display();
-    let count = built.lock.packages.len();
+    let count = built.lock.contents();
     let mut text = match &built.resolution {
-        image::Resolution::FromLock => format!("built from {lock}: exactly its {count} packages\n"),
-        image::Resolution::FirstLock => format!("locked {count} packages in {lock} (new); commit it\n"),
+        image::Resolution::FromLock => format!("built from {lock}: exactly its {count}\n"),
+        image::Resolution::FirstLock => format!("locked {count} in {lock} (new); commit it\n"),
         image::Resolution::Updated(drift) if drift.is_empty() => {
-            format!("re-resolved: the same {count} packages; {lock} is unchanged in content\n")
+            format!("re-resolved: the same {count}; {lock} is unchanged in content\n")
         }
         image::Resolution::Updated(drift) => {
             format!("re-resolved and rewrote {lock} ({}):\n{}", drift.counts(), drift.lines())

@@ -39,11 +39,14 @@ pub fn mmdebstrap_version() -> Result<String> {
 
 /// Builds `work/rootfs.tar` for `recipe` from `sources`. With `keep_debs`,
 /// every .deb it installed is copied there (for the lock and the cache).
+/// With `wheels` (made by [`crate::image::python::gather`]), pip in the image
+/// installs them after the packages, with no index.
 pub async fn bootstrap(
     recipe: &Recipe,
     sources: AptSources<'_>,
     work: &Path,
     keep_debs: Option<&Path>,
+    wheels: Option<&Path>,
 ) -> Result<Bootstrapped> {
     let rootfs = work.join("rootfs.tar");
     let listing = work.join("installed.tsv");
@@ -64,6 +67,22 @@ pub async fn bootstrap(
             "--customize-hook=sync-out /var/cache/apt/archives {}",
             shell_quote(&dir.to_string_lossy())
         ));
+    }
+    if let Some(dir) = wheels {
+        use crate::image::python::{IN_IMAGE_DIR, REQUIREMENTS_FILE};
+        // pip from the image's own python3-pip; no index, no bytecode (its
+        // .pyc would carry the install time), every hash enforced again; no
+        // PIP_* variable or config file of the host's reaches it.
+        command
+            .arg(format!("--customize-hook=mkdir -p \"$1\"{IN_IMAGE_DIR}"))
+            .arg(format!("--customize-hook=sync-in {} {IN_IMAGE_DIR}", shell_quote(&dir.to_string_lossy())))
+            .arg(format!(
+                "--customize-hook=chroot \"$1\" env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root PIP_CONFIG_FILE=/dev/null \
+                 python3 -m pip install --no-index --find-links {IN_IMAGE_DIR} \
+                 --require-hashes --no-deps --no-compile --break-system-packages --root-user-action=ignore \
+                 --disable-pip-version-check --no-cache-dir --quiet --requirement {IN_IMAGE_DIR}/{REQUIREMENTS_FILE}"
+            ))
+            .arg(format!("--customize-hook=rm -rf \"$1\"{IN_IMAGE_DIR}"));
     }
     command
         .arg("--customize-hook=rm -f \"$1\"/var/cache/apt/archives/*.deb")

@@ -4,6 +4,7 @@
 //! the lock, not from the day the archive was read.
 
 use crate::errors::*;
+use crate::image::python::LockedDistribution;
 use crate::image::Recipe;
 use crate::spec::Digest;
 use serde::{Deserialize, Serialize};
@@ -59,6 +60,9 @@ pub struct PackageLock {
     /// Every installed package, sorted by name and architecture.
     #[serde(rename = "package")]
     pub packages: Vec<LockedPackage>,
+    /// The Python wheels installed after the packages, sorted by name.
+    #[serde(default, rename = "python", skip_serializing_if = "Vec::is_empty")]
+    pub python: Vec<LockedDistribution>,
 }
 
 /// What a recipe's resolution depends on: if any of it changes, the lock no
@@ -70,6 +74,11 @@ pub fn recipe_fingerprint(recipe: &Recipe) -> Digest {
         "packages": recipe.packages,
         "source_date_epoch": recipe.source_date_epoch,
     });
+    // Added only when present, so the locks of recipes without Python stay valid.
+    let mut inputs = inputs;
+    if !recipe.python.is_empty() {
+        inputs["python"] = serde_json::json!(recipe.python);
+    }
     Digest::of_bytes(inputs.to_string().as_bytes())
 }
 
@@ -79,6 +88,14 @@ pub fn lock_path(recipe_dir: &Path) -> PathBuf {
 }
 
 impl PackageLock {
+    /// What the lock holds, for messages: `120 packages` or `120 packages and 5 Python wheels`.
+    pub fn contents(&self) -> String {
+        match self.python.len() {
+            0 => format!("{} packages", self.packages.len()),
+            wheels => format!("{} packages and {wheels} Python wheels", self.packages.len()),
+        }
+    }
+
     /// Reads `DIR/packages.lock`; `Ok(None)` when there is none.
     pub fn load(recipe_dir: &Path) -> Result<Option<PackageLock>> {
         let path = lock_path(recipe_dir);
@@ -129,6 +146,19 @@ impl PackageLock {
             ));
         }
         text.push_str("]\n");
+        if !self.python.is_empty() {
+            text.push_str("python = [\n");
+            for d in &self.python {
+                text.push_str(&format!(
+                    "  {{ name = {}, version = {}, file = {}, sha256 = {} }},\n",
+                    quote(&d.name),
+                    quote(&d.version),
+                    quote(&d.file),
+                    quote(d.sha256.as_str())
+                ));
+            }
+            text.push_str("]\n");
+        }
         let path = lock_path(recipe_dir);
         crate::paths::write_atomically(&path, &text)?;
         Ok(path)
@@ -251,6 +281,12 @@ mod tests {
             rootfs: digest('2'),
             image: digest('3'),
             packages: vec![package("a\"b", "1:2.0", 'a'), package("c", "3", 'b')],
+            python: vec![LockedDistribution {
+                name: "setuptools".into(),
+                version: "75.6.0".into(),
+                file: "setuptools-75.6.0-py3-none-any.whl".into(),
+                sha256: digest('4'),
+            }],
         };
         lock.save(dir.path()).unwrap();
         assert_eq!(PackageLock::load(dir.path()).unwrap(), Some(lock));

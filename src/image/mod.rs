@@ -11,6 +11,7 @@ mod bootstrap;
 pub mod fetch;
 pub mod lock;
 pub mod pin;
+pub mod python;
 mod recipe;
 
 pub use archive::sha256_file;
@@ -153,8 +154,14 @@ async fn resolve(
     crate::errln!("resolving {} from {} with mmdebstrap ...", recipe.name, sources_file.display());
     let debs = work.join("debs");
     std::fs::create_dir_all(&debs).context("creating the package directory")?;
+    let wheels = work.join("python");
+    let python = match recipe.python.is_empty() {
+        true => Vec::new(),
+        false => python::gather(&recipe.python, &wheels)?,
+    };
+    let wheels = (!python.is_empty()).then_some(wheels.as_path());
     let bootstrapped =
-        bootstrap::bootstrap(recipe, AptSources::File(&sources_file), work, Some(&debs)).await?;
+        bootstrap::bootstrap(recipe, AptSources::File(&sources_file), work, Some(&debs), wheels).await?;
     let mut packages = Vec::new();
     for (name, version, architecture) in &bootstrapped.installed {
         let file = debs.join(lock::deb_file_name(name, version, architecture));
@@ -175,6 +182,7 @@ async fn resolve(
         rootfs,
         image: id.clone(),
         packages,
+        python,
     };
     keep(&lock, &debs);
     Ok(Built { id, lock, lock_path: PathBuf::new(), resolution: Resolution::FirstLock, unreproduced: None })
@@ -214,7 +222,14 @@ async fn from_lock(
         lock.packages.len(),
         lock_path.display()
     );
-    let bootstrapped = bootstrap::bootstrap(recipe, AptSources::LocalRepository(&pool), work, None).await?;
+    let wheels = work.join("python");
+    if !lock.python.is_empty() {
+        python::gather(&python::locked_requirements(&lock.python), &wheels)
+            .with_context(|| format!("gathering the Python wheels {} locks", lock_path.display()))?;
+    }
+    let wheels = (!lock.python.is_empty()).then_some(wheels.as_path());
+    let bootstrapped =
+        bootstrap::bootstrap(recipe, AptSources::LocalRepository(&pool), work, None, wheels).await?;
     let mut locked: Vec<_> =
         lock.packages.iter().map(|p| (p.name.clone(), p.version.clone(), p.architecture.clone())).collect();
     locked.sort();

@@ -102,10 +102,10 @@ pub async fn resolve(
         report.lock = Some(built.lock_path.display().to_string());
         if !request.locked {
             crate::errln!(
-                "first use: nothing pinned the image of {spec_file}; built it from {} and locked its {} packages in {}.\n\
+                "first use: nothing pinned the image of {spec_file}; built it from {} and locked its {} in {}.\n\
                  \x20         The image {} is now pinned by that lock; commit it to keep the pin.",
                 recipe.display(),
-                built.lock.packages.len(),
+                built.lock.contents(),
                 built.lock_path.display(),
                 built.id
             );

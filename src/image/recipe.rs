@@ -17,6 +17,9 @@ pub struct Recipe {
     /// Extra packages: the base's, then this recipe's, then the build
     /// dependencies of its `build_depends` file.
     pub packages: Vec<String>,
+    /// Python distributions installed with pip after the packages, pinned
+    /// by hash (`python_requirements`; a base's are taken when it has none).
+    pub python: Vec<crate::image::python::Requirement>,
     /// Fixes every timestamp in the rootfs and the image config.
     pub source_date_epoch: u64,
     /// An apt sources file; default: the host's own.
@@ -45,6 +48,7 @@ struct RawRecipe {
     build_depends: Option<PathBuf>,
     #[serde(default)]
     build_profiles: Vec<String>,
+    python_requirements: Option<PathBuf>,
     source_date_epoch: Option<u64>,
     sources: Option<PathBuf>,
     packages_dir: Option<PathBuf>,
@@ -52,8 +56,9 @@ struct RawRecipe {
     snapshot_time: Option<String>,
 }
 
-const KEYS: &str = "name, base, suite, variant, packages, build_depends, build_profiles, source_date_epoch, \
-                    sources, packages_dir, snapshot, snapshot_time";
+const KEYS: &str =
+    "name, base, suite, variant, packages, build_depends, build_profiles, python_requirements, \
+                    source_date_epoch, sources, packages_dir, snapshot, snapshot_time";
 
 /// How many bases a recipe may stand on.
 const MAX_BASES: usize = 8;
@@ -127,11 +132,25 @@ impl Recipe {
                 unique.push(package);
             }
         }
+        let python = match &raw.python_requirements {
+            Some(requirements) => {
+                let file = reach("python_requirements", requirements)?;
+                crate::image::python::parse_requirements(&file)
+                    .with_context(|| format!("{}: python_requirements", file.display()))?
+            }
+            None => base.as_ref().map(|b| b.python.clone()).unwrap_or_default(),
+        };
+        ensure!(
+            python.is_empty() || unique.iter().any(|p| p == "python3-pip"),
+            "{}: python_requirements needs pip in the image\nhelp: add \"python3-pip\" to `packages`",
+            file.display()
+        );
         let recipe = Recipe {
             name: raw.name.clone(),
             suite,
             variant,
             packages: unique,
+            python,
             source_date_epoch,
             sources: match &raw.sources {
                 Some(sources) => Some(reach("sources", sources)?),
@@ -262,6 +281,31 @@ mod tests {
         write("name = \"x\"\nsuit = \"bookworm\"\n");
         let err = Recipe::load(dir.path(), None).unwrap_err().to_string();
         assert!(err.contains("recipe.toml:2:1"), "{err}");
+    }
+
+    #[test]
+    fn python_requirements_need_pip_and_hash_pinned_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let hash = "a".repeat(64);
+        std::fs::write(dir.path().join("req.txt"), format!("hatchling==1.24.2 --hash=sha256:{hash}\n"))
+            .unwrap();
+        let write = |packages: &str| {
+            std::fs::write(
+                dir.path().join(RECIPE_FILE),
+                format!("name = \"p\"\nsuite = \"bookworm\"\npackages = [{packages}]\npython_requirements = \"req.txt\"\nsource_date_epoch = 1\n"),
+            )
+            .unwrap()
+        };
+        write("\"python3-pip\"");
+        let recipe = Recipe::load(dir.path(), None).unwrap();
+        assert_eq!(recipe.python[0].name, "hatchling");
+        write("");
+        let err = format!("{:#}", Recipe::load(dir.path(), None).unwrap_err());
+        assert!(err.contains("python3-pip"), "{err}");
+        write("\"python3-pip\"");
+        std::fs::write(dir.path().join("req.txt"), "hatchling>=1\n").unwrap();
+        let err = format!("{:#}", Recipe::load(dir.path(), None).unwrap_err());
+        assert!(err.contains("req.txt:1") && err.contains("not pinned"), "{err}");
     }
 
     #[test]
