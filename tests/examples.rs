@@ -69,3 +69,34 @@ fn debian_hello_from_its_dsc_differs_only_by_the_year_that_time_leaks() {
     assert_eq!(report["verdict"], "reproducible");
     assert!(report["factors"]["varied"].as_array().unwrap().len() >= 10, "{}", report["factors"]);
 }
+
+#[test]
+fn annotated_types_sdist_is_rebuilt_bit_for_bit_with_the_pinned_backend() {
+    let Some(engine) = engine() else { return };
+    fetch("specs/pypi/annotated-types/fetch.sh");
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = "specs/pypi/annotated-types/annotated-types.toml";
+
+    // The image: bookworm's python3-pip plus hatchling 1.24.2 and its imports
+    // from hash-pinned wheels, locked with them on first use.
+    let check = tmp.path().join("check");
+    let run = reprocheck(&["check", spec, "--build-missing", "--out", check.to_str().unwrap()]);
+    assert_eq!(run.status.code(), Some(0), "{}", show(&run));
+    let (run_id, report) = checked(&check);
+    assert_eq!(leftovers(&engine, &run_id), 0);
+    assert_eq!(report["verdict"], "reproducible");
+    let lock =
+        std::fs::read_to_string(root().join("specs/pypi/annotated-types/image/packages.lock")).unwrap();
+    assert!(lock.contains("file = \"hatchling-1.24.2-py3-none-any.whl\""), "{lock}");
+
+    // The published sdist, named in the spec's [expect], is matched exactly.
+    let verify = tmp.path().join("verify");
+    let run = reprocheck(&["verify", spec, "--out", verify.to_str().unwrap()]);
+    assert_eq!(run.status.code(), Some(0), "{}", show(&run));
+    let (run_id, report) = checked(&verify);
+    assert_eq!(leftovers(&engine, &run_id), 0);
+    assert_eq!(report["verdict"], "verified");
+    let output = &report["verification"]["outputs"][0];
+    assert_eq!(output["output"], "dist/annotated_types-0.7.0.tar.gz", "{output}");
+    assert_eq!(output["verdict"], "match", "{output}");
+}
