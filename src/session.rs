@@ -140,6 +140,7 @@ impl<'a> Session<'a> {
                         uid: run.settings.uid,
                         exclude: self.source.exclude.clone(),
                         root_mtime: self.source.root_mtime,
+                        directory: self.source.directory.as_deref(),
                     };
                     let tar = source::pack(&packing)?;
                     packed.insert(key, tar.clone());

@@ -396,3 +396,23 @@ fn the_spec_alone_names_the_published_files_inline_and_through_a_sums_file() {
     assert_eq!(run.status.code(), Some(2), "{}", show(&run));
     assert!(String::from_utf8_lossy(&run.stderr).contains("is not the published artifact"), "{}", show(&run));
 }
+
+#[test]
+fn a_source_directory_makes_the_published_release_with_no_staging_step() {
+    let Some(engine) = ready_engine() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    // The tree in hello-1.0/, archived from beside it: the published bytes.
+    let (run, report) = verify(&["specs/release-directory.toml"], &tmp.path().join("verify"));
+    assert_eq!(run.status.code(), Some(0), "{}", show(&run));
+    assert_eq!(leftovers(&engine, report["run_id"].as_str().unwrap()), 0);
+    let output = &report["verification"]["outputs"][0];
+    assert_eq!(
+        (output["output"].as_str(), output["verdict"].as_str()),
+        (Some("dist/hello-1.0.tgz"), Some("match"))
+    );
+    assert!(output["reference"].as_str().unwrap().ends_with("specs/published/hello-1.0.tgz"), "{output}");
+    // And under every factor the tarball stays the same.
+    let out = tmp.path().join("check");
+    let run = reprocheck(&["check", "specs/release-directory.toml", "--out", out.to_str().unwrap()]);
+    assert_eq!(run.status.code(), Some(0), "{}", show(&run));
+}

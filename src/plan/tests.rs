@@ -16,6 +16,7 @@ fn source() -> PreparedSource {
     PreparedSource {
         dir: ".".into(),
         working_subdir: None,
+        directory: None,
         exclude: Vec::new(),
         source_date_epoch: Some(7),
         root_mtime: 7,

@@ -29,6 +29,9 @@ pub struct PreparedSource {
     /// `dsc` source's unpacked `SOURCE-UPSTREAM/`, so that
     /// dpkg-buildpackage's results land in the build directory beside it.
     pub working_subdir: Option<String>,
+    /// The directory of the build directory the tree is uploaded into
+    /// (`source.directory`); `None`: the build directory itself.
+    pub directory: Option<String>,
     /// Host paths inside `dir` left out of packing and hashing.
     pub exclude: Vec<PathBuf>,
     /// `SOURCE_DATE_EPOCH` for the build, resolved.
@@ -156,7 +159,8 @@ pub fn materialize(spec: &Spec, workdir: &Path, exclude: &[PathBuf]) -> Result<P
         Some(time) => time.max(0) as u64,
         None => newest,
     };
-    Ok(PreparedSource { dir, working_subdir, exclude, source_date_epoch, root_mtime, info })
+    let directory = spec.source.directory.clone();
+    Ok(PreparedSource { dir, working_subdir, directory, exclude, source_date_epoch, root_mtime, info })
 }
 
 /// Largest `debian/changelog` read: decades of entries are a few MiB.

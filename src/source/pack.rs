@@ -21,6 +21,8 @@ pub struct Packing<'a> {
     /// Mtime of the build directory and its parents: the time the tree's
     /// files carry (see [`crate::source::PreparedSource::root_mtime`]).
     pub root_mtime: u64,
+    /// A directory of the build directory the tree goes into (`source.directory`).
+    pub directory: Option<&'a str>,
 }
 
 /// Packs the tree in name order, keeping modes and mtimes, and owning every
@@ -28,7 +30,11 @@ pub struct Packing<'a> {
 pub fn pack(p: &Packing) -> Result<Bytes> {
     let mut builder = tar::Builder::new(Vec::new());
     builder.follow_symlinks(false);
-    let inside = p.build_dir.trim_start_matches('/');
+    let top = p.build_dir.trim_start_matches('/');
+    let inside = match p.directory {
+        Some(directory) => format!("{top}/{directory}"),
+        None => top.to_string(),
+    };
     let mut parent = String::new();
     for part in inside.split('/') {
         parent = if parent.is_empty() { part.to_string() } else { format!("{parent}/{part}") };
@@ -53,7 +59,7 @@ pub fn pack(p: &Packing) -> Result<Bytes> {
         header.set_gid(p.uid.into());
         header.set_username("").ok();
         header.set_groupname("").ok();
-        let name = Path::new(inside).join(rel);
+        let name = Path::new(&inside).join(rel);
         if kind.is_file() {
             let file = std::fs::File::open(entry.path())
                 .with_context(|| format!("reading source file {}", entry.path().display()))?;
@@ -106,19 +112,49 @@ mod tests {
             uid: 1111,
             exclude: vec![dir.path().join("out")],
             root_mtime: 1_700_000_000,
+            directory: None,
         })
         .unwrap();
-        let mut archive = tar::Archive::new(&tar[..]);
-        let entries: Vec<(String, u64)> = archive
+        let entries = listing(&tar);
+        let names: Vec<&str> = entries.iter().map(|(n, _, _)| n.as_str()).collect();
+        assert_eq!(names, ["build/", "build/x/", "build/x/a", "build/x/b", "build/x/c"]);
+        assert!(entries.iter().all(|(_, uid, _)| *uid == 1111));
+    }
+
+    /// `(path, uid, mtime)` of every entry.
+    fn listing(tar: &[u8]) -> Vec<(String, u64, u64)> {
+        let mut archive = tar::Archive::new(tar);
+        archive
             .entries()
             .unwrap()
             .map(|e| {
                 let e = e.unwrap();
-                (e.path().unwrap().to_string_lossy().into_owned(), e.header().uid().unwrap())
+                let header = e.header();
+                (
+                    e.path().unwrap().to_string_lossy().into_owned(),
+                    header.uid().unwrap(),
+                    header.mtime().unwrap(),
+                )
             })
-            .collect();
-        let names: Vec<&str> = entries.iter().map(|(n, _)| n.as_str()).collect();
-        assert_eq!(names, ["build/", "build/x/", "build/x/a", "build/x/b", "build/x/c"]);
-        assert!(entries.iter().all(|(_, uid)| *uid == 1111));
+            .collect()
+    }
+
+    #[test]
+    fn a_source_directory_puts_the_tree_one_level_down_owned_and_dated_like_the_build_dir() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a"), "a").unwrap();
+        let tar = pack(&Packing {
+            source: dir.path(),
+            build_dir: "/build/x",
+            uid: 2222,
+            exclude: Vec::new(),
+            root_mtime: 7,
+            directory: Some("hello-1.0"),
+        })
+        .unwrap();
+        let entries = listing(&tar);
+        let names: Vec<&str> = entries.iter().map(|(n, _, _)| n.as_str()).collect();
+        assert_eq!(names, ["build/", "build/x/", "build/x/hello-1.0/", "build/x/hello-1.0/a"]);
+        assert_eq!(entries[2], ("build/x/hello-1.0/".to_string(), 2222, 7));
     }
 }

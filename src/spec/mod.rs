@@ -70,9 +70,13 @@ pub struct Source {
     pub origin: Origin,
     /// `source.nar_hash`: the source tree's NAR sha256, checked before building.
     pub nar_hash: Option<Digest>,
+    /// `source.directory`: the tree is placed in this directory of the build
+    /// directory (`hello-1.0`, as `git archive --prefix=hello-1.0/` would
+    /// lay it out), and the command runs in the build directory above it.
+    pub directory: Option<String>,
 }
 
-/// The three ways to name a source.
+/// The ways to name a source.
 #[derive(Debug, Clone)]
 pub enum Origin {
     /// A directory on the host, uploaded into each container as a tar stream.

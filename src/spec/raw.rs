@@ -35,6 +35,7 @@ pub(super) struct RawSource {
     pub dsc: Option<Spanned<String>>,
     pub sha256: Option<Spanned<String>>,
     pub strip_components: Option<Spanned<i64>>,
+    pub directory: Option<Spanned<String>>,
     pub nar_hash: Option<Spanned<String>>,
 }
 

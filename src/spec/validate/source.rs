@@ -53,7 +53,31 @@ pub(super) fn validate_source(ctx: &Ctx, source: &Spanned<RawSource>) -> Checked
         })?),
         None => None,
     };
-    Ok(Source { origin, nar_hash })
+    let directory = match &raw.directory {
+        Some(directory) if raw.dsc.is_some() => {
+            return Err(ctx
+                .err(directory, "source.directory does not apply to a dsc source")
+                .hint("a dsc source is always unpacked into SOURCE-UPSTREAM/, as dpkg-source -x does"))
+        }
+        Some(directory) => Some(tree_directory(ctx, directory)?),
+        None => None,
+    };
+    Ok(Source { origin, nar_hash, directory })
+}
+
+/// `source.directory`: one plain path component, like `hello-1.0`.
+fn tree_directory(ctx: &Ctx, directory: &Spanned<String>) -> Checked<String> {
+    let name = directory.get_ref();
+    let plain = !name.is_empty()
+        && name.len() <= 128
+        && !name.starts_with('.')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || "._+-".contains(c));
+    if !plain {
+        return Err(ctx
+            .err(directory, format!("source.directory `{name}` is not a plain directory name"))
+            .hint("one name of letters, digits and `._+-`, not starting with a dot, e.g. `directory = \"hello-1.0\"`"));
+    }
+    Ok(name.clone())
 }
 
 /// A path relative to the spec's directory that must exist (as a directory
