@@ -100,3 +100,35 @@ fn annotated_types_sdist_is_rebuilt_bit_for_bit_with_the_pinned_backend() {
     assert_eq!(output["output"], "dist/annotated_types-0.7.0.tar.gz", "{output}");
     assert_eq!(output["verdict"], "match", "{output}");
 }
+
+#[test]
+fn gnu_hello_make_dist_is_unreproducible_as_shipped_and_reproducible_with_the_recipe() {
+    let Some(engine) = engine() else { return };
+    fetch("specs/gnu-hello-dist/fetch.sh");
+    let tmp = tempfile::tempdir().unwrap();
+
+    // automake's `tar chof -` and gettext's dated template, as shipped.
+    let naive = tmp.path().join("naive");
+    let spec = "specs/gnu-hello-dist/naive.toml";
+    let run = reprocheck(&["check", spec, "--build-missing", "--out", naive.to_str().unwrap()]);
+    assert_eq!(run.status.code(), Some(1), "{}", show(&run));
+    let (run_id, report) = checked(&naive);
+    assert_eq!(leftovers(&engine, &run_id), 0);
+    let difference = &report["comparison"]["differences"][0];
+    assert_eq!(difference["path"], "hello-2.10.tar.gz");
+    let hints = difference["diff"]["hints"].to_string();
+    assert!(hints.contains("--sort=name") && hints.contains("--clamp-mtime"), "{hints}");
+    assert!(hints.contains("SOURCE_DATE_EPOCH instead of the clock"), "the POT-Creation-Date: {hints}");
+
+    // The same source and image with the tar options and the dated template.
+    let fixed = tmp.path().join("fixed");
+    let spec = "specs/gnu-hello-dist/hello-dist.toml";
+    let run = reprocheck(&["check", spec, "--out", fixed.to_str().unwrap()]);
+    assert_eq!(run.status.code(), Some(0), "{}", show(&run));
+    let (run_id, report) = checked(&fixed);
+    assert_eq!(leftovers(&engine, &run_id), 0);
+    let varied = report["factors"]["varied"].to_string();
+    for factor in ["time", "user", "umask", "build_path"] {
+        assert!(varied.contains(factor), "{factor} must be varied: {varied}");
+    }
+}
