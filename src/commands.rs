@@ -214,6 +214,9 @@ pub async fn image_build(
 /// `image vendor`.
 pub async fn image_vendor(dir: &Path, debs: &Path, packages: cli::PackageArgs) -> Result<ExitCode> {
     let count = image::vendor(dir, debs, &package_options(packages)?).await?;
-    reprocheck::outln!("{}: {count} locked packages, each checked against its sha256", debs.display());
+    reprocheck::outln!(
+        "{}: {count} locked files (.debs, and Python wheels in python/), each checked against its sha256",
+        debs.display()
+    );
     Ok(ExitCode::SUCCESS)
 }

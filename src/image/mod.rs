@@ -157,7 +157,7 @@ async fn resolve(
     let wheels = work.join("python");
     let python = match recipe.python.is_empty() {
         true => Vec::new(),
-        false => python::gather(&recipe.python, &wheels)?,
+        false => python::gather(&recipe.python, None, &wheels)?,
     };
     let wheels = (!python.is_empty()).then_some(wheels.as_path());
     let bootstrapped =
@@ -216,15 +216,11 @@ async fn from_lock(
         return Err(e.context(format!("gathering the packages {} locks", lock_path.display())));
     }
     fetch::index(&pool).await?;
-    crate::errln!(
-        "building {} from the {} packages in {} ...",
-        recipe.name,
-        lock.packages.len(),
-        lock_path.display()
-    );
+    crate::errln!("building {} from the {} in {} ...", recipe.name, lock.contents(), lock_path.display());
     let wheels = work.join("python");
     if !lock.python.is_empty() {
-        python::gather(&python::locked_requirements(&lock.python), &wheels)
+        let vendored = sources.packages_dir.as_ref().map(|dir| dir.join(python::VENDORED_DIR));
+        python::gather(&python::locked_requirements(&lock.python), vendored.as_deref(), &wheels)
             .with_context(|| format!("gathering the Python wheels {} locks", lock_path.display()))?;
     }
     let wheels = (!lock.python.is_empty()).then_some(wheels.as_path());
@@ -323,9 +319,10 @@ async fn assemble_and_load(
     Ok(id)
 }
 
-/// Copies every locked .deb of the recipe in `dir` into `into`, checked
-/// against the lock, so the image can be rebuilt with no archive at all.
-/// Returns how many packages it wrote.
+/// Copies every locked .deb of the recipe in `dir` into `into`, and its
+/// locked Python wheels into `into/python`, checked against the lock, so the
+/// image can be rebuilt with no archive and no package index at all.
+/// Returns how many files it wrote.
 pub async fn vendor(dir: &Path, into: &Path, options: &BuildOptions) -> Result<usize> {
     let recipe = Recipe::load(dir, options.within.as_deref())?;
     let lock = PackageLock::load(dir)?.with_context(|| {
@@ -338,7 +335,13 @@ pub async fn vendor(dir: &Path, into: &Path, options: &BuildOptions) -> Result<u
     })?;
     let sources = package_sources(&recipe, options)?;
     fetch::gather(&lock, &recipe.suite, &sources, into).await?;
-    Ok(lock.packages.len())
+    if !lock.python.is_empty() {
+        // Beside the .debs, where a build with this packages directory looks for them.
+        let wheels = into.join(python::VENDORED_DIR);
+        python::gather(&python::locked_requirements(&lock.python), None, &wheels)
+            .with_context(|| format!("vendoring the Python wheels of {}", lock::lock_path(dir).display()))?;
+    }
+    Ok(lock.packages.len() + lock.python.len())
 }
 
 /// Where the lock's packages may come from: the command line's choices over

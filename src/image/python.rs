@@ -132,16 +132,29 @@ fn parse_line(line: &str) -> Result<Requirement> {
     Ok(Requirement { name: normalise(name), version: version.to_string(), hashes })
 }
 
+/// The subdirectory of a packages directory (`image vendor`) that holds the wheels.
+pub const VENDORED_DIR: &str = "python";
+
 /// Collects into `dest` (created) one wheel per requirement, each with one
-/// of its pinned hashes: from the cache, else downloaded by the host's pip.
-/// Beside them goes the requirements file pip in the image installs from.
-pub fn gather(requirements: &[Requirement], dest: &Path) -> Result<Vec<LockedDistribution>> {
+/// of its pinned hashes: from `vendored` (a flat directory of wheels, e.g.
+/// `DEBS/python` from `image vendor`), else this machine's cache, else
+/// downloaded by the host's pip. Beside them goes the requirements file pip
+/// in the image installs from.
+pub fn gather(
+    requirements: &[Requirement],
+    vendored: Option<&Path>,
+    dest: &Path,
+) -> Result<Vec<LockedDistribution>> {
     std::fs::create_dir_all(dest).with_context(|| format!("creating {}", dest.display()))?;
     let cache = crate::paths::cache_dir("python");
     let mut found = Vec::new();
     let mut missing = Vec::new();
     for requirement in requirements {
-        match cache.as_deref().and_then(|c| from_cache(c, requirement)) {
+        let local = match vendored.filter(|dir| dir.is_dir()) {
+            Some(dir) => matching_file(dir, requirement)?,
+            None => None,
+        };
+        match local.or_else(|| cache.as_deref().and_then(|c| from_cache(c, requirement))) {
             Some((file, sha256)) => found.push(place(requirement, &file, sha256, dest)?),
             None => missing.push(requirement.clone()),
         }
