@@ -27,15 +27,27 @@ fn rfc2822(date: &str) -> Result<i64> {
     const MONTHS: [&str; 12] =
         ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
     let month = MONTHS.iter().position(|m| m == month).context("unknown month")? as i64 + 1;
-    let number = |s: &str| s.parse::<i64>().map_err(|_| anyhow!("`{s}` is not a number"));
+    // Digits only: no sign, no non-ASCII character to cut a slice inside.
+    let number = |s: &str| -> Result<i64> {
+        ensure!(
+            !s.is_empty() && s.len() <= 4 && s.bytes().all(|b| b.is_ascii_digit()),
+            "`{s}` is not a number"
+        );
+        Ok(s.parse::<i64>()?)
+    };
     let (day, year) = (number(day)?, number(year)?);
-    ensure!((1..=31).contains(&day) && (1970..=9999).contains(&year), "day or year out of range");
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let month_days =
+        [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month as usize - 1];
+    ensure!((1..=month_days).contains(&day) && (1970..=9999).contains(&year), "day or year out of range");
     let clock: Vec<i64> = time.split(':').map(number).collect::<Result<_>>()?;
     let [hour, minute, second] = clock.as_slice() else { bail!("time is not HH:MM:SS") };
     ensure!(*hour < 24 && *minute < 60 && *second <= 60, "time out of range");
     let (sign, offset) = match zone.split_at_checked(1) {
-        Some(("+", digits)) if digits.len() == 4 => (1, digits),
-        Some(("-", digits)) if digits.len() == 4 => (-1, digits),
+        Some(("+", digits)) if digits.len() == 4 && digits.bytes().all(|b| b.is_ascii_digit()) => (1, digits),
+        Some(("-", digits)) if digits.len() == 4 && digits.bytes().all(|b| b.is_ascii_digit()) => {
+            (-1, digits)
+        }
         _ => bail!("zone `{zone}` is not ±HHMM"),
     };
     let offset = sign * (number(&offset[..2])? * 3600 + number(&offset[2..])? * 60);
@@ -72,5 +84,14 @@ mod tests {
         assert!(err.contains("line 3"), "{err}");
         let err = format!("{:#}", latest_date(" -- A <a@b>  Mon, 26 Dez 2022 16:30:00 +0100\n").unwrap_err());
         assert!(err.contains("unknown month"), "{err}");
+        // Odd input is an error, never a panic or a wrapped-around date.
+        for date in
+            ["26 Dec 2022 16:30:00 +1\u{e9}1", "26 Dec 2022 -1:30:00 +0100", "31 Feb 2023 00:00:00 +0000"]
+        {
+            assert!(rfc2822(date).is_err(), "{date}");
+        }
+        assert!(
+            rfc2822("29 Feb 2023 00:00:00 +0000").is_err() && rfc2822("29 Feb 2024 00:00:00 +0000").is_ok()
+        );
     }
 }

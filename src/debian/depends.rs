@@ -12,6 +12,7 @@ use crate::errors::*;
 /// The packages `field` asks for on `arch` with the build `profiles` active.
 pub fn packages(field: &str, arch: &str, profiles: &[&str]) -> Result<Vec<String>> {
     let mut names: Vec<String> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for group in field.split(',').map(str::trim).filter(|g| !g.is_empty()) {
         let mut chosen = None;
         for alternative in group.split('|') {
@@ -23,7 +24,7 @@ pub fn packages(field: &str, arch: &str, profiles: &[&str]) -> Result<Vec<String
             }
         }
         if let Some(name) = chosen {
-            if !names.contains(&name) {
+            if seen.insert(name.clone()) {
                 names.push(name);
             }
         }
@@ -41,7 +42,7 @@ struct Relation {
 
 impl Relation {
     fn parse(text: &str) -> Result<Relation> {
-        let end = text.find([' ', '(', '[', '<']).unwrap_or(text.len());
+        let end = text.find(|c: char| c.is_whitespace() || "([<".contains(c)).unwrap_or(text.len());
         let (name, mut rest) = text.split_at(end);
         let name = name.split_once(':').map_or(name, |(n, _)| n);
         ensure!(

@@ -220,8 +220,12 @@ async fn from_lock(
     let wheels = work.join("python");
     if !lock.python.is_empty() {
         let vendored = sources.packages_dir.as_ref().map(|dir| dir.join(python::VENDORED_DIR));
-        python::gather(&python::locked_requirements(&lock.python), vendored.as_deref(), &wheels)
-            .with_context(|| format!("gathering the Python wheels {} locks", lock_path.display()))?;
+        python::gather(
+            &python::locked_requirements(&lock.python, &recipe.python)?,
+            vendored.as_deref(),
+            &wheels,
+        )
+        .with_context(|| format!("gathering the Python wheels {} locks", lock_path.display()))?;
     }
     let wheels = (!lock.python.is_empty()).then_some(wheels.as_path());
     let bootstrapped =
@@ -338,7 +342,7 @@ pub async fn vendor(dir: &Path, into: &Path, options: &BuildOptions) -> Result<u
     if !lock.python.is_empty() {
         // Beside the .debs, where a build with this packages directory looks for them.
         let wheels = into.join(python::VENDORED_DIR);
-        python::gather(&python::locked_requirements(&lock.python), None, &wheels)
+        python::gather(&python::locked_requirements(&lock.python, &recipe.python)?, None, &wheels)
             .with_context(|| format!("vendoring the Python wheels of {}", lock::lock_path(dir).display()))?;
     }
     Ok(lock.packages.len() + lock.python.len())

@@ -73,8 +73,12 @@ pub fn parse_requirements(file: &Path) -> Result<Vec<Requirement>> {
         if logical.is_empty() {
             first_line = index + 1;
         }
-        let line = match line.find(" #").or_else(|| line.starts_with('#').then_some(0)) {
-            Some(at) => &line[..at],
+        // A comment starts at a `#` that begins the line or follows white space.
+        let comment = line
+            .char_indices()
+            .find(|&(at, c)| c == '#' && (at == 0 || line[..at].ends_with(char::is_whitespace)));
+        let line = match comment {
+            Some((at, _)) => &line[..at],
             None => line,
         };
         match line.trim_end().strip_suffix('\\') {
@@ -103,6 +107,11 @@ pub fn parse_requirements(file: &Path) -> Result<Vec<Requirement>> {
         }
         logical.clear();
     }
+    ensure!(
+        logical.is_empty(),
+        "{}:{first_line}: the last line ends with `\\`, continuing into nothing",
+        file.display()
+    );
     ensure!(!requirements.is_empty(), "{} lists no requirements", file.display());
     Ok(requirements)
 }
@@ -112,8 +121,12 @@ fn parse_line(line: &str) -> Result<Requirement> {
     let spec = words.next().context("an empty requirement")?;
     let (name, version) =
         spec.split_once("==").with_context(|| format!("`{spec}` is not pinned with `==`"))?;
+    // PEP 508 names and versions begin and end with a letter or digit, so
+    // neither can pass for an option of pip's.
     let valid = |s: &str, extra: &str| {
-        !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || extra.contains(c))
+        s.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && s.ends_with(|c: char| c.is_ascii_alphanumeric())
+            && s.chars().all(|c| c.is_ascii_alphanumeric() || extra.contains(c))
     };
     ensure!(valid(name, "-_."), "`{name}` is not a distribution name");
     ensure!(valid(version, ".+!-_"), "`{version}` is not an exact version");
@@ -149,11 +162,12 @@ pub fn gather(
     let cache = crate::paths::cache_dir("python");
     let mut found = Vec::new();
     let mut missing = Vec::new();
+    let vendored = match vendored.filter(|dir| dir.is_dir()) {
+        Some(dir) => wheels_in(dir)?,
+        None => Vec::new(),
+    };
     for requirement in requirements {
-        let local = match vendored.filter(|dir| dir.is_dir()) {
-            Some(dir) => matching_file(dir, requirement)?,
-            None => None,
-        };
+        let local = matching_file(&vendored, requirement);
         match local.or_else(|| cache.as_deref().and_then(|c| from_cache(c, requirement))) {
             Some((file, sha256)) => found.push(place(requirement, &file, sha256, dest)?),
             None => missing.push(requirement.clone()),
@@ -162,8 +176,9 @@ pub fn gather(
     if !missing.is_empty() {
         let downloads = dest.join(".download");
         download(&missing, &downloads)?;
+        let downloaded = wheels_in(&downloads)?;
         for requirement in &missing {
-            let (file, sha256) = matching_file(&downloads, requirement)?.with_context(|| {
+            let (file, sha256) = matching_file(&downloaded, requirement).with_context(|| {
                 format!(
                     "pip downloaded no wheel of {}=={} with a pinned hash\n\
                      help: the pinned files may be sdists only; pin the hash of a wheel (`pip hash FILE.whl`)",
@@ -185,13 +200,39 @@ pub fn gather(
 }
 
 /// The requirements a lock's distributions pin exactly.
-pub fn locked_requirements(locked: &[LockedDistribution]) -> Vec<Requirement> {
+///
+/// Each must be one the recipe pins (same name and version, one of its
+/// hashes), one for each: a lock is as untrusted as the spec beside it, and
+/// its names reach pip's command line.
+pub fn locked_requirements(
+    locked: &[LockedDistribution],
+    recipe: &[Requirement],
+) -> Result<Vec<Requirement>> {
+    ensure!(
+        locked.len() == recipe.len(),
+        "the lock records {} Python wheels, but the recipe's python_requirements pins {}",
+        locked.len(),
+        recipe.len()
+    );
     locked
         .iter()
-        .map(|d| Requirement {
-            name: d.name.clone(),
-            version: d.version.clone(),
-            hashes: vec![d.sha256.clone()],
+        .map(|d| {
+            let pinned = recipe
+                .iter()
+                .any(|r| r.name == d.name && r.version == d.version && r.hashes.contains(&d.sha256));
+            ensure!(
+                pinned && !d.file.contains('/') && d.file.ends_with(".whl"),
+                "the lock's wheel {:?} {:?} ({:?}, {}) is not one python_requirements pins",
+                d.name,
+                d.version,
+                d.file,
+                d.sha256
+            );
+            Ok(Requirement {
+                name: d.name.clone(),
+                version: d.version.clone(),
+                hashes: vec![d.sha256.clone()],
+            })
         })
         .collect()
 }
@@ -211,8 +252,11 @@ fn download(requirements: &[Requirement], into: &Path) -> Result<()> {
         .collect();
     std::fs::write(&list, text).context("writing the download's requirements")?;
     crate::errln!("downloading {} Python distribution(s) with the host's pip ...", requirements.len());
+    // -I: neither the working directory nor PYTHON* variables can put other
+    // code in place of pip; pip's own configuration (the index) still applies.
     let run = std::process::Command::new("python3")
-        .args(["-m", "pip", "download", "--quiet", "--disable-pip-version-check", "--no-deps", "--only-binary=:all:"])
+        .current_dir(into)
+        .args(["-I", "-m", "pip", "download", "--quiet", "--disable-pip-version-check", "--no-deps", "--only-binary=:all:"])
         .arg("--require-hashes")
         .arg("--dest")
         .arg(into)
@@ -231,18 +275,23 @@ fn download(requirements: &[Requirement], into: &Path) -> Result<()> {
 }
 
 /// The one file in `dir` whose sha256 is pinned by `requirement`.
-fn matching_file(dir: &Path, requirement: &Requirement) -> Result<Option<(PathBuf, Digest)>> {
+fn matching_file(wheels: &[(PathBuf, Digest)], requirement: &Requirement) -> Option<(PathBuf, Digest)> {
+    wheels.iter().find(|(_, sha256)| requirement.hashes.contains(sha256)).cloned()
+}
+
+/// Every regular `*.whl` file directly in `dir` (links are not followed),
+/// hashed once.
+fn wheels_in(dir: &Path) -> Result<Vec<(PathBuf, Digest)>> {
+    let mut wheels = Vec::new();
     for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
-        let path = entry?.path();
-        if path.extension().is_none_or(|e| e != "whl") {
-            continue;
-        }
-        let sha256 = Digest::of_file(&path)?;
-        if requirement.hashes.contains(&sha256) {
-            return Ok(Some((path, sha256)));
+        let entry = entry.with_context(|| format!("reading {}", dir.display()))?;
+        let path = entry.path();
+        if entry.file_type().is_ok_and(|t| t.is_file()) && path.extension().is_some_and(|e| e == "whl") {
+            let sha256 = Digest::of_file(&path)?;
+            wheels.push((path, sha256));
         }
     }
-    Ok(None)
+    Ok(wheels)
 }
 
 /// A cached wheel with one of the requirement's hashes: `CACHE/<hex>/<file>.whl`.
@@ -252,6 +301,7 @@ fn from_cache(cache: &Path, requirement: &Requirement) -> Option<(PathBuf, Diges
         let file = std::fs::read_dir(&dir)
             .ok()?
             .filter_map(|e| e.ok())
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
             .map(|e| e.path())
             .find(|p| p.extension().is_some_and(|e| e == "whl"))?;
         // The cache is trusted no more than a download: hashed again.
@@ -316,10 +366,38 @@ mod tests {
             (format!("x==1 --hash=sha256:{A} --no-binary :all:"), "not allowed"),
             (format!("x==1 --hash=md5:{A}"), "not a sha256"),
             (format!("x==1 --hash=sha256:{A}\nX==2 --hash=sha256:{A}"), "required twice"),
+            (format!("-r==1 --hash=sha256:{A}"), "not a distribution name"),
+            (format!("x==1 --hash=sha256:{A}\ny==1 \\"), "continuing into nothing"),
         ] {
             let err = format!("{:#}", parse(&text).unwrap_err());
             assert!(err.contains(fragment), "{text}: {err}");
             assert!(err.contains("requirements.txt:"), "{err}");
         }
+    }
+}
+
+#[cfg(test)]
+mod lock_tests {
+    use super::*;
+
+    #[test]
+    fn a_locked_wheel_must_be_one_the_requirements_pin() {
+        let pinned = Digest::of_bytes(b"wheel");
+        let recipe = vec![Requirement {
+            name: "hatchling".into(),
+            version: "1.24.2".into(),
+            hashes: vec![pinned.clone()],
+        }];
+        let locked = |name: &str, sha256: &Digest| LockedDistribution {
+            name: name.into(),
+            version: "1.24.2".into(),
+            file: "hatchling-1.24.2-py3-none-any.whl".into(),
+            sha256: sha256.clone(),
+        };
+        assert!(locked_requirements(&[locked("hatchling", &pinned)], &recipe).is_ok());
+        let injected = locked("x==1 --hash=sha256:00\n-r /etc/shadow\n#", &pinned);
+        assert!(locked_requirements(&[injected], &recipe).is_err());
+        assert!(locked_requirements(&[locked("hatchling", &Digest::of_bytes(b"other"))], &recipe).is_err());
+        assert!(locked_requirements(&[], &recipe).is_err());
     }
 }

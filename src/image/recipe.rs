@@ -94,7 +94,8 @@ impl Recipe {
             file.display(),
             dir.display()
         );
-        ensure!(seen.len() < MAX_BASES, "{}: more than {MAX_BASES} bases in a row", file.display());
+        // `seen` holds this recipe and the ones standing on it.
+        ensure!(seen.len() <= MAX_BASES, "{}: more than {MAX_BASES} bases in a row", file.display());
         seen.push(canonical);
         let reach = |key: &str, path: &Path| confined(&file, key, &dir.join(path), within);
         let base = match &raw.base {
@@ -126,12 +127,8 @@ impl Recipe {
                 .with_context(|| format!("{}: build_depends", file.display()))?;
             packages.extend(needed);
         }
-        let mut unique = Vec::new();
-        for package in packages {
-            if !unique.contains(&package) {
-                unique.push(package);
-            }
-        }
+        let mut seen_packages = std::collections::HashSet::new();
+        let unique: Vec<String> = packages.into_iter().filter(|p| seen_packages.insert(p.clone())).collect();
         let python = match &raw.python_requirements {
             Some(requirements) => {
                 let file = reach("python_requirements", requirements)?;
@@ -210,7 +207,7 @@ impl Recipe {
 /// or `..` folded where it does not exist yet) and, with `within`, refused
 /// when it lies outside that directory.
 fn confined(file: &Path, key: &str, path: &Path, within: Option<&Path>) -> Result<PathBuf> {
-    let resolved = path.canonicalize().unwrap_or_else(|_| crate::spec::lexically_normal(path));
+    let resolved = resolve_through_ancestor(path);
     if let Some(root) = within {
         ensure!(
             resolved.starts_with(root),
@@ -224,6 +221,27 @@ fn confined(file: &Path, key: &str, path: &Path, within: Option<&Path>) -> Resul
         );
     }
     Ok(resolved)
+}
+
+/// `path` with links followed; where it does not exist (yet), its nearest
+/// existing ancestor is resolved and the rest appended, so a link in the
+/// part that exists cannot lead out unnoticed.
+fn resolve_through_ancestor(path: &Path) -> PathBuf {
+    let normal = crate::spec::lexically_normal(path);
+    let mut ancestor = normal.as_path();
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(resolved) = ancestor.canonicalize() {
+            return rest.iter().rev().fold(resolved, |path: PathBuf, name| path.join(name));
+        }
+        match (ancestor.parent(), ancestor.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_os_string());
+                ancestor = parent;
+            }
+            _ => return normal,
+        }
+    }
 }
 
 /// Largest `.dsc` or `debian/control` read for its build dependencies.

@@ -38,11 +38,23 @@ pub fn unpack(path: &Path, expected: &Digest, dest: &Path, limits: &spec::Limits
         .into_iter()
         .map(|(file, part)| Ok((beside(dir, &file.name, path)?, file, part)))
         .collect::<Result<_>>()?;
+    // Every file is checked before any is unpacked (and hashed again as it streams).
+    for (file, listed, _) in &files {
+        check_size(file, listed, path)?;
+        let actual = Digest::of_file(file)?;
+        ensure!(
+            actual == listed.sha256,
+            "{} has {actual}, but {} lists {} for it\n\
+             help: the file is not the one the .dsc names; fetch it again (`apt-get source --download-only`)",
+            file.display(),
+            path.display(),
+            listed.sha256
+        );
+    }
     let tree = dsc.tree_name();
     let everything = OutputSelector::new(&["**".to_string()])?;
     let mut collector = source_collector(dest, &everything, limits)?;
     for (file, listed, part) in &files {
-        check_size(file, listed, path)?;
         let stream = open_verified(file, &listed.sha256, |actual| {
             format!(
                 "{} has {actual}, but {} lists {} for it\n\
@@ -68,7 +80,7 @@ pub fn unpack(path: &Path, expected: &Digest, dest: &Path, limits: &spec::Limits
     collector.finish()?;
     let rules = dest.join(&tree).join("debian/rules");
     ensure!(
-        rules.is_file(),
+        rules.symlink_metadata().is_ok_and(|m| m.is_file()),
         "{} unpacked without debian/rules: this is not a buildable Debian source package",
         path.display()
     );

@@ -152,7 +152,7 @@ pub fn materialize(spec: &Spec, workdir: &Path, exclude: &[PathBuf]) -> Result<P
         }
         Some(SourceDateEpoch::Changelog) => {
             let tree = working_subdir.as_ref().map_or(dir.clone(), |sub| dir.join(sub));
-            Some(changelog_date(&tree.join("debian/changelog"))?)
+            Some(changelog_date(&tree)?)
         }
     };
     let root_mtime = match source_date_epoch.or(info.commit_time) {
@@ -166,8 +166,19 @@ pub fn materialize(spec: &Spec, workdir: &Path, exclude: &[PathBuf]) -> Result<P
 /// Largest `debian/changelog` read: decades of entries are a few MiB.
 const MAX_CHANGELOG_SIZE: u64 = 16 << 20;
 
-/// `source_date_epoch = "changelog"`: the latest entry's date.
-fn changelog_date(file: &Path) -> Result<i64> {
+/// `source_date_epoch = "changelog"`: the latest entry's date in the
+/// tree's `debian/changelog`, which must not link out of the tree.
+fn changelog_date(tree: &Path) -> Result<i64> {
+    let file = tree.join("debian/changelog");
+    if let (Ok(resolved), Ok(root)) = (file.canonicalize(), tree.canonicalize()) {
+        ensure!(
+            resolved.starts_with(&root),
+            "{} links to {}, outside the source tree; a source reaches no host file",
+            file.display(),
+            resolved.display()
+        );
+    }
+    let file = file.as_path();
     let text = crate::spec::read_capped(file, MAX_CHANGELOG_SIZE).map_err(|e| {
         anyhow!(
             "source_date_epoch = \"changelog\" reads {}: {e:#}\n\

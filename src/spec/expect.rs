@@ -55,10 +55,19 @@ pub(super) fn validate(
             at(value.span(), m).hint("write the published digest as \"sha256:<64 lowercase hex>\"")
         })?;
         let reference = match fields.optional("file").map_err(|m| at(value.span(), m).hint(EXPECT_HINT))? {
-            Some(file) => Some(resolve(
-                &format!("expect.\"{}\".file", key.get_ref()),
-                &Spanned::new(value.span(), file.to_string()),
-            )?),
+            Some(file) => {
+                let key = format!("expect.\"{}\".file", key.get_ref());
+                let resolved = resolve(&key, &Spanned::new(value.span(), file.to_string()))?;
+                // Not a FIFO or a device: reading one would block or never end.
+                if !resolved.is_file() {
+                    return Err(at(
+                        value.span(),
+                        format!("{key}: {} is not a regular file", resolved.display()),
+                    )
+                    .hint("name the published file itself"));
+                }
+                Some(resolved)
+            }
             None => None,
         };
         let entry = Expected { path: key.get_ref().clone(), sha256, origin: line(key.span()), reference };
@@ -105,7 +114,7 @@ fn sums(
     let spanned = |s: &str| Spanned::new(value.span(), s.to_string());
     let file = resolve("expect.sums", &spanned(file))?;
     let references = match references {
-        Some(dir) => Some(resolve("expect.sums.references", &spanned(dir))?),
+        Some(raw) => Some((raw, resolve("expect.sums.references", &spanned(raw))?)),
         None => None,
     };
     if let Some(under) = under {
@@ -118,9 +127,8 @@ fn sums(
     })?;
     let mut entries = parse_sums(&file, &listed)?;
     for entry in &mut entries {
-        if let Some(dir) = &references {
-            let published = dir.join(&entry.path);
-            if !published.is_file() {
+        if let Some((raw, dir)) = &references {
+            if !dir.join(&entry.path).is_file() {
                 return Err(at(format!(
                     "{} lists `{}`, but the references directory {} has no such file",
                     entry.origin,
@@ -129,7 +137,9 @@ fn sums(
                 ))
                 .hint("put every published file the sums file lists beside it, or drop `references`"));
             }
-            entry.reference = Some(published);
+            // Resolved like any spec path: a link in the directory reaches no further.
+            let relative = format!("{}/{}", raw.trim_end_matches('/'), entry.path);
+            entry.reference = Some(resolve("a file in expect.sums.references", &spanned(&relative))?);
         }
         if let Some(under) = under {
             entry.path = format!("{}/{}", under.trim_end_matches('/'), entry.path);
