@@ -338,8 +338,9 @@ reprocheck image build specs/containers/debian-bookworm --update              # 
         #[arg(long)]
         locked: bool,
     },
-    /// Save every .deb DIR/packages.lock names into DEBS (each checked against its sha256), so that
-    /// `image build --packages-dir DEBS` rebuilds the same image with no archive at all.
+    /// Save every .deb DIR/packages.lock names into DEBS, and its Python wheels into DEBS/python
+    /// (each checked against its sha256), so that `image build --packages-dir DEBS` rebuilds the
+    /// same image with no archive and no package index at all.
     #[command(
         after_help = "Example:\n  reprocheck image vendor specs/containers/debian-bookworm specs/containers/debian-bookworm/debs"
     )]
