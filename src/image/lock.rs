@@ -135,34 +135,47 @@ impl PackageLock {
         ] {
             text.push_str(&format!("{key} = {}\n", quote(value)));
         }
-        text.push_str("package = [\n");
-        for p in &self.packages {
-            text.push_str(&format!(
-                "  {{ name = {}, version = {}, architecture = {}, sha256 = {} }},\n",
-                quote(&p.name),
-                quote(&p.version),
-                quote(&p.architecture),
-                quote(p.sha256.as_str())
-            ));
-        }
-        text.push_str("]\n");
+        let packages = self.packages.iter().map(|p| {
+            [
+                ("name", p.name.as_str()),
+                ("version", &p.version),
+                ("architecture", &p.architecture),
+                ("sha256", p.sha256.as_str()),
+            ]
+        });
+        push_array(&mut text, "package", packages);
         if !self.python.is_empty() {
-            text.push_str("python = [\n");
-            for d in &self.python {
-                text.push_str(&format!(
-                    "  {{ name = {}, version = {}, file = {}, sha256 = {} }},\n",
-                    quote(&d.name),
-                    quote(&d.version),
-                    quote(&d.file),
-                    quote(d.sha256.as_str())
-                ));
-            }
-            text.push_str("]\n");
+            let wheels = self.python.iter().map(|d| {
+                [
+                    ("name", d.name.as_str()),
+                    ("version", &d.version),
+                    ("file", &d.file),
+                    ("sha256", d.sha256.as_str()),
+                ]
+            });
+            push_array(&mut text, "python", wheels);
         }
         let path = lock_path(recipe_dir);
         crate::paths::write_atomically(&path, &text)?;
         Ok(path)
     }
+}
+
+/// Appends `key = [ ... ]` with one inline table of string fields a line.
+fn push_array<'a, const N: usize>(
+    text: &mut String,
+    key: &str,
+    rows: impl Iterator<Item = [(&'a str, &'a str); N]>,
+) {
+    text.push_str(&format!("{key} = [\n"));
+    for row in rows {
+        let fields: Vec<String> = row
+            .iter()
+            .map(|(name, value)| format!("{name} = {}", toml::Value::String(value.to_string())))
+            .collect();
+        text.push_str(&format!("  {{ {} }},\n", fields.join(", ")));
+    }
+    text.push_str("]\n");
 }
 
 /// How two package sets differ: what a change of image id comes from.
