@@ -215,6 +215,18 @@ reprocheck lock specs/hello.toml --locked    # in CI: fail if a pin would change
     /// List the factors with their control and experiment values.
     #[command(after_help = "Example:\n  reprocheck factors")]
     Factors,
+    /// Compare two files with the structured diff (exit 0 identical, 1 different, 2 error).
+    #[command(after_help = "Examples:\n  reprocheck diff Python-3.11.2.tgz rebuilt/Python-3.11.2.tgz\n  \
+reprocheck diff a.deb b.deb --json > diff.json")]
+    Diff {
+        /// The first version (e.g. the published artifact).
+        a: PathBuf,
+        /// The second version (e.g. your rebuild).
+        b: PathBuf,
+        /// Print the whole diff as JSON (every difference) instead of the summary.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
     #[command(
         after_help = "Examples:\n  reprocheck completions bash > /etc/bash_completion.d/reprocheck\n  \

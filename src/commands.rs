@@ -195,6 +195,40 @@ pub fn factors() -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Details `diff` prints; `--json` has every one.
+const DIFF_SHOWN: usize = 40;
+
+/// `diff`: the structured diff of two files, as `check` shows it for two runs.
+pub fn diff(a: &Path, b: &Path, json: bool) -> Result<ExitCode> {
+    for file in [a, b] {
+        std::fs::metadata(file).with_context(|| format!("{}: cannot read it", file.display()))?;
+    }
+    if reprocheck::digest::Digest::of_file(a)? == reprocheck::digest::Digest::of_file(b)? {
+        if json {
+            reprocheck::outln!("null");
+        } else {
+            reprocheck::outln!("identical: {} and {}", a.display(), b.display());
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let name = b.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let mut diff = reprocheck::diff::diff_files(&name, (1, 2), a, b, &Default::default())?;
+    if json {
+        // Every held detail, not report.json's first ones.
+        let mut value = serde_json::to_value(&diff).context("serialising the diff")?;
+        value["details"] = serde_json::to_value(&diff.details).context("serialising the diff")?;
+        if let Some(map) = value.as_object_mut() {
+            map.remove("details_file");
+        }
+        reprocheck::outln!("{}", serde_json::to_string_pretty(&value).context("serialising the diff")?);
+    } else {
+        diff.details_file = Some("the --json output".into());
+        reprocheck::outln!("{} and {} differ:", a.display(), b.display());
+        reprocheck::out!("{}", style::without_controls_keeping_lines(&diff.summary(DIFF_SHOWN)));
+    }
+    Ok(exit_codes::different())
+}
+
 /// `image build`.
 pub async fn image_build(
     dir: &Path,

@@ -87,6 +87,7 @@ async fn dispatch(cli: Cli, terminal: &Terminal) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Factors => commands::factors(),
+        Command::Diff { a, b, json } => commands::diff(&a, &b, json),
         Command::Image(ImageCommand::Build { dir, packages, update, locked }) => {
             commands::image_build(&dir, packages, update, locked, &engine).await
         }

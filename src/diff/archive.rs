@@ -1,9 +1,14 @@
-//! Reading inside archives: tar (plain or compressed), gzip headers, zip.
+//! Comparing inside archives: tar (plain or compressed), ar (`.deb`) and
+//! zip, member by member, and the gzip headers around them. Archives are
+//! listed as streams ([`super::streamed`]); only members whose digests
+//! differ are fetched, so memory holds digests, not archives.
 
 use super::budget::Budget;
+use super::streamed::{list, Keep, Listing, Source};
 use super::{compare_bytes, scoped, Detail, FileDiff};
 use sha2::{Digest as _, Sha256};
-use std::collections::BTreeMap;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Formats recognised by their magic bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,71 +83,140 @@ fn is_v7_tar_header(data: &[u8]) -> bool {
     sum == recorded
 }
 
-/// Adds what differs inside two archives of the same `format`.
-/// `depth` counts every nesting level, compression layers included.
-pub fn compare(diff: &mut FileDiff, prefix: &str, format: Format, a: &[u8], b: &[u8], walk: Walk) {
-    match format {
-        Format::Gzip => {
-            gzip_header(diff, prefix, a, b);
-            decompressed(diff, prefix, Format::Gzip, a, b, walk);
-        }
-        Format::Xz | Format::Zstd => decompressed(diff, prefix, format, a, b, walk),
-        Format::Zip => zip(diff, prefix, a, b, walk),
-        Format::Tar => tar(diff, prefix, a, b, walk),
-        Format::Ar => ar(diff, prefix, a, b, walk),
-        Format::Other => {}
+/// Bytes of differing members held at once per side at the top level
+/// (halved at each level deeper); a larger member is compared by digest.
+const HOLD: u64 = 48 << 20;
+/// Largest compressed payload that is not an archive decompressed to compare.
+const MAX_PAYLOAD: u64 = 32 << 20;
+
+/// Compares two archives of the same kind (under the same compression
+/// layers) member by member; false when either is not an archive read
+/// here, and the caller compares them some other way.
+pub(crate) fn compare_archives(diff: &mut FileDiff, prefix: &str, a: Source, b: Source, walk: Walk) -> bool {
+    // One thread per version: decompressing and hashing dominate.
+    let (la, lb) = std::thread::scope(|threads| {
+        let other = threads.spawn(|| list(b, walk.budget, &Keep::NOTHING));
+        (list(a, walk.budget, &Keep::NOTHING), other.join().ok().flatten())
+    });
+    let (Some(la), Some(lb)) = (la, lb) else { return false };
+    let (name_a, name_b) = (describe(&la), describe(&lb));
+    if name_a != name_b {
+        diff.add(Detail { scope: scoped(prefix, "archive"), field: "format".into(), a: name_a, b: name_b });
+        return true;
     }
+    if walk.depth == 0 && prefix.is_empty() {
+        diff.format = name_a;
+    }
+    for (x, y) in la.layers.iter().zip(&lb.layers) {
+        if let (Some(ha), Some(hb)) = (&x.gzip_header, &y.gzip_header) {
+            gzip_header(diff, prefix, ha, hb);
+        }
+    }
+    let kind = la.kind.name();
+    let (ma, mb) = fetch_differing((a, la), (b, lb), walk);
+    members(diff, prefix, kind, ma, mb, walk);
+    true
 }
 
-/// Compares the decompressed payloads (which may be tar, text, ...).
-fn decompressed(diff: &mut FileDiff, prefix: &str, format: Format, a: &[u8], b: &[u8], walk: Walk) {
+/// `tar+gzip`, `ar`, `tar+xz+gzip` (innermost first).
+fn describe(listing: &Listing) -> String {
+    let mut name = listing.kind.name().to_string();
+    for layer in listing.layers.iter().rev() {
+        name.push('+');
+        name.push_str(layer.format.name());
+    }
+    name
+}
+
+/// The two listings with the content of each member whose digest differs
+/// from its counterpart's, fetched by a second pass over each archive
+/// (within what may be held at this depth).
+fn fetch_differing<'s>(
+    (a, mut la): (Source<'s>, Listing),
+    (b, mut lb): (Source<'s>, Listing),
+    walk: Walk,
+) -> (Members, Members) {
+    let (last_a, last_b) = (last_copies(&la.members), last_copies(&lb.members));
+    let (mut want_a, mut want_b) = (BTreeSet::new(), BTreeSet::new());
+    for (name, &ia) in &last_a {
+        let Some(&ib) = last_b.get(name) else { continue };
+        let (x, y) = (&la.members[ia].1, &lb.members[ib].1);
+        if x.readable() && y.readable() && x.content_hash != y.content_hash {
+            want_a.insert(ia);
+            want_b.insert(ib);
+        }
+    }
+    if walk.depth < MAX_DEPTH && !want_a.is_empty() {
+        let hold = HOLD >> walk.depth;
+        for (source, listing, wanted) in [(a, &mut la, &want_a), (b, &mut lb, &want_b)] {
+            // The same bytes again: bounded by what the first pass read.
+            let again = Budget::new(listing.spent);
+            let keep = Keep { wanted: &|i| wanted.contains(&i), hold };
+            let Some(fetched) = list(source, &again, &keep) else { continue };
+            for ((_, m), (_, f)) in listing.members.iter_mut().zip(fetched.members) {
+                if f.content.is_some() && f.content_hash == m.content_hash {
+                    m.content = f.content;
+                }
+            }
+        }
+    }
+    (la.members, lb.members)
+}
+
+/// The position of the last copy of each name (the one extraction keeps).
+fn last_copies(members: &[(String, Member)]) -> BTreeMap<&str, usize> {
+    members.iter().enumerate().map(|(i, (name, _))| (name.as_str(), i)).collect()
+}
+
+/// Compares what two compressed files hold when it is not an archive:
+/// the gzip headers, then the payloads (each up to [`MAX_PAYLOAD`]).
+pub(crate) fn compare_payloads(
+    diff: &mut FileDiff,
+    prefix: &str,
+    format: Format,
+    (a, b): (Source, Source),
+    (head_a, head_b): (&[u8], &[u8]),
+    walk: Walk,
+) {
+    if let (Some(ha), Some(hb)) = (gzip_header_fields(head_a), gzip_header_fields(head_b)) {
+        gzip_header(diff, prefix, &ha, &hb);
+    }
     let name = format.name();
-    let decoded = match walk.depth < MAX_DEPTH {
-        true => peel(format, a, walk.budget).and_then(|da| Some((da, peel(format, b, walk.budget)?))),
-        false => None,
+    let peel_one = |s: Source| {
+        let reader = format.compression()?.decoder(s.reader()?).ok()?;
+        let limited = Budget::new(MAX_PAYLOAD.min(walk.budget.left()));
+        let out = limited.read(reader)?;
+        walk.budget.charge(out.len() as u64).then_some(out)
     };
-    let Some((da, db)) = decoded else {
-        let why = match walk.depth < MAX_DEPTH {
-            true => "unreadable, or over the decompression budget",
-            false => "not opened: nested too deep",
-        };
-        diff.details.push(Detail {
+    match (peel_one(a), peel_one(b)) {
+        (Some(da), Some(db)) if da == db => {}
+        (Some(da), Some(db)) => {
+            let scope = scoped(prefix, &format!("{name} payload"));
+            compare_bytes(diff, &scope, Source::Bytes(&da), Source::Bytes(&db), walk.deeper());
+        }
+        _ => diff.add(Detail {
             scope: scoped(prefix, name),
             field: "payload".into(),
-            a: why.into(),
+            a: format!("not compared: unreadable, or over {} MiB decompressed", MAX_PAYLOAD >> 20),
             b: String::new(),
-        });
-        return;
-    };
-    let depth = walk.depth;
-    if da == db {
-        return;
-    }
-    let inner = sniff(&da);
-    if depth == 0 && prefix.is_empty() && inner != Format::Other {
-        diff.format = format!("{}+{name}", inner.name());
-    }
-    let before = diff.details.len();
-    if inner == sniff(&db) && inner != Format::Other {
-        compare(diff, prefix, inner, &da, &db, walk.deeper());
-    }
-    if diff.details.len() == before {
-        compare_bytes(diff, &scoped(prefix, &format!("{name} payload")), &da, &db, walk.deeper());
+        }),
     }
 }
 
-fn gzip_header(diff: &mut FileDiff, prefix: &str, a: &[u8], b: &[u8]) {
-    let (Some(ha), Some(hb)) = (gzip_header_fields(a), gzip_header_fields(b)) else { return };
+fn gzip_header(diff: &mut FileDiff, prefix: &str, ha: &GzipHeader, hb: &GzipHeader) {
     let scope = scoped(prefix, "gzip header");
-    for ((field, x), (_, y)) in ha.into_iter().zip(hb) {
+    for ((field, x), (_, y)) in ha.iter().zip(hb) {
         if x != y {
-            diff.details.push(Detail { scope: scope.clone(), field: field.into(), a: x, b: y });
+            diff.add(Detail { scope: scope.clone(), field: (*field).into(), a: x.clone(), b: y.clone() });
         }
     }
 }
 
+/// A gzip header's mtime, original name and OS byte.
+pub(crate) type GzipHeader = [(&'static str, String); 3];
+
 /// The gzip header's mtime, original name and OS byte.
-pub(crate) fn gzip_header_fields(data: &[u8]) -> Option<[(&'static str, String); 3]> {
+pub(crate) fn gzip_header_fields(data: &[u8]) -> Option<GzipHeader> {
     let decoder = flate2::read::GzDecoder::new(data);
     let h = decoder.header()?;
     let name = h.filename().map(|n| String::from_utf8_lossy(n).into_owned()).unwrap_or_default();
@@ -179,11 +253,14 @@ impl<'b> Walk<'b> {
     }
 }
 
+/// An archive's members in archive order, with their names.
+pub(crate) type Members = Vec<(String, Member)>;
+
 /// What is compared of one archive member.
 #[derive(Default, Clone, PartialEq, Eq)]
 pub(crate) struct Member {
     /// Header fields by name: `type`, `mode`, `uid`, `mtime`, `link`, ...
-    pub fields: BTreeMap<&'static str, String>,
+    pub fields: BTreeMap<Cow<'static, str>, String>,
     /// The content; `None` when it could not be read within the caps.
     pub(crate) content: Option<Vec<u8>>,
     /// Hex sha256 of the content (empty when unreadable).
@@ -194,7 +271,7 @@ pub(crate) struct Member {
 }
 
 impl Member {
-    fn with_content(mut self, content: Option<Vec<u8>>) -> Member {
+    pub(crate) fn with_content(mut self, content: Option<Vec<u8>>) -> Member {
         self.content_hash = content.as_ref().map(|c| hex::encode(Sha256::digest(c))).unwrap_or_default();
         self.content = content;
         self
@@ -213,43 +290,25 @@ impl Member {
     }
 }
 
-/// The members of a tar (plain or compressed), zip or ar archive, in
-/// archive order (every copy of a repeated name kept), with the compression
-/// layers peeled; `None` for anything else.
+/// The members of a tar (plain or compressed), zip or ar archive held in
+/// memory, in archive order (every copy of a repeated name kept), each with
+/// its content (copies drawn from `budget`); `None` for anything else.
 pub(crate) fn listing(data: &[u8], budget: &Budget) -> Option<Vec<(String, Member)>> {
-    let inner = match sniff(data) {
-        Format::Zip => return zip_members(data, budget),
-        Format::Tar => return tar_members(data, budget),
-        Format::Ar => return ar_members(data, budget),
-        Format::Other => return None,
-        compressed => peel(compressed, data, budget)?,
-    };
-    match sniff(&inner) {
-        Format::Tar => tar_members(&inner, budget),
-        _ => None,
-    }
+    let keep = Keep { wanted: &|_| true, hold: budget.left() };
+    let listed = list(Source::Bytes(data), budget, &keep)?;
+    let held: u64 =
+        listed.members.iter().filter_map(|(_, m)| m.content.as_ref()).map(|c| c.len() as u64).sum();
+    budget.charge(held).then_some(listed.members)
 }
 
-/// Tar members; each member's content is charged to `budget` (it is a copy).
-fn tar_members(data: &[u8], budget: &Budget) -> Option<Vec<(String, Member)>> {
-    let mut archive = tar::Archive::new(data);
-    let mut members = Vec::new();
-    for entry in archive.entries().ok()? {
-        let mut entry = entry.ok()?;
-        let (name, m) = tar_member(&mut entry);
-        let content = budget.read(&mut entry);
-        members.push((name, m.with_content(content)));
-    }
-    Some(members)
-}
-
-/// A tar entry's name and header fields (its content not yet read).
+/// A tar entry's name and header fields (its content not yet read): the
+/// header's own format, where a long name came from, and every pax record.
 pub(crate) fn tar_member<R: std::io::Read>(entry: &mut tar::Entry<R>) -> (String, Member) {
     let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
     let h = entry.header().clone();
     let mut m = Member::default();
     let mut put = |k: &'static str, v: String| {
-        m.fields.insert(k, v);
+        m.fields.insert(Cow::Borrowed(k), v);
     };
     put("type", format!("{:?}", h.entry_type()));
     put("mode", h.mode().map(|v| format!("{v:04o}")).unwrap_or_default());
@@ -263,21 +322,37 @@ pub(crate) fn tar_member<R: std::io::Read>(entry: &mut tar::Entry<R>) -> (String
         "link",
         entry.link_name_bytes().map(|l| String::from_utf8_lossy(&l).into_owned()).unwrap_or_default(),
     );
+    let header_format = match (h.as_ustar(), h.as_gnu()) {
+        (Some(_), _) => "ustar",
+        (_, Some(_)) => "gnu",
+        _ => "v7",
+    };
+    put("header format", header_format.into());
+    let mut pax_keys = Vec::new();
     if let Ok(Some(pax)) = entry.pax_extensions() {
-        let keys: Vec<String> = pax.flatten().map(|e| e.key().unwrap_or("?").to_string()).collect();
-        m.fields.insert("pax headers", keys.join(","));
+        for record in pax.flatten() {
+            let key = record.key().unwrap_or("?").to_string();
+            let value = String::from_utf8_lossy(record.value_bytes()).into_owned();
+            pax_keys.push(key.clone());
+            m.fields.insert(Cow::Owned(format!("pax {key}")), value);
+        }
     }
+    // A name longer than the header holds: in a pax `path` record, or in a
+    // GNU `././@LongLink` entry before it; tools differ, and so do bytes.
+    let stored = if h.path_bytes().as_ref() == entry.path_bytes().as_ref() {
+        "header"
+    } else if pax_keys.iter().any(|k| k == "path") {
+        "pax path record"
+    } else {
+        "GNU long name (././@LongLink)"
+    };
+    m.fields.insert(Cow::Borrowed("name stored in"), stored.into());
     (name, m)
 }
 
-fn tar(diff: &mut FileDiff, prefix: &str, a: &[u8], b: &[u8], walk: Walk) {
-    let (Some(ma), Some(mb)) = (tar_members(a, walk.budget), tar_members(b, walk.budget)) else { return };
-    members(diff, prefix, "tar", ma, mb, walk);
-}
-
 /// Zip members from the central directory, record by record (a repeated
-/// name stays visible), decompressing at most [`MAX_READ`] in all.
-fn zip_members(data: &[u8], budget: &Budget) -> Option<Vec<(String, Member)>> {
+/// name stays visible), drawing what it decompresses from `budget`.
+pub(crate) fn zip_members(data: &[u8], budget: &Budget) -> Option<Vec<(String, Member)>> {
     let records = super::zip_listing::records(data, budget)?;
     let members = records
         .into_iter()
@@ -293,63 +368,15 @@ fn zip_members(data: &[u8], budget: &Budget) -> Option<Vec<(String, Member)>> {
                 (time >> 5) & 0x3f,
                 (time & 0x1f) * 2
             );
-            m.fields.insert("mtime", when);
-            m.fields.insert("mode", r.unix_mode.map(|v| format!("{v:04o}")).unwrap_or_default());
-            m.fields.insert("extra fields", r.extra);
-            m.fields.insert("size", r.size.to_string());
+            m.fields.insert("mtime".into(), when);
+            m.fields.insert("mode".into(), r.unix_mode.map(|v| format!("{v:04o}")).unwrap_or_default());
+            m.fields.insert("extra fields".into(), r.extra);
+            m.fields.insert("size".into(), r.size.to_string());
             m.problems = r.problems;
             (r.name, m.with_content(r.content))
         })
         .collect();
     Some(members)
-}
-
-/// Members of a Unix `ar` archive (a `.deb`): name, mtime, owner, mode, content.
-fn ar_members(data: &[u8], budget: &Budget) -> Option<Vec<(String, Member)>> {
-    let mut at = 8;
-    let mut members = Vec::new();
-    let mut long_names: &[u8] = &[];
-    while at < data.len() {
-        let header = data.get(at..at + 60)?;
-        if &header[58..60] != b"`\n" {
-            return None;
-        }
-        let field =
-            |range: std::ops::Range<usize>| String::from_utf8_lossy(&header[range]).trim().to_string();
-        let size: usize = field(48..58).parse().ok()?;
-        let content = data.get(at + 60..at.checked_add(60)?.checked_add(size)?)?;
-        let raw = field(0..16);
-        at += 60 + size + size % 2;
-        let name = if raw == "//" {
-            long_names = content;
-            continue;
-        } else if let Some(offset) = raw.strip_prefix('/').and_then(|o| o.parse::<usize>().ok()) {
-            let rest = long_names.get(offset..)?;
-            let end = rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
-            String::from_utf8_lossy(&rest[..end]).trim_end_matches('/').to_string()
-        } else {
-            raw.trim_end_matches('/').to_string()
-        };
-        let mut m = Member::default();
-        m.fields.insert("mtime", field(16..28));
-        m.fields.insert("uid", field(28..34));
-        m.fields.insert("gid", field(34..40));
-        m.fields.insert("mode", field(40..48));
-        m.fields.insert("size", size.to_string());
-        let copy = budget.charge(content.len() as u64).then(|| content.to_vec());
-        members.push((name, m.with_content(copy)));
-    }
-    Some(members)
-}
-
-fn zip(diff: &mut FileDiff, prefix: &str, a: &[u8], b: &[u8], walk: Walk) {
-    let (Some(ma), Some(mb)) = (zip_members(a, walk.budget), zip_members(b, walk.budget)) else { return };
-    members(diff, prefix, "zip", ma, mb, walk);
-}
-
-fn ar(diff: &mut FileDiff, prefix: &str, a: &[u8], b: &[u8], walk: Walk) {
-    let (Some(ma), Some(mb)) = (ar_members(a, walk.budget), ar_members(b, walk.budget)) else { return };
-    members(diff, prefix, "ar", ma, mb, walk);
 }
 
 /// Compares archive members: order, presence, repeated names, metadata,
@@ -405,14 +432,24 @@ fn members(
                 push(diff, scope.clone(), field, va.clone(), vb);
             }
         }
+        for (field, vb) in mb.fields.iter().filter(|(f, _)| !ma.fields.contains_key(*f)) {
+            push(diff, scope.clone(), field, String::new(), vb.clone());
+        }
         let short = |m: &Member| match m.readable() {
+            true if m.content.is_none() && walk.depth < MAX_DEPTH => {
+                format!(
+                    "sha256:{}… (not opened: over the {} MiB held at once)",
+                    &m.content_hash[..12],
+                    (HOLD >> walk.depth) >> 20
+                )
+            }
             true => format!("sha256:{}…", &m.content_hash[..12]),
             false => "unreadable (over the size cap or damaged)".to_string(),
         };
         if !(ma.readable() && mb.readable() && ma.content_hash == mb.content_hash) {
             push(diff, scope.clone(), "content", short(ma), short(mb));
             if let (true, Some(ca), Some(cb)) = (walk.depth < MAX_DEPTH, &ma.content, &mb.content) {
-                compare_bytes(diff, &scope, ca, cb, walk.deeper());
+                compare_bytes(diff, &scope, Source::Bytes(ca), Source::Bytes(cb), walk.deeper());
             }
         }
     }
@@ -439,5 +476,5 @@ fn describe_copies(copies: &[&Member]) -> String {
 }
 
 fn push(diff: &mut FileDiff, scope: String, field: &str, a: String, b: String) {
-    diff.details.push(Detail { scope, field: field.into(), a, b });
+    diff.add(Detail { scope, field: field.into(), a, b });
 }

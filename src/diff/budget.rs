@@ -3,29 +3,29 @@
 //! from one budget, so a small bomb (a 256 MiB member listed six times, a
 //! gzip of a gzip of a gzip …) runs out instead of filling memory.
 
-use std::cell::Cell;
 use std::io::Read;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// The default budget for one output (both versions together).
 pub const DEFAULT_BUDGET: u64 = 256 << 20;
 
-/// A decompression budget. Not `Sync`: one comparison, one thread.
+/// A decompression budget, shared by the threads that read the two versions.
 #[derive(Debug)]
 pub struct Budget {
-    left: Cell<u64>,
+    left: AtomicU64,
     total: u64,
-    exhausted: Cell<bool>,
+    exhausted: AtomicBool,
 }
 
 impl Budget {
     /// A budget of `bytes`.
     pub fn new(bytes: u64) -> Budget {
-        Budget { left: Cell::new(bytes), total: bytes, exhausted: Cell::new(false) }
+        Budget { left: AtomicU64::new(bytes), total: bytes, exhausted: AtomicBool::new(false) }
     }
 
     /// Bytes still available.
     pub fn left(&self) -> u64 {
-        self.left.get()
+        self.left.load(Ordering::Relaxed)
     }
 
     /// Takes `bytes`; false (and the budget marked exhausted) when they are
@@ -33,24 +33,20 @@ impl Budget {
     /// comparison passes here, so an interrupted one stops at its next read.
     pub fn charge(&self, bytes: u64) -> bool {
         if crate::cleanup::signal().is_some() {
-            self.exhausted.set(true);
+            self.exhausted.store(true, Ordering::Relaxed);
             return false;
         }
-        match self.left.get().checked_sub(bytes) {
-            Some(left) => {
-                self.left.set(left);
-                true
-            }
-            None => {
-                self.exhausted.set(true);
-                false
-            }
+        let taken =
+            self.left.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| left.checked_sub(bytes));
+        if taken.is_err() {
+            self.exhausted.store(true, Ordering::Relaxed);
         }
+        taken.is_ok()
     }
 
     /// Whether something was not read because the budget ran out.
     pub fn exhausted(&self) -> bool {
-        self.exhausted.get()
+        self.exhausted.load(Ordering::Relaxed)
     }
 
     /// The budget it started with.

@@ -17,16 +17,27 @@ mod zip_listing;
 
 use crate::errors::*;
 use serde::Serialize;
+use sha2::Digest as _;
+use std::collections::BTreeMap;
+use std::io::Read;
 use std::path::Path;
+use streamed::Source;
 
-/// Largest file read into memory for structured comparison.
+/// Largest zip archive read into memory (zip needs random access).
 const MAX_READ: u64 = 256 << 20;
+/// Bytes read from the front of each version to tell its format.
+const HEAD: usize = 4096;
 /// Largest text compared line by line.
 const MAX_TEXT: usize = 1 << 20;
 /// Lines of unified diff kept.
 const MAX_DIFF_LINES: usize = 120;
-/// Details kept per output.
-const MAX_DETAILS: usize = 200;
+/// Details held per output: every one is counted by kind, and the hints
+/// see all that are held; a hostile archive cannot make the list unbounded.
+const MAX_HELD: usize = 100_000;
+/// Details report.json lists per output; the rest go to `details_file`.
+pub const REPORT_DETAILS: usize = 200;
+/// Bytes of unified diff kept per output, over all its texts.
+const MAX_TEXT_DIFF: usize = 256 << 10;
 /// Time a line diff may take before it settles for a coarse alignment.
 const TEXT_DIFF_TIME: std::time::Duration = std::time::Duration::from_millis(500);
 
@@ -52,15 +63,125 @@ pub struct FileDiff {
     pub runs: (u32, u32),
     /// How it was read: `tar+gzip`, `gzip`, `zip`, `text`, `binary`, ...
     pub format: String,
-    /// What differs, in order of appearance.
+    /// What differs, in order of appearance (report.json lists the first
+    /// [`REPORT_DETAILS`]; `details_file` has every one held).
+    #[serde(serialize_with = "first_details")]
     pub details: Vec<Detail>,
+    /// How many differences of each kind (`owner`, `mtime`, `order`, …),
+    /// counted over all of them, held or not.
+    pub counts: BTreeMap<String, u64>,
+    /// How many differences were found in all.
+    pub details_total: u64,
+    /// Where every detail is, relative to the results directory, when
+    /// report.json lists only the first ones.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub details_file: Option<String>,
     /// A unified diff, for text.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub text_diff: Option<String>,
-    /// True when details or the text diff were cut.
+    /// True when details (beyond [`MAX_HELD`]), the text diff, or what the
+    /// budget allowed were cut.
     pub truncated: bool,
     /// Known patterns and their usual fixes.
     pub hints: Vec<hints::Hint>,
+}
+
+fn first_details<S: serde::Serializer>(details: &[Detail], serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_seq(details.iter().take(REPORT_DETAILS))
+}
+
+impl Detail {
+    /// The kind of difference, for counts and summaries: the field, with
+    /// `uid`/`gid`/`uname`/`gname` as `owner`, gzip header fields named as
+    /// such, and a byte offset as `first difference`.
+    pub fn kind(&self) -> String {
+        match self.field.as_str() {
+            "uid" | "gid" | "uname" | "gname" => "owner".into(),
+            f if f.starts_with("first difference") => "first difference".into(),
+            f if self.scope.ends_with("gzip header") => format!("gzip header {f}"),
+            f => f.to_string(),
+        }
+    }
+}
+
+impl FileDiff {
+    /// An empty diff of `path` between `runs`.
+    pub fn new(path: &str, runs: (u32, u32)) -> FileDiff {
+        FileDiff {
+            path: path.to_string(),
+            runs,
+            format: String::new(),
+            details: Vec::new(),
+            counts: BTreeMap::new(),
+            details_total: 0,
+            details_file: None,
+            text_diff: None,
+            truncated: false,
+            hints: Vec::new(),
+        }
+    }
+
+    /// At most `max` details to show, every kind among them: the first of
+    /// each kind come before more of any one (4,770 owner rows must not
+    /// hide 10 mtime rows), in the order they were found.
+    pub fn sample(&self, max: usize) -> Vec<&Detail> {
+        let kinds: Vec<String> = self.details.iter().map(Detail::kind).collect();
+        let distinct = kinds.iter().collect::<std::collections::BTreeSet<_>>().len().max(1);
+        let per_kind = (max / distinct).max(1);
+        let mut shown = vec![false; self.details.len()];
+        let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut left = max;
+        for (i, kind) in kinds.iter().enumerate() {
+            let n = seen.entry(kind).or_default();
+            if *n < per_kind && left > 0 {
+                *n += 1;
+                shown[i] = true;
+                left -= 1;
+            }
+        }
+        for flag in shown.iter_mut().filter(|f| !**f) {
+            if left == 0 {
+                break;
+            }
+            *flag = true;
+            left -= 1;
+        }
+        self.details.iter().zip(shown).filter(|(_, s)| *s).map(|(d, _)| d).collect()
+    }
+
+    /// `owner × 19,080, mtime × 10, order × 1`, most frequent first.
+    pub fn counts_line(&self) -> String {
+        let mut counts: Vec<(&String, &u64)> = self.counts.iter().collect();
+        counts.sort_by_key(|(kind, n)| (std::cmp::Reverse(**n), *kind));
+        counts.iter().map(|(kind, n)| format!("{kind} × {n}")).collect::<Vec<_>>().join(", ")
+    }
+
+    /// Where the details not shown are: the details file, else report.json.
+    pub fn rest_is_in(&self) -> String {
+        match &self.details_file {
+            Some(file) => file.clone(),
+            None => "report.json".into(),
+        }
+    }
+
+    /// Records a difference: always counted, held up to [`MAX_HELD`].
+    pub fn add(&mut self, detail: Detail) {
+        *self.counts.entry(detail.kind()).or_default() += 1;
+        self.details_total += 1;
+        if self.details.len() < MAX_HELD {
+            self.details.push(detail);
+        }
+    }
+
+    /// Differences counted but not held.
+    fn dropped(&self) -> u64 {
+        self.details_total - self.details.len() as u64
+    }
+
+    /// Every held detail as JSON, for `details_file`.
+    pub fn all_details_json(&self) -> Result<Vec<u8>> {
+        serde_json::to_vec_pretty(&self.details).context("serialising the details")
+    }
 }
 
 /// What the diff knows about the runs, for hints, and what it may spend.
@@ -73,7 +194,9 @@ pub struct DiffContext {
     pub budget: u64,
 }
 
-/// Compares the two versions of `path` (files on disk, either may be missing).
+/// Compares the two versions of `path` (files on disk, either may be
+/// missing). Archives are streamed; what is held is bounded by the caps
+/// above whatever the files' sizes.
 pub fn diff_files(
     path: &str,
     runs: (u32, u32),
@@ -81,84 +204,110 @@ pub fn diff_files(
     b: &Path,
     context: &DiffContext,
 ) -> Result<FileDiff> {
-    let read = |p: &Path| -> Result<Option<Vec<u8>>> {
-        match std::fs::symlink_metadata(p) {
-            Err(_) => Ok(None),
-            Ok(m) if m.file_type().is_symlink() => Ok(Some(
-                format!("symlink -> {}", std::fs::read_link(p).unwrap_or_default().display()).into_bytes(),
-            )),
-            Ok(m) if m.len() > MAX_READ => Ok(None),
-            Ok(_) => std::fs::read(p).map(Some).with_context(|| format!("reading {}", p.display())),
-        }
-    };
-    let (data_a, data_b) = (read(a)?, read(b)?);
-    let mut diff = FileDiff {
-        path: path.to_string(),
-        runs,
-        format: String::new(),
-        details: Vec::new(),
-        text_diff: None,
-        truncated: false,
-        hints: Vec::new(),
-    };
+    let mut diff = FileDiff::new(path, runs);
     let budget =
         budget::Budget::new(if context.budget == 0 { budget::DEFAULT_BUDGET } else { context.budget });
-    match (data_a, data_b) {
-        (Some(a), Some(b)) => compare_bytes(&mut diff, "", &a, &b, archive::Walk::top(&budget)),
-        (a, b) => {
-            diff.format = "missing or too large".into();
-            let state =
-                |d: &Option<Vec<u8>>| if d.is_some() { "present" } else { "missing or over the size cap" };
-            diff.details.push(Detail {
+    // A symlink is compared as its target, never followed.
+    let link = |p: &Path| -> Option<Option<Vec<u8>>> {
+        let m = std::fs::symlink_metadata(p).ok()?;
+        Some(m.file_type().is_symlink().then(|| {
+            format!("symlink -> {}", std::fs::read_link(p).unwrap_or_default().display()).into_bytes()
+        }))
+    };
+    match (link(a), link(b)) {
+        (Some(la), Some(lb)) => {
+            fn source<'s>(link: &'s Option<Vec<u8>>, path: &'s Path) -> Source<'s> {
+                link.as_deref().map_or(Source::File(path), Source::Bytes)
+            }
+            let (sa, sb) = (source(&la, a), source(&lb, b));
+            compare_bytes(&mut diff, "", sa, sb, archive::Walk::top(&budget));
+        }
+        (la, lb) => {
+            diff.format = "missing".into();
+            let state = |d: &Option<_>| if d.is_some() { "present" } else { "missing" };
+            diff.add(Detail {
                 scope: "file".into(),
                 field: "presence".into(),
-                a: state(&a).into(),
-                b: state(&b).into(),
+                a: state(&la).into(),
+                b: state(&lb).into(),
             });
         }
     }
     if budget.exhausted() {
-        diff.details.push(Detail {
+        diff.add(Detail {
             scope: "file".into(),
             field: "decompression budget".into(),
             a: format!("{} MiB used up", budget.total() >> 20),
             b: "what lies deeper is not compared".into(),
         });
+    }
+    if diff.details_total > diff.details.len() as u64 {
         diff.truncated = true;
     }
-    if diff.details.len() > MAX_DETAILS {
-        diff.details.truncate(MAX_DETAILS);
-        diff.truncated = true;
+    if diff.details.len() > REPORT_DETAILS {
+        diff.details_file = Some(details_file_name(&diff));
     }
     diff.hints = hints::for_diff(&diff, context, a, b);
     Ok(diff)
 }
 
-/// Compares two byte strings, looking inside the formats it recognises.
-/// `prefix` scopes nested details; `walk` bounds depth and decompression.
-fn compare_bytes(diff: &mut FileDiff, prefix: &str, a: &[u8], b: &[u8], walk: archive::Walk) {
-    let depth = walk.depth;
-    let format = archive::sniff(a);
-    if depth == 0 {
-        diff.format = format.name().to_string();
+/// Where every detail of `diff` is written beside report.json when there
+/// are more than report.json lists: `details/<runs>/<path>.json`, the path
+/// flattened and made unique.
+fn details_file_name(diff: &FileDiff) -> String {
+    let flat: String = diff
+        .path
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || ".-_".contains(c) { c } else { '_' })
+        .collect();
+    let tag = &hex::encode(sha2::Sha256::digest(diff.path.as_bytes()))[..8];
+    format!("details/{}-{}/{flat}-{tag}.json", diff.runs.0, diff.runs.1)
+}
+
+/// Compares two versions of something, looking inside the formats it
+/// recognises. `prefix` scopes nested details; `walk` bounds depth and
+/// decompression.
+fn compare_bytes(diff: &mut FileDiff, prefix: &str, a: Source, b: Source, walk: archive::Walk) {
+    let (head_a, head_b) = (a.head(HEAD), b.head(HEAD));
+    let (format_a, format_b) = (archive::sniff(&head_a), archive::sniff(&head_b));
+    if walk.depth == 0 {
+        diff.format = format_a.name().to_string();
     }
-    let before = diff.details.len();
-    if format == archive::sniff(b) {
-        archive::compare(diff, prefix, format, a, b, walk);
+    let before = diff.details.len() as u64 + diff.dropped();
+    if format_a != format_b {
+        diff.add(Detail {
+            scope: scoped(prefix, "file"),
+            field: "format".into(),
+            a: format_a.name().into(),
+            b: format_b.name().into(),
+        });
+    } else if format_a != archive::Format::Other && walk.depth < archive::MAX_DEPTH {
+        let inside = archive::compare_archives(diff, prefix, a, b, walk);
+        if !inside && format_a.compression().is_some() {
+            archive::compare_payloads(diff, prefix, format_a, (a, b), (&head_a, &head_b), walk);
+        }
     }
-    let found_inside = diff.details.len() > before;
-    if found_inside || a == b {
+    if diff.details.len() as u64 + diff.dropped() > before {
         return;
     }
-    match (std::str::from_utf8(a), std::str::from_utf8(b)) {
-        (Ok(ta), Ok(tb)) if !ta.contains('\0') && !tb.contains('\0') && a.len().max(b.len()) <= MAX_TEXT => {
-            if depth == 0 && diff.format == "binary" {
+    // Nothing inside told them apart (or they are not archives): the bytes.
+    let texts = (a.size().max(b.size()) <= MAX_TEXT as u64)
+        .then(|| (a.read(MAX_TEXT as u64), b.read(MAX_TEXT as u64)));
+    if let Some((Some(ta), Some(tb))) = texts {
+        if let (Some(ta), Some(tb)) = (as_text(&ta), as_text(&tb)) {
+            if walk.depth == 0 && diff.format == "binary" {
                 diff.format = "text".into();
             }
             text_diff(diff, prefix, ta, tb);
+            return;
         }
-        _ => first_difference(diff, prefix, a, b),
     }
+    first_difference(diff, prefix, a, b);
+}
+
+/// `data` as text: UTF-8 without NUL bytes.
+fn as_text(data: &[u8]) -> Option<&str> {
+    std::str::from_utf8(data).ok().filter(|t| !t.contains('\0'))
 }
 
 fn scoped(prefix: &str, scope: &str) -> String {
@@ -173,10 +322,12 @@ fn text_diff(diff: &mut FileDiff, prefix: &str, a: &str, b: &str) {
     // Myers' diff is quadratic in the worst case ('a' lines against 'b'
     // lines): past the deadline, similar settles for a coarser alignment.
     let started = std::time::Instant::now();
-    let lines = similar::TextDiff::configure().timeout(TEXT_DIFF_TIME).diff_lines(a, b);
-    let unified = lines.unified_diff().context_radius(2).header("a", "b").to_string();
+    let aligned = similar::TextDiff::configure().timeout(TEXT_DIFF_TIME).diff_lines(a, b);
+    let unified = aligned.unified_diff().context_radius(2).header("a", "b").to_string();
+    // A replaced line is one change, not a removal and an addition.
+    let changed = lines_changed(aligned.ops());
     if started.elapsed() >= TEXT_DIFF_TIME {
-        diff.details.push(Detail {
+        diff.add(Detail {
             scope: scoped(prefix, "text"),
             field: "alignment".into(),
             a: format!("the line diff took over {} ms", TEXT_DIFF_TIME.as_millis()),
@@ -188,41 +339,93 @@ fn text_diff(diff: &mut FileDiff, prefix: &str, a: &str, b: &str) {
         lines.truncate(MAX_DIFF_LINES);
         diff.truncated = true;
     }
-    let changed = unified
-        .lines()
-        .filter(|l| l.starts_with(['+', '-']) && !l.starts_with("+++") && !l.starts_with("---"));
-    diff.details.push(Detail {
+    diff.add(Detail {
         scope: scoped(prefix, "text"),
         field: "lines".into(),
-        a: format!("{} lines", a.lines().count()),
-        b: format!("{} lines, {} changed", b.lines().count(), changed.count()),
+        a: plural(a.lines().count(), "line"),
+        b: format!("{}, {} changed", plural(b.lines().count(), "line"), changed),
     });
     let body = lines.join("\n");
+    if diff.text_diff.as_ref().is_some_and(|t| t.len() > MAX_TEXT_DIFF) {
+        diff.truncated = true;
+        return;
+    }
     match &mut diff.text_diff {
         Some(existing) => existing.push_str(&format!("\n{prefix}:\n{body}")),
         None => diff.text_diff = Some(if prefix.is_empty() { body } else { format!("{prefix}:\n{body}") }),
     }
 }
 
-fn first_difference(diff: &mut FileDiff, prefix: &str, a: &[u8], b: &[u8]) {
-    let offset = a.iter().zip(b).position(|(x, y)| x != y).unwrap_or(a.len().min(b.len()));
-    let window = |d: &[u8]| {
-        let start = offset.saturating_sub(8);
-        let end = (offset + 24).min(d.len());
-        d.get(start..end).map(hex_dump).unwrap_or_default()
-    };
-    diff.details.push(Detail {
+/// Lines changed: a replaced line counts once, as does an added or removed one.
+fn lines_changed(ops: &[similar::DiffOp]) -> usize {
+    ops.iter()
+        .map(|op| match *op {
+            similar::DiffOp::Equal { .. } => 0,
+            similar::DiffOp::Delete { old_len, .. } => old_len,
+            similar::DiffOp::Insert { new_len, .. } => new_len,
+            similar::DiffOp::Replace { old_len, new_len, .. } => old_len.max(new_len),
+        })
+        .sum()
+}
+
+/// `1 line`, `2 lines`.
+pub fn plural(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
+/// The sizes and the first differing byte, with a window around it; both
+/// versions are streamed, so any size is compared without being held.
+fn first_difference(diff: &mut FileDiff, prefix: &str, a: Source, b: Source) {
+    let (size_a, size_b) = (a.size(), b.size());
+    diff.add(Detail {
         scope: scoped(prefix, "bytes"),
         field: "size".into(),
-        a: a.len().to_string(),
-        b: b.len().to_string(),
+        a: size_a.to_string(),
+        b: size_b.to_string(),
     });
-    diff.details.push(Detail {
+    let Some(offset) = first_differing_offset(a, b) else { return };
+    let window = |s: Source| {
+        let start = offset.saturating_sub(8);
+        let mut bytes = Vec::new();
+        if let Some(mut r) = s.reader() {
+            let skipped = std::io::copy(&mut (&mut r).take(start), &mut std::io::sink()).unwrap_or(0);
+            if skipped == start {
+                let _ = r.take(offset + 24 - start).read_to_end(&mut bytes);
+            }
+        }
+        hex_dump(&bytes)
+    };
+    diff.add(Detail {
         scope: scoped(prefix, "bytes"),
         field: format!("first difference at offset {offset}"),
         a: window(a),
         b: window(b),
     });
+}
+
+/// Where `a` and `b` first differ (the shorter one's end when one is a
+/// prefix of the other); `None` when they cannot be read.
+fn first_differing_offset(a: Source, b: Source) -> Option<u64> {
+    const CHUNK: usize = 64 << 10;
+    let (mut ra, mut rb) = (a.reader()?, b.reader()?);
+    let (mut ba, mut bb) = (vec![0u8; CHUNK], vec![0u8; CHUNK]);
+    let mut offset = 0u64;
+    loop {
+        let na = crate::decompress::read_prefix(&mut ra, &mut ba).ok()?;
+        let nb = crate::decompress::read_prefix(&mut rb, &mut bb).ok()?;
+        let same = ba[..na.min(nb)].iter().zip(&bb[..na.min(nb)]).position(|(x, y)| x != y);
+        if let Some(i) = same {
+            return Some(offset + i as u64);
+        }
+        if na != nb || na == 0 {
+            return Some(offset + na.min(nb) as u64);
+        }
+        offset += na as u64;
+    }
 }
 
 fn hex_dump(bytes: &[u8]) -> String {
@@ -233,17 +436,26 @@ fn hex_dump(bytes: &[u8]) -> String {
 }
 
 impl FileDiff {
-    /// A few lines for the terminal.
+    /// A few lines for the terminal: the counts by kind, then up to
+    /// `max_details` details with every kind among them.
     pub fn summary(&self, max_details: usize) -> String {
         let mut s = match self.runs {
             (0, run) => format!("    {} (reference and run {run}):\n", self.format),
             (a, b) => format!("    {} (runs {a} and {b}):\n", self.format),
         };
-        for d in self.details.iter().take(max_details) {
+        if self.details_total > 1 {
+            s.push_str(&format!("      {} differences: {}\n", self.details_total, self.counts_line()));
+        }
+        let shown = self.sample(max_details);
+        for d in &shown {
             s.push_str(&format!("      {}: {}: {} -> {}\n", d.scope, d.field, d.a, d.b));
         }
-        if self.details.len() > max_details {
-            s.push_str(&format!("      … {} more in report.json\n", self.details.len() - max_details));
+        if self.details_total > shown.len() as u64 {
+            s.push_str(&format!(
+                "      … {} more in {}\n",
+                self.details_total - shown.len() as u64,
+                self.rest_is_in()
+            ));
         }
         if let Some(text) = &self.text_diff {
             for line in text.lines().skip(2).take(8) {

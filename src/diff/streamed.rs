@@ -1,58 +1,269 @@
-//! Listing an archive *file* without holding it: a tar, plain or under
-//! gzip, xz or zstd, is read as a stream and each member hashed as it goes
-//! by, so `verify` can compare the contents of archives far larger than
-//! memory. Every decompressed byte (headers, long names, contents) draws
-//! from the comparison's budget. Zip and ar need random access: they are
-//! read whole, up to the diff's size cap.
+//! Listing archives as streams, never holding them: a tar (plain or under
+//! any number of gzip, xz and zstd layers) or an ar archive (a `.deb`) is
+//! read front to back and each member hashed as it goes by. Only the
+//! members a caller asks for are kept, up to a cap, so comparing two 100 MB
+//! tarballs holds digests, not contents: a first pass lists both sides, a
+//! second one fetches just the members whose digests differ. Every
+//! decompressed byte draws from the comparison's budget. Zip needs random
+//! access: it is read whole, up to the diff's size cap.
 
-use super::archive::{listing, sniff, tar_member, Format, Member};
+use super::archive::{sniff, tar_member, zip_members as zip_records, Format, Member};
 use super::budget::Budget;
-use std::io::{Read, Seek};
+use std::io::{Cursor, Read};
 use std::path::Path;
 
-/// The members of the archive at `path`, in archive order; `None` when it
-/// is not an archive reprocheck reads, or cannot be read within `budget`.
-pub(crate) fn listing_of_file(path: &Path, budget: &Budget) -> Option<Vec<(String, Member)>> {
-    let mut file = std::fs::File::open(path).ok()?;
-    let mut magic = [0u8; 262];
-    let n = crate::decompress::read_prefix(&mut file, &mut magic).ok()?;
-    file.rewind().ok()?;
-    let file = std::io::BufReader::new(file);
-    let stream: Box<dyn Read + '_> = match sniff(&magic[..n]) {
-        Format::Tar => Box::new(file),
-        format @ (Format::Gzip | Format::Xz | Format::Zstd) => format.compression()?.decoder(file).ok()?,
-        Format::Zip | Format::Ar => {
-            let size = std::fs::metadata(path).ok()?.len();
-            return (size <= super::MAX_READ)
-                .then(|| std::fs::read(path).ok())
-                .flatten()
-                .and_then(|d| listing(&d, budget));
-        }
-        Format::Other => return None,
-    };
-    tar_listing(Charged { inner: stream, budget }, budget)
+/// Compression layers peeled at most on the way to an archive.
+const MAX_LAYERS: usize = 3;
+/// Bytes of each layer looked at to tell its format (and a gzip header).
+const HEAD: usize = 4096;
+/// Largest GNU long-name table of an ar archive read.
+const MAX_AR_NAMES: u64 = 1 << 20;
+
+/// Where an archive's bytes are: opened afresh for each pass.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Source<'a> {
+    /// A file on disk, streamed.
+    File(&'a Path),
+    /// Bytes already held (a member fetched by an outer pass).
+    Bytes(&'a [u8]),
 }
 
-/// A tar stream's members, each hashed as it is read.
-fn tar_listing(mut stream: impl Read, budget: &Budget) -> Option<Vec<(String, Member)>> {
-    // Only a tar inside: look at its first header before trusting the rest.
+impl<'a> Source<'a> {
+    fn open(self) -> Option<Box<dyn Read + 'a>> {
+        Some(match self {
+            Source::File(path) => {
+                Box::new(std::io::BufReader::with_capacity(256 << 10, std::fs::File::open(path).ok()?))
+            }
+            Source::Bytes(bytes) => Box::new(bytes),
+        })
+    }
+
+    /// Its size in bytes (0 when a file cannot be read).
+    pub fn size(self) -> u64 {
+        match self {
+            Source::File(path) => std::fs::metadata(path).map(|m| m.len()).unwrap_or(0),
+            Source::Bytes(bytes) => bytes.len() as u64,
+        }
+    }
+
+    /// Its first `n` bytes (fewer when it is shorter).
+    pub fn head(self, n: usize) -> Vec<u8> {
+        let mut head = vec![0u8; n];
+        let read = self.open().and_then(|mut r| crate::decompress::read_prefix(&mut r, &mut head).ok());
+        head.truncate(read.unwrap_or(0));
+        head
+    }
+
+    /// All of it, when it is at most `cap` bytes.
+    pub fn read(self, cap: u64) -> Option<std::borrow::Cow<'a, [u8]>> {
+        match self {
+            Source::Bytes(bytes) => (bytes.len() as u64 <= cap).then_some(std::borrow::Cow::Borrowed(bytes)),
+            Source::File(path) => match std::fs::symlink_metadata(path).ok()? {
+                m if m.is_file() && m.len() <= cap => std::fs::read(path).ok().map(std::borrow::Cow::Owned),
+                _ => None,
+            },
+        }
+    }
+
+    /// A reader of its bytes.
+    pub fn reader(self) -> Option<Box<dyn Read + 'a>> {
+        self.open()
+    }
+}
+
+/// One compression layer on the way to an archive: its format, and the
+/// gzip header's fields when it is gzip.
+#[derive(Debug, Clone)]
+pub(crate) struct Layer {
+    pub format: Format,
+    pub gzip_header: Option<[(&'static str, String); 3]>,
+}
+
+/// An archive's members in archive order (every copy of a repeated name
+/// kept), with the compression layers around it.
+pub(crate) struct Listing {
+    /// `Tar`, `Ar` or `Zip`.
+    pub kind: Format,
+    /// Outermost first.
+    pub layers: Vec<Layer>,
+    pub members: Vec<(String, Member)>,
+    /// Decompressed bytes this listing drew from the budget.
+    pub spent: u64,
+}
+
+/// Which members a pass keeps: by position in the archive, and how many
+/// bytes it may hold in all (a member that does not fit is only hashed).
+pub(crate) struct Keep<'k> {
+    pub wanted: &'k dyn Fn(usize) -> bool,
+    pub hold: u64,
+}
+
+impl Keep<'_> {
+    /// Keep nothing: the first pass.
+    pub const NOTHING: Keep<'static> = Keep { wanted: &|_| false, hold: 0 };
+}
+
+/// The archive in `source`, listed as a stream; `None` when it is not a tar,
+/// ar or zip archive (under at most [`MAX_LAYERS`] compression layers), or
+/// cannot be read within `budget`.
+pub(crate) fn list(source: Source, budget: &Budget, keep: &Keep) -> Option<Listing> {
+    let before = budget.left();
+    let mut layers = Vec::new();
+    let mut stream = source.open()?;
+    loop {
+        let mut head = vec![0u8; HEAD];
+        let n = crate::decompress::read_prefix(&mut stream, &mut head).ok()?;
+        head.truncate(n);
+        let format = sniff(&head);
+        let gzip_header =
+            (format == Format::Gzip).then(|| super::archive::gzip_header_fields(&head)).flatten();
+        let mut rejoined: Box<dyn Read> = Box::new(Cursor::new(head).chain(stream));
+        if layers.is_empty()
+            && matches!(source, Source::File(_))
+            && matches!(format, Format::Tar | Format::Ar)
+        {
+            // An archive file read as it is: its bytes count as well (time).
+            rejoined = Box::new(Charged { inner: rejoined, budget });
+        }
+        let members = match format {
+            Format::Tar => tar_members(rejoined, budget, keep),
+            Format::Ar => ar_members(rejoined, budget, keep),
+            // Random access: only at the top, where it is a file or bytes.
+            Format::Zip if layers.is_empty() => zip_members(source, budget, keep),
+            compressed => match compressed.compression() {
+                Some(c) if layers.len() < MAX_LAYERS => {
+                    layers.push(Layer { format, gzip_header });
+                    // Large reads: tar asks for 512 bytes at a time.
+                    let decoded = Charged { inner: c.decoder(rejoined).ok()?, budget };
+                    stream = Box::new(std::io::BufReader::with_capacity(256 << 10, decoded));
+                    continue;
+                }
+                _ => None,
+            },
+        }?;
+        let spent = before - budget.left();
+        return Some(Listing { kind: format, layers, members, spent });
+    }
+}
+
+/// The members of the archive at `path` (streamed, nothing kept), for
+/// `verify`'s content comparison.
+pub(crate) fn listing_of_file(path: &Path, budget: &Budget) -> Option<Vec<(String, Member)>> {
+    list(Source::File(path), budget, &Keep::NOTHING).map(|l| l.members)
+}
+
+/// Reads one member's content: kept when wanted and it fits what `kept`
+/// may still hold, hashed either way. `None` (unreadable) when reading fails.
+fn read_member(mut content: impl Read, index: usize, size: u64, keep: &Keep, kept: &mut u64) -> Member {
+    let member = Member::default();
+    if (keep.wanted)(index) && size <= keep.hold.saturating_sub(*kept) {
+        let mut bytes = Vec::new();
+        return match content.take(size.saturating_add(1)).read_to_end(&mut bytes) {
+            Ok(_) if bytes.len() as u64 <= keep.hold - *kept => {
+                *kept += bytes.len() as u64;
+                member.with_content(Some(bytes))
+            }
+            _ => member.with_hash(None),
+        };
+    }
+    member.with_hash(hash_all(&mut content))
+}
+
+/// A tar stream's members; `None` when the stream is not a tar.
+fn tar_members(mut stream: impl Read, budget: &Budget, keep: &Keep) -> Option<Vec<(String, Member)>> {
     let mut first = vec![0u8; 512];
     let n = crate::decompress::read_prefix(&mut stream, &mut first).ok()?;
     if sniff(&first[..n]) != Format::Tar {
         return None;
     }
-    let mut archive = tar::Archive::new(std::io::Cursor::new(first).chain(stream));
-    let mut members = Vec::new();
-    for entry in archive.entries().ok()? {
+    let mut archive = tar::Archive::new(Cursor::new(first).chain(stream));
+    let (mut members, mut kept) = (Vec::new(), 0u64);
+    for (index, entry) in archive.entries().ok()?.enumerate() {
         let mut entry = entry.ok()?;
-        let (name, member) = tar_member(&mut entry);
-        let hash = hash_all(&mut entry);
-        if hash.is_none() && budget.exhausted() {
+        let (name, fields) = tar_member(&mut entry);
+        let size = entry.size();
+        let mut member = read_member(&mut entry, index, size, keep, &mut kept);
+        member.fields = fields.fields;
+        let unreadable = !member.readable();
+        members.push((name, member));
+        if unreadable && budget.exhausted() {
             // Past the budget nothing further is read.
-            members.push((name, member.with_hash(None)));
+            break;
+        }
+    }
+    Some(members)
+}
+
+/// A Unix `ar` stream's members (a `.deb`): name, mtime, owner, mode, content.
+fn ar_members(mut stream: impl Read, budget: &Budget, keep: &Keep) -> Option<Vec<(String, Member)>> {
+    let mut magic = [0u8; 8];
+    stream.read_exact(&mut magic).ok()?;
+    if &magic != b"!<arch>\n" {
+        return None;
+    }
+    let (mut members, mut kept, mut long_names) = (Vec::new(), 0u64, Vec::new());
+    let mut header = [0u8; 60];
+    loop {
+        match crate::decompress::read_prefix(&mut stream, &mut header).ok()? {
+            0 => return Some(members),
+            60 if &header[58..60] == b"`\n" => {}
+            _ => return None,
+        }
+        let field = |r: std::ops::Range<usize>| String::from_utf8_lossy(&header[r]).trim().to_string();
+        let size: u64 = field(48..58).parse().ok()?;
+        let raw = field(0..16);
+        let mut content = (&mut stream).take(size);
+        if raw == "//" {
+            long_names.clear();
+            (&mut content).take(MAX_AR_NAMES).read_to_end(&mut long_names).ok()?;
+        }
+        let name = match raw.strip_prefix('/').and_then(|o| o.parse::<usize>().ok()) {
+            Some(offset) => {
+                let rest = long_names.get(offset..)?;
+                let end = rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
+                String::from_utf8_lossy(&rest[..end]).trim_end_matches('/').to_string()
+            }
+            None => raw.trim_end_matches('/').to_string(),
+        };
+        let mut member = if raw == "//" {
+            Member::default()
+        } else {
+            read_member(&mut content, members.len(), size, keep, &mut kept)
+        };
+        // What was not read (a long-name table past its cap) and the padding.
+        std::io::copy(&mut content, &mut std::io::sink()).ok()?;
+        if size % 2 == 1 {
+            stream.read_exact(&mut [0u8; 1]).ok()?;
+        }
+        if raw == "//" {
+            continue;
+        }
+        for (key, value) in [("mtime", field(16..28)), ("uid", field(28..34)), ("gid", field(34..40))] {
+            member.fields.insert(key.into(), value);
+        }
+        member.fields.insert("mode".into(), field(40..48));
+        member.fields.insert("size".into(), size.to_string());
+        if budget.exhausted() && !member.readable() {
+            members.push((name, member));
             return Some(members);
         }
-        members.push((name, member.with_hash(hash)));
+        members.push((name, member));
+    }
+}
+
+/// A zip archive's members, read whole (up to the diff's size cap); what
+/// is kept follows `keep` as for the streamed formats.
+fn zip_members(source: Source, budget: &Budget, keep: &Keep) -> Option<Vec<(String, Member)>> {
+    let data = source.read(super::MAX_READ)?;
+    let mut members = zip_records(&data, budget)?;
+    let mut kept = 0u64;
+    for (index, (_, member)) in members.iter_mut().enumerate() {
+        let size = member.content.as_ref().map_or(0, |c| c.len() as u64);
+        if (keep.wanted)(index) && size <= keep.hold.saturating_sub(kept) {
+            kept += size;
+        } else {
+            member.content = None;
+        }
     }
     Some(members)
 }
@@ -81,6 +292,7 @@ impl<R: Read> Read for Charged<'_, R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::diff::archive::listing;
     use crate::diff::budget::DEFAULT_BUDGET;
     use std::io::Write;
 

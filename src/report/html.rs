@@ -257,19 +257,27 @@ fn file_diff(diff: &FileDiff) -> Markup {
     };
     html! {
         div.diff {
-            p.format { (diff.format) ": " (a) " → " (b) @if diff.truncated { " (cut; all of it is in report.json)" } }
+            p.format { (diff.format) ": " (a) " → " (b) @if diff.truncated { " (cut at the caps: see the counts)" } }
+            @if diff.details_total > 1 {
+                p.counts { (diff.details_total) " differences: " (diff.counts_line()) }
+            }
             @if !diff.hints.is_empty() {
                 ul.hints { @for hint in &diff.hints {
                     li { strong { "fix: " } code { (hint.fix) } br; small { "evidence: " (hint.evidence) } }
                 } }
             }
             @if !diff.details.is_empty() {
-                (details_table(&diff.details[..diff.details.len().min(SHOWN_DETAILS)], &a, &b))
-                @if diff.details.len() > SHOWN_DETAILS {
+                @let sample = diff.sample(crate::diff::REPORT_DETAILS);
+                (details_table(&sample[..sample.len().min(SHOWN_DETAILS)], &a, &b))
+                @if sample.len() > SHOWN_DETAILS {
                     details {
-                        summary { (diff.details.len() - SHOWN_DETAILS) " more differences" }
-                        (details_table(&diff.details[SHOWN_DETAILS..], &a, &b))
+                        summary { (sample.len() - SHOWN_DETAILS) " more differences" }
+                        (details_table(&sample[SHOWN_DETAILS..], &a, &b))
                     }
+                }
+                @if diff.details_total > sample.len() as u64 {
+                    p { (diff.details_total - sample.len() as u64) " more: every one is in "
+                        a href=(link(&diff.rest_is_in())) { (diff.rest_is_in()) } }
                 }
             }
             @if let Some(text) = &diff.text_diff {
@@ -287,7 +295,7 @@ fn file_diff(diff: &FileDiff) -> Markup {
     }
 }
 
-fn details_table(details: &[crate::diff::Detail], a: &str, b: &str) -> Markup {
+fn details_table(details: &[&crate::diff::Detail], a: &str, b: &str) -> Markup {
     html! {
         div.scroll { table.details {
             tr { th { "where" } th { "what" } th { (a) } th { (b) } }
@@ -423,20 +431,15 @@ mod tests {
 
     #[test]
     fn build_output_is_escaped() {
-        let diff = FileDiff {
-            path: "<script>alert(1)</script>".into(),
-            runs: (1, 2),
-            format: "text".into(),
-            details: vec![crate::diff::Detail {
-                scope: "bytes".into(),
-                field: "content".into(),
-                a: "<img src=x onerror=alert(1)>".into(),
-                b: "&".into(),
-            }],
-            text_diff: Some("--- a\n+++ b\n-<b>old</b>\n+new".into()),
-            truncated: false,
-            hints: Vec::new(),
-        };
+        let mut diff = FileDiff::new("<script>alert(1)</script>", (1, 2));
+        diff.format = "text".into();
+        diff.add(crate::diff::Detail {
+            scope: "bytes".into(),
+            field: "content".into(),
+            a: "<img src=x onerror=alert(1)>".into(),
+            b: "&".into(),
+        });
+        diff.text_diff = Some("--- a\n+++ b\n-<b>old</b>\n+new".into());
         let page = file_diff(&diff).into_string();
         assert!(!page.contains("<img") && !page.contains("<b>"), "{page}");
         assert!(page.contains("&lt;img src=x onerror=alert(1)&gt;"), "{page}");

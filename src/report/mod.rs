@@ -122,11 +122,26 @@ pub struct RunReport {
 impl Report {
     /// Writes `DIR/report.json` and `DIR/report.html`.
     pub fn write(&self, dir: &Path) -> Result<()> {
+        for diff in self.file_diffs().filter(|d| d.details_file.is_some()) {
+            write_all_details(dir, diff)?;
+        }
         let path = dir.join("report.json");
         let mut json = serde_json::to_vec_pretty(self).context("serialising the report")?;
         json.push(b'\n');
         std::fs::write(&path, json).with_context(|| format!("writing {}", path.display()))?;
         html::write(self, dir)
+    }
+
+    /// Every structured diff in the report.
+    fn file_diffs(&self) -> impl Iterator<Item = &crate::diff::FileDiff> {
+        let compared =
+            self.comparison.iter().flat_map(|c| c.differences.iter().filter_map(|d| d.diff.as_ref()));
+        let verified =
+            self.verification.iter().flat_map(|v| v.outputs.iter().filter_map(|o| o.diff.as_ref()));
+        let explained = self.explanation.iter().flat_map(|e| {
+            e.nondeterministic_diffs.iter().chain(e.blamed.iter().filter_map(|b| b.diff.as_ref()))
+        });
+        compared.chain(verified).chain(explained)
     }
 
     /// Prints the report to stdout as JSON.
@@ -296,4 +311,14 @@ pub fn now_rfc3339() -> String {
 /// `bytes` for people: `1.5 GiB`.
 pub fn size(bytes: u64) -> String {
     bytesize::ByteSize::b(bytes).display().iec().to_string()
+}
+
+/// Writes every held detail of `diff` to its `details_file` under `dir`.
+fn write_all_details(dir: &Path, diff: &crate::diff::FileDiff) -> Result<()> {
+    let Some(name) = &diff.details_file else { return Ok(()) };
+    let path = dir.join(name);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+    }
+    std::fs::write(&path, diff.all_details_json()?).with_context(|| format!("writing {}", path.display()))
 }

@@ -121,7 +121,7 @@ fn content_fields(member: &Member) -> Vec<String> {
     let mut fields: Vec<String> = CONTENT_FIELDS
         .iter()
         .map(|f| {
-            let value = member.fields.get(f).cloned().unwrap_or_default();
+            let value = member.fields.get(*f).cloned().unwrap_or_default();
             // Only permission bits: the type bits tar keeps in `mode` vary by tool.
             match (*f, u32::from_str_radix(&value, 8)) {
                 ("mode", Ok(mode)) => format!("{:04o}", mode & 0o7777),
