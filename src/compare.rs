@@ -41,14 +41,14 @@ pub fn compare(runs: &[RunResult]) -> Comparison {
 }
 
 /// Compares the report's runs, with a structured diff (and diffoscope, when
-/// asked) for each differing output; each diff may decompress `diff_budget`
-/// bytes (`limits.diff_size`). SIGINT or SIGTERM stops it between outputs
+/// asked) for each differing output, in `context` (`limits.diff_size`, the
+/// build command). SIGINT or SIGTERM stops it between outputs
 /// (and a diff in progress at its next read).
 pub async fn compare_runs(
     report: &Report,
     out: &Path,
     options: &CheckOptions,
-    diff_budget: u64,
+    context: &diff::DiffContext,
 ) -> Result<Comparison> {
     let results: Vec<_> = report.runs.iter().map(|r| r.result.clone()).collect();
     let mut comparison = compare(&results);
@@ -59,7 +59,7 @@ pub async fn compare_runs(
     }
     for difference in comparison.differences.iter_mut() {
         crate::cleanup::check().context("comparing the outputs")?;
-        difference.diff = diff_first_two(report, out, difference, diff_budget);
+        difference.diff = diff_first_two(report, out, difference, context);
         if let (true, Some(d)) = (options.diffoscope, &difference.diff) {
             let file = |i: u32| out.join(crate::results::outputs_dir(i)).join(&difference.path);
             let (a, b) = (file(d.runs.0), file(d.runs.1));
@@ -75,7 +75,7 @@ fn diff_first_two(
     report: &Report,
     out: &Path,
     difference: &Difference,
-    budget: u64,
+    context: &diff::DiffContext,
 ) -> Option<diff::FileDiff> {
     let [first, second, ..] = difference.variants.as_slice() else { return None };
     let (a, b) = (first.runs[0], second.runs[0]);
@@ -86,7 +86,7 @@ fn diff_first_two(
             run_a.environment.settings.build_dir.clone(),
             run_b.environment.settings.build_dir.clone(),
         ),
-        budget,
+        ..context.clone()
     };
     let file = |r: &RunReport| out.join(&r.result.outputs_dir).join(&difference.path);
     match diff::diff_files(&difference.path, (a, b), &file(run_a), &file(run_b), &context) {

@@ -1,8 +1,11 @@
-//! Known patterns in a structured diff, and the usual fix for each.
+//! Known patterns in a structured diff, and the fix that fits the case.
 //!
-//! One table, [`RULES`]: a rule looks at one [`Detail`] (or at the bytes for
-//! the build path) and, when it matches, yields a hint naming that detail as
-//! its evidence. To add a pattern, add a row. docs/explain.md lists them.
+//! One table, [`RULES`]: a rule picks the details that show its pattern and
+//! words the fix for the case at hand: which side deviates (in `verify`,
+//! the published artifact may be the odd one out), which tool packed the
+//! output (GNU tar, automake's `make dist`, Python's tarfile, dpkg), and
+//! what `[build].command` already does. Every rule sees every difference
+//! held, not a displayed sample. docs/explain.md lists them.
 
 use super::{Detail, DiffContext, FileDiff};
 use serde::Serialize;
@@ -13,108 +16,435 @@ use std::path::Path;
 pub struct Hint {
     /// The rule's id.
     pub rule: &'static str,
-    /// What to change.
-    pub fix: &'static str,
-    /// The detail that triggered it.
+    /// What to change, worded for this case.
+    pub fix: String,
+    /// The first detail that triggered it.
     pub evidence: String,
+    /// How many differences show the pattern.
+    pub count: u64,
 }
 
-/// A pattern: a predicate on one detail, and its fix.
+/// What a rule knows besides the detail: the diff, the runs, the command.
+pub struct Case<'c> {
+    /// The diff the hints are for.
+    pub diff: &'c FileDiff,
+    /// The runs' build directories and the spec's command.
+    pub context: &'c DiffContext,
+    /// The tool that most likely wrote the output.
+    pub packer: Packer,
+}
+
+impl Case<'_> {
+    /// Whether the first version is the published artifact (`verify`).
+    pub fn published(&self) -> bool {
+        self.diff.runs.0 == 0
+    }
+
+    /// The first of `flags` that `[build].command` already passes: a short
+    /// one (`-n`) as a word of its own, a long one anywhere (`--sort=name`
+    /// inside an am__tar override counts).
+    pub fn command_has<'f>(&self, flags: &[&'f str]) -> Option<&'f str> {
+        let command = &self.context.build_command;
+        let words: Vec<&str> = command.split(|c: char| c.is_whitespace() || "'\"".contains(c)).collect();
+        flags.iter().copied().find(|flag| match flag.len() <= 3 {
+            true => words.contains(flag),
+            false => command.contains(flag),
+        })
+    }
+}
+
+/// Who packed an output, as far as the diff and the command tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Packer {
+    /// automake's `make dist` (`tar chof -` unless am__tar is overridden).
+    Automake,
+    /// Python's tarfile or zipfile, through a build backend (an sdist or wheel).
+    Python,
+    /// dpkg-deb, dpkg-genbuildinfo.
+    Dpkg,
+    /// A tar command line, or nothing known.
+    Tar,
+}
+
+impl Packer {
+    fn of(diff: &FileDiff, command: &str) -> Packer {
+        let path = diff.path.as_str();
+        let has_member = |suffix: &str| diff.details.iter().any(|d| d.scope.ends_with(suffix));
+        if [".deb", ".udeb", ".buildinfo", ".changes"].iter().any(|s| path.ends_with(s))
+            || command.contains("dpkg-buildpackage")
+            || command.contains("debuild")
+        {
+            Packer::Dpkg
+        } else if path.ends_with(".whl")
+            || has_member("/PKG-INFO")
+            || [
+                "python -m build",
+                "python3 -m build",
+                "setup.py sdist",
+                "hatch build",
+                "flit build",
+                "pip wheel",
+            ]
+            .iter()
+            .any(|c| command.contains(c))
+        {
+            Packer::Python
+        } else if command.contains("make dist") || command.contains("distcheck") || command.contains(" dist ")
+        {
+            Packer::Automake
+        } else {
+            Packer::Tar
+        }
+    }
+}
+
+/// A pattern: which details show it, and the fix for a case.
 pub struct Rule {
     /// Stable id, for docs and tests.
     pub id: &'static str,
     /// Whether a detail shows the pattern.
     pub matches: fn(&Detail) -> bool,
-    /// The usual fix.
-    pub fix: &'static str,
+    /// The fix for this case; `None` when the rule does not apply to it.
+    pub fix: fn(&Case, &Detail) -> Option<String>,
 }
 
 fn in_tar(d: &Detail) -> bool {
     d.scope.contains("tar entry") || d.scope.ends_with("tar")
 }
 
-fn looks_like_date(text: &str) -> bool {
+/// ISO dates (`2026-12-02`), RFC 2822 dates (`Wed, 02 Dec 2026`, as in
+/// changelogs and `.buildinfo`'s Build-Date) and C's `__DATE__`
+/// (`Dec  2 2026`).
+pub fn looks_like_date(text: &str) -> bool {
+    const MONTHS: [&str; 12] =
+        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
     let b = text.as_bytes();
-    b.windows(10).any(|w| {
+    let iso = b.windows(10).any(|w| {
         w[..4].iter().all(u8::is_ascii_digit)
             && w[4] == b'-'
             && w[5..7].iter().all(u8::is_ascii_digit)
             && w[7] == b'-'
             && w[8..10].iter().all(u8::is_ascii_digit)
+    });
+    // `Dec 02 2026`, `Dec  2 2026`, `02 Dec 2026`: a month name next to a
+    // day and a four-digit year.
+    let named =
+        MONTHS.iter().any(|month| {
+            text.match_indices(month).any(|(at, _)| {
+                let after = &text[at + 3..];
+                let before = &text[..at];
+                let day_year = after.trim_start().split_whitespace().take(2).collect::<Vec<_>>();
+                let month_day_year = day_year.len() == 2
+                    && day_year[0].len() <= 2
+                    && day_year[0].bytes().all(|c| c.is_ascii_digit())
+                    && is_year(day_year[1]);
+                let day_month_year =
+                    before.trim_end().rsplit(' ').next().is_some_and(|d| {
+                        !d.is_empty() && d.len() <= 2 && d.bytes().all(|c| c.is_ascii_digit())
+                    }) && after.trim_start().split_whitespace().next().is_some_and(is_year);
+                month_day_year || day_month_year
+            })
+        });
+    iso || named
+}
+
+fn is_year(word: &str) -> bool {
+    let digits: String = word.chars().take_while(char::is_ascii_digit).collect();
+    digits.len() == 4 && word.len() <= 5
+}
+
+/// An owner a rebuild normalises to: uid/gid 0, root, or none recorded.
+fn normalised_owner(value: &str) -> bool {
+    matches!(value, "0" | "" | "root")
+}
+
+/// The usual fix, or a note that the command already has it (so another
+/// tool writes this output), or, in `verify`, that the published artifact
+/// is the one that deviates.
+fn tar_fix(case: &Case, d: &Detail, flags: &[&str], fix: &str, what: &str) -> Option<String> {
+    Some(match (case.published(), case.command_has(flags)) {
+        (true, Some(flag)) => format!(
+            "the published archive deviates, not your rebuild: it has {what} {} where your rebuild (which \
+             passes {flag}) has {}; a byte-identical rebuild would have to reproduce the publisher's {what} — \
+             ask upstream to pack with `{fix}`",
+            d.a, d.b
+        ),
+        (false, Some(flag)) => format!(
+            "[build].command already passes {flag}, yet {what} still differs: another tool writes this \
+             archive (a Makefile's or a build backend's own tar); pass `{fix}` to that one"
+        ),
+        _ => fix.to_string(),
     })
 }
+
+/// The am__tar override for automake's `make dist`, which otherwise packs
+/// with `tar chof -`: v7 headers, unsorted, the files' owners and mtimes.
+const AUTOMAKE_TAR: &str = "automake's dist packs with `tar chof -` (unsorted, with the files' owners and \
+     mtimes): override it, e.g. make dist am__tar='tar --format=ustar --sort=name --owner=0 --group=0 \
+     --numeric-owner --mtime=@$${SOURCE_DATE_EPOCH} --clamp-mtime --mode=u+rw,go=rX -chf - \"$$tardir\"'";
 
 /// The table. Order is the order hints are shown in.
 pub const RULES: &[Rule] = &[
     Rule {
         id: "tar-mtime",
-        matches: |d| in_tar(d) && d.field == "mtime",
-        fix: "tar --mtime=@$SOURCE_DATE_EPOCH --clamp-mtime",
+        matches: |d| in_tar(d) && (d.field == "mtime" || d.field == "pax mtime"),
+        fix: |case, d| match case.packer {
+            Packer::Automake if !case.published() => Some(AUTOMAKE_TAR.into()),
+            Packer::Python => Some(
+                "the archive is written by Python's tarfile (GNU tar flags do not apply): it records the \
+                 files' mtimes; use a build backend that honours SOURCE_DATE_EPOCH (hatchling, flit_core) \
+                 or set the files' mtimes to it before building"
+                    .into(),
+            ),
+            Packer::Dpkg => Some(
+                "dpkg-deb clamps mtimes to SOURCE_DATE_EPOCH: export it (dpkg-buildpackage sets it from \
+                 debian/changelog) and make sure nothing touches files after the clamp"
+                    .into(),
+            ),
+            _ => {
+                tar_fix(case, d, &["--clamp-mtime"], "tar --mtime=@$SOURCE_DATE_EPOCH --clamp-mtime", "mtime")
+            }
+        },
     },
     Rule {
         id: "tar-owner",
         matches: |d| in_tar(d) && matches!(d.field.as_str(), "uid" | "gid" | "uname" | "gname"),
-        fix: "tar --owner=0 --group=0 --numeric-owner",
+        fix: |case, d| {
+            if case.published() && normalised_owner(&d.b) && !normalised_owner(&d.a) {
+                return Some(format!(
+                    "the published archive carries its packer's own {} ({}) where your rebuild records {}: \
+                     your rebuild already normalises; a byte-identical rebuild would need the publisher's \
+                     owner — ask upstream to pack with `tar --owner=0 --group=0 --numeric-owner`",
+                    d.field,
+                    d.a,
+                    if d.b.is_empty() { "none" } else { &d.b }
+                ));
+            }
+            match case.packer {
+                Packer::Automake if !case.published() => Some(AUTOMAKE_TAR.into()),
+                Packer::Python => Some(
+                    "Python's tarfile records each file's owner: build as one fixed user, or use a build \
+                     backend that writes uid 0 (hatchling, flit_core)"
+                        .into(),
+                ),
+                Packer::Dpkg => Some(
+                    "dpkg-deb records the files' owners: build with fakeroot (dpkg-buildpackage does) or \
+                     declare Rules-Requires-Root: no and let dpkg-deb --root-owner-group set root"
+                        .into(),
+                ),
+                _ => tar_fix(
+                    case,
+                    d,
+                    &["--owner=0", "--owner=root"],
+                    "tar --owner=0 --group=0 --numeric-owner",
+                    "owner",
+                ),
+            }
+        },
     },
-    Rule { id: "tar-order", matches: |d| in_tar(d) && d.field == "order", fix: "tar --sort=name" },
+    Rule {
+        id: "tar-order",
+        matches: |d| in_tar(d) && d.field == "order",
+        fix: |case, d| match case.packer {
+            Packer::Automake if !case.published() => Some(AUTOMAKE_TAR.into()),
+            Packer::Python => Some(
+                "the archive's member order follows the directory listing the build backend saw: use a \
+                 backend that sorts (hatchling, flit_core, setuptools ≥ 69 sorts its file list)"
+                    .into(),
+            ),
+            _ => tar_fix(case, d, &["--sort=name"], "tar --sort=name", "member order"),
+        },
+    },
     Rule {
         id: "tar-pax-times",
-        matches: |d| in_tar(d) && d.field == "pax headers" && (d.a.contains("time") || d.b.contains("time")),
-        fix: "tar --pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime",
+        matches: |d| in_tar(d) && (d.field == "pax atime" || d.field == "pax ctime"),
+        fix: |case, d| {
+            tar_fix(
+                case,
+                d,
+                &["delete=atime"],
+                "tar --pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime",
+                "pax atime/ctime records",
+            )
+        },
+    },
+    Rule {
+        id: "tar-name-records",
+        matches: |d| in_tar(d) && (d.field == "header format" || d.field == "name stored in"),
+        fix: |case, d| {
+            tar_fix(
+                case,
+                d,
+                &["--format="],
+                "one tar format on both sides: tar --format=gnu (or --format=pax / ustar) — GNU long names \
+                 (././@LongLink) and pax path records are different bytes for the same name",
+                "tar format",
+            )
+        },
     },
     Rule {
         id: "mode",
         matches: |d| (in_tar(d) || d.scope.contains("zip entry")) && d.field == "mode",
-        fix: "make modes independent of the umask: tar --mode=u+rw,go=rX (or chmod the files before packing)",
+        fix: |case, d| {
+            match case.packer {
+            Packer::Automake if !case.published() => Some(AUTOMAKE_TAR.into()),
+            _ => tar_fix(
+                case,
+                d,
+                &["--mode="],
+                "make modes independent of the umask: tar --mode=u+rw,go=rX (or chmod the files before packing)",
+                "mode",
+            ),
+        }
+        },
     },
     Rule {
         id: "gzip-header",
         matches: |d| d.scope.ends_with("gzip header") && (d.field == "mtime" || d.field == "name"),
-        fix: "gzip -n (--no-name), so the header carries neither the input's name nor its time",
+        fix: |case, d| match case.packer {
+            Packer::Python => Some(
+                "the gzip header holds the build time (Python's gzip module writes time.time() unless told \
+                 otherwise): use a backend that honours SOURCE_DATE_EPOCH for it, or recompress with gzip -n"
+                    .into(),
+            ),
+            _ => tar_fix(
+                case,
+                d,
+                &["-n", "--no-name", "-9n"],
+                "gzip -n (--no-name), so the header carries neither the input's name nor its time",
+                "gzip header",
+            ),
+        },
     },
     Rule {
         id: "zip-timestamps",
         matches: |d| d.scope.contains("zip entry") && (d.field == "mtime" || d.field == "extra fields"),
-        fix: "set the files' mtimes from SOURCE_DATE_EPOCH before zipping and use zip -X (or strip-nondeterminism)",
+        fix: |case, _| {
+            Some(match case.packer {
+                Packer::Python => {
+                    "a wheel's member times come from the files (or from SOURCE_DATE_EPOCH, which \
+                                   wheel, hatchling and flit_core honour): export it for the build"
+                        .into()
+                }
+                _ => "set the files' mtimes from SOURCE_DATE_EPOCH before zipping and use zip -X (or \
+                      strip-nondeterminism)"
+                    .into(),
+            })
+        },
+    },
+    Rule {
+        id: "buildinfo",
+        matches: |d| d.field == "lines",
+        fix: |case, _| {
+            case.diff.path.ends_with(".buildinfo").then(|| {
+                "a .buildinfo records when, where and in what environment one build ran (Build-Date, \
+                 Build-Path, Environment) by design, so two builds' .buildinfo differ: compare the .deb \
+                 files it lists, not the .buildinfo itself"
+                    .into()
+            })
+        },
+    },
+    Rule {
+        id: "date-in-binary",
+        matches: |d| d.field == "strings" && (looks_like_date(&d.a) || looks_like_date(&d.b)),
+        fix: |_, _| {
+            Some(
+                "the binary embeds the build date (C's __DATE__/__TIME__): GCC ≥ 7 takes them from \
+                 SOURCE_DATE_EPOCH when it is set — export it for the build, or drop the macros"
+                    .into(),
+            )
+        },
     },
     Rule {
         id: "date-in-text",
         matches: |d| d.field == "lines" || (d.field.starts_with("first difference") && looks_like_date(&d.b)),
-        fix: "take dates from SOURCE_DATE_EPOCH instead of the clock (e.g. date -u -d @$SOURCE_DATE_EPOCH)",
+        fix: |case, _| {
+            (!case.diff.path.ends_with(".buildinfo")).then(|| {
+                "take dates from SOURCE_DATE_EPOCH instead of the clock (e.g. date -u -d @$SOURCE_DATE_EPOCH)".into()
+            })
+        },
     },
 ];
 
 /// The hints for one file diff. `a` and `b` are the two versions on disk,
 /// searched for the build path when the runs had different ones.
 pub fn for_diff(diff: &FileDiff, context: &DiffContext, a: &Path, b: &Path) -> Vec<Hint> {
+    let case = Case { diff, context, packer: Packer::of(diff, &context.build_command) };
     let mut hints: Vec<Hint> = Vec::new();
     for rule in RULES {
-        let evidence = diff
-            .details
-            .iter()
-            .find(|d| (rule.matches)(d) && (rule.id != "date-in-text" || date_changed(diff, d)));
-        if let Some(d) = evidence {
-            hints.push(Hint {
-                rule: rule.id,
-                fix: rule.fix,
-                evidence: format!("{}: {} {} -> {}", d.scope, d.field, d.a, d.b),
-            });
+        let relevant =
+            |d: &&Detail| (rule.matches)(d) && (rule.id != "date-in-text" || date_changed(diff, d));
+        let mut matching = diff.details.iter().filter(relevant);
+        let Some(first) = matching.next() else { continue };
+        let Some(fix) = (rule.fix)(&case, first) else { continue };
+        let count = 1 + matching.count() as u64;
+        let one = format!("{}: {} {} -> {}", first.scope, first.field, first.a, first.b);
+        let evidence = if count > 1 { format!("{count} differences, e.g. {one}") } else { one };
+        if hints.iter().any(|h| h.fix == fix) {
+            continue; // automake's one override answers several rules
         }
+        hints.push(Hint { rule: rule.id, fix, evidence, count });
     }
-    let (dir_a, dir_b) = &context.build_dirs;
-    if !dir_a.is_empty() && dir_a != dir_b {
-        let contains = |p: &Path, needle: &str| {
-            std::fs::read(p).map(|d| d.windows(needle.len()).any(|w| w == needle.as_bytes())).unwrap_or(false)
-        };
-        if contains(a, dir_a) || contains(b, dir_b) {
-            hints.push(Hint {
-                rule: "build-path",
-                fix: "keep the build directory out of the output: -ffile-prefix-map=$(pwd)=. for C/C++ (also debug info), or relative paths",
-                evidence: format!("the output contains the build directory ({dir_a} / {dir_b})"),
-            });
-        }
+    if let Some(hint) = build_path(&case, a, b) {
+        hints.push(hint);
     }
     hints
+}
+
+/// The build directory in the output: in the diff's text and values (also
+/// inside archives), or anywhere in the files' bytes.
+fn build_path(case: &Case, a: &Path, b: &Path) -> Option<Hint> {
+    let (dir_a, dir_b) = &case.context.build_dirs;
+    if dir_a.is_empty() || dir_a == dir_b || case.diff.path.ends_with(".buildinfo") {
+        return None;
+    }
+    let in_diff = case
+        .diff
+        .text_diff
+        .as_deref()
+        .is_some_and(|t| t.contains(dir_a.as_str()) || t.contains(dir_b.as_str()))
+        || case.diff.details.iter().any(|d| d.a.contains(dir_a.as_str()) || d.b.contains(dir_b.as_str()));
+    if !(in_diff || contains(a, dir_a) || contains(b, dir_b)) {
+        return None;
+    }
+    let fix = match case.packer {
+        Packer::Dpkg => {
+            "keep the build directory out of the package: dpkg-buildpackage passes \
+                         -ffile-prefix-map through dpkg-buildflags (DEB_BUILD_MAINT_OPTIONS) — a path that \
+                         still leaks comes from a tool that ignores CFLAGS (a script, a doc generator)"
+        }
+        _ => {
+            "keep the build directory out of the output: -ffile-prefix-map=$(pwd)=. for C/C++ (also debug \
+              info), or relative paths"
+        }
+    };
+    Some(Hint {
+        rule: "build-path",
+        fix: fix.into(),
+        evidence: format!("the output contains the build directory ({dir_a} / {dir_b})"),
+        count: 1,
+    })
+}
+
+/// Whether the file at `path` contains `needle`, read in chunks (any size).
+fn contains(path: &Path, needle: &str) -> bool {
+    const CHUNK: usize = 1 << 20;
+    let (needle, Ok(mut file)) = (needle.as_bytes(), std::fs::File::open(path)) else { return false };
+    let mut window: Vec<u8> = Vec::with_capacity(CHUNK + needle.len());
+    let mut chunk = vec![0u8; CHUNK];
+    loop {
+        let n = match crate::decompress::read_prefix(&mut file, &mut chunk) {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => n,
+        };
+        window.extend_from_slice(&chunk[..n]);
+        if window.windows(needle.len()).any(|w| w == needle) {
+            return true;
+        }
+        // Keep the tail a match could start in.
+        let keep = window.len().min(needle.len().saturating_sub(1));
+        window.drain(..window.len() - keep);
+    }
 }
 
 /// A text diff earns the date hint only when its changed lines hold dates.
@@ -127,4 +457,24 @@ fn date_changed(diff: &FileDiff, d: &Detail) -> bool {
             .filter(|l| l.starts_with(['+', '-']) && !l.starts_with("+++") && !l.starts_with("---"))
             .any(looks_like_date)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_in_the_usual_spellings_are_recognised() {
+        for date in [
+            "built 2026-12-02",
+            "Build-Date: Wed, 02 Dec 2026 15:36:32 +0000",
+            "Dec  2 2026",
+            "Dec 12 2026 10:00",
+        ] {
+            assert!(looks_like_date(date), "{date}");
+        }
+        for not_a_date in ["version 1.2.3", "December", "Dec 2", "2026", "Decision 12 20261"] {
+            assert!(!looks_like_date(not_a_date), "{not_a_date}");
+        }
+    }
 }

@@ -192,6 +192,20 @@ pub struct DiffContext {
     /// Decompressed bytes the comparison may produce in all (both versions,
     /// every layer and member); 0 means [`budget::DEFAULT_BUDGET`].
     pub budget: u64,
+    /// The spec's `[build].command`, so hints know what it already does.
+    pub build_command: String,
+}
+
+impl DiffContext {
+    /// The context a spec gives every diff of its outputs: its
+    /// `limits.diff_size` and build command (build directories per pair).
+    pub fn for_spec(spec: &crate::spec::Spec) -> DiffContext {
+        DiffContext {
+            build_dirs: Default::default(),
+            budget: spec.limits.diff_bytes,
+            build_command: spec.build.command.clone(),
+        }
+    }
 }
 
 /// Compares the two versions of `path` (files on disk, either may be

@@ -46,14 +46,15 @@ pub struct Builds {
     pub rounds: u32,
     noise: BTreeMap<String, Noise>,
     located: HashMap<(u32, u32, String), Locations>,
-    /// `limits.diff_size`: what locating one output's differences may decompress.
-    pub diff_budget: u64,
+    /// What every diff of the spec's outputs knows: `limits.diff_size`
+    /// (what locating one output's differences may decompress), the command.
+    pub diff: crate::diff::DiffContext,
 }
 
 impl Builds {
     /// No builds yet; results live under `out/run-N/outputs`; locating the
-    /// differences of one output may decompress `diff_budget` bytes.
-    pub fn new(out: &Path, diff_budget: u64) -> Builds {
+    /// differences of one output are found in `diff`.
+    pub fn new(out: &Path, diff: crate::diff::DiffContext) -> Builds {
         Builds {
             out: out.to_path_buf(),
             by_set: BTreeMap::new(),
@@ -64,7 +65,7 @@ impl Builds {
             rounds: 0,
             noise: BTreeMap::new(),
             located: HashMap::new(),
-            diff_budget,
+            diff,
         }
     }
 
@@ -143,7 +144,7 @@ impl Builds {
     fn locations(&mut self, a: u32, b: u32, path: &str) -> &Locations {
         let file = |i: u32| self.out.join(crate::results::outputs_dir(i)).join(path);
         let (fa, fb) = (file(a), file(b));
-        let budget = self.diff_budget;
+        let budget = self.diff.budget;
         self.located
             .entry((a, b, path.to_string()))
             .or_insert_with(|| locations::between_files(&fa, &fb, budget))

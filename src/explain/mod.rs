@@ -47,7 +47,7 @@ pub async fn pipeline(invocation: Invocation<'_>, report: &mut Report) -> Result
         spec.name,
         factors.len()
     ));
-    let mut builds = Builds::new(session.out(), spec.limits.diff_bytes);
+    let mut builds = Builds::new(session.out(), crate::diff::DiffContext::for_spec(spec));
     let reused = match earlier {
         Some(earlier) => adopt(&mut builds, earlier, &factors, session.out(), report)?,
         None => 0,
@@ -230,9 +230,10 @@ fn explain(
         let mut differing: Vec<(u32, u32)> =
             differing_sets.get(&blame.path).into_iter().flatten().filter_map(|s| builds.indices(s)).collect();
         differing.sort();
-        let mut diffs = differing.into_iter().take(MAX_HINT_DIFFS).filter_map(|(index, control)| {
-            diff_of(out, report, &blame.path, (control, index), builds.diff_budget)
-        });
+        let mut diffs = differing
+            .into_iter()
+            .take(MAX_HINT_DIFFS)
+            .filter_map(|(index, control)| diff_of(out, report, &blame.path, (control, index), &builds.diff));
         blame.diff = diffs.next();
         let shown: Vec<&str> = blame.diff.iter().flat_map(|d| &d.hints).map(|h| h.rule).collect();
         for hint in diffs.flat_map(|d| d.hints) {
@@ -243,7 +244,7 @@ fn explain(
     }
     let nondeterministic_diffs = noise
         .keys()
-        .filter_map(|path| diff_of(out, report, path, builds.control_pair(path)?, builds.diff_budget))
+        .filter_map(|path| diff_of(out, report, path, builds.control_pair(path)?, &builds.diff))
         .collect();
     let nondeterministic_places = noise
         .iter()
@@ -279,7 +280,7 @@ fn diff_of(
     report: &Report,
     path: &str,
     runs: (u32, u32),
-    budget: u64,
+    context: &crate::diff::DiffContext,
 ) -> Option<crate::diff::FileDiff> {
     let file = |i: u32| out.join(crate::results::outputs_dir(i)).join(path);
     let build_dir = |i: u32| {
@@ -291,7 +292,7 @@ fn diff_of(
     };
     let context = crate::diff::DiffContext {
         build_dirs: (build_dir(runs.0).unwrap_or_default(), build_dir(runs.1).unwrap_or_default()),
-        budget,
+        ..context.clone()
     };
     crate::diff::diff_files(path, runs, &file(runs.0), &file(runs.1), &context).ok()
 }

@@ -54,9 +54,10 @@ pub async fn pipeline(invocation: Invocation<'_>, report: &mut Report) -> Result
         bail!(failure);
     }
     if runs >= 2 {
-        report.comparison = Some(compare::compare_runs(report, out, options, spec.limits.diff_bytes).await?);
+        report.comparison =
+            Some(compare::compare_runs(report, out, options, &DiffContext::for_spec(spec)).await?);
     }
-    let verification = verify_outputs(&expectations, report, out, spec.limits.diff_bytes)?;
+    let verification = verify_outputs(&expectations, report, out, &DiffContext::for_spec(spec))?;
     let all_match = verification.outputs.iter().all(|o| o.verdict == OutputVerdict::Match);
     let runs_agree = report.comparison.as_ref().is_none_or(|c| c.reproducible);
     report.verdict = if all_match && runs_agree { Verdict::Verified } else { Verdict::NotVerified };
@@ -125,7 +126,7 @@ fn verify_outputs(
     expectations: &[Expectation],
     report: &Report,
     out: &Path,
-    diff_budget: u64,
+    context: &DiffContext,
 ) -> Result<Verification> {
     let produced: Vec<&String> =
         report.runs.first().map(|r| r.result.outputs.keys().collect()).unwrap_or_default();
@@ -137,7 +138,7 @@ fn verify_outputs(
             claimed.push(o.clone());
         }
         crate::cleanup::check().context("comparing with the published artifacts")?;
-        checks.push(verify_one(expectation, output, report, out, diff_budget));
+        checks.push(verify_one(expectation, output, report, out, context));
     }
     let unexpected = produced.into_iter().filter(|p| !claimed.contains(p)).cloned().collect();
     Ok(Verification { outputs: checks, unexpected })
@@ -164,7 +165,7 @@ fn verify_one(
     output: Option<String>,
     report: &Report,
     out: &Path,
-    diff_budget: u64,
+    context: &DiffContext,
 ) -> OutputCheck {
     let mut check = OutputCheck {
         path: e.path.clone(),
@@ -193,7 +194,7 @@ fn verify_one(
             Some(OutputEntry::File { sha256, .. }) => {
                 let rebuilt = out.join(&run.result.outputs_dir).join(output.as_deref().unwrap_or_default());
                 (
-                    compare_with_reference(&mut check, e, run.result.index, &rebuilt, diff_budget),
+                    compare_with_reference(&mut check, e, run.result.index, &rebuilt, context),
                     Some(sha256.clone()),
                 )
             }
@@ -211,7 +212,7 @@ fn compare_with_reference(
     e: &Expectation,
     run: u32,
     rebuilt: &Path,
-    diff_budget: u64,
+    context: &DiffContext,
 ) -> OutputVerdict {
     let Some(reference) = &e.reference else {
         check.note.get_or_insert_with(|| {
@@ -227,7 +228,7 @@ fn compare_with_reference(
         return OutputVerdict::Mismatch;
     }
     // Streamed: neither file is held in memory, whatever its size.
-    let verdict = match contents::compare_files(reference, rebuilt, diff_budget) {
+    let verdict = match contents::compare_files(reference, rebuilt, context.budget) {
         Some(contents::Contents::Same) => OutputVerdict::ContentMatch,
         Some(contents::Contents::Differ(reasons)) => {
             if check.content_differences.is_empty() {
@@ -238,8 +239,7 @@ fn compare_with_reference(
         None => OutputVerdict::Mismatch,
     };
     if check.diff.is_none() {
-        let context = DiffContext { budget: diff_budget, ..Default::default() };
-        match diff::diff_files(&check.path, (0, run), reference, rebuilt, &context) {
+        match diff::diff_files(&check.path, (0, run), reference, rebuilt, context) {
             Ok(mut d) => {
                 if verdict == OutputVerdict::ContentMatch {
                     check.metadata_differences = contents::metadata_kinds(&d);
