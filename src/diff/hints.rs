@@ -133,7 +133,7 @@ pub fn looks_like_date(text: &str) -> bool {
             text.match_indices(month).any(|(at, _)| {
                 let after = &text[at + 3..];
                 let before = &text[..at];
-                let day_year = after.trim_start().split_whitespace().take(2).collect::<Vec<_>>();
+                let day_year = after.split_whitespace().take(2).collect::<Vec<_>>();
                 let month_day_year = day_year.len() == 2
                     && day_year[0].len() <= 2
                     && day_year[0].bytes().all(|c| c.is_ascii_digit())
@@ -141,7 +141,7 @@ pub fn looks_like_date(text: &str) -> bool {
                 let day_month_year =
                     before.trim_end().rsplit(' ').next().is_some_and(|d| {
                         !d.is_empty() && d.len() <= 2 && d.bytes().all(|c| c.is_ascii_digit())
-                    }) && after.trim_start().split_whitespace().next().is_some_and(is_year);
+                    }) && after.split_whitespace().next().is_some_and(is_year);
                 month_day_year || day_month_year
             })
         });

@@ -10,6 +10,7 @@
 pub(crate) mod archive;
 pub mod budget;
 pub mod diffoscope;
+mod elf;
 pub mod hints;
 pub mod locations;
 pub(crate) mod streamed;
@@ -304,7 +305,18 @@ fn compare_bytes(diff: &mut FileDiff, prefix: &str, a: Source, b: Source, walk: 
     if diff.details.len() as u64 + diff.dropped() > before {
         return;
     }
-    // Nothing inside told them apart (or they are not archives): the bytes.
+    // Nothing inside told them apart (or they are not archives).
+    if elf::is_elf(&head_a) && elf::is_elf(&head_b) {
+        if let (Some(xa), Some(xb)) = (a.read(elf::MAX_ELF), b.read(elf::MAX_ELF)) {
+            if walk.depth == 0 {
+                diff.format = "elf".into();
+            }
+            let before = diff.details_total;
+            if elf::compare(diff, prefix, &xa, &xb) && diff.details_total > before {
+                return;
+            }
+        }
+    }
     let texts = (a.size().max(b.size()) <= MAX_TEXT as u64)
         .then(|| (a.read(MAX_TEXT as u64), b.read(MAX_TEXT as u64)));
     if let Some((Some(ta), Some(tb))) = texts {

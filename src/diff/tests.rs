@@ -149,3 +149,190 @@ fn a_worst_case_text_diff_settles_for_a_coarse_alignment() {
     assert!(started.elapsed() < std::time::Duration::from_secs(30), "{:?}", started.elapsed());
     assert!(d.details.iter().any(|x| x.field == "alignment"), "{:?}", d.details);
 }
+
+/// A tar whose members are written by `add` (pax records, v7 headers, ...).
+fn tar_by(add: impl FnOnce(&mut tar::Builder<Vec<u8>>)) -> Vec<u8> {
+    let mut builder = tar::Builder::new(Vec::new());
+    add(&mut builder);
+    builder.into_inner().unwrap()
+}
+
+/// A Unix ar archive (a .deb's container) of `members`.
+fn ar_of(members: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut out = b"!<arch>\n".to_vec();
+    for (name, data) in members {
+        out.extend_from_slice(
+            format!("{:<16}{:<12}{:<6}{:<6}{:<8}{:<10}`\n", name, 0, 0, 0, "100644", data.len()).as_bytes(),
+        );
+        out.extend_from_slice(data);
+        if data.len() % 2 == 1 {
+            out.push(b'\n');
+        }
+    }
+    out
+}
+
+#[test]
+fn the_cap_on_listed_details_hides_no_kind_from_counts_summary_or_hints() {
+    // 300 members whose owner differs, then one whose mtime differs: the
+    // mtime row comes after the first 200 details.
+    let entries = |uid: u32, last_mtime: u64| {
+        let mut e: Vec<(String, u64, u32)> = (0..300).map(|i| (format!("p/f{i:03}"), 1, uid)).collect();
+        e.push(("p/z".into(), last_mtime, 0));
+        e
+    };
+    let build = |list: Vec<(String, u64, u32)>| {
+        let rows: Vec<(&str, &[u8], u32, u64, u32)> =
+            list.iter().map(|(n, m, u)| (n.as_str(), &b"x"[..], 0o644, *m, *u)).collect();
+        tar_with(&rows)
+    };
+    let d = diff(&build(entries(1000, 100)), &build(entries(0, 200)));
+    assert_eq!(d.counts.get("owner"), Some(&600), "{:?}", d.counts);
+    assert_eq!(d.counts.get("mtime"), Some(&1), "{:?}", d.counts);
+    assert_eq!(d.details_total, 601);
+    assert!(rules(&d).contains(&"tar-mtime"), "the hint sees past the first 200: {:?}", d.hints);
+    let summary = d.summary(8);
+    assert!(summary.contains("p/z: mtime"), "every kind is shown: {summary}");
+    assert!(summary.contains("owner × 600, mtime × 1"), "{summary}");
+    let json = serde_json::to_value(&d).unwrap();
+    assert_eq!(json["details"].as_array().unwrap().len(), REPORT_DETAILS);
+    assert_eq!(json["details_file"], d.details_file.clone().unwrap());
+    assert!(summary.contains(d.details_file.as_deref().unwrap()), "{summary}");
+}
+
+#[test]
+fn a_deb_is_opened_down_to_the_member_that_leaks_the_build_path() {
+    let deb = |build_dir: &str| {
+        let data = tar_by(|t| {
+            let text = format!("built in {build_dir}/hello-2.10\n");
+            let mut h = tar::Header::new_gnu();
+            h.set_size(text.len() as u64);
+            h.set_mode(0o644);
+            t.append_data(&mut h, "./usr/share/doc/hello/BUILDPATH", text.as_bytes()).unwrap();
+        });
+        let control = tar_with(&[("./control", b"Package: hello\n", 0o644, 1, 0)]);
+        ar_of(&[
+            ("debian-binary", b"2.0\n"),
+            ("control.tar.xz", &crate::decompress::xz_compress(&control)),
+            ("data.tar.xz", &crate::decompress::xz_compress(&data)),
+        ])
+    };
+    let context =
+        DiffContext { build_dirs: ("/build/one".into(), "/build/two".into()), ..Default::default() };
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a.deb"), dir.path().join("b.deb"));
+    std::fs::write(&a, deb("/build/one")).unwrap();
+    std::fs::write(&b, deb("/build/two")).unwrap();
+    let d = diff_files("hello_2.10-3_amd64.deb", (1, 2), &a, &b, &context).unwrap();
+    assert_eq!(d.format, "ar");
+    let inner = "ar entry data.tar.xz > tar entry usr/share/doc/hello/BUILDPATH";
+    assert!(has(&d, inner, "lines"), "{:#?}", d.details);
+    assert!(d.text_diff.as_deref().unwrap().contains("+built in /build/two/hello-2.10"), "{:?}", d.text_diff);
+    let hint = d.hints.iter().find(|h| h.rule == "build-path").expect("build-path hint");
+    assert!(hint.fix.contains("dpkg-buildflags"), "the dpkg wording: {}", hint.fix);
+}
+
+#[test]
+fn pax_records_and_long_name_spellings_are_compared() {
+    let long = format!("pkg/{}", "d".repeat(120));
+    let gnu = tar_by(|t| {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(1);
+        h.set_mode(0o644);
+        t.append_data(&mut h, &long, &b"x"[..]).unwrap();
+    });
+    let pax = tar_by(|t| {
+        t.append_pax_extensions([("path", long.as_bytes()), ("mtime", &b"1.5"[..])]).unwrap();
+        let mut h = tar::Header::new_ustar();
+        h.set_size(1);
+        h.set_mode(0o644);
+        h.set_path("pkg/short").unwrap();
+        h.set_cksum();
+        t.append(&h, &b"x"[..]).unwrap();
+    });
+    let d = diff(&gnu, &pax);
+    let scope = format!("tar entry {long}");
+    assert!(has(&d, &scope, "name stored in"), "{:#?}", d.details);
+    assert!(has(&d, &scope, "pax mtime"), "{:#?}", d.details);
+    assert!(has(&d, &scope, "header format"), "{:#?}", d.details);
+    assert!(rules(&d).contains(&"tar-name-records"), "{:?}", d.hints);
+}
+
+#[test]
+fn a_v7_tarball_from_make_dist_gets_the_automake_fix() {
+    let v7 = |order: &[(&str, u64)]| {
+        gzip(
+            &tar_by(|t| {
+                for (name, mtime) in order {
+                    let mut h = tar::Header::new_old();
+                    h.set_size(1);
+                    h.set_mode(0o644);
+                    h.set_mtime(*mtime);
+                    t.append_data(&mut h, name, &b"x"[..]).unwrap();
+                }
+            }),
+            0,
+            None,
+        )
+    };
+    let context =
+        DiffContext { build_command: "./configure && make && make dist".into(), ..Default::default() };
+    let d = diff_with(&v7(&[("h/a", 1), ("h/b", 1)]), &v7(&[("h/b", 2), ("h/a", 2)]), &context);
+    assert_eq!(d.format, "tar+gzip");
+    assert!(has(&d, "tar", "order") && has(&d, "tar entry h/a", "mtime"), "{:#?}", d.details);
+    assert!(d.hints.iter().any(|h| h.fix.contains("am__tar")), "{:?}", d.hints);
+}
+
+#[test]
+fn in_verify_a_published_archive_that_deviates_is_named_as_the_odd_one_out() {
+    let a = tar_with(&[("p/a", b"1", 0o644, 1, 1000)]);
+    let b = tar_with(&[("p/a", b"1", 0o644, 1, 0)]);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a"), &a).unwrap();
+    std::fs::write(dir.path().join("b"), &b).unwrap();
+    let context =
+        DiffContext { build_command: "tar --owner=0 --group=0 -cf x.tar p".into(), ..Default::default() };
+    let verify = diff_files("x.tar", (0, 1), &dir.path().join("a"), &dir.path().join("b"), &context).unwrap();
+    let fix = &verify.hints.iter().find(|h| h.rule == "tar-owner").unwrap().fix;
+    assert!(fix.contains("published archive") && fix.contains("already normalises"), "{fix}");
+    // Between two runs the same difference gets the usual fix.
+    let check =
+        diff_files("x.tar", (1, 2), &dir.path().join("a"), &dir.path().join("b"), &Default::default())
+            .unwrap();
+    assert_eq!(
+        check.hints.iter().find(|h| h.rule == "tar-owner").unwrap().fix,
+        "tar --owner=0 --group=0 --numeric-owner"
+    );
+}
+
+#[test]
+fn a_python_sdist_gets_python_fixes_not_gnu_tar_flags() {
+    let sdist = |mtime: u64| {
+        gzip(&tar_with(&[("pkg-1.0/PKG-INFO", b"Metadata-Version: 2.1\n", 0o644, mtime, 0)]), 0, None)
+    };
+    let d = diff(&sdist(1), &sdist(2));
+    let fix = &d.hints.iter().find(|h| h.rule == "tar-mtime").unwrap().fix;
+    assert!(fix.contains("Python's tarfile") && !fix.contains("--clamp-mtime"), "{fix}");
+}
+
+#[test]
+fn an_elf_diff_names_the_section_the_strings_and_the_derived_build_id() {
+    let fixture = |n: &str| Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/elf").join(n);
+    let d =
+        diff_files("hello", (1, 2), &fixture("hello-date-a"), &fixture("hello-date-b"), &Default::default())
+            .unwrap();
+    assert_eq!(d.format, "elf");
+    let strings = d.details.iter().find(|x| x.field == "strings").expect("the changed strings");
+    assert!(strings.scope.ends_with("elf section .rodata"), "{strings:?}");
+    assert!(strings.a.contains("Nov 14 2023") && strings.b.contains("Dec  2 2025"), "{strings:?}");
+    let build_id = d.details.iter().find(|x| x.field == "build-id").expect("the build-id");
+    assert!(build_id.b.contains("follows the differences in .rodata"), "{build_id:?}");
+    assert!(rules(&d).contains(&"date-in-binary"), "{:?}", d.hints);
+}
+
+#[test]
+fn a_replaced_line_is_one_change() {
+    let d = diff(b"one\n", b"two\n");
+    let lines = d.details.iter().find(|x| x.field == "lines").unwrap();
+    assert_eq!((lines.a.as_str(), lines.b.as_str()), ("1 line", "1 line, 1 changed"));
+}
