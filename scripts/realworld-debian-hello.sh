@@ -8,8 +8,8 @@
 #   scripts/realworld-debian-hello.sh [WORKDIR]     (default: /tmp/reprocheck-debian-hello)
 #
 # Needs: a running engine, reprotest and the package's build dependencies on
-# the host (reprotest builds on the host), and deb-src lines derived from the
-# host's own apt sources (made here, in a private apt directory).
+# the host (reprotest builds on the host); the source comes through
+# scripts/apt-source.sh (deb-src lines derived from the host's own sources).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 reprocheck=${REPROCHECK:-$here/target/release/reprocheck}
@@ -19,18 +19,7 @@ mkdir -p "$work"
 cd "$work"
 
 # The source package, pinned by the .dsc's sha256 (its files are checked by dpkg-source).
-if [ ! -f hello_2.10-3.dsc ]; then
-  apt_dir="$work/apt"
-  mkdir -p "$apt_dir/lists/partial" "$apt_dir/sources.list.d"
-  for f in /etc/apt/sources.list.d/*.sources; do
-    grep -q '^Types: deb$' "$f" || continue
-    sed 's/^Types: deb$/Types: deb-src/' "$f" > "$apt_dir/sources.list.d/$(basename "$f")"
-  done
-  apt_opts=(-o "Dir::State::Lists=$apt_dir/lists" -o "Dir::Etc::SourceParts=$apt_dir/sources.list.d"
-            -o "Dir::Etc::SourceList=/dev/null")
-  apt-get "${apt_opts[@]}" update -q >/dev/null
-  apt-get "${apt_opts[@]}" source --download-only hello=2.10-3 >/dev/null
-fi
+[ -f hello_2.10-3.dsc ] || "$here/scripts/apt-source.sh" hello=2.10-3
 echo "$dsc_sha256  hello_2.10-3.dsc" | sha256sum -c --quiet
 rm -rf published leaky
 mkdir published leaky

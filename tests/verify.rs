@@ -378,6 +378,18 @@ fn the_spec_alone_names_the_published_files_inline_and_through_a_sums_file() {
             output["metadata_differences"].as_array().unwrap().iter().map(|k| k.as_str().unwrap()).collect();
         assert_eq!(kinds, ["mtime"], "{name}");
     }
+    // The digest alone, no file to look inside: not known to differ in content.
+    let spec = spec_with_source(
+        tmp.path(),
+        "path = \"src\"",
+        &format!("[expect]\n\"out/x.tar\" = \"sha256:{published}\""),
+    );
+    let out = tmp.path().join("digest-only");
+    let run = reprocheck(&["verify", spec.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(run.status.code(), Some(1), "{}", show(&run));
+    let output = &report(&out)["verification"]["outputs"][0];
+    assert_eq!(output["verdict"], "digest-mismatch", "{output}");
+    assert!(output["note"].as_str().unwrap().contains("only the digest was compared"), "{output}");
     // A published file that is not the one the digest pins stops before building.
     std::fs::write(tmp.path().join("published/x.tar"), "tampered").unwrap();
     let spec = spec_with_source(

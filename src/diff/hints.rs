@@ -133,11 +133,12 @@ pub fn looks_like_date(text: &str) -> bool {
             text.match_indices(month).any(|(at, _)| {
                 let after = &text[at + 3..];
                 let before = &text[..at];
-                let day_year = after.split_whitespace().take(2).collect::<Vec<_>>();
-                let month_day_year = day_year.len() == 2
-                    && day_year[0].len() <= 2
-                    && day_year[0].bytes().all(|c| c.is_ascii_digit())
-                    && is_year(day_year[1]);
+                // `date`'s own output puts the time between: `Dec  2 16:20:00 UTC 2026`.
+                let words = after.split_whitespace().take(4).collect::<Vec<_>>();
+                let month_day_year = words.len() >= 2
+                    && words[0].len() <= 2
+                    && words[0].bytes().all(|c| c.is_ascii_digit())
+                    && words[1..].iter().any(|w| is_year(w));
                 let day_month_year =
                     before.trim_end().rsplit(' ').next().is_some_and(|d| {
                         !d.is_empty() && d.len() <= 2 && d.bytes().all(|c| c.is_ascii_digit())
@@ -447,16 +448,9 @@ fn contains(path: &Path, needle: &str) -> bool {
     }
 }
 
-/// A text diff earns the date hint only when its changed lines hold dates.
+/// A text diff earns the date hint only when its own changed lines hold dates.
 fn date_changed(diff: &FileDiff, d: &Detail) -> bool {
-    if d.field != "lines" {
-        return true;
-    }
-    diff.text_diff.as_deref().is_some_and(|t| {
-        t.lines()
-            .filter(|l| l.starts_with(['+', '-']) && !l.starts_with("+++") && !l.starts_with("---"))
-            .any(looks_like_date)
-    })
+    d.field != "lines" || diff.dated_texts.contains(&d.scope)
 }
 
 #[cfg(test)]
@@ -470,6 +464,7 @@ mod tests {
             "Build-Date: Wed, 02 Dec 2026 15:36:32 +0000",
             "Dec  2 2026",
             "Dec 12 2026 10:00",
+            "Wed Dec  2 16:20:00 UTC 2026",
         ] {
             assert!(looks_like_date(date), "{date}");
         }

@@ -80,6 +80,10 @@ pub struct FileDiff {
     /// A unified diff, for text.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub text_diff: Option<String>,
+    /// The scopes (`… > text`) of the texts whose changed lines hold a
+    /// date, first the one the terminal quotes.
+    #[serde(skip)]
+    pub dated_texts: Vec<String>,
     /// True when details (beyond [`MAX_HELD`]), the text diff, or what the
     /// budget allowed were cut.
     pub truncated: bool,
@@ -117,6 +121,7 @@ impl FileDiff {
             details_total: 0,
             details_file: None,
             text_diff: None,
+            dated_texts: Vec::new(),
             truncated: false,
             hints: Vec::new(),
         }
@@ -125,27 +130,42 @@ impl FileDiff {
     /// At most `max` details to show, every kind among them: the first of
     /// each kind come before more of any one (4,770 owner rows must not
     /// hide 10 mtime rows), in the order they were found.
+    ///
+    /// Where a member's content differs because something inside it does
+    /// (`ar entry data.tar.xz` because of `… > tar entry ./usr/bin/hello`),
+    /// the inner details come first: they say what the outer one implies.
     pub fn sample(&self, max: usize) -> Vec<&Detail> {
         let kinds: Vec<String> = self.details.iter().map(Detail::kind).collect();
         let distinct = kinds.iter().collect::<std::collections::BTreeSet<_>>().len().max(1);
         let per_kind = (max / distinct).max(1);
+        // Scopes that have details further inside them.
+        let mut outer = std::collections::BTreeSet::new();
+        for d in &self.details {
+            for (at, _) in d.scope.match_indices(" > ") {
+                outer.insert(&d.scope[..at]);
+            }
+        }
+        let mut order: Vec<usize> = (0..self.details.len()).collect();
+        order.sort_by_key(|&i| (outer.contains(self.details[i].scope.as_str()), i));
         let mut shown = vec![false; self.details.len()];
         let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
         let mut left = max;
-        for (i, kind) in kinds.iter().enumerate() {
-            let n = seen.entry(kind).or_default();
+        for &i in &order {
+            let n = seen.entry(&kinds[i]).or_default();
             if *n < per_kind && left > 0 {
                 *n += 1;
                 shown[i] = true;
                 left -= 1;
             }
         }
-        for flag in shown.iter_mut().filter(|f| !**f) {
+        for &i in &order {
             if left == 0 {
                 break;
             }
-            *flag = true;
-            left -= 1;
+            if !shown[i] {
+                shown[i] = true;
+                left -= 1;
+            }
         }
         self.details.iter().zip(shown).filter(|(_, s)| *s).map(|(d, _)| d).collect()
     }
@@ -372,6 +392,12 @@ fn text_diff(diff: &mut FileDiff, prefix: &str, a: &str, b: &str) {
         b: format!("{}, {} changed", plural(b.lines().count(), "line"), changed),
     });
     let body = lines.join("\n");
+    let changed_lines = unified
+        .lines()
+        .filter(|l| l.starts_with(['+', '-']) && !l.starts_with("+++") && !l.starts_with("---"));
+    if changed_lines.clone().any(hints::looks_like_date) {
+        diff.dated_texts.push(scoped(prefix, "text"));
+    }
     if diff.text_diff.as_ref().is_some_and(|t| t.len() > MAX_TEXT_DIFF) {
         diff.truncated = true;
         return;
@@ -484,7 +510,18 @@ impl FileDiff {
             ));
         }
         if let Some(text) = &self.text_diff {
-            for line in text.lines().skip(2).take(8) {
+            // The text with a date in it, if any: where a fix is needed.
+            let dated = self.dated_texts.first().and_then(|scope| {
+                let prefix = scope.strip_suffix(" > text").filter(|p| !p.is_empty())?;
+                let start = text.find(&format!("{prefix}:\n"))?;
+                Some(&text[start..])
+            });
+            let quoted = dated.unwrap_or(text);
+            let skip = if dated.is_some() { 3 } else { 2 };
+            if let Some(scope) = dated.and(self.dated_texts.first()) {
+                s.push_str(&format!("      {scope}:\n"));
+            }
+            for line in quoted.lines().skip(skip).take(8) {
                 s.push_str(&format!("      | {line}\n"));
             }
         }

@@ -22,7 +22,10 @@ pub enum OutputVerdict {
     Match,
     /// The bytes differ, but the archive holds the same files.
     ContentMatch,
-    /// The content differs (or no reference was given to look inside).
+    /// The digest differs, and there is no reference file to look inside:
+    /// whether the contents match is not known.
+    DigestMismatch,
+    /// The content differs.
     Mismatch,
     /// The build did not produce it.
     Missing,
@@ -76,6 +79,7 @@ impl OutputVerdict {
         match self {
             OutputVerdict::Match => "match",
             OutputVerdict::ContentMatch => "content-match",
+            OutputVerdict::DigestMismatch => "digest-mismatch",
             OutputVerdict::Mismatch => "mismatch",
             OutputVerdict::Missing => "missing",
         }

@@ -206,7 +206,8 @@ fn verify_one(
 }
 
 /// `content-match` or `mismatch` for bytes that differ from the digest,
-/// recording the first diff against the reference.
+/// recording the first diff against the reference; `digest-mismatch` when
+/// there is no reference to look inside (the contents are not known).
 fn compare_with_reference(
     check: &mut OutputCheck,
     e: &Expectation,
@@ -221,11 +222,11 @@ fn compare_with_reference(
              to see whether the contents match and where the bytes differ"
                 .to_string()
         });
-        return OutputVerdict::Mismatch;
+        return OutputVerdict::DigestMismatch;
     };
     if let Err(e) = std::fs::File::open(reference).and_then(|_| std::fs::File::open(rebuilt)) {
         check.note.get_or_insert_with(|| format!("the reference or the rebuilt file could not be read: {e}"));
-        return OutputVerdict::Mismatch;
+        return OutputVerdict::DigestMismatch;
     }
     // Streamed: neither file is held in memory, whatever its size.
     let verdict = match contents::compare_files(reference, rebuilt, context.budget) {
@@ -276,6 +277,7 @@ mod tests {
             v = v.max(next);
         }
         assert_eq!(v, OutputVerdict::Missing);
-        assert!(OutputVerdict::ContentMatch < OutputVerdict::Mismatch);
+        assert!(OutputVerdict::ContentMatch < OutputVerdict::DigestMismatch);
+        assert!(OutputVerdict::DigestMismatch < OutputVerdict::Mismatch);
     }
 }
