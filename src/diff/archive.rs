@@ -93,12 +93,7 @@ const MAX_PAYLOAD: u64 = 32 << 20;
 /// layers) member by member; false when either is not an archive read
 /// here, and the caller compares them some other way.
 pub(crate) fn compare_archives(diff: &mut FileDiff, prefix: &str, a: Source, b: Source, walk: Walk) -> bool {
-    // One thread per version: decompressing and hashing dominate.
-    let (la, lb) = std::thread::scope(|threads| {
-        let other = threads.spawn(|| list(b, walk.budget, &Keep::NOTHING));
-        (list(a, walk.budget, &Keep::NOTHING), other.join().ok().flatten())
-    });
-    let (Some(la), Some(lb)) = (la, lb) else { return false };
+    let Some((la, lb)) = list_both(a, b, walk) else { return false };
     let (name_a, name_b) = (describe(&la), describe(&lb));
     if name_a != name_b {
         diff.add(Detail { scope: scoped(prefix, "archive"), field: "format".into(), a: name_a, b: name_b });
@@ -118,8 +113,18 @@ pub(crate) fn compare_archives(diff: &mut FileDiff, prefix: &str, a: Source, b: 
     true
 }
 
+/// Both versions listed (digests, nothing kept), one thread each:
+/// decompressing and hashing dominate. `None` unless both are archives.
+pub(crate) fn list_both(a: Source, b: Source, walk: Walk) -> Option<(Listing, Listing)> {
+    let (la, lb) = std::thread::scope(|threads| {
+        let other = threads.spawn(|| list(b, walk.budget, &Keep::NOTHING));
+        (list(a, walk.budget, &Keep::NOTHING), other.join().ok().flatten())
+    });
+    Some((la?, lb?))
+}
+
 /// `tar+gzip`, `ar`, `tar+xz+gzip` (innermost first).
-fn describe(listing: &Listing) -> String {
+pub(crate) fn describe(listing: &Listing) -> String {
     let mut name = listing.kind.name().to_string();
     for layer in listing.layers.iter().rev() {
         name.push('+');
@@ -131,7 +136,7 @@ fn describe(listing: &Listing) -> String {
 /// The two listings with the content of each member whose digest differs
 /// from its counterpart's, fetched by a second pass over each archive
 /// (within what may be held at this depth).
-fn fetch_differing<'s>(
+pub(crate) fn fetch_differing<'s>(
     (a, mut la): (Source<'s>, Listing),
     (b, mut lb): (Source<'s>, Listing),
     walk: Walk,
@@ -182,13 +187,7 @@ pub(crate) fn compare_payloads(
         gzip_header(diff, prefix, &ha, &hb);
     }
     let name = format.name();
-    let peel_one = |s: Source| {
-        let reader = format.compression()?.decoder(s.reader()?).ok()?;
-        let limited = Budget::new(MAX_PAYLOAD.min(walk.budget.left()));
-        let out = limited.read(reader)?;
-        walk.budget.charge(out.len() as u64).then_some(out)
-    };
-    match (peel_one(a), peel_one(b)) {
+    match (peel_source(format, a, walk.budget), peel_source(format, b, walk.budget)) {
         (Some(da), Some(db)) if da == db => {}
         (Some(da), Some(db)) => {
             let scope = scoped(prefix, &format!("{name} payload"));
@@ -223,10 +222,13 @@ pub(crate) fn gzip_header_fields(data: &[u8]) -> Option<GzipHeader> {
     Some([("mtime", h.mtime().to_string()), ("name", name), ("os", h.operating_system().to_string())])
 }
 
-/// `data` with one compression layer removed, drawn from `budget`; `None`
-/// when it is not compressed, cannot be read, or does not fit.
-pub(crate) fn peel(format: Format, data: &[u8], budget: &Budget) -> Option<Vec<u8>> {
-    budget.read(format.compression()?.decoder(data).ok()?)
+/// What `source` holds under one compression layer, at most [`MAX_PAYLOAD`]
+/// and drawn from `budget`; `None` when it is not compressed, cannot be
+/// read, or does not fit.
+pub(crate) fn peel_source(format: Format, source: Source, budget: &Budget) -> Option<Vec<u8>> {
+    let reader = format.compression()?.decoder(source.reader()?).ok()?;
+    let out = Budget::new(MAX_PAYLOAD.min(budget.left())).read(reader)?;
+    budget.charge(out.len() as u64).then_some(out)
 }
 
 /// Nesting levels (compression layers and archives) opened at most.
@@ -290,9 +292,10 @@ impl Member {
     }
 }
 
-/// The members of a tar (plain or compressed), zip or ar archive held in
+/// For tests: the members of a tar (plain or compressed), zip or ar archive held in
 /// memory, in archive order (every copy of a repeated name kept), each with
 /// its content (copies drawn from `budget`); `None` for anything else.
+#[cfg(test)]
 pub(crate) fn listing(data: &[u8], budget: &Budget) -> Option<Vec<(String, Member)>> {
     let keep = Keep { wanted: &|_| true, hold: budget.left() };
     let listed = list(Source::Bytes(data), budget, &keep)?;

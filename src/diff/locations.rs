@@ -10,7 +10,8 @@
 
 use super::archive::{self, Format, Member, Walk, MAX_DEPTH};
 use super::budget::Budget;
-use super::{scoped, MAX_READ, MAX_TEXT};
+use super::streamed::{link_text, Source};
+use super::{scoped, HEAD, MAX_TEXT};
 use sha2::{Digest as _, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -21,6 +22,8 @@ pub type Location = (String, String);
 /// Where `b` differs from `a`, with a short digest of `b`'s value at each place.
 pub type Locations = BTreeMap<Location, String>;
 
+/// Largest content compared byte by byte.
+const MAX_BYTES: u64 = 32 << 20;
 /// Byte runs closer than this are one location.
 const RUN_GAP: usize = 8;
 /// More differing byte runs than this: the whole content is one location.
@@ -30,21 +33,19 @@ const MAX_LINES: usize = 4096;
 /// Time the line alignment may take before it settles for a coarser one.
 const TEXT_DIFF_TIME: std::time::Duration = std::time::Duration::from_millis(500);
 
-/// Where the files `a` and `b` differ (either may be missing or too large).
+/// Where the files `a` and `b` differ (either may be missing). Archives
+/// are streamed as in the structured diff: only members whose digests
+/// differ are held.
 pub fn between_files(a: &Path, b: &Path, budget: u64) -> Locations {
-    let read = |p: &Path| match std::fs::symlink_metadata(p) {
-        Ok(m) if m.file_type().is_symlink() => {
-            std::fs::read_link(p).ok().map(|t| t.into_os_string().into_encoded_bytes())
-        }
-        Ok(m) if m.len() <= MAX_READ => std::fs::read(p).ok(),
-        _ => None,
-    };
     let mut out = Locations::new();
     let budget = Budget::new(budget);
-    match (read(a), read(b)) {
-        (Some(x), Some(y)) => walk(&mut out, "", &x, &y, Walk::top(&budget)),
+    match (link_text(a), link_text(b)) {
+        (Some(la), Some(lb)) => {
+            let (sa, sb) = (Source::file_or_link(&la, a), Source::file_or_link(&lb, b));
+            walk(&mut out, "", sa, sb, Walk::top(&budget));
+        }
         (_, y) => {
-            let state = if y.is_some() { "present" } else { "missing or over the size cap" };
+            let state = if y.is_some() { "present" } else { "missing" };
             out.insert(("file".into(), "presence".into()), state.into());
         }
     }
@@ -79,47 +80,54 @@ fn digest(bytes: &[u8]) -> String {
     hex::encode(&Sha256::digest(bytes)[..8])
 }
 
-fn walk(out: &mut Locations, prefix: &str, a: &[u8], b: &[u8], at: Walk) {
-    if a == b {
+fn walk(out: &mut Locations, prefix: &str, a: Source, b: Source, at: Walk) {
+    if same(a, b) {
         return;
     }
-    let (fa, fb) = (archive::sniff(a), archive::sniff(b));
+    let (head_a, head_b) = (a.head(HEAD), b.head(HEAD));
+    let (fa, fb) = (archive::sniff(&head_a), archive::sniff(&head_b));
     if fa != fb {
         out.insert((prefix.to_string(), "format".into()), fb.name().into());
         return;
     }
-    if at.depth >= MAX_DEPTH {
-        bytes(out, prefix, a, b);
+    if at.depth >= MAX_DEPTH || fa == Format::Other {
+        match (a.read(MAX_TEXT as u64), b.read(MAX_TEXT as u64)) {
+            (Some(x), Some(y)) if text(&x).is_some() && text(&y).is_some() => {
+                lines(out, prefix, text(&x).unwrap_or_default(), text(&y).unwrap_or_default())
+            }
+            _ => bytes(out, prefix, a, b),
+        }
         return;
     }
-    match fa {
-        Format::Gzip | Format::Xz | Format::Zstd => {
-            if fa == Format::Gzip {
-                if let (Some(ha), Some(hb)) = (archive::gzip_header_fields(a), archive::gzip_header_fields(b))
-                {
-                    for ((field, x), (_, y)) in ha.into_iter().zip(hb) {
-                        if x != y {
-                            out.insert((scoped(prefix, "gzip header"), field.into()), digest(y.as_bytes()));
-                        }
-                    }
-                }
-            }
-            match (archive::peel(fa, a, at.budget), archive::peel(fb, b, at.budget)) {
-                (Some(x), Some(y)) => walk(out, prefix, &x, &y, at.deeper()),
-                _ => bytes(out, prefix, a, b),
+    if let (Some(ha), Some(hb)) = (archive::gzip_header_fields(&head_a), archive::gzip_header_fields(&head_b))
+    {
+        for ((field, x), (_, y)) in ha.into_iter().zip(hb) {
+            if x != y {
+                out.insert((scoped(prefix, "gzip header"), field.into()), digest(y.as_bytes()));
             }
         }
-        Format::Tar | Format::Zip | Format::Ar => {
-            match (archive::listing(a, at.budget), archive::listing(b, at.budget)) {
-                (Some(x), Some(y)) => members(out, prefix, fa.name(), &x, &y, at),
-                _ => bytes(out, prefix, a, b),
-            }
-        }
-        Format::Other => match (text(a), text(b)) {
-            (Some(x), Some(y)) => lines(out, prefix, x, y),
-            _ => bytes(out, prefix, a, b),
-        },
     }
+    if let Some((la, lb)) = archive::list_both(a, b, at) {
+        if archive::describe(&la) != archive::describe(&lb) {
+            out.insert((prefix.to_string(), "format".into()), archive::describe(&lb));
+            return;
+        }
+        let kind = la.kind.name();
+        let (ma, mb) = archive::fetch_differing((a, la), (b, lb), at);
+        members(out, prefix, kind, &ma, &mb, at);
+        return;
+    }
+    // Compressed, not an archive: the payloads.
+    match (archive::peel_source(fa, a, at.budget), archive::peel_source(fb, b, at.budget)) {
+        (Some(x), Some(y)) => walk(out, prefix, Source::Bytes(&x), Source::Bytes(&y), at.deeper()),
+        _ => bytes(out, prefix, a, b),
+    }
+}
+
+/// Whether two versions hold the same bytes (streamed).
+fn same(a: Source, b: Source) -> bool {
+    let size = a.size();
+    size == b.size() && super::first_differing_offset(a, b) == Some(size)
 }
 
 fn text(data: &[u8]) -> Option<&str> {
@@ -167,12 +175,18 @@ fn lines(out: &mut Locations, prefix: &str, a: &str, b: &str) {
     }
 }
 
-/// Runs of differing bytes when the sizes agree; the whole content otherwise.
-fn bytes(out: &mut Locations, prefix: &str, a: &[u8], b: &[u8]) {
+/// Runs of differing bytes when the sizes agree (up to [`MAX_BYTES`] each);
+/// the whole content otherwise.
+fn bytes(out: &mut Locations, prefix: &str, a: Source, b: Source) {
     let scope = scoped(prefix, "bytes");
+    let whole = |out: &mut Locations| {
+        let value = b.reader().and_then(|r| crate::digest::Digest::of_reader(r).ok());
+        let value = value.map(|d| d.hex()[..16].to_string()).unwrap_or_else(|| "unreadable".into());
+        out.insert((scope.clone(), "content".into()), value);
+    };
+    let (Some(a), Some(b)) = (a.read(MAX_BYTES), b.read(MAX_BYTES)) else { return whole(out) };
     if a.len() != b.len() {
-        out.insert((scope, "content".into()), digest(b));
-        return;
+        return whole(out);
     }
     let mut runs: Vec<(usize, usize)> = Vec::new();
     for i in (0..a.len()).filter(|&i| a[i] != b[i]) {
@@ -181,8 +195,7 @@ fn bytes(out: &mut Locations, prefix: &str, a: &[u8], b: &[u8]) {
             _ => runs.push((i, i)),
         }
         if runs.len() > MAX_RUNS {
-            out.insert((scope, "content".into()), digest(b));
-            return;
+            return whole(out);
         }
     }
     for (start, end) in runs {
@@ -221,8 +234,15 @@ fn members(
                 out.insert((scope.clone(), field.to_string()), digest(vb.as_bytes()));
             }
         }
+        if ma.readable() && mb.readable() && ma.content_hash == mb.content_hash {
+            continue;
+        }
         match (&ma.content, &mb.content) {
-            (Some(ca), Some(cb)) => walk(out, &scope, ca, cb, at.deeper()),
+            (Some(ca), Some(cb)) => walk(out, &scope, Source::Bytes(ca), Source::Bytes(cb), at.deeper()),
+            // Not held (too large, or a repeated name): its digest is the place.
+            _ if mb.readable() => {
+                out.insert((scope, "content".into()), mb.content_hash[..16].to_string());
+            }
             _ => {
                 out.insert((scope, "content".into()), "unreadable".into());
             }
@@ -261,7 +281,7 @@ mod tests {
 
     fn walked(a: &[u8], b: &[u8]) -> BTreeSet<Location> {
         let mut out = Locations::new();
-        walk(&mut out, "", a, b, Walk::top(&Budget::new(1 << 20)));
+        walk(&mut out, "", Source::Bytes(a), Source::Bytes(b), Walk::top(&Budget::new(1 << 20)));
         out.into_keys().collect()
     }
 

@@ -243,18 +243,9 @@ pub fn diff_files(
     let budget =
         budget::Budget::new(if context.budget == 0 { budget::DEFAULT_BUDGET } else { context.budget });
     // A symlink is compared as its target, never followed.
-    let link = |p: &Path| -> Option<Option<Vec<u8>>> {
-        let m = std::fs::symlink_metadata(p).ok()?;
-        Some(m.file_type().is_symlink().then(|| {
-            format!("symlink -> {}", std::fs::read_link(p).unwrap_or_default().display()).into_bytes()
-        }))
-    };
-    match (link(a), link(b)) {
+    match (streamed::link_text(a), streamed::link_text(b)) {
         (Some(la), Some(lb)) => {
-            fn source<'s>(link: &'s Option<Vec<u8>>, path: &'s Path) -> Source<'s> {
-                link.as_deref().map_or(Source::File(path), Source::Bytes)
-            }
-            let (sa, sb) = (source(&la, a), source(&lb, b));
+            let (sa, sb) = (Source::file_or_link(&la, a), Source::file_or_link(&lb, b));
             compare_bytes(&mut diff, "", sa, sb, archive::Walk::top(&budget));
         }
         (la, lb) => {

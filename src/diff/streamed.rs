@@ -28,7 +28,22 @@ pub(crate) enum Source<'a> {
     Bytes(&'a [u8]),
 }
 
+/// For an output path: `None` when it is missing, `Some(Some(text))` for a
+/// symlink (`symlink -> TARGET`, compared as text, never followed),
+/// `Some(None)` for a file.
+pub(crate) fn link_text(path: &Path) -> Option<Option<Vec<u8>>> {
+    let m = std::fs::symlink_metadata(path).ok()?;
+    Some(m.file_type().is_symlink().then(|| {
+        format!("symlink -> {}", std::fs::read_link(path).unwrap_or_default().display()).into_bytes()
+    }))
+}
+
 impl<'a> Source<'a> {
+    /// The symlink's text when there is one, else the file at `path`.
+    pub fn file_or_link(link: &'a Option<Vec<u8>>, path: &'a Path) -> Source<'a> {
+        link.as_deref().map_or(Source::File(path), Source::Bytes)
+    }
+
     fn open(self) -> Option<Box<dyn Read + 'a>> {
         Some(match self {
             Source::File(path) => {
