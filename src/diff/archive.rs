@@ -101,6 +101,7 @@ pub(crate) fn compare_archives(diff: &mut FileDiff, prefix: &str, a: Source, b: 
     }
     if walk.depth == 0 && prefix.is_empty() {
         diff.format = name_a;
+        diff.packed_by = packer_traits(&la);
     }
     for (x, y) in la.layers.iter().zip(&lb.layers) {
         if let (Some(ha), Some(hb)) = (&x.gzip_header, &y.gzip_header) {
@@ -121,6 +122,29 @@ pub(crate) fn list_both(a: Source, b: Source, walk: Walk) -> Option<(Listing, Li
         (list(a, walk.budget, &Keep::NOTHING), other.join().ok().flatten())
     });
     Some((la?, lb?))
+}
+
+/// What an archive's own layout says about the tool that wrote it.
+fn packer_traits(listing: &Listing) -> BTreeSet<&'static str> {
+    let mut traits = BTreeSet::new();
+    if let Some((_, first)) = listing.members.first() {
+        match first.fields.get("header format").map(String::as_str) {
+            Some("v7") => traits.insert("tar:v7"),
+            Some("gnu") => traits.insert("tar:gnu"),
+            Some("ustar") => traits.insert("tar:ustar"),
+            _ => false,
+        };
+    }
+    for (name, _) in &listing.members {
+        let depth = name.trim_start_matches("./").trim_end_matches('/').matches('/').count();
+        if name.ends_with("PKG-INFO") && depth <= 1 {
+            traits.insert("python-sdist");
+        }
+        if name.ends_with(".dist-info/WHEEL") && depth == 1 {
+            traits.insert("python-wheel");
+        }
+    }
+    traits
 }
 
 /// `tar+gzip`, `ar`, `tar+xz+gzip` (innermost first).

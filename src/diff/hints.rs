@@ -56,9 +56,11 @@ impl Case<'_> {
 /// Who packed an output, as far as the diff and the command tell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Packer {
-    /// automake's `make dist` (`tar chof -` unless am__tar is overridden).
+    /// automake's `make dist` (`tar chof -`, v7 headers, unless am__tar is
+    /// overridden).
     Automake,
-    /// Python's tarfile or zipfile, through a build backend (an sdist or wheel).
+    /// Python's tarfile or zipfile, through a build backend (an sdist with
+    /// PKG-INFO at its top, or a wheel).
     Python,
     /// dpkg-deb, dpkg-genbuildinfo.
     Dpkg,
@@ -69,28 +71,18 @@ pub enum Packer {
 impl Packer {
     fn of(diff: &FileDiff, command: &str) -> Packer {
         let path = diff.path.as_str();
-        let has_member = |suffix: &str| diff.details.iter().any(|d| d.scope.ends_with(suffix));
+        let words: Vec<&str> = command.split_whitespace().collect();
+        let has = |trait_: &str| diff.packed_by.contains(trait_);
         if [".deb", ".udeb", ".buildinfo", ".changes"].iter().any(|s| path.ends_with(s))
-            || command.contains("dpkg-buildpackage")
-            || command.contains("debuild")
+            || words.iter().any(|w| ["dpkg-buildpackage", "debuild"].contains(w))
         {
             Packer::Dpkg
-        } else if path.ends_with(".whl")
-            || has_member("/PKG-INFO")
-            || [
-                "python -m build",
-                "python3 -m build",
-                "setup.py sdist",
-                "hatch build",
-                "flit build",
-                "pip wheel",
-            ]
-            .iter()
-            .any(|c| command.contains(c))
-        {
+        } else if path.ends_with(".whl") || has("python-sdist") || has("python-wheel") {
             Packer::Python
-        } else if command.contains("make dist") || command.contains("distcheck") || command.contains(" dist ")
+        } else if words.iter().any(|w| ["dist", "distcheck"].contains(w))
+            && (has("tar:v7") || command.contains("am__tar"))
         {
+            // automake's `make dist`: `tar chof -` writes v7 headers.
             Packer::Automake
         } else {
             Packer::Tar

@@ -84,6 +84,10 @@ pub struct FileDiff {
     /// date, first the one the terminal quotes.
     #[serde(skip)]
     pub dated_texts: Vec<String>,
+    /// What the top-level archive says about who packed it (`tar:v7`,
+    /// `python-sdist`, `python-wheel`), for the hints.
+    #[serde(skip)]
+    pub packed_by: std::collections::BTreeSet<&'static str>,
     /// True when details (beyond [`MAX_HELD`]), the text diff, or what the
     /// budget allowed were cut.
     pub truncated: bool,
@@ -122,6 +126,7 @@ impl FileDiff {
             details_file: None,
             text_diff: None,
             dated_texts: Vec::new(),
+            packed_by: Default::default(),
             truncated: false,
             hints: Vec::new(),
         }

@@ -281,6 +281,11 @@ fn a_v7_tarball_from_make_dist_gets_the_automake_fix() {
     assert_eq!(d.format, "tar+gzip");
     assert!(has(&d, "tar", "order") && has(&d, "tar entry h/a", "mtime"), "{:#?}", d.details);
     assert!(d.hints.iter().any(|h| h.fix.contains("am__tar")), "{:?}", d.hints);
+    // A Makefile of one's own with a dist target and GNU tar: tar's flags.
+    let gnu = |mtime: u64| gzip(&tar_with(&[("h/a", b"x", 0o644, mtime, 0)]), 0, None);
+    let context = DiffContext { build_command: "make dist-unreproducible".into(), ..Default::default() };
+    let d = diff_with(&gnu(1), &gnu(2), &context);
+    assert_eq!(d.hints[0].fix, "tar --mtime=@$SOURCE_DATE_EPOCH --clamp-mtime", "{:?}", d.hints);
 }
 
 #[test]
