@@ -251,8 +251,7 @@ pub(crate) fn gzip_header_fields(data: &[u8]) -> Option<GzipHeader> {
 /// read, or does not fit.
 pub(crate) fn peel_source(format: Format, source: Source, budget: &Budget) -> Option<Vec<u8>> {
     let reader = format.compression()?.decoder(source.reader()?).ok()?;
-    let out = Budget::new(MAX_PAYLOAD.min(budget.left())).read(reader)?;
-    budget.charge(out.len() as u64).then_some(out)
+    budget.read_at_most(reader, MAX_PAYLOAD)
 }
 
 /// Nesting levels (compression layers and archives) opened at most.

@@ -56,9 +56,18 @@ impl Budget {
 
     /// Reads `reader` to the end if what it yields fits the budget.
     pub fn read(&self, reader: impl Read) -> Option<Vec<u8>> {
-        let cap = self.left();
+        self.read_at_most(reader, u64::MAX)
+    }
+
+    /// Reads `reader` to the end if what it yields is at most `cap` bytes
+    /// and fits the budget; only the budget running out marks it exhausted.
+    pub fn read_at_most(&self, reader: impl Read, cap: u64) -> Option<Vec<u8>> {
+        let limit = self.left().min(cap);
         let mut out = Vec::new();
-        reader.take(cap.saturating_add(1)).read_to_end(&mut out).ok()?;
+        reader.take(limit.saturating_add(1)).read_to_end(&mut out).ok()?;
+        if out.len() as u64 > cap {
+            return None;
+        }
         self.charge(out.len() as u64).then_some(out)
     }
 }

@@ -312,7 +312,14 @@ fn compare_bytes(diff: &mut FileDiff, prefix: &str, a: Source, b: Source, walk: 
             a: format_a.name().into(),
             b: format_b.name().into(),
         });
-    } else if format_a != archive::Format::Other && walk.depth < archive::MAX_DEPTH {
+    } else if format_a != archive::Format::Other && walk.depth >= archive::MAX_DEPTH {
+        diff.add(Detail {
+            scope: scoped(prefix, format_a.name()),
+            field: "payload".into(),
+            a: "not opened: nested too deep".into(),
+            b: String::new(),
+        });
+    } else if format_a != archive::Format::Other {
         let inside = archive::compare_archives(diff, prefix, a, b, walk);
         if !inside && format_a.compression().is_some() {
             archive::compare_payloads(diff, prefix, format_a, (a, b), (&head_a, &head_b), walk);
