@@ -30,8 +30,6 @@ const RUN_GAP: usize = 8;
 const MAX_RUNS: usize = 256;
 /// More differing lines than this: the whole text is one location.
 const MAX_LINES: usize = 4096;
-/// Time the line alignment may take before it settles for a coarser one.
-const TEXT_DIFF_TIME: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// Where the files `a` and `b` differ (either may be missing). Archives
 /// are streamed as in the structured diff: only members whose digests
@@ -127,7 +125,7 @@ fn walk(out: &mut Locations, prefix: &str, a: Source, b: Source, at: Walk) {
 /// Whether two versions hold the same bytes (streamed).
 fn same(a: Source, b: Source) -> bool {
     let size = a.size();
-    size == b.size() && super::first_differing_offset(a, b) == Some(size)
+    size == b.size() && super::leaf::first_differing_offset(a, b) == Some(size)
 }
 
 fn text(data: &[u8]) -> Option<&str> {
@@ -141,7 +139,7 @@ fn text(data: &[u8]) -> Option<&str> {
 fn lines(out: &mut Locations, prefix: &str, a: &str, b: &str) {
     use similar::DiffOp;
     let scope = scoped(prefix, "text");
-    let diff = similar::TextDiff::configure().timeout(TEXT_DIFF_TIME).diff_lines(a, b);
+    let diff = similar::TextDiff::configure().timeout(super::leaf::TEXT_DIFF_TIME).diff_lines(a, b);
     let new: Vec<&str> = diff.new_slices().to_vec();
     let mut found = Vec::new();
     for op in diff.ops() {

@@ -12,6 +12,7 @@ pub mod budget;
 pub mod diffoscope;
 mod elf;
 pub mod hints;
+mod leaf;
 pub mod locations;
 pub(crate) mod streamed;
 mod zip_listing;
@@ -20,7 +21,6 @@ use crate::errors::*;
 use serde::Serialize;
 use sha2::Digest as _;
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::Path;
 use streamed::Source;
 
@@ -30,17 +30,11 @@ const MAX_READ: u64 = 256 << 20;
 const HEAD: usize = 4096;
 /// Largest text compared line by line.
 const MAX_TEXT: usize = 1 << 20;
-/// Lines of unified diff kept.
-const MAX_DIFF_LINES: usize = 120;
 /// Details held per output: every one is counted by kind, and the hints
 /// see all that are held; a hostile archive cannot make the list unbounded.
 const MAX_HELD: usize = 100_000;
 /// Details report.json lists per output; the rest go to `details_file`.
 pub const REPORT_DETAILS: usize = 200;
-/// Bytes of unified diff kept per output, over all its texts.
-const MAX_TEXT_DIFF: usize = 256 << 10;
-/// Time a line diff may take before it settles for a coarse alignment.
-const TEXT_DIFF_TIME: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// One difference found inside an output.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -343,20 +337,15 @@ fn compare_bytes(diff: &mut FileDiff, prefix: &str, a: Source, b: Source, walk: 
     let texts = (a.size().max(b.size()) <= MAX_TEXT as u64)
         .then(|| (a.read(MAX_TEXT as u64), b.read(MAX_TEXT as u64)));
     if let Some((Some(ta), Some(tb))) = texts {
-        if let (Some(ta), Some(tb)) = (as_text(&ta), as_text(&tb)) {
+        if let (Some(ta), Some(tb)) = (leaf::as_text(&ta), leaf::as_text(&tb)) {
             if walk.depth == 0 && diff.format == "binary" {
                 diff.format = "text".into();
             }
-            text_diff(diff, prefix, ta, tb);
+            leaf::text_diff(diff, prefix, ta, tb);
             return;
         }
     }
-    first_difference(diff, prefix, a, b);
-}
-
-/// `data` as text: UTF-8 without NUL bytes.
-fn as_text(data: &[u8]) -> Option<&str> {
-    std::str::from_utf8(data).ok().filter(|t| !t.contains('\0'))
+    leaf::first_difference(diff, prefix, a, b);
 }
 
 fn scoped(prefix: &str, scope: &str) -> String {
@@ -365,129 +354,6 @@ fn scoped(prefix: &str, scope: &str) -> String {
     } else {
         format!("{prefix} > {scope}")
     }
-}
-
-fn text_diff(diff: &mut FileDiff, prefix: &str, a: &str, b: &str) {
-    // Myers' diff is quadratic in the worst case ('a' lines against 'b'
-    // lines): past the deadline, similar settles for a coarser alignment.
-    let started = std::time::Instant::now();
-    let aligned = similar::TextDiff::configure().timeout(TEXT_DIFF_TIME).diff_lines(a, b);
-    let unified = aligned.unified_diff().context_radius(2).header("a", "b").to_string();
-    // A replaced line is one change, not a removal and an addition.
-    let changed = lines_changed(aligned.ops());
-    if started.elapsed() >= TEXT_DIFF_TIME {
-        diff.add(Detail {
-            scope: scoped(prefix, "text"),
-            field: "alignment".into(),
-            a: format!("the line diff took over {} ms", TEXT_DIFF_TIME.as_millis()),
-            b: "coarse: changed blocks may be larger than they are".into(),
-        });
-    }
-    let mut lines: Vec<&str> = unified.lines().collect();
-    if lines.len() > MAX_DIFF_LINES {
-        lines.truncate(MAX_DIFF_LINES);
-        diff.truncated = true;
-    }
-    diff.add(Detail {
-        scope: scoped(prefix, "text"),
-        field: "lines".into(),
-        a: plural(a.lines().count(), "line"),
-        b: format!("{}, {} changed", plural(b.lines().count(), "line"), changed),
-    });
-    let body = lines.join("\n");
-    let changed_lines = unified
-        .lines()
-        .filter(|l| l.starts_with(['+', '-']) && !l.starts_with("+++") && !l.starts_with("---"));
-    if changed_lines.clone().any(hints::looks_like_date) {
-        diff.dated_texts.push(scoped(prefix, "text"));
-    }
-    if diff.text_diff.as_ref().is_some_and(|t| t.len() > MAX_TEXT_DIFF) {
-        diff.truncated = true;
-        return;
-    }
-    match &mut diff.text_diff {
-        Some(existing) => existing.push_str(&format!("\n{prefix}:\n{body}")),
-        None => diff.text_diff = Some(if prefix.is_empty() { body } else { format!("{prefix}:\n{body}") }),
-    }
-}
-
-/// Lines changed: a replaced line counts once, as does an added or removed one.
-fn lines_changed(ops: &[similar::DiffOp]) -> usize {
-    ops.iter()
-        .map(|op| match *op {
-            similar::DiffOp::Equal { .. } => 0,
-            similar::DiffOp::Delete { old_len, .. } => old_len,
-            similar::DiffOp::Insert { new_len, .. } => new_len,
-            similar::DiffOp::Replace { old_len, new_len, .. } => old_len.max(new_len),
-        })
-        .sum()
-}
-
-/// `1 line`, `2 lines`.
-pub fn plural(n: usize, noun: &str) -> String {
-    if n == 1 {
-        format!("1 {noun}")
-    } else {
-        format!("{n} {noun}s")
-    }
-}
-
-/// The sizes and the first differing byte, with a window around it; both
-/// versions are streamed, so any size is compared without being held.
-fn first_difference(diff: &mut FileDiff, prefix: &str, a: Source, b: Source) {
-    let (size_a, size_b) = (a.size(), b.size());
-    diff.add(Detail {
-        scope: scoped(prefix, "bytes"),
-        field: "size".into(),
-        a: size_a.to_string(),
-        b: size_b.to_string(),
-    });
-    let Some(offset) = first_differing_offset(a, b) else { return };
-    let window = |s: Source| {
-        let start = offset.saturating_sub(8);
-        let mut bytes = Vec::new();
-        if let Some(mut r) = s.reader() {
-            let skipped = std::io::copy(&mut (&mut r).take(start), &mut std::io::sink()).unwrap_or(0);
-            if skipped == start {
-                let _ = r.take(offset + 24 - start).read_to_end(&mut bytes);
-            }
-        }
-        hex_dump(&bytes)
-    };
-    diff.add(Detail {
-        scope: scoped(prefix, "bytes"),
-        field: format!("first difference at offset {offset}"),
-        a: window(a),
-        b: window(b),
-    });
-}
-
-/// Where `a` and `b` first differ (the shorter one's end when one is a
-/// prefix of the other); `None` when they cannot be read.
-fn first_differing_offset(a: Source, b: Source) -> Option<u64> {
-    const CHUNK: usize = 64 << 10;
-    let (mut ra, mut rb) = (a.reader()?, b.reader()?);
-    let (mut ba, mut bb) = (vec![0u8; CHUNK], vec![0u8; CHUNK]);
-    let mut offset = 0u64;
-    loop {
-        let na = crate::decompress::read_prefix(&mut ra, &mut ba).ok()?;
-        let nb = crate::decompress::read_prefix(&mut rb, &mut bb).ok()?;
-        let same = ba[..na.min(nb)].iter().zip(&bb[..na.min(nb)]).position(|(x, y)| x != y);
-        if let Some(i) = same {
-            return Some(offset + i as u64);
-        }
-        if na != nb || na == 0 {
-            return Some(offset + na.min(nb) as u64);
-        }
-        offset += na as u64;
-    }
-}
-
-fn hex_dump(bytes: &[u8]) -> String {
-    let hex: Vec<String> = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    let ascii: String =
-        bytes.iter().map(|&b| if b.is_ascii_graphic() || b == b' ' { b as char } else { '.' }).collect();
-    format!("{}  |{ascii}|", hex.join(" "))
 }
 
 impl FileDiff {
