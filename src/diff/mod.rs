@@ -390,7 +390,10 @@ impl FileDiff {
             if let Some(scope) = dated.and(self.dated_texts.first()) {
                 s.push_str(&format!("      {scope}:\n"));
             }
-            for line in quoted.lines().skip(skip).take(8) {
+            // One text: up to the next one's `scope:` line.
+            let body =
+                quoted.lines().skip(skip).take_while(|l| l.is_empty() || l.starts_with([' ', '+', '-', '@']));
+            for line in body.take(8) {
                 s.push_str(&format!("      | {line}\n"));
             }
         }
