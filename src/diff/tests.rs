@@ -341,3 +341,30 @@ fn a_replaced_line_is_one_change() {
     let lines = d.details.iter().find(|x| x.field == "lines").unwrap();
     assert_eq!((lines.a.as_str(), lines.b.as_str()), ("1 line", "1 line, 1 changed"));
 }
+
+#[test]
+fn a_wheel_shows_its_record_and_gets_the_python_fix() {
+    let wheel = |secs: u8, record: &str| {
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let time = zip::DateTime::from_date_and_time(2024, 1, 1, 0, 0, secs).unwrap();
+        let opts = zip::write::SimpleFileOptions::default().last_modified_time(time);
+        for (name, body) in [
+            ("pkg/__init__.py", ""),
+            ("pkg-1.0.dist-info/WHEEL", "Wheel-Version: 1.0\n"),
+            ("pkg-1.0.dist-info/RECORD", record),
+        ] {
+            w.start_file(name, opts).unwrap();
+            w.write_all(body.as_bytes()).unwrap();
+        }
+        w.finish().unwrap().into_inner()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a.whl"), dir.path().join("b.whl"));
+    std::fs::write(&a, wheel(0, "pkg/__init__.py,sha256=47DEQ,0\n")).unwrap();
+    std::fs::write(&b, wheel(10, "pkg/__init__.py,sha256=47DEQ,0\npkg/extra.py,,\n")).unwrap();
+    let d = diff_files("dist/pkg-1.0-py3-none-any.whl", (1, 2), &a, &b, &Default::default()).unwrap();
+    assert_eq!(d.format, "zip");
+    assert!(has(&d, "zip entry pkg-1.0.dist-info/RECORD > text", "lines"), "{:#?}", d.details);
+    let fix = &d.hints.iter().find(|h| h.rule == "zip-timestamps").expect("zip-timestamps").fix;
+    assert!(fix.contains("wheel") && fix.contains("SOURCE_DATE_EPOCH"), "{fix}");
+}
