@@ -40,6 +40,8 @@ pub enum Compression {
     Xz,
     /// Zstandard.
     Zstd,
+    /// bzip2 (concatenated streams read as `bzip2 -d` does), in pure Rust.
+    Bzip2,
 }
 
 impl Compression {
@@ -51,6 +53,8 @@ impl Compression {
             Some(Compression::Xz)
         } else if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
             Some(Compression::Zstd)
+        } else if magic.len() >= 4 && magic.starts_with(b"BZh") && (b'1'..=b'9').contains(&magic[3]) {
+            Some(Compression::Bzip2)
         } else {
             None
         }
@@ -62,6 +66,7 @@ impl Compression {
             Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(reader)),
             Compression::Xz => Box::new(xz(reader)),
             Compression::Zstd => Box::new(zstd::Decoder::new(reader)?),
+            Compression::Bzip2 => Box::new(bzip2::read::MultiBzDecoder::new(reader)),
         })
     }
 }
@@ -90,7 +95,10 @@ mod tests {
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
         gz.write_all(&data).unwrap();
         let zst = zstd::encode_all(&data[..], 3).unwrap();
+        let mut bz = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::best());
+        bz.write_all(&data).unwrap();
         for (packed, format) in [
+            (bz.finish().unwrap(), Compression::Bzip2),
             (gz.finish().unwrap(), Compression::Gzip),
             (xz_compress(&data), Compression::Xz),
             (zst, Compression::Zstd),

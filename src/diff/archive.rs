@@ -16,6 +16,7 @@ pub enum Format {
     Gzip,
     Xz,
     Zstd,
+    Bzip2,
     Zip,
     Tar,
     Ar,
@@ -30,6 +31,7 @@ impl Format {
             Format::Gzip => Some(Compression::Gzip),
             Format::Xz => Some(Compression::Xz),
             Format::Zstd => Some(Compression::Zstd),
+            Format::Bzip2 => Some(Compression::Bzip2),
             _ => None,
         }
     }
@@ -39,6 +41,7 @@ impl Format {
             Format::Gzip => "gzip",
             Format::Xz => "xz",
             Format::Zstd => "zstd",
+            Format::Bzip2 => "bzip2",
             Format::Zip => "zip",
             Format::Tar => "tar",
             Format::Ar => "ar",
@@ -47,13 +50,17 @@ impl Format {
     }
 }
 
+/// The format `data` starts with (compression magic as the source
+/// tarballs' decompressor reads it).
 pub fn sniff(data: &[u8]) -> Format {
-    if data.starts_with(&[0x1f, 0x8b]) {
-        Format::Gzip
-    } else if data.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
-        Format::Xz
-    } else if data.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        Format::Zstd
+    use crate::decompress::Compression;
+    if let Some(compression) = Compression::sniff(data) {
+        match compression {
+            Compression::Gzip => Format::Gzip,
+            Compression::Xz => Format::Xz,
+            Compression::Zstd => Format::Zstd,
+            Compression::Bzip2 => Format::Bzip2,
+        }
     } else if data.starts_with(b"PK\x03\x04") || data.starts_with(b"PK\x05\x06") {
         Format::Zip
     } else if (data.len() >= 262 && &data[257..262] == b"ustar") || is_v7_tar_header(data) {

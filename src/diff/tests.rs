@@ -126,7 +126,7 @@ fn zip_entries_are_compared() {
 }
 
 #[test]
-fn xz_and_zstd_tarballs_are_read() {
+fn xz_zstd_and_bzip2_tarballs_are_read() {
     let tar_a = tar_with(&[("a", b"1", 0o644, 1, 0)]);
     let tar_b = tar_with(&[("a", b"1", 0o644, 2, 0)]);
     let zst = |t: &[u8]| zstd::encode_all(t, 3).unwrap();
@@ -136,6 +136,14 @@ fn xz_and_zstd_tarballs_are_read() {
     let xz = crate::decompress::xz_compress;
     let d = diff(&xz(&tar_a), &xz(&tar_b));
     assert_eq!(d.format, "tar+xz");
+    assert!(has(&d, "tar entry a", "mtime"));
+    let bz2 = |t: &[u8]| {
+        let mut e = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::best());
+        e.write_all(t).unwrap();
+        e.finish().unwrap()
+    };
+    let d = diff(&bz2(&tar_a), &bz2(&tar_b));
+    assert_eq!(d.format, "tar+bzip2");
     assert!(has(&d, "tar entry a", "mtime"));
 }
 

@@ -76,17 +76,11 @@ pub(super) fn open_verified(
         .with_context(|| format!("reading {}", tarball.display()))?;
     file.rewind().with_context(|| format!("rereading {}", tarball.display()))?;
     let reader = BufReader::new(file);
-    let compression = crate::decompress::Compression::sniff(&magic[..n]);
-    Ok(match (&magic[..n], compression) {
-        (_, Some(compression)) => compression
+    Ok(match crate::decompress::Compression::sniff(&magic[..n]) {
+        Some(compression) => compression
             .decoder(reader)
             .with_context(|| format!("starting to decompress {} ({compression:?})", tarball.display()))?,
-        ([b'B', b'Z', b'h', ..], None) => bail!(
-            "{} is bzip2-compressed, which reprocheck does not unpack\n\
-             help: recompress it (`bzcat X | xz > Y`) and pin the new file's sha256",
-            tarball.display()
-        ),
-        _ => Box::new(reader),
+        None => Box::new(reader),
     })
 }
 
