@@ -200,9 +200,11 @@ const DIFF_SHOWN: usize = 40;
 
 /// `diff`: the structured diff of two files, as `check` shows it for two runs.
 pub fn diff(a: &Path, b: &Path, json: bool) -> Result<ExitCode> {
-    for file in [a, b] {
-        std::fs::metadata(file).with_context(|| format!("{}: cannot read it", file.display()))?;
-    }
+    // Named on the command line: a symlink stands for the file it points at.
+    let canonical = |file: &Path| {
+        std::fs::canonicalize(file).with_context(|| format!("{}: cannot read it", file.display()))
+    };
+    let (a, b) = (&canonical(a)?, &canonical(b)?);
     if reprocheck::digest::Digest::of_file(a)? == reprocheck::digest::Digest::of_file(b)? {
         if json {
             reprocheck::outln!("null");

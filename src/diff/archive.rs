@@ -115,9 +115,9 @@ pub(crate) fn compare_archives(diff: &mut FileDiff, prefix: &str, a: Source, b: 
             gzip_header(diff, prefix, ha, hb);
         }
     }
-    let kind = la.kind.name();
+    let (kind, complete) = (la.kind.name(), (la.complete, lb.complete));
     let (ma, mb) = fetch_differing((a, la), (b, lb), walk);
-    members(diff, prefix, kind, ma, mb, walk);
+    members(diff, prefix, kind, (ma, mb), complete, walk);
     true
 }
 
@@ -316,6 +316,14 @@ impl Member {
         self
     }
 
+    /// Whether two members agree in fields, content digest and problems
+    /// (whether their content happens to be held does not matter).
+    pub(crate) fn same_as(&self, other: &Member) -> bool {
+        self.fields == other.fields
+            && self.content_hash == other.content_hash
+            && self.problems == other.problems
+    }
+
     /// Whether the content could be read (and so its hash is known).
     pub fn readable(&self) -> bool {
         !self.content_hash.is_empty()
@@ -416,12 +424,16 @@ pub(crate) fn zip_members(data: &[u8], budget: &Budget) -> Option<Vec<(String, M
 /// content; recurses one level into differing members that are archives
 /// themselves. Where a name repeats, the last copy (the one extraction
 /// leaves on disk) is compared, and the repetition is a detail of its own.
+///
+/// A listing the budget cut short (`complete` false) knows nothing of the
+/// members past where it stopped: their absence is not a difference, and
+/// the order is not compared; one `listing` detail says where it stopped.
 fn members(
     diff: &mut FileDiff,
     prefix: &str,
     kind: &str,
-    a: Vec<(String, Member)>,
-    b: Vec<(String, Member)>,
+    (a, b): (Members, Members),
+    complete: (bool, bool),
     walk: Walk,
 ) {
     let names_a: Vec<&String> = a.iter().map(|(n, _)| n).collect();
@@ -432,15 +444,31 @@ fn members(
     let mut sorted_b = names_b.clone();
     sorted_b.sort();
     let scope_of = |name: &str| scoped(prefix, &format!("{kind} entry {name}"));
-    if sorted_a == sorted_b && names_a != names_b {
+    let stopped = |done: bool, n: usize| match done {
+        true => String::new(),
+        false => format!("stopped after {n} members: the decompression budget ran out"),
+    };
+    if complete != (true, true) {
+        push(
+            diff,
+            scoped(prefix, kind),
+            "listing",
+            stopped(complete.0, a.len()),
+            stopped(complete.1, b.len()),
+        );
+    } else if sorted_a == sorted_b && names_a != names_b {
         let show = |v: &[&String]| v.iter().take(6).map(|s| s.as_str()).collect::<Vec<_>>().join(", ");
         push(diff, scoped(prefix, kind), "order", show(&names_a), show(&names_b));
     }
-    for name in copies_a.keys().filter(|n| !copies_b.contains_key(*n)) {
-        push(diff, scope_of(name), "presence", "present".into(), "missing".into());
+    if complete.1 {
+        for name in copies_a.keys().filter(|n| !copies_b.contains_key(*n)) {
+            push(diff, scope_of(name), "presence", "present".into(), "missing".into());
+        }
     }
-    for name in copies_b.keys().filter(|n| !copies_a.contains_key(*n)) {
-        push(diff, scope_of(name), "presence", "missing".into(), "present".into());
+    if complete.0 {
+        for name in copies_b.keys().filter(|n| !copies_a.contains_key(*n)) {
+            push(diff, scope_of(name), "presence", "missing".into(), "present".into());
+        }
     }
     for (side, list) in [("a", &a), ("b", &b)] {
         for (name, m) in list.iter().filter(|(_, m)| !m.problems.is_empty()) {
@@ -501,7 +529,7 @@ pub(crate) fn copies(members: &[(String, Member)]) -> BTreeMap<&str, Vec<&Member
 fn describe_copies(copies: &[&Member]) -> String {
     match copies {
         [_] => "1 copy".to_string(),
-        [first, rest @ ..] if rest.iter().all(|m| m == first) => {
+        [first, rest @ ..] if rest.iter().all(|m| m.same_as(first)) => {
             format!("{} copies (identical)", copies.len())
         }
         _ => format!("{} copies that differ; extraction keeps the last", copies.len()),

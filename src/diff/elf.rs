@@ -16,6 +16,12 @@ const MAX_STRINGS: usize = 8;
 const MAX_SYMBOLS: usize = 12;
 /// The shortest run of printable bytes counted as a string (as `strings`).
 const MIN_STRING: usize = 4;
+/// Longest string shown (an ELF's "string" can be its whole .rodata).
+const MAX_SHOWN: usize = 200;
+/// Sections read at most; their bytes at most this many times the file's
+/// (hostile section headers can point at one region thousands of times).
+const MAX_SECTIONS: usize = 4096;
+const MAX_OVERLAP: usize = 4;
 
 const BUILD_ID: &str = ".note.gnu.build-id";
 
@@ -28,7 +34,7 @@ pub(crate) fn is_elf(head: &[u8]) -> bool {
 /// parse (the caller then compares bytes).
 pub(crate) fn compare(diff: &mut FileDiff, prefix: &str, a: &[u8], b: &[u8]) -> bool {
     let (Ok(fa), Ok(fb)) = (object::File::parse(a), object::File::parse(b)) else { return false };
-    let (sa, sb) = (sections(&fa), sections(&fb));
+    let (Some(sa), Some(sb)) = (sections(&fa, a.len()), sections(&fb, b.len())) else { return false };
     let mut differing = Vec::new();
     for name in sa.keys().chain(sb.keys()).collect::<BTreeSet<_>>() {
         let scope = scoped(prefix, &format!("elf section {name}"));
@@ -80,14 +86,28 @@ impl Section<'_> {
     }
 }
 
-fn sections<'d>(file: &object::File<'d>) -> BTreeMap<String, Section<'d>> {
-    file.sections()
-        .filter_map(|s| {
-            let name = s.name().ok()?.to_string();
-            let data = s.data().unwrap_or_default();
-            Some((name, Section { data, digest: Sha256::digest(data).into() }))
-        })
-        .collect()
+/// The sections by name (a repeated name, like `.group`, numbered from its
+/// second copy); `None` when there are too many or they overlap too much.
+fn sections<'d>(file: &object::File<'d>, size: usize) -> Option<BTreeMap<String, Section<'d>>> {
+    let mut by_name = BTreeMap::new();
+    let mut read = 0usize;
+    for (i, s) in file.sections().enumerate() {
+        let data = s.data().unwrap_or_default();
+        read += data.len();
+        if i >= MAX_SECTIONS || read > size.saturating_mul(MAX_OVERLAP) {
+            return None;
+        }
+        let name = s.name().unwrap_or("?").to_string();
+        let mut key = name.clone();
+        for n in 2.. {
+            if !by_name.contains_key(&key) {
+                break;
+            }
+            key = format!("{name} ({n})");
+        }
+        by_name.insert(key, Section { data, digest: Sha256::digest(data).into() });
+    }
+    Some(by_name)
 }
 
 /// The build-id in hex (the note's descriptor: the last 20 bytes for SHA-1).
@@ -107,8 +127,9 @@ fn strings(diff: &mut FileDiff, scope: &str, a: &[u8], b: &[u8]) {
         let mut seen = BTreeSet::new();
         let picked: Vec<&str> =
             list.iter().map(String::as_str).filter(|s| !other.contains(s) && seen.insert(*s)).collect();
+        let clip = |s: &str| s.chars().take(MAX_SHOWN).collect::<String>();
         let mut shown =
-            picked.iter().take(MAX_STRINGS).map(|s| format!("{s:?}")).collect::<Vec<_>>().join(", ");
+            picked.iter().take(MAX_STRINGS).map(|s| format!("{:?}", clip(s))).collect::<Vec<_>>().join(", ");
         if picked.len() > MAX_STRINGS {
             shown.push_str(&format!(", … {} more", picked.len() - MAX_STRINGS));
         }

@@ -123,8 +123,9 @@ pub fn looks_like_date(text: &str) -> bool {
     let named =
         MONTHS.iter().any(|month| {
             text.match_indices(month).any(|(at, _)| {
-                let after = &text[at + 3..];
-                let before = &text[..at];
+                // Only the few bytes around the month: linear in the text.
+                let after = near(text, at + 3, at + 3 + 24);
+                let before = near(text, at.saturating_sub(4), at);
                 // `date`'s own output puts the time between: `Dec  2 16:20:00 UTC 2026`.
                 let words = after.split_whitespace().take(4).collect::<Vec<_>>();
                 let month_day_year = words.len() >= 2
@@ -139,6 +140,18 @@ pub fn looks_like_date(text: &str) -> bool {
             })
         });
     iso || named
+}
+
+/// `text[from..to]`, widened to character boundaries and clipped to the text.
+fn near(text: &str, mut from: usize, mut to: usize) -> &str {
+    to = to.min(text.len());
+    while !text.is_char_boundary(to) {
+        to += 1;
+    }
+    while !text.is_char_boundary(from) {
+        from -= 1;
+    }
+    &text[from..to]
 }
 
 fn is_year(word: &str) -> bool {
@@ -423,6 +436,9 @@ fn build_path(case: &Case, a: &Path, b: &Path) -> Option<Hint> {
 fn contains(path: &Path, needle: &str) -> bool {
     const CHUNK: usize = 1 << 20;
     let (needle, Ok(mut file)) = (needle.as_bytes(), std::fs::File::open(path)) else { return false };
+    if needle.is_empty() {
+        return false;
+    }
     let mut window: Vec<u8> = Vec::with_capacity(CHUNK + needle.len());
     let mut chunk = vec![0u8; CHUNK];
     loop {

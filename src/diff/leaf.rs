@@ -87,13 +87,17 @@ pub fn plural(n: usize, noun: &str) -> String {
 /// versions are streamed, so any size is compared without being held.
 pub(super) fn first_difference(diff: &mut FileDiff, prefix: &str, a: Source, b: Source) {
     let (size_a, size_b) = (a.size(), b.size());
+    let offset = first_differing_offset(a, b);
+    if size_a == size_b && offset == Some(size_a) {
+        return; // the same bytes
+    }
     diff.add(Detail {
         scope: scoped(prefix, "bytes"),
         field: "size".into(),
         a: size_a.to_string(),
         b: size_b.to_string(),
     });
-    let Some(offset) = first_differing_offset(a, b) else { return };
+    let Some(offset) = offset else { return };
     let window = |s: Source| {
         let start = offset.saturating_sub(8);
         let mut bytes = Vec::new();

@@ -110,9 +110,13 @@ fn walk(out: &mut Locations, prefix: &str, a: Source, b: Source, at: Walk) {
             out.insert((prefix.to_string(), "format".into()), archive::describe(&lb));
             return;
         }
-        let kind = la.kind.name();
+        let (kind, complete) = (la.kind.name(), la.complete && lb.complete);
         let (ma, mb) = archive::fetch_differing((a, la), (b, lb), at);
-        members(out, prefix, kind, &ma, &mb, at);
+        if !complete {
+            // What lies past a cut-short listing is not known: one place.
+            out.insert((scoped(prefix, kind), "listing".into()), "stopped".into());
+        }
+        members(out, prefix, kind, (&ma, &mb), complete, at);
         return;
     }
     // Compressed, not an archive: the payloads.
@@ -207,14 +211,14 @@ fn members(
     out: &mut Locations,
     prefix: &str,
     kind: &str,
-    a: &[(String, Member)],
-    b: &[(String, Member)],
+    (a, b): (&[(String, Member)], &[(String, Member)]),
+    complete: bool,
     at: Walk,
 ) {
     let (ka, kb) = (keyed(a), keyed(b));
     let order = |k: &[(String, &Member)]| k.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
     let (oa, ob) = (order(&ka), order(&kb));
-    if oa != ob {
+    if complete && oa != ob {
         out.insert((scoped(prefix, kind), "order".into()), digest(ob.join("\n").as_bytes()));
     }
     let map_a: BTreeMap<&String, &Member> = ka.iter().map(|(n, m)| (n, *m)).collect();
@@ -222,8 +226,10 @@ fn members(
     for name in map_a.keys().chain(map_b.keys()).collect::<BTreeSet<_>>() {
         let scope = scoped(prefix, &format!("{kind} entry {name}"));
         let (Some(ma), Some(mb)) = (map_a.get(name), map_b.get(name)) else {
-            let state = if map_b.contains_key(name) { "present" } else { "missing" };
-            out.insert((scope, "presence".into()), state.into());
+            if complete {
+                let state = if map_b.contains_key(name) { "present" } else { "missing" };
+                out.insert((scope, "presence".into()), state.into());
+            }
             continue;
         };
         for (field, va) in &ma.fields {

@@ -285,6 +285,8 @@ fn details_file_name(diff: &FileDiff) -> String {
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() || ".-_".contains(c) { c } else { '_' })
         .collect();
+    // A file name stays short whatever the path: the tag keeps it unique.
+    let flat: String = flat.chars().rev().take(100).collect::<Vec<_>>().into_iter().rev().collect();
     let tag = &hex::encode(sha2::Sha256::digest(diff.path.as_bytes()))[..8];
     format!("details/{}-{}/{flat}-{tag}.json", diff.runs.0, diff.runs.1)
 }
@@ -386,13 +388,14 @@ impl FileDiff {
                 Some(&text[start..])
             });
             let quoted = dated.unwrap_or(text);
-            let skip = if dated.is_some() { 3 } else { 2 };
             if let Some(scope) = dated.and(self.dated_texts.first()) {
                 s.push_str(&format!("      {scope}:\n"));
             }
-            // One text: up to the next one's `scope:` line.
-            let body =
-                quoted.lines().skip(skip).take_while(|l| l.is_empty() || l.starts_with([' ', '+', '-', '@']));
+            // One text, from its first hunk to the next text's `scope:` line.
+            let body = quoted
+                .lines()
+                .skip_while(|l| !l.starts_with("@@"))
+                .take_while(|l| l.is_empty() || l.starts_with([' ', '+', '-', '@']));
             for line in body.take(8) {
                 s.push_str(&format!("      | {line}\n"));
             }

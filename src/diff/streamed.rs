@@ -18,6 +18,11 @@ const MAX_LAYERS: usize = 3;
 const HEAD: usize = 4096;
 /// Largest GNU long-name table of an ar archive read.
 const MAX_AR_NAMES: u64 = 1 << 20;
+/// Longest member name kept (a hostile archive's names are clipped).
+const MAX_NAME: usize = 4096;
+/// What listing one member costs the budget besides its bytes (its name
+/// and fields are held): a million empty members run out, not memory.
+const MEMBER_COST: u64 = 512;
 
 /// Where an archive's bytes are: opened afresh for each pass.
 #[derive(Debug, Clone, Copy)]
@@ -102,6 +107,9 @@ pub(crate) struct Listing {
     /// Outermost first.
     pub layers: Vec<Layer>,
     pub members: Vec<(String, Member)>,
+    /// False when the budget ran out before the end: members past it are
+    /// not known, so their absence says nothing.
+    pub complete: bool,
     /// Decompressed bytes this listing drew from the budget.
     pub spent: u64,
 }
@@ -132,44 +140,47 @@ pub(crate) fn list(source: Source, budget: &Budget, keep: &Keep) -> Option<Listi
         let format = sniff(&head);
         let gzip_header =
             (format == Format::Gzip).then(|| super::archive::gzip_header_fields(&head)).flatten();
-        let mut rejoined: Box<dyn Read> = Box::new(Cursor::new(head).chain(stream));
-        if layers.is_empty()
-            && matches!(source, Source::File(_))
-            && matches!(format, Format::Tar | Format::Ar)
-        {
-            // An archive file read as it is: its bytes count as well (time).
-            rejoined = Box::new(Charged { inner: rejoined, budget });
-        }
+        let rejoined: Box<dyn Read> = Box::new(Cursor::new(head).chain(stream));
         let members = match format {
             Format::Tar => tar_members(rejoined, budget, keep),
             Format::Ar => ar_members(rejoined, budget, keep),
             // Random access: only at the top, where it is a file or bytes.
-            Format::Zip if layers.is_empty() => zip_members(source, budget, keep),
+            Format::Zip if layers.is_empty() => zip_members(source, budget, keep).map(|m| (m, true)),
             compressed => match compressed.compression() {
                 Some(c) if layers.len() < MAX_LAYERS => {
                     layers.push(Layer { format, gzip_header });
                     // Large reads: tar asks for 512 bytes at a time.
-                    let decoded = Charged { inner: c.decoder(rejoined).ok()?, budget };
-                    stream = Box::new(std::io::BufReader::with_capacity(256 << 10, decoded));
+                    // Charged as consumed, not as read ahead into the buffer.
+                    let decoded = std::io::BufReader::with_capacity(256 << 10, c.decoder(rejoined).ok()?);
+                    stream = Box::new(Charged { inner: decoded, budget });
                     continue;
                 }
                 _ => None,
             },
         }?;
+        let (members, complete) = members;
         let spent = before - budget.left();
-        return Some(Listing { kind: format, layers, members, spent });
+        return Some(Listing { kind: format, layers, members, complete, spent });
     }
 }
 
 /// The members of the archive at `path` (streamed, nothing kept), for
 /// `verify`'s content comparison.
 pub(crate) fn listing_of_file(path: &Path, budget: &Budget) -> Option<Vec<(String, Member)>> {
-    list(Source::File(path), budget, &Keep::NOTHING).map(|l| l.members)
+    let listing = list(Source::File(path), budget, &Keep::NOTHING)?;
+    let mut members = listing.members;
+    if !listing.complete {
+        // What was not listed is not known: an unreadable stand-in says so.
+        let rest = "(the rest of the archive: the decompression budget ran out)".to_string();
+        members.push((rest, Member::default().with_hash(None)));
+    }
+    Some(members)
 }
 
 /// Reads one member's content: kept when wanted and it fits what `kept`
 /// may still hold, hashed either way. `None` (unreadable) when reading fails.
-fn read_member(mut content: impl Read, index: usize, size: u64, keep: &Keep, kept: &mut u64) -> Member {
+fn read_member(content: impl Read, at: (usize, u64), keep: &Keep, kept: &mut u64, buf: &mut [u8]) -> Member {
+    let (index, size) = at;
     let member = Member::default();
     if (keep.wanted)(index) && size <= keep.hold.saturating_sub(*kept) {
         let mut bytes = Vec::new();
@@ -181,46 +192,68 @@ fn read_member(mut content: impl Read, index: usize, size: u64, keep: &Keep, kep
             _ => member.with_hash(None),
         };
     }
-    member.with_hash(hash_all(&mut content))
+    member.with_hash(hash_all(content, buf))
 }
 
+/// `name`, clipped to [`MAX_NAME`] bytes (at a character boundary).
+fn clipped(mut name: String) -> String {
+    if name.len() > MAX_NAME {
+        let mut end = MAX_NAME;
+        while !name.is_char_boundary(end) {
+            end -= 1;
+        }
+        name.truncate(end);
+        name.push('…');
+    }
+    name
+}
+
+/// The members of an archive and whether the listing reached its end.
+type Listed = (Vec<(String, Member)>, bool);
+
 /// A tar stream's members; `None` when the stream is not a tar.
-fn tar_members(mut stream: impl Read, budget: &Budget, keep: &Keep) -> Option<Vec<(String, Member)>> {
+fn tar_members(mut stream: impl Read, budget: &Budget, keep: &Keep) -> Option<Listed> {
     let mut first = vec![0u8; 512];
     let n = crate::decompress::read_prefix(&mut stream, &mut first).ok()?;
     if sniff(&first[..n]) != Format::Tar {
         return None;
     }
     let mut archive = tar::Archive::new(Cursor::new(first).chain(stream));
-    let (mut members, mut kept) = (Vec::new(), 0u64);
+    let (mut members, mut kept, mut buf) = (Vec::new(), 0u64, vec![0u8; 64 << 10]);
     for (index, entry) in archive.entries().ok()?.enumerate() {
+        if !budget.charge(MEMBER_COST) {
+            return Some((members, false));
+        }
         let mut entry = entry.ok()?;
         let (name, fields) = tar_member(&mut entry);
         let size = entry.size();
-        let mut member = read_member(&mut entry, index, size, keep, &mut kept);
+        let mut member = read_member(&mut entry, (index, size), keep, &mut kept, &mut buf);
         member.fields = fields.fields;
         let unreadable = !member.readable();
-        members.push((name, member));
+        members.push((clipped(name), member));
         if unreadable && budget.exhausted() {
             // Past the budget nothing further is read.
-            break;
+            return Some((members, false));
         }
     }
-    Some(members)
+    Some((members, true))
 }
 
 /// A Unix `ar` stream's members (a `.deb`): name, mtime, owner, mode, content.
-fn ar_members(mut stream: impl Read, budget: &Budget, keep: &Keep) -> Option<Vec<(String, Member)>> {
+fn ar_members(mut stream: impl Read, budget: &Budget, keep: &Keep) -> Option<Listed> {
     let mut magic = [0u8; 8];
     stream.read_exact(&mut magic).ok()?;
     if &magic != b"!<arch>\n" {
         return None;
     }
     let (mut members, mut kept, mut long_names) = (Vec::new(), 0u64, Vec::new());
-    let mut header = [0u8; 60];
+    let (mut header, mut buf) = ([0u8; 60], vec![0u8; 64 << 10]);
     loop {
+        if !budget.charge(MEMBER_COST) {
+            return Some((members, false));
+        }
         match crate::decompress::read_prefix(&mut stream, &mut header).ok()? {
-            0 => return Some(members),
+            0 => return Some((members, true)),
             60 if &header[58..60] == b"`\n" => {}
             _ => return None,
         }
@@ -236,14 +269,15 @@ fn ar_members(mut stream: impl Read, budget: &Budget, keep: &Keep) -> Option<Vec
             Some(offset) => {
                 let rest = long_names.get(offset..)?;
                 let end = rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
-                String::from_utf8_lossy(&rest[..end]).trim_end_matches('/').to_string()
+                let name = &rest[..end.min(MAX_NAME + 1)];
+                clipped(String::from_utf8_lossy(name).trim_end_matches('/').to_string())
             }
             None => raw.trim_end_matches('/').to_string(),
         };
         let mut member = if raw == "//" {
             Member::default()
         } else {
-            read_member(&mut content, members.len(), size, keep, &mut kept)
+            read_member(&mut content, (members.len(), size), keep, &mut kept, &mut buf)
         };
         // What was not read (a long-name table past its cap) and the padding.
         std::io::copy(&mut content, &mut std::io::sink()).ok()?;
@@ -260,7 +294,7 @@ fn ar_members(mut stream: impl Read, budget: &Budget, keep: &Keep) -> Option<Vec
         member.fields.insert("size".into(), size.to_string());
         if budget.exhausted() && !member.readable() {
             members.push((name, member));
-            return Some(members);
+            return Some((members, false));
         }
         members.push((name, member));
     }
@@ -283,9 +317,19 @@ fn zip_members(source: Source, budget: &Budget, keep: &Keep) -> Option<Vec<(Stri
     Some(members)
 }
 
-/// Hex sha256 of everything `reader` yields; `None` when reading fails.
-fn hash_all(reader: impl Read) -> Option<String> {
-    crate::digest::Digest::of_reader(reader).ok().map(|d| d.hex().to_string())
+/// Hex sha256 of everything `reader` yields, read through `buf` (one per
+/// listing, not one per member); `None` when reading fails.
+fn hash_all(mut reader: impl Read, buf: &mut [u8]) -> Option<String> {
+    use sha2::Digest as _;
+    let mut hasher = sha2::Sha256::new();
+    loop {
+        match reader.read(buf) {
+            Ok(0) => return Some(hex::encode(hasher.finalize())),
+            Ok(n) => hasher.update(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
+    }
 }
 
 /// A reader whose every byte is charged to a budget; past it, reads fail.
@@ -351,8 +395,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let big = vec![0u8; 1 << 20];
         let tar = tar_of(&[("small", b"x"), ("big", &big), ("after", b"y")]);
-        let path = dir.path().join("x.tar");
-        std::fs::write(&path, &tar).unwrap();
+        let path = dir.path().join("x.tar.xz");
+        std::fs::write(&path, crate::decompress::xz_compress(&tar)).unwrap();
         let budget = Budget::new(64 << 10);
         let listed = listing_of_file(&path, &budget).unwrap();
         assert!(budget.exhausted());

@@ -376,3 +376,43 @@ fn a_wheel_shows_its_record_and_gets_the_python_fix() {
     let fix = &d.hints.iter().find(|h| h.rule == "zip-timestamps").expect("zip-timestamps").fix;
     assert!(fix.contains("wheel") && fix.contains("SOURCE_DATE_EPOCH"), "{fix}");
 }
+
+#[test]
+fn a_listing_the_budget_cut_short_reports_no_false_absences() {
+    // 400 KB of members per side against a 600 KB budget: each side's
+    // listing stops somewhere, the two not at the same member.
+    let big = vec![0u8; 100_000];
+    let side = |mtime: u64| {
+        let rows: Vec<(String, u64)> = (0..4).map(|i| (format!("p/m{i}"), mtime)).collect();
+        let rows: Vec<(&str, &[u8], u32, u64, u32)> =
+            rows.iter().map(|(n, m)| (n.as_str(), &big[..], 0o644, *m, 0)).collect();
+        gzip(&tar_with(&rows), 0, None)
+    };
+    let context = DiffContext { budget: 600_000, ..Default::default() };
+    let d = diff_with(&side(1), &side(2), &context);
+    assert!(!d.details.iter().any(|x| x.field == "presence"), "{:#?}", d.details);
+    let stopped = |x: &Detail| {
+        x.field == "listing" && (x.a.contains("budget ran out") || x.b.contains("budget ran out"))
+    };
+    assert!(d.details.iter().any(stopped), "{:#?}", d.details);
+    assert!(has(&d, "tar entry p/m0", "mtime"), "what was listed is still compared: {:#?}", d.details);
+}
+
+#[test]
+fn copies_of_a_name_are_told_apart_by_digest_not_by_what_is_held() {
+    let a = tar_with(&[("p/x", b"1", 0o644, 1, 0), ("p/x", b"1", 0o644, 1, 0)]);
+    let b = tar_with(&[("p/x", b"1", 0o644, 1, 0), ("p/x", b"2", 0o644, 1, 0)]);
+    let d = diff(&a, &b);
+    let copies = d.details.iter().find(|x| x.field == "copies").expect("the copies differ in b only");
+    assert_eq!(copies.a, "2 copies (identical)", "{copies:?}");
+}
+
+#[test]
+fn an_ar_long_name_table_cannot_multiply_memory() {
+    let table = vec![b'n'; 100_000];
+    let members: Vec<(&str, &[u8])> =
+        std::iter::once(("//", &table[..])).chain((0..50).map(|_| ("/0", &b""[..]))).collect();
+    let listed = crate::diff::archive::listing(&ar_of(&members), &budget::Budget::new(1 << 30)).unwrap();
+    assert_eq!(listed.len(), 50);
+    assert!(listed.iter().all(|(name, _)| name.len() <= 4100), "names are clipped");
+}

@@ -123,7 +123,10 @@ impl Report {
     /// Writes `DIR/report.json` and `DIR/report.html`.
     pub fn write(&self, dir: &Path) -> Result<()> {
         for diff in self.file_diffs().filter(|d| d.details_file.is_some()) {
-            write_all_details(dir, diff)?;
+            // report.json matters more than the long list: never lose it for that.
+            if let Err(e) = write_all_details(dir, diff) {
+                tracing::warn!("{e:#}");
+            }
         }
         let path = dir.join("report.json");
         let mut json = serde_json::to_vec_pretty(self).context("serialising the report")?;
