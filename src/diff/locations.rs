@@ -8,7 +8,7 @@
 //! (`tar entry p/x > text`, `line 12`), nested through compression layers
 //! and archive members. Every read is capped as in the rest of [`super`].
 
-use super::archive::{self, Format, Member, Walk, MAX_DEPTH};
+use super::archive::{self, Format, Member, Members, Walk, MAX_DEPTH};
 use super::budget::Budget;
 use super::streamed::{link_text, Source};
 use super::{scoped, HEAD, MAX_TEXT};
@@ -211,7 +211,7 @@ fn members(
     out: &mut Locations,
     prefix: &str,
     kind: &str,
-    (a, b): (&[(String, Member)], &[(String, Member)]),
+    (a, b): (&Members, &Members),
     complete: bool,
     at: Walk,
 ) {
