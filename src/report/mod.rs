@@ -233,7 +233,8 @@ impl Report {
         match (&self.verdict, &self.comparison) {
             (Verdict::Reproducible, Some(_)) => {
                 let outputs = self.runs.first().map_or(0, |r| r.result.outputs.len());
-                s.push_str(&format!("REPRODUCIBLE: {runs} runs produced identical outputs ({outputs} files"));
+                let files = crate::diff::plural(outputs, "file");
+                s.push_str(&format!("REPRODUCIBLE: {runs} runs produced identical outputs ({files}"));
                 if let Some(nar) = self.runs.first().and_then(|r| r.result.nar_hash.as_ref()) {
                     s.push_str(&format!(", NAR {nar}"));
                 }
