@@ -44,7 +44,9 @@ pub(crate) fn compare(diff: &mut FileDiff, prefix: &str, a: &[u8], b: &[u8]) -> 
                 differing.push(name.clone());
                 if name != BUILD_ID {
                     add(diff, &scope, "content", x.describe(), y.describe());
-                    strings(diff, &scope, x.data, y.data);
+                    if !strings(diff, &scope, x.data, y.data) {
+                        first_bytes(diff, &scope, x.data, y.data);
+                    }
                 }
             }
             (x, y) => {
@@ -118,8 +120,9 @@ fn build_id(sections: &BTreeMap<String, Section>) -> String {
     hex::encode(id)
 }
 
-/// The printable strings only one side of a section has.
-fn strings(diff: &mut FileDiff, scope: &str, a: &[u8], b: &[u8]) {
+/// The printable strings only one side of a section has; false when
+/// there are none (the difference is in code or data).
+fn strings(diff: &mut FileDiff, scope: &str, a: &[u8], b: &[u8]) -> bool {
     let (xa, xb) = (printable(a), printable(b));
     let (set_a, set_b): (BTreeSet<&str>, BTreeSet<&str>) =
         (xa.iter().map(String::as_str).collect(), xb.iter().map(String::as_str).collect());
@@ -136,8 +139,37 @@ fn strings(diff: &mut FileDiff, scope: &str, a: &[u8], b: &[u8]) {
         shown
     };
     let (only_a, only_b) = (only(&xa, &set_b), only(&xb, &set_a));
-    if !only_a.is_empty() || !only_b.is_empty() {
-        add(diff, scope, "strings", only_a, only_b);
+    if only_a.is_empty() && only_b.is_empty() {
+        return false;
+    }
+    add(diff, scope, "strings", only_a, only_b);
+    true
+}
+
+/// The first differing bytes of a section, and, when they read as a year
+/// on both sides (a 16-bit little-endian immediate, as `mov $0x7ea` for
+/// 2026), the years: a build date compiled into code.
+fn first_bytes(diff: &mut FileDiff, scope: &str, a: &[u8], b: &[u8]) {
+    let Some(at) = a.iter().zip(b).position(|(x, y)| x != y) else { return };
+    let window = |d: &[u8]| super::leaf::hex_dump(&d[at.saturating_sub(4)..(at + 12).min(d.len())]);
+    add(diff, scope, &format!("first difference at section offset {at}"), window(a), window(b));
+    let year = |d: &[u8], from: usize| {
+        let v = u16::from_le_bytes(d.get(from..from + 2)?.try_into().ok()?);
+        (1990..=2100).contains(&v).then_some(v)
+    };
+    for from in [at, at.saturating_sub(1)] {
+        if let (Some(ya), Some(yb)) = (year(a, from), year(b, from)) {
+            if ya != yb {
+                add(
+                    diff,
+                    scope,
+                    "year",
+                    ya.to_string(),
+                    format!("{yb} (bytes that read as a year on both sides)"),
+                );
+                return;
+            }
+        }
     }
 }
 

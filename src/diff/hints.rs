@@ -352,11 +352,15 @@ pub const RULES: &[Rule] = &[
     },
     Rule {
         id: "date-in-binary",
-        matches: |d| d.field == "strings" && (looks_like_date(&d.a) || looks_like_date(&d.b)),
+        matches: |d| {
+            (d.field == "strings" && (looks_like_date(&d.a) || looks_like_date(&d.b)))
+                || (d.field == "year" && d.scope.contains("elf section"))
+        },
         fix: |_, _| {
             Some(
-                "the binary embeds the build date (C's __DATE__/__TIME__): GCC ≥ 7 takes them from \
-                 SOURCE_DATE_EPOCH when it is set — export it for the build, or drop the macros"
+                "the binary embeds the build date (C's __DATE__/__TIME__, or a year the build computed \
+                 from the clock): GCC ≥ 7 takes __DATE__/__TIME__ from SOURCE_DATE_EPOCH when it is set — \
+                 export it for the build, and take any other date from it too"
                     .into(),
             )
         },

@@ -138,7 +138,7 @@ pub(super) fn first_differing_offset(a: Source, b: Source) -> Option<u64> {
     }
 }
 
-fn hex_dump(bytes: &[u8]) -> String {
+pub(super) fn hex_dump(bytes: &[u8]) -> String {
     let hex: Vec<String> = bytes.iter().map(|b| format!("{b:02x}")).collect();
     let ascii: String =
         bytes.iter().map(|&b| if b.is_ascii_graphic() || b == b' ' { b as char } else { '.' }).collect();

@@ -13,6 +13,7 @@ pub mod diffoscope;
 mod elf;
 pub mod hints;
 mod leaf;
+pub use leaf::plural;
 pub mod locations;
 pub(crate) mod streamed;
 mod zip_listing;

@@ -416,3 +416,17 @@ fn an_ar_long_name_table_cannot_multiply_memory() {
     assert_eq!(listed.len(), 50);
     assert!(listed.iter().all(|(name, _)| name.len() <= 4100), "names are clipped");
 }
+
+#[test]
+fn a_year_compiled_into_code_is_read_as_a_year() {
+    let fixture = |n: &str| Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/elf").join(n);
+    let d =
+        diff_files("hello", (1, 2), &fixture("hello-year-a"), &fixture("hello-year-b"), &Default::default())
+            .unwrap();
+    let year = d.details.iter().find(|x| x.field == "year").expect("the year");
+    assert!(
+        year.scope.ends_with("elf section .text") && year.a == "2026" && year.b.starts_with("2028"),
+        "{year:?}"
+    );
+    assert!(rules(&d).contains(&"date-in-binary"), "{:?}", d.hints);
+}
