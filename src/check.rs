@@ -3,7 +3,6 @@
 //! spec → image → plan → runs in containers → collect → compare → report.
 
 use crate::compare;
-use crate::diff::DiffContext;
 use crate::errors::*;
 pub use crate::invocation::{CheckOptions, Invocation, Mode};
 use crate::report::{self, ImageReport, Report, SpecInfo, Verdict};
@@ -111,7 +110,7 @@ async fn pipeline(invocation: Invocation<'_>, report: &mut Report) -> Result<()>
     if let Some(failure) = report.failures(out) {
         bail!(failure);
     }
-    let comparison = compare::compare_runs(report, out, options, &DiffContext::for_spec(spec)).await?;
+    let comparison = compare::compare_runs(report, out, options, &spec.diff_context()).await?;
     report.verdict = if comparison.reproducible { Verdict::Reproducible } else { Verdict::Unreproducible };
     report.comparison = Some(comparison);
     Ok(())

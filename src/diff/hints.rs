@@ -255,7 +255,7 @@ pub const RULES: &[Rule] = &[
             Packer::Automake if !case.published() => Some(AUTOMAKE_TAR.into()),
             Packer::Python => Some(
                 "the archive's member order follows the directory listing the build backend saw: use a \
-                 backend that sorts (hatchling, flit_core, setuptools ≥ 69 sorts its file list)"
+                 backend that sorts the files it packs (hatchling, flit_core)"
                     .into(),
             ),
             _ => tar_fix(case, d, &["--sort=name"], "tar --sort=name", "member order"),
@@ -420,7 +420,7 @@ fn build_path(case: &Case, a: &Path, b: &Path) -> Option<Hint> {
     let fix = match case.packer {
         Packer::Dpkg => {
             "keep the build directory out of the package: dpkg-buildpackage passes \
-                         -ffile-prefix-map through dpkg-buildflags (DEB_BUILD_MAINT_OPTIONS) — a path that \
+                         -ffile-prefix-map through dpkg-buildflags (its reproducible=+fixfilepath feature) — a path that \
                          still leaks comes from a tool that ignores CFLAGS (a script, a doc generator)"
         }
         _ => {

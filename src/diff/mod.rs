@@ -217,18 +217,6 @@ pub struct DiffContext {
     pub build_command: String,
 }
 
-impl DiffContext {
-    /// The context a spec gives every diff of its outputs: its
-    /// `limits.diff_size` and build command (build directories per pair).
-    pub fn for_spec(spec: &crate::spec::Spec) -> DiffContext {
-        DiffContext {
-            build_dirs: Default::default(),
-            budget: spec.limits.diff_bytes,
-            build_command: spec.build.command.clone(),
-        }
-    }
-}
-
 /// Compares the two versions of `path` (files on disk, either may be
 /// missing). Archives are streamed; what is held is bounded by the caps
 /// above whatever the files' sizes.

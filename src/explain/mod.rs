@@ -47,7 +47,7 @@ pub async fn pipeline(invocation: Invocation<'_>, report: &mut Report) -> Result
         spec.name,
         factors.len()
     ));
-    let mut builds = Builds::new(session.out(), crate::diff::DiffContext::for_spec(spec));
+    let mut builds = Builds::new(session.out(), spec.diff_context());
     let reused = match earlier {
         Some(earlier) => adopt(&mut builds, earlier, &factors, session.out(), report)?,
         None => 0,

@@ -49,6 +49,18 @@ pub struct Spec {
     pub limits: Limits,
 }
 
+impl Spec {
+    /// What every structured diff of this spec's outputs knows: its
+    /// `limits.diff_size` and build command (build directories per pair).
+    pub fn diff_context(&self) -> crate::diff::DiffContext {
+        crate::diff::DiffContext {
+            build_dirs: Default::default(),
+            budget: self.limits.diff_bytes,
+            build_command: self.build.command.clone(),
+        }
+    }
+}
+
 /// `[image]`: the toolchain image, pinned by digest.
 #[derive(Debug, Clone)]
 pub struct ImagePin {

@@ -54,10 +54,9 @@ pub async fn pipeline(invocation: Invocation<'_>, report: &mut Report) -> Result
         bail!(failure);
     }
     if runs >= 2 {
-        report.comparison =
-            Some(compare::compare_runs(report, out, options, &DiffContext::for_spec(spec)).await?);
+        report.comparison = Some(compare::compare_runs(report, out, options, &spec.diff_context()).await?);
     }
-    let verification = verify_outputs(&expectations, report, out, &DiffContext::for_spec(spec))?;
+    let verification = verify_outputs(&expectations, report, out, &spec.diff_context())?;
     let all_match = verification.outputs.iter().all(|o| o.verdict == OutputVerdict::Match);
     let runs_agree = report.comparison.as_ref().is_none_or(|c| c.reproducible);
     report.verdict = if all_match && runs_agree { Verdict::Verified } else { Verdict::NotVerified };
