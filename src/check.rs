@@ -73,8 +73,8 @@ pub async fn run_after(
         verification: None,
     };
     let outcome = async {
-        // Git and tarball sources are unpacked beside the runs, for inspection.
-        let source = source::prepare(&spec, &out.join("source"), std::slice::from_ref(&out))?;
+        // Git, tarball and dsc sources are unpacked beside the runs (kept with --keep-source).
+        let source = source::prepare(&spec, &out.join(UNPACKED_SOURCE), std::slice::from_ref(&out))?;
         report.source = Some(source.info.clone());
         let invocation = Invocation { spec: &spec, source: &source, options, out: &out, mode, earlier };
         match mode {
@@ -88,9 +88,33 @@ pub async fn run_after(
         report.verdict = Verdict::Error;
         report.error = Some(format!("{e:#}"));
     }
+    if !options.keep_source {
+        remove_unpacked_source(&out, &mut report);
+    }
     report.finished_at = report::now_rfc3339();
     report.write(results.path())?;
     Ok((report, out))
+}
+
+/// Where a git, tarball or dsc source is unpacked in the results directory.
+const UNPACKED_SOURCE: &str = "source";
+
+/// Removes `OUT/source`, the unpacked copy of the source: results
+/// directories do not duplicate sources unless `--keep-source` asks. A
+/// failure to remove it is a warning; the results stand.
+fn remove_unpacked_source(out: &Path, report: &mut Report) {
+    let tree = out.join(UNPACKED_SOURCE);
+    if tree.symlink_metadata().is_err() {
+        return;
+    }
+    match std::fs::remove_dir_all(&tree) {
+        Ok(()) => {
+            if let Some(source) = &mut report.source {
+                source.removed = true;
+            }
+        }
+        Err(e) => tracing::warn!("could not remove the unpacked source {}: {e}", tree.display()),
+    }
 }
 
 async fn pipeline(invocation: Invocation<'_>, report: &mut Report) -> Result<()> {

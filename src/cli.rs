@@ -257,7 +257,7 @@ pub struct BuildArgs {
     /// set; `none` runs the control environment only.
     #[arg(long, allow_hyphen_values = true)]
     pub vary: Option<String>,
-    /// Runs executed at once (default: number of CPUs; explain: a whole round).
+    /// Builds run at once (default: the number of CPUs), in check, explain and verify alike.
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: Option<u16>,
     /// Results directory (default: reprocheck-out/<name>, or <name>-explain).
@@ -280,6 +280,10 @@ pub struct BuildArgs {
     /// your files.
     #[arg(long)]
     pub allow_host_paths: bool,
+    /// Keep the unpacked source tree (git, tarball and dsc sources) in OUT/source after the
+    /// run; by default it is removed once the builds are done (report.json records its NAR hash).
+    #[arg(long)]
+    pub keep_source: bool,
 }
 
 impl BuildArgs {

@@ -32,6 +32,7 @@ pub fn options(build: &BuildArgs, terminal: &Terminal, engine: &Connector) -> Re
         progress: terminal.progress.clone(),
         host_paths: build.host_paths(),
         engine: engine.clone(),
+        keep_source: build.keep_source,
         ..Default::default()
     })
 }

@@ -31,6 +31,9 @@ pub struct CheckOptions {
     pub host_paths: spec::HostPaths,
     /// The engine the builds run on.
     pub engine: crate::engine::Connector,
+    /// Keep an unpacked source tree (git, tarball, dsc) as `OUT/source`
+    /// after the run; by default it is removed (the report keeps its NAR hash).
+    pub keep_source: bool,
 }
 
 /// One invocation's inputs, as every pipeline (check, explain, verify) takes them.

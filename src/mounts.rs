@@ -10,7 +10,13 @@ use std::process::Command;
 
 /// The disorderfs options experiments use: reverse order is deterministic,
 /// so a build that depends on readdir order is caught every time.
-pub const DISORDERFS_ARGS: &[&str] = &["--multi-user=yes", "--reverse-dirents=yes", "--shuffle-dirents=no"];
+pub const DISORDERFS_ARGS: &[&str] = &[
+    "--multi-user=yes",
+    "--reverse-dirents=yes",
+    "--shuffle-dirents=no",
+    "-o",
+    "kernel_cache,attr_timeout=3600,entry_timeout=3600",
+];
 
 /// A host directory the container builds in.
 #[derive(Debug)]
@@ -20,11 +26,17 @@ pub struct BuildMount {
 }
 
 impl BuildMount {
-    /// Creates `dir/backing`, and with `disorderfs` mounts a disorderfs view
-    /// of it on `dir/view`.
-    pub fn create(dir: &Path, disorderfs: bool) -> Result<BuildMount> {
+    /// Creates `dir/backing`, has `fill` put the build directory's contents
+    /// there, and with `disorderfs` mounts a disorderfs view of it on
+    /// `dir/view`.
+    pub fn create(
+        dir: &Path,
+        disorderfs: bool,
+        fill: impl FnOnce(&Path) -> Result<()>,
+    ) -> Result<BuildMount> {
         let backing = dir.join("backing");
         std::fs::create_dir_all(&backing).with_context(|| format!("creating {}", backing.display()))?;
+        fill(&backing)?;
         let mut mount = BuildMount { backing, mountpoint: None };
         if disorderfs {
             let view = dir.join("view");
@@ -137,7 +149,7 @@ pub fn disorderfs_problem(scratch: &Path, engine_is_local: bool) -> Option<Strin
         return Some("/dev/fuse is missing on this host".into());
     }
     let dir = scratch.join("disorderfs-probe");
-    match BuildMount::create(&dir, true) {
+    match BuildMount::create(&dir, true, |_| Ok(())) {
         Ok(mut mount) => mount.release().err().map(|e| format!("{e:#}")),
         Err(e) => Some(format!("{e:#}")),
     }

@@ -6,7 +6,7 @@ use crate::engine::{self, ContainerConfig, Engine, LABEL};
 use crate::errors::*;
 use crate::plan::{Plan, RunPlan};
 use crate::progress::{Phase, RunProgress};
-use bytes::Bytes;
+use crate::source::Packing;
 use futures_util::TryStreamExt;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -90,7 +90,7 @@ pub async fn execute(
     engine: &dyn Engine,
     plan: &Plan,
     run: &RunPlan,
-    source: Bytes,
+    source: Packing,
     results: &Path,
     progress: &RunProgress,
     gate: &StartGate,
@@ -126,6 +126,20 @@ pub async fn execute(
     Ok(result)
 }
 
+/// Packs the source while the engine extracts it. A failure to read the
+/// source is reported as such, not as the upload it cut short.
+async fn upload_source(engine: &dyn Engine, id: &str, packing: Packing) -> Result<()> {
+    let (body, packer) = crate::source::stream(packing);
+    let uploaded = engine.upload(id, body).await;
+    let packed = packer.await.context("the source packer stopped")?;
+    match (uploaded, packed) {
+        (Ok(()), Ok(())) => Ok(()),
+        (Err(upload), Err(pack)) if crate::source::is_broken_pipe(&pack) => Err(upload),
+        (_, Err(pack)) => Err(pack.context("packing the source for upload")),
+        (Err(upload), Ok(())) => Err(upload),
+    }
+}
+
 fn container_config(plan: &Plan, run: &RunPlan) -> ContainerConfig {
     ContainerConfig {
         name: format!("reprocheck-{}-{}", plan.run_id, run.index),
@@ -158,7 +172,7 @@ async fn build_in(
     id: &str,
     plan: &Plan,
     run: &RunPlan,
-    source: Bytes,
+    source: Packing,
     results: &Path,
     progress: &RunProgress,
     gate: &StartGate,
@@ -166,7 +180,7 @@ async fn build_in(
     let run_dir = results.join(crate::results::run_dir(run.index));
     tokio::fs::create_dir(&run_dir).await.with_context(|| format!("creating {}", run_dir.display()))?;
     progress.phase(Phase::Upload);
-    engine.upload(id, source).await?;
+    upload_source(engine, id, source).await?;
     tracing::debug!(run = run.index, "uploaded");
     if plan.factors.varied.iter().any(|f| f == "time") {
         progress.phase(Phase::Delay);

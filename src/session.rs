@@ -8,16 +8,14 @@ use crate::errors::*;
 use crate::factors::host::FaketimeFiles;
 use crate::factors::HostFacts;
 use crate::image;
-use crate::invocation::{CheckOptions, Invocation};
+use crate::invocation::Invocation;
 use crate::mounts::{self, BuildMount};
 use crate::plan::{self, Plan, RunPlan};
 use crate::progress::{factor_label, Progress};
 use crate::report::{Report, RunReport};
 use crate::run;
 use crate::source::{self, Packing, PreparedSource};
-use bytes::Bytes;
 use futures_util::StreamExt;
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -125,29 +123,21 @@ impl<'a> Session<'a> {
     /// `run-N/`, and returns their reports in run order. Fails, leaving no
     /// container behind, when a run fails, times out, or a signal arrives.
     pub async fn run_batch(&mut self, mut runs: Vec<RunPlan>) -> Result<Vec<RunReport>> {
-        // Runs that see the source alike share one packed tar.
-        let mut packed: HashMap<(String, u32), Bytes> = HashMap::new();
         let mut tars = Vec::new();
+        let mut host_dirs = Vec::new();
         for run in runs.iter_mut() {
-            self.prepare(run)?;
-            let key = (run.settings.build_dir.clone(), run.settings.uid);
-            let tar = match packed.get(&key) {
-                Some(tar) => tar.clone(),
-                None => {
-                    let packing = Packing {
-                        source: &self.source.dir,
-                        build_dir: &run.settings.build_dir,
-                        uid: run.settings.uid,
-                        exclude: self.source.exclude.clone(),
-                        root_mtime: self.source.root_mtime,
-                        directory: self.source.directory.as_deref(),
-                    };
-                    let tar = source::pack(&packing)?;
-                    packed.insert(key, tar.clone());
-                    tar
-                }
-            };
-            tars.push(tar);
+            let packing = self.packing(run);
+            let dir = self.prepare(run)?;
+            if run.settings.host_build_dir {
+                host_dirs.push((dir.join("build"), packing.clone(), run.settings.disorderfs));
+            }
+            // A host build directory holds the tree already; the upload brings its parents.
+            tars.push(Packing { tree: !run.settings.host_build_dir, ..packing });
+        }
+        let mounts = host_build_dirs(host_dirs, self.jobs)?;
+        for (run, mount) in runs.iter_mut().filter(|run| run.settings.host_build_dir).zip(mounts) {
+            run.binds.push(mount.bind(&run.settings.build_dir));
+            self.mounts.push(mount);
         }
         let (engine, plan, out, progress, gate) =
             (self.engine.clone(), &self.plan, self.out.as_path(), &self.progress, &self.start_gate);
@@ -194,35 +184,63 @@ impl<'a> Session<'a> {
         Ok(reports)
     }
 
-    /// Runs every build of a batch at once unless `--jobs` capped it:
-    /// `explain` wants a round's builds to start together, so that a build
-    /// that records the real time differs between rounds, not within one.
-    pub fn all_at_once(&mut self, options: &CheckOptions) {
-        if options.jobs.is_none() {
-            self.jobs = usize::MAX;
-        }
-    }
-
     /// The results directory.
     pub fn out(&self) -> &Path {
         &self.out
     }
 
-    /// Host-side preparation of one run: libfaketime files and build mounts.
-    fn prepare(&mut self, run: &mut RunPlan) -> Result<()> {
+    /// How `run` receives the source.
+    fn packing(&self, run: &RunPlan) -> Packing {
+        Packing {
+            source: self.source.dir.clone(),
+            build_dir: run.settings.build_dir.clone(),
+            uid: run.settings.uid,
+            exclude: self.source.exclude.clone(),
+            root_mtime: self.source.root_mtime,
+            directory: self.source.directory.clone(),
+            tree: true,
+        }
+    }
+
+    /// Host-side preparation of one run: its scratch directory (returned)
+    /// and libfaketime files.
+    fn prepare(&mut self, run: &mut RunPlan) -> Result<PathBuf> {
         let dir = self.scratch.path().join(format!("run-{}", run.index));
         std::fs::create_dir(&dir).with_context(|| format!("creating {}", dir.display()))?;
         let lib = self.plan.facts().faketime_lib.clone();
         if let (Some(offset), Some(lib)) = (&run.settings.faketime, lib) {
             run.binds.extend(FaketimeFiles::create(&dir, &lib, offset)?.binds());
         }
-        if run.settings.host_build_dir {
-            let mount = BuildMount::create(&dir.join("build"), run.settings.disorderfs)?;
-            run.binds.push(mount.bind(&run.settings.build_dir));
-            self.mounts.push(mount);
-        }
-        Ok(())
+        Ok(dir)
     }
+}
+
+/// Host build directories, each `(scratch dir, packing, with disorderfs)`,
+/// filled with the source `jobs` at a time (the copies are disk-bound and
+/// independent), each before any FUSE view of it is mounted, so the copy
+/// never goes through FUSE. Returned in the order asked.
+fn host_build_dirs(wanted: Vec<(PathBuf, Packing, bool)>, jobs: usize) -> Result<Vec<BuildMount>> {
+    let mut mounts = Vec::new();
+    for batch in wanted.chunks(jobs.max(1)) {
+        let made: Vec<Result<BuildMount>> = std::thread::scope(|scope| {
+            let threads: Vec<_> = batch
+                .iter()
+                .map(|(dir, packing, disorderfs)| {
+                    scope.spawn(move || {
+                        BuildMount::create(dir, *disorderfs, |build_dir| source::populate(packing, build_dir))
+                    })
+                })
+                .collect();
+            threads
+                .into_iter()
+                .map(|thread| thread.join().unwrap_or_else(|_| Err(anyhow!("copying the source panicked"))))
+                .collect()
+        });
+        for mount in made {
+            mounts.push(mount?);
+        }
+    }
+    Ok(mounts)
 }
 
 /// Removes what reprocheck processes that are gone left behind (killed with

@@ -90,9 +90,15 @@ fn source_date_epoch_is_the_commit_time_and_the_tree_is_pinned() {
     let source = format!("git = \"r\"\nrev = \"{first}\"");
     let spec = spec_with_source(dir.path(), &source, "source_date_epoch = \"commit\"");
     let out = dir.path().join("results");
-    let run =
-        reprocheck(&["check", spec.to_str().unwrap(), "--out", out.to_str().unwrap(), "--vary", "none"]);
+    let check = ["check", spec.to_str().unwrap(), "--out", out.to_str().unwrap(), "--vary", "none"];
+    // By default the checked-out tree is not kept in the results; the report names it.
+    let run = reprocheck(&check);
     assert_eq!(run.status.code(), Some(0), "{}", show(&run));
+    assert!(!out.join("source").exists(), "the results hold no copy of the source");
+    assert_eq!(report(&out)["source"]["removed"], true);
+    let run = reprocheck(&[&check[..], &["--keep-source"]].concat());
+    assert_eq!(run.status.code(), Some(0), "{}", show(&run));
+    assert!(report(&out)["source"].get("removed").is_none(), "kept");
     let sde = std::fs::read_to_string(out.join("run-1/outputs/out/sde")).unwrap();
     assert_eq!(sde.trim(), "1600000000", "the committer time, not the author time");
     let report = report(&out);

@@ -242,10 +242,10 @@ impl Engine for DockerEngine {
         Ok(created.id)
     }
 
-    async fn upload(&self, id: &str, tar: Bytes) -> Result<()> {
+    async fn upload(&self, id: &str, tar: ByteStream) -> Result<()> {
         let options = UploadToContainerOptionsBuilder::default().path("/").build();
         self.docker
-            .upload_to_container(id, Some(options), bollard::body_full(tar))
+            .upload_to_container(id, Some(options), bollard::body_try_stream(tar))
             .await
             .with_context(|| format!("uploading the source into container {id}"))
     }

@@ -191,8 +191,9 @@ pub trait Engine: Send + Sync {
     async fn load_image(&self, archive: &Path) -> Result<()>;
     /// Creates (but does not start) a container; returns its id.
     async fn create(&self, config: &ContainerConfig) -> Result<String>;
-    /// Extracts a tar archive at `/` in the container.
-    async fn upload(&self, id: &str, tar: Bytes) -> Result<()>;
+    /// Extracts a tar archive at `/` in the container, read from `tar` as
+    /// it is produced. An error item in the stream must fail the upload.
+    async fn upload(&self, id: &str, tar: ByteStream) -> Result<()>;
     /// Starts a created container.
     async fn start(&self, id: &str) -> Result<()>;
     /// Waits for the container to exit and returns its exit code.

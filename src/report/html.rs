@@ -122,6 +122,7 @@ fn inputs(report: &Report) -> Markup {
                             (None, None) => { code { (source.path) } }
                         }
                         br; "NAR " code.digest { (source.nar_hash) }
+                        @if source.removed { " (unpacked tree removed after the run; --keep-source keeps it)" }
                     } }
                 }
                 @if let Some(engine) = &report.engine {

@@ -10,9 +10,11 @@
 mod dsc;
 mod git;
 mod pack;
+mod populate;
 mod tarball;
 
-pub use pack::{pack, Packing};
+pub use pack::{is_broken_pipe, pack_into, stream, Packing};
+pub use populate::populate;
 
 use crate::collect::nar_sha256_excluding;
 use crate::errors::*;
@@ -77,6 +79,10 @@ pub struct SourceInfo {
     pub sha256: Option<String>,
     /// `sha256:<hex>` of the tree's NAR serialisation (`nix-hash --type sha256`).
     pub nar_hash: String,
+    /// The unpacked tree at `path` was removed after the run (`--keep-source`
+    /// keeps it); `nar_hash` still names it.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub removed: bool,
 }
 
 impl SourceInfo {
@@ -191,15 +197,23 @@ fn changelog_date(tree: &Path) -> Result<i64> {
 
 /// Every entry below `dir` in name order, leaving out the `exclude` paths
 /// (results directories) and everything under them; the same walk for
-/// scanning and for packing, so both see the same tree.
+/// scanning and for packing, so both see the same tree. Exclusions are
+/// resolved once, to paths below `dir`: links are not followed, so an
+/// entry's own path is all that needs comparing.
 pub(crate) fn walk_excluding(
     dir: &Path,
     exclude: &[PathBuf],
 ) -> impl Iterator<Item = walkdir::Result<walkdir::DirEntry>> {
-    let exclude: Vec<PathBuf> = exclude.iter().filter_map(|e| e.canonicalize().ok()).collect();
+    let root = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    let exclude: Vec<PathBuf> = exclude
+        .iter()
+        .filter_map(|e| e.canonicalize().ok())
+        .filter_map(|e| e.strip_prefix(&root).ok().map(Path::to_path_buf))
+        .collect();
+    let top = dir.to_path_buf();
     walkdir::WalkDir::new(dir).min_depth(1).sort_by_file_name().into_iter().filter_entry(move |e| {
-        let canonical = e.path().canonicalize().unwrap_or_else(|_| e.path().to_path_buf());
-        !exclude.contains(&canonical)
+        exclude.is_empty()
+            || e.path().strip_prefix(&top).map_or(true, |rel| !exclude.iter().any(|x| x == rel))
     })
 }
 

@@ -7,7 +7,7 @@
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use futures_util::StreamExt;
+use futures_util::{StreamExt, TryStreamExt};
 use reprocheck::engine::{ByteStream, ContainerConfig, Engine, EngineInfo, ImageInfo, LABEL, OWNER_LABEL};
 use reprocheck::errors::*;
 use std::collections::BTreeMap;
@@ -119,9 +119,10 @@ impl Engine for MemoryEngine {
         Ok(id)
     }
 
-    async fn upload(&self, id: &str, tar: Bytes) -> Result<()> {
+    async fn upload(&self, id: &str, tar: ByteStream) -> Result<()> {
         let root = self.with(id, |c| c.root.clone())?;
-        tar::Archive::new(&tar[..]).unpack(&root).context("unpacking the upload")
+        let tar: Vec<Bytes> = tar.try_collect().await.context("reading the upload")?;
+        tar::Archive::new(&tar.concat()[..]).unpack(&root).context("unpacking the upload")
     }
 
     async fn start(&self, id: &str) -> Result<()> {
