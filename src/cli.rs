@@ -251,13 +251,17 @@ reprocheck completions fish > ~/.config/fish/completions/reprocheck.fish"
 /// The spec and the options of every command that builds it.
 #[derive(Debug, Args)]
 pub struct BuildArgs {
-    /// The spec file.
-    pub spec: PathBuf,
+    /// The spec file. Several, a directory (the *.toml files in it) or @LIST (a file naming one
+    /// per line) run as a batch: --jobs builds at once across all of them, one summary table,
+    /// OUT/index.html, and the worst exit code.
+    #[arg(required = true, num_args = 1.., value_name = "SPEC")]
+    pub specs: Vec<PathBuf>,
     /// Factors to vary, comma-separated; `-name` removes one from the default
     /// set; `none` runs the control environment only.
     #[arg(long, allow_hyphen_values = true)]
     pub vary: Option<String>,
-    /// Builds run at once (default: the number of CPUs), in check, explain and verify alike.
+    /// Builds run at once (default: the number of CPUs; explain: a whole round, whose builds must
+    /// start together). In a batch, the bound across all specs.
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: Option<u16>,
     /// Results directory (default: reprocheck-out/<name>, or <name>-explain).
@@ -287,6 +291,14 @@ pub struct BuildArgs {
 }
 
 impl BuildArgs {
+    /// The spec, when exactly one spec file is named (no directory, no list).
+    pub fn single(&self) -> Option<&Path> {
+        match &self.specs[..] {
+            [spec] if !spec.is_dir() && !spec.to_string_lossy().starts_with('@') => Some(spec),
+            _ => None,
+        }
+    }
+
     /// `--allow-host-paths` as the spec loader takes it.
     pub fn host_paths(&self) -> reprocheck::spec::HostPaths {
         host_paths(self.allow_host_paths)

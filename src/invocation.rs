@@ -34,6 +34,9 @@ pub struct CheckOptions {
     /// Keep an unpacked source tree (git, tarball, dsc) as `OUT/source`
     /// after the run; by default it is removed (the report keeps its NAR hash).
     pub keep_source: bool,
+    /// Builds at once across every spec of a batch: each run holds one
+    /// slot while it runs. `None`: only `jobs` bounds this spec's builds.
+    pub build_slots: Option<crate::batch::BuildSlots>,
 }
 
 /// One invocation's inputs, as every pipeline (check, explain, verify) takes them.

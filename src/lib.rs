@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 pub mod attest;
+pub mod batch;
 pub mod check;
 pub mod cleanup;
 pub mod collect;

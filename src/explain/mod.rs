@@ -39,6 +39,7 @@ const MAX_HINT_DIFFS: usize = 8;
 pub async fn pipeline(invocation: Invocation<'_>, report: &mut Report) -> Result<()> {
     let Invocation { spec, options, earlier, .. } = invocation;
     let mut session = Session::open(invocation, 2, report).await?;
+    session.all_at_once(options);
     let factors = session.plan.factors.varied.clone();
     options.progress.note(&format!(
         "reprocheck: run {}: explaining {} with {} factor(s) varied",

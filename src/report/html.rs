@@ -11,7 +11,8 @@ use crate::errors::*;
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 use std::path::Path;
 
-const CSS: &str = include_str!("report.css");
+/// The stylesheet every page inlines.
+pub const CSS: &str = include_str!("report.css");
 /// Differences listed before the rest are folded away.
 const SHOWN_DETAILS: usize = 8;
 /// Outputs shown open before the rest are folded away: a build with
@@ -70,7 +71,8 @@ fn verdict_name(verdict: Verdict) -> &'static str {
     }
 }
 
-fn verdict_class(verdict: Verdict) -> &'static str {
+/// The CSS class of a verdict: `good` or `bad`.
+pub fn verdict_class(verdict: Verdict) -> &'static str {
     match verdict {
         Verdict::Reproducible | Verdict::Verified => "good",
         Verdict::Unreproducible | Verdict::NotVerified | Verdict::Error => "bad",
@@ -402,7 +404,7 @@ fn join(runs: &[u32]) -> String {
 /// A relative URL for a path inside the results directory: every byte
 /// outside the unreserved set and `/` is percent-encoded, so a name like
 /// `a?b#c` or `javascript:x` stays a path below the report.
-fn link(path: &str) -> String {
+pub fn link(path: &str) -> String {
     let mut out = String::with_capacity(path.len());
     for byte in path.bytes() {
         match byte {

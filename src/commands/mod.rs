@@ -1,8 +1,11 @@
 //! One function per subcommand, and what they share: the options every
 //! building command takes, and how a finished report reaches the terminal.
 
+mod batch;
+
 use crate::cli::{self, BuildArgs};
 use crate::exit_codes;
+use batch::Job;
 use reprocheck::check::{self, CheckOptions, Mode};
 use reprocheck::engine::Connector;
 use reprocheck::errors::*;
@@ -94,22 +97,41 @@ pub async fn check(
     engine: &Connector,
 ) -> Result<ExitCode> {
     let options = CheckOptions { runs, diffoscope, ..options(build, terminal, engine)? };
-    let (report, out) = check::check(&build.spec, &options).await?;
+    let Some(spec) = build.single() else {
+        return batch::run(build, terminal, options, Job::Check { explain }).await;
+    };
+    let (report, out) = check::check(spec, &options).await?;
     let code = present(&report, &out, build.json, terminal)?;
-    if explain && report.verdict == reprocheck::report::Verdict::Unreproducible {
-        let options = CheckOptions { out: Some(out.join("explain")), ..options };
-        // The check's control and all-factor runs are explain's first builds.
-        let earlier = reprocheck::explain::Earlier { report: &report, out: &out };
-        let (explained, explain_out) =
-            check::run_after(&build.spec, &options, Mode::Explain, Some(earlier)).await?;
+    if let Some((explained, explain_out)) = explain_after(spec, &options, explain, &report, &out).await? {
         present(&explained, &explain_out, build.json, terminal)?;
     }
     Ok(code)
 }
 
+/// `check --explain`: explain a check that found differences, on the same
+/// results (its control and all-factor runs are explain's first builds).
+async fn explain_after(
+    spec: &Path,
+    options: &CheckOptions,
+    explain: bool,
+    report: &Report,
+    out: &Path,
+) -> Result<Option<(Report, PathBuf)>> {
+    if !explain || report.verdict != reprocheck::report::Verdict::Unreproducible {
+        return Ok(None);
+    }
+    let options = CheckOptions { out: Some(out.join("explain")), ..options.clone() };
+    let earlier = reprocheck::explain::Earlier { report, out };
+    Ok(Some(check::run_after(spec, &options, Mode::Explain, Some(earlier)).await?))
+}
+
 /// `explain`.
 pub async fn explain(build: &BuildArgs, terminal: &Terminal, engine: &Connector) -> Result<ExitCode> {
-    let (report, out) = check::run(&build.spec, &options(build, terminal, engine)?, Mode::Explain).await?;
+    let options = options(build, terminal, engine)?;
+    let Some(spec) = build.single() else {
+        return batch::run(build, terminal, options, Job::Explain).await;
+    };
+    let (report, out) = check::run(spec, &options, Mode::Explain).await?;
     present(&report, &out, build.json, terminal)
 }
 
@@ -137,16 +159,46 @@ pub async fn verify(
     let VerifyArgs { runs, expect_files, sign_key, builder_id, diffoscope } = args;
     // A bad key should fail before any build, not after.
     let key = sign_key.as_deref().map(attest::keys::load_signing).transpose()?;
+    let builder_id = builder_id.unwrap_or_else(attest::default_builder_id);
+    let single = build.single();
+    ensure!(
+        single.is_some() || expect_files.is_empty(),
+        "--expect-file names the artifact of one spec, but {} are given
+         help: put the expected digests in each spec's [expect] table, or verify that spec alone",
+        build.specs.len()
+    );
     let options = CheckOptions { runs, diffoscope, expect_files, ..options(build, terminal, engine)? };
-    let (report, out) = check::run(&build.spec, &options, Mode::Verify).await?;
-    if report.error.is_none() {
-        let spec = reprocheck::spec::load(&build.spec, build.host_paths())?;
-        let builder_id = builder_id.unwrap_or_else(attest::default_builder_id);
-        for file in attest::write(&spec, &report, &out, &builder_id, key.as_ref())? {
-            reprocheck::errln!("attestation: {}", file.display());
-        }
+    let attestation = Attestation { key, builder_id };
+    let Some(spec) = single else {
+        return batch::run(build, terminal, options, Job::Verify(Box::new(attestation))).await;
+    };
+    let (report, out, attestations) = verify_one(spec, build.host_paths(), &options, &attestation).await?;
+    for file in attestations {
+        reprocheck::errln!("attestation: {}", file.display());
     }
     present(&report, &out, build.json, terminal)
+}
+
+/// How `verify` signs its attestations.
+pub struct Attestation {
+    key: Option<ed25519_dalek::SigningKey>,
+    builder_id: String,
+}
+
+/// One `verify`, and the attestation files written when it reached a verdict.
+async fn verify_one(
+    spec_file: &Path,
+    host_paths: reprocheck::spec::HostPaths,
+    options: &CheckOptions,
+    attestation: &Attestation,
+) -> Result<(Report, PathBuf, Vec<PathBuf>)> {
+    let (report, out) = check::run(spec_file, options, Mode::Verify).await?;
+    let mut files = Vec::new();
+    if report.error.is_none() {
+        let spec = reprocheck::spec::load(spec_file, host_paths)?;
+        files = attest::write(&spec, &report, &out, &attestation.builder_id, attestation.key.as_ref())?;
+    }
+    Ok((report, out, files))
 }
 
 /// `keygen`.

@@ -1,0 +1,121 @@
+//! `check`, `explain` and `verify` over many specs: one line per finished
+//! spec while they run, then the table, `OUT/summary.json` and
+//! `OUT/index.html`, and the worst exit code.
+
+use super::{explain_after, verify_one, Attestation, Terminal};
+use crate::cli::BuildArgs;
+use crate::exit_codes;
+use reprocheck::batch::{self, Outcome, Slot};
+use reprocheck::check::{self, CheckOptions, Mode};
+use reprocheck::errors::*;
+use reprocheck::progress::Progress;
+use reprocheck::style;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+/// What each spec of the batch runs.
+pub enum Job {
+    /// `check`, with `--explain` when asked.
+    Check {
+        /// Explain the specs that differ.
+        explain: bool,
+    },
+    /// `explain`.
+    Explain,
+    /// `verify`, signing each attestation alike.
+    Verify(Box<Attestation>),
+}
+
+/// Runs `job` over every spec `build` names.
+pub async fn run(
+    build: &BuildArgs,
+    terminal: &Terminal,
+    options: CheckOptions,
+    job: Job,
+) -> Result<ExitCode> {
+    let specs = batch::expand(&build.specs)?;
+    let root = build.out.clone().unwrap_or_else(|| PathBuf::from(reprocheck::results::DEFAULT_RESULTS_ROOT));
+    refuse_foreign_index(&root)?;
+    let slots = batch::assign(&specs, &root, build.host_paths())?;
+    let jobs =
+        options.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())).max(1);
+    let total = slots.len();
+    if !terminal.progress.is_quiet() {
+        reprocheck::errln!("reprocheck: {} specs, {jobs} build(s) at once across them", total);
+    }
+    let options = CheckOptions {
+        // One line per spec instead of each spec's own progress.
+        progress: Progress::for_terminal(true, false, false),
+        build_slots: Some(batch::BuildSlots::new(jobs)),
+        ..options
+    };
+    let (options, job) = (&options, &job);
+    let announce = |finished: usize, outcome: &Outcome| {
+        if !terminal.progress.is_quiet() {
+            let line = format!(
+                "[{finished}/{total}] {:<14} {} ({:.1} s)",
+                batch::verdict_word(outcome.verdict),
+                outcome.spec.display(),
+                outcome.seconds
+            );
+            reprocheck::errln!("{}", style::without_controls(&line));
+        }
+    };
+    let run_one = |slot: Slot| async move { one(slot, options, job, build).await };
+    let outcomes = batch::run_pool(slots, jobs, run_one, announce).await;
+    let index = batch::write_summary(&root, &outcomes)?;
+    let worst = batch::worst(&outcomes);
+    let table = batch::table(&outcomes);
+    if build.json {
+        let summary = root.join("summary.json");
+        let text =
+            std::fs::read_to_string(&summary).with_context(|| format!("reading {}", summary.display()))?;
+        reprocheck::out!("{text}");
+        reprocheck::err!("{table}index: {}\n", index.display());
+    } else {
+        reprocheck::out!("{table}index: {}\n", index.display());
+    }
+    Ok(exit_codes::of_verdict(worst))
+}
+
+/// One spec of the batch; never fails (an error is its outcome).
+async fn one(slot: Slot, options: &CheckOptions, job: &Job, build: &BuildArgs) -> Outcome {
+    let started = Instant::now();
+    let out = match &slot.out {
+        Ok(out) => out.clone(),
+        Err(error) => return Outcome::of_error(&slot, error, 0.0),
+    };
+    let options = CheckOptions { out: Some(out.clone()), ..options.clone() };
+    let spec = slot.spec.as_path();
+    let finished = match job {
+        Job::Check { explain } => match check::check(spec, &options).await {
+            Ok((report, out)) => match explain_after(spec, &options, *explain, &report, &out).await {
+                Ok(explained) => Ok((report, out, explained.map(|(e, _)| e))),
+                Err(e) => Err(e),
+            },
+            Err(e) => Err(e),
+        },
+        Job::Explain => check::run(spec, &options, Mode::Explain).await.map(|(r, o)| (r, o, None)),
+        Job::Verify(attestation) => {
+            verify_one(spec, build.host_paths(), &options, attestation).await.map(|(r, o, _)| (r, o, None))
+        }
+    };
+    let seconds = started.elapsed().as_secs_f64();
+    match finished {
+        Ok((report, out, explained)) => Outcome::of_report(&slot, &report, explained.as_ref(), &out, seconds),
+        Err(e) => Outcome::of_error(&slot, &format!("{e:#}"), seconds),
+    }
+}
+
+/// The batch writes `index.html` and `summary.json` into its root: never
+/// over an `index.html` that is not a batch's (no `summary.json` beside it).
+fn refuse_foreign_index(root: &Path) -> Result<()> {
+    ensure!(
+        !root.join("index.html").exists() || root.join("summary.json").exists(),
+        "refusing to write the batch summary into {}: it holds an index.html that reprocheck did not write\n\
+         help: choose another --out directory",
+        root.display()
+    );
+    Ok(())
+}
