@@ -74,7 +74,9 @@ pub async fn run_after(
     };
     let outcome = async {
         // Git, tarball and dsc sources are unpacked beside the runs (kept with --keep-source).
-        let source = source::prepare(&spec, &out.join(UNPACKED_SOURCE), std::slice::from_ref(&out))?;
+        let exclude: Vec<PathBuf> =
+            std::iter::once(out.clone()).chain(options.exclude.iter().cloned()).collect();
+        let source = source::prepare(&spec, &out.join(UNPACKED_SOURCE), &exclude)?;
         report.source = Some(source.info.clone());
         let invocation = Invocation { spec: &spec, source: &source, options, out: &out, mode, earlier };
         match mode {

@@ -37,6 +37,9 @@ pub struct CheckOptions {
     /// Builds at once across every spec of a batch: each run holds one
     /// slot while it runs. `None`: only `jobs` bounds this spec's builds.
     pub build_slots: Option<crate::batch::BuildSlots>,
+    /// More host paths a `path` source leaves out: a batch's results root,
+    /// where the other specs' results appear while this one runs.
+    pub exclude: Vec<PathBuf>,
 }
 
 /// One invocation's inputs, as every pipeline (check, explain, verify) takes them.

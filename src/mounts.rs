@@ -140,6 +140,9 @@ fn orphaned_scratch(path: &str) -> bool {
     })
 }
 
+/// A uid no one on the host is expected to be: the build users' kind.
+const PROBE_UID: u32 = 1111;
+
 /// Why disorderfs cannot be used here, or `None` when a test mount works.
 pub fn disorderfs_problem(scratch: &Path, engine_is_local: bool) -> Option<String> {
     if !engine_is_local {
@@ -149,7 +152,15 @@ pub fn disorderfs_problem(scratch: &Path, engine_is_local: bool) -> Option<Strin
         return Some("/dev/fuse is missing on this host".into());
     }
     let dir = scratch.join("disorderfs-probe");
-    match BuildMount::create(&dir, true, |_| Ok(())) {
+    // The source is copied in as the build user, which takes root.
+    let give_away = |backing: &Path| -> Result<()> {
+        let file = backing.join("owned-by-the-build-user");
+        std::fs::write(&file, "").with_context(|| format!("creating {}", file.display()))?;
+        std::os::unix::fs::lchown(&file, Some(PROBE_UID), Some(PROBE_UID)).with_context(|| {
+            format!("giving a file to uid {PROBE_UID}, as the source copy for each build user needs (root)")
+        })
+    };
+    match BuildMount::create(&dir, true, give_away) {
         Ok(mut mount) => mount.release().err().map(|e| format!("{e:#}")),
         Err(e) => Some(format!("{e:#}")),
     }

@@ -23,6 +23,9 @@ const LOG_TAIL_LINES: usize = 25;
 /// cut off (the saved log is fetched whole afterwards either way).
 const LOG_FOLLOW_GRACE: Duration = Duration::from_secs(2);
 
+/// How long the source packer may take to stop after its upload ended.
+const PACKER_GRACE: Duration = Duration::from_secs(30);
+
 /// How a run ended.
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
@@ -131,10 +134,18 @@ pub async fn execute(
 async fn upload_source(engine: &dyn Engine, id: &str, packing: Packing) -> Result<()> {
     let (body, packer) = crate::source::stream(packing);
     let uploaded = engine.upload(id, body).await;
-    let packed = packer.await.context("the source packer stopped")?;
+    // The body is dropped once the upload returns, which ends the packer;
+    // the bound is for an engine client that would keep it.
+    let (packed, stalled) = match tokio::time::timeout(PACKER_GRACE, packer).await {
+        Ok(joined) => (joined.context("the source packer stopped")?, false),
+        Err(_) => {
+            let secs = PACKER_GRACE.as_secs();
+            (Err(anyhow!("the source packer did not stop {secs} s after the upload ended")), true)
+        }
+    };
     match (uploaded, packed) {
         (Ok(()), Ok(())) => Ok(()),
-        (Err(upload), Err(pack)) if crate::source::is_broken_pipe(&pack) => Err(upload),
+        (Err(upload), Err(pack)) if stalled || crate::source::is_broken_pipe(&pack) => Err(upload),
         (_, Err(pack)) => Err(pack.context("packing the source for upload")),
         (Err(upload), Ok(())) => Err(upload),
     }

@@ -19,6 +19,9 @@ use futures_util::StreamExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+/// Held while a session finds (or builds) its image.
+static IMAGE_RESOLUTION: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// An open session. Dropping it unmounts its mounts, then removes its scratch
 /// directory (fields drop in declaration order).
 pub struct Session<'a> {
@@ -64,7 +67,11 @@ impl<'a> Session<'a> {
             require_pin: mode == crate::invocation::Mode::Verify,
             command: mode.command(),
         };
+        // One resolution at a time in this process: specs of a batch that share
+        // a recipe build its image once and never write its lock together.
+        let resolving = IMAGE_RESOLUTION.lock().await;
         let image_id = image::pin::resolve(engine.as_ref(), spec, request, &mut report.image).await?;
+        drop(resolving);
         tracing::info!("image: {image_id}");
         report.image.id = Some(image_id.clone());
 
@@ -82,14 +89,20 @@ impl<'a> Session<'a> {
         };
         if requested.iter().any(|f| f == "fileordering") {
             let local = engine.info().is_local();
-            let problem = if engine.archive_sees_bind_mounts() {
-                mounts::disorderfs_problem(scratch.path(), local)
-            } else {
+            let problem = if !engine.archive_sees_bind_mounts() {
                 Some(format!(
                     "{} copies files into and out of a container without its bind mounts, \
                      so the disorderfs build directory cannot be used",
                     engine.info().kind
                 ))
+            } else if engine.remaps_user_ids().await? {
+                Some(
+                    "the engine remaps user ids (userns-remap or rootless), so a host build directory \
+                     given to the build user would not be the build user's in the container"
+                        .to_string(),
+                )
+            } else {
+                mounts::disorderfs_problem(scratch.path(), local)
             };
             match problem {
                 None => {
@@ -137,7 +150,18 @@ impl<'a> Session<'a> {
             // A host build directory holds the tree already; the upload brings its parents.
             tars.push(Packing { tree: !run.settings.host_build_dir, ..packing });
         }
-        let mounts = host_build_dirs(host_dirs, self.jobs)?;
+        let mounts = match host_dirs.is_empty() {
+            true => Vec::new(),
+            // Disk-bound copies, off the async workers; a signal stops the wait.
+            false => {
+                let jobs = self.jobs;
+                let copying = tokio::task::spawn_blocking(move || host_build_dirs(host_dirs, jobs));
+                tokio::select! {
+                    copied = copying => copied.context("copying the source into the build directories")??,
+                    signal = self.shutdown.recv() => bail!("interrupted by {signal} while copying the source"),
+                }
+            }
+        };
         for (run, mount) in runs.iter_mut().filter(|run| run.settings.host_build_dir).zip(mounts) {
             run.binds.push(mount.bind(&run.settings.build_dir));
             self.mounts.push(mount);

@@ -126,3 +126,32 @@ fn an_explained_batch_names_each_culprit_in_its_row() {
     assert_eq!(summary["specs"][1]["culprit"], "umask", "{summary}");
     assert!(out.join("leaky/explain/report.json").is_file());
 }
+
+#[test]
+fn a_path_source_never_takes_in_the_batch_results_beside_it() {
+    let Some(_engine) = ready_engine() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("build.sh"),
+        "mkdir -p out; find . -path ./out -prune -o -print | sort > out/x\n",
+    )
+    .unwrap();
+    for name in ["one", "two"] {
+        let text = format!(
+            "name = \"{name}\"\n[image]\ndigest = \"{}\"\n[source]\npath = \".\"\n[build]\n{SH_BUILD}\n",
+            pinned_digest()
+        );
+        std::fs::write(dir.path().join(format!("{name}.toml")), text).unwrap();
+    }
+    let out = dir.path().join("results");
+    let batch = ["check", dir.path().to_str().unwrap(), "--vary", "none", "--out", out.to_str().unwrap()];
+    let run = reprocheck(&batch);
+    assert_eq!(run.status.code(), Some(0), "{}", show(&run));
+    let first = report(&out.join("one"))["source"]["nar_hash"].clone();
+    // The second batch finds the first one's index.html and summary.json beside the specs.
+    let run = reprocheck(&batch);
+    assert_eq!(run.status.code(), Some(0), "{}", show(&run));
+    assert_eq!(report(&out.join("one"))["source"]["nar_hash"], first, "the source is the same tree");
+    let listing = std::fs::read_to_string(out.join("two/run-1/outputs/out/x")).unwrap();
+    assert!(!listing.contains("results"), "{listing}");
+}

@@ -48,6 +48,8 @@ pub async fn run(
         // One line per spec instead of each spec's own progress.
         progress: Progress::for_terminal(true, false, false),
         build_slots: Some(batch::BuildSlots::new(jobs)),
+        // Other specs' results appear there while a path source is read.
+        exclude: vec![root.clone()],
         ..options
     };
     let (options, job) = (&options, &job);
@@ -86,6 +88,9 @@ async fn one(slot: Slot, options: &CheckOptions, job: &Job, build: &BuildArgs) -
         Ok(out) => out.clone(),
         Err(error) => return Outcome::of_error(&slot, error, 0.0),
     };
+    if let Some(signal) = reprocheck::cleanup::signal() {
+        return Outcome::of_error(&slot, &format!("not run: interrupted by {signal}"), 0.0);
+    }
     let options = CheckOptions { out: Some(out.clone()), ..options.clone() };
     let spec = slot.spec.as_path();
     let finished = match job {

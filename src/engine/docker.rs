@@ -164,6 +164,13 @@ impl Engine for DockerEngine {
         &self.info
     }
 
+    async fn remaps_user_ids(&self) -> Result<bool> {
+        let info = self.docker.info().await.context("asking the engine for its security options")?;
+        // Docker lists `name=userns` and `name=rootless`; Podman says rootless in its own way.
+        let options = info.security_options.unwrap_or_default();
+        Ok(options.iter().any(|o| o.contains("name=userns") || o.contains("name=rootless")))
+    }
+
     fn archive_sees_bind_mounts(&self) -> bool {
         // Podman 4.3 copies into and out of the container's own root file
         // system only: the bind-mounted build directory stays empty and

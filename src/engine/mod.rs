@@ -185,6 +185,12 @@ pub trait Engine: Send + Sync {
     fn archive_sees_bind_mounts(&self) -> bool {
         true
     }
+    /// Whether the engine maps container user ids to other host ids
+    /// (userns-remap, rootless): then a host file owned by uid N is not
+    /// uid N's in the container.
+    async fn remaps_user_ids(&self) -> Result<bool> {
+        Ok(false)
+    }
     /// Looks up a local image; `Ok(None)` when it does not exist.
     async fn inspect_image(&self, reference: &str) -> Result<Option<ImageInfo>>;
     /// Loads a `docker save`-format archive from disk.

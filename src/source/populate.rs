@@ -9,7 +9,7 @@
 use super::pack::{source_entries, Packing, SourceEntry};
 use crate::errors::*;
 use filetime::FileTime;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// Copies the tree of `p` into `build_dir`, the host directory that will be
@@ -35,7 +35,8 @@ pub fn populate(p: &Packing, build_dir: &Path) -> Result<()> {
         let entry = entry?;
         let dest = inside.join(&entry.rel);
         copy_entry(&entry, &dest, p.uid)?;
-        let mtime = FileTime::from_last_modification_time(&entry.meta);
+        // Whole seconds, as the tar upload carries them.
+        let mtime = FileTime::from_unix_time(entry.meta.mtime(), 0);
         if entry.meta.is_dir() {
             dated.push((dest, mtime));
         } else {
@@ -85,7 +86,6 @@ fn own(path: &Path, uid: u32, mode: Option<u32>) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::MetadataExt;
 
     fn mtime(path: &Path) -> i64 {
         path.symlink_metadata().unwrap().mtime()
@@ -107,7 +107,8 @@ mod tests {
         std::os::unix::fs::symlink("data", s.join("link")).unwrap();
         std::fs::create_dir(s.join("results")).unwrap();
         std::fs::write(s.join("results/old"), "x").unwrap();
-        let old = FileTime::from_unix_time(1_500_000_000, 0);
+        // A sub-second part, which the tar upload drops.
+        let old = FileTime::from_unix_time(1_500_000_000, 123_456_789);
         for path in ["sub/tool", "data", "sub"] {
             filetime::set_symlink_file_times(s.join(path), old, old).unwrap();
         }
@@ -140,6 +141,12 @@ mod tests {
         assert_eq!(std::fs::read_link(inside.join("link")).unwrap(), Path::new("data"));
         assert_eq!(mtime(&inside.join("sub")), 1_500_000_000, "a directory's own mtime, set last");
         assert_eq!(mtime(&inside.join("data")), 1_500_000_000);
+        let nanos = |p: &Path| p.symlink_metadata().unwrap().mtime_nsec();
+        assert_eq!(
+            (nanos(&inside.join("data")), nanos(&inside.join("sub"))),
+            (0, 0),
+            "whole seconds, as uploaded"
+        );
         assert_eq!(mtime(&inside), 1_600_000_000);
         assert_eq!(mtime(&build), 1_600_000_000);
     }
