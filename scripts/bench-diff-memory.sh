@@ -13,24 +13,17 @@ cd "$(dirname "$0")/.."
 rounds=${1:-3}
 cargo build --release -q
 bin=$PWD/target/release/reprocheck
-cache=${REPROCHECK_BENCH_CACHE:-$HOME/.cache/reprocheck/bench}
-tgz=python3.11_3.11.2.orig.tar.gz
-sha=2411c74bda5bbcfcddaf4531f66d1adc73f247f529aee981b029513aefdbf849
-mkdir -p "$cache"
-if ! echo "$sha  $cache/$tgz" | sha256sum -c --quiet >/dev/null 2>&1; then
-  (cd "$cache" && "$OLDPWD/scripts/apt-source.sh" python3.11)
-  echo "$sha  $cache/$tgz" | sha256sum -c --quiet
-fi
+. scripts/cpython-tarball.sh
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-gzip -dc "$cache/$tgz" > "$work/published.tar"
+gzip -dc "$cpython_tgz" > "$work/published.tar"
 mkdir "$work/tree"
 tar -xf "$work/published.tar" -C "$work/tree"
 # The release's newest file is 13:52; its commit a quarter of an hour earlier.
 tar -C "$work/tree" --sort=name --owner=0 --group=0 --numeric-owner --format=gnu \
   --mtime=2023-02-07T13:40:00Z --clamp-mtime -cf "$work/rebuilt.tar" Python-3.11.2
 gzip -n -c "$work/rebuilt.tar" > "$work/rebuilt.tar.gz"
-cp "$cache/$tgz" "$work/published.tar.gz"
+cp "$cpython_tgz" "$work/published.tar.gz"
 printf 'pair: %s (%d bytes) and %s (%d bytes)\n' published.tar "$(stat -c %s "$work/published.tar")" \
   rebuilt.tar "$(stat -c %s "$work/rebuilt.tar")"
 

@@ -9,22 +9,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/bench-lib.sh
-cache=${REPROCHECK_BENCH_CACHE:-$HOME/.cache/reprocheck/bench}
-tgz=python3.11_3.11.2.orig.tar.gz
-sha=2411c74bda5bbcfcddaf4531f66d1adc73f247f529aee981b029513aefdbf849
-mkdir -p "$cache"
-if ! echo "$sha  $cache/$tgz" | sha256sum -c --quiet >/dev/null 2>&1; then
-  (cd "$cache" && "$OLDPWD/scripts/apt-source.sh" python3.11)
-  echo "$sha  $cache/$tgz" | sha256sum -c --quiet
-fi
-cp "$cache/$tgz" "$work/"
+. scripts/cpython-tarball.sh
+cp "$cpython_tgz" "$work/"
+tgz=$(basename "$cpython_tgz")
 cat > "$work/cpython.toml" <<SPEC
 name = "cpython"
 [image]
 digest = "$digest"
 [source]
 tarball = "$tgz"
-sha256 = "$sha"
+sha256 = "$cpython_sha"
 strip_components = 1
 [build]
 command = "mkdir -p out && find . -path ./out -prune -o -type f -print0 | LC_ALL=C sort -z | xargs -0 cat | sha256sum > out/tree && id -u > out/user"

@@ -2,40 +2,30 @@
 //! Self-contained like each report; every name from a spec is escaped.
 
 use super::{verdict_word, Outcome};
-use crate::report::html::{link, verdict_class, CSS};
+use crate::report::html::{link, page, verdict_class};
 use crate::report::Verdict;
-use maud::{html, Markup, PreEscaped, DOCTYPE};
+use maud::{html, Markup};
 use std::path::Path;
 
 /// The page for the batch whose summary is written in `root`.
 pub fn render(root: &Path, outcomes: &[Outcome]) -> Markup {
     let worst = super::worst(outcomes);
-    html! {
-        (DOCTYPE)
-        html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { "reprocheck: " (outcomes.len()) " specs" }
-                style { (PreEscaped(CSS)) }
-            }
-            body {
-                header {
-                    h1 { span.verdict.(verdict_class(worst)) { (verdict_word(worst)) } " " (crate::diff::plural(outcomes.len(), "spec")) }
-                    p.lede { (counts(outcomes)) }
+    let body = html! {
+        header {
+            h1 { span.verdict.(verdict_class(worst)) { (verdict_word(worst)) } " " (crate::diff::plural(outcomes.len(), "spec")) }
+            p.lede { (counts(outcomes)) }
+        }
+        section {
+            table {
+                thead { tr { th { "spec" } th { "verdict" } th { "culprit / error" } th { "time" } } }
+                tbody {
+                    @for outcome in outcomes { (row(root, outcome)) }
                 }
-                section {
-                    table {
-                        thead { tr { th { "spec" } th { "verdict" } th { "culprit / error" } th { "time" } } }
-                        tbody {
-                            @for outcome in outcomes { (row(root, outcome)) }
-                        }
-                    }
-                }
-                footer { "machine-readable: " a href="summary.json" { "summary.json" } }
             }
         }
-    }
+        footer { "machine-readable: " a href="summary.json" { "summary.json" } }
+    };
+    page(&format!("reprocheck: {} specs", outcomes.len()), body)
 }
 
 fn row(root: &Path, outcome: &Outcome) -> Markup {

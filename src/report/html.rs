@@ -11,8 +11,7 @@ use crate::errors::*;
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 use std::path::Path;
 
-/// The stylesheet every page inlines.
-pub const CSS: &str = include_str!("report.css");
+const CSS: &str = include_str!("report.css");
 /// Differences listed before the rest are folded away.
 const SHOWN_DETAILS: usize = 8;
 /// Outputs shown open before the rest are folded away: a build with
@@ -28,35 +27,41 @@ pub fn write(report: &Report, dir: &Path) -> Result<()> {
 /// The whole page.
 pub fn render(report: &Report) -> Markup {
     let verdict = verdict_name(report.verdict);
+    let body = html! {
+        header {
+            h1 { span.verdict.(verdict_class(report.verdict)) { (verdict) } " " (report.spec.name) }
+            p.lede { (headline(report)) }
+        }
+        @if let Some(error) = &report.error {
+            section.error { h2 { "Error" } pre { (error) } }
+        }
+        (inputs(report))
+        (factor_notes(report))
+        @if let Some(verification) = &report.verification { (verification_section(verification)) }
+        @if let Some(explanation) = &report.explanation { (explanation_section(explanation)) }
+        (differences(report))
+        (runs_table(&report.runs))
+        footer {
+            "reprocheck " (report.tool.version) " · run " code { (report.run_id) }
+            " · " (report.started_at) " → " (report.finished_at)
+            " · machine-readable: " a href="report.json" { "report.json" }
+        }
+    };
+    page(&format!("reprocheck: {} {verdict}", report.spec.name), body)
+}
+
+/// A self-contained page: `title`, the inline stylesheet, and `body`.
+pub fn page(title: &str, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
-                title { "reprocheck: " (report.spec.name) " " (verdict) }
+                title { (title) }
                 style { (PreEscaped(CSS)) }
             }
-            body {
-                header {
-                    h1 { span.verdict.(verdict_class(report.verdict)) { (verdict) } " " (report.spec.name) }
-                    p.lede { (headline(report)) }
-                }
-                @if let Some(error) = &report.error {
-                    section.error { h2 { "Error" } pre { (error) } }
-                }
-                (inputs(report))
-                (factor_notes(report))
-                @if let Some(verification) = &report.verification { (verification_section(verification)) }
-                @if let Some(explanation) = &report.explanation { (explanation_section(explanation)) }
-                (differences(report))
-                (runs_table(&report.runs))
-                footer {
-                    "reprocheck " (report.tool.version) " · run " code { (report.run_id) }
-                    " · " (report.started_at) " → " (report.finished_at)
-                    " · machine-readable: " a href="report.json" { "report.json" }
-                }
-            }
+            body { (body) }
         }
     }
 }
