@@ -28,7 +28,7 @@ SPEC
 measure() { # BIN: prints "wall_s rss_mib builds"
   rm -rf "$work/out"
   /usr/bin/time -f '%e %M' -o "$work/time" "$1" explain "$work/cpython.toml" --out "$work/out" -q >"$work/log" 2>&1 || true
-  read -r wall rss < "$work/time"
+  read -r wall rss < <(tail -n 1 "$work/time")
   builds=$(sed -n 's/.*"builds": \([0-9]*\).*/\1/p' "$work/out/report.json" | head -n1)
   culprit=$(tr -d '\n ' < "$work/out/report.json" | sed -n 's/.*"culprits":\[\[\([^]]*\)\]\].*/\1/p' | head -n1)
   echo "$wall $((rss / 1024)) ${builds:-?} ${culprit:-?}"
