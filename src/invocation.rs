@@ -42,6 +42,13 @@ pub struct CheckOptions {
     pub exclude: Vec<PathBuf>,
 }
 
+impl CheckOptions {
+    /// `--jobs`, or the number of CPUs; at least 1.
+    pub fn jobs_or_cpus(&self) -> usize {
+        self.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())).max(1)
+    }
+}
+
 /// One invocation's inputs, as every pipeline (check, explain, verify) takes them.
 #[derive(Clone, Copy)]
 pub struct Invocation<'a> {

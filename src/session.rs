@@ -115,10 +115,7 @@ impl<'a> Session<'a> {
         let plan = plan::plan(spec, source, &image_id, &report.run_id, runs, requested, &facts);
         report.factors = Some(plan.factors.clone());
         tracing::info!("varied: {}", plan.factors.varied.join(", "));
-        let jobs = options
-            .jobs
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
-            .max(1);
+        let jobs = options.jobs_or_cpus();
         Ok(Session {
             source,
             engine,

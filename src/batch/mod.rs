@@ -307,18 +307,26 @@ pub struct Summary<'a> {
     pub specs: &'a [Outcome],
 }
 
-/// Writes `root/summary.json` and `root/index.html`; returns the index's path.
-pub fn write_summary(root: &Path, outcomes: &[Outcome]) -> Result<PathBuf> {
+/// What [`write_summary`] wrote.
+pub struct Written {
+    /// `root/index.html`.
+    pub index: PathBuf,
+    /// The text of `root/summary.json`.
+    pub json: String,
+}
+
+/// Writes `root/summary.json` and `root/index.html`.
+pub fn write_summary(root: &Path, outcomes: &[Outcome]) -> Result<Written> {
     std::fs::create_dir_all(root).with_context(|| format!("creating {}", root.display()))?;
     let summary = Summary { schema: "reprocheck.batch/v1", worst: worst(outcomes), specs: outcomes };
     let path = root.join("summary.json");
-    let mut json = serde_json::to_vec_pretty(&summary).context("serialising the batch summary")?;
-    json.push(b'\n');
-    std::fs::write(&path, json).with_context(|| format!("writing {}", path.display()))?;
+    let mut json = serde_json::to_string_pretty(&summary).context("serialising the batch summary")?;
+    json.push('\n');
+    std::fs::write(&path, &json).with_context(|| format!("writing {}", path.display()))?;
     let index = root.join("index.html");
     let page = index::render(root, outcomes).into_string();
     std::fs::write(&index, page).with_context(|| format!("writing {}", index.display()))?;
-    Ok(index)
+    Ok(Written { index, json })
 }
 
 #[cfg(test)]

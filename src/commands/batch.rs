@@ -38,8 +38,7 @@ pub async fn run(
     let root = build.out.clone().unwrap_or_else(|| PathBuf::from(reprocheck::results::DEFAULT_RESULTS_ROOT));
     refuse_foreign_index(&root)?;
     let slots = batch::assign(&specs, &root, build.host_paths())?;
-    let jobs =
-        options.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())).max(1);
+    let jobs = options.jobs_or_cpus();
     let total = slots.len();
     if !terminal.progress.is_quiet() {
         reprocheck::errln!("reprocheck: {} specs, {jobs} build(s) at once across them", total);
@@ -66,17 +65,14 @@ pub async fn run(
     };
     let run_one = |slot: Slot| async move { one(slot, options, job, build).await };
     let outcomes = batch::run_pool(slots, jobs, run_one, announce).await;
-    let index = batch::write_summary(&root, &outcomes)?;
+    let written = batch::write_summary(&root, &outcomes)?;
     let worst = batch::worst(&outcomes);
-    let table = batch::table(&outcomes);
+    let table = format!("{}index: {}\n", batch::table(&outcomes), written.index.display());
     if build.json {
-        let summary = root.join("summary.json");
-        let text =
-            std::fs::read_to_string(&summary).with_context(|| format!("reading {}", summary.display()))?;
-        reprocheck::out!("{text}");
-        reprocheck::err!("{table}index: {}\n", index.display());
+        reprocheck::out!("{}", written.json);
+        reprocheck::err!("{table}");
     } else {
-        reprocheck::out!("{table}index: {}\n", index.display());
+        reprocheck::out!("{table}");
     }
     Ok(exit_codes::of_verdict(worst))
 }
