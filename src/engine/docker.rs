@@ -31,6 +31,10 @@ pub struct DockerEngine {
     docker: Docker,
     info: EngineInfo,
     is_podman: bool,
+    /// The `seccomp=` security option, when the profile can be given.
+    seccomp_option: Option<String>,
+    /// Holds the profile file Podman reads (removed with the engine).
+    _seccomp_file: Option<tempfile::NamedTempFile>,
 }
 
 fn client(host: &str, version: &ClientVersion) -> Result<Docker> {
@@ -83,14 +87,16 @@ impl DockerEngine {
         let docker = client(&host, &negotiated)?;
         let is_podman =
             version.components.unwrap_or_default().iter().any(|c| c.name.to_lowercase().contains("podman"));
+        let (seccomp_option, seccomp_file) = seccomp_option(is_podman, &host)?;
         let info = EngineInfo {
             kind: if is_podman { "podman" } else { "docker" }.to_string(),
             version: version.version.unwrap_or_default(),
             api_version: format!("{}.{}", negotiated.major_version, negotiated.minor_version),
+            seccomp_profile: seccomp_option.as_ref().map(|_| super::seccomp::digest()),
             endpoint: host,
         };
         tracing::debug!(?info, "connected to engine");
-        Ok(DockerEngine { docker, info, is_podman })
+        Ok(DockerEngine { docker, info, is_podman, seccomp_option, _seccomp_file: seccomp_file })
     }
 
     /// When `path` in the container is a symlink, a tar stream holding just
@@ -118,6 +124,30 @@ impl DockerEngine {
             .with_context(|| format!("recording the symlink {path}"))?;
         Ok(Some(Bytes::from(builder.into_inner().context("finishing the symlink tar")?)))
     }
+}
+
+/// How [`super::seccomp::profile`] reaches the engine. Docker takes the
+/// profile itself in `seccomp=`; Podman 4 reads the value as a path on its
+/// own host (podman#27710), so a local Podman gets a file written here, and
+/// a remote one keeps its default profile (then `aslr` is not varied and
+/// the probe says why).
+fn seccomp_option(is_podman: bool, host: &str) -> Result<(Option<String>, Option<tempfile::NamedTempFile>)> {
+    let profile = super::seccomp::profile();
+    if !is_podman {
+        return Ok((Some(format!("seccomp={profile}")), None));
+    }
+    if !host.starts_with("unix://") {
+        return Ok((None, None));
+    }
+    let mut file = tempfile::Builder::new()
+        .prefix("reprocheck-seccomp-")
+        .suffix(".json")
+        .tempfile()
+        .context("writing the seccomp profile for Podman")?;
+    std::io::Write::write_all(&mut file, profile.as_bytes())
+        .context("writing the seccomp profile for Podman")?;
+    let option = format!("seccomp={}", file.path().display());
+    Ok((Some(option), Some(file)))
 }
 
 /// The lower of bollard's default API version and the server's.
@@ -216,7 +246,9 @@ impl Engine for DockerEngine {
         let host_config = HostConfig {
             network_mode: Some("none".into()),
             cap_drop: Some(vec!["ALL".into()]),
-            security_opt: Some(vec!["no-new-privileges".into()]),
+            security_opt: Some(
+                ["no-new-privileges".to_string()].into_iter().chain(self.seccomp_option.clone()).collect(),
+            ),
             pids_limit: Some(config.pids_limit),
             memory: Some(config.memory_bytes),
             memory_swap: Some(config.memory_bytes),

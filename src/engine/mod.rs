@@ -6,6 +6,7 @@
 //! [`run`] drives one build through the trait.
 
 pub mod docker;
+pub mod seccomp;
 
 use crate::errors::*;
 use async_trait::async_trait;
@@ -39,6 +40,9 @@ pub struct EngineInfo {
     pub api_version: String,
     /// Where the engine was reached.
     pub endpoint: String,
+    /// The digest of the [`seccomp::profile`] every container runs under,
+    /// or `None` when the engine keeps its own default profile.
+    pub seccomp_profile: Option<String>,
 }
 
 impl EngineInfo {
@@ -174,7 +178,9 @@ impl std::fmt::Debug for Connector {
 /// The operations a backend must provide to run hermetic builds.
 ///
 /// Every container is created with no network, all capabilities dropped and
-/// `no-new-privileges`; a backend that cannot guarantee that must fail `create`.
+/// `no-new-privileges`, under the [`seccomp::profile`] where the engine can
+/// take it ([`EngineInfo::seccomp_profile`]); a backend that cannot
+/// guarantee the rest must fail `create`.
 #[async_trait]
 pub trait Engine: Send + Sync {
     /// Version and endpoint, for the report.

@@ -214,7 +214,7 @@ pub const FACTORS: &[Factor] = &[
         description: "address space layout randomisation",
         control: "disabled (setarch -R)",
         experiment: "enabled",
-        how: "wrapper: setarch personality ADDR_NO_RANDOMIZE",
+        how: "wrapper: setarch personality ADDR_NO_RANDOMIZE, allowed by reprocheck's seccomp profile",
         set_baseline: default_baseline,
         set_control: |s, facts| {
             if facts.can_disable_aslr {
@@ -225,7 +225,7 @@ pub const FACTORS: &[Factor] = &[
         unavailable: |facts| {
             (!facts.can_disable_aslr).then(|| {
                 format!(
-                    "ASLR cannot be disabled in the container ({}); the engine's default seccomp profile forbids personality(ADDR_NO_RANDOMIZE), so every run has ASLR enabled",
+                    "ASLR cannot be disabled in the container ({}): the seccomp profile in force forbids personality(ADDR_NO_RANDOMIZE) (reprocheck's own profile could not be given to this engine), so every run has ASLR enabled",
                     facts.setarch_aslr_error
                 )
             })

@@ -200,11 +200,12 @@ fn cache_key(engine: &dyn Engine, image_id: &str, lib: Option<&Path>) -> String 
         .unwrap_or_default();
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
     let material = format!(
-        "{}|{}|{}|{}|{image_id}|{lib_id}|{cpus}|{PROBE}",
+        "{}|{}|{}|{}|{:?}|{image_id}|{lib_id}|{cpus}|{PROBE}",
         env!("CARGO_PKG_VERSION"),
         info.kind,
         info.version,
-        info.endpoint
+        info.endpoint,
+        info.seccomp_profile
     );
     hex::encode(Sha256::digest(material.as_bytes()))
 }

@@ -57,6 +57,7 @@ impl MemoryEngine {
                 version: "0".into(),
                 api_version: "1.41".into(),
                 endpoint: "memory://".into(),
+                seccomp_profile: None,
             },
             image: image.to_string(),
             build,
