@@ -191,6 +191,7 @@ async fn build_in(
     let run_dir = results.join(crate::results::run_dir(run.index));
     tokio::fs::create_dir(&run_dir).await.with_context(|| format!("creating {}", run_dir.display()))?;
     progress.phase(Phase::Upload);
+    engine::placed::upload(engine, id, &run.files).await?;
     upload_source(engine, id, source).await?;
     tracing::debug!(run = run.index, "uploaded");
     if plan.factors.varied.iter().any(|f| f == "time") {

@@ -5,7 +5,7 @@
 use crate::cleanup::Shutdown;
 use crate::engine::{self, Engine};
 use crate::errors::*;
-use crate::factors::host::FaketimeFiles;
+use crate::factors::host;
 use crate::factors::HostFacts;
 use crate::image;
 use crate::invocation::{CheckOptions, Invocation};
@@ -36,6 +36,8 @@ pub struct Session<'a> {
     progress: Progress,
     shutdown: Shutdown,
     mounts: Vec<BuildMount>,
+    /// The host's libfaketime, read once, for runs that shift the clock.
+    faketime_lib: Option<Arc<[u8]>>,
     scratch: tempfile::TempDir,
     /// Keeps runs with different clocks apart at their start.
     start_gate: run::StartGate,
@@ -85,7 +87,7 @@ impl<'a> Session<'a> {
         let mut facts = if requested.is_empty() {
             HostFacts::default()
         } else {
-            HostFacts::gather(engine.as_ref(), &image_id, &report.run_id, scratch.path()).await?
+            HostFacts::gather(engine.as_ref(), &image_id, &report.run_id).await?
         };
         if requested.iter().any(|f| f == "fileordering") {
             let local = engine.info().is_local();
@@ -112,6 +114,10 @@ impl<'a> Session<'a> {
                 Some(problem) => facts.disorderfs_problem = problem,
             }
         }
+        let faketime_lib = match (&facts.faketime_lib, facts.faketime_works) {
+            (Some(lib), true) => Some(host::read_libfaketime(lib)?),
+            _ => None,
+        };
         let plan = plan::plan(spec, source, &image_id, &report.run_id, runs, requested, &facts);
         report.factors = Some(plan.factors.clone());
         tracing::info!("varied: {}", plan.factors.varied.join(", "));
@@ -126,6 +132,7 @@ impl<'a> Session<'a> {
             progress: options.progress.clone(),
             shutdown,
             mounts: Vec::new(),
+            faketime_lib,
             scratch,
             start_gate: run::StartGate::default(),
             _open: open,
@@ -251,13 +258,12 @@ impl<'a> Session<'a> {
     }
 
     /// Host-side preparation of one run: its scratch directory (returned)
-    /// and libfaketime files.
+    /// and the libfaketime files it gets.
     fn prepare(&mut self, run: &mut RunPlan) -> Result<PathBuf> {
         let dir = self.scratch.path().join(format!("run-{}", run.index));
         std::fs::create_dir(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        let lib = self.plan.facts().faketime_lib.clone();
-        if let (Some(offset), Some(lib)) = (&run.settings.faketime, lib) {
-            run.binds.extend(FaketimeFiles::create(&dir, &lib, offset)?.binds());
+        if let (Some(offset), Some(lib)) = (&run.settings.faketime, &self.faketime_lib) {
+            run.files.extend(host::faketime_files(lib, offset));
         }
         Ok(dir)
     }

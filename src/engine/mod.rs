@@ -6,6 +6,7 @@
 //! [`run`] drives one build through the trait.
 
 pub mod docker;
+pub mod placed;
 pub mod seccomp;
 
 use crate::errors::*;
@@ -111,11 +112,6 @@ pub struct Bind {
 }
 
 impl Bind {
-    /// A read-only mount of `host` at `container`.
-    pub fn read_only(host: &Path, container: &str) -> Bind {
-        Bind { host: host.to_path_buf(), container: container.to_string(), read_only: true }
-    }
-
     /// The `host:container[:ro]` form of the Docker API.
     pub fn to_spec(&self) -> String {
         let ro = if self.read_only { ":ro" } else { "" };

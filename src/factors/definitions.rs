@@ -262,7 +262,7 @@ pub const FACTORS: &[Factor] = &[
         description: "the clock, and the mtimes of files the build writes",
         control: "real",
         experiment: "+398 days (libfaketime; stat not faked), started at least 2 s after the control",
-        how: "host libfaketime via /etc/ld.so.preload, NO_FAKE_STAT=1 in every run; runs with different clocks start 2 s apart",
+        how: "host libfaketime uploaded into the container and named in /etc/ld.so.preload, NO_FAKE_STAT=1 in every run; runs with different clocks start 2 s apart",
         set_baseline: default_baseline,
         // libfaketime shifts only the clock: mtimes the build reads (sources
         // older than SOURCE_DATE_EPOCH, files it preserves with cp -a) stay

@@ -1,12 +1,14 @@
 //! What this host and image can do, found out once per check: a short probe
 //! container on the pinned image, plus a look at the host's tools.
 
-use crate::engine::{Bind, ContainerConfig, Engine, LABEL};
+use crate::engine::placed::PlacedFile;
+use crate::engine::{ContainerConfig, Engine, LABEL};
 use crate::errors::*;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Where the host's libfaketime appears inside experiment containers.
 pub const FAKETIME_IN_CONTAINER: &str = "/usr/lib/reprocheck/libfaketime.so.1";
@@ -45,37 +47,25 @@ pub struct HostFacts {
     pub tools: BTreeMap<String, String>,
 }
 
-/// Files bind-mounted into experiment runs to preload libfaketime.
-#[derive(Debug, Clone)]
-pub struct FaketimeFiles {
-    /// The host library.
-    pub lib: PathBuf,
-    /// A file holding the library's in-container path, for /etc/ld.so.preload.
-    pub preload: PathBuf,
-    /// A file holding the offset, for /etc/faketimerc.
-    pub rc: PathBuf,
+/// The files that make every dynamically linked program in a container see
+/// the clock shifted by `offset`: the host's libfaketime (`lib`, its
+/// contents), `/etc/ld.so.preload` naming it and `/etc/faketimerc` holding
+/// the offset. They are uploaded, not mounted, so a remote engine gets them
+/// too; nothing goes into the environment, so env-leaking builds are
+/// unaffected.
+pub fn faketime_files(lib: &Arc<[u8]>, offset: &str) -> Vec<PlacedFile> {
+    let text = |s: String| Arc::from(s.into_bytes().into_boxed_slice());
+    vec![
+        PlacedFile::new(FAKETIME_IN_CONTAINER, 0o644, lib.clone()),
+        PlacedFile::new("/etc/ld.so.preload", 0o644, text(format!("{FAKETIME_IN_CONTAINER}\n"))),
+        PlacedFile::new("/etc/faketimerc", 0o644, text(format!("{offset}\n"))),
+    ]
 }
 
-impl FaketimeFiles {
-    /// Writes the two small files into `dir`.
-    pub fn create(dir: &Path, lib: &Path, offset: &str) -> Result<FaketimeFiles> {
-        let preload = dir.join("ld.so.preload");
-        let rc = dir.join("faketimerc");
-        std::fs::write(&preload, format!("{FAKETIME_IN_CONTAINER}\n"))
-            .with_context(|| format!("writing {}", preload.display()))?;
-        std::fs::write(&rc, format!("{offset}\n")).with_context(|| format!("writing {}", rc.display()))?;
-        Ok(FaketimeFiles { lib: lib.to_path_buf(), preload, rc })
-    }
-
-    /// The bind mounts that make every dynamically linked program see the offset.
-    /// Nothing goes into the environment, so env-leaking builds are unaffected.
-    pub fn binds(&self) -> Vec<Bind> {
-        vec![
-            Bind::read_only(&self.lib, FAKETIME_IN_CONTAINER),
-            Bind::read_only(&self.preload, "/etc/ld.so.preload"),
-            Bind::read_only(&self.rc, "/etc/faketimerc"),
-        ]
-    }
+/// The contents of the host's libfaketime at `path`.
+pub fn read_libfaketime(path: &Path) -> Result<Arc<[u8]>> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading libfaketime at {}", path.display()))?;
+    Ok(Arc::from(bytes.into_boxed_slice()))
 }
 
 /// The probe script: one `key=value` line per fact.
@@ -92,12 +82,7 @@ impl HostFacts {
     /// The facts for this engine and image: from the cache when an earlier
     /// check probed the same image id with the same engine and libfaketime
     /// (an image id names immutable contents), else probed now and cached.
-    pub async fn gather(
-        engine: &dyn Engine,
-        image_id: &str,
-        run_id: &str,
-        scratch: &Path,
-    ) -> Result<HostFacts> {
+    pub async fn gather(engine: &dyn Engine, image_id: &str, run_id: &str) -> Result<HostFacts> {
         let lib = find_libfaketime();
         let key = cache_key(engine, image_id, lib.as_deref());
         let cached = cache_file(&key).and_then(|f| std::fs::read(f).ok());
@@ -105,7 +90,7 @@ impl HostFacts {
             tracing::debug!("factor probe: cached result for {image_id}");
             return Ok(HostFacts { faketime_lib: lib, ..facts });
         }
-        let facts = Self::probe(engine, image_id, run_id, scratch).await?;
+        let facts = Self::probe(engine, image_id, run_id).await?;
         if let Some(file) = cache_file(&key) {
             // A cache that cannot be written only costs the next check a probe.
             let written = file
@@ -121,13 +106,11 @@ impl HostFacts {
     }
 
     /// Probes the image (one short container) and the host's tools.
-    async fn probe(engine: &dyn Engine, image_id: &str, run_id: &str, scratch: &Path) -> Result<HostFacts> {
+    async fn probe(engine: &dyn Engine, image_id: &str, run_id: &str) -> Result<HostFacts> {
         let mut facts = HostFacts { faketime_lib: find_libfaketime(), ..Default::default() };
-        let local = engine.info().is_local();
-        let mut binds = Vec::new();
-        if let (Some(lib), true) = (&facts.faketime_lib, local) {
-            let files = FaketimeFiles::create(scratch, lib, "+398d")?;
-            binds = files.binds();
+        let mut files = Vec::new();
+        if let Some(lib) = &facts.faketime_lib {
+            files = faketime_files(&read_libfaketime(lib)?, "+398d");
             facts.tools.insert("libfaketime".into(), package_version("libfaketime"));
         }
         let config = ContainerConfig {
@@ -146,11 +129,11 @@ impl HostFacts {
             pids_limit: 64,
             memory_bytes: 256 << 20,
             cpuset: None,
-            binds,
+            binds: Vec::new(),
             log_bytes: 1 << 20,
         };
         let started = std::time::SystemTime::now();
-        let output = probe(engine, &config).await.context("probing the image for factor support")?;
+        let output = probe(engine, &config, &files).await.context("probing the image for factor support")?;
         let now = started.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
         let values: BTreeMap<&str, &str> = output.lines().filter_map(|l| l.split_once('=')).collect();
         let get = |k: &str| values.get(k).copied().unwrap_or("").trim().to_string();
@@ -162,9 +145,8 @@ impl HostFacts {
         facts.image_has_et_locale = get("et") == "yes";
         let shifted = get("date").parse::<i64>().unwrap_or(0) - now;
         facts.faketime_works = shifted > 397 * 86_400 && shifted < 399 * 86_400;
-        facts.faketime_problem = match (&facts.faketime_lib, local) {
-            (None, _) => "no libfaketime on the host (apt-get install libfaketime)".to_string(),
-            (_, false) => "the engine is not local, so host files cannot be mounted".to_string(),
+        facts.faketime_problem = match &facts.faketime_lib {
+            None => "no libfaketime on the host (apt-get install libfaketime)".to_string(),
             _ if facts.faketime_works => String::new(),
             _ => format!("preloading it in the image did not shift the clock: {}", get("date_err")),
         };
@@ -173,10 +155,12 @@ impl HostFacts {
     }
 }
 
-/// Runs the probe container and returns its output; always removes it.
-async fn probe(engine: &dyn Engine, config: &ContainerConfig) -> Result<String> {
+/// Runs the probe container with `files` placed in it and returns its
+/// output; always removes it.
+async fn probe(engine: &dyn Engine, config: &ContainerConfig, files: &[PlacedFile]) -> Result<String> {
     let id = engine.create(config).await?;
     let result = async {
+        crate::engine::placed::upload(engine, &id, files).await?;
         engine.start(&id).await?;
         let code = engine.wait(&id).await?;
         // The probe script prints a few lines; a megabyte is plenty.

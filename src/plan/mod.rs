@@ -5,6 +5,7 @@
 //! is an experiment: each varied factor at its experiment value. Factors that
 //! cannot be applied here are listed with the reason, never dropped silently.
 
+use crate::engine::placed::PlacedFile;
 use crate::engine::Bind;
 use crate::factors::{self, HostFacts, Settings};
 use crate::source::PreparedSource;
@@ -82,6 +83,8 @@ pub struct RunPlan {
     pub memory_bytes: i64,
     /// Host paths mounted into the container.
     pub binds: Vec<Bind>,
+    /// Files uploaded into the container before it starts.
+    pub files: Vec<PlacedFile>,
 }
 
 impl RunPlan {
@@ -155,6 +158,7 @@ pub fn plan(
         pids_limit: spec.limits.pids,
         memory_bytes: spec.limits.memory_bytes,
         binds: Vec::new(),
+        files: Vec::new(),
     };
     let mut not_applied = BTreeMap::new();
     let mut varied = Vec::new();
