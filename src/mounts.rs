@@ -135,8 +135,7 @@ fn orphaned_scratch(path: &str) -> bool {
         let Some(rest) = part.strip_prefix("reprocheck-") else { return false };
         let Some((_, after)) = rest.split_once("-p") else { return false };
         let pid = after.split('-').next().unwrap_or_default();
-        let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap_or_default();
-        pid.parse::<u32>().is_ok() && crate::engine::owner_is_gone(&format!("{pid}@{}", boot.trim()))
+        pid.parse::<u32>().is_ok_and(|pid| crate::engine::owner_is_gone(&crate::engine::owner_of_pid(pid)))
     })
 }
 

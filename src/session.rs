@@ -51,8 +51,9 @@ impl<'a> Session<'a> {
     pub async fn open(invocation: Invocation<'a>, runs: u32, report: &mut Report) -> Result<Session<'a>> {
         let Invocation { spec, source, options, out, mode, .. } = invocation;
         let shutdown = Shutdown::install()?;
-        let open = crate::cleanup::OpenRun::new(&report.run_id, options.engine.endpoint());
         let engine: Arc<dyn Engine> = options.engine.connect().await?;
+        let reconnect = options.engine.reconnect_endpoint(engine.as_ref());
+        let open = crate::cleanup::OpenRun::new(&report.run_id, reconnect.as_deref());
         report.engine = Some(engine.info().clone());
         sweep_orphans(engine.as_ref(), &options.progress).await;
         let info = engine.info();

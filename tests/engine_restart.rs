@@ -41,7 +41,7 @@ fn engine_process(kind: &str) -> (i32, Vec<String>) {
 fn wait_for_engine(within: Duration) {
     let deadline = Instant::now() + within;
     while block(reprocheck::engine::docker::DockerEngine::connect(
-        &reprocheck::engine::docker::endpoint_from_env(),
+        &reprocheck::engine::endpoint::from_environment(&reprocheck::engine::endpoint::ProcessEnv).unwrap(),
     ))
     .is_err()
     {
@@ -98,7 +98,8 @@ fn an_engine_restart_mid_build_is_reported_and_cleaned_up() {
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert_eq!(run.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("stopped answering"), "the error says what happened: {stderr}");
-    let endpoint = reprocheck::engine::docker::endpoint_from_env();
+    let endpoint =
+        reprocheck::engine::endpoint::from_environment(&reprocheck::engine::endpoint::ProcessEnv).unwrap();
     let engine = reprocheck::engine::docker::DockerEngine::connect(&endpoint);
     let left = block(async { engine.await.unwrap().list_owned(&owner).await.unwrap() });
     assert!(left.is_empty(), "containers left after the restart: {left:?}\n{stderr}");

@@ -3,7 +3,7 @@
 //! Podman's Docker-compatible socket goes through the same code; its quirks are
 //! handled here and nowhere else.
 
-use super::{ByteStream, ContainerConfig, Engine, EngineInfo, ImageInfo, LABEL, OWNER_LABEL};
+use super::{endpoint, ByteStream, ContainerConfig, Engine, EngineInfo, ImageInfo, LABEL, OWNER_LABEL};
 use crate::errors::*;
 use async_trait::async_trait;
 use bollard::models::{ContainerCreateBody, HostConfig, HostConfigLogConfig, ResourcesUlimits};
@@ -18,8 +18,6 @@ use futures_util::{StreamExt, TryStreamExt};
 use std::path::Path;
 use std::time::Duration;
 
-/// Where Docker listens when `DOCKER_HOST` is unset.
-const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
 /// How long to wait for the first answer before calling the engine unreachable.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// bollard's per-request timeout. Waiting on a build is one long request, so
@@ -37,43 +35,63 @@ pub struct DockerEngine {
     _seccomp_file: Option<tempfile::NamedTempFile>,
 }
 
+/// A client for `host`: a Unix socket, plain or TLS TCP (TLS material by the
+/// Docker CLI's conventions, see [`endpoint`]), or SSH (the system `ssh`
+/// runs `docker system dial-stdio` on the remote host, as the Docker CLI does).
 fn client(host: &str, version: &ClientVersion) -> Result<Docker> {
     let docker = if host.starts_with("unix://") {
         Docker::connect_with_unix(host, REQUEST_TIMEOUT_SECS, version)
-    } else if host.starts_with("tcp://") || host.starts_with("http://") {
-        Docker::connect_with_http(host, REQUEST_TIMEOUT_SECS, version)
+    } else if host.starts_with("tcp://") || host.starts_with("http://") || host.starts_with("https://") {
+        match endpoint::tls_files(&endpoint::ProcessEnv, host)? {
+            Some(tls) => {
+                Docker::connect_with_ssl(host, &tls.key, &tls.cert, &tls.ca, REQUEST_TIMEOUT_SECS, version)
+            }
+            None => Docker::connect_with_http(host, REQUEST_TIMEOUT_SECS, version),
+        }
+    } else if host.starts_with("ssh://") {
+        return super::ssh::client(host, REQUEST_TIMEOUT_SECS, version);
     } else {
-        bail!("DOCKER_HOST={host} is not supported; use unix:///path/to/socket or tcp://host:port")
+        bail!(
+            "the engine endpoint {host} is not supported\n\
+             help: use unix:///path/to/socket, tcp://host:port (TLS with DOCKER_TLS_VERIFY=1) or ssh://user@host[:port]"
+        )
     };
     docker.with_context(|| format!("cannot set up a client for {host}"))
 }
 
 /// The error for an engine that does not answer, with how to fix it.
 fn unreachable(host: &str, cause: impl std::fmt::Display) -> Error {
-    anyhow!(
-        "cannot reach a container engine at {host}: {cause}\n\
-         help: start Docker (`systemctl start docker`, or `dockerd --bridge=none --iptables=false &`),\n\
+    let help = if host.starts_with("ssh://") {
+        "help: check that `ssh HOST docker version` works without a password prompt (key in ssh-agent or ~/.ssh/config;\n\
+         \x20     the host key known), and that the remote user may use the engine's socket"
+    } else if host.starts_with("tcp://") || host.starts_with("https://") {
+        "help: check that the daemon listens there (`dockerd -H tcp://0.0.0.0:2376 --tlsverify ...`) and, for TLS,\n\
+         \x20     that DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH hold a ca.pem that signed the daemon's certificate\n\
+         \x20     and a cert.pem/key.pem the daemon trusts"
+    } else {
+        "help: start Docker (`systemctl start docker`, or `dockerd --bridge=none --iptables=false &`),\n\
          \x20     or point DOCKER_HOST at a running engine, e.g. DOCKER_HOST=unix:///run/podman/podman.sock\n\
          \x20     after `podman system service --time=0 &`"
-    )
-}
-
-/// The endpoint when none is given: `$DOCKER_HOST`, else the default socket.
-pub fn endpoint_from_env() -> String {
-    std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty()).unwrap_or_else(|| DEFAULT_HOST.to_string())
+    };
+    anyhow!("cannot reach a container engine at {host}: {cause}\n{help}")
 }
 
 impl DockerEngine {
     /// Connects to the Docker API (Docker or Podman) at `host`
-    /// (`unix:///path` or `tcp://host:port`), failing within a few seconds
-    /// with advice when nothing answers, and negotiates the API version.
+    /// (`unix:///path`, `tcp://host:port` or `ssh://user@host[:port]`),
+    /// failing within a few seconds with advice when nothing answers, and
+    /// negotiates the API version.
     pub async fn connect(host: &str) -> Result<DockerEngine> {
         let host = host.to_string();
-        let docker = client(&host, API_DEFAULT_VERSION).map_err(|e| unreachable(&host, format!("{e:#}")))?;
+        let docker = client(&host, API_DEFAULT_VERSION)?;
+        if host.starts_with("ssh://") {
+            // In ssh's own words: why the login or the remote docker failed.
+            super::ssh::preflight(&host).await.map_err(|e| unreachable(&host, format!("{e:#}")))?;
+        }
         // Ping first: it is cheap everywhere, while /version is slow on Podman.
         match tokio::time::timeout(CONNECT_TIMEOUT, docker.ping()).await {
             Ok(Ok(_)) => {}
-            Ok(Err(e)) => return Err(unreachable(&host, e)),
+            Ok(Err(e)) => return Err(unreachable(&host, error_chain(&e))),
             Err(_) => {
                 return Err(unreachable(&host, format!("no answer within {}s", CONNECT_TIMEOUT.as_secs())))
             }
@@ -148,6 +166,22 @@ fn seccomp_option(is_podman: bool, host: &str) -> Result<(Option<String>, Option
         .context("writing the seccomp profile for Podman")?;
     let option = format!("seccomp={}", file.path().display());
     Ok((Some(option), Some(file)))
+}
+
+/// `error` with its sources: bollard's own message leaves out why a TLS or
+/// SSH connection failed.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// The lower of bollard's default API version and the server's.

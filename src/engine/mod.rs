@@ -6,8 +6,10 @@
 //! [`run`] drives one build through the trait.
 
 pub mod docker;
+pub mod endpoint;
 pub mod placed;
 pub mod seccomp;
+pub mod ssh;
 
 use crate::errors::*;
 use async_trait::async_trait;
@@ -20,14 +22,33 @@ use std::sync::Arc;
 /// The label every container reprocheck creates carries; its value is the run id.
 pub const LABEL: &str = "reprocheck";
 
-/// The label naming the process that created a container: `PID@BOOT_ID`, so
-/// leftovers of a process that is gone can be told from a live run's.
+/// The label naming the process that created a container:
+/// `PID@BOOT_ID@MACHINE_ID`, so leftovers of a process that is gone can be
+/// told from a live run's, and a remote engine's containers made by
+/// another machine are never taken for this one's.
 pub const OWNER_LABEL: &str = "reprocheck.owner";
 
 /// This process's [`OWNER_LABEL`] value.
 pub fn owner() -> String {
-    let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap_or_default();
-    format!("{}@{}", std::process::id(), boot.trim())
+    owner_of_pid(std::process::id())
+}
+
+/// The [`OWNER_LABEL`] value of process `pid` on this machine.
+pub fn owner_of_pid(pid: u32) -> String {
+    format!("{pid}@{}@{}", boot_id(), machine_id())
+}
+
+fn boot_id() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap_or_default().trim().to_string()
+}
+
+/// `/etc/machine-id`, else the host name.
+fn machine_id() -> String {
+    let id = std::fs::read_to_string("/etc/machine-id").unwrap_or_default().trim().to_string();
+    if !id.is_empty() {
+        return id;
+    }
+    std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default().trim().to_string()
 }
 
 /// What the engine says about itself, for the report.
@@ -127,30 +148,39 @@ pub type ByteStream = BoxStream<'static, std::io::Result<Bytes>>;
 /// claimed, so a bad spec never contacts an engine).
 #[derive(Clone)]
 pub enum Connector {
-    /// The Docker API (Docker or Podman) at this endpoint.
-    Docker(String),
+    /// The Docker API (Docker or Podman) at the endpoint `--engine-socket`
+    /// gave, else the one the environment names ([`endpoint::from_environment`]).
+    Docker(Option<String>),
     /// An engine that is already open, e.g. an in-process one in tests.
     Open(Arc<dyn Engine>),
 }
 
 impl Connector {
-    /// `--engine-socket` when given, else `$DOCKER_HOST`, else the default socket.
+    /// `--engine-socket` when given; else `DOCKER_HOST`, the Docker context
+    /// or the default socket, read when connecting.
     pub fn docker(endpoint: Option<String>) -> Connector {
-        Connector::Docker(endpoint.unwrap_or_else(docker::endpoint_from_env))
+        Connector::Docker(endpoint)
     }
 
     /// Connects (or hands out the open engine).
     pub async fn connect(&self) -> Result<Arc<dyn Engine>> {
         match self {
-            Connector::Docker(host) => Ok(Arc::new(docker::DockerEngine::connect(host).await?)),
+            Connector::Docker(flag) => {
+                let host = match flag {
+                    Some(host) => host.clone(),
+                    None => endpoint::from_environment(&endpoint::ProcessEnv)?,
+                };
+                Ok(Arc::new(docker::DockerEngine::connect(&host).await?))
+            }
             Connector::Open(engine) => Ok(engine.clone()),
         }
     }
 
-    /// The endpoint a fresh connection can reach after a panic, if any.
-    pub fn endpoint(&self) -> Option<&str> {
+    /// The endpoint a fresh connection can reach after a panic: that of
+    /// `engine`, which this connector opened, unless it is an open engine.
+    pub fn reconnect_endpoint(&self, engine: &dyn Engine) -> Option<String> {
         match self {
-            Connector::Docker(host) => Some(host),
+            Connector::Docker(_) => Some(engine.info().endpoint.clone()),
             Connector::Open(_) => None,
         }
     }
@@ -165,7 +195,9 @@ impl Default for Connector {
 impl std::fmt::Debug for Connector {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Connector::Docker(host) => write!(f, "Docker({host})"),
+            Connector::Docker(flag) => {
+                write!(f, "Docker({})", flag.as_deref().unwrap_or("from the environment"))
+            }
             Connector::Open(engine) => write!(f, "Open({})", engine.info().endpoint),
         }
     }
@@ -237,15 +269,20 @@ pub trait Engine: Send + Sync {
     async fn list_owners(&self) -> Result<Vec<(String, Option<String>)>>;
 }
 
-/// Whether the process an [`OWNER_LABEL`] value names (`PID@BOOT_ID`) is
-/// gone: another boot, or no such PID now. A PID reused by some other
-/// process counts as alive, so nothing of a live reprocheck is ever taken.
-/// Values that are not of that form are never orphans.
+/// Whether the process an [`OWNER_LABEL`] value names is gone: this
+/// machine, and another boot or no such PID now. A PID reused by some
+/// other process counts as alive, so nothing of a live reprocheck is ever
+/// taken; another machine's containers (a shared remote engine) are never
+/// judged. Values that are not of that form are never orphans; the older
+/// `PID@BOOT_ID` form counts as this machine's.
 pub fn owner_is_gone(owner: &str) -> bool {
-    let Some((pid, boot)) = owner.split_once('@') else { return false };
+    let mut parts = owner.split('@');
+    let (Some(pid), Some(boot), machine) = (parts.next(), parts.next(), parts.next()) else { return false };
     let Ok(pid) = pid.parse::<i32>() else { return false };
-    let this_boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap_or_default();
-    if boot != this_boot.trim() {
+    if machine.is_some_and(|m| m != machine_id()) {
+        return false;
+    }
+    if boot != boot_id() {
         return true;
     }
     // SAFETY: signal 0 only checks that the process exists.
@@ -384,6 +421,17 @@ pub fn append_capped(log: &mut Vec<u8>, chunk: &[u8], max_bytes: u64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_this_machines_gone_processes_are_orphans() {
+        assert!(!owner_is_gone(&owner()), "this process is alive");
+        let dead = owner_of_pid(u32::MAX / 2);
+        assert!(owner_is_gone(&dead), "{dead}");
+        let other_machine = format!("{}@{}@another-machine", u32::MAX / 2, boot_id());
+        assert!(!owner_is_gone(&other_machine), "a shared engine's other clients are not judged");
+        assert!(owner_is_gone(&format!("{}@another-boot", u32::MAX / 2)), "the older form is this machine's");
+        assert!(!owner_is_gone("not-an-owner"));
+    }
 
     #[test]
     fn a_rotated_engine_copy_never_replaces_the_followed_start() {

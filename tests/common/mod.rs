@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod memory;
+pub mod remote;
 
 use reprocheck::engine::docker::DockerEngine;
 use reprocheck::engine::Engine;
@@ -26,7 +27,9 @@ pub const SKIP_VARIABLE: &str = "REPROCHECK_SKIP_ENGINE_TESTS";
 /// unless REPROCHECK_SKIP_ENGINE_TESTS=1 asks to skip: then a SKIPPED line
 /// goes straight to the terminal (libtest hides a passing test's output).
 pub fn engine() -> Option<DockerEngine> {
-    match block(DockerEngine::connect(&reprocheck::engine::docker::endpoint_from_env())) {
+    match block(DockerEngine::connect(
+        &reprocheck::engine::endpoint::from_environment(&reprocheck::engine::endpoint::ProcessEnv).unwrap(),
+    )) {
         Ok(engine) => Some(engine),
         Err(e) if std::env::var(SKIP_VARIABLE).as_deref() == Ok("1") => {
             skipped(&format!("no container engine ({e:#}); {SKIP_VARIABLE}=1"));
@@ -195,8 +198,7 @@ pub fn report(dir: &Path) -> serde_json::Value {
 /// Containers still carrying the label of `run_id`.
 /// The owner label value of the containers a child reprocheck creates.
 pub fn owner_of(child: &std::process::Child) -> String {
-    let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap();
-    format!("{}@{}", child.id(), boot.trim())
+    reprocheck::engine::owner_of_pid(child.id())
 }
 
 /// The mounts in /proc/mounts that lie under `dir`: the mounts of a

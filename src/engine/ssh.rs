@@ -1,0 +1,210 @@
+//! The Docker API over SSH, reached the way the Docker CLI reaches it: each
+//! HTTP connection is `ssh [-l USER] [-p PORT] HOST -- docker system
+//! dial-stdio`, through the user's own ssh (keys, agent, known hosts,
+//! `~/.ssh/config`). ssh never prompts (`BatchMode=yes`) and gives up on an
+//! unreachable host after 5 s.
+
+use crate::errors::*;
+use bollard::{BollardRequest, ClientVersion, Docker};
+use bytes::Bytes;
+use http_body_util::{Either, Full, StreamBody};
+use hyper::body::Frame;
+use hyper_util::client::legacy::connect::{Connected, Connection};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use std::future::Future;
+use std::pin::Pin;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
+use std::time::Duration;
+
+/// bollard's request body type (not exported by name).
+type Body = Either<
+    Full<Bytes>,
+    StreamBody<Pin<Box<dyn futures_util::Stream<Item = Result<Frame<Bytes>, std::io::Error>> + Send>>>,
+>;
+
+/// How long the first contact may take.
+const PREFLIGHT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// `ssh://[USER@]HOST[:PORT]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SshTarget {
+    user: Option<String>,
+    host: String,
+    port: Option<u16>,
+}
+
+impl SshTarget {
+    /// Parses an `ssh://` endpoint; a path after the host is refused, as
+    /// the Docker CLI does.
+    pub fn parse(url: &str) -> Result<SshTarget> {
+        let rest = url.strip_prefix("ssh://").with_context(|| format!("{url} is not an ssh:// endpoint"))?;
+        ensure!(
+            !rest.contains('/') || rest.ends_with('/') && rest.matches('/').count() == 1,
+            "{url}: an ssh endpoint names a host, not a path (ssh://[user@]host[:port])"
+        );
+        let rest = rest.trim_end_matches('/');
+        let (user, host_port) = match rest.rsplit_once('@') {
+            Some((user, host)) => (Some(user.to_string()), host),
+            None => (None, rest),
+        };
+        let (host, port) = match host_port.rsplit_once(':') {
+            Some((host, port)) if !host.contains(':') || host.ends_with(']') => {
+                let port =
+                    port.parse::<u16>().with_context(|| format!("{url}: {port:?} is not a port number"))?;
+                (host.trim_start_matches('[').trim_end_matches(']'), Some(port))
+            }
+            _ => (host_port, None),
+        };
+        ensure!(!host.is_empty() && !host.starts_with('-'), "{url}: no host name (ssh://[user@]host[:port])");
+        ensure!(!user.as_deref().is_some_and(|u| u.is_empty() || u.starts_with('-')), "{url}: bad user name");
+        Ok(SshTarget { user, host: host.to_string(), port })
+    }
+
+    /// `ssh` with the options and destination, up to the remote command.
+    fn command(&self) -> tokio::process::Command {
+        let mut cmd = tokio::process::Command::new("ssh");
+        cmd.args(["-o", "BatchMode=yes", "-o", "ConnectTimeout=5", "-T"]);
+        if let Some(user) = &self.user {
+            cmd.arg("-l").arg(user);
+        }
+        if let Some(port) = self.port {
+            cmd.arg("-p").arg(port.to_string());
+        }
+        cmd.arg("--").arg(&self.host);
+        cmd.kill_on_drop(true);
+        cmd
+    }
+}
+
+/// Runs `docker version` on the remote host, so that a failure to log in
+/// or to reach the engine there is reported in ssh's and docker's words
+/// within [`PREFLIGHT_TIMEOUT`].
+pub async fn preflight(url: &str) -> Result<()> {
+    let target = SshTarget::parse(url)?;
+    let mut cmd = target.command();
+    cmd.args(["docker", "version", "--format", "{{.Server.Version}}"]);
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let output = tokio::time::timeout(PREFLIGHT_TIMEOUT, cmd.output())
+        .await
+        .map_err(|_| anyhow!("ssh gave no answer within {} s", PREFLIGHT_TIMEOUT.as_secs()))?
+        .context("running ssh (apt-get install openssh-client)")?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        bail!("`ssh ... docker version` failed ({}): {}", output.status, stderr.trim());
+    }
+    Ok(())
+}
+
+/// A client for `url` whose connections are ssh processes.
+pub fn client(url: &str, timeout_secs: u64, version: &ClientVersion) -> Result<Docker> {
+    let connector = SshConnector { target: Arc::new(SshTarget::parse(url)?) };
+    let client: Client<SshConnector, Body> = Client::builder(TokioExecutor::new()).build(connector);
+    let transport = move |request: BollardRequest| {
+        let client = client.clone();
+        async move { client.request(request).await.map_err(bollard::errors::Error::from) }
+    };
+    Docker::connect_with_custom_transport(transport, Some("http://ssh.invalid"), timeout_secs, version)
+        .with_context(|| format!("cannot set up a client for {url}"))
+}
+
+/// Opens one `docker system dial-stdio` per connection.
+#[derive(Clone)]
+struct SshConnector {
+    target: Arc<SshTarget>,
+}
+
+impl tower_service::Service<hyper::Uri> for SshConnector {
+    type Response = SshIo;
+    type Error = std::io::Error;
+    type Future = Pin<Box<dyn Future<Output = std::io::Result<SshIo>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut TaskContext<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _: hyper::Uri) -> Self::Future {
+        let mut cmd = self.target.command();
+        cmd.args(["docker", "system", "dial-stdio"]);
+        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::null());
+        Box::pin(async move {
+            let mut child = cmd.spawn()?;
+            let (Some(stdout), Some(stdin)) = (child.stdout.take(), child.stdin.take()) else {
+                return Err(std::io::Error::other("ssh started without pipes"));
+            };
+            Ok(SshIo { io: TokioIo::new(tokio::io::join(stdout, stdin)), _child: child })
+        })
+    }
+}
+
+/// One connection: the ssh process's stdout and stdin. The process is
+/// killed when the connection is dropped.
+struct SshIo {
+    io: TokioIo<tokio::io::Join<tokio::process::ChildStdout, tokio::process::ChildStdin>>,
+    _child: tokio::process::Child,
+}
+
+impl Connection for SshIo {
+    fn connected(&self) -> Connected {
+        Connected::new()
+    }
+}
+
+impl hyper::rt::Read for SshIo {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        buf: hyper::rt::ReadBufCursor<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl hyper::rt::Write for SshIo {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_parse_as_the_docker_cli_reads_them() {
+        let t = |user: Option<&str>, host: &str, port: Option<u16>| SshTarget {
+            user: user.map(str::to_string),
+            host: host.to_string(),
+            port,
+        };
+        assert_eq!(
+            SshTarget::parse("ssh://builder@127.0.0.1:2222").unwrap(),
+            t(Some("builder"), "127.0.0.1", Some(2222))
+        );
+        assert_eq!(SshTarget::parse("ssh://rebuilder").unwrap(), t(None, "rebuilder", None));
+        assert_eq!(SshTarget::parse("ssh://u@[::1]:22/").unwrap(), t(Some("u"), "::1", Some(22)));
+        for bad in [
+            "ssh://",
+            "ssh://host:port",
+            "ssh://host/var/run/docker.sock",
+            "ssh://-oProxyCommand=x",
+            "ssh://@h",
+        ] {
+            assert!(SshTarget::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

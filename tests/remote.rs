@@ -1,0 +1,260 @@
+//! Remote engines, on loopback: the detection matrix through a TLS endpoint
+//! (client certificates, DOCKER_TLS_VERIFY/DOCKER_CERT_PATH) and through an
+//! SSH endpoint (`docker system dial-stdio`), each against the engine under
+//! test. Created containers must have no host bind mount, and the factors
+//! varied must be those of the local socket, except what needs the engine's
+//! host (named, with the reason).
+
+mod common;
+
+use common::remote::{have, SshEndpoint, TlsEndpoint};
+use common::*;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+/// One fixture per factor, each leaking exactly that factor (tests/factors.rs).
+const MATRIX: &[(&str, &str)] = &[
+    ("leak-environment", "environment"),
+    ("leak-build_path", "build_path"),
+    ("leak-user", "user"),
+    ("leak-umask", "umask"),
+    ("leak-locales", "locales"),
+    ("leak-timezone", "timezone"),
+    ("leak-home", "home"),
+    ("leak-exec_path", "exec_path"),
+    ("leak-domain_host", "domain_host"),
+    ("leak-num_cpus", "num_cpus"),
+    ("leak-kernel", "kernel"),
+    ("leak-aslr", "aslr"),
+    ("leak-fileordering", "fileordering"),
+    ("leak-time-date", "time"),
+];
+
+/// How a test reaches the remote endpoint.
+trait Remote {
+    fn point(&self, cmd: &mut Command);
+}
+
+impl Remote for TlsEndpoint {
+    fn point(&self, cmd: &mut Command) {
+        cmd.env("DOCKER_HOST", &self.host).env("DOCKER_TLS_VERIFY", "1").env("DOCKER_CERT_PATH", &self.certs);
+    }
+}
+
+impl Remote for SshEndpoint {
+    fn point(&self, cmd: &mut Command) {
+        self.apply(cmd);
+    }
+}
+
+fn check_through(remote: &dyn Remote, case: &Case, args: &[&str]) -> Output {
+    let mut cmd = case.check_cmd(args);
+    remote.point(&mut cmd);
+    cmd.output().expect("running reprocheck")
+}
+
+/// Factors that need the engine's host, so cannot vary through a remote
+/// endpoint yet: fileordering (a host disorderfs directory, bind-mounted),
+/// and on Podman aslr (Podman reads a seccomp profile from its own host).
+fn needs_the_engine_host(kind: &str) -> &'static [&'static str] {
+    match kind {
+        "podman" => &["fileordering", "aslr"],
+        _ => &["fileordering"],
+    }
+}
+
+fn matrix_through(remote: &dyn Remote, kind: &str) {
+    let host_only = needs_the_engine_host(kind);
+    for (fixture_name, factor) in MATRIX {
+        let case = Case::new(fixture_name, SH_BUILD);
+        let run = check_through(remote, &case, &["--vary", factor]);
+        let report = case.report();
+        assert_ne!(
+            report["engine"]["endpoint"].as_str(),
+            Some("unix:///var/run/docker.sock"),
+            "{}",
+            show(&run)
+        );
+        if let Some(reason) = report["factors"]["not_applied"][factor].as_str() {
+            assert!(
+                host_only.contains(factor),
+                "{factor} must vary through a remote endpoint, but: {reason}"
+            );
+            assert!(
+                String::from_utf8_lossy(&run.stdout).contains(&format!("not varied: {factor}: ")),
+                "{}",
+                show(&run)
+            );
+            continue;
+        }
+        assert_eq!(run.status.code(), Some(1), "varying {factor} must flag {fixture_name}: {}", show(&run));
+        if *factor == "aslr" {
+            continue; // with ASLR on in every run, the fixture differs whatever else varies
+        }
+        let case = Case::new(fixture_name, SH_BUILD);
+        let run = check_through(remote, &case, &["--vary", &format!("-{factor}")]);
+        assert_eq!(
+            run.status.code(),
+            Some(0),
+            "every factor but {factor} must pass {fixture_name}: {}",
+            show(&run)
+        );
+    }
+}
+
+/// Runs an all-factor check of the sleeper through `remote`, inspects its
+/// containers on the engine while they run, and returns the factors varied.
+fn containers_have_no_host_mounts(
+    remote: &dyn Remote,
+    engine: &reprocheck::engine::docker::DockerEngine,
+) -> Vec<String> {
+    let case = Case::new("sleeper", &format!("{SH_BUILD}\ntimeout = \"20s\""));
+    let mut cmd = case.check_cmd(&[]);
+    remote.point(&mut cmd);
+    let mut child =
+        cmd.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let owner = owner_of(&child);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let ids = loop {
+        let ids = block(reprocheck::engine::Engine::list_owned(engine, &owner)).unwrap();
+        if ids.len() >= 2 {
+            break ids;
+        }
+        assert!(Instant::now() < deadline, "the build containers never appeared");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let socket = format!("unix://{}", common::remote::engine_socket().display());
+    for id in &ids {
+        let inspect = Command::new("docker")
+            .args(["-H", &socket, "inspect", "--format", "{{json .HostConfig.Binds}} {{len .Mounts}}", id])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&inspect.stdout).trim().to_string();
+        assert!(inspect.status.success(), "{}", show(&inspect));
+        assert_eq!(text, "null 0", "container {id} has host mounts");
+    }
+    let _ = unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    child.wait().unwrap();
+    case.report()["factors"]["varied"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The factors an all-factor check varies on the local socket.
+fn varied_locally() -> Vec<String> {
+    let case = Case::new("clean", SH_BUILD);
+    let run = case.check(&[]);
+    assert_eq!(run.status.code(), Some(0), "{}", show(&run));
+    case.report()["factors"]["varied"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap().to_string())
+        .collect()
+}
+
+fn same_factors_but_host_only(remote: Vec<String>, local: Vec<String>, kind: &str) {
+    let expected: Vec<String> =
+        local.into_iter().filter(|f| !needs_the_engine_host(kind).contains(&f.as_str())).collect();
+    assert_eq!(remote, expected, "the factors varied through the remote endpoint");
+}
+
+#[test]
+fn tls_endpoint_runs_the_matrix_with_no_host_mounts() {
+    let Some(engine) = ready_engine() else { return };
+    if !have("openssl") {
+        return;
+    }
+    let kind = reprocheck::engine::Engine::info(&engine).kind.clone();
+    let tls = TlsEndpoint::start();
+    let varied = containers_have_no_host_mounts(&tls, &engine);
+    same_factors_but_host_only(varied, varied_locally(), &kind);
+    matrix_through(&tls, &kind);
+}
+
+#[test]
+fn ssh_endpoint_runs_the_matrix_with_no_host_mounts() {
+    let Some(engine) = ready_engine() else { return };
+    if !have("sshd") || !have("ssh") || !have("docker") {
+        return;
+    }
+    let kind = reprocheck::engine::Engine::info(&engine).kind.clone();
+    let ssh = SshEndpoint::start();
+    let varied = containers_have_no_host_mounts(&ssh, &engine);
+    same_factors_but_host_only(varied, varied_locally(), &kind);
+    matrix_through(&ssh, &kind);
+    let _ = ssh.log();
+}
+
+/// `reprocheck check` against `endpoint` with `env`; the error must come
+/// within 5 s (plus process start) and contain each of `expected`.
+fn fails_fast(env: &[(&str, &str)], expected: &[&str]) {
+    let case = Case::new("clean", SH_BUILD);
+    let mut cmd = case.check_cmd(&[]);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let started = Instant::now();
+    let run = cmd.output().unwrap();
+    let took = started.elapsed();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(2), "{}", show(&run));
+    assert!(took < Duration::from_secs(7), "took {took:?}: {stderr}");
+    for text in expected {
+        assert!(stderr.contains(text), "{text:?} missing: {stderr}");
+    }
+}
+
+#[test]
+fn remote_endpoint_errors_name_the_endpoint_and_the_cause_within_5_s() {
+    let Some(_engine) = ready_engine() else { return };
+    if !have("openssl") || !have("sshd") {
+        return;
+    }
+    let tls = TlsEndpoint::start();
+    let certs = tls.certs.display().to_string();
+    let host = tls.host.as_str();
+    // Another CA's certificate: the client refuses the server.
+    let other = TlsEndpoint::start();
+    let other_certs = other.certs.display().to_string();
+    let _ = other.dir();
+    fails_fast(
+        &[("DOCKER_HOST", host), ("DOCKER_TLS_VERIFY", "1"), ("DOCKER_CERT_PATH", &other_certs)],
+        &[host, "certificate"],
+    );
+    // Plain HTTP to a TLS endpoint.
+    fails_fast(&[("DOCKER_HOST", host)], &[host]);
+    // Missing client files.
+    let empty = tempfile::tempdir().unwrap();
+    fails_fast(
+        &[
+            ("DOCKER_HOST", host),
+            ("DOCKER_TLS_VERIFY", "1"),
+            ("DOCKER_CERT_PATH", empty.path().to_str().unwrap()),
+        ],
+        &["ca.pem does not exist", "DOCKER_CERT_PATH"],
+    );
+    // Nothing listening.
+    let closed = format!(
+        "tcp://127.0.0.1:{}",
+        std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    );
+    fails_fast(
+        &[("DOCKER_HOST", &closed), ("DOCKER_TLS_VERIFY", "1"), ("DOCKER_CERT_PATH", &certs)],
+        &[&closed],
+    );
+    // SSH with a key the server does not accept.
+    let ssh = SshEndpoint::start();
+    let state = ssh.state.display().to_string();
+    fails_fast(
+        &[
+            ("DOCKER_HOST", &ssh.host.replace("root@", "nobody@")),
+            ("PATH", &ssh.path),
+            ("XDG_STATE_HOME", &state),
+        ],
+        &["127.0.0.1", "Permission denied"],
+    );
+}
