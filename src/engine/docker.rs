@@ -56,7 +56,8 @@ fn client(host: &str, version: &ClientVersion) -> Result<Docker> {
              help: use unix:///path/to/socket, tcp://host:port (TLS with DOCKER_TLS_VERIFY=1) or ssh://user@host[:port]"
         )
     };
-    docker.with_context(|| format!("cannot set up a client for {host}"))
+    // bollard checks a unix socket's existence here, before any request.
+    docker.map_err(|error| unreachable(host, error_chain(&error)))
 }
 
 /// The error for an engine that does not answer, with how to fix it.
