@@ -18,8 +18,10 @@ Exit codes: 0 reproducible/verified, 1 unreproducible/not verified, 2 error.\n\
 The results (report.json, report.html, logs, outputs) go to reprocheck-out/<name> unless --out says otherwise."
 )]
 pub struct Cli {
-    /// The engine's API socket: a path (`/run/podman/podman.sock`) or a URL
-    /// (`unix://...`, `tcp://...`). Default: $DOCKER_HOST, else /var/run/docker.sock.
+    /// The engine's API endpoint: a path (`/run/podman/podman.sock`) or a URL
+    /// (`unix://...`, `tcp://host:2376` with TLS from DOCKER_TLS_VERIFY/DOCKER_CERT_PATH,
+    /// `ssh://user@host[:port]`). Default: $DOCKER_HOST, else the Docker context
+    /// (DOCKER_CONTEXT or `docker context use`), else /var/run/docker.sock.
     #[arg(long, global = true, value_name = "SOCKET")]
     pub engine_socket: Option<String>,
     /// More output: -v streams every build log line (prefixed with its run) and logs at info

@@ -2,7 +2,8 @@
 //! HTTP connection is `ssh [-l USER] [-p PORT] HOST -- docker system
 //! dial-stdio`, through the user's own ssh (keys, agent, known hosts,
 //! `~/.ssh/config`). ssh never prompts (`BatchMode=yes`) and gives up on an
-//! unreachable host after 5 s.
+//! unreachable host after 5 s. Connections share one ssh master
+//! (`ControlMaster`) per host, which exits 60 s after its last use.
 
 use crate::errors::*;
 use bollard::{BollardRequest, ClientVersion, Docker};
@@ -13,6 +14,7 @@ use hyper_util::client::legacy::connect::{Connected, Connection};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use std::future::Future;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::process::Stdio;
 use std::sync::Arc;
@@ -63,10 +65,22 @@ impl SshTarget {
         Ok(SshTarget { user, host: host.to_string(), port })
     }
 
-    /// `ssh` with the options and destination, up to the remote command.
-    fn command(&self) -> tokio::process::Command {
+    /// `ssh OPTIONS -- HOST`, ready for the remote command. With `control`,
+    /// it goes through the shared connection there when one is open (else
+    /// it connects by itself).
+    fn command(&self, control: Option<&Path>) -> tokio::process::Command {
+        self.ssh(control, &["-o", "ControlMaster=no", "-T"])
+    }
+
+    /// `ssh` with the common options, `control`'s ControlPath, `options`,
+    /// then the destination.
+    fn ssh(&self, control: Option<&Path>, options: &[&str]) -> tokio::process::Command {
         let mut cmd = tokio::process::Command::new("ssh");
-        cmd.args(["-o", "BatchMode=yes", "-o", "ConnectTimeout=5", "-T"]);
+        cmd.args(["-o", "BatchMode=yes", "-o", "ConnectTimeout=5"]);
+        if let Some(dir) = control {
+            cmd.arg("-o").arg(format!("ControlPath={}/%C", dir.display()));
+        }
+        cmd.args(options);
         if let Some(user) = &self.user {
             cmd.arg("-l").arg(user);
         }
@@ -79,12 +93,46 @@ impl SshTarget {
     }
 }
 
-/// Runs `docker version` on the remote host, so that a failure to log in
-/// or to reach the engine there is reported in ssh's and docker's words
-/// within [`PREFLIGHT_TIMEOUT`].
+/// Where shared connections live: `~/.cache/reprocheck/ssh` (mode 0700),
+/// unless that path is too long for a socket name; then none are shared.
+fn control_dir() -> Option<PathBuf> {
+    let dir = crate::paths::cache_dir("ssh")?;
+    // A socket path holds at most 107 bytes; %C is 40 hex digits.
+    if dir.as_os_str().len() + 42 > 107 {
+        return None;
+    }
+    std::fs::create_dir_all(&dir).ok()?;
+    std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o700)).ok()?;
+    Some(dir)
+}
+
+/// Opens a shared connection (an ssh master that lives 60 s past its last
+/// use) unless one is open, so that each HTTP connection does not pay for
+/// a handshake. Its output goes nowhere (a pipe would stay open as long
+/// as the master lives); a failure here only costs speed, and the
+/// preflight that follows reports what is wrong.
+async fn open_shared_connection(target: &SshTarget, dir: &Path) {
+    let mut check = target.ssh(Some(dir), &["-O", "check"]);
+    check.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+    if check.status().await.is_ok_and(|s| s.success()) {
+        return;
+    }
+    let mut master =
+        target.ssh(Some(dir), &["-o", "ControlMaster=yes", "-o", "ControlPersist=60", "-f", "-N"]);
+    master.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+    let _ = tokio::time::timeout(PREFLIGHT_TIMEOUT, master.status()).await;
+}
+
+/// Opens the shared connection, then runs `docker version` on the remote
+/// host, so that a failure to log in or to reach the engine there is
+/// reported in ssh's and docker's words within [`PREFLIGHT_TIMEOUT`].
 pub async fn preflight(url: &str) -> Result<()> {
     let target = SshTarget::parse(url)?;
-    let mut cmd = target.command();
+    let control = control_dir();
+    if let Some(dir) = &control {
+        open_shared_connection(&target, dir).await;
+    }
+    let mut cmd = target.command(control.as_deref());
     cmd.args(["docker", "version", "--format", "{{.Server.Version}}"]);
     cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let output = tokio::time::timeout(PREFLIGHT_TIMEOUT, cmd.output())
@@ -100,7 +148,8 @@ pub async fn preflight(url: &str) -> Result<()> {
 
 /// A client for `url` whose connections are ssh processes.
 pub fn client(url: &str, timeout_secs: u64, version: &ClientVersion) -> Result<Docker> {
-    let connector = SshConnector { target: Arc::new(SshTarget::parse(url)?) };
+    let connector =
+        SshConnector { target: Arc::new(SshTarget::parse(url)?), control: control_dir().map(Arc::from) };
     let client: Client<SshConnector, Body> = Client::builder(TokioExecutor::new()).build(connector);
     let transport = move |request: BollardRequest| {
         let client = client.clone();
@@ -114,6 +163,7 @@ pub fn client(url: &str, timeout_secs: u64, version: &ClientVersion) -> Result<D
 #[derive(Clone)]
 struct SshConnector {
     target: Arc<SshTarget>,
+    control: Option<Arc<Path>>,
 }
 
 impl tower_service::Service<hyper::Uri> for SshConnector {
@@ -126,7 +176,7 @@ impl tower_service::Service<hyper::Uri> for SshConnector {
     }
 
     fn call(&mut self, _: hyper::Uri) -> Self::Future {
-        let mut cmd = self.target.command();
+        let mut cmd = self.target.command(self.control.as_deref());
         cmd.args(["docker", "system", "dial-stdio"]);
         cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::null());
         Box::pin(async move {
