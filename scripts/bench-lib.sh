@@ -29,3 +29,20 @@ runs = 2
 SPEC
   echo "$work/$1.toml"
 }
+
+# start_loopback_endpoints: a TLS and an SSH endpoint on 127.0.0.1 in front
+# of the same engine (examples/loopback_endpoints.rs), served until the
+# script exits. Sets $tls_env and $ssh_env (VAR=value words for env).
+start_loopback_endpoints() {
+  cargo build --release -q --example loopback_endpoints
+  local fifo=$work/endpoints.in
+  mkfifo "$fifo"
+  ./target/release/examples/loopback_endpoints <"$fifo" >"$work/endpoints" &
+  endpoints_pid=$!
+  exec 3>"$fifo" # the server runs until this closes
+  trap 'exec 3>&-; wait $endpoints_pid 2>/dev/null; rm -rf "$work"' EXIT
+  for _ in $(seq 100); do [ "$(wc -l <"$work/endpoints")" -ge 2 ] && break; sleep 0.1; done
+  tls_env=$(sed -n 's/^tls //p' "$work/endpoints")
+  ssh_env=$(sed -n 's/^ssh //p' "$work/endpoints")
+  [ -n "$tls_env" ] && [ -n "$ssh_env" ] || { echo "the loopback endpoints did not start" >&2; exit 2; }
+}

@@ -7,16 +7,7 @@
 set -euo pipefail
 source scripts/bench-lib.sh
 reps=${REPS:-3}
-cargo build --release -q --example loopback_endpoints
-fifo=$work/endpoints.in
-mkfifo "$fifo"
-./target/release/examples/loopback_endpoints <"$fifo" >"$work/endpoints" &
-server=$!
-exec 3>"$fifo" # the server runs until this closes
-trap 'exec 3>&-; wait $server 2>/dev/null; rm -rf "$work"' EXIT
-for _ in $(seq 100); do [ "$(wc -l <"$work/endpoints")" -ge 2 ] && break; sleep 0.1; done
-tls_env=$(sed -n 's/^tls //p' "$work/endpoints")
-ssh_env=$(sed -n 's/^ssh //p' "$work/endpoints")
+start_loopback_endpoints
 
 fixtures=(environment build_path user umask locales timezone home exec_path domain_host num_cpus kernel aslr fileordering time-date)
 for f in "${fixtures[@]}"; do

@@ -259,13 +259,12 @@ impl<'a> Session<'a> {
     }
 
     /// Host-side preparation of one run: its scratch directory (returned)
-    /// and the libfaketime files it gets.
+    /// and the preloaded libraries it gets.
     fn prepare(&mut self, run: &mut RunPlan) -> Result<PathBuf> {
         let dir = self.scratch.path().join(format!("run-{}", run.index));
         std::fs::create_dir(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        if let (Some(offset), Some(lib)) = (&run.settings.faketime, &self.faketime_lib) {
-            run.files.extend(host::faketime_files(lib, offset));
-        }
+        let faketime = self.faketime_lib.as_ref().zip(run.settings.faketime.as_deref());
+        run.files.extend(host::Preloads { faketime, reverse_readdir: run.settings.reverse_readdir }.files());
         Ok(dir)
     }
 }

@@ -86,7 +86,7 @@ fn example_specs_give_their_verdicts() {
         tarball["diff"]["hints"].as_array().unwrap().iter().map(|h| h["rule"].as_str().unwrap()).collect();
     let varied = report["factors"]["varied"].as_array().unwrap();
     let mut expected = vec!["tar-mtime", "tar-owner", "mode"];
-    // Order is only perturbed where fileordering can be applied (not on Podman).
+    // Order is only perturbed where fileordering can be applied.
     if varied.iter().any(|f| f == "fileordering") {
         expected.push("tar-order");
     }

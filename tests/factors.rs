@@ -24,10 +24,7 @@ fn detects(fixture_name: &str, factor: &str) {
     let (run, report) = check(fixture_name, factor);
     if let Some(reason) = not_applied(&report, factor) {
         // Only what is known to be impossible on this engine may be missing.
-        let allowed: &[&str] = match report["engine"]["kind"].as_str() {
-            Some("podman") => &["fileordering"],
-            _ => &[],
-        };
+        let allowed: &[&str] = &[];
         assert!(allowed.contains(&factor), "{factor} must be applied on this engine, but: {reason}");
         // Not silently skipped: the report and the terminal say why.
         let stdout = String::from_utf8_lossy(&run.stdout);

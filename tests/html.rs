@@ -112,7 +112,7 @@ fn the_report_of_a_failing_check_reads_right_in_a_browser() {
         "umask 0022 0002".to_string(),
         "user 1111:1111 2222:2222".to_string(),
     ];
-    // File order only differs where the fileordering factor is applied (not on Podman).
+    // File order only differs where the fileordering factor is applied.
     let varied = report["factors"]["varied"].as_array().unwrap();
     if varied.iter().any(|f| f == "fileordering") {
         want.push("fix: tar --sort=name".to_string());

@@ -54,12 +54,12 @@ fn check_through(remote: &dyn Remote, case: &Case, args: &[&str]) -> Output {
 }
 
 /// Factors that need the engine's host, so cannot vary through a remote
-/// endpoint yet: fileordering (a host disorderfs directory, bind-mounted),
-/// and on Podman aslr (Podman reads a seccomp profile from its own host).
+/// endpoint: on Podman aslr (Podman reads a seccomp profile from its own
+/// host). fileordering goes through the preloaded readdir reverser.
 fn needs_the_engine_host(kind: &str) -> &'static [&'static str] {
     match kind {
-        "podman" => &["fileordering", "aslr"],
-        _ => &["fileordering"],
+        "podman" => &["aslr"],
+        _ => &[],
     }
 }
 

@@ -236,23 +236,43 @@ pub const FACTORS: &[Factor] = &[
     Factor {
         name: "fileordering",
         description: "the order readdir returns directory entries",
-        control: "plain host dir",
-        experiment: "disorderfs --reverse-dirents=yes (and st_blocks padded)",
-        how: "host dir bind-mounted as the build dir; through disorderfs for experiments",
+        control: "the filesystem's order",
+        experiment: "reversed: disorderfs --reverse-dirents=yes (and st_blocks padded) where the engine shares this host's filesystem, else reprocheck's readdir reverser preloaded",
+        how: "local engine: host dir bind-mounted as the build dir, through disorderfs for experiments; other engines: a readdir/readdir64 wrapper uploaded and named in /etc/ld.so.preload",
         set_baseline: default_baseline,
-        // The control builds in a plain host dir, so only the order differs.
-        set_control: |s, _| s.host_build_dir = true,
-        set_experiment: |s, _| {
-            s.host_build_dir = true;
-            s.disorderfs = true;
+        // With disorderfs the control builds in a plain host dir, so only the order differs.
+        set_control: |s, facts| s.host_build_dir = facts.disorderfs_works,
+        set_experiment: |s, facts| {
+            if facts.disorderfs_works {
+                s.host_build_dir = true;
+                s.disorderfs = true;
+            } else {
+                s.reverse_readdir = facts.readdir_reverser_works;
+            }
         },
-        unavailable: |facts| (!facts.disorderfs_works).then(|| facts.disorderfs_problem.clone()),
-        caveat: no_caveat,
+        unavailable: |facts| {
+            (!facts.disorderfs_works && !facts.readdir_reverser_works).then(|| {
+                format!(
+                    "disorderfs cannot be used ({}) and {}",
+                    facts.disorderfs_problem, facts.readdir_reverser_problem
+                )
+            })
+        },
+        caveat: |facts| {
+            (!facts.disorderfs_works && facts.readdir_reverser_works).then(|| {
+                format!(
+                    "reversed by a preloaded readdir wrapper, as disorderfs cannot be used ({}): statically linked programs, \
+                     glibc's own scandir/glob/nftw/fts and raw getdents64 calls see the filesystem's order",
+                    facts.disorderfs_problem
+                )
+            })
+        },
         value: |s| {
-            match (s.host_build_dir, s.disorderfs) {
-                (_, true) => "disorderfs, reversed dirents (host dir)",
-                (true, false) => "plain (host dir)",
-                (false, false) => "plain",
+            match (s.host_build_dir, s.disorderfs, s.reverse_readdir) {
+                (_, true, _) => "disorderfs, reversed dirents (host dir)",
+                (_, _, true) => "reversed (preloaded readdir wrapper)",
+                (true, false, false) => "plain (host dir)",
+                (false, false, false) => "plain",
             }
             .to_string()
         },

@@ -36,6 +36,11 @@ pub struct HostFacts {
     /// The host's libfaketime.
     #[serde(skip)]
     pub faketime_lib: Option<PathBuf>,
+    /// reprocheck's readdir reverser, preloaded in the image, reverses the
+    /// order `ls -f` lists a directory in.
+    pub readdir_reverser_works: bool,
+    /// Why it does not.
+    pub readdir_reverser_problem: String,
     /// disorderfs can be mounted and bind-mounted into containers (probed
     /// live by the caller when fileordering is requested; never cached).
     #[serde(skip)]
@@ -47,19 +52,51 @@ pub struct HostFacts {
     pub tools: BTreeMap<String, String>,
 }
 
-/// The files that make every dynamically linked program in a container see
-/// the clock shifted by `offset`: the host's libfaketime (`lib`, its
-/// contents), `/etc/ld.so.preload` naming it and `/etc/faketimerc` holding
-/// the offset. They are uploaded, not mounted, so a remote engine gets them
-/// too; nothing goes into the environment, so env-leaking builds are
-/// unaffected.
-pub fn faketime_files(lib: &Arc<[u8]>, offset: &str) -> Vec<PlacedFile> {
-    let text = |s: String| Arc::from(s.into_bytes().into_boxed_slice());
-    vec![
-        PlacedFile::new(FAKETIME_IN_CONTAINER, 0o644, lib.clone()),
-        PlacedFile::new("/etc/ld.so.preload", 0o644, text(format!("{FAKETIME_IN_CONTAINER}\n"))),
-        PlacedFile::new("/etc/faketimerc", 0o644, text(format!("{offset}\n"))),
-    ]
+/// Where reprocheck's readdir reverser appears inside experiment containers.
+pub const READDIR_REVERSER_IN_CONTAINER: &str = "/usr/lib/reprocheck/libreaddir-reverse.so";
+
+/// The readdir reverser (src/factors/readdir_reverse.c), compiled for this
+/// host by build.rs: preloaded, it returns every directory's entries last
+/// first.
+pub static READDIR_REVERSER: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/libreaddir-reverse.so"));
+
+/// What a run preloads into every dynamically linked program.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Preloads<'a> {
+    /// The host's libfaketime (its contents) and the offset it applies.
+    pub faketime: Option<(&'a Arc<[u8]>, &'a str)>,
+    /// reprocheck's readdir reverser.
+    pub reverse_readdir: bool,
+}
+
+impl Preloads<'_> {
+    /// The files that put these libraries into a container: each library,
+    /// `/etc/ld.so.preload` naming them all and, for libfaketime,
+    /// `/etc/faketimerc` holding the offset. They are uploaded, not mounted,
+    /// so a remote engine gets them too; nothing goes into the environment,
+    /// so env-leaking builds are unaffected. Empty when nothing is preloaded.
+    pub fn files(&self) -> Vec<PlacedFile> {
+        let text = |s: String| Arc::from(s.into_bytes().into_boxed_slice());
+        let (mut files, mut libs) = (Vec::new(), String::new());
+        if let Some((lib, offset)) = self.faketime {
+            files.push(PlacedFile::new(FAKETIME_IN_CONTAINER, 0o644, lib.clone()));
+            files.push(PlacedFile::new("/etc/faketimerc", 0o644, text(format!("{offset}\n"))));
+            libs.push_str(&format!("{FAKETIME_IN_CONTAINER}\n"));
+        }
+        if self.reverse_readdir {
+            files.push(readdir_reverser());
+            libs.push_str(&format!("{READDIR_REVERSER_IN_CONTAINER}\n"));
+        }
+        if !libs.is_empty() {
+            files.push(PlacedFile::new("/etc/ld.so.preload", 0o644, text(libs)));
+        }
+        files
+    }
+}
+
+/// The readdir reverser at [`READDIR_REVERSER_IN_CONTAINER`].
+pub fn readdir_reverser() -> PlacedFile {
+    PlacedFile::new(READDIR_REVERSER_IN_CONTAINER, 0o644, Arc::from(READDIR_REVERSER))
 }
 
 /// The contents of the host's libfaketime at `path`.
@@ -76,6 +113,10 @@ if setarch "$(uname -m)" -R true 2>/tmp/err; then echo aslr=ok; else echo "aslr=
 if [ -d /usr/lib/locale/et_EE.utf8 ] || (locale -a 2>/dev/null | grep -qi '^et_EE'); then echo et=yes; else echo et=no; fi
 echo "date=$(date +%s 2>/tmp/err)"
 echo "date_err=$(head -c 300 /tmp/err | tr '\n' ' ')"
+mkdir /tmp/order && touch /tmp/order/a /tmp/order/b /tmp/order/c
+ls -f /tmp/order > /tmp/plain 2>/tmp/err && LD_PRELOAD=@REVERSER@ ls -f /tmp/order > /tmp/reversed 2>>/tmp/err
+if [ -s /tmp/plain ] && [ "$(tac /tmp/plain)" = "$(cat /tmp/reversed)" ] && [ ! -s /tmp/err ]; then echo reverser=ok
+else echo "reverser=$(head -c 300 /tmp/err | tr '\n' ' ') listed $(tr '\n' ' ' </tmp/plain), then $(tr '\n' ' ' </tmp/reversed)"; fi
 "#;
 
 impl HostFacts {
@@ -108,15 +149,23 @@ impl HostFacts {
     /// Probes the image (one short container) and the host's tools.
     async fn probe(engine: &dyn Engine, image_id: &str, run_id: &str) -> Result<HostFacts> {
         let mut facts = HostFacts { faketime_lib: find_libfaketime(), ..Default::default() };
-        let mut files = Vec::new();
-        if let Some(lib) = &facts.faketime_lib {
-            files = faketime_files(&read_libfaketime(lib)?, "+398d");
+        let faketime = facts.faketime_lib.as_deref().map(read_libfaketime).transpose()?;
+        if faketime.is_some() {
             facts.tools.insert("libfaketime".into(), package_version("libfaketime"));
         }
+        // The reverser is tried through LD_PRELOAD so that the script sees both orders.
+        let mut files =
+            Preloads { faketime: faketime.as_ref().map(|lib| (lib, "+398d")), reverse_readdir: false }
+                .files();
+        files.push(readdir_reverser());
         let config = ContainerConfig {
             name: format!("reprocheck-{run_id}-probe"),
             image: image_id.to_string(),
-            cmd: vec!["/bin/sh".into(), "-c".into(), PROBE.into()],
+            cmd: vec![
+                "/bin/sh".into(),
+                "-c".into(),
+                PROBE.replace("@REVERSER@", READDIR_REVERSER_IN_CONTAINER),
+            ],
             env: BTreeMap::from([("PATH".to_string(), super::CONTROL_PATH.to_string())]),
             working_dir: "/".into(),
             user: "1111:1111".into(),
@@ -149,6 +198,14 @@ impl HostFacts {
             None => "no libfaketime on the host (apt-get install libfaketime)".to_string(),
             _ if facts.faketime_works => String::new(),
             _ => format!("preloading it in the image did not shift the clock: {}", get("date_err")),
+        };
+        facts.readdir_reverser_works = get("reverser") == "ok";
+        facts.readdir_reverser_problem = match facts.readdir_reverser_works {
+            true => String::new(),
+            false => format!(
+                "preloading reprocheck's readdir reverser did not reverse `ls -f` in the image: {}",
+                get("reverser")
+            ),
         };
         facts.disorderfs_problem = "not probed".to_string();
         Ok(facts)
@@ -184,12 +241,13 @@ fn cache_key(engine: &dyn Engine, image_id: &str, lib: Option<&Path>) -> String 
         .unwrap_or_default();
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
     let material = format!(
-        "{}|{}|{}|{}|{:?}|{image_id}|{lib_id}|{cpus}|{PROBE}",
+        "{}|{}|{}|{}|{:?}|{image_id}|{lib_id}|{}|{cpus}|{PROBE}",
         env!("CARGO_PKG_VERSION"),
         info.kind,
         info.version,
         info.endpoint,
-        info.seccomp_profile
+        info.seccomp_profile,
+        hex::encode(Sha256::digest(READDIR_REVERSER)),
     );
     hex::encode(Sha256::digest(material.as_bytes()))
 }

@@ -176,25 +176,28 @@ mod tests {
 
     #[test]
     fn every_factor_changes_only_its_own_value_between_control_and_experiment() {
-        let facts = HostFacts {
+        let local = HostFacts {
             cpus: 2,
             can_set_uname26: true,
             can_disable_aslr: true,
             faketime_works: true,
             disorderfs_works: true,
+            readdir_reverser_works: true,
             image_has_et_locale: true,
             ..HostFacts::default()
         };
-        for factor in FACTORS {
+        // A remote engine: fileordering through the preloaded reverser.
+        let remote = HostFacts { disorderfs_works: false, ..local.clone() };
+        for (factor, facts) in FACTORS.iter().flat_map(|f| [(f, &local), (f, &remote)]) {
             let mut control = Settings::baseline("x");
-            (factor.set_control)(&mut control, &facts);
+            (factor.set_control)(&mut control, facts);
             let mut experiment = control.clone();
-            (factor.set_experiment)(&mut experiment, &facts);
+            (factor.set_experiment)(&mut experiment, facts);
             let (before, after) = (control.factor_values(), experiment.factor_values());
             let changed: Vec<&str> = before.keys().filter(|k| before[*k] != after[*k]).copied().collect();
             assert_eq!(changed, [factor.name], "{}: {before:?} -> {after:?}", factor.name);
             assert!(
-                (factor.unavailable)(&facts).is_none(),
+                (factor.unavailable)(facts).is_none(),
                 "{} is unavailable on a capable host",
                 factor.name
             );

@@ -37,6 +37,9 @@ pub struct Settings {
     pub host_build_dir: bool,
     /// Build in a disorderfs view of that host directory.
     pub disorderfs: bool,
+    /// Preload reprocheck's readdir reverser (the fileordering experiment
+    /// where disorderfs cannot be used).
+    pub reverse_readdir: bool,
 }
 
 impl Settings {

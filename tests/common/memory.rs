@@ -91,7 +91,7 @@ impl Engine for MemoryEngine {
         &self.info
     }
 
-    // It has no bind mounts: the fileordering factor is not varied.
+    // No bind mounts and no reverser in its probe answer: fileordering is not varied.
     fn archive_sees_bind_mounts(&self) -> bool {
         false
     }
