@@ -158,8 +158,8 @@ pub enum Command {
         #[command(flatten)]
         build: BuildArgs,
     },
-    /// Rebuild SPEC and compare each output with its published digest; write a SLSA provenance attestation
-    /// (exit 0 all match, 1 any content-match/mismatch/missing, 2 error).
+    /// Rebuild SPEC and compare each output with its published digest; write a SLSA provenance and a
+    /// SLSA verification summary, PASSED or FAILED (exit 0 all match, 1 any content-match/mismatch/missing, 2 error).
     #[command(after_help = "Examples:\n  reprocheck verify specs/release.toml\n  \
 reprocheck verify specs/release-naive.toml --expect-file hello-1.0.tgz=specs/published/hello-1.0.tgz\n  \
 reprocheck verify SPEC --runs 3 --sign-key rebuilder.key --builder-id https://rebuild.example.org/me")]
@@ -179,6 +179,10 @@ reprocheck verify SPEC --runs 3 --sign-key rebuilder.key --builder-id https://re
         /// The attestation's builder.id: a URI naming you as a rebuilder (default: urn:reprocheck:builder:<hostname>).
         #[arg(long, value_name = "URI")]
         builder_id: Option<String>,
+        /// The verification summary's resourceUri: where the verified artifacts are published
+        /// (default: the reference file, or the sums file or spec that declares the digests).
+        #[arg(long, value_name = "URI")]
+        resource_uri: Option<String>,
         /// Also run diffoscope on outputs that differ between runs.
         #[arg(long)]
         diffoscope: bool,

@@ -65,8 +65,8 @@ async fn dispatch(cli: Cli, terminal: &Terminal) -> Result<ExitCode> {
             commands::check(&build, runs, explain, diffoscope, terminal, &engine).await
         }
         Command::Explain { build } => commands::explain(&build, terminal, &engine).await,
-        Command::Verify { build, runs, expect_files, sign_key, builder_id, diffoscope } => {
-            let args = VerifyArgs { runs, expect_files, sign_key, builder_id, diffoscope };
+        Command::Verify { build, runs, expect_files, sign_key, builder_id, resource_uri, diffoscope } => {
+            let args = VerifyArgs { runs, expect_files, sign_key, builder_id, resource_uri, diffoscope };
             commands::verify(&build, args, terminal, &engine).await
         }
         Command::Keygen { prefix } => commands::keygen(&prefix),

@@ -251,6 +251,144 @@ fn a_signed_attestation_verifies_and_a_flipped_byte_fails() {
     assert!(String::from_utf8_lossy(&bad.stdout).contains("no signature"), "{}", show(&bad));
 }
 
+/// The statement inside the DSSE envelope at `path`.
+fn signed_statement(path: &Path) -> serde_json::Value {
+    let envelope: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    let payload =
+        base64::engine::general_purpose::STANDARD.decode(envelope["payload"].as_str().unwrap()).unwrap();
+    serde_json::from_slice(&payload).unwrap()
+}
+
+fn sha256_of(path: &Path) -> String {
+    format!("{:x}", Sha256::digest(std::fs::read(path).unwrap()))
+}
+
+#[test]
+fn every_verdict_is_signed_in_a_verification_summary_that_independent_clients_accept() {
+    let Some(_engine) = ready_engine() else { return };
+    let Some(python) = interop::python() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let prefix = tmp.path().join("rebuilder");
+    let keygen = reprocheck(&["keygen", prefix.to_str().unwrap()]);
+    assert!(keygen.status.success(), "{}", show(&keygen));
+    let (key, public) = (tmp.path().join("rebuilder.key"), tmp.path().join("rebuilder.pub"));
+    let published = root().join("specs/published/hello-1.0.tgz");
+    // A published tarball with a line the tagged commit does not have.
+    let tampered = tmp.path().join("hello-1.0.tgz");
+    sh(
+        tmp.path(),
+        &format!(
+            "mkdir x && tar -C x -xzf {} && echo '/* added */' >> x/hello-1.0/hello.c && tar -C x -czf {} hello-1.0",
+            published.display(),
+            tampered.display()
+        ),
+    );
+    let naive = |file: &Path| format!("dist/hello-1.0.tgz={}", file.display());
+    let cases = [
+        ("match", vec!["specs/release.toml".to_string()], &published, 0, "PASSED"),
+        (
+            "content-match",
+            vec!["specs/release-naive.toml".into(), "--expect-file".into(), naive(&published)],
+            &published,
+            1,
+            "FAILED",
+        ),
+        (
+            "mismatch",
+            vec!["specs/release-naive.toml".into(), "--expect-file".into(), naive(&tampered)],
+            &tampered,
+            1,
+            "FAILED",
+        ),
+    ];
+    let mut envelopes = Vec::new();
+    for (verdict, args, artifact, code, result) in &cases {
+        let out = tmp.path().join(verdict);
+        let mut all: Vec<&str> = args.iter().map(String::as_str).collect();
+        all.extend(["--sign-key", key.to_str().unwrap(), "--builder-id", "urn:test"]);
+        let (run, _) = verify(&all, &out);
+        assert_eq!(run.status.code(), Some(*code), "{verdict}: {}", show(&run));
+
+        let vsa_path = out.join("verification-summary.dsse.json");
+        let vsa = signed_statement(&vsa_path);
+        assert_eq!(vsa["predicateType"], "https://slsa.dev/verification_summary/v1");
+        let predicate = &vsa["predicate"];
+        assert_eq!(predicate["verificationResult"], *result, "{verdict}: {predicate}");
+        assert_eq!(predicate["verifier"]["id"], "urn:test");
+        // The subject is the published artifact, not what was rebuilt.
+        let subject = &vsa["subject"][0];
+        assert_eq!(subject["digest"]["sha256"], sha256_of(artifact).as_str(), "{verdict}: {subject}");
+        assert_eq!(subject["annotations"]["verdict"], *verdict, "{subject}");
+        let ignored = &subject["annotations"]["ignoredDifferences"];
+        if *verdict == "content-match" {
+            for kind in ["mtime", "owner"] {
+                assert!(ignored[kind].as_u64().unwrap_or(0) >= 1, "{kind} ignored, with a count: {subject}");
+            }
+        } else {
+            assert!(ignored.is_null(), "only a content match ignores anything: {subject}");
+        }
+        // It names the provenance written by the same run, by digest.
+        let inputs = predicate["inputAttestations"].as_array().unwrap();
+        for name in ["provenance.intoto.json", "provenance.dsse.json"] {
+            let input =
+                inputs.iter().find(|i| i["uri"] == name).unwrap_or_else(|| panic!("{name}: {inputs:?}"));
+            assert_eq!(input["digest"]["sha256"], sha256_of(&out.join(name)).as_str());
+        }
+        let spec_sha = sha256_of(&root().join(&args[0]));
+        assert_eq!(predicate["policy"]["digest"]["sha256"], spec_sha.as_str());
+
+        // attest verify checks it and says what it concluded; FAILED is not a pass.
+        let checked = reprocheck(&[
+            "attest",
+            "verify",
+            vsa_path.to_str().unwrap(),
+            "--key",
+            public.to_str().unwrap(),
+            "--artifact",
+            artifact.to_str().unwrap(),
+        ]);
+        assert_eq!(checked.status.code(), Some(*code), "{verdict}: {}", show(&checked));
+        let stdout = String::from_utf8_lossy(&checked.stdout);
+        assert!(stdout.contains(&format!("verification result: {result}")), "{}", show(&checked));
+        assert!(stdout.contains(verdict), "{}", show(&checked));
+        envelopes.push(out.join("provenance.dsse.json"));
+        envelopes.push(vsa_path);
+    }
+
+    // securesystemslib verifies each signature; the in-toto bindings parse each statement strictly.
+    let run = Command::new(&python)
+        .arg(root().join("tests/interop/check_attestations.py"))
+        .arg(&public)
+        .args(&envelopes)
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", show(&run));
+    let lines: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&run.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 6, "{}", show(&run));
+    let results: Vec<&str> = lines.iter().filter_map(|l| l["verificationResult"].as_str()).collect();
+    assert_eq!(results, ["PASSED", "FAILED", "FAILED"], "{}", show(&run));
+
+    // A flipped byte in a FAILED summary: the independent client refuses it too.
+    let mut envelope: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&envelopes[5]).unwrap()).unwrap();
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut payload = b64.decode(envelope["payload"].as_str().unwrap()).unwrap();
+    let text = String::from_utf8(payload.clone()).unwrap();
+    let at = text.find("FAILED").unwrap();
+    payload[at..at + 6].copy_from_slice(b"PASSED");
+    envelope["payload"] = serde_json::Value::String(b64.encode(&payload));
+    let forged = tmp.path().join("forged.dsse.json");
+    std::fs::write(&forged, serde_json::to_vec(&envelope).unwrap()).unwrap();
+    let run = Command::new(&python)
+        .arg(root().join("tests/interop/check_attestations.py"))
+        .arg(&public)
+        .arg(&forged)
+        .output()
+        .unwrap();
+    assert!(!run.status.success(), "a forged PASSED must not verify: {}", show(&run));
+}
+
 /// A published sdist with a second `__init__.py` appended (the copy `tar -x`
 /// leaves on disk) next to a rebuild that, like the published one, repeats
 /// a name (PKG-INFO, identical copies). Once reported as content-match.

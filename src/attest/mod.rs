@@ -5,6 +5,7 @@
 
 pub mod dsse;
 pub mod keys;
+pub mod vsa;
 
 use crate::errors::*;
 use crate::report::Report;
@@ -34,17 +35,22 @@ pub fn default_builder_id() -> String {
     format!("urn:reprocheck:builder:{}", if host.is_empty() { "localhost" } else { &host })
 }
 
-/// Writes `OUT/provenance.intoto.json` and, with a key, the signed
-/// `OUT/provenance.dsse.json`. Returns the files written. `spec` must be
-/// the spec the report was made from; a spec edited during the run is
-/// refused rather than attested.
-pub fn write(
-    spec: &Spec,
-    report: &Report,
-    out: &Path,
-    builder_id: &str,
-    key: Option<&SigningKey>,
-) -> Result<Vec<PathBuf>> {
+/// Where the attestations go and who makes them.
+pub struct Attester<'a> {
+    /// The `builder.id` and `verifier.id`.
+    pub builder_id: &'a str,
+    /// Signs every statement into a DSSE envelope, when given.
+    pub key: Option<&'a SigningKey>,
+    /// The verification summary's `resourceUri`, when the user named it.
+    pub resource_uri: Option<&'a str>,
+}
+
+/// Writes the provenance (`OUT/provenance.intoto.json`) and the
+/// verification summary (`OUT/verification-summary.intoto.json`) and, with
+/// a key, each signed as a DSSE envelope next to it. Returns the files
+/// written. `spec` must be the spec the report was made from; a spec edited
+/// during the run is refused rather than attested.
+pub fn write(spec: &Spec, report: &Report, out: &Path, attester: &Attester) -> Result<Vec<PathBuf>> {
     ensure!(
         spec.sha256 == report.spec.sha256,
         "{} changed while it was being verified ({} when read, {} now); not attesting it\n\
@@ -54,17 +60,42 @@ pub fn write(
         spec.sha256
     );
     let report_json = std::fs::read(out.join("report.json")).context("reading report.json to digest it")?;
-    let statement = statement(spec, report, &hex::encode(Sha256::digest(&report_json)), builder_id)?;
-    let payload = serde_json::to_vec(&statement).context("serialising the statement")?;
-    let mut written = vec![out.join(STATEMENT_FILE)];
-    let pretty = serde_json::to_vec_pretty(&statement).context("serialising the statement")?;
-    std::fs::write(&written[0], pretty).with_context(|| format!("writing {}", written[0].display()))?;
+    let provenance =
+        statement(spec, report, &hex::encode(Sha256::digest(&report_json)), attester.builder_id)?;
+    let mut written = write_statement(&provenance, out, STATEMENT_FILE, ENVELOPE_FILE, attester.key)?;
+    let inputs = written
+        .iter()
+        .map(|(path, sha256)| vsa::InputAttestation {
+            name: path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+            sha256: sha256.clone(),
+        })
+        .collect::<Vec<_>>();
+    let summary = vsa::statement(report, &spec.file, attester.builder_id, attester.resource_uri, &inputs)?;
+    written.extend(write_statement(&summary, out, vsa::STATEMENT_FILE, vsa::ENVELOPE_FILE, attester.key)?);
+    Ok(written.into_iter().map(|(path, _)| path).collect())
+}
+
+/// Writes `statement` to `OUT/plain` and, with a key, its DSSE envelope to
+/// `OUT/signed`. Returns each file and the hex sha256 of its bytes.
+fn write_statement(
+    statement: &Value,
+    out: &Path,
+    plain: &str,
+    signed: &str,
+    key: Option<&SigningKey>,
+) -> Result<Vec<(PathBuf, String)>> {
+    let mut written = Vec::new();
+    let mut put = |name: &str, bytes: Vec<u8>| -> Result<()> {
+        let path = out.join(name);
+        std::fs::write(&path, &bytes).with_context(|| format!("writing {}", path.display()))?;
+        written.push((path, hex::encode(Sha256::digest(&bytes))));
+        Ok(())
+    };
+    put(plain, serde_json::to_vec_pretty(statement).context("serialising the statement")?)?;
     if let Some(key) = key {
+        let payload = serde_json::to_vec(statement).context("serialising the statement")?;
         let envelope = dsse::sign(dsse::IN_TOTO_PAYLOAD_TYPE, &payload, key)?;
-        let path = out.join(ENVELOPE_FILE);
-        let text = serde_json::to_vec_pretty(&envelope).context("serialising the envelope")?;
-        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
-        written.push(path);
+        put(signed, serde_json::to_vec_pretty(&envelope).context("serialising the envelope")?)?;
     }
     Ok(written)
 }
@@ -179,22 +210,37 @@ pub struct AttestCheck {
     pub subjects: Vec<(String, String)>,
     /// Each artifact given, its hex sha256, and the subject it matched.
     pub artifacts: Vec<(PathBuf, String, Option<String>)>,
+    /// What a verification summary concluded (`None` for provenance).
+    pub summary: Option<vsa::Summary>,
 }
 
 impl AttestCheck {
-    /// What `attest verify` prints when every check holds.
+    /// What `attest verify` prints when the signature and subjects hold.
     pub fn summary(&self) -> String {
-        let mut s = format!(
-            "OK: signed by key {}; an in-toto Statement v1 with {} subject(s)\n",
-            self.key_id,
-            self.subjects.len()
-        );
+        // The envelope is untrusted: nothing from it may move the cursor or end a line.
+        let clean = crate::style::without_controls;
+        let kind = match &self.summary {
+            Some(_) => "a SLSA verification summary",
+            None => "an in-toto Statement v1",
+        };
+        let mut s =
+            format!("OK: signed by key {}; {kind} with {} subject(s)\n", self.key_id, self.subjects.len());
         for (file, sha256, name) in &self.artifacts {
-            // The envelope is untrusted: a name must not move the cursor or end the line.
-            let name = crate::style::without_controls(name.as_deref().unwrap_or("?"));
+            let name = clean(name.as_deref().unwrap_or("?"));
             s.push_str(&format!("  {} sha256:{sha256} is subject {name}\n", file.display()));
         }
+        if let Some(summary) = &self.summary {
+            s.push_str(&format!("verification result: {}\n", clean(&summary.result)));
+            for (name, verdict) in &summary.verdicts {
+                s.push_str(&format!("  {:<13} {}\n", clean(verdict), clean(name)));
+            }
+        }
         s
+    }
+
+    /// False for a verification summary that says FAILED.
+    pub fn passed(&self) -> bool {
+        self.summary.as_ref().is_none_or(vsa::Summary::passed)
     }
 }
 
@@ -251,5 +297,6 @@ pub fn verify(
         }
         checked.push((artifact, sha256, name));
     }
-    Ok(Ok(AttestCheck { key_id: keys::key_id(key)?, subjects, artifacts: checked }))
+    let summary = vsa::Summary::of(&statement);
+    Ok(Ok(AttestCheck { key_id: keys::key_id(key)?, subjects, artifacts: checked, summary }))
 }

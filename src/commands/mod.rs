@@ -145,6 +145,8 @@ pub struct VerifyArgs {
     pub sign_key: Option<PathBuf>,
     /// The attestation's builder id.
     pub builder_id: Option<String>,
+    /// The verification summary's `resourceUri`.
+    pub resource_uri: Option<String>,
     /// `--diffoscope`.
     pub diffoscope: bool,
 }
@@ -156,7 +158,7 @@ pub async fn verify(
     terminal: &Terminal,
     engine: &Connector,
 ) -> Result<ExitCode> {
-    let VerifyArgs { runs, expect_files, sign_key, builder_id, diffoscope } = args;
+    let VerifyArgs { runs, expect_files, sign_key, builder_id, resource_uri, diffoscope } = args;
     // A bad key should fail before any build, not after.
     let key = sign_key.as_deref().map(attest::keys::load_signing).transpose()?;
     let builder_id = builder_id.unwrap_or_else(attest::default_builder_id);
@@ -167,8 +169,14 @@ pub async fn verify(
          help: put the expected digests in each spec's [expect] table, or verify that spec alone",
         build.specs.len()
     );
+    ensure!(
+        single.is_some() || resource_uri.is_none(),
+        "--resource-uri names where one spec's artifacts are published, but {} specs are given\n\
+         help: verify each spec alone with its own --resource-uri",
+        build.specs.len()
+    );
     let options = CheckOptions { runs, diffoscope, expect_files, ..options(build, terminal, engine)? };
-    let attestation = Attestation { key, builder_id };
+    let attestation = Attestation { key, builder_id, resource_uri };
     let Some(spec) = single else {
         return batch::run(build, terminal, options, Job::Verify(Box::new(attestation))).await;
     };
@@ -183,6 +191,7 @@ pub async fn verify(
 pub struct Attestation {
     key: Option<ed25519_dalek::SigningKey>,
     builder_id: String,
+    resource_uri: Option<String>,
 }
 
 /// One `verify`, and the attestation files written when it reached a verdict.
@@ -196,7 +205,12 @@ async fn verify_one(
     let mut files = Vec::new();
     if report.error.is_none() {
         let spec = reprocheck::spec::load(spec_file, host_paths)?;
-        files = attest::write(&spec, &report, &out, &attestation.builder_id, attestation.key.as_ref())?;
+        let attester = attest::Attester {
+            builder_id: &attestation.builder_id,
+            key: attestation.key.as_ref(),
+            resource_uri: attestation.resource_uri.as_deref(),
+        };
+        files = attest::write(&spec, &report, &out, &attester)?;
     }
     Ok((report, out, files))
 }
@@ -216,7 +230,8 @@ pub fn attest_verify(attestation: &Path, key: &Path, artifacts: &[PathBuf]) -> R
     match attest::verify(attestation, &key, artifacts)? {
         Ok(check) => {
             reprocheck::out!("{}", check.summary());
-            Ok(ExitCode::SUCCESS)
+            // A genuine summary of a failed rebuild: signed, but not a pass.
+            Ok(if check.passed() { ExitCode::SUCCESS } else { exit_codes::different() })
         }
         Err(reason) => {
             // The reason quotes the envelope (payloadType, names): one line, no escapes.

@@ -51,6 +51,10 @@ pub struct OutputCheck {
     pub runs: Vec<RunCheck>,
     /// For `content-match`: the kinds of metadata that differ.
     pub metadata_differences: Vec<String>,
+    /// For `content-match`: each kind of difference the comparison ignored
+    /// and how many there were.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub ignored_differences: std::collections::BTreeMap<String, u64>,
     /// For a `mismatch` against a reference archive: why the extracted
     /// contents differ (files missing, extra or changed; repeated names
     /// whose copies differ; members that cannot be read or trusted).

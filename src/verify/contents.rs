@@ -153,25 +153,22 @@ pub fn is_content(field: &str) -> bool {
         || field.starts_with("first difference")
 }
 
-/// The kinds of metadata the structured diff found, e.g. `mtime`, `owner`,
-/// `order`, `gzip header mtime`, for a one-line summary of a content match.
-pub fn metadata_kinds(diff: &FileDiff) -> Vec<String> {
-    let mut kinds: Vec<String> = diff
-        .details
+/// What a content match ignored: each kind of metadata difference the
+/// structured diff counted (`mtime`, `owner`, `order`, `gzip header mtime`,
+/// …) and how many there were, over every difference found (the report
+/// holds only the first ones).
+pub fn ignored_differences(diff: &FileDiff) -> BTreeMap<String, u64> {
+    let mut ignored: BTreeMap<String, u64> = diff
+        .counts
         .iter()
-        .map(|d| match d.field.as_str() {
-            "uid" | "gid" | "uname" | "gname" => "owner".to_string(),
-            field if d.scope.ends_with("gzip header") => format!("gzip header {field}"),
-            field => field.to_string(),
-        })
+        .filter(|(kind, _)| !is_content(kind))
+        .map(|(kind, n)| (kind.clone(), *n))
         .collect();
-    kinds.sort();
-    kinds.dedup();
-    if kinds.is_empty() {
+    if ignored.is_empty() {
         // Same members, same headers: only the compressed stream differs.
-        kinds.push("compressed stream (compression level or implementation)".into());
+        ignored.insert("compressed stream (compression level or implementation)".into(), 1);
     }
-    kinds
+    ignored
 }
 
 #[cfg(test)]

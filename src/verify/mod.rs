@@ -175,6 +175,7 @@ fn verify_one(
         verdict: OutputVerdict::Match,
         runs: Vec::new(),
         metadata_differences: Vec::new(),
+        ignored_differences: Default::default(),
         content_differences: Vec::new(),
         diff: None,
         note: None,
@@ -242,7 +243,8 @@ fn compare_with_reference(
         match diff::diff_files(&check.path, (0, run), reference, rebuilt, context) {
             Ok(mut d) => {
                 if verdict == OutputVerdict::ContentMatch {
-                    check.metadata_differences = contents::metadata_kinds(&d);
+                    check.ignored_differences = contents::ignored_differences(&d);
+                    check.metadata_differences = check.ignored_differences.keys().cloned().collect();
                 } else {
                     // What makes it a mismatch first; metadata after.
                     d.details.sort_by_key(|detail| !contents::is_content(&detail.field));

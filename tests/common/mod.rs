@@ -2,6 +2,7 @@
 //! specs written into temporary directories, and the built binary.
 #![allow(dead_code)]
 
+pub mod interop;
 pub mod memory;
 pub mod remote;
 
