@@ -41,7 +41,9 @@ pub fn statement(
 ) -> Result<Value> {
     let verification = report.verification.as_ref().context("the report has no verification to summarise")?;
     let passed = report.verdict == Verdict::Verified;
-    let subject: Vec<Value> = verification.outputs.iter().map(subject).collect();
+    // Runs that disagree fail the verification even where each output matched.
+    let runs_agree = report.comparison.as_ref().map(|c| c.reproducible);
+    let subject: Vec<Value> = verification.outputs.iter().map(|check| subject(check, runs_agree)).collect();
     let resource_uri = match resource_uri {
         Some(uri) => uri.to_string(),
         None => default_resource_uri(&verification.outputs, spec_file),
@@ -74,12 +76,16 @@ pub fn statement(
 /// One published artifact: its expected digest, and in `annotations` the
 /// verdict, what each run rebuilt and, for a content match, every kind of
 /// difference the comparison ignored with how many there were.
-fn subject(check: &OutputCheck) -> Value {
+fn subject(check: &OutputCheck, runs_agree: Option<bool>) -> Value {
     let mut annotations = serde_json::Map::new();
     annotations.insert("verdict".into(), json!(check.verdict.name()));
     let mut rebuilt: Vec<&str> = check.runs.iter().filter_map(|r| r.sha256.as_deref()).map(hex_of).collect();
+    rebuilt.sort_unstable();
     rebuilt.dedup();
     annotations.insert("rebuiltSha256".into(), json!(rebuilt));
+    if let Some(agree) = runs_agree {
+        annotations.insert("runsAgree".into(), json!(agree));
+    }
     if check.verdict == OutputVerdict::ContentMatch {
         annotations.insert("ignoredDifferences".into(), json!(check.ignored_differences));
     }
@@ -118,10 +124,21 @@ fn default_resource_uri(outputs: &[OutputCheck], spec_file: &Path) -> String {
     }
 }
 
-/// `file://` and the absolute path (as given when it cannot be resolved).
+/// `file://` and the absolute path, percent-encoded (RFC 8089).
 fn file_uri(path: &Path) -> String {
-    let absolute = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-    format!("file://{}", absolute.display())
+    let absolute = std::fs::canonicalize(path)
+        .or_else(|_| std::env::current_dir().map(|dir| dir.join(path)))
+        .unwrap_or_else(|_| path.to_path_buf());
+    let mut uri = String::from("file://");
+    for byte in absolute.as_os_str().as_encoded_bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
+                uri.push(*byte as char)
+            }
+            _ => uri.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    uri
 }
 
 /// What a verification summary says, for `attest verify`.
@@ -182,8 +199,8 @@ mod tests {
     #[test]
     fn the_resource_is_the_reference_or_the_file_declaring_every_digest() {
         let spec = Path::new("/nonexistent/spec.toml");
-        let one = [check("a.tgz", "/nonexistent/spec.toml:9", Some("/nonexistent/pub/a.tgz"))];
-        assert_eq!(default_resource_uri(&one, spec), "file:///nonexistent/pub/a.tgz");
+        let one = [check("a.tgz", "/nonexistent/spec.toml:9", Some("/nonexistent/pub/a b#1.tgz"))];
+        assert_eq!(default_resource_uri(&one, spec), "file:///nonexistent/pub/a%20b%231.tgz");
         let sums = [check("a", "/nonexistent/SUMS:1", None), check("b", "/nonexistent/SUMS:2", None)];
         assert_eq!(default_resource_uri(&sums, spec), "file:///nonexistent/SUMS");
         let mixed = [check("a", "/nonexistent/SUMS:1", None), check("b", "--expect-file b=/x/b", None)];

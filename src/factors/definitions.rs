@@ -262,7 +262,7 @@ pub const FACTORS: &[Factor] = &[
             (!facts.disorderfs_works && facts.readdir_reverser_works).then(|| {
                 format!(
                     "reversed by a preloaded readdir wrapper, as disorderfs cannot be used ({}): statically linked programs, \
-                     glibc's own scandir/glob/nftw/fts and raw getdents64 calls see the filesystem's order",
+                     glibc's glob, ftw/nftw, fts and scandirat, readdir_r and raw getdents64 calls see the filesystem's order",
                     facts.disorderfs_problem
                 )
             })

@@ -6,37 +6,59 @@
  * or a host directory, so that it works on any engine.
  *
  * On the first readdir of a DIR stream every entry is read through the real
- * readdir64 and kept; later calls hand them out last first. closedir,
- * rewinddir and seekdir drop what was kept.
+ * readdir64 and kept until the stream is closed, rewound or repositioned;
+ * calls hand them out last first. A read error is reported, with its errno,
+ * after the entries read before it. glibc's scandir reads directories through
+ * its internal readdir, so an unsorted scandir (no comparison function) is
+ * reversed too.
  *
- * glibc's scandir and glob read directories through its internal readdir,
- * so they are wrapped too: an unsorted scandir (no comparison function) and
- * a GLOB_NOSORT glob return their results reversed.
- *
- * Not reached: statically linked programs, glibc's ftw/nftw and fts, and
- * direct getdents64 syscalls. readdir_r is deprecated and passed through
- * untouched.
+ * Not reached: statically linked programs, glibc's glob, ftw/nftw and fts,
+ * scandirat, readdir_r and direct getdents64 syscalls; telldir after the
+ * first readdir reports the end of the stream. REPROCHECK_READDIR_PASSTHROUGH
+ * in the environment turns it off (the factor probe lists both orders).
  */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <dlfcn.h>
-#include <glob.h>
+#include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* On LP64 glibc, struct dirent and struct dirent64 are the same. */
 _Static_assert(sizeof(struct dirent) == sizeof(struct dirent64), "64-bit targets only");
 
+/* The oldest dlsym, so that images older than the host's glibc load this too. */
+#if defined(__x86_64__)
+__asm__(".symver dlsym,dlsym@GLIBC_2.2.5");
+#elif defined(__aarch64__)
+__asm__(".symver dlsym,dlsym@GLIBC_2.17");
+#endif
+
 struct kept {
     DIR *dir;
-    struct dirent64 **entries; /* in filesystem order */
+    struct dirent64 **entries; /* in filesystem order; all valid until forgotten */
     size_t count;
-    struct dirent64 *handed_out; /* valid until the stream's next readdir */
-    struct kept *next;
+    size_t next;      /* entries[next - 1] is handed out next */
+    int error;        /* errno of a failed read, reported after the entries */
+    int pass_through; /* out of memory while reading: the rest in the filesystem's order */
+    struct kept *link;
 };
 
 static struct kept *all_kept;
-static volatile int lock_word;
+static volatile char lock_word;
+static int pass_through_all;
+
+static struct dirent64 *(*real_readdir64)(DIR *);
+static int (*real_closedir)(DIR *);
+static void (*real_rewinddir)(DIR *);
+static void (*real_seekdir)(DIR *, long);
+static DIR *(*real_opendir)(const char *);
+static DIR *(*real_fdopendir)(int);
+static int (*real_scandir)(const char *, struct dirent ***, int (*)(const struct dirent *),
+                           int (*)(const struct dirent **, const struct dirent **));
+static int (*real_scandir64)(const char *, struct dirent64 ***, int (*)(const struct dirent64 *),
+                             int (*)(const struct dirent64 **, const struct dirent64 **));
 
 static void lock(void) {
     while (__atomic_test_and_set(&lock_word, __ATOMIC_ACQUIRE)) {
@@ -45,37 +67,53 @@ static void lock(void) {
 
 static void unlock(void) { __atomic_clear(&lock_word, __ATOMIC_RELEASE); }
 
-static struct dirent64 *(*real_readdir64)(DIR *);
-static int (*real_closedir)(DIR *);
-static void (*real_rewinddir)(DIR *);
-static void (*real_seekdir)(DIR *, long);
+/* A child forked while another thread held the lock would spin forever. */
+static void unlock_in_child(void) { __atomic_clear(&lock_word, __ATOMIC_RELEASE); }
 
-static void resolve(void) {
-    if (!real_readdir64) {
-        real_readdir64 = (struct dirent64 * (*)(DIR *)) dlsym(RTLD_NEXT, "readdir64");
-        real_closedir = (int (*)(DIR *))dlsym(RTLD_NEXT, "closedir");
-        real_rewinddir = (void (*)(DIR *))dlsym(RTLD_NEXT, "rewinddir");
-        real_seekdir = (void (*)(DIR *, long))dlsym(RTLD_NEXT, "seekdir");
-    }
+static void *next_symbol(const char *name) {
+    void *found = dlsym(RTLD_NEXT, name);
+    if (!found) abort(); /* glibc always has these; anything else cannot run with this preloaded */
+    return found;
+}
+
+__attribute__((constructor)) static void resolve(void) {
+    real_readdir64 = (struct dirent64 * (*)(DIR *)) next_symbol("readdir64");
+    real_closedir = (int (*)(DIR *))next_symbol("closedir");
+    real_rewinddir = (void (*)(DIR *))next_symbol("rewinddir");
+    real_seekdir = (void (*)(DIR *, long))next_symbol("seekdir");
+    real_opendir = (DIR * (*)(const char *)) next_symbol("opendir");
+    real_fdopendir = (DIR * (*)(int)) next_symbol("fdopendir");
+    real_scandir = (int (*)(const char *, struct dirent ***, int (*)(const struct dirent *),
+                            int (*)(const struct dirent **, const struct dirent **)))next_symbol("scandir");
+    real_scandir64 = (int (*)(const char *, struct dirent64 ***, int (*)(const struct dirent64 *),
+                              int (*)(const struct dirent64 **, const struct dirent64 **)))next_symbol("scandir64");
+    pass_through_all = getenv("REPROCHECK_READDIR_PASSTHROUGH") != NULL;
+    pthread_atfork(NULL, NULL, unlock_in_child);
 }
 
 static void free_kept(struct kept *k) {
     for (size_t i = 0; i < k->count; i++) free(k->entries[i]);
     free(k->entries);
-    free(k->handed_out);
     free(k);
 }
 
 /* Unlinks and returns the entries kept for `dir`, if any. Call locked. */
 static struct kept *take(DIR *dir) {
-    for (struct kept **p = &all_kept; *p; p = &(*p)->next) {
+    for (struct kept **p = &all_kept; *p; p = &(*p)->link) {
         if ((*p)->dir == dir) {
             struct kept *found = *p;
-            *p = found->next;
+            *p = found->link;
             return found;
         }
     }
     return NULL;
+}
+
+static void put(struct kept *k) {
+    lock();
+    k->link = all_kept;
+    all_kept = k;
+    unlock();
 }
 
 static void forget(DIR *dir) {
@@ -85,34 +123,49 @@ static void forget(DIR *dir) {
     if (k) free_kept(k);
 }
 
-/* Reads the whole stream. NULL when memory runs out: then the caller passes
- * the stream through in its own order rather than fail the build. */
+/* Reads the whole stream; NULL only when not even the record fits in
+ * memory. Out of memory part way, it keeps what it read and marks the rest
+ * to be passed through. The caller's errno is left as it was. */
 static struct kept *read_all(DIR *dir) {
+    int saved_errno = errno;
     struct kept *k = calloc(1, sizeof *k);
     if (!k) return NULL;
     k->dir = dir;
     size_t capacity = 0;
-    struct dirent64 *entry;
-    while ((entry = real_readdir64(dir))) {
-        if (k->count == capacity) {
-            capacity = capacity ? capacity * 2 : 64;
-            struct dirent64 **grown = realloc(k->entries, capacity * sizeof *grown);
-            if (!grown) goto fail;
-            k->entries = grown;
+    for (;;) {
+        errno = 0;
+        struct dirent64 *entry = real_readdir64(dir);
+        if (!entry) {
+            k->error = errno;
+            break;
         }
-        struct dirent64 *copy = malloc(entry->d_reclen);
-        if (!copy) goto fail;
+        if (k->count == capacity) {
+            size_t grown_capacity = capacity ? capacity * 2 : 64;
+            struct dirent64 **grown = realloc(k->entries, grown_capacity * sizeof *grown);
+            if (!grown) {
+                k->pass_through = 1;
+                break;
+            }
+            k->entries = grown;
+            capacity = grown_capacity;
+        }
+        /* Whole records: callers may copy `*entry`. */
+        size_t size = entry->d_reclen > sizeof *entry ? entry->d_reclen : sizeof *entry;
+        struct dirent64 *copy = calloc(1, size);
+        if (!copy) {
+            k->pass_through = 1; /* this entry is lost to the stream: the factor cannot help it */
+            break;
+        }
         memcpy(copy, entry, entry->d_reclen);
         k->entries[k->count++] = copy;
     }
+    k->next = k->count;
+    errno = saved_errno;
     return k;
-fail:
-    free_kept(k);
-    return NULL;
 }
 
 struct dirent64 *readdir64(DIR *dir) {
-    resolve();
+    if (pass_through_all) return real_readdir64(dir);
     lock();
     struct kept *k = take(dir);
     unlock();
@@ -120,39 +173,48 @@ struct dirent64 *readdir64(DIR *dir) {
         k = read_all(dir);
         if (!k) return real_readdir64(dir);
     }
-    /* The previous entry stays valid until this stream's next call (POSIX). */
-    free(k->handed_out);
-    k->handed_out = NULL;
     struct dirent64 *next = NULL;
-    if (k->count > 0) {
-        next = k->entries[--k->count];
-        k->handed_out = next;
+    if (k->next > 0) {
+        next = k->entries[--k->next];
+    } else if (k->pass_through) {
+        next = real_readdir64(dir);
+    } else if (k->error) {
+        errno = k->error;
+        k->error = 0;
     }
-    lock();
-    k->next = all_kept;
-    all_kept = k;
-    unlock();
+    put(k);
     return next;
 }
 
 struct dirent *readdir(DIR *dir) { return (struct dirent *)readdir64(dir); }
 
 int closedir(DIR *dir) {
-    resolve();
     forget(dir);
     return real_closedir(dir);
 }
 
 void rewinddir(DIR *dir) {
-    resolve();
     forget(dir);
     real_rewinddir(dir);
 }
 
 void seekdir(DIR *dir, long position) {
-    resolve();
     forget(dir);
     real_seekdir(dir, position);
+}
+
+/* A stream closed where this library did not see it may leave entries under
+ * an address a new stream reuses. */
+DIR *opendir(const char *path) {
+    DIR *dir = real_opendir(path);
+    if (dir) forget(dir);
+    return dir;
+}
+
+DIR *fdopendir(int fd) {
+    DIR *dir = real_fdopendir(fd);
+    if (dir) forget(dir);
+    return dir;
 }
 
 static void reverse(void **items, size_t count) {
@@ -163,50 +225,16 @@ static void reverse(void **items, size_t count) {
     }
 }
 
-typedef int (*selector)(const struct dirent *);
-typedef int (*comparer)(const struct dirent **, const struct dirent **);
-
-int scandir(const char *path, struct dirent ***list, selector select, comparer compare) {
-    static int (*real)(const char *, struct dirent ***, selector, comparer);
-    if (!real) real = (int (*)(const char *, struct dirent ***, selector, comparer))dlsym(RTLD_NEXT, "scandir");
-    int count = real(path, list, select, compare);
-    if (count > 1 && !compare) reverse((void **)*list, (size_t)count);
+int scandir(const char *path, struct dirent ***list, int (*select)(const struct dirent *),
+            int (*compare)(const struct dirent **, const struct dirent **)) {
+    int count = real_scandir(path, list, select, compare);
+    if (count > 1 && !compare && !pass_through_all) reverse((void **)*list, (size_t)count);
     return count;
 }
 
-typedef int (*selector64)(const struct dirent64 *);
-typedef int (*comparer64)(const struct dirent64 **, const struct dirent64 **);
-
-int scandir64(const char *path, struct dirent64 ***list, selector64 select, comparer64 compare) {
-    static int (*real)(const char *, struct dirent64 ***, selector64, comparer64);
-    if (!real) real = (int (*)(const char *, struct dirent64 ***, selector64, comparer64))dlsym(RTLD_NEXT, "scandir64");
-    int count = real(path, list, select, compare);
-    if (count > 1 && !compare) reverse((void **)*list, (size_t)count);
+int scandir64(const char *path, struct dirent64 ***list, int (*select)(const struct dirent64 *),
+              int (*compare)(const struct dirent64 **, const struct dirent64 **)) {
+    int count = real_scandir64(path, list, select, compare);
+    if (count > 1 && !compare && !pass_through_all) reverse((void **)*list, (size_t)count);
     return count;
-}
-
-typedef int (*glob_error)(const char *, int);
-
-/* Reverses what this call appended (after any GLOB_APPEND'ed earlier results). */
-static int reversed_glob(const char *name, const char *pattern, int flags, glob_error on_error, glob_t *found) {
-    int (*real)(const char *, int, glob_error, glob_t *) =
-        (int (*)(const char *, int, glob_error, glob_t *))dlsym(RTLD_NEXT, name);
-    size_t before = (flags & GLOB_APPEND) ? found->gl_pathc : 0;
-    int result = real(pattern, flags, on_error, found);
-    if (result == 0 && (flags & GLOB_NOSORT) && found->gl_pathc > before) {
-        size_t offset = (flags & GLOB_DOOFFS) ? found->gl_offs : 0;
-        reverse((void **)found->gl_pathv + offset + before, found->gl_pathc - before);
-    }
-    return result;
-}
-
-int glob(const char *pattern, int flags, glob_error on_error, glob_t *found) {
-    return reversed_glob("glob", pattern, flags, on_error, found);
-}
-
-/* On LP64 glibc, glob64_t has glob_t's layout. */
-_Static_assert(sizeof(glob64_t) == sizeof(glob_t), "64-bit targets only");
-
-int glob64(const char *pattern, int flags, glob_error on_error, glob64_t *found) {
-    return reversed_glob("glob64", pattern, flags, on_error, (glob_t *)found);
 }
