@@ -115,7 +115,7 @@ echo "date=$(date +%s 2>/tmp/err)"
 echo "date_err=$(head -c 300 /tmp/err | tr '\n' ' ')"
 mkdir /tmp/order && touch /tmp/order/a /tmp/order/b /tmp/order/c
 ls -f /tmp/order > /tmp/plain 2>/tmp/err && LD_PRELOAD=@REVERSER@ ls -f /tmp/order > /tmp/reversed 2>>/tmp/err
-if ! getconf GNU_LIBC_VERSION >/dev/null 2>&1; then echo "reverser=the image's C library is not glibc, whose loader reads /etc/ld.so.preload"
+if ! getconf GNU_LIBC_VERSION >/dev/null 2>&1; then echo "reverser=the image's C library is not glibc (only glibc's loader reads /etc/ld.so.preload)"
 elif [ -s /tmp/plain ] && [ "$(tac /tmp/plain)" = "$(cat /tmp/reversed)" ] && [ ! -s /tmp/err ]; then echo reverser=ok
 else echo "reverser=$(head -c 300 /tmp/err | tr '\n' ' ') listed $(tr '\n' ' ' </tmp/plain), then $(tr '\n' ' ' </tmp/reversed)"; fi
 "#;
