@@ -204,17 +204,7 @@ fn a_signed_attestation_verifies_and_a_flipped_byte_fails() {
 
     let envelope_path = out.join("provenance.dsse.json");
     let published = root().join("specs/published/hello-1.0.tgz");
-    let attest = |envelope: &Path, artifact: &Path| {
-        reprocheck(&[
-            "attest",
-            "verify",
-            envelope.to_str().unwrap(),
-            "--key",
-            public.to_str().unwrap(),
-            "--artifact",
-            artifact.to_str().unwrap(),
-        ])
-    };
+    let attest = |envelope: &Path, artifact: &Path| attest_verify(envelope, &public, artifact);
     let ok = attest(&envelope_path, &published);
     assert_eq!(ok.status.code(), Some(0), "{}", show(&ok));
     let not_subject = attest(&envelope_path, &root().join("specs/release.toml"));
@@ -249,6 +239,13 @@ fn a_signed_attestation_verifies_and_a_flipped_byte_fails() {
     let bad = attest(&tampered_path, &published);
     assert_eq!(bad.status.code(), Some(1), "{}", show(&bad));
     assert!(String::from_utf8_lossy(&bad.stdout).contains("no signature"), "{}", show(&bad));
+}
+
+/// `reprocheck attest verify ENVELOPE --key KEY --artifact ARTIFACT`.
+fn attest_verify(envelope: &Path, key: &Path, artifact: &Path) -> std::process::Output {
+    let (envelope, key, artifact) =
+        (envelope.to_str().unwrap(), key.to_str().unwrap(), artifact.to_str().unwrap());
+    reprocheck(&["attest", "verify", envelope, "--key", key, "--artifact", artifact])
 }
 
 /// The statement inside the DSSE envelope at `path`.
@@ -338,15 +335,7 @@ fn every_verdict_is_signed_in_a_verification_summary_that_independent_clients_ac
         assert_eq!(predicate["policy"]["digest"]["sha256"], spec_sha.as_str());
 
         // attest verify checks it and says what it concluded; FAILED is not a pass.
-        let checked = reprocheck(&[
-            "attest",
-            "verify",
-            vsa_path.to_str().unwrap(),
-            "--key",
-            public.to_str().unwrap(),
-            "--artifact",
-            artifact.to_str().unwrap(),
-        ]);
+        let checked = attest_verify(&vsa_path, &public, artifact);
         assert_eq!(checked.status.code(), Some(*code), "{verdict}: {}", show(&checked));
         let stdout = String::from_utf8_lossy(&checked.stdout);
         assert!(stdout.contains(&format!("verification result: {result}")), "{}", show(&checked));
@@ -356,12 +345,11 @@ fn every_verdict_is_signed_in_a_verification_summary_that_independent_clients_ac
     }
 
     // securesystemslib verifies each signature; the in-toto bindings parse each statement strictly.
-    let run = Command::new(&python)
-        .arg(root().join("tests/interop/check_attestations.py"))
-        .arg(&public)
-        .args(&envelopes)
-        .output()
-        .unwrap();
+    let interop_check = |envelopes: &[PathBuf]| {
+        let script = root().join("tests/interop/check_attestations.py");
+        Command::new(&python).arg(script).arg(&public).args(envelopes).output().unwrap()
+    };
+    let run = interop_check(&envelopes);
     assert!(run.status.success(), "{}", show(&run));
     let lines: Vec<serde_json::Value> =
         String::from_utf8_lossy(&run.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
@@ -380,12 +368,7 @@ fn every_verdict_is_signed_in_a_verification_summary_that_independent_clients_ac
     envelope["payload"] = serde_json::Value::String(b64.encode(&payload));
     let forged = tmp.path().join("forged.dsse.json");
     std::fs::write(&forged, serde_json::to_vec(&envelope).unwrap()).unwrap();
-    let run = Command::new(&python)
-        .arg(root().join("tests/interop/check_attestations.py"))
-        .arg(&public)
-        .arg(&forged)
-        .output()
-        .unwrap();
+    let run = interop_check(&[forged]);
     assert!(!run.status.success(), "a forged PASSED must not verify: {}", show(&run));
 }
 
