@@ -137,6 +137,9 @@ fn containers_have_no_host_mounts(
         assert!(["null []", "[] []"].contains(&text.as_str()), "container {id} has host mounts: {text}");
     }
     drop(child);
+    // The sweep after the interrupt goes through the endpoint too.
+    let left = block(reprocheck::engine::Engine::list_owned(engine, &owner)).unwrap();
+    assert!(left.is_empty(), "the interrupted check left containers: {left:?}");
     case.report()["factors"]["varied"]
         .as_array()
         .unwrap()

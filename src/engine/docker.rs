@@ -9,8 +9,8 @@ use async_trait::async_trait;
 use bollard::models::{ContainerCreateBody, HostConfig, HostConfigLogConfig, ResourcesUlimits};
 use bollard::query_parameters::{
     AttachContainerOptionsBuilder, ContainerArchiveInfoOptionsBuilder, CreateContainerOptionsBuilder,
-    DownloadFromContainerOptionsBuilder, ImportImageOptionsBuilder, LogsOptionsBuilder,
-    RemoveContainerOptionsBuilder, UploadToContainerOptionsBuilder,
+    DownloadFromContainerOptionsBuilder, ImportImageOptionsBuilder, ListContainersOptionsBuilder,
+    LogsOptionsBuilder, RemoveContainerOptionsBuilder, UploadToContainerOptionsBuilder,
 };
 use bollard::{ClientVersion, Docker, API_DEFAULT_VERSION};
 use bytes::Bytes;
@@ -463,11 +463,7 @@ impl Engine for DockerEngine {
     }
 
     async fn list_owners(&self) -> Result<Vec<(String, Option<String>)>> {
-        let filters = serde_json::json!({ "label": [LABEL] }).to_string();
-        let listed = tokio::time::timeout(LIST_TIMEOUT, list_containers(&self.info.endpoint, &filters))
-            .await
-            .map_err(|_| anyhow!("listing containers: no answer within {} s", LIST_TIMEOUT.as_secs()))?
-            .context("listing containers")?;
+        let listed = self.list_labelled_containers(LABEL).await?;
         Ok(listed.into_iter().map(|c| (c.id, c.labels.and_then(|mut l| l.remove(OWNER_LABEL)))).collect())
     }
 }
@@ -475,12 +471,14 @@ impl Engine for DockerEngine {
 impl DockerEngine {
     /// Ids of the containers matching one label filter (`key` or `key=value`).
     async fn list_filtered(&self, label_filter: &str) -> Result<Vec<String>> {
-        let filters = serde_json::json!({ "label": [label_filter] }).to_string();
-        let listed = tokio::time::timeout(LIST_TIMEOUT, list_containers(&self.info.endpoint, &filters))
+        Ok(self.list_labelled_containers(label_filter).await?.into_iter().map(|c| c.id).collect())
+    }
+
+    /// The containers matching one label filter, within [`LIST_TIMEOUT`].
+    async fn list_labelled_containers(&self, label_filter: &str) -> Result<Vec<Listed>> {
+        tokio::time::timeout(LIST_TIMEOUT, list_containers(&self.docker, label_filter))
             .await
             .map_err(|_| anyhow!("listing containers: no answer within {} s", LIST_TIMEOUT.as_secs()))?
-            .context("listing containers")?;
-        Ok(listed.into_iter().map(|c| c.id).collect())
     }
 }
 
@@ -499,38 +497,28 @@ struct Listed {
     labels: Option<std::collections::HashMap<String, String>>,
 }
 
-/// `GET /containers/json?all=true&filters=FILTERS` on the engine at `host`,
-/// reading only each container's `Id` and labels. bollard's typed list fails as a whole
-/// when one container is in a state it does not know, and Podman's
-/// compatible API reports `stopped` for a container being torn down
-/// (podman#28359; seen in tests/kill.rs). The sweep after Ctrl-C and errors
-/// must not fail on that, so it does not depend on the state at all.
-async fn list_containers(host: &str, filters: &str) -> Result<Vec<Listed>> {
-    use http_body_util::{BodyExt, Empty};
-    use hyper_util::client::legacy::Client;
-    use hyper_util::rt::TokioExecutor;
-    let query = form_urlencoded::Serializer::new(String::new())
-        .append_pair("all", "true")
-        .append_pair("filters", filters)
-        .finish();
-    let path = format!("/containers/json?{query}");
-    let response = match host.strip_prefix("unix://") {
-        Some(socket) => {
-            let client =
-                Client::builder(TokioExecutor::new()).build::<_, Empty<Bytes>>(hyperlocal::UnixConnector);
-            client.get(hyperlocal::Uri::new(socket, &path).into()).await
+/// The containers matching `filters` (the Docker API's JSON form), through
+/// the engine's own client, so on every transport (unix, TLS, ssh). Only
+/// each container's `Id` and labels are read where the typed list fails:
+/// bollard refuses the whole list when one container is in a state it does
+/// not know, and Podman's compatible API reports `stopped` for a container
+/// being torn down (podman#28359; seen in tests/kill.rs). The sweep after
+/// Ctrl-C and errors must not fail on that, so it does not depend on the
+/// state at all.
+async fn list_containers(docker: &Docker, label_filter: &str) -> Result<Vec<Listed>> {
+    let filters = std::collections::HashMap::from([("label", vec![label_filter])]);
+    let options = ListContainersOptionsBuilder::default().all(true).filters(&filters).build();
+    match docker.list_containers(Some(options)).await {
+        Ok(listed) => Ok(listed
+            .into_iter()
+            .map(|c| Listed { id: c.id.unwrap_or_default(), labels: c.labels })
+            .filter(|c| !c.id.is_empty())
+            .collect()),
+        Err(bollard::errors::Error::JsonDataError { contents, .. }) => {
+            serde_json::from_str(&contents).context("decoding the container list")
         }
-        None => {
-            let url = format!("{}{path}", host.replacen("tcp://", "http://", 1));
-            let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
-            client.get(url.parse().with_context(|| format!("{url} is not a URL"))?).await
-        }
-    };
-    let response = response.with_context(|| format!("GET {path} on {host}"))?;
-    let status = response.status();
-    let body = response.into_body().collect().await.context("reading the container list")?.to_bytes();
-    ensure!(status.is_success(), "{status}: {}", String::from_utf8_lossy(&body).trim());
-    serde_json::from_slice(&body).context("decoding the container list")
+        Err(e) => Err(e).context("listing containers"),
+    }
 }
 
 #[cfg(test)]
