@@ -26,7 +26,7 @@ fn main() {
     let tls = TlsEndpoint::start();
     let ssh = SshEndpoint::start();
     println!("tls DOCKER_HOST={} DOCKER_TLS_VERIFY=1 DOCKER_CERT_PATH={}", tls.host, tls.certs.display());
-    println!("ssh DOCKER_HOST={} PATH={} XDG_STATE_HOME={}", ssh.host, ssh.path, ssh.state.display());
+    println!("ssh DOCKER_HOST={} PATH={} XDG_CACHE_HOME={}", ssh.host, ssh.path, ssh.cache.display());
     let mut rest = Vec::new();
     let _ = std::io::stdin().read_to_end(&mut rest);
     let _ = tls.dir();

@@ -1,4 +1,4 @@
-//! Drives one build through the [`Engine`] trait: create, attach, upload, start,
+//! Drives one build through the [`Engine`] trait: create, upload, attach, start,
 //! wait, collect, and always remove.
 
 use crate::collect::{self, Collector, OutputEntry, OutputSelector};
@@ -197,13 +197,24 @@ async fn build_in(
     if plan.factors.varied.iter().any(|f| f == "time") {
         progress.phase(Phase::Delay);
     }
-    // Attached before the start, so the first byte the build writes is read.
-    let output = engine.attach_output(id).await?;
     gate.admit(run.settings.shifted_clock).await;
-    if let Err(error) = engine.start(id).await {
-        gate.abandoned(run.settings.shifted_clock);
-        return Err(error);
-    }
+    // Attached before the start, so the first byte the build writes is read;
+    // and just before it, so that a cancelled run seldom leaves an attached
+    // container that never started (Docker then has to start it to end the
+    // attach, see engine::docker).
+    let attached = engine.attach_output(id).await;
+    crate::cleanup::failpoint("panic-after-attach");
+    let started = match attached {
+        Ok(output) => engine.start(id).await.map(|()| output),
+        Err(error) => Err(error),
+    };
+    let output = match started {
+        Ok(output) => output,
+        Err(error) => {
+            gate.abandoned(run.settings.shifted_clock);
+            return Err(error);
+        }
+    };
     gate.started(run.settings.shifted_clock);
     crate::cleanup::failpoint("panic-while-building");
     progress.phase(Phase::Building);

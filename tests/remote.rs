@@ -202,7 +202,37 @@ fn ssh_endpoint_runs_the_matrix_with_no_host_mounts() {
     let varied = containers_have_no_host_mounts(&ssh, &engine);
     same_factors_but_host_only(varied, varied_locally(), &kind);
     matrix_through(&ssh, &kind);
-    let _ = ssh.log();
+    let left = ssh.sessions_left_after(Duration::from_secs(10));
+    assert!(left.is_empty(), "remote sessions outlived the checks: {left:?}\n{}", ssh.log());
+}
+
+/// A run abandoned after its output was attached and before its container
+/// started (a panic there, by failpoint) leaves no remote session: Docker
+/// never ends such an attach by itself, and the remote `docker system
+/// dial-stdio` used to wait on it for ever, keeping the ssh master alive.
+#[test]
+fn a_run_abandoned_between_attach_and_start_leaves_no_remote_session() {
+    let Some(engine) = ready_engine() else { return };
+    if !have("sshd") || !have("ssh") || !have("docker") {
+        return;
+    }
+    let ssh = SshEndpoint::start();
+    let case = Case::new("clean", SH_BUILD);
+    let mut cmd = case.check_cmd(&[]);
+    ssh.apply(&mut cmd);
+    let child = cmd
+        .env("REPROCHECK_FAILPOINT", "panic-after-attach")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let owner = owner_of(&child);
+    let run = child.wait_with_output().unwrap();
+    assert_eq!(run.status.code(), Some(101), "a panic: {}", show(&run));
+    assert!(String::from_utf8_lossy(&run.stderr).contains("after the panic, removed"), "{}", show(&run));
+    assert_eq!(block(reprocheck::engine::Engine::list_owned(&engine, &owner)).unwrap().len(), 0);
+    let left = ssh.sessions_left_after(Duration::from_secs(10));
+    assert!(left.is_empty(), "remote sessions outlived the run: {left:?}");
 }
 
 /// `reprocheck check` against `endpoint` with `env`; the error must come
@@ -264,12 +294,12 @@ fn remote_endpoint_errors_name_the_endpoint_and_the_cause_within_5_s() {
     );
     // SSH with a key the server does not accept.
     let ssh = SshEndpoint::start();
-    let state = ssh.state.display().to_string();
+    let cache = ssh.cache.display().to_string();
     fails_fast(
         &[
             ("DOCKER_HOST", &ssh.host.replace("root@", "nobody@")),
             ("PATH", &ssh.path),
-            ("XDG_STATE_HOME", &state),
+            ("XDG_CACHE_HOME", &cache),
         ],
         &["127.0.0.1", "Permission denied"],
     );

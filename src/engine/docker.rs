@@ -15,7 +15,9 @@ use bollard::query_parameters::{
 use bollard::{ClientVersion, Docker, API_DEFAULT_VERSION};
 use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt};
+use std::collections::BTreeSet;
 use std::path::Path;
+use std::sync::Mutex;
 use std::time::Duration;
 
 /// How long to wait for the first answer before calling the engine unreachable.
@@ -23,6 +25,21 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// bollard's per-request timeout. Waiting on a build is one long request, so
 /// this is large; build timeouts are enforced by the runner instead.
 const REQUEST_TIMEOUT_SECS: u64 = 7 * 24 * 3600;
+
+/// Containers this process attached to on Docker and has not started.
+/// dockerd never ends an attach to a container removed before it started
+/// (only an exit or a failed start closes its output streams): the handler,
+/// its goroutine and the connection stay for the daemon's life, and over ssh
+/// so do the remote `docker system dial-stdio` and its session, which keeps
+/// the shared ssh master alive. So such a container is started just before
+/// it is removed. Process-wide, because after a panic the containers are
+/// removed through a connection of their own.
+static ATTACHED_UNSTARTED: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+
+/// [`ATTACHED_UNSTARTED`], whatever a panic left in it.
+fn attached_unstarted() -> std::sync::MutexGuard<'static, BTreeSet<String>> {
+    ATTACHED_UNSTARTED.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 /// A Docker or Podman engine reached over its HTTP API.
 pub struct DockerEngine {
@@ -325,7 +342,10 @@ impl Engine for DockerEngine {
     }
 
     async fn start(&self, id: &str) -> Result<()> {
-        self.docker.start_container(id, None).await.with_context(|| format!("starting container {id}"))
+        let started = self.docker.start_container(id, None).await;
+        // Started or failed to start: either way dockerd ends the attach.
+        attached_unstarted().remove(id);
+        started.with_context(|| format!("starting container {id}"))
     }
 
     async fn wait(&self, id: &str) -> Result<i64> {
@@ -365,6 +385,10 @@ impl Engine for DockerEngine {
             .stream(true)
             .logs(true)
             .build();
+        if !self.is_podman {
+            // Before the request: a cancelled attach may still reach dockerd.
+            attached_unstarted().insert(id.to_string());
+        }
         let attached = self
             .docker
             .attach_container(id, Some(options))
@@ -425,6 +449,13 @@ impl Engine for DockerEngine {
     }
 
     async fn remove(&self, id: &str) -> Result<()> {
+        if attached_unstarted().remove(id) {
+            // Ends the attach (see ATTACHED_UNSTARTED); the forced remove
+            // below kills the build moments after it began.
+            if let Err(e) = self.docker.start_container(id, None).await {
+                tracing::debug!(id, "starting an abandoned container to end its attach: {e}");
+            }
+        }
         let options = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
         let started = std::time::Instant::now();
         loop {

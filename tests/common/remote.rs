@@ -193,8 +193,9 @@ pub struct SshEndpoint {
     pub host: String,
     /// PATH for reprocheck: the wrapper's directory first.
     pub path: String,
-    /// Where the ssh client library keeps its control sockets.
-    pub state: PathBuf,
+    /// XDG_CACHE_HOME for reprocheck: its shared ssh connection (and probe
+    /// cache) live under the test's own directory.
+    pub cache: PathBuf,
     dir: tempfile::TempDir,
     sshd: Child,
 }
@@ -250,8 +251,8 @@ impl SshEndpoint {
             .expect("starting sshd");
         wait_for_port(port, &mut sshd, "sshd");
         let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
-        let state = d.join("state");
-        SshEndpoint { host: format!("ssh://root@127.0.0.1:{port}"), path, state, dir, sshd }
+        let cache = d.join("cache");
+        SshEndpoint { host: format!("ssh://root@127.0.0.1:{port}"), path, cache, dir, sshd }
     }
 
     /// The sshd's log, for failure messages.
@@ -261,12 +262,76 @@ impl SshEndpoint {
 
     /// Points `cmd` at this endpoint with the test's ssh client config.
     pub fn apply(&self, cmd: &mut Command) {
-        cmd.env("DOCKER_HOST", &self.host).env("PATH", &self.path).env("XDG_STATE_HOME", &self.state);
+        cmd.env("DOCKER_HOST", &self.host).env("PATH", &self.path).env("XDG_CACHE_HOME", &self.cache);
+    }
+
+    /// The processes this sshd's sessions run (`docker system dial-stdio`,
+    /// one per open API connection), as `pid command line`.
+    pub fn session_commands(&self) -> Vec<String> {
+        descendants(self.sshd.id())
+            .into_iter()
+            .filter_map(|pid| {
+                let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+                let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+                cmdline.contains("dial-stdio").then(|| format!("{pid} {}", cmdline.trim()))
+            })
+            .collect()
+    }
+
+    /// Waits up to `within` for every session command to end; returns those left.
+    pub fn sessions_left_after(&self, within: Duration) -> Vec<String> {
+        let deadline = Instant::now() + within;
+        loop {
+            let left = self.session_commands();
+            if left.is_empty() || Instant::now() > deadline {
+                return left;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
     }
 }
 
+/// Every process below `root`, read from /proc.
+fn descendants(root: u32) -> Vec<u32> {
+    let parents: Vec<(u32, u32)> = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
+            // The field after the parenthesised command name is the state, then the parent.
+            let ppid = stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok()?;
+            Some((pid, ppid))
+        })
+        .collect();
+    let mut found = vec![root];
+    let mut i = 0;
+    while i < found.len() {
+        let parent = found[i];
+        found.extend(parents.iter().filter(|(_, ppid)| *ppid == parent).map(|(pid, _)| *pid));
+        i += 1;
+    }
+    found.split_off(1)
+}
+
 impl Drop for SshEndpoint {
+    /// Ends reprocheck's shared connection and the sshd with its sessions,
+    /// so that nothing of the test outlives it.
     fn drop(&mut self) {
+        // Sessions first: once the master is gone their commands would be
+        // orphans, out of this sshd's reach.
+        for pid in descendants(self.sshd.id()) {
+            // SAFETY: signalling processes this test's sshd started.
+            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+        }
+        let mut exit = Command::new(self.path.split(':').next().map(|bin| format!("{bin}/ssh")).unwrap());
+        exit.args(["-O", "exit", "-o"])
+            .arg(format!("ControlPath={}/reprocheck/ssh/%C", self.cache.display()))
+            .args(["-p", self.host.rsplit(':').next().unwrap(), "root@127.0.0.1"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let _ = exit.status();
         let _ = self.sshd.kill();
         let _ = self.sshd.wait();
     }
