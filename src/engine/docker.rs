@@ -389,11 +389,16 @@ impl Engine for DockerEngine {
             // Before the request: a cancelled attach may still reach dockerd.
             attached_unstarted().insert(id.to_string());
         }
-        let attached = self
-            .docker
-            .attach_container(id, Some(options))
-            .await
-            .with_context(|| format!("attaching to the output of container {id}"))?;
+        let attached = match self.docker.attach_container(id, Some(options)).await {
+            Ok(attached) => attached,
+            Err(e) => {
+                if matches!(e, bollard::errors::Error::DockerResponseServerError { .. }) {
+                    // Refused by dockerd, so nothing waits there.
+                    attached_unstarted().remove(id);
+                }
+                return Err(e).with_context(|| format!("attaching to the output of container {id}"));
+            }
+        };
         // The write half stays open while the output is read: closing it can
         // end the attach early on some engines.
         let input = attached.input;
