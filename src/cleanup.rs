@@ -105,11 +105,17 @@ impl Shutdown {
     }
 }
 
-/// Panics on purpose when `REPROCHECK_FAILPOINT` names `point`: how the
-/// tests check that a panic with containers running still cleans up.
+/// Panics on purpose when `REPROCHECK_FAILPOINT` names `point`, and aborts
+/// (no cleanup at all, as under SIGKILL) when it is `POINT:abort`: how the
+/// tests check what a panic or a killed process leaves at that point.
 pub fn failpoint(point: &str) {
-    if std::env::var_os("REPROCHECK_FAILPOINT").is_some_and(|v| v == point) {
+    let Some(value) = std::env::var_os("REPROCHECK_FAILPOINT") else { return };
+    if value == point {
         panic!("REPROCHECK_FAILPOINT={point}");
+    }
+    if value.to_str().and_then(|v| v.strip_suffix(":abort")) == Some(point) {
+        crate::errln!("reprocheck: REPROCHECK_FAILPOINT={point}:abort");
+        std::process::abort();
     }
 }
 

@@ -203,7 +203,7 @@ async fn build_in(
     // container that never started (Docker then has to start it to end the
     // attach, see engine::docker).
     let attached = engine.attach_output(id).await;
-    crate::cleanup::failpoint("panic-after-attach");
+    crate::cleanup::failpoint("after-attach");
     let started = match attached {
         Ok(output) => engine.start(id).await.map(|()| output),
         Err(error) => Err(error),

@@ -206,10 +206,27 @@ fn ssh_endpoint_runs_the_matrix_with_no_host_mounts() {
     assert!(left.is_empty(), "remote sessions outlived the checks: {left:?}\n{}", ssh.log());
 }
 
+/// Spawns a check of the clean fixture through `ssh` with `failpoint`
+/// set; returns its output and the owner label of its containers.
+fn check_with_failpoint(ssh: &SshEndpoint, case: &Case, failpoint: &str) -> (Output, String) {
+    let mut cmd = case.check_cmd(&[]);
+    ssh.apply(&mut cmd);
+    let child = cmd
+        .env("REPROCHECK_FAILPOINT", failpoint)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let owner = owner_of(&child);
+    (child.wait_with_output().unwrap(), owner)
+}
+
 /// A run abandoned after its output was attached and before its container
 /// started (a panic there, by failpoint) leaves no remote session: Docker
 /// never ends such an attach by itself, and the remote `docker system
 /// dial-stdio` used to wait on it for ever, keeping the ssh master alive.
+/// (Podman ends the attach at the removal, so there this checks only the
+/// sweep through ssh.)
 #[test]
 fn a_run_abandoned_between_attach_and_start_leaves_no_remote_session() {
     let Some(engine) = ready_engine() else { return };
@@ -218,21 +235,34 @@ fn a_run_abandoned_between_attach_and_start_leaves_no_remote_session() {
     }
     let ssh = SshEndpoint::start();
     let case = Case::new("clean", SH_BUILD);
-    let mut cmd = case.check_cmd(&[]);
-    ssh.apply(&mut cmd);
-    let child = cmd
-        .env("REPROCHECK_FAILPOINT", "panic-after-attach")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let owner = owner_of(&child);
-    let run = child.wait_with_output().unwrap();
+    let (run, owner) = check_with_failpoint(&ssh, &case, "after-attach");
     assert_eq!(run.status.code(), Some(101), "a panic: {}", show(&run));
     assert!(String::from_utf8_lossy(&run.stderr).contains("after the panic, removed"), "{}", show(&run));
     assert_eq!(block(reprocheck::engine::Engine::list_owned(&engine, &owner)).unwrap().len(), 0);
     let left = ssh.sessions_left_after(Duration::from_secs(10));
     assert!(left.is_empty(), "remote sessions outlived the run: {left:?}");
+}
+
+/// A check killed between attach and start (aborted by failpoint: no
+/// cleanup at all, as under SIGKILL) leaves its container and, on Docker,
+/// a remote session waiting on the attach; the next check's sweep of
+/// orphans removes the container and ends the session.
+#[test]
+fn the_next_check_ends_what_a_check_killed_between_attach_and_start_left() {
+    let Some(engine) = ready_engine() else { return };
+    if !have("sshd") || !have("ssh") || !have("docker") {
+        return;
+    }
+    let ssh = SshEndpoint::start();
+    let case = Case::new("clean", SH_BUILD);
+    let (run, owner) = check_with_failpoint(&ssh, &case, "after-attach:abort");
+    assert_eq!(run.status.code(), None, "killed by SIGABRT: {}", show(&run));
+    assert!(!block(reprocheck::engine::Engine::list_owned(&engine, &owner)).unwrap().is_empty());
+    let next = check_through(&ssh, &Case::new("clean", SH_BUILD), &[]);
+    assert_eq!(next.status.code(), Some(0), "{}", show(&next));
+    assert_eq!(block(reprocheck::engine::Engine::list_owned(&engine, &owner)).unwrap().len(), 0);
+    let left = ssh.sessions_left_after(Duration::from_secs(10));
+    assert!(left.is_empty(), "remote sessions outlived the killed run: {left:?}");
 }
 
 /// `reprocheck check` against `endpoint` with `env`; the error must come

@@ -9,8 +9,8 @@ use async_trait::async_trait;
 use bollard::models::{ContainerCreateBody, HostConfig, HostConfigLogConfig, ResourcesUlimits};
 use bollard::query_parameters::{
     AttachContainerOptionsBuilder, ContainerArchiveInfoOptionsBuilder, CreateContainerOptionsBuilder,
-    DownloadFromContainerOptionsBuilder, ImportImageOptionsBuilder, ListContainersOptionsBuilder,
-    LogsOptionsBuilder, RemoveContainerOptionsBuilder, UploadToContainerOptionsBuilder,
+    DownloadFromContainerOptionsBuilder, ImportImageOptionsBuilder, LogsOptionsBuilder,
+    RemoveContainerOptionsBuilder, UploadToContainerOptionsBuilder,
 };
 use bollard::{ClientVersion, Docker, API_DEFAULT_VERSION};
 use bytes::Bytes;
@@ -20,20 +20,18 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
 
+mod list;
+
 /// How long to wait for the first answer before calling the engine unreachable.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// bollard's per-request timeout. Waiting on a build is one long request, so
 /// this is large; build timeouts are enforced by the runner instead.
 const REQUEST_TIMEOUT_SECS: u64 = 7 * 24 * 3600;
 
-/// Containers this process attached to on Docker and has not started.
-/// dockerd never ends an attach to a container removed before it started
-/// (only an exit or a failed start closes its output streams): the handler,
-/// its goroutine and the connection stay for the daemon's life, and over ssh
-/// so do the remote `docker system dial-stdio` and its session, which keeps
-/// the shared ssh master alive. So such a container is started just before
-/// it is removed. Process-wide, because after a panic the containers are
-/// removed through a connection of their own.
+/// Containers this process attached to on Docker and has not started:
+/// dockerd never ends such an attach when the container is removed, so
+/// they are started first (docs/engines.md, "What differs on Docker").
+/// Process-wide, because the panic sweep uses a connection of its own.
 static ATTACHED_UNSTARTED: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
 
 /// [`ATTACHED_UNSTARTED`], whatever a panic left in it.
@@ -433,6 +431,19 @@ impl Engine for DockerEngine {
         Ok(Some(futures_util::stream::once(async { Ok(first) }).chain(rest).boxed()))
     }
 
+    async fn remove_orphan(&self, id: &str) -> Result<()> {
+        // Whether its dead owner had attached is unknown: a container that
+        // never started may hold an attach (see ATTACHED_UNSTARTED).
+        if !self.is_podman {
+            let inspected = self.docker.inspect_container(id, None).await;
+            let status = inspected.ok().and_then(|c| c.state).and_then(|s| s.status);
+            if status == Some(bollard::models::ContainerStateStatusEnum::CREATED) {
+                attached_unstarted().insert(id.to_string());
+            }
+        }
+        self.remove(id).await
+    }
+
     async fn kill(&self, id: &str) -> Result<()> {
         match self.docker.kill_container(id, None::<bollard::query_parameters::KillContainerOptions>).await {
             Ok(()) => Ok(()),
@@ -457,8 +468,14 @@ impl Engine for DockerEngine {
         if attached_unstarted().remove(id) {
             // Ends the attach (see ATTACHED_UNSTARTED); the forced remove
             // below kills the build moments after it began.
-            if let Err(e) = self.docker.start_container(id, None).await {
-                tracing::debug!(id, "starting an abandoned container to end its attach: {e}");
+            match self.docker.start_container(id, None).await {
+                Ok(()) => {}
+                Err(e) if is_not_found(&e) => return Ok(()),
+                Err(e) => {
+                    // Kept for a later removal to try again.
+                    attached_unstarted().insert(id.to_string());
+                    tracing::warn!("starting the abandoned container {id} to end its attach: {e}");
+                }
             }
         }
         let options = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
@@ -510,52 +527,13 @@ impl DockerEngine {
         Ok(self.list_labelled_containers(label_filter).await?.into_iter().map(|c| c.id).collect())
     }
 
-    /// The containers matching one label filter, within [`LIST_TIMEOUT`].
-    async fn list_labelled_containers(&self, label_filter: &str) -> Result<Vec<Listed>> {
-        tokio::time::timeout(LIST_TIMEOUT, list_containers(&self.docker, label_filter))
-            .await
-            .map_err(|_| anyhow!("listing containers: no answer within {} s", LIST_TIMEOUT.as_secs()))?
+    async fn list_labelled_containers(&self, label_filter: &str) -> Result<Vec<list::Listed>> {
+        list::labelled(&self.docker, &self.info.endpoint, label_filter).await
     }
 }
 
 /// How long a removal refused for a container's transient state is retried.
 const REMOVE_PATIENCE: Duration = Duration::from_secs(15);
-
-/// How long one container listing may take.
-const LIST_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// One container in a listing.
-#[derive(serde::Deserialize)]
-struct Listed {
-    #[serde(rename = "Id")]
-    id: String,
-    #[serde(rename = "Labels")]
-    labels: Option<std::collections::HashMap<String, String>>,
-}
-
-/// The containers matching `filters` (the Docker API's JSON form), through
-/// the engine's own client, so on every transport (unix, TLS, ssh). Only
-/// each container's `Id` and labels are read where the typed list fails:
-/// bollard refuses the whole list when one container is in a state it does
-/// not know, and Podman's compatible API reports `stopped` for a container
-/// being torn down (podman#28359; seen in tests/kill.rs). The sweep after
-/// Ctrl-C and errors must not fail on that, so it does not depend on the
-/// state at all.
-async fn list_containers(docker: &Docker, label_filter: &str) -> Result<Vec<Listed>> {
-    let filters = std::collections::HashMap::from([("label", vec![label_filter])]);
-    let options = ListContainersOptionsBuilder::default().all(true).filters(&filters).build();
-    match docker.list_containers(Some(options)).await {
-        Ok(listed) => Ok(listed
-            .into_iter()
-            .map(|c| Listed { id: c.id.unwrap_or_default(), labels: c.labels })
-            .filter(|c| !c.id.is_empty())
-            .collect()),
-        Err(bollard::errors::Error::JsonDataError { contents, .. }) => {
-            serde_json::from_str(&contents).context("decoding the container list")
-        }
-        Err(e) => Err(e).context("listing containers"),
-    }
-}
 
 #[cfg(test)]
 mod tests {

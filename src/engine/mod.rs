@@ -253,8 +253,16 @@ pub trait Engine: Send + Sync {
     }
     /// A tar stream of `path` in the container; `Ok(None)` when it does not exist.
     async fn download(&self, id: &str, path: &str) -> Result<Option<ByteStream>>;
-    /// Removes a container, killing it first if it runs. Missing is not an error.
+    /// Removes a container, killing it first if it runs. Missing is not an
+    /// error. On Docker a container this process attached to but never
+    /// started is started first, which ends the attach (docs/engines.md).
     async fn remove(&self, id: &str) -> Result<()>;
+    /// Removes a container whose reprocheck process is gone, as
+    /// [`Engine::remove`]; on Docker one that never started is started first,
+    /// since its owner may have attached to it.
+    async fn remove_orphan(&self, id: &str) -> Result<()> {
+        self.remove(id).await
+    }
     /// Kills a running container (it stays, with its log, until removed).
     async fn kill(&self, id: &str) -> Result<()>;
     /// Bytes the container has written to its own filesystem (its writable
@@ -297,7 +305,10 @@ pub async fn sweep_orphans(engine: &dyn Engine) -> Result<usize> {
     let mut removed = 0;
     for (id, owner) in engine.list_owners().await? {
         if owner.as_deref().is_some_and(owner_is_gone) {
-            engine.remove(&id).await.with_context(|| format!("removing the orphaned container {id}"))?;
+            engine
+                .remove_orphan(&id)
+                .await
+                .with_context(|| format!("removing the orphaned container {id}"))?;
             removed += 1;
         }
     }

@@ -319,8 +319,7 @@ impl Drop for SshEndpoint {
     /// Ends reprocheck's shared connection and the sshd with its sessions,
     /// so that nothing of the test outlives it.
     fn drop(&mut self) {
-        // Sessions first: once the master is gone their commands would be
-        // orphans, out of this sshd's reach.
+        // Sessions first, while they are still below this sshd.
         for pid in descendants(self.sshd.id()) {
             // SAFETY: signalling processes this test's sshd started.
             unsafe { libc::kill(pid as i32, libc::SIGKILL) };
