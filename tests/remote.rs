@@ -206,9 +206,16 @@ fn ssh_endpoint_runs_the_matrix_with_no_host_mounts() {
     assert!(left.is_empty(), "remote sessions outlived the checks: {left:?}\n{}", ssh.log());
 }
 
+/// The engine under test and an ssh endpoint in front of it, when both can be had.
+fn engine_and_ssh() -> Option<(reprocheck::engine::docker::DockerEngine, SshEndpoint)> {
+    let engine = ready_engine()?;
+    (have("sshd") && have("ssh") && have("docker")).then(|| (engine, SshEndpoint::start()))
+}
+
 /// Spawns a check of the clean fixture through `ssh` with `failpoint`
 /// set; returns its output and the owner label of its containers.
-fn check_with_failpoint(ssh: &SshEndpoint, case: &Case, failpoint: &str) -> (Output, String) {
+fn check_with_failpoint(ssh: &SshEndpoint, failpoint: &str) -> (Output, String) {
+    let case = Case::new("clean", SH_BUILD);
     let mut cmd = case.check_cmd(&[]);
     ssh.apply(&mut cmd);
     let child = cmd
@@ -229,13 +236,8 @@ fn check_with_failpoint(ssh: &SshEndpoint, case: &Case, failpoint: &str) -> (Out
 /// sweep through ssh.)
 #[test]
 fn a_run_abandoned_between_attach_and_start_leaves_no_remote_session() {
-    let Some(engine) = ready_engine() else { return };
-    if !have("sshd") || !have("ssh") || !have("docker") {
-        return;
-    }
-    let ssh = SshEndpoint::start();
-    let case = Case::new("clean", SH_BUILD);
-    let (run, owner) = check_with_failpoint(&ssh, &case, "after-attach");
+    let Some((engine, ssh)) = engine_and_ssh() else { return };
+    let (run, owner) = check_with_failpoint(&ssh, "after-attach");
     assert_eq!(run.status.code(), Some(101), "a panic: {}", show(&run));
     assert!(String::from_utf8_lossy(&run.stderr).contains("after the panic, removed"), "{}", show(&run));
     assert_eq!(block(reprocheck::engine::Engine::list_owned(&engine, &owner)).unwrap().len(), 0);
@@ -249,13 +251,8 @@ fn a_run_abandoned_between_attach_and_start_leaves_no_remote_session() {
 /// orphans removes the container and ends the session.
 #[test]
 fn the_next_check_ends_what_a_check_killed_between_attach_and_start_left() {
-    let Some(engine) = ready_engine() else { return };
-    if !have("sshd") || !have("ssh") || !have("docker") {
-        return;
-    }
-    let ssh = SshEndpoint::start();
-    let case = Case::new("clean", SH_BUILD);
-    let (run, owner) = check_with_failpoint(&ssh, &case, "after-attach:abort");
+    let Some((engine, ssh)) = engine_and_ssh() else { return };
+    let (run, owner) = check_with_failpoint(&ssh, "after-attach:abort");
     assert_eq!(run.status.code(), None, "killed by SIGABRT: {}", show(&run));
     assert!(!block(reprocheck::engine::Engine::list_owned(&engine, &owner)).unwrap().is_empty());
     let next = check_through(&ssh, &Case::new("clean", SH_BUILD), &[]);
