@@ -202,13 +202,13 @@ async fn build_in(
     // and just before it, so that a cancelled run seldom leaves an attached
     // container that never started (Docker then has to start it to end the
     // attach, see engine::docker).
-    let attached = engine.attach_output(id).await;
-    crate::cleanup::failpoint("after-attach");
-    let started = match attached {
-        Ok(output) => engine.start(id).await.map(|()| output),
-        Err(error) => Err(error),
+    let started = async {
+        let output = engine.attach_output(id).await?;
+        crate::cleanup::failpoint("after-attach");
+        engine.start(id).await?;
+        Result::<_>::Ok(output)
     };
-    let output = match started {
+    let output = match started.await {
         Ok(output) => output,
         Err(error) => {
             gate.abandoned(run.settings.shifted_clock);

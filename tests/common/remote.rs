@@ -196,6 +196,9 @@ pub struct SshEndpoint {
     /// XDG_CACHE_HOME for reprocheck: its shared ssh connection (and probe
     /// cache) live under the test's own directory.
     pub cache: PathBuf,
+    port: u16,
+    /// The ssh wrapper that brings the test's client config.
+    ssh: PathBuf,
     dir: tempfile::TempDir,
     sshd: Child,
 }
@@ -252,7 +255,15 @@ impl SshEndpoint {
         wait_for_port(port, &mut sshd, "sshd");
         let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
         let cache = d.join("cache");
-        SshEndpoint { host: format!("ssh://root@127.0.0.1:{port}"), path, cache, dir, sshd }
+        SshEndpoint {
+            host: format!("ssh://root@127.0.0.1:{port}"),
+            path,
+            cache,
+            port,
+            ssh: wrapper,
+            dir,
+            sshd,
+        }
     }
 
     /// The sshd's log, for failure messages.
@@ -324,10 +335,10 @@ impl Drop for SshEndpoint {
             // SAFETY: signalling processes this test's sshd started.
             unsafe { libc::kill(pid as i32, libc::SIGKILL) };
         }
-        let mut exit = Command::new(self.path.split(':').next().map(|bin| format!("{bin}/ssh")).unwrap());
+        let mut exit = Command::new(&self.ssh);
         exit.args(["-O", "exit", "-o"])
             .arg(format!("ControlPath={}/reprocheck/ssh/%C", self.cache.display()))
-            .args(["-p", self.host.rsplit(':').next().unwrap(), "root@127.0.0.1"])
+            .args(["-p", &self.port.to_string(), "root@127.0.0.1"])
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         let _ = exit.status();
