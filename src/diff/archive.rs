@@ -116,6 +116,10 @@ pub(crate) fn compare_archives(diff: &mut FileDiff, prefix: &str, a: Source, b: 
         }
     }
     let (kind, complete) = (la.kind.name(), (la.complete, lb.complete));
+    if la.problems != lb.problems {
+        let scope = scoped(prefix, kind);
+        push(diff, scope, "ambiguous", la.problems.join("; "), lb.problems.join("; "));
+    }
     let (ma, mb) = fetch_differing((a, la), (b, lb), walk);
     members(diff, prefix, kind, (ma, mb), complete, walk);
     true
@@ -297,8 +301,10 @@ pub(crate) struct Member {
     pub(crate) content: Option<Vec<u8>>,
     /// Hex sha256 of the content (empty when unreadable).
     pub content_hash: String,
-    /// Where the member's own records disagree (zip: local versus central
-    /// header, CRC), so that nothing about it can be trusted.
+    /// Constructs extractors read differently (a repeated pax key, a GNU
+    /// long name that disagrees with a pax path, a zip local header that
+    /// disagrees with its central record, …): readers may write different
+    /// files from it, so nothing about it can be trusted.
     pub problems: Vec<String>,
 }
 
@@ -334,90 +340,66 @@ impl Member {
 /// memory, in archive order (every copy of a repeated name kept), each with
 /// its content (copies drawn from `budget`); `None` for anything else.
 #[cfg(test)]
-pub(crate) fn listing(data: &[u8], budget: &Budget) -> Option<Vec<(String, Member)>> {
+pub(crate) fn listing(data: &[u8], budget: &Budget) -> Option<Listing> {
     let keep = Keep { wanted: &|_| true, hold: budget.left() };
     let listed = list(Source::Bytes(data), budget, &keep)?;
     let held: u64 =
         listed.members.iter().filter_map(|(_, m)| m.content.as_ref()).map(|c| c.len() as u64).sum();
-    budget.charge(held).then_some(listed.members)
-}
-
-/// A tar entry's name and header fields (its content not yet read): the
-/// header's own format, where a long name came from, and every pax record.
-pub(crate) fn tar_member<R: std::io::Read>(entry: &mut tar::Entry<R>) -> (String, Member) {
-    let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
-    let h = entry.header().clone();
-    let mut m = Member::default();
-    let mut put = |k: &'static str, v: String| {
-        m.fields.insert(Cow::Borrowed(k), v);
-    };
-    put("type", format!("{:?}", h.entry_type()));
-    put("mode", h.mode().map(|v| format!("{v:04o}")).unwrap_or_default());
-    put("uid", h.uid().map(|v| v.to_string()).unwrap_or_default());
-    put("gid", h.gid().map(|v| v.to_string()).unwrap_or_default());
-    put("uname", h.username().ok().flatten().unwrap_or_default().to_string());
-    put("gname", h.groupname().ok().flatten().unwrap_or_default().to_string());
-    put("mtime", h.mtime().map(|v| v.to_string()).unwrap_or_default());
-    put("size", h.size().map(|v| v.to_string()).unwrap_or_default());
-    put(
-        "link",
-        entry.link_name_bytes().map(|l| String::from_utf8_lossy(&l).into_owned()).unwrap_or_default(),
-    );
-    let header_format = match (h.as_ustar(), h.as_gnu()) {
-        (Some(_), _) => "ustar",
-        (_, Some(_)) => "gnu",
-        _ => "v7",
-    };
-    put("header format", header_format.into());
-    let mut pax_keys = Vec::new();
-    if let Ok(Some(pax)) = entry.pax_extensions() {
-        for record in pax.flatten() {
-            let key = record.key().unwrap_or("?").to_string();
-            let value = String::from_utf8_lossy(record.value_bytes()).into_owned();
-            pax_keys.push(key.clone());
-            m.fields.insert(Cow::Owned(format!("pax {key}")), value);
-        }
-    }
-    // A name longer than the header holds: in a pax `path` record, or in a
-    // GNU `././@LongLink` entry before it; tools differ, and so do bytes.
-    let stored = if h.path_bytes().as_ref() == entry.path_bytes().as_ref() {
-        "header"
-    } else if pax_keys.iter().any(|k| k == "path") {
-        "pax path record"
-    } else {
-        "GNU long name (././@LongLink)"
-    };
-    m.fields.insert(Cow::Borrowed("name stored in"), stored.into());
-    (name, m)
+    budget.charge(held).then_some(listed)
 }
 
 /// Zip members from the central directory, record by record (a repeated
-/// name stays visible), drawing what it decompresses from `budget`.
-pub(crate) fn zip_members(data: &[u8], budget: &Budget) -> Option<Vec<(String, Member)>> {
-    let records = super::zip_listing::records(data, budget)?;
+/// name stays visible), drawing what it decompresses from `budget`, and
+/// what makes the archive as a whole ambiguous.
+pub(crate) fn zip_members(data: &[u8], budget: &Budget) -> Option<(Members, Vec<String>)> {
+    use super::zip_listing::{dos_datetime, host_name, records};
+    let (records, problems) = records(data, budget)?;
     let members = records
         .into_iter()
         .map(|r| {
             let mut m = Member::default();
-            let (date, time) = r.dos_time;
-            let when = format!(
-                "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
-                1980 + (date >> 9),
-                (date >> 5) & 0xf,
-                date & 0x1f,
-                time >> 11,
-                (time >> 5) & 0x3f,
-                (time & 0x1f) * 2
-            );
-            m.fields.insert("mtime".into(), when);
-            m.fields.insert("mode".into(), r.unix_mode.map(|v| format!("{v:04o}")).unwrap_or_default());
-            m.fields.insert("extra fields".into(), r.extra);
-            m.fields.insert("size".into(), r.size.to_string());
+            let mut put = |k: Cow<'static, str>, v: String| {
+                m.fields.insert(k, v);
+            };
+            put("mtime".into(), dos_datetime(r.dos_time));
+            put("type".into(), r.file_type().into());
+            // Type and mode as `unzip` applies them; the DOS bits too.
+            put("mode".into(), format!("{:06o}", r.external >> 16));
+            put("dos attributes".into(), format!("{:#06x}", r.external & 0xffff));
+            put("made by".into(), host_name(r.made_by_host));
+            put("version made by".into(), r.versions.0.to_string());
+            put("version needed".into(), r.versions.1.to_string());
+            put("method".into(), r.method.to_string());
+            put("compression flags".into(), format!("{:#06x}", r.flags & 0x000e));
+            put("utf-8 name flag".into(), (r.flags & 0x0800 != 0).to_string());
+            if r.flags & !0x080e != 0 {
+                put("flags".into(), format!("{:#06x}", r.flags & !0x080e));
+            }
+            put("size".into(), r.size.to_string());
+            put("compressed size".into(), r.compressed.to_string());
+            for (id, value) in &r.extra {
+                put(Cow::Owned(format!("extra {}", extra_name(*id))), value.clone());
+            }
             m.problems = r.problems;
             (r.name, m.with_content(r.content))
         })
         .collect();
-    Some(members)
+    Some((members, problems))
+}
+
+/// A zip extra field's id, with its name when it is a known one.
+fn extra_name(id: u16) -> String {
+    let name = match id {
+        0x5455 => " (extended timestamp)",
+        0x7875 => " (Unix UID/GID)",
+        0x5855 => " (Info-ZIP Unix, old)",
+        0x000a => " (NTFS times)",
+        0x7075 => " (Unicode path)",
+        0x6375 => " (Unicode comment)",
+        0x0001 => " (zip64)",
+        _ => "",
+    };
+    format!("{id:#06x}{name}")
 }
 
 /// Compares archive members: order, presence, repeated names, metadata,
@@ -474,7 +456,7 @@ fn members(
         for (name, m) in list.iter().filter(|(_, m)| !m.problems.is_empty()) {
             let problem = m.problems.join("; ");
             let (x, y) = if side == "a" { (problem, String::new()) } else { (String::new(), problem) };
-            push(diff, scope_of(name), "integrity", x, y);
+            push(diff, scope_of(name), "ambiguous", x, y);
         }
     }
     for (name, in_a) in &copies_a {

@@ -16,6 +16,7 @@ mod leaf;
 pub use leaf::plural;
 pub mod locations;
 pub(crate) mod streamed;
+pub(crate) mod tar_reader;
 mod zip_listing;
 
 use crate::errors::*;

@@ -7,8 +7,9 @@
 //! decompressed byte draws from the comparison's budget. Zip needs random
 //! access: it is read whole, up to the diff's size cap.
 
-use super::archive::{sniff, tar_member, zip_members as zip_records, Format, Member};
+use super::archive::{sniff, zip_members as zip_records, Format, Member};
 use super::budget::Budget;
+use super::tar_reader::{TarReader, MAX_NAME};
 use std::io::{Cursor, Read};
 use std::path::Path;
 
@@ -18,8 +19,6 @@ const MAX_LAYERS: usize = 3;
 const HEAD: usize = 4096;
 /// Largest GNU long-name table of an ar archive read.
 const MAX_AR_NAMES: u64 = 1 << 20;
-/// Longest member name kept (a hostile archive's names are clipped).
-const MAX_NAME: usize = 4096;
 /// What listing one member costs the budget besides its bytes (its name
 /// and fields are held): a million empty members run out, not memory.
 const MEMBER_COST: u64 = 512;
@@ -110,6 +109,10 @@ pub(crate) struct Listing {
     /// False when the budget ran out before the end: members past it are
     /// not known, so their absence says nothing.
     pub complete: bool,
+    /// What makes the archive as a whole ambiguous (data after its end
+    /// marker, a header readers cannot agree on, records that disagree):
+    /// extractors may write different trees from it.
+    pub problems: Vec<String>,
     /// Decompressed bytes this listing drew from the budget.
     pub spent: u64,
 }
@@ -145,7 +148,7 @@ pub(crate) fn list(source: Source, budget: &Budget, keep: &Keep) -> Option<Listi
             Format::Tar => tar_members(rejoined, budget, keep),
             Format::Ar => ar_members(rejoined, budget, keep),
             // Random access: only at the top, where it is a file or bytes.
-            Format::Zip if layers.is_empty() => zip_members(source, budget, keep).map(|m| (m, true)),
+            Format::Zip if layers.is_empty() => zip_members(source, budget, keep),
             compressed => match compressed.compression() {
                 Some(c) if layers.len() < MAX_LAYERS => {
                     layers.push(Layer { format, gzip_header });
@@ -158,23 +161,22 @@ pub(crate) fn list(source: Source, budget: &Budget, keep: &Keep) -> Option<Listi
                 _ => None,
             },
         }?;
-        let (members, complete) = members;
+        let Listed { members, complete, problems } = members;
         let spent = before - budget.left();
-        return Some(Listing { kind: format, layers, members, complete, spent });
+        return Some(Listing { kind: format, layers, members, complete, problems, spent });
     }
 }
 
 /// The members of the archive at `path` (streamed, nothing kept), for
 /// `verify`'s content comparison.
-pub(crate) fn listing_of_file(path: &Path, budget: &Budget) -> Option<Vec<(String, Member)>> {
-    let listing = list(Source::File(path), budget, &Keep::NOTHING)?;
-    let mut members = listing.members;
+pub(crate) fn listing_of_file(path: &Path, budget: &Budget) -> Option<Listing> {
+    let mut listing = list(Source::File(path), budget, &Keep::NOTHING)?;
     if !listing.complete {
         // What was not listed is not known: an unreadable stand-in says so.
         let rest = "(the rest of the archive: the decompression budget ran out)".to_string();
-        members.push((rest, Member::default().with_hash(None)));
+        listing.members.push((rest, Member::default().with_hash(None)));
     }
-    Some(members)
+    Some(listing)
 }
 
 /// Reads one member's content: kept when wanted and it fits what `kept`
@@ -195,7 +197,8 @@ fn read_member(content: impl Read, at: (usize, u64), keep: &Keep, kept: &mut u64
     member.with_hash(hash_all(content, buf))
 }
 
-/// `name`, clipped to [`MAX_NAME`] bytes (at a character boundary).
+/// `name`, clipped to [`MAX_NAME`] bytes (at a character boundary); a
+/// longer name cannot be extracted, and the tar reader says so.
 fn clipped(mut name: String) -> String {
     if name.len() > MAX_NAME {
         let mut end = MAX_NAME;
@@ -208,35 +211,58 @@ fn clipped(mut name: String) -> String {
     name
 }
 
-/// The members of an archive and whether the listing reached its end.
-type Listed = (Vec<(String, Member)>, bool);
+/// The members of an archive, whether the listing reached its end, and
+/// what makes the archive ambiguous.
+struct Listed {
+    members: Vec<(String, Member)>,
+    complete: bool,
+    problems: Vec<String>,
+}
 
-/// A tar stream's members; `None` when the stream is not a tar.
+impl Listed {
+    fn new(members: Vec<(String, Member)>, complete: bool) -> Listed {
+        Listed { members, complete, problems: Vec::new() }
+    }
+}
+
+/// A tar stream's members, read by the strict reader
+/// ([`super::tar_reader`]); `None` when the stream is not a tar.
 fn tar_members(mut stream: impl Read, budget: &Budget, keep: &Keep) -> Option<Listed> {
     let mut first = vec![0u8; 512];
     let n = crate::decompress::read_prefix(&mut stream, &mut first).ok()?;
     if sniff(&first[..n]) != Format::Tar {
         return None;
     }
-    let mut archive = tar::Archive::new(Cursor::new(first).chain(stream));
+    let mut archive = TarReader::new(Cursor::new(first).chain(stream));
     let (mut members, mut kept, mut buf) = (Vec::new(), 0u64, vec![0u8; 64 << 10]);
-    for (index, entry) in archive.entries().ok()?.enumerate() {
+    let complete = loop {
         if !budget.charge(MEMBER_COST) {
-            return Some((members, false));
+            break false;
         }
-        let mut entry = entry.ok()?;
-        let (name, fields) = tar_member(&mut entry);
-        let size = entry.size();
-        let mut member = read_member(&mut entry, (index, size), keep, &mut kept, &mut buf);
-        member.fields = fields.fields;
+        let header = match archive.next_header() {
+            Ok(Some(header)) => header,
+            Ok(None) => break true,
+            Err(e) => {
+                // A stream that cannot be read to its end: what follows is unknown.
+                archive.problems.push(format!("the archive cannot be read to its end: {e}"));
+                break !budget.exhausted();
+            }
+        };
+        if !budget.charge(header.name.len().min(MAX_NAME) as u64) {
+            break false;
+        }
+        let index = members.len();
+        let mut member = read_member(archive.data(), (index, header.size), keep, &mut kept, &mut buf);
+        member.fields = header.fields;
+        member.problems = header.ambiguities;
         let unreadable = !member.readable();
-        members.push((clipped(name), member));
+        members.push((clipped(header.name), member));
         if unreadable && budget.exhausted() {
             // Past the budget nothing further is read.
-            return Some((members, false));
+            break false;
         }
-    }
-    Some((members, true))
+    };
+    Some(Listed { members, complete, problems: archive.problems })
 }
 
 /// A Unix `ar` stream's members (a `.deb`): name, mtime, owner, mode, content.
@@ -250,10 +276,10 @@ fn ar_members(mut stream: impl Read, budget: &Budget, keep: &Keep) -> Option<Lis
     let (mut header, mut buf) = ([0u8; 60], vec![0u8; 64 << 10]);
     loop {
         if !budget.charge(MEMBER_COST) {
-            return Some((members, false));
+            return Some(Listed::new(members, false));
         }
         match crate::decompress::read_prefix(&mut stream, &mut header).ok()? {
-            0 => return Some((members, true)),
+            0 => return Some(Listed::new(members, true)),
             60 if &header[58..60] == b"`\n" => {}
             _ => return None,
         }
@@ -294,7 +320,7 @@ fn ar_members(mut stream: impl Read, budget: &Budget, keep: &Keep) -> Option<Lis
         member.fields.insert("size".into(), size.to_string());
         if budget.exhausted() && !member.readable() {
             members.push((name, member));
-            return Some((members, false));
+            return Some(Listed::new(members, false));
         }
         members.push((name, member));
     }
@@ -302,9 +328,9 @@ fn ar_members(mut stream: impl Read, budget: &Budget, keep: &Keep) -> Option<Lis
 
 /// A zip archive's members, read whole (up to the diff's size cap); what
 /// is kept follows `keep` as for the streamed formats.
-fn zip_members(source: Source, budget: &Budget, keep: &Keep) -> Option<Vec<(String, Member)>> {
+fn zip_members(source: Source, budget: &Budget, keep: &Keep) -> Option<Listed> {
     let data = source.read(super::MAX_READ)?;
-    let mut members = zip_records(&data, budget)?;
+    let (mut members, problems) = zip_records(&data, budget)?;
     let mut kept = 0u64;
     for (index, (_, member)) in members.iter_mut().enumerate() {
         let size = member.content.as_ref().map_or(0, |c| c.len() as u64);
@@ -314,7 +340,7 @@ fn zip_members(source: Source, budget: &Budget, keep: &Keep) -> Option<Vec<(Stri
             member.content = None;
         }
     }
-    Some(members)
+    Some(Listed { members, complete: true, problems })
 }
 
 /// Hex sha256 of everything `reader` yields, read through `buf` (one per
@@ -385,8 +411,8 @@ mod tests {
                     .map(|(n, m)| (n.clone(), m.fields.clone(), m.content_hash.clone()))
                     .collect::<Vec<_>>()
             };
-            assert_eq!(view(&streamed), view(&whole), "{name}");
-            assert!(streamed.iter().all(|(_, m)| m.content.is_none()), "{name}: nothing kept");
+            assert_eq!(view(&streamed.members), view(&whole.members), "{name}");
+            assert!(streamed.members.iter().all(|(_, m)| m.content.is_none()), "{name}: nothing kept");
         }
     }
 
@@ -400,8 +426,11 @@ mod tests {
         let budget = Budget::new(64 << 10);
         let listed = listing_of_file(&path, &budget).unwrap();
         assert!(budget.exhausted());
-        assert!(listed.iter().any(|(_, m)| !m.readable()), "the member past the budget is unreadable");
-        assert!(!listed.iter().any(|(n, _)| n == "after"), "nothing is read past the budget");
+        assert!(
+            listed.members.iter().any(|(_, m)| !m.readable()),
+            "the member past the budget is unreadable"
+        );
+        assert!(!listed.members.iter().any(|(n, _)| n == "after"), "nothing is read past the budget");
     }
 
     /// automake's default `tar-v7` format has no `ustar` magic (GNU hello
@@ -419,11 +448,12 @@ mod tests {
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), Default::default());
         gz.write_all(&tar).unwrap();
         let tgz = gz.finish().unwrap();
-        assert_eq!(listing(&tgz, &Budget::new(DEFAULT_BUDGET)).map(|l| l.len()), Some(1));
+        assert_eq!(listing(&tgz, &Budget::new(DEFAULT_BUDGET)).map(|l| l.members.len()), Some(1));
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("x.tar.gz"), &tgz).unwrap();
         assert_eq!(
-            listing_of_file(&dir.path().join("x.tar.gz"), &Budget::new(DEFAULT_BUDGET)).map(|l| l.len()),
+            listing_of_file(&dir.path().join("x.tar.gz"), &Budget::new(DEFAULT_BUDGET))
+                .map(|l| l.members.len()),
             Some(1)
         );
         // Text is not a tar, whatever its first bytes.

@@ -413,8 +413,8 @@ fn an_ar_long_name_table_cannot_multiply_memory() {
     let members: Vec<(&str, &[u8])> =
         std::iter::once(("//", &table[..])).chain((0..50).map(|_| ("/0", &b""[..]))).collect();
     let listed = crate::diff::archive::listing(&ar_of(&members), &budget::Budget::new(1 << 30)).unwrap();
-    assert_eq!(listed.len(), 50);
-    assert!(listed.iter().all(|(name, _)| name.len() <= 4100), "names are clipped");
+    assert_eq!(listed.members.len(), 50);
+    assert!(listed.members.iter().all(|(name, _)| name.len() <= 4100), "names are clipped");
 }
 
 #[test]

@@ -108,12 +108,15 @@ impl Verification {
             }
             if o.verdict == OutputVerdict::ContentMatch {
                 s.push_str(&format!(
-                    "    same files, modes and link targets; differs only in: {}\n",
+                    "    same files, types, modes, link targets and xattrs; differs only in: {}\n",
                     o.metadata_differences.join(", ")
                 ));
             }
             for reason in &o.content_differences {
-                s.push_str(&format!("    contents differ: {reason}\n"));
+                match reason.starts_with("ambiguous archive:") {
+                    true => s.push_str(&format!("    {reason}\n")),
+                    false => s.push_str(&format!("    contents differ: {reason}\n")),
+                }
             }
             if let Some(d) = &o.diff {
                 s.push_str(&d.summary(6));

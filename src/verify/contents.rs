@@ -1,16 +1,36 @@
-//! Whether two archives hold the same files: names, types, file contents,
-//! permission bits and link targets. Everything else (mtimes, owners,
-//! member order, pax records, compression) is metadata.
+//! Whether two archives hold the same files, as every extractor in wide
+//! use would write them: GNU tar, bsdtar and Python's tarfile for tar
+//! archives, `unzip` and Python's zipfile for zips.
+//!
+//! The definition (docs/verify.md): a content match holds only when
+//! neither archive is *ambiguous* (no construct on which those extractors
+//! may write different trees: see [`crate::diff::tar_reader`] and the zip
+//! reader) and both extract to the same tree in everything an extractor
+//! applies: names, file types, every mode bit, link targets, xattrs and ACL
+//! records, device numbers, bytes. Only the kinds in [`IGNORED_KINDS`] may
+//! differ: owner and group, times, member order, how an unchanged name is
+//! encoded in the headers, and compression. Every other field, including
+//! ones this module has never heard of, is content.
 
 use crate::diff::archive::{copies, Member};
 use crate::diff::budget::Budget;
-use crate::diff::streamed::listing_of_file;
+use crate::diff::streamed::{listing_of_file, Listing};
+use crate::diff::tar_reader::normalise;
 use crate::diff::FileDiff;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-/// Fields of an archive member that are content, not metadata.
-const CONTENT_FIELDS: [&str; 3] = ["type", "mode", "link"];
+/// What a content match may ignore, each kind with what it covers; the
+/// verification summary's `ignoredDifferences` uses exactly these names.
+pub const IGNORED_KINDS: [(&str, &str); 7] = [
+    ("owner", "owner and group: uid, gid, user and group names (header, pax records, zip extra 0x7875)"),
+    ("mtime", "modification times (header, pax records, zip DOS time and time extra fields)"),
+    ("atime", "access times (pax records)"),
+    ("ctime", "change times (pax records)"),
+    ("order", "the order of the members"),
+    ("name encoding", "how an unchanged name is stored: ustar prefix, pax path, GNU long name, header format, zip UTF-8 flag"),
+    ("compression", "the compressed stream: method, level, compressed sizes, zip writer versions, gzip header"),
+];
 
 /// At most this many differing names are listed in a reason.
 const MAX_NAMED: usize = 5;
@@ -18,15 +38,53 @@ const MAX_NAMED: usize = 5;
 /// How two archives compare as what extracting them leaves on disk.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Contents {
-    /// The same files: names, types, permission bits, link targets and
-    /// contents, and no repeated name whose copies differ.
+    /// The same files: names, types, permission bits, link targets, xattrs
+    /// and contents, and nothing ambiguous in either.
     Same,
-    /// Why the contents are not the same, one reason per line.
+    /// Why the contents are not the same (or cannot be known), one reason
+    /// per line; an ambiguous archive's reasons start with
+    /// `ambiguous archive:`.
     Differ(Vec<String>),
 }
 
+/// The ignored kind a structured-diff field or count kind belongs to;
+/// `None` for content (anything not known to be ignorable).
+pub fn ignored_kind(field: &str) -> Option<&'static str> {
+    Some(match field {
+        "uid"
+        | "gid"
+        | "uname"
+        | "gname"
+        | "owner"
+        | "pax uid"
+        | "pax gid"
+        | "pax uname"
+        | "pax gname"
+        | "extra 0x7875 (Unix UID/GID)" => "owner",
+        "mtime"
+        | "pax mtime"
+        | "extra 0x5455 (extended timestamp)"
+        | "extra 0x000a (NTFS times)"
+        | "extra 0x5855 (Info-ZIP Unix, old)" => "mtime",
+        "atime" | "pax atime" => "atime",
+        "ctime" | "pax ctime" => "ctime",
+        "order" => "order",
+        "header format" | "name stored in" | "pax path" | "pax linkpath" | "pax hdrcharset"
+        | "utf-8 name flag" => "name encoding",
+        "method" | "compressed size" | "compression flags" | "version made by" | "version needed"
+        | "compressed stream" => "compression",
+        f if f.starts_with("gzip header ") => "compression",
+        _ => return None,
+    })
+}
+
+/// Whether a structured-diff field is about content rather than metadata.
+pub fn is_content(field: &str) -> bool {
+    ignored_kind(field).is_none()
+}
+
 /// Compares `a` (the reference) and `b` (the rebuild) as the trees that
-/// `tar -x` or `unzip` would leave, where a later member with the same name
+/// extraction would leave, where a later member with the same name
 /// overwrites an earlier one. A repeated name whose copies differ is never a
 /// match, whichever copy wins: it is how a tampered archive hides a file.
 /// `None` when either is not an archive reprocheck can read.
@@ -47,28 +105,36 @@ pub fn compare_files(a: &Path, b: &Path, budget: u64) -> Option<Contents> {
     Some(compare_listings(listing_of_file(a, &budget)?, listing_of_file(b, &budget)?))
 }
 
-fn compare_listings(a: Vec<(String, Member)>, b: Vec<(String, Member)>) -> Contents {
+fn compare_listings(a: Listing, b: Listing) -> Contents {
     let mut reasons = Vec::new();
-    for (side, members) in [("reference", &a), ("rebuilt", &b)] {
-        reasons.extend(untrusted(side, members));
+    for (side, listing) in [("reference", &a), ("rebuilt", &b)] {
+        reasons.extend(ambiguous(side, listing));
     }
-    let (tree_a, tree_b) = (tree(&a), tree(&b));
-    let only_in = |x: &BTreeMap<String, Vec<String>>, y: &BTreeMap<String, Vec<String>>| {
-        x.keys().filter(|k| !y.contains_key(*k)).cloned().collect::<Vec<_>>()
-    };
-    let changed: Vec<String> = tree_a
-        .iter()
-        .filter(|(k, v)| tree_b.get(*k).is_some_and(|w| w != *v))
-        .map(|(k, _)| k.clone())
-        .collect();
+    for (side, listing) in [("reference", &a), ("rebuilt", &b)] {
+        reasons.extend(untrusted(side, &listing.members));
+    }
+    let (tree_a, tree_b) = (tree(&a.members), tree(&b.members));
+    let only_in = |x: &Tree, y: &Tree| x.keys().filter(|k| !y.contains_key(*k)).cloned().collect::<Vec<_>>();
+    let mut changed: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (name, fields_a) in &tree_a {
+        let Some(fields_b) = tree_b.get(name) else { continue };
+        for field in fields_a.keys().chain(fields_b.keys()) {
+            if fields_a.get(field) != fields_b.get(field) {
+                changed.entry(field.clone()).or_default().push(name.clone());
+            }
+        }
+    }
     for (what, names) in [
         ("only in the reference", only_in(&tree_a, &tree_b)),
         ("only in the rebuild", only_in(&tree_b, &tree_a)),
-        ("with different contents, type, mode or link target", changed),
     ] {
         if !names.is_empty() {
             reasons.push(format!("{} file(s) {what}: {}", names.len(), named(&names)));
         }
+    }
+    for (field, mut names) in changed {
+        names.dedup();
+        reasons.push(format!("{} file(s) with a different {field}: {}", names.len(), named(&names)));
     }
     if reasons.is_empty() {
         Contents::Same
@@ -77,8 +143,24 @@ fn compare_listings(a: Vec<(String, Member)>, b: Vec<(String, Member)>) -> Conte
     }
 }
 
-/// Members nothing can be concluded from: unreadable, internally
-/// inconsistent, or a name repeated with copies that differ.
+/// One reason per construct that makes `listing` ambiguous.
+fn ambiguous(side: &str, listing: &Listing) -> Vec<String> {
+    let mut reasons: Vec<String> = listing
+        .problems
+        .iter()
+        .map(|p| format!("ambiguous archive: the {side} {p}; readers disagree"))
+        .collect();
+    for (name, m) in listing.members.iter().filter(|(_, m)| !m.problems.is_empty()) {
+        reasons.push(format!(
+            "ambiguous archive: the {side} member {name}: {}; readers disagree",
+            m.problems.join("; ")
+        ));
+    }
+    reasons
+}
+
+/// Members nothing can be concluded from: unreadable, or a name repeated
+/// with copies that differ.
 fn untrusted(side: &str, members: &[(String, Member)]) -> Vec<String> {
     let mut reasons = Vec::new();
     let unreadable: Vec<String> =
@@ -91,15 +173,12 @@ fn untrusted(side: &str, members: &[(String, Member)]) -> Vec<String> {
             named(&unreadable)
         ));
     }
-    for (name, m) in members.iter().filter(|(_, m)| !m.problems.is_empty()) {
-        reasons.push(format!("{side} member {name}: {}", m.problems.join("; ")));
-    }
     let mut by_path: BTreeMap<String, Vec<&Member>> = BTreeMap::new();
     for (name, list) in copies(members) {
         by_path.entry(normalise(name)).or_default().extend(list);
     }
     for (path, list) in by_path.iter().filter(|(_, l)| l.len() > 1) {
-        let fields: Vec<Vec<String>> = list.iter().map(|m| content_fields(m)).collect();
+        let fields: Vec<Fields> = list.iter().map(|m| content_fields(m)).collect();
         if fields.iter().any(|f| *f != fields[0]) {
             reasons.push(format!(
                 "duplicate member: {path} appears {} times in the {side} archive and the copies differ \
@@ -111,31 +190,25 @@ fn untrusted(side: &str, members: &[(String, Member)]) -> Vec<String> {
     reasons
 }
 
+/// A member's content fields by name, with the content's digest.
+type Fields = BTreeMap<String, String>;
 /// The extracted tree: normalised path → content fields of the last copy.
-fn tree(members: &[(String, Member)]) -> BTreeMap<String, Vec<String>> {
+type Tree = BTreeMap<String, Fields>;
+
+fn tree(members: &[(String, Member)]) -> Tree {
     members.iter().map(|(name, m)| (normalise(name), content_fields(m))).collect()
 }
 
-/// Type, permission bits, link target and content hash.
-fn content_fields(member: &Member) -> Vec<String> {
-    let mut fields: Vec<String> = CONTENT_FIELDS
+/// Every field that is not an ignored kind, and the content's sha256.
+fn content_fields(member: &Member) -> Fields {
+    let mut fields: Fields = member
+        .fields
         .iter()
-        .map(|f| {
-            let value = member.fields.get(*f).cloned().unwrap_or_default();
-            // Only permission bits: the type bits tar keeps in `mode` vary by tool.
-            match (*f, u32::from_str_radix(&value, 8)) {
-                ("mode", Ok(mode)) => format!("{:04o}", mode & 0o7777),
-                _ => value,
-            }
-        })
+        .filter(|(field, _)| ignored_kind(field).is_none())
+        .map(|(field, value)| (field.to_string(), value.clone()))
         .collect();
-    fields.push(member.content_hash.clone());
+    fields.insert("content".into(), member.content_hash.clone());
     fields
-}
-
-/// The path a member extracts to: `./a//b/` and `a/b` are one file.
-fn normalise(name: &str) -> String {
-    name.split('/').filter(|part| !part.is_empty() && *part != ".").collect::<Vec<_>>().join("/")
 }
 
 fn named(names: &[String]) -> String {
@@ -146,29 +219,29 @@ fn named(names: &[String]) -> String {
     shown
 }
 
-/// Whether a structured-diff field is about content rather than metadata.
-pub fn is_content(field: &str) -> bool {
-    CONTENT_FIELDS.contains(&field)
-        || ["content", "presence", "size", "lines"].contains(&field)
-        || field.starts_with("first difference")
-}
-
-/// What a content match ignored: each kind of metadata difference the
-/// structured diff counted (`mtime`, `owner`, `order`, `gzip header mtime`,
-/// …) and how many there were, over every difference found (the report
-/// holds only the first ones).
-pub fn ignored_differences(diff: &FileDiff) -> BTreeMap<String, u64> {
-    let mut ignored: BTreeMap<String, u64> = diff
-        .counts
-        .iter()
-        .filter(|(kind, _)| !is_content(kind))
-        .map(|(kind, n)| (kind.clone(), *n))
-        .collect();
+/// What a content match ignored: each ignored kind the structured diff
+/// counted (see [`IGNORED_KINDS`]) and how many differences of it there
+/// were, over every difference found (the report holds only the first
+/// ones). `Err` with the kinds that are not ignorable, when there are any:
+/// then the archives are not a content match, whatever the tree
+/// comparison said.
+pub fn ignored_differences(diff: &FileDiff) -> Result<BTreeMap<String, u64>, Vec<String>> {
+    let mut ignored: BTreeMap<String, u64> = BTreeMap::new();
+    let mut content = Vec::new();
+    for (kind, n) in &diff.counts {
+        match ignored_kind(kind) {
+            Some(ignored_as) => *ignored.entry(ignored_as.to_string()).or_default() += n,
+            None => content.push(kind.clone()),
+        }
+    }
+    if !content.is_empty() {
+        return Err(content);
+    }
     if ignored.is_empty() {
         // Same members, same headers: only the compressed stream differs.
-        ignored.insert("compressed stream (compression level or implementation)".into(), 1);
+        ignored.insert("compression".into(), 1);
     }
-    ignored
+    Ok(ignored)
 }
 
 #[cfg(test)]

@@ -229,7 +229,7 @@ fn compare_with_reference(
         return OutputVerdict::DigestMismatch;
     }
     // Streamed: neither file is held in memory, whatever its size.
-    let verdict = match contents::compare_files(reference, rebuilt, context.budget) {
+    let mut verdict = match contents::compare_files(reference, rebuilt, context.budget) {
         Some(contents::Contents::Same) => OutputVerdict::ContentMatch,
         Some(contents::Contents::Differ(reasons)) => {
             if check.content_differences.is_empty() {
@@ -243,9 +243,23 @@ fn compare_with_reference(
         match diff::diff_files(&check.path, (0, run), reference, rebuilt, context) {
             Ok(mut d) => {
                 if verdict == OutputVerdict::ContentMatch {
-                    check.ignored_differences = contents::ignored_differences(&d);
-                    check.metadata_differences = check.ignored_differences.keys().cloned().collect();
-                } else {
+                    match contents::ignored_differences(&d) {
+                        Ok(ignored) => {
+                            check.metadata_differences = ignored.keys().cloned().collect();
+                            check.ignored_differences = ignored;
+                        }
+                        // The diff saw a difference in something an
+                        // extractor applies: never a content match.
+                        Err(kinds) => {
+                            verdict = OutputVerdict::Mismatch;
+                            check.content_differences = vec![format!(
+                                "the archives differ in {}, which extraction applies",
+                                kinds.join(", ")
+                            )];
+                        }
+                    }
+                }
+                if verdict != OutputVerdict::ContentMatch {
                     // What makes it a mismatch first; metadata after.
                     d.details.sort_by_key(|detail| !contents::is_content(&detail.field));
                 }
