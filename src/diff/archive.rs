@@ -109,6 +109,7 @@ pub(crate) fn compare_archives(diff: &mut FileDiff, prefix: &str, a: Source, b: 
     if walk.depth == 0 && prefix.is_empty() {
         diff.format = name_a;
         diff.packed_by = packer_traits(&la);
+        diff.generator = la.generator.clone().or_else(|| lb.generator.clone());
     }
     for (x, y) in la.layers.iter().zip(&lb.layers) {
         if let (Some(ha), Some(hb)) = (&x.gzip_header, &y.gzip_header) {

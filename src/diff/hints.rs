@@ -100,6 +100,65 @@ pub struct Rule {
     pub fix: fn(&Case, &Detail) -> Option<String>,
 }
 
+/// What makes a wheel's member times reproducible, in the words of the
+/// backend that wrote it (its WHEEL `Generator:`).
+fn wheel_time_advice(generator: Option<&str>) -> String {
+    let name = generator.unwrap_or("").split([' ', '(']).next().unwrap_or("");
+    match name {
+        "flit" => "export SOURCE_DATE_EPOCH: flit_core then gives every member that time (else each file's \
+                   mtime, in local time)"
+            .into(),
+        "hatchling" => {
+            "keep hatchling's `reproducible = true` (the default in [tool.hatch.build.targets.wheel]): \
+                        it writes SOURCE_DATE_EPOCH, or 2020-02-02 when unset"
+                .into()
+        }
+        "bdist_wheel" | "setuptools" => "export SOURCE_DATE_EPOCH: bdist_wheel then gives every member that \
+                                         time (else each file's mtime)"
+            .into(),
+        "poetry-core" | "poetry" => {
+            "export SOURCE_DATE_EPOCH: poetry-core then gives every member that time".into()
+        }
+        "pdm-backend" | "pdm" => {
+            "export SOURCE_DATE_EPOCH: pdm-backend then gives every member that time".into()
+        }
+        _ => {
+            "a wheel's member times come from the files (or from SOURCE_DATE_EPOCH, which wheel, hatchling, \
+              flit_core, poetry-core and pdm-backend honour): export it for the build"
+                .into()
+        }
+    }
+}
+
+/// When every zip member time that differs differs by the same whole
+/// number of hours (at most 14), that number (second minus first).
+fn zip_timezone_shift(diff: &FileDiff) -> Option<i64> {
+    let mut shift = None;
+    for d in diff.details.iter().filter(|d| d.scope.contains("zip entry") && d.field == "mtime") {
+        let (a, b) = (dos_seconds(&d.a)?, dos_seconds(&d.b)?);
+        let delta = b - a;
+        if delta == 0 || delta % 3600 != 0 || delta.abs() > 14 * 3600 || shift.is_some_and(|s| s != delta) {
+            return None;
+        }
+        shift = Some(delta);
+    }
+    // TZ for the rebuild: the publisher's offset is the first side's.
+    shift.map(|s| -s / 3600)
+}
+
+/// Seconds since 1980 of a `YYYY-MM-DD hh:mm:ss` zip time (days counted
+/// as 31 per month: only differences within a day matter here).
+fn dos_seconds(text: &str) -> Option<i64> {
+    let n: Vec<i64> = text.split(['-', ' ', ':']).map(|p| p.parse().ok()).collect::<Option<_>>()?;
+    let [y, mo, d, h, mi, s] = n.as_slice() else { return None };
+    Some(((((y * 12 + mo) * 31 + d) * 24 + h) * 60 + mi) * 60 + s)
+}
+
+/// POSIX TZ for a local time `hours` east of UTC: `UTC-2` is UTC+2.
+fn posix_tz(hours: i64) -> String {
+    format!("UTC{:+}", -hours)
+}
+
 fn in_tar(d: &Detail) -> bool {
     d.scope.contains("tar entry") || d.scope.ends_with("tar")
 }
@@ -290,7 +349,7 @@ pub const RULES: &[Rule] = &[
     },
     Rule {
         id: "mode",
-        matches: |d| (in_tar(d) || d.scope.contains("zip entry")) && d.field == "mode",
+        matches: |d| in_tar(d) && d.field == "mode",
         fix: |case, d| {
             match case.packer {
             Packer::Automake if !case.published() => Some(AUTOMAKE_TAR.into()),
@@ -302,6 +361,24 @@ pub const RULES: &[Rule] = &[
                 "mode",
             ),
         }
+        },
+    },
+    Rule {
+        id: "zip-mode",
+        matches: |d| {
+            d.scope.contains("zip entry") && ["mode", "dos attributes", "made by"].contains(&d.field.as_str())
+        },
+        fix: |case, _| {
+            Some(match case.packer {
+                Packer::Python => format!(
+                    "a wheel stores each file's mode as the build tree had it ({} copies st_mode into the \
+                     external attributes): set the modes before the build (chmod, or the publisher's umask)",
+                    case.diff.generator.as_deref().unwrap_or("the build backend")
+                ),
+                _ => "zip stores each file's mode and the host it was made on: chmod the files before \
+                      zipping and zip on the same kind of system (or normalise with strip-nondeterminism)"
+                    .into(),
+            })
         },
     },
     Rule {
@@ -324,17 +401,25 @@ pub const RULES: &[Rule] = &[
     },
     Rule {
         id: "zip-timestamps",
-        matches: |d| d.scope.contains("zip entry") && (d.field == "mtime" || d.field == "extra fields"),
+        matches: |d| {
+            d.scope.contains("zip entry") && (d.field == "mtime" || d.field.starts_with("extra 0x5455"))
+        },
         fix: |case, _| {
-            Some(match case.packer {
-                Packer::Python => {
-                    "a wheel's member times come from the files (or from SOURCE_DATE_EPOCH, which \
-                                   wheel, hatchling and flit_core honour): export it for the build"
-                        .into()
-                }
+            let advice = match case.packer {
+                Packer::Python => wheel_time_advice(case.diff.generator.as_deref()),
                 _ => "set the files' mtimes from SOURCE_DATE_EPOCH before zipping and use zip -X (or \
                       strip-nondeterminism)"
                     .into(),
+            };
+            Some(match zip_timezone_shift(case.diff) {
+                Some(hours) => format!(
+                    "every member's time differs by exactly {hours:+} h: zip stores local time, so the two \
+                     builds ran in different timezones; rebuild with TZ={} (POSIX sign: {} of UTC) to match, \
+                     or {advice}",
+                    posix_tz(hours),
+                    if hours > 0 { "east" } else { "west" }
+                ),
+                None => advice,
             })
         },
     },

@@ -84,6 +84,9 @@ pub struct FileDiff {
     /// `python-sdist`, `python-wheel`), for the hints.
     #[serde(skip)]
     pub packed_by: std::collections::BTreeSet<&'static str>,
+    /// A wheel's `Generator:` line (`flit 3.9.0`), for the hints.
+    #[serde(skip)]
+    pub generator: Option<String>,
     /// True when details (beyond [`MAX_HELD`]), the text diff, or what the
     /// budget allowed were cut.
     pub truncated: bool,
@@ -123,6 +126,7 @@ impl FileDiff {
             text_diff: None,
             dated_texts: Vec::new(),
             packed_by: Default::default(),
+            generator: None,
             truncated: false,
             hints: Vec::new(),
         }
@@ -309,6 +313,20 @@ fn compare_bytes(diff: &mut FileDiff, prefix: &str, a: Source, b: Source, walk: 
         let inside = archive::compare_archives(diff, prefix, a, b, walk);
         if !inside && format_a.compression().is_some() {
             archive::compare_payloads(diff, prefix, format_a, (a, b), (&head_a, &head_b), walk);
+        }
+        if inside && diff.details.len() as u64 + diff.dropped() == before {
+            // Every member and every field read agree: what differs is the
+            // compressed stream, or header bytes no extractor applies
+            // (extension-header names, field padding, checksum spacing).
+            let field = if format_a.compression().is_some() { "compressed stream" } else { "header bytes" };
+            let at = leaf::first_differing_offset(a, b).map_or("?".into(), |o| o.to_string());
+            diff.add(Detail {
+                scope: scoped(prefix, "bytes"),
+                field: field.into(),
+                a: "same members and fields".into(),
+                b: format!("the bytes differ from offset {at}"),
+            });
+            return;
         }
     }
     if diff.details.len() as u64 + diff.dropped() > before {

@@ -113,6 +113,8 @@ pub(crate) struct Listing {
     /// marker, a header readers cannot agree on, records that disagree):
     /// extractors may write different trees from it.
     pub problems: Vec<String>,
+    /// A wheel's `Generator:` (from `*.dist-info/WHEEL`), for the hints.
+    pub generator: Option<String>,
     /// Decompressed bytes this listing drew from the budget.
     pub spent: u64,
 }
@@ -161,9 +163,9 @@ pub(crate) fn list(source: Source, budget: &Budget, keep: &Keep) -> Option<Listi
                 _ => None,
             },
         }?;
-        let Listed { members, complete, problems } = members;
+        let Listed { members, complete, problems, generator } = members;
         let spent = before - budget.left();
-        return Some(Listing { kind: format, layers, members, complete, problems, spent });
+        return Some(Listing { kind: format, layers, members, complete, problems, generator, spent });
     }
 }
 
@@ -217,11 +219,12 @@ struct Listed {
     members: Vec<(String, Member)>,
     complete: bool,
     problems: Vec<String>,
+    generator: Option<String>,
 }
 
 impl Listed {
     fn new(members: Vec<(String, Member)>, complete: bool) -> Listed {
-        Listed { members, complete, problems: Vec::new() }
+        Listed { members, complete, problems: Vec::new(), generator: None }
     }
 }
 
@@ -262,7 +265,7 @@ fn tar_members(mut stream: impl Read, budget: &Budget, keep: &Keep) -> Option<Li
             break false;
         }
     };
-    Some(Listed { members, complete, problems: archive.problems })
+    Some(Listed { members, complete, problems: archive.problems, generator: None })
 }
 
 /// A Unix `ar` stream's members (a `.deb`): name, mtime, owner, mode, content.
@@ -331,6 +334,7 @@ fn ar_members(mut stream: impl Read, budget: &Budget, keep: &Keep) -> Option<Lis
 fn zip_members(source: Source, budget: &Budget, keep: &Keep) -> Option<Listed> {
     let data = source.read(super::MAX_READ)?;
     let (mut members, problems) = zip_records(&data, budget)?;
+    let generator = members.iter().find_map(|(name, m)| wheel_generator(name, m.content.as_deref()?));
     let mut kept = 0u64;
     for (index, (_, member)) in members.iter_mut().enumerate() {
         let size = member.content.as_ref().map_or(0, |c| c.len() as u64);
@@ -340,7 +344,19 @@ fn zip_members(source: Source, budget: &Budget, keep: &Keep) -> Option<Listed> {
             member.content = None;
         }
     }
-    Some(Listed { members, complete: true, problems })
+    Some(Listed { members, complete: true, problems, generator })
+}
+
+/// The `Generator:` line of a wheel's top-level `NAME.dist-info/WHEEL`
+/// (`flit 3.9.0`, `hatchling 1.25.0`, `bdist_wheel (0.44.0)`).
+fn wheel_generator(name: &str, content: &[u8]) -> Option<String> {
+    let (dir, file) = name.split_once('/')?;
+    if file != "WHEEL" || !dir.ends_with(".dist-info") {
+        return None;
+    }
+    let text = std::str::from_utf8(content).ok()?;
+    let value = text.lines().find_map(|l| l.strip_prefix("Generator:"))?.trim();
+    Some(value.chars().take(100).collect())
 }
 
 /// Hex sha256 of everything `reader` yields, read through `buf` (one per

@@ -28,7 +28,7 @@ pub const IGNORED_KINDS: [(&str, &str); 7] = [
     ("atime", "access times (pax records)"),
     ("ctime", "change times (pax records)"),
     ("order", "the order of the members"),
-    ("name encoding", "how an unchanged name is stored: ustar prefix, pax path, GNU long name, header format, zip UTF-8 flag"),
+    ("header encoding", "how an unchanged name is stored (ustar prefix, pax path, GNU long name, header format, zip UTF-8 flag) and header bytes no extractor applies (extension-header names, field padding)"),
     ("compression", "the compressed stream: method, level, compressed sizes, zip writer versions, gzip header"),
 ];
 
@@ -70,7 +70,7 @@ pub fn ignored_kind(field: &str) -> Option<&'static str> {
         "ctime" | "pax ctime" => "ctime",
         "order" => "order",
         "header format" | "name stored in" | "pax path" | "pax linkpath" | "pax hdrcharset"
-        | "utf-8 name flag" => "name encoding",
+        | "utf-8 name flag" | "header bytes" => "header encoding",
         "method" | "compressed size" | "compression flags" | "version made by" | "version needed"
         | "compressed stream" => "compression",
         f if f.starts_with("gzip header ") => "compression",

@@ -9,6 +9,8 @@
 
 mod contents;
 
+pub use contents::{compare_files as compare_archive_contents, Contents, IGNORED_KINDS};
+
 use crate::collect::OutputEntry;
 use crate::compare;
 use crate::diff::{self, DiffContext};

@@ -7,9 +7,12 @@ Usage: extract.py OUTDIR
 Tars go through GNU tar, bsdtar and Python's tarfile; zips and wheels through Info-ZIP
 unzip, Python's zipfile and bsdtar (libarchive is also the tar.exe of Windows and macOS,
 which both extract zips).  Each extraction runs as a child process into a fresh empty
-directory with umask 0, so the modes on disk are the ones the extractor chose.  The
-resulting trees (types, modes, bytes, link targets, hardlink groups, xattrs, ACLs; never
-times or owners) go to OUTDIR/oracle.json, with a table on stdout.
+directory with umask 0, so the modes on disk are the ones the extractor chose, and once
+more under umask 077: a mode that changes was not read from the archive (a parent
+directory the extractor made itself, a zip entry without Unix attributes), so extractors
+are not held to agree on it.  The trees (types, modes, bytes, link targets, hardlink
+groups, xattrs, ACLs; never times or owners) go to OUTDIR/oracle.json, with a table on
+stdout.
 
 A case is safe when every extractor writes the same tree from both archives, no two
 extractors disagree about either archive, and no extractor fails on either archive.
@@ -140,6 +143,7 @@ def read_acls(root):
 
 
 def read_modes(root):
+    """{relative path: mode} only: all the umask-077 probe extraction needs."""
     modes = {}
     for dirpath, dirnames, filenames in os.walk(root):
         for name in dirnames + filenames:

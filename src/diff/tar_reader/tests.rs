@@ -55,8 +55,11 @@ fn pax(records: &[(&str, &[u8])]) -> Vec<u8> {
     out
 }
 
+/// A member as read: its name, ambiguities and fields.
+type ReadMember = (String, Vec<String>, BTreeMap<String, String>);
+
 /// Every member's name and ambiguities, and the archive's problems.
-fn read(data: &[u8]) -> (Vec<(String, Vec<String>, BTreeMap<String, String>)>, Vec<String>) {
+fn read(data: &[u8]) -> (Vec<ReadMember>, Vec<String>) {
     let mut reader = TarReader::new(data);
     let mut members = Vec::new();
     while let Some(h) = reader.next_header().unwrap() {
