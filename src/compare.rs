@@ -33,8 +33,11 @@ pub fn compare(runs: &[RunResult]) -> Comparison {
             });
         }
     }
+    // The entries cover everything NAR does (and more); should the NAR
+    // hashes differ all the same, the outputs are not the same.
+    let nar_hashes: BTreeSet<&Option<String>> = runs.iter().map(|r| &r.nar_hash).collect();
     Comparison {
-        reproducible: differences.is_empty(),
+        reproducible: differences.is_empty() && nar_hashes.len() <= 1,
         runs: runs.iter().map(|r| r.index).collect(),
         differences,
     }
@@ -89,7 +92,9 @@ fn diff_first_two(
         ..context.clone()
     };
     let file = |r: &RunReport| out.join(&r.result.outputs_dir).join(&difference.path);
-    match diff::diff_files(&difference.path, (a, b), &file(run_a), &file(run_b), &context) {
+    let entries = (first.entry.as_ref(), second.entry.as_ref());
+    let files = (file(run_a), file(run_b));
+    match diff::diff_outputs(&difference.path, (a, b), entries, (&files.0, &files.1), &context) {
         Ok(d) => Some(d),
         Err(e) => {
             tracing::warn!("no structured diff for {}: {e:#}", difference.path);
@@ -115,7 +120,13 @@ mod tests {
             outputs: files
                 .iter()
                 .map(|(p, h)| {
-                    let entry = OutputEntry::File { size: 1, sha256: h.to_string(), executable: false };
+                    let entry = OutputEntry::File {
+                        size: 1,
+                        sha256: h.to_string(),
+                        executable: false,
+                        mode: None,
+                        xattrs: Default::default(),
+                    };
                     (p.to_string(), entry)
                 })
                 .collect(),
@@ -148,5 +159,16 @@ mod tests {
         let pairs = differing_pairs(&c);
         assert_eq!(pairs.get(&(1, 2)), Some(&2));
         assert_eq!(pairs.get(&(1, 3)), None);
+    }
+
+    #[test]
+    fn different_nar_hashes_are_never_reproducible() {
+        let (mut a, mut b) = (run(1, &[("a", "x")]), run(2, &[("a", "x")]));
+        a.nar_hash = Some("sha256:1".into());
+        b.nar_hash = Some("sha256:2".into());
+        assert!(!compare(&[a.clone(), b]).reproducible);
+        let mut same = a.clone();
+        same.index = 2;
+        assert!(compare(&[a, same]).reproducible);
     }
 }

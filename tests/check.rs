@@ -228,3 +228,30 @@ fn diffoscope_runs_when_asked_and_its_absence_is_not_an_error() {
     let ds = &without.report()["comparison"]["differences"][0]["diffoscope"];
     assert!(ds["status"].as_str().unwrap().starts_with("not installed"), "{ds}");
 }
+
+/// Issue 31: outputs that differ only in a setuid bit, a 0666 against a
+/// 0644 mode and an extra empty directory are not reproducible, and the
+/// summary prints no NAR hash as if the runs shared one.
+#[test]
+fn a_setuid_bit_a_mode_and_an_empty_directory_make_outputs_differ() {
+    let Some(_engine) = ready_engine() else { return };
+    let case = Case::new("modes", SH_BUILD);
+    let run = case.check(&["--vary", "umask"]);
+    assert_eq!(run.status.code(), Some(1), "{}", show(&run));
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(stdout.contains("UNREPRODUCIBLE"), "{}", show(&run));
+    assert!(!stdout.contains("NAR sha256"), "no NAR is printed as shared: {}", show(&run));
+    let report = case.report();
+    let paths: Vec<&str> = report["comparison"]["differences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(paths, ["out/data", "out/extra", "out/tool"], "{}", show(&run));
+    let runs = report["runs"].as_array().unwrap();
+    assert_ne!(runs[0]["nar_hash"], runs[1]["nar_hash"], "the empty directory is in the NAR");
+    assert_eq!(runs[1]["outputs"]["out/tool"]["mode"], "4755");
+    assert_eq!(runs[1]["outputs"]["out/data"]["mode"], "0666");
+    assert_eq!(runs[1]["outputs"]["out/extra"]["type"], "directory");
+}

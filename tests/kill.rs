@@ -36,7 +36,8 @@ fn signals_at_random_moments_leave_no_container_and_no_mount() {
     // second, and an output big enough that download and collection do too.
     let source = tempfile::tempdir().unwrap();
     std::fs::write(source.path().join("blob"), vec![7u8; 30 << 20]).unwrap();
-    let build = "command = \"sleep 1 && mkdir -p out && cp blob out/blob && echo done > out/done\"\n\
+    let build =
+        "command = \"umask 022 && sleep 1 && mkdir -p out && cp blob out/blob && echo done > out/done\"\n\
                  outputs = [\"out\"]";
     let dir = tempfile::tempdir().unwrap();
     let spec = write_spec(dir.path(), "bulky", source.path(), build);
@@ -146,7 +147,7 @@ fn leftovers_of_a_sigkilled_check_are_swept_by_the_next_one() {
         dir.path(),
         "quick",
         source.path(),
-        "command = \"mkdir -p out; echo y > out/y\"\noutputs = [\"out\"]",
+        "command = \"umask 022; mkdir -p out; echo y > out/y\"\noutputs = [\"out\"]",
     );
     let next =
         reprocheck(&["check", quick.to_str().unwrap(), "--out", dir.path().join("next").to_str().unwrap()]);

@@ -13,7 +13,9 @@ use std::process::Command;
 fn printing_project(dir: &Path, log_line: &str) -> std::path::PathBuf {
     let source = dir.join("src");
     std::fs::create_dir(&source).unwrap();
-    let script = format!("printf '%b\\n' '{log_line}'\necho first line\nmkdir -p out && echo ok > out/ok\n");
+    let script = format!(
+        "printf '%b\\n' '{log_line}'\necho first line\numask 022 && mkdir -p out && echo ok > out/ok\n"
+    );
     std::fs::write(source.join("build.sh"), script).unwrap();
     write_spec(dir, "printing", &source, SH_BUILD)
 }

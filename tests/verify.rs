@@ -445,6 +445,7 @@ cp -a . \"$stage/pkg-1.0/\"\n\
 mkdir -p out\n\
 tar --sort=name --mtime=@\"$SOURCE_DATE_EPOCH\" --clamp-mtime --owner=0 --group=0 --numeric-owner \\\n\
     -C \"$stage\" -cf - pkg-1.0 | gzip -9 -n > out/pkg-1.0.tar.gz\n\
+chmod -R go-w out\n\
 EOS\n\
          git add -A && GIT_AUTHOR_DATE='@1600000000 +0000' GIT_COMMITTER_DATE='@1600000000 +0000' \
             git -c user.name=t -c user.email=t@t commit -qm release",

@@ -112,7 +112,9 @@ fn statement(spec: &Spec, report: &Report, report_sha256: &str, builder_id: &str
                 "name": name,
                 "digest": { "sha256": hex_of(sha256) },
             })),
-            crate::collect::OutputEntry::Symlink { .. } => None,
+            crate::collect::OutputEntry::Symlink { .. } | crate::collect::OutputEntry::Directory { .. } => {
+                None
+            }
         })
         .collect();
     let factors =

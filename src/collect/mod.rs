@@ -85,12 +85,61 @@ pub enum OutputEntry {
         sha256: String,
         /// Whether any execute bit was set (the only mode bit NAR keeps).
         executable: bool,
+        /// For a file inside an output directory (a tree, such as an
+        /// install tree): every permission bit as the build left it,
+        /// setuid, setgid and sticky included, four octal digits (`0644`,
+        /// `4755`), compared between runs although the stored copy is 0644
+        /// or 0755. `None` for a file an output glob names itself: an
+        /// artifact, whose own mode a download does not keep, so only
+        /// `executable` counts (as in NAR).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        mode: Option<String>,
+        /// Extended attributes the engine's archive carried (name → hex).
+        #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+        xattrs: BTreeMap<String, String>,
     },
     /// A symbolic link, stored as a link and never followed.
     Symlink {
         /// The link target, verbatim.
         target: String,
     },
+    /// A directory inside an output (an empty one too: NAR counts it).
+    Directory {
+        /// Its permission bits, four octal digits.
+        mode: String,
+        /// Extended attributes, as for files.
+        #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+        xattrs: BTreeMap<String, String>,
+    },
+}
+
+impl OutputEntry {
+    /// Whether it is a file or a link (what can be expected, attested or
+    /// counted as an output), not a directory.
+    pub fn is_artifact(&self) -> bool {
+        !matches!(self, OutputEntry::Directory { .. })
+    }
+}
+
+/// What a tar header says about a member's mode and xattrs.
+struct Attributes {
+    mode: String,
+    xattrs: BTreeMap<String, String>,
+}
+
+impl Attributes {
+    fn of<R: Read>(entry: &mut tar::Entry<R>) -> Attributes {
+        let mode = format!("{:04o}", entry.header().mode().unwrap_or(0) & 0o7777);
+        let mut xattrs = BTreeMap::new();
+        if let Ok(Some(records)) = entry.pax_extensions() {
+            for record in records.flatten() {
+                if let Some(name) = record.key().ok().and_then(|k| k.strip_prefix("SCHILY.xattr.")) {
+                    xattrs.insert(name.to_string(), hex::encode(record.value_bytes()));
+                }
+            }
+        }
+        Attributes { mode, xattrs }
+    }
 }
 
 /// Which paths of the build tree are outputs.
@@ -110,6 +159,12 @@ impl OutputSelector {
             builder.add(glob);
         }
         Ok(OutputSelector { globs: builder.build().context("compiling output globs")? })
+    }
+
+    /// True when a glob matches `path` itself, not only an ancestor: an
+    /// artifact rather than a member of an output tree.
+    pub fn names(&self, path: &str) -> bool {
+        self.globs.is_match(path)
     }
 
     /// True when `path` or one of its ancestors matches (a matched directory
@@ -241,12 +296,15 @@ impl<'a> Collector<'a> {
             bail!(self.limits.collecting.too_many(self.limits.max_entries));
         }
         let kind = entry.header().entry_type();
+        let attributes = Attributes::of(entry);
         match kind {
-            tar::EntryType::Directory => self.make_dirs(rel),
-            tar::EntryType::Regular | tar::EntryType::Continuous => {
-                let executable = entry.header().mode().unwrap_or(0o644) & 0o111 != 0;
-                self.write_file(rel, entry, executable)
+            tar::EntryType::Directory => {
+                self.make_dirs(rel)?;
+                let Attributes { mode, xattrs } = attributes;
+                self.entries.insert(rel.to_string(), OutputEntry::Directory { mode, xattrs });
+                Ok(())
             }
+            tar::EntryType::Regular | tar::EntryType::Continuous => self.write_file(rel, entry, attributes),
             tar::EntryType::Symlink => {
                 let target = entry
                     .link_name_bytes()
@@ -266,12 +324,13 @@ impl<'a> Collector<'a> {
                 let target = relative_path(&target, prefix, strip)?;
                 let source =
                     target.as_ref().and_then(|t| self.entries.get(t).cloned().map(|e| (t.clone(), e)));
-                let Some((target, OutputEntry::File { executable, .. })) = source else {
+                let Some((target, OutputEntry::File { .. })) = source else {
                     bail!("output {rel} is a hardlink to a path outside the collected outputs; refusing it");
                 };
                 let mut file = fs::File::open(self.root.join(&target))
                     .with_context(|| format!("reading {target} to copy it for hardlink {rel}"))?;
-                self.write_file(rel, &mut file, executable)
+                // A hard link's header carries the mode extraction gives the inode.
+                self.write_file(rel, &mut file, attributes)
             }
             other => bail!(
                 "output {rel} is a {}; only regular files, directories and symlinks can be outputs",
@@ -319,7 +378,9 @@ impl<'a> Collector<'a> {
         Ok(())
     }
 
-    fn write_file(&mut self, rel: &str, reader: &mut impl Read, executable: bool) -> Result<()> {
+    fn write_file(&mut self, rel: &str, reader: &mut impl Read, attributes: Attributes) -> Result<()> {
+        let Attributes { mode: archived_mode, xattrs } = attributes;
+        let executable = u32::from_str_radix(&archived_mode, 8).unwrap_or(0) & 0o111 != 0;
         self.make_parents(rel)?;
         self.claim(rel, false)?;
         let path = self.root.join(rel);
@@ -349,7 +410,10 @@ impl<'a> Collector<'a> {
         file.set_permissions(fs::Permissions::from_mode(mode))
             .with_context(|| format!("setting the mode of {}", path.display()))?;
         let sha256 = format!("sha256:{}", hex::encode(hasher.finalize()));
-        self.entries.insert(rel.to_string(), OutputEntry::File { size, sha256, executable });
+        // A file a glob names is an artifact: its own mode is not part of it.
+        let mode = (!self.selector.names(rel)).then_some(archived_mode);
+        let entry = OutputEntry::File { size, sha256, executable, mode, xattrs };
+        self.entries.insert(rel.to_string(), entry);
         Ok(())
     }
 

@@ -147,3 +147,56 @@ fn download_roots_are_literal_prefixes() {
     assert_eq!(roots(&["*.o", "dist/*"]), vec![""]);
     assert_eq!(roots(&["./a/b/c.txt"]), vec!["a/b/c.txt"]);
 }
+
+/// A stream of `dist/` with `a` at `mode_a`, `tool` at `mode_tool`, and
+/// optionally an empty directory and an xattr on `tool`.
+fn modes_stream(mode_a: u32, mode_tool: u32, empty_dir: bool, capability: Option<&[u8]>) -> Vec<u8> {
+    let mut builder = tar::Builder::new(Vec::new());
+    let mut dir = tar::Header::new_ustar();
+    dir.set_entry_type(D);
+    dir.set_mode(0o755);
+    dir.set_size(0);
+    builder.append_data(&mut dir, "dist/", &[][..]).unwrap();
+    if let Some(value) = capability {
+        builder.append_pax_extensions([("SCHILY.xattr.security.capability", value)]).unwrap();
+    }
+    for (name, mode) in [("dist/tool", mode_tool), ("dist/a", mode_a)] {
+        let mut h = tar::Header::new_ustar();
+        h.set_mode(mode);
+        h.set_size(1);
+        builder.append_data(&mut h, name, &b"x"[..]).unwrap();
+    }
+    if empty_dir {
+        builder.append_data(&mut dir.clone(), "dist/empty/", &[][..]).unwrap();
+    }
+    builder.into_inner().unwrap()
+}
+
+/// Outputs that differ only in a setuid bit, a 0666 against a 0644 mode,
+/// an empty directory or an xattr are different outputs, and the first
+/// three give different NAR hashes or entries, never the same ones.
+#[test]
+fn modes_empty_directories_and_xattrs_are_recorded() {
+    let (_d1, plain) = collect(&modes_stream(0o644, 0o755, false, None), &["dist"], "dist");
+    let plain = plain.unwrap();
+    assert_eq!(plain["dist"], OutputEntry::Directory { mode: "0755".into(), xattrs: Default::default() });
+    let OutputEntry::File { mode, executable, .. } = &plain["dist/tool"] else { panic!("{plain:?}") };
+    assert_eq!((mode.as_deref(), *executable), (Some("0755"), true));
+    // A file a glob names itself is an artifact: its own mode is not kept.
+    let (_d0, named) = collect(&modes_stream(0o666, 0o4755, false, None), &["dist/*"], "dist");
+    let OutputEntry::File { mode, executable, .. } = &named.unwrap()["dist/tool"] else { panic!() };
+    assert_eq!((mode.as_deref(), *executable), (None, true));
+    for (stream, path) in [
+        (modes_stream(0o644, 0o4755, false, None), "dist/tool"),
+        (modes_stream(0o666, 0o755, false, None), "dist/a"),
+        (modes_stream(0o644, 0o755, true, None), "dist/empty"),
+        (modes_stream(0o644, 0o755, false, Some(&[1, 0, 0, 2])), "dist/tool"),
+    ] {
+        let (_d2, other) = collect(&stream, &["dist"], "dist");
+        let other = other.unwrap();
+        assert_ne!(plain.get(path), other.get(path), "{path} must differ: {other:?}");
+    }
+    let (_d3, with_cap) = collect(&modes_stream(0o644, 0o755, false, Some(&[1, 0, 0, 2])), &["dist"], "dist");
+    let OutputEntry::File { xattrs, .. } = &with_cap.unwrap()["dist/tool"] else { panic!() };
+    assert_eq!(xattrs.get("security.capability").map(String::as_str), Some("01000002"));
+}

@@ -364,6 +364,17 @@ pub const RULES: &[Rule] = &[
         },
     },
     Rule {
+        id: "output-mode",
+        matches: |d| d.scope == "file" && d.field == "mode",
+        fix: |case, d| {
+            Some(format!(
+                "the build leaves {}'s mode ({} -> {}) to the umask or to chance: give it one (install -m, \
+                 chmod), or set umask 022 before the build as dpkg-buildpackage does",
+                case.diff.path, d.a, d.b
+            ))
+        },
+    },
+    Rule {
         id: "zip-mode",
         matches: |d| {
             d.scope.contains("zip entry") && ["mode", "dos attributes", "made by"].contains(&d.field.as_str())
@@ -568,5 +579,61 @@ mod tests {
         for not_a_date in ["version 1.2.3", "December", "Dec 2", "2026", "Decision 12 20261"] {
             assert!(!looks_like_date(not_a_date), "{not_a_date}");
         }
+    }
+
+    fn zip_diff(generator: Option<&str>, times: &[(&str, &str)], extra: &[Detail]) -> FileDiff {
+        let mut diff = FileDiff::new("dist/six-1.17.0-py2.py3-none-any.whl", (0, 1));
+        diff.packed_by.insert("python-wheel");
+        diff.generator = generator.map(str::to_string);
+        for (i, (a, b)) in times.iter().enumerate() {
+            let scope = format!("zip entry six-{i}.py");
+            diff.add(Detail { scope, field: "mtime".into(), a: a.to_string(), b: b.to_string() });
+        }
+        for d in extra {
+            diff.add(d.clone());
+        }
+        diff
+    }
+
+    fn fixes(diff: &FileDiff) -> Vec<(&'static str, String)> {
+        let context = DiffContext::default();
+        let case = Case { diff, context: &context, packer: Packer::of(diff, "") };
+        RULES
+            .iter()
+            .filter_map(|rule| {
+                let d = diff.details.iter().find(|d| (rule.matches)(d))?;
+                Some((rule.id, (rule.fix)(&case, d)?))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn wheel_times_name_the_backend_and_a_timezone_shift() {
+        // Published in UTC+2, rebuilt in UTC: every time two hours earlier.
+        let shifted =
+            [("2024-09-15 08:06:54", "2024-09-15 06:06:54"), ("2024-09-15 08:07:00", "2024-09-15 06:07:00")];
+        let found = fixes(&zip_diff(Some("bdist_wheel (0.44.0)"), &shifted, &[]));
+        let (_, fix) = found.iter().find(|(id, _)| *id == "zip-timestamps").expect("a timestamp hint");
+        assert!(fix.contains("+2 h") && fix.contains("TZ=UTC-2"), "{fix}");
+        assert!(fix.contains("bdist_wheel"), "{fix}");
+        // Times that are not one shift get the backend's rule alone.
+        let mixed =
+            [("2024-09-15 08:06:54", "2024-09-15 06:06:54"), ("2024-09-15 08:07:00", "2024-09-15 08:07:02")];
+        let found = fixes(&zip_diff(Some("flit 3.9.0"), &mixed, &[]));
+        let (_, fix) = found.iter().find(|(id, _)| *id == "zip-timestamps").unwrap();
+        assert!(!fix.contains("TZ=") && fix.contains("flit_core"), "{fix}");
+    }
+
+    #[test]
+    fn a_zip_mode_difference_never_suggests_tar() {
+        let mode = Detail {
+            scope: "zip entry six.py".into(),
+            field: "mode".into(),
+            a: "000664".into(),
+            b: "100664".into(),
+        };
+        let found = fixes(&zip_diff(Some("hatchling 1.25.0"), &[], &[mode]));
+        assert!(found.iter().any(|(id, fix)| *id == "zip-mode" && fix.contains("hatchling")), "{found:?}");
+        assert!(found.iter().all(|(_, fix)| !fix.contains("tar --mode")), "{found:?}");
     }
 }

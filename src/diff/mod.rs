@@ -19,6 +19,7 @@ pub(crate) mod streamed;
 pub(crate) mod tar_reader;
 mod zip_listing;
 
+use crate::collect::OutputEntry;
 use crate::errors::*;
 use serde::Serialize;
 use sha2::Digest as _;
@@ -270,6 +271,62 @@ pub fn diff_files(
     Ok(diff)
 }
 
+/// The structured diff of one output between two runs: what the entries
+/// themselves say differs (type, every mode bit, xattrs) and, when the
+/// bytes differ, [`diff_files`] of the two copies. A directory's bytes are
+/// never read; a file whose digest is the same in both runs is not diffed.
+pub fn diff_outputs(
+    path: &str,
+    runs: (u32, u32),
+    (ea, eb): (Option<&OutputEntry>, Option<&OutputEntry>),
+    (a, b): (&Path, &Path),
+    context: &DiffContext,
+) -> Result<FileDiff> {
+    let same_bytes = match (ea, eb) {
+        (Some(OutputEntry::File { sha256: x, .. }), Some(OutputEntry::File { sha256: y, .. })) => x == y,
+        (Some(OutputEntry::Directory { .. }), _) | (_, Some(OutputEntry::Directory { .. })) => true,
+        _ => false,
+    };
+    let mut diff = match same_bytes {
+        true => FileDiff::new(path, runs),
+        false => diff_files(path, runs, a, b, context)?,
+    };
+    let (attrs_a, attrs_b) = (entry_attributes(ea), entry_attributes(eb));
+    for (field, x) in &attrs_a {
+        let y = attrs_b.get(field).cloned().unwrap_or_default();
+        if *x != y {
+            diff.add(Detail { scope: "file".into(), field: field.clone(), a: x.clone(), b: y });
+        }
+    }
+    for (field, y) in attrs_b.iter().filter(|(f, _)| !attrs_a.contains_key(*f)) {
+        diff.add(Detail { scope: "file".into(), field: field.clone(), a: String::new(), b: y.clone() });
+    }
+    if same_bytes {
+        diff.format = "file".into();
+    }
+    diff.hints = hints::for_diff(&diff, context, a, b);
+    Ok(diff)
+}
+
+/// An output entry's type, mode and xattrs as diff fields.
+fn entry_attributes(entry: Option<&OutputEntry>) -> BTreeMap<String, String> {
+    let mut fields = BTreeMap::new();
+    let (kind, mode, xattrs) = match entry {
+        None => ("missing", None, None),
+        Some(OutputEntry::File { mode, xattrs, .. }) => ("file", mode.as_ref(), Some(xattrs)),
+        Some(OutputEntry::Directory { mode, xattrs }) => ("directory", Some(mode), Some(xattrs)),
+        Some(OutputEntry::Symlink { .. }) => ("symlink", None, None),
+    };
+    fields.insert("type".to_string(), kind.to_string());
+    if let Some(mode) = mode {
+        fields.insert("mode".to_string(), mode.clone());
+    }
+    for (name, value) in xattrs.into_iter().flatten() {
+        fields.insert(format!("xattr {name}"), value.clone());
+    }
+    fields
+}
+
 /// Where every detail of `diff` is written beside report.json when there
 /// are more than report.json lists: `details/<runs>/<path>.json`, the path
 /// flattened and made unique.
@@ -314,7 +371,8 @@ fn compare_bytes(diff: &mut FileDiff, prefix: &str, a: Source, b: Source, walk: 
         if !inside && format_a.compression().is_some() {
             archive::compare_payloads(diff, prefix, format_a, (a, b), (&head_a, &head_b), walk);
         }
-        if inside && diff.details.len() as u64 + diff.dropped() == before {
+        let differ = leaf::first_differing_offset(a, b) != Some(a.size()) || a.size() != b.size();
+        if inside && differ && diff.details.len() as u64 + diff.dropped() == before {
             // Every member and every field read agree: what differs is the
             // compressed stream, or header bytes no extractor applies
             // (extension-header names, field padding, checksum spacing).

@@ -120,7 +120,13 @@ mod tests {
     }
 
     fn file(tag: &str) -> Seen {
-        Some(OutputEntry::File { size: 1, sha256: tag.into(), executable: false })
+        Some(OutputEntry::File {
+            size: 1,
+            sha256: tag.into(),
+            executable: false,
+            mode: None,
+            xattrs: Default::default(),
+        })
     }
 
     /// Simulates round 1 for a build whose output is a function of the

@@ -46,12 +46,28 @@ impl Variant {
         match &self.entry {
             None => "missing".to_string(),
             Some(OutputEntry::Symlink { target }) => format!("symlink -> {target}"),
-            Some(OutputEntry::File { size, sha256, executable }) => {
+            Some(OutputEntry::File { size, sha256, executable, mode, xattrs }) => {
                 let short = &sha256[..sha256.len().min("sha256:".len() + 12)];
-                let exec = if *executable { ", executable" } else { "" };
-                format!("{short}… ({size} bytes{exec})")
+                let mode = match (mode, executable) {
+                    (Some(mode), _) => format!(", mode {mode}"),
+                    (None, true) => ", executable".into(),
+                    (None, false) => String::new(),
+                };
+                format!("{short}… ({size} bytes{mode}{})", describe_xattrs(xattrs))
+            }
+            Some(OutputEntry::Directory { mode, xattrs }) => {
+                format!("directory (mode {mode}{})", describe_xattrs(xattrs))
             }
         }
+    }
+}
+
+/// `, xattrs security.capability=0100…` for an entry that has any.
+fn describe_xattrs(xattrs: &BTreeMap<String, String>) -> String {
+    let shown: Vec<String> = xattrs.iter().map(|(k, v)| format!("{k}={}", &v[..v.len().min(16)])).collect();
+    match shown.is_empty() {
+        true => String::new(),
+        false => format!(", xattrs {}", shown.join(" ")),
     }
 }
 

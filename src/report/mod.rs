@@ -232,10 +232,16 @@ impl Report {
         }
         match (&self.verdict, &self.comparison) {
             (Verdict::Reproducible, Some(_)) => {
-                let outputs = self.runs.first().map_or(0, |r| r.result.outputs.len());
+                let outputs = self
+                    .runs
+                    .first()
+                    .map_or(0, |r| r.result.outputs.values().filter(|e| e.is_artifact()).count());
                 let files = crate::diff::plural(outputs, "file");
                 s.push_str(&format!("REPRODUCIBLE: {runs} runs produced identical outputs ({files}"));
-                if let Some(nar) = self.runs.first().and_then(|r| r.result.nar_hash.as_ref()) {
+                // One NAR only when every run has it.
+                let nars: std::collections::BTreeSet<_> =
+                    self.runs.iter().map(|r| &r.result.nar_hash).collect();
+                if let (1, Some(Some(nar))) = (nars.len(), nars.first()) {
                     s.push_str(&format!(", NAR {nar}"));
                 }
                 s.push_str(")\n");
@@ -245,6 +251,13 @@ impl Report {
                     "UNREPRODUCIBLE: {} of the outputs differ between the {runs} runs\n",
                     c.differences.len()
                 ));
+                if c.differences.is_empty() {
+                    // Only the trees' NAR hashes tell the runs apart.
+                    for r in &self.runs {
+                        let nar = r.result.nar_hash.as_deref().unwrap_or("none");
+                        s.push_str(&format!("  run {} outputs NAR {nar}\n", r.result.index));
+                    }
+                }
                 for d in c.differences.iter().take(TERMINAL_DETAILED) {
                     s.push_str(&format!("  {}\n", d.path));
                     for v in &d.variants {

@@ -130,7 +130,7 @@ fn verify_outputs(
     context: &DiffContext,
 ) -> Result<Verification> {
     let produced: Vec<&String> =
-        report.runs.first().map(|r| r.result.outputs.keys().collect()).unwrap_or_default();
+        report.runs.first().map(|r| artifacts(&r.result.outputs)).unwrap_or_default();
     let mut checks = Vec::new();
     let mut claimed = Vec::new();
     for expectation in expectations {
@@ -143,6 +143,11 @@ fn verify_outputs(
     }
     let unexpected = produced.into_iter().filter(|p| !claimed.contains(p)).cloned().collect();
     Ok(Verification { outputs: checks, unexpected })
+}
+
+/// The outputs that are files or links (directories are not artifacts).
+fn artifacts(outputs: &std::collections::BTreeMap<String, OutputEntry>) -> Vec<&String> {
+    outputs.iter().filter(|(_, e)| e.is_artifact()).map(|(p, _)| p).collect()
 }
 
 /// The output an expected path refers to: the same path, or for a bare file
@@ -188,6 +193,10 @@ fn verify_one(
             None => (OutputVerdict::Missing, None),
             Some(OutputEntry::Symlink { target }) => {
                 check.note.get_or_insert_with(|| format!("the rebuild made a symlink to {target}"));
+                (OutputVerdict::Mismatch, None)
+            }
+            Some(OutputEntry::Directory { .. }) => {
+                check.note.get_or_insert_with(|| "the rebuild made a directory there".into());
                 (OutputVerdict::Mismatch, None)
             }
             Some(OutputEntry::File { sha256, .. }) if *sha256 == e.sha256.as_str() => {
