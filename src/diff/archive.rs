@@ -354,7 +354,7 @@ pub(crate) fn listing(data: &[u8], budget: &Budget) -> Option<Listing> {
 /// what makes the archive as a whole ambiguous.
 pub(crate) fn zip_members(data: &[u8], budget: &Budget) -> Option<(Members, Vec<String>)> {
     use super::zip_listing::{dos_datetime, host_name, records};
-    let (records, problems) = records(data, budget)?;
+    let (records, problems, archive_comment) = records(data, budget)?;
     let members = records
         .into_iter()
         .map(|r| {
@@ -378,6 +378,14 @@ pub(crate) fn zip_members(data: &[u8], budget: &Budget) -> Option<(Members, Vec<
             }
             put("size".into(), r.size.to_string());
             put("compressed size".into(), r.compressed.to_string());
+            // Comments are written by no extractor, but they are not in
+            // what a content match may ignore, so they are compared.
+            if !r.comment.is_empty() {
+                put("comment".into(), r.comment.clone());
+            }
+            if !archive_comment.is_empty() {
+                put("archive comment".into(), archive_comment.clone());
+            }
             for (id, value) in &r.extra {
                 put(Cow::Owned(format!("extra {}", extra_name(*id))), value.clone());
             }

@@ -34,6 +34,8 @@ pub(crate) struct ZipRecord {
     pub dos_time: (u16, u16),
     /// The central record's extra fields, by id, each value hex.
     pub extra: Vec<(u16, String)>,
+    /// The entry's comment (no extractor writes it; compared all the same).
+    pub comment: String,
     /// Uncompressed and compressed sizes the central directory declares.
     pub size: u64,
     pub compressed: u64,
@@ -59,11 +61,16 @@ impl ZipRecord {
     }
 }
 
-/// Every record of a zip archive in central-directory order, and what
-/// makes the archive as a whole ambiguous; what it decompresses draws from
-/// `budget`. `None` when `data` is not a zip archive this reader
-/// understands (no end record, zip64, truncated directory).
-pub(crate) fn records(data: &[u8], budget: &Budget) -> Option<(Vec<ZipRecord>, Vec<String>)> {
+/// A zip archive as read: its records in central-directory order, what
+/// makes it ambiguous as a whole, and its comment.
+pub(crate) type Records = (Vec<ZipRecord>, Vec<String>, String);
+
+/// Every record of a zip archive in central-directory order, what makes
+/// the archive as a whole ambiguous, and the archive's comment; what it
+/// decompresses draws from `budget`. `None` when `data` is not a zip
+/// archive this reader understands (no end record, zip64, truncated
+/// directory).
+pub(crate) fn records(data: &[u8], budget: &Budget) -> Option<Records> {
     let end = find_end_record(data)?;
     let mut problems = Vec::new();
     let (disk, dir_disk) = (u16_at(data, end + 4)?, u16_at(data, end + 6)?);
@@ -112,12 +119,11 @@ pub(crate) fn records(data: &[u8], budget: &Budget) -> Option<(Vec<ZipRecord>, V
         let local = u32_at(dir, at + 42)? as usize;
         let name_bytes = dir.get(at + 46..at + 46 + name_len)?;
         let extra_bytes = dir.get(at + 46 + name_len..at + 46 + name_len + extra_len)?;
+        let comment_at = at + 46 + name_len + extra_len;
+        let comment = escape_name(dir.get(comment_at..comment_at + comment_len)?);
         at += 46 + name_len + extra_len + comment_len;
         let mut problems = name_problems(name_bytes, flags);
         let extra = extra_fields(extra_bytes, "central", &mut problems);
-        if comment_len > 0 {
-            problems.push("a file comment (extractors ignore it, but it is not compared)".into());
-        }
         if flags & 0x1 != 0 {
             problems.push("an encrypted entry: its contents cannot be read".into());
         }
@@ -149,6 +155,7 @@ pub(crate) fn records(data: &[u8], budget: &Budget) -> Option<(Vec<ZipRecord>, V
             method,
             dos_time,
             extra,
+            comment,
             size,
             compressed,
             content,
@@ -159,7 +166,8 @@ pub(crate) fn records(data: &[u8], budget: &Budget) -> Option<(Vec<ZipRecord>, V
         problems.push("the central directory holds bytes after its last record".into());
     }
     problems.extend(unaccounted(&mut spans, dir_offset));
-    Some((records, problems))
+    let comment = escape_name(data.get(end + 22..(end + 22 + comment_len).min(data.len()))?);
+    Some((records, problems, comment))
 }
 
 /// Gaps and overlaps between local entries, and bytes before the first:

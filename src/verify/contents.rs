@@ -333,4 +333,35 @@ mod tests {
             Some(Contents::Same)
         );
     }
+
+    #[test]
+    fn a_zip_comment_is_compared_and_an_xattr_is_content() {
+        let commented = |comment: &str| {
+            let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+            w.set_comment(comment.to_string());
+            w.start_file("a.py", zip::write::SimpleFileOptions::default()).unwrap();
+            w.write_all(b"ok").unwrap();
+            w.finish().unwrap().into_inner()
+        };
+        assert!(matches!(
+            compare(&commented("one"), &commented("two"), DEFAULT_BUDGET),
+            Some(Contents::Differ(_))
+        ));
+        // A pax xattr record is content, not metadata.
+        let with_xattr = |value: &[u8]| {
+            let mut builder = tar::Builder::new(Vec::new());
+            builder.append_pax_extensions([("SCHILY.xattr.security.capability", value)]).unwrap();
+            let mut header = tar::Header::new_ustar();
+            header.set_size(2);
+            header.set_mode(0o755);
+            builder.append_data(&mut header, "p/run.sh", &b"ok"[..]).unwrap();
+            builder.into_inner().unwrap()
+        };
+        let Some(Contents::Differ(reasons)) =
+            compare(&with_xattr(b"\x01"), &with_xattr(b"\x02"), DEFAULT_BUDGET)
+        else {
+            panic!("an xattr difference is a content difference")
+        };
+        assert!(reasons.iter().any(|r| r.contains("SCHILY.xattr.security.capability")), "{reasons:?}");
+    }
 }
