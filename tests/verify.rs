@@ -66,6 +66,43 @@ fn a_tag_that_moved_stops_naming_both_commits() {
     assert!(report(&out)["runs"].as_array().unwrap().is_empty());
 }
 
+/// Issue 32: git never reads the caller's repository or global config.
+/// The caller's `.git/config` rewrites the source's path to an ssh URL
+/// whose `core.sshCommand` would run a command on the host; the source
+/// repository's own config asks for hooks and a pack-objects hook. None of
+/// them runs, and the tag check still reads the real repository.
+#[test]
+fn git_reads_no_config_from_the_callers_directory_or_the_source() {
+    let (dir, first, _) = repo();
+    let marker = dir.path().join("pwned");
+    let real = dir.path().join("r");
+    sh(
+        dir.path(),
+        &format!(
+            "git init -q caller && cd caller \
+             && git config url.ssh://evil.invalid/x.insteadOf {real} \
+             && git config core.sshCommand 'touch {marker}; false' \
+             && git -C {real} config core.hooksPath /nonexistent \
+             && git -C {real} config uploadpack.packObjectsHook 'touch {marker}; false' \
+             && git -C {real} config core.fsmonitor 'touch {marker}; false'",
+            real = real.display(),
+            marker = marker.display()
+        ),
+    );
+    let source = format!("git = \"r\"\nrev = \"{first}\"\ntag = \"v1\"");
+    let spec = spec_with_source(dir.path(), &source, "");
+    let out = dir.path().join("results");
+    let run = reprocheck_cmd(&["check", spec.to_str().unwrap(), "--out", out.to_str().unwrap()])
+        .env("DOCKER_HOST", "unix:///nonexistent/reprocheck-test.sock")
+        .env("GIT_CONFIG_GLOBAL", dir.path().join("caller/.git/config"))
+        .current_dir(dir.path().join("caller"))
+        .output()
+        .unwrap();
+    assert!(!marker.exists(), "a command from a config ran: {}", show(&run));
+    // The tag check read the real repository: v1 is on the second commit.
+    assert!(String::from_utf8_lossy(&run.stderr).contains("resolves to commit"), "{}", show(&run));
+}
+
 #[test]
 fn a_tarball_with_the_wrong_sha256_stops_before_any_container() {
     let dir = tempfile::tempdir().unwrap();

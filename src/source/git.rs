@@ -111,12 +111,70 @@ fn lock(cache: &Path) -> Result<File> {
     Ok(file)
 }
 
-/// git with no prompts, no `ext::` transport and our git dir.
+/// The variables git keeps from the caller's environment: where programs
+/// and the user's ssh setup are, and the network's proxies. Anything else
+/// (`GIT_DIR`, `GIT_CONFIG_*`, `GIT_SSH_COMMAND`, ...) could point git
+/// elsewhere or run a command, so it is dropped.
+const KEPT_ENVIRONMENT: [&str; 10] = [
+    "PATH",
+    "HOME",
+    "TMPDIR",
+    "SSH_AUTH_SOCK",
+    "http_proxy",
+    "https_proxy",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "no_proxy",
+    "NO_PROXY",
+];
+
+/// Transports a source may use; everything else (`ext::`, `fd::`, remote
+/// helpers) is refused by git itself.
+const ALLOWED_PROTOCOLS: [&str; 5] = ["file", "git", "http", "https", "ssh"];
+
+/// An empty directory of our own for git to run in: a repository in the
+/// caller's working directory (and its `.git/config`) is never read.
+fn neutral_dir() -> Result<&'static Path> {
+    static DIR: std::sync::OnceLock<std::result::Result<tempfile::TempDir, String>> =
+        std::sync::OnceLock::new();
+    match DIR.get_or_init(|| {
+        tempfile::Builder::new().prefix("reprocheck-git-").tempdir().map_err(|e| e.to_string())
+    }) {
+        Ok(dir) => Ok(dir.path()),
+        Err(e) => bail!("creating an empty directory to run git in: {e}"),
+    }
+}
+
+/// git in a clean environment: run in an empty directory of ours, with no
+/// system or global config and no config from the caller's working
+/// directory, hooks and fsmonitor off, only the transports in
+/// [`ALLOWED_PROTOCOLS`], no prompts, and our git dir.
 fn base_command(git_dir: Option<&Path>) -> Command {
     let mut command = Command::new("git");
-    command.env("GIT_TERMINAL_PROMPT", "0").env("GIT_ASKPASS", "true").args([
+    command.env_clear();
+    for key in KEPT_ENVIRONMENT {
+        if let Some(value) = std::env::var_os(key) {
+            command.env(key, value);
+        }
+    }
+    // Discovery never climbs out of the empty directory (or the root,
+    // should a temporary directory be impossible to make).
+    let dir = neutral_dir().unwrap_or(Path::new("/"));
+    command.current_dir(dir).env("GIT_CEILING_DIRECTORIES", dir.parent().unwrap_or(dir));
+    command
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("GIT_ASKPASS", "true")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .args(["-c", "protocol.allow=never"]);
+    for protocol in ALLOWED_PROTOCOLS {
+        command.arg("-c").arg(format!("protocol.{protocol}.allow=always"));
+    }
+    command.args([
         "-c",
-        "protocol.ext.allow=never",
+        "core.hooksPath=/dev/null",
+        "-c",
+        "core.fsmonitor=false",
         "-c",
         "core.autocrlf=false",
         "-c",
