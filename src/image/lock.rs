@@ -82,6 +82,50 @@ pub fn recipe_fingerprint(recipe: &Recipe) -> Digest {
     Digest::of_bytes(inputs.to_string().as_bytes())
 }
 
+/// A Debian package name: lowercase letters, digits and `+-.`, at least
+/// two characters, starting with a letter or digit (Policy 5.6.1).
+fn is_debian_name(name: &str) -> bool {
+    name.len() >= 2
+        && name.len() <= 128
+        && name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "+-.".contains(c))
+}
+
+/// A Debian version, `[epoch:]upstream[-revision]` (Policy 5.6.12): the
+/// epoch digits, the upstream starting with a digit, then letters, digits
+/// and `.+~-` (and `:` only after an epoch).
+fn is_debian_version(version: &str) -> bool {
+    let (epoch, rest) = match version.split_once(':') {
+        Some((epoch, rest)) => (Some(epoch), rest),
+        None => (None, version),
+    };
+    let epoch_ok =
+        epoch.is_none_or(|e| !e.is_empty() && e.len() <= 10 && e.bytes().all(|b| b.is_ascii_digit()));
+    epoch_ok
+        && version.len() <= 256
+        && rest.starts_with(|c: char| c.is_ascii_digit())
+        && rest
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || ".+~-".contains(c) || (c == ':' && epoch.is_some()))
+}
+
+/// A Debian architecture name (`amd64`, `all`, `kfreebsd-i386`).
+fn is_debian_architecture(architecture: &str) -> bool {
+    !architecture.is_empty()
+        && architecture.len() <= 64
+        && architecture.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+/// A wheel's file name (PEP 427): one path component of letters, digits
+/// and `_.+!-`, ending in `.whl`, with at least five dash-separated parts.
+fn is_wheel_file_name(file: &str) -> bool {
+    file.len() <= 255
+        && !file.starts_with('.')
+        && file.ends_with(".whl")
+        && file.trim_end_matches(".whl").split('-').count() >= 5
+        && file.chars().all(|c| c.is_ascii_alphanumeric() || "_.+!-".contains(c))
+}
+
 /// `DIR/packages.lock`.
 pub fn lock_path(recipe_dir: &Path) -> PathBuf {
     recipe_dir.join(LOCK_FILE)
@@ -114,7 +158,44 @@ impl PackageLock {
             path.display(),
             lock.version
         );
+        lock.validate(&path, &text)?;
         Ok(Some(lock))
+    }
+
+    /// Every entry names a package or wheel by the grammar Debian and PyPI
+    /// give names, versions and architectures, before any of them becomes
+    /// a file name: a lock cannot send a copy outside the work directory.
+    fn validate(&self, path: &Path, text: &str) -> Result<()> {
+        let at = |value: &str| {
+            let quoted = toml::Value::String(value.to_string()).to_string();
+            let line = text.lines().position(|l| l.contains(&quoted)).map_or(0, |i| i + 1);
+            format!("{}:{line}", path.display())
+        };
+        let help = "help: the lock is written by `reprocheck image build`; rewrite it with \
+                    `reprocheck image build DIR --update`, or restore it from version control";
+        for p in &self.packages {
+            for (what, value, valid) in [
+                ("package name", &p.name, is_debian_name(&p.name)),
+                ("version", &p.version, is_debian_version(&p.version)),
+                ("architecture", &p.architecture, is_debian_architecture(&p.architecture)),
+            ] {
+                ensure!(
+                    valid,
+                    "{}: the {what} {value:?} of package {:?} is not a valid Debian {what}\n{help}",
+                    at(value),
+                    p.name
+                );
+            }
+        }
+        for d in &self.python {
+            ensure!(
+                is_wheel_file_name(&d.file),
+                "{}: {:?} is not a wheel file name (NAME-VERSION[-BUILD]-PY-ABI-PLATFORM.whl)\n{help}",
+                at(&d.file),
+                d.file
+            );
+        }
+        Ok(())
     }
 
     /// Writes the lock as TOML, one package per line, so a change of version
@@ -293,7 +374,7 @@ mod tests {
             mmdebstrap: "1.3.5".into(),
             rootfs: digest('2'),
             image: digest('3'),
-            packages: vec![package("a\"b", "1:2.0", 'a'), package("c", "3", 'b')],
+            packages: vec![package("libstdc++6", "1:2.0~rc1-3+deb12u1", 'a'), package("c-d", "3", 'b')],
             python: vec![LockedDistribution {
                 name: "setuptools".into(),
                 version: "75.6.0".into(),
@@ -309,5 +390,51 @@ mod tests {
         let err = PackageLock::load(dir.path()).unwrap_err().to_string();
         assert!(err.contains("packages.lock:5:1") && err.contains("extra"), "{err}");
         assert_eq!(PackageLock::load(&dir.path().join("none")).unwrap(), None);
+    }
+
+    /// Issue 32: a lock whose entries would become paths outside the work
+    /// directory is refused when it is read, naming the line.
+    #[test]
+    fn entries_that_are_not_names_are_refused_before_any_file_is_touched() {
+        let dir = tempfile::tempdir().unwrap();
+        let digest = |c: char| Digest::parse(&format!("sha256:{}", c.to_string().repeat(64))).unwrap();
+        let good = PackageLock {
+            version: LOCK_VERSION,
+            recipe: digest('1'),
+            mmdebstrap: "1.3.5".into(),
+            rootfs: digest('2'),
+            image: digest('3'),
+            packages: vec![package("libc6", "2.36-9+deb12u13", 'a')],
+            python: vec![LockedDistribution {
+                name: "flit-core".into(),
+                version: "3.9.0".into(),
+                file: "flit_core-3.9.0-py3-none-any.whl".into(),
+                sha256: digest('4'),
+            }],
+        };
+        good.save(dir.path()).unwrap();
+        assert!(PackageLock::load(dir.path()).is_ok());
+        let text = std::fs::read_to_string(lock_path(dir.path())).unwrap();
+        for (from, to, what) in [
+            ("\"libc6\"", "\"../../../tmp/x\"", "package name"),
+            ("\"libc6\"", "\"/etc/passwd\"", "package name"),
+            ("\"2.36-9+deb12u13\"", "\"1/../../x\"", "version"),
+            ("\"amd64\"", "\"amd64/../..\"", "architecture"),
+            (
+                "\"flit_core-3.9.0-py3-none-any.whl\"",
+                "\"../flit_core-3.9.0-py3-none-any.whl\"",
+                "wheel file name",
+            ),
+        ] {
+            std::fs::write(lock_path(dir.path()), text.replace(from, to)).unwrap();
+            let err = PackageLock::load(dir.path()).unwrap_err().to_string();
+            assert!(
+                err.contains("packages.lock:") && err.contains(what.split(' ').next().unwrap()),
+                "{what}: {err}"
+            );
+        }
+        assert!(is_debian_version("1:2.0~rc1+dfsg-3"));
+        assert!(!is_debian_version("2:"));
+        assert!(!is_debian_name("a") && is_debian_name("g++"));
     }
 }
