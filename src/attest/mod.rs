@@ -87,7 +87,7 @@ fn write_statement(
     let mut written = Vec::new();
     let mut put = |name: &str, bytes: Vec<u8>| -> Result<()> {
         let path = out.join(name);
-        std::fs::write(&path, &bytes).with_context(|| format!("writing {}", path.display()))?;
+        crate::paths::write_atomically(&path, &bytes)?;
         written.push((path, hex::encode(Sha256::digest(&bytes))));
         Ok(())
     };

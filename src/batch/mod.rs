@@ -322,10 +322,10 @@ pub fn write_summary(root: &Path, outcomes: &[Outcome]) -> Result<Written> {
     let path = root.join("summary.json");
     let mut json = serde_json::to_string_pretty(&summary).context("serialising the batch summary")?;
     json.push('\n');
-    std::fs::write(&path, &json).with_context(|| format!("writing {}", path.display()))?;
+    crate::paths::write_atomically(&path, &json)?;
     let index = root.join("index.html");
     let page = index::render(root, outcomes).into_string();
-    std::fs::write(&index, page).with_context(|| format!("writing {}", index.display()))?;
+    crate::paths::write_atomically(&index, page)?;
     Ok(Written { index, json })
 }
 

@@ -21,7 +21,7 @@ const SHOWN_OUTPUTS: usize = 20;
 /// Writes `DIR/report.html`.
 pub fn write(report: &Report, dir: &Path) -> Result<()> {
     let path = dir.join("report.html");
-    std::fs::write(&path, render(report).into_string()).with_context(|| format!("writing {}", path.display()))
+    crate::paths::write_atomically(&path, render(report).into_string())
 }
 
 /// The whole page.

@@ -131,7 +131,7 @@ impl Report {
         let path = dir.join("report.json");
         let mut json = serde_json::to_vec_pretty(self).context("serialising the report")?;
         json.push(b'\n');
-        std::fs::write(&path, json).with_context(|| format!("writing {}", path.display()))?;
+        crate::paths::write_atomically(&path, json)?;
         html::write(self, dir)
     }
 
@@ -337,5 +337,5 @@ fn write_all_details(dir: &Path, diff: &crate::diff::FileDiff) -> Result<()> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
     }
-    std::fs::write(&path, diff.all_details_json()?).with_context(|| format!("writing {}", path.display()))
+    crate::paths::write_atomically(&path, diff.all_details_json()?)
 }
