@@ -348,6 +348,26 @@ mod tests {
         }
     }
 
+    /// A lock of `packages` and one wheel, `file`.
+    fn sample_lock(packages: Vec<LockedPackage>, file: &str) -> PackageLock {
+        let digest = |c: char| Digest::parse(&format!("sha256:{}", c.to_string().repeat(64))).unwrap();
+        let (name, version) = (file.split('-').next().unwrap(), file.split('-').nth(1).unwrap());
+        PackageLock {
+            version: LOCK_VERSION,
+            recipe: digest('1'),
+            mmdebstrap: "1.3.5".into(),
+            rootfs: digest('2'),
+            image: digest('3'),
+            packages,
+            python: vec![LockedDistribution {
+                name: name.replace('_', "-"),
+                version: version.into(),
+                file: file.into(),
+                sha256: digest('4'),
+            }],
+        }
+    }
+
     #[test]
     fn drift_names_changed_added_removed_and_rebuilt_packages() {
         let old =
@@ -367,21 +387,8 @@ mod tests {
     #[test]
     fn a_lock_survives_a_round_trip_and_rejects_unknown_keys() {
         let dir = tempfile::tempdir().unwrap();
-        let digest = |c: char| Digest::parse(&format!("sha256:{}", c.to_string().repeat(64))).unwrap();
-        let lock = PackageLock {
-            version: LOCK_VERSION,
-            recipe: digest('1'),
-            mmdebstrap: "1.3.5".into(),
-            rootfs: digest('2'),
-            image: digest('3'),
-            packages: vec![package("libstdc++6", "1:2.0~rc1-3+deb12u1", 'a'), package("c-d", "3", 'b')],
-            python: vec![LockedDistribution {
-                name: "setuptools".into(),
-                version: "75.6.0".into(),
-                file: "setuptools-75.6.0-py3-none-any.whl".into(),
-                sha256: digest('4'),
-            }],
-        };
+        let packages = vec![package("libstdc++6", "1:2.0~rc1-3+deb12u1", 'a'), package("c-d", "3", 'b')];
+        let lock = sample_lock(packages, "setuptools-75.6.0-py3-none-any.whl");
         lock.save(dir.path()).unwrap();
         assert_eq!(PackageLock::load(dir.path()).unwrap(), Some(lock));
         assert_eq!(package("x", "1:2.0", 'a').deb_file_name(), "x_1%3a2.0_amd64.deb");
@@ -397,21 +404,8 @@ mod tests {
     #[test]
     fn entries_that_are_not_names_are_refused_before_any_file_is_touched() {
         let dir = tempfile::tempdir().unwrap();
-        let digest = |c: char| Digest::parse(&format!("sha256:{}", c.to_string().repeat(64))).unwrap();
-        let good = PackageLock {
-            version: LOCK_VERSION,
-            recipe: digest('1'),
-            mmdebstrap: "1.3.5".into(),
-            rootfs: digest('2'),
-            image: digest('3'),
-            packages: vec![package("libc6", "2.36-9+deb12u13", 'a')],
-            python: vec![LockedDistribution {
-                name: "flit-core".into(),
-                version: "3.9.0".into(),
-                file: "flit_core-3.9.0-py3-none-any.whl".into(),
-                sha256: digest('4'),
-            }],
-        };
+        let good =
+            sample_lock(vec![package("libc6", "2.36-9+deb12u13", 'a')], "flit_core-3.9.0-py3-none-any.whl");
         good.save(dir.path()).unwrap();
         assert!(PackageLock::load(dir.path()).is_ok());
         let text = std::fs::read_to_string(lock_path(dir.path())).unwrap();
