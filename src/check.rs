@@ -134,6 +134,14 @@ async fn pipeline(invocation: Invocation<'_>, report: &mut Report) -> Result<()>
     let runs = session.plan.runs.clone();
     report.runs = session.run_batch(runs).await?;
     if let Some(failure) = report.failures(out) {
+        let control_built = report.runs.first().is_some_and(|r| r.result.failure().is_none());
+        if control_built && !session.plan.factors.varied.is_empty() {
+            bail!(
+                "{failure}\nThe control built, so a varied factor makes the build fail: \
+                 `reprocheck explain {}` names it.",
+                spec.file.display()
+            );
+        }
         bail!(failure);
     }
     let comparison = compare::compare_runs(report, out, options, &spec.diff_context()).await?;

@@ -86,6 +86,19 @@ pub struct RunResult {
     pub outputs: BTreeMap<String, OutputEntry>,
 }
 
+impl RunResult {
+    /// How the build failed, in a few words (`FAILED (exit code 2)`), or
+    /// `None` when it succeeded.
+    pub fn failure(&self) -> Option<String> {
+        match &self.status {
+            RunStatus::Succeeded => None,
+            RunStatus::Failed { exit_code, .. } => Some(format!("FAILED (exit code {exit_code})")),
+            RunStatus::TimedOut { after_seconds } => Some(format!("TIMED OUT after {after_seconds}s")),
+            RunStatus::OverDisk { .. } => Some("KILLED: over limits.disk_size".to_string()),
+        }
+    }
+}
+
 /// Runs `run` of `plan` and stores its log and outputs under `results/run-N/`,
 /// reporting each phase and log line to `progress`. The container is removed
 /// whatever happens.
@@ -109,12 +122,7 @@ pub async fn execute(
     let removed = engine.remove(&id).await;
     tracing::debug!(run = run.index, elapsed = ?started.elapsed(), "removed");
     progress.finish(&match &outcome {
-        Ok(result) => match &result.status {
-            RunStatus::Succeeded => "done".to_string(),
-            RunStatus::Failed { exit_code, .. } => format!("FAILED (exit code {exit_code})"),
-            RunStatus::TimedOut { after_seconds } => format!("TIMED OUT after {after_seconds}s"),
-            RunStatus::OverDisk { .. } => "KILLED: over limits.disk_size".to_string(),
-        },
+        Ok(result) => result.failure().unwrap_or_else(|| "done".to_string()),
         Err(e) => format!("ERROR: {}", format!("{e:#}").lines().next().unwrap_or_default()),
     });
     let mut result = outcome?;

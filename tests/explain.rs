@@ -60,6 +60,33 @@ fn nondeterminism_is_reported_first_and_blames_no_factor() {
     assert_eq!(report["explanation"]["blamed"], serde_json::json!([]));
 }
 
+/// A build that fails under one factor: explain names the factor as a
+/// finding (exit 1) instead of giving up on the failed build, and says how
+/// to explain the outputs without it.
+#[test]
+fn the_factor_that_makes_the_build_fail_is_a_finding() {
+    let Some(_engine) = ready_engine() else { return };
+    let (run, report) = explain("fails-under-umask");
+    assert_eq!(run.status.code(), Some(1), "{}", show(&run));
+    assert_eq!(report["verdict"], "unreproducible");
+    assert_eq!(report["explanation"]["fails_under"], serde_json::json!([["umask"]]), "{}", show(&run));
+    assert_eq!(report["explanation"]["blamed"], serde_json::json!([]));
+    let failure = report["explanation"]["failure"].as_str().unwrap();
+    assert!(failure.contains("this build refuses umask 0002"), "{failure}");
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(stderr.contains("the build FAILS when umask is varied"), "{stderr}");
+    assert!(stderr.contains("--vary=-umask"), "{stderr}");
+    // check says the control built and points at explain.
+    let case = Case::new("fails-under-umask", SH_BUILD);
+    let run = case.check(&[]);
+    assert_eq!(run.status.code(), Some(2), "{}", show(&run));
+    assert!(
+        String::from_utf8_lossy(&run.stderr).contains("a varied factor makes the build fail"),
+        "{}",
+        show(&run)
+    );
+}
+
 #[test]
 fn a_clean_build_is_not_blamed_on_anything() {
     let Some(_engine) = ready_engine() else { return };

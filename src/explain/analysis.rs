@@ -24,6 +24,23 @@ pub struct Unit {
     pub locations: Option<BTreeSet<Location>>,
 }
 
+impl Unit {
+    /// The path of the unit that stands for whether the build succeeds.
+    /// Output paths are relative and never hold a NUL: no output has it.
+    const BUILD_OUTCOME: &'static str = "\0build outcome";
+
+    /// Whether the build succeeds, as a unit: a factor set "changes" it
+    /// when its build fails where the control's did not.
+    pub fn build_outcome() -> Unit {
+        Unit { path: Self::BUILD_OUTCOME.to_string(), locations: None }
+    }
+
+    /// Whether this is [`Unit::build_outcome`].
+    pub fn is_build_outcome(&self) -> bool {
+        self.path == Self::BUILD_OUTCOME && self.locations.is_none()
+    }
+}
+
 /// What the analysis may ask of the builds so far.
 pub trait Lab {
     /// Whether `set` was built.

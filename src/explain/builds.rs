@@ -46,6 +46,8 @@ pub struct Builds {
     pub rounds: u32,
     noise: BTreeMap<String, Noise>,
     located: HashMap<(u32, u32, String), Locations>,
+    /// Experiments whose build failed (exit code, timeout, disk), by run number.
+    failed: BTreeSet<u32>,
     /// What every diff of the spec's outputs knows: `limits.diff_size`
     /// (what locating one output's differences may decompress), the command.
     pub diff: crate::diff::DiffContext,
@@ -65,6 +67,7 @@ impl Builds {
             rounds: 0,
             noise: BTreeMap::new(),
             located: HashMap::new(),
+            failed: BTreeSet::new(),
             diff,
         }
     }
@@ -116,9 +119,17 @@ impl Builds {
         self.rounds += 1;
         let runs = session.run_batch(plans).await?;
         let new = runs.len();
+        // A control that fails leaves nothing to compare with; an
+        // experiment that fails is an outcome the analysis attributes.
+        let failed_control = crate::report::failures_among(&runs[..controls.min(runs.len())], session.out());
         report.runs.extend(runs);
-        if let Some(failure) = report.failures(session.out()) {
-            bail!(failure);
+        if let Some(failure) = failed_control {
+            bail!("a control build failed, so nothing can be explained: {failure}");
+        }
+        for run in &report.runs[report.runs.len() - new + controls..] {
+            if run.result.failure().is_some() {
+                self.failed.insert(run.result.index);
+            }
         }
         let results: Vec<(u32, Outputs)> = report.runs[report.runs.len() - new..]
             .iter()
@@ -190,6 +201,12 @@ impl Builds {
     /// builds (and the all-factor build, once made) change beyond it,
     /// grouped by how each build changes them.
     pub fn units(&mut self, groups: &[Vec<String>], all: &[String]) -> Vec<Unit> {
+        // While some factor set makes the build fail, its outputs are
+        // missing, and any output analysis would misread that as a
+        // difference: the failure alone is analysed.
+        if !self.failed.is_empty() {
+            return vec![Unit::build_outcome()];
+        }
         let paths: BTreeSet<String> = self.outputs.values().flat_map(|o| o.keys().cloned()).collect();
         let mut sources: Vec<Vec<String>> = groups.iter().map(|g| sorted(g)).collect();
         sources.push(sorted(all));
@@ -234,6 +251,11 @@ impl Builds {
         self.by_set.get(&sorted(set)).map(|b| (b.index, b.control))
     }
 
+    /// Whether run `index` is an experiment whose build failed.
+    pub fn has_failed(&self, index: u32) -> bool {
+        self.failed.contains(&index)
+    }
+
     /// Run numbers of every control.
     pub fn controls(&self) -> &[u32] {
         &self.controls
@@ -257,6 +279,11 @@ impl Lab for Builds {
 
     fn seen(&mut self, set: &[String], unit: &Unit) -> Option<String> {
         let (index, control) = self.indices(set)?;
+        if unit.is_build_outcome() {
+            // Failures compare alike whatever their exit code: a factor
+            // makes the build fail or it does not.
+            return self.failed.contains(&index).then(|| "failed".to_string());
+        }
         let (mine, theirs) = (self.outputs[&index].get(&unit.path), self.outputs[&control].get(&unit.path));
         if mine == theirs {
             return None;

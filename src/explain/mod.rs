@@ -22,7 +22,7 @@ use crate::invocation::Invocation;
 pub use crate::report::explanation::{Blame, Explanation};
 use crate::report::{Report, RunReport, Verdict};
 use crate::session::Session;
-use analysis::{Analysis, Lab};
+use analysis::{Analysis, Finding, Lab};
 use builds::{Builds, Noise};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -59,7 +59,9 @@ pub async fn pipeline(invocation: Invocation<'_>, report: &mut Report) -> Result
         analyse_until_settled(&mut session, &mut builds, report, &groups, &factors, reused).await?;
     let explanation = explain(&mut builds, &analysis, &groups, &factors, reused, session.out(), report);
     crate::cleanup::check().context("explaining the differences")?;
-    let differs = !explanation.nondeterministic.is_empty() || !explanation.blamed.is_empty();
+    let differs = !explanation.nondeterministic.is_empty()
+        || !explanation.blamed.is_empty()
+        || !explanation.fails_under.is_empty();
     report.verdict = if differs { Verdict::Unreproducible } else { Verdict::Reproducible };
     report.explanation = Some(explanation);
     Ok(())
@@ -221,6 +223,19 @@ fn explain(
         .chain(groups.iter().filter_map(|g| builds.indices(g)).map(|(i, _)| i))
         .chain(reused_all)
         .collect();
+    // Whether the build succeeds is a unit of its own: its culprits are the
+    // factors that make the build fail, not an output's.
+    let (outcome, outputs): (Vec<Finding>, Vec<Finding>) =
+        analysis.findings.iter().cloned().partition(|f| f.unit.is_build_outcome());
+    let fails_under: Vec<Vec<String>> = outcome.into_iter().flat_map(|f| f.culprits).collect();
+    let failed_runs: Vec<RunReport> = report
+        .runs
+        .iter()
+        .filter(|r| r.result.index != 0 && builds.has_failed(r.result.index))
+        .cloned()
+        .collect();
+    let failure = crate::report::failures_among(&failed_runs, out);
+    let analysis = &Analysis { findings: outputs, wanted: analysis.wanted.clone() };
     let Blamed { mut blamed, used, differing_sets } =
         blame_findings(builds, analysis, groups, &round_one, &noise);
     for blame in blamed.values_mut() {
@@ -261,6 +276,8 @@ fn explain(
         nondeterministic_diffs,
         nondeterministic_places,
         blamed: blamed.into_values().collect(),
+        fails_under,
+        failure,
         experiments: builds.experiments.clone(),
     }
 }

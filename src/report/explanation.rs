@@ -24,6 +24,15 @@ pub struct Explanation {
     pub nondeterministic_places: BTreeMap<String, Vec<String>>,
     /// One entry per output that differs because of factors.
     pub blamed: Vec<Blame>,
+    /// Factor sets under which the build fails where the control's
+    /// succeeds: each a single factor, or factors that fail it only
+    /// together. While one does, outputs are not compared (a failed build
+    /// has none), so `blamed` stays empty.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fails_under: Vec<Vec<String>>,
+    /// How the failing builds ended: which runs, and the end of the first's log.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
     /// The factor set each build varied, by run number.
     pub experiments: BTreeMap<u32, Vec<String>>,
 }
@@ -78,20 +87,23 @@ impl Explanation {
                 self.nondeterministic.iter().skip(TERMINAL_DETAILED).map(String::as_str).collect();
             s.push_str(&more_outputs(&rest, "    "));
         }
+        if !self.fails_under.is_empty() {
+            let causes: Vec<String> = self.fails_under.iter().map(|c| cause(c)).collect();
+            let without: Vec<String> = self.fails_under.iter().flatten().map(|f| format!("-{f}")).collect();
+            s.push_str(&format!(
+                "  the build FAILS when {} is varied{}; outputs are not compared while it fails \
+                 (run explain again with --vary={} to explain them)\n",
+                causes.join(" or "),
+                if causes.len() > 1 { " (independently)" } else { "" },
+                without.join(",")
+            ));
+            for line in self.failure.iter().flat_map(|f| f.lines()) {
+                s.push_str(&format!("    {line}\n"));
+            }
+        }
         let mut undetailed = Vec::new();
         for (i, blame) in self.blamed.iter().enumerate() {
-            let causes: Vec<String> =
-                blame
-                    .culprits
-                    .iter()
-                    .map(|c| {
-                        if c.len() == 1 {
-                            c[0].clone()
-                        } else {
-                            format!("{} (only together)", c.join(" + "))
-                        }
-                    })
-                    .collect();
+            let causes: Vec<String> = blame.culprits.iter().map(|c| cause(c)).collect();
             let how = if causes.len() > 1 { ", independently" } else { "" };
             let causes = if causes.is_empty() { "not isolated".to_string() } else { causes.join("; ") };
             let beyond = if blame.beyond_nondeterminism { ", beyond its nondeterministic part" } else { "" };
@@ -112,9 +124,17 @@ impl Explanation {
             }
         }
         s.push_str(&more_outputs(&undetailed.iter().map(String::as_str).collect::<Vec<_>>(), "  "));
-        if self.nondeterministic.is_empty() && self.blamed.is_empty() {
+        if self.nondeterministic.is_empty() && self.blamed.is_empty() && self.fails_under.is_empty() {
             s.push_str("  no output differs under any factor tried\n");
         }
         s
+    }
+}
+
+/// One cause as the terminal shows it: a factor, or factors that only act together.
+fn cause(factors: &[String]) -> String {
+    match factors {
+        [one] => one.clone(),
+        many => format!("{} (only together)", many.join(" + ")),
     }
 }

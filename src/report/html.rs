@@ -337,7 +337,25 @@ fn explanation_section(e: &super::Explanation) -> Markup {
     html! {
         section {
             h2 { "What causes the differences" }
-            @if e.blamed.is_empty() && e.nondeterministic.is_empty() { p { "No output differs under any factor tried." } }
+            @if !e.fails_under.is_empty() {
+                article.output {
+                    h3 { "The build fails" }
+                    p.blame {
+                        "when "
+                        @for (i, cause) in e.fails_under.iter().enumerate() {
+                            @if i > 0 { " or " }
+                            @for (j, factor) in cause.iter().enumerate() {
+                                @if j > 0 { " + " } code.factor.blamed { (factor) }
+                            }
+                        }
+                        " is varied; outputs are not compared while it fails"
+                    }
+                    @if let Some(failure) = &e.failure { pre { (failure) } }
+                }
+            }
+            @if e.blamed.is_empty() && e.nondeterministic.is_empty() && e.fails_under.is_empty() {
+                p { "No output differs under any factor tried." }
+            }
             (folded(blamed, "blamed outputs"))
             (folded(nondeterministic, "nondeterministic outputs"))
         }

@@ -157,17 +157,24 @@ impl Report {
     /// Why runs failed: which ones, and the log tail of the first. `None`
     /// when every run succeeded.
     pub fn failures(&self, out_dir: &Path) -> Option<String> {
-        let failed: Vec<&RunReport> =
-            self.runs.iter().filter(|r| !matches!(r.result.status, RunStatus::Succeeded)).collect();
-        let first = failed.first()?;
-        let others: Vec<String> = failed[1..].iter().map(|r| r.result.index.to_string()).collect();
-        let also = match others.len() {
-            0 => String::new(),
-            1 => format!(" (run {} failed too)", others[0]),
-            _ => format!(" (runs {} failed too)", others.join(", ")),
-        };
-        let log = out_dir.join(&first.result.log);
-        Some(match &first.result.status {
+        failures_among(&self.runs, out_dir)
+    }
+}
+
+/// Why some of `runs` failed: which ones, and the log tail of the first.
+/// `None` when every one succeeded.
+pub fn failures_among(runs: &[RunReport], out_dir: &Path) -> Option<String> {
+    let failed: Vec<&RunReport> =
+        runs.iter().filter(|r| !matches!(r.result.status, RunStatus::Succeeded)).collect();
+    let first = failed.first()?;
+    let others: Vec<String> = failed[1..].iter().map(|r| r.result.index.to_string()).collect();
+    let also = match others.len() {
+        0 => String::new(),
+        1 => format!(" (run {} failed too)", others[0]),
+        _ => format!(" (runs {} failed too)", others.join(", ")),
+    };
+    let log = out_dir.join(&first.result.log);
+    Some(match &first.result.status {
             RunStatus::Failed { exit_code, log_tail } if log_tail.trim().is_empty() => format!(
                 "run {} failed with exit code {exit_code}{also}, and printed nothing (log: {})",
                 first.result.index,
@@ -199,8 +206,9 @@ impl Report {
             ),
             RunStatus::Succeeded => format!("run {} succeeded", first.result.index),
         })
-    }
+}
 
+impl Report {
     /// A human summary: what was varied, the verdict, and which outputs
     /// differ between which runs. `quiet` leaves out what was varied.
     pub fn summary(&self, out_dir: &Path, quiet: bool) -> String {
