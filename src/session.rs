@@ -85,11 +85,9 @@ impl<'a> Session<'a> {
             .prefix(&mounts::scratch_prefix(&report.run_id))
             .tempdir()
             .context("creating a scratch directory for mount files")?;
-        let mut facts = if requested.is_empty() {
-            HostFacts::default()
-        } else {
-            HostFacts::gather(engine.as_ref(), &image_id, &report.run_id).await?
-        };
+        // Probed even when nothing is varied: every run takes every factor's
+        // control value, and some (ASLR off) depend on what the image allows.
+        let mut facts = HostFacts::gather(engine.as_ref(), &image_id, &report.run_id).await?;
         if requested.iter().any(|f| f == "fileordering") {
             let local = engine.info().is_local();
             let problem = if !engine.archive_sees_bind_mounts() {

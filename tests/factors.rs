@@ -87,15 +87,34 @@ matrix! {
 fn aslr_is_detected_and_off_in_the_control() {
     let Some(_engine) = ready_engine() else { return };
     detects("leak-aslr", "aslr");
+    leaks_nothing_else("leak-aslr", "aslr");
     // With ASLR off the stack sits at the same address in every control run
     // (the fixture's leak is the address; enabled, it is random each time).
     let control_stack = || {
         let case = Case::new("leak-aslr", SH_BUILD);
         let run = case.check(&["--vary", "aslr"]);
         assert_eq!(case.report()["runs"][0]["factors"]["aslr"], "disabled", "{}", show(&run));
-        std::fs::read_to_string(case.out.join("run-1/outputs/out/stack")).expect("the control's output")
+        std::fs::read_to_string(case.out.join("run-1/outputs/out/addresses")).expect("the control's output")
     };
-    assert_eq!(control_stack(), control_stack());
+    let addresses = control_stack();
+    assert!(addresses.contains("stack ") && addresses.contains("heap "), "{addresses}");
+    assert_eq!(addresses, control_stack());
+}
+
+/// A factor that is not varied takes its control value in every run: with
+/// nothing varied, or only the user, ASLR is off in both runs, so a build
+/// that prints a stack and a heap address is reproducible.
+#[test]
+fn unvaried_aslr_is_off_in_every_run() {
+    let Some(_engine) = ready_engine() else { return };
+    for vary in ["none", "user"] {
+        let (run, report) = check("leak-aslr", vary);
+        assert_eq!(run.status.code(), Some(0), "--vary {vary}: {}", show(&run));
+        for r in report["runs"].as_array().unwrap() {
+            assert_eq!(r["factors"]["aslr"], "disabled", "--vary {vary}: {}", show(&run));
+            assert_eq!(r["factors"]["num_cpus"], "cpuset 0", "--vary {vary}: {}", show(&run));
+        }
+    }
 }
 
 /// The tar case reprotest misses when runs share a second: files the build
@@ -130,6 +149,21 @@ fn control_only_rerun_varies_nothing() {
     assert_eq!(run.status.code(), Some(1), "nondeterminism shows without any variation: {}", show(&run));
 }
 
+/// Setting a file's times to "now" works under the time factor and gives
+/// the clock files are written with (libfaketime 0.9.10 alone fails
+/// `utime(FILE, NULL)` with EINVAL, which stopped dpkg-source, and gives
+/// `touch` the shifted now, which made make loop); explicit times are kept.
+#[test]
+fn setting_a_file_time_to_now_works_under_the_time_factor() {
+    let Some(_engine) = ready_engine() else { return };
+    let (run, report) = check("time-utime-now", "time");
+    assert_eq!(run.status.code(), Some(0), "{}", show(&run));
+    assert_eq!(report["factors"]["varied"], serde_json::json!(["time"]));
+    assert!(report["runs"][1]["factors"]["time"].as_str().unwrap().contains("libfaketime"), "{}", show(&run));
+    let caveat = report["factors"]["caveats"]["time"].as_str().unwrap();
+    assert!(caveat.contains("never file times") && !caveat.contains("does not work"), "{caveat}");
+}
+
 /// A build that keeps or clamps the mtimes of its *source* files is
 /// reproducible: the time factor must shift the clock, never the mtimes the
 /// build reads. SOURCE_DATE_EPOCH (2100) is newer than every source file, so
@@ -144,4 +178,75 @@ fn preserved_and_clamped_source_mtimes_pass_with_every_factor() {
     assert_eq!(run.status.code(), Some(0), "{}", show(&run));
     let report = case.report();
     assert!(report["factors"]["varied"].as_array().unwrap().iter().any(|f| f == "time"), "{report}");
+}
+
+/// An image made from the pinned one by running `script` in it as root (the
+/// `docker` CLI, which follows `DOCKER_HOST` to Docker or Podman), removed
+/// when dropped.
+struct DerivedImage {
+    id: String,
+    tag: String,
+}
+
+impl DerivedImage {
+    fn new(script: &str) -> DerivedImage {
+        let name = format!("reprocheck-test-derive-{}", std::process::id());
+        let tag = format!("reprocheck-test/derived:{}", std::process::id());
+        let docker = |args: &[&str]| {
+            let out = std::process::Command::new("docker").args(args).output().expect("running docker");
+            assert!(out.status.success(), "docker {args:?}: {}", show(&out));
+            String::from_utf8_lossy(&out.stdout).trim().to_string()
+        };
+        docker(&[
+            "run",
+            "--name",
+            &name,
+            "--user",
+            "0",
+            "--network",
+            "none",
+            &pinned_digest(),
+            "sh",
+            "-c",
+            script,
+        ]);
+        docker(&["commit", &name, &tag]);
+        docker(&["rm", &name]);
+        let id = docker(&["image", "inspect", "--format", "{{.Id}}", &tag]);
+        let id = if id.starts_with("sha256:") { id } else { format!("sha256:{id}") };
+        DerivedImage { id, tag }
+    }
+
+    /// `case`'s spec, on this image instead of the pinned one.
+    fn use_in(&self, case: &Case) {
+        let text = std::fs::read_to_string(&case.spec).unwrap().replace(&pinned_digest(), &self.id);
+        std::fs::write(&case.spec, text).unwrap();
+    }
+}
+
+impl Drop for DerivedImage {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("docker").args(["rmi", "--force", &self.tag]).output();
+    }
+}
+
+/// In an image without time zone data both TZ values fall back to UTC: the
+/// probe sees that, and `timezone` is reported as not varied with the fix,
+/// never as varied. The same fixture is caught in the bundled image, which
+/// has tzdata (the matrix above).
+#[test]
+fn timezone_is_not_varied_where_the_image_cannot_resolve_zones() {
+    let Some(_engine) = ready_engine() else { return };
+    let image = DerivedImage::new("rm -rf /usr/share/zoneinfo");
+    let case = Case::new("leak-timezone", SH_BUILD);
+    image.use_in(&case);
+    let run = case.check(&["--vary", "timezone,umask"]);
+    assert_eq!(run.status.code(), Some(0), "{}", show(&run));
+    let report = case.report();
+    let reason = not_applied(&report, "timezone")
+        .unwrap_or_else(|| panic!("timezone must not be varied: {}", show(&run)));
+    assert!(reason.contains("+0000 | +0000") && reason.contains("add tzdata"), "{reason}");
+    assert_eq!(report["factors"]["varied"], serde_json::json!(["umask"]));
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(stdout.contains("not varied: timezone: "), "{}", show(&run));
 }

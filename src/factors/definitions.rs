@@ -24,8 +24,6 @@ const PATH_SUFFIX: &str = ":/i/capture/the/path";
 
 /// A factor with nothing to set at that point.
 fn unchanged(_: &mut Settings, _: &HostFacts) {}
-/// A factor that keeps its default at the baseline.
-fn default_baseline(_: &mut Settings, _: &str) {}
 /// A factor every host and image can apply.
 fn always_available(_: &HostFacts) -> Option<String> {
     None
@@ -43,7 +41,6 @@ pub const FACTORS: &[Factor] = &[
         control: "(none)",
         experiment: "REPROCHECK_CAPTURE_ENVIRONMENT=i_capture_the_environment",
         how: "container environment",
-        set_baseline: default_baseline,
         set_control: unchanged,
         set_experiment: |s, _| s.set_env(CAPTURE_VARIABLE, CAPTURE_VALUE),
         unavailable: always_available,
@@ -56,7 +53,7 @@ pub const FACTORS: &[Factor] = &[
         control: "/build/<name>",
         experiment: "/build/reprocheck-second-build-path/<name>",
         how: "where the source is uploaded",
-        set_baseline: |s, name| s.build_dir = format!("/build/{name}"),
+        // Settings::control places the build in /build/<name>.
         set_control: unchanged,
         set_experiment: |s, _| {
             let base = s.build_dir.rsplit('/').next().unwrap_or("build").to_string();
@@ -72,8 +69,7 @@ pub const FACTORS: &[Factor] = &[
         control: "1111:1111",
         experiment: "2222:2222",
         how: "container User; source tar owned by it",
-        set_baseline: |s, _| s.uid = CONTROL_UID,
-        set_control: unchanged,
+        set_control: |s, _| s.uid = CONTROL_UID,
         set_experiment: |s, _| s.uid = EXPERIMENT_UID,
         unavailable: always_available,
         caveat: no_caveat,
@@ -85,8 +81,7 @@ pub const FACTORS: &[Factor] = &[
         control: CONTROL_UMASK,
         experiment: EXPERIMENT_UMASK,
         how: "wrapper sets it before the command",
-        set_baseline: |s, _| s.umask = CONTROL_UMASK.to_string(),
-        set_control: unchanged,
+        set_control: |s, _| s.umask = CONTROL_UMASK.to_string(),
         set_experiment: |s, _| s.umask = EXPERIMENT_UMASK.to_string(),
         unavailable: always_available,
         caveat: no_caveat,
@@ -98,20 +93,32 @@ pub const FACTORS: &[Factor] = &[
         control: "LANG=C.UTF-8 LANGUAGE=en_US:en",
         experiment: "LANG=et_EE.UTF-8 LC_ALL=et_EE.UTF-8 LANGUAGE=et_EE:et",
         how: "container environment",
-        set_baseline: |s, _| {
+        set_control: |s, _| {
             s.set_env("LANG", "C.UTF-8");
             s.set_env("LANGUAGE", "en_US:en");
         },
-        set_control: unchanged,
         set_experiment: |s, _| {
             s.set_env("LANG", "et_EE.UTF-8");
             s.set_env("LC_ALL", "et_EE.UTF-8");
             s.set_env("LANGUAGE", "et_EE:et");
         },
-        unavailable: always_available,
+        unavailable: |facts| {
+            (!facts.locales_observed).then(|| {
+                format!(
+                    "the control and experiment locales give the same `locale charmap` and day name in the image ({}); \
+                     use an image with glibc's `locale` (Debian's libc-bin)",
+                    facts.locales_seen
+                )
+            })
+        },
         caveat: |facts| {
-            (!facts.image_has_et_locale)
-                .then(|| "the image has no et_EE locale: the variables are set, but glibc falls back to C".to_string())
+            (!facts.image_has_et_locale).then(|| {
+                format!(
+                    "the image has no et_EE locale: glibc falls back to C, so the variables and the character set differ \
+                     ({}) but not translations, collation or date names; add locales-all to the recipe's packages to vary them",
+                    facts.locales_seen
+                )
+            })
         },
         value: |s| {
             format!("LANG={} LC_ALL={} LANGUAGE={}", s.env_value("LANG"), s.env_value("LC_ALL"), s.env_value("LANGUAGE"))
@@ -123,10 +130,17 @@ pub const FACTORS: &[Factor] = &[
         control: CONTROL_TZ,
         experiment: EXPERIMENT_TZ,
         how: "container environment",
-        set_baseline: |s, _| s.set_env("TZ", CONTROL_TZ),
-        set_control: unchanged,
+        set_control: |s, _| s.set_env("TZ", CONTROL_TZ),
         set_experiment: |s, _| s.set_env("TZ", EXPERIMENT_TZ),
-        unavailable: always_available,
+        unavailable: |facts| {
+            (!facts.timezone_observed).then(|| {
+                format!(
+                    "TZ={CONTROL_TZ} and TZ={EXPERIMENT_TZ} give the same UTC offset in the image ({}): it has no time zone \
+                     data, so both fall back to UTC; add tzdata to the recipe's packages",
+                    facts.timezone_seen
+                )
+            })
+        },
         caveat: no_caveat,
         value: |s| s.env_value("TZ"),
     },
@@ -136,8 +150,7 @@ pub const FACTORS: &[Factor] = &[
         control: CONTROL_HOME,
         experiment: EXPERIMENT_HOME,
         how: "container environment",
-        set_baseline: |s, _| s.set_env("HOME", CONTROL_HOME),
-        set_control: unchanged,
+        set_control: |s, _| s.set_env("HOME", CONTROL_HOME),
         set_experiment: |s, _| s.set_env("HOME", EXPERIMENT_HOME),
         unavailable: always_available,
         caveat: no_caveat,
@@ -149,8 +162,7 @@ pub const FACTORS: &[Factor] = &[
         control: "the standard PATH",
         experiment: "PATH + :/i/capture/the/path",
         how: "container environment",
-        set_baseline: |s, _| s.set_env("PATH", CONTROL_PATH),
-        set_control: unchanged,
+        set_control: |s, _| s.set_env("PATH", CONTROL_PATH),
         set_experiment: |s, _| {
             let path = s.env.get("PATH").cloned().unwrap_or_default();
             s.set_env("PATH", &format!("{path}{PATH_SUFFIX}"));
@@ -165,11 +177,10 @@ pub const FACTORS: &[Factor] = &[
         control: "reprocheck / reprocheck.invalid",
         experiment: "reprocheck-second / second.reprocheck.invalid",
         how: "container Hostname and Domainname",
-        set_baseline: |s, _| {
+        set_control: |s, _| {
             s.hostname = "reprocheck".to_string();
             s.domainname = "reprocheck.invalid".to_string();
         },
-        set_control: unchanged,
         set_experiment: |s, _| {
             s.hostname = "reprocheck-second".to_string();
             s.domainname = "second.reprocheck.invalid".to_string();
@@ -184,8 +195,6 @@ pub const FACTORS: &[Factor] = &[
         control: "1 CPU",
         experiment: "all CPUs",
         how: "container cpuset",
-        // Not varied, a build may use every CPU.
-        set_baseline: default_baseline,
         set_control: |s, _| s.cpuset = Some("0".to_string()),
         set_experiment: |s, _| s.cpuset = None,
         unavailable: |facts| {
@@ -200,7 +209,6 @@ pub const FACTORS: &[Factor] = &[
         control: "native",
         experiment: "2.6.x (setarch --uname-2.6)",
         how: "wrapper: setarch personality UNAME26",
-        set_baseline: default_baseline,
         set_control: unchanged,
         set_experiment: |s, _| s.uname26 = true,
         unavailable: |facts| {
@@ -215,7 +223,6 @@ pub const FACTORS: &[Factor] = &[
         control: "disabled (setarch -R)",
         experiment: "enabled",
         how: "wrapper: setarch personality ADDR_NO_RANDOMIZE, allowed by reprocheck's seccomp profile",
-        set_baseline: default_baseline,
         set_control: |s, facts| {
             if facts.can_disable_aslr {
                 s.no_randomize = true;
@@ -239,7 +246,6 @@ pub const FACTORS: &[Factor] = &[
         control: "the filesystem's order",
         experiment: "reversed: disorderfs --reverse-dirents=yes (and st_blocks padded) where the engine shares this host's filesystem, else reprocheck's readdir reverser preloaded",
         how: "local engine: host dir bind-mounted as the build dir, through disorderfs for experiments; other engines: a readdir/readdir64 wrapper uploaded and named in /etc/ld.so.preload",
-        set_baseline: default_baseline,
         // With disorderfs the control builds in a plain host dir, so only the order differs.
         set_control: |s, facts| s.host_build_dir = facts.disorderfs_works,
         set_experiment: |s, facts| {
@@ -281,9 +287,8 @@ pub const FACTORS: &[Factor] = &[
         name: "time",
         description: "the clock, and the mtimes of files the build writes",
         control: "real",
-        experiment: "+398 days (libfaketime; stat not faked), started at least 2 s after the control",
-        how: "host libfaketime uploaded into the container and named in /etc/ld.so.preload, NO_FAKE_STAT=1 in every run; runs with different clocks start 2 s apart",
-        set_baseline: default_baseline,
+        experiment: "+398 days (libfaketime; file times and stat not faked), started at least 2 s after the control",
+        how: "host libfaketime uploaded into the container and named in /etc/ld.so.preload after reprocheck's file-times fix (the utime family as plain system calls), NO_FAKE_STAT=1 in every run; runs with different clocks start 2 s apart",
         // libfaketime shifts only the clock: mtimes the build reads (sources
         // older than SOURCE_DATE_EPOCH, files it preserves with cp -a) stay
         // true. Set in every run so that the environment does not differ.
@@ -296,14 +301,28 @@ pub const FACTORS: &[Factor] = &[
         },
         unavailable: always_available,
         caveat: |facts| {
-            Some(match facts.faketime_works {
-                false => format!(
-                    "libfaketime cannot be used ({}): the clock is NOT shifted, so a date in an output is caught only when it has seconds; experiment runs start {} s after the control, so mtimes of files the build writes differ",
+            let apart = STAGGER.as_secs();
+            Some(match (facts.faketime_works, facts.utime_now_works) {
+                (false, _) => format!(
+                    "libfaketime cannot be used ({}): the clock is NOT shifted, so a date in an output is caught only when it has seconds; experiment runs start {apart} s after the control, so mtimes of files the build writes differ",
                     facts.faketime_problem,
-                    STAGGER.as_secs()
                 ),
-                true => "statically linked programs see the real clock; mtimes are never faked (NO_FAKE_STAT=1 in every run): files the build writes differ because the experiment starts 2 s later; libfaketime adds FAKETIME_SHARED to the experiment's environment"
-                    .to_string(),
+                (true, works) => {
+                    let mut caveat = format!(
+                        "only the clock is shifted, never file times: files the build writes or sets to \"now\" (touch FILE, \
+                         utime(FILE, NULL)) get the real time, {apart} s after the control's, explicit times (touch -d, cp -p, tar) \
+                         are kept exactly, and stat is not faked (NO_FAKE_STAT=1 in every run); statically linked programs see the \
+                         real clock; libfaketime adds FAKETIME_SHARED to the experiment's environment"
+                    );
+                    if !works {
+                        caveat.push_str(&format!(
+                            "; but in this image setting a file's time to now does not work as intended under libfaketime ({}), \
+                             so builds that do (dpkg-source with quilt patches, make's stamps) may fail or loop in the experiment",
+                            facts.utime_now_problem
+                        ));
+                    }
+                    caveat
+                }
             })
         },
         value: |s| {

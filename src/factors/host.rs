@@ -29,6 +29,20 @@ pub struct HostFacts {
     pub setarch_aslr_error: String,
     /// The image has an et_EE locale.
     pub image_has_et_locale: bool,
+    /// The control and experiment locale settings give different results in
+    /// the image (character set or day names), as the probe saw them.
+    pub locales_observed: bool,
+    /// What the probe saw of them: `control | experiment`.
+    pub locales_seen: String,
+    /// The control and experiment time zones resolve to different offsets.
+    pub timezone_observed: bool,
+    /// What the probe saw of them: `control | experiment` (`date +%z`).
+    pub timezone_seen: String,
+    /// With the time factor's preloads, setting a file's times to "now"
+    /// (`utime(path, NULL)`, as dpkg-source does) works in the image.
+    pub utime_now_works: bool,
+    /// Why it does not.
+    pub utime_now_problem: String,
     /// The host's libfaketime, preloaded in the image, shifts the clock.
     pub faketime_works: bool,
     /// Why it does not.
@@ -60,6 +74,16 @@ pub const READDIR_REVERSER_IN_CONTAINER: &str = "/usr/lib/reprocheck/libreaddir-
 /// first.
 pub static READDIR_REVERSER: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/libreaddir-reverse.so"));
 
+/// Where reprocheck's file-times fix appears inside experiment containers.
+pub const UTIME_NOW_IN_CONTAINER: &str = "/usr/lib/reprocheck/libutime-now.so";
+
+/// The file-times fix (src/factors/utime_now.c), compiled by build.rs:
+/// preloaded before libfaketime, it turns the utime family into plain
+/// `utimensat` system calls, so "set to now" is the real now (libfaketime
+/// 0.9.10 fails `utime(path, NULL)` with EINVAL and gives `touch` the
+/// shifted now) and explicit times are kept exactly.
+pub static UTIME_NOW: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/libutime-now.so"));
+
 /// What a run preloads into every dynamically linked program.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Preloads<'a> {
@@ -72,13 +96,17 @@ pub struct Preloads<'a> {
 impl Preloads<'_> {
     /// The files that put these libraries into a container: each library,
     /// `/etc/ld.so.preload` naming them all and, for libfaketime,
-    /// `/etc/faketimerc` holding the offset. They are uploaded, not mounted,
+    /// `/etc/faketimerc` holding the offset and the file-times fix, named
+    /// before libfaketime so that its definitions come first. They are
+    /// uploaded, not mounted,
     /// so a remote engine gets them too; nothing goes into the environment,
     /// so env-leaking builds are unaffected. Empty when nothing is preloaded.
     pub fn files(&self) -> Vec<PlacedFile> {
         let text = |s: String| Arc::from(s.into_bytes().into_boxed_slice());
         let (mut files, mut libs) = (Vec::new(), String::new());
         if let Some((lib, offset)) = self.faketime {
+            files.push(PlacedFile::new(UTIME_NOW_IN_CONTAINER, 0o644, Arc::from(UTIME_NOW)));
+            libs.push_str(&format!("{UTIME_NOW_IN_CONTAINER}\n"));
             files.push(PlacedFile::new(FAKETIME_IN_CONTAINER, 0o644, lib.clone()));
             files.push(PlacedFile::new("/etc/faketimerc", 0o644, text(format!("{offset}\n"))));
             libs.push_str(&format!("{FAKETIME_IN_CONTAINER}\n"));
@@ -104,21 +132,6 @@ pub fn read_libfaketime(path: &Path) -> Result<Arc<[u8]>> {
     let bytes = std::fs::read(path).with_context(|| format!("reading libfaketime at {}", path.display()))?;
     Ok(Arc::from(bytes.into_boxed_slice()))
 }
-
-/// The probe script: one `key=value` line per fact.
-const PROBE: &str = r#"
-echo "nproc=$(nproc)"
-if setarch "$(uname -m)" --uname-2.6 true 2>/tmp/err; then echo uname26=ok; else echo "uname26=$(head -c 300 /tmp/err | tr '\n' ' ')"; fi
-if setarch "$(uname -m)" -R true 2>/tmp/err; then echo aslr=ok; else echo "aslr=$(head -c 300 /tmp/err | tr '\n' ' ')"; fi
-if [ -d /usr/lib/locale/et_EE.utf8 ] || (locale -a 2>/dev/null | grep -qi '^et_EE'); then echo et=yes; else echo et=no; fi
-echo "date=$(date +%s 2>/tmp/err)"
-echo "date_err=$(head -c 300 /tmp/err | tr '\n' ' ')"
-mkdir /tmp/order && touch /tmp/order/a /tmp/order/b /tmp/order/c
-ls -f /tmp/order > /tmp/plain 2>/tmp/err && LD_PRELOAD=@REVERSER@ ls -f /tmp/order > /tmp/reversed 2>>/tmp/err
-if ! getconf GNU_LIBC_VERSION >/dev/null 2>&1; then echo "reverser=the image's C library is not glibc (only glibc's loader reads /etc/ld.so.preload)"
-elif [ -s /tmp/plain ] && [ "$(tac /tmp/plain)" = "$(cat /tmp/reversed)" ] && [ ! -s /tmp/err ]; then echo reverser=ok
-else echo "reverser=$(head -c 300 /tmp/err | tr '\n' ' ') listed $(tr '\n' ' ' </tmp/plain), then $(tr '\n' ' ' </tmp/reversed)"; fi
-"#;
 
 impl HostFacts {
     /// The facts for this engine and image: from the cache when an earlier
@@ -162,11 +175,7 @@ impl HostFacts {
         let config = ContainerConfig {
             name: format!("reprocheck-{run_id}-probe"),
             image: image_id.to_string(),
-            cmd: vec![
-                "/bin/sh".into(),
-                "-c".into(),
-                PROBE.replace("@REVERSER@", READDIR_REVERSER_IN_CONTAINER),
-            ],
+            cmd: vec!["/bin/sh".into(), "-c".into(), super::probe::script()],
             env: BTreeMap::from([("PATH".to_string(), super::CONTROL_PATH.to_string())]),
             working_dir: "/".into(),
             user: "1111:1111".into(),
@@ -185,29 +194,7 @@ impl HostFacts {
         let started = std::time::SystemTime::now();
         let output = probe(engine, &config, &files).await.context("probing the image for factor support")?;
         let now = started.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
-        let values: BTreeMap<&str, &str> = output.lines().filter_map(|l| l.split_once('=')).collect();
-        let get = |k: &str| values.get(k).copied().unwrap_or("").trim().to_string();
-        facts.cpus = get("nproc").parse().unwrap_or(1);
-        facts.can_set_uname26 = get("uname26") == "ok";
-        facts.setarch_error = get("uname26");
-        facts.can_disable_aslr = get("aslr") == "ok";
-        facts.setarch_aslr_error = get("aslr");
-        facts.image_has_et_locale = get("et") == "yes";
-        let shifted = get("date").parse::<i64>().unwrap_or(0) - now;
-        facts.faketime_works = shifted > 397 * 86_400 && shifted < 399 * 86_400;
-        facts.faketime_problem = match &facts.faketime_lib {
-            None => "no libfaketime on the host (apt-get install libfaketime)".to_string(),
-            _ if facts.faketime_works => String::new(),
-            _ => format!("preloading it in the image did not shift the clock: {}", get("date_err")),
-        };
-        facts.readdir_reverser_works = get("reverser") == "ok";
-        facts.readdir_reverser_problem = match facts.readdir_reverser_works {
-            true => String::new(),
-            false => format!(
-                "preloading reprocheck's readdir reverser did not reverse `ls -f` in the image: {}",
-                get("reverser")
-            ),
-        };
+        super::probe::read(&output, now, &mut facts);
         facts.disorderfs_problem = "not probed".to_string();
         Ok(facts)
     }
@@ -242,13 +229,15 @@ fn cache_key(engine: &dyn Engine, image_id: &str, lib: Option<&Path>) -> String 
         .unwrap_or_default();
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
     let material = format!(
-        "{}|{}|{}|{}|{:?}|{image_id}|{lib_id}|{}|{cpus}|{PROBE}",
+        "{}|{}|{}|{}|{:?}|{image_id}|{lib_id}|{}|{}|{cpus}|{}",
         env!("CARGO_PKG_VERSION"),
         info.kind,
         info.version,
         info.endpoint,
         info.seccomp_profile,
         hex::encode(Sha256::digest(READDIR_REVERSER)),
+        hex::encode(Sha256::digest(UTIME_NOW)),
+        super::probe::script(),
     );
     hex::encode(Sha256::digest(material.as_bytes()))
 }

@@ -9,6 +9,7 @@
 
 mod definitions;
 pub mod host;
+mod probe;
 mod settings;
 
 pub use definitions::{CONTROL_PATH, CONTROL_UID, FACTORS};
@@ -39,12 +40,8 @@ pub struct Factor {
     pub experiment: &'static str,
     /// The mechanism.
     pub how: &'static str,
-    /// Sets the value a run has when the factor is not varied (given the
-    /// build's name).
-    #[serde(skip)]
-    pub set_baseline: fn(&mut Settings, &str),
-    /// Sets the control value where it differs from the baseline; applied
-    /// to every run of a plan that varies the factor, before experiments.
+    /// Sets the control value: every run takes it, unless the run varies
+    /// the factor; `HostFacts` says how (e.g. whether ASLR can be disabled).
     #[serde(skip)]
     pub set_control: fn(&mut Settings, &HostFacts),
     /// Sets the experiment value; `HostFacts` says how (e.g. which time mechanism).
@@ -184,13 +181,15 @@ mod tests {
             disorderfs_works: true,
             readdir_reverser_works: true,
             image_has_et_locale: true,
+            locales_observed: true,
+            timezone_observed: true,
+            utime_now_works: true,
             ..HostFacts::default()
         };
         // A remote engine: fileordering through the preloaded reverser.
         let remote = HostFacts { disorderfs_works: false, ..local.clone() };
         for (factor, facts) in FACTORS.iter().flat_map(|f| [(f, &local), (f, &remote)]) {
-            let mut control = Settings::baseline("x");
-            (factor.set_control)(&mut control, facts);
+            let control = Settings::control("x", facts);
             let mut experiment = control.clone();
             (factor.set_experiment)(&mut experiment, facts);
             let (before, after) = (control.factor_values(), experiment.factor_values());

@@ -4,8 +4,8 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 
 /// The settings of one run that factors control. Each factor in
-/// [`super::FACTORS`] sets its part, from its baseline (the factor not
-/// varied) to its control or experiment value.
+/// [`super::FACTORS`] sets its part: its control value in every run, its
+/// experiment value in the runs that vary it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Settings {
     /// Directory the source is placed in and the build runs in.
@@ -43,11 +43,13 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// Every factor at its baseline, for a build named `build_name`.
-    pub fn baseline(build_name: &str) -> Settings {
-        let mut settings = Settings::default();
+    /// Every factor at its control value, for a build named `build_name`
+    /// on a host and image that can do what `facts` says. The build
+    /// directory is `/build/<name>` (the build_path factor's control).
+    pub fn control(build_name: &str, facts: &super::HostFacts) -> Settings {
+        let mut settings = Settings { build_dir: format!("/build/{build_name}"), ..Settings::default() };
         for factor in super::FACTORS {
-            (factor.set_baseline)(&mut settings, build_name);
+            (factor.set_control)(&mut settings, facts);
         }
         settings
     }

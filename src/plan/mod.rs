@@ -2,7 +2,8 @@
 //! limits of every container.
 //!
 //! Run 1 is the control: every factor at its control value. Every other run
-//! is an experiment: each varied factor at its experiment value. Factors that
+//! is an experiment: each varied factor at its experiment value, every other
+//! factor at its control value (so a factor that is not varied is not noise). Factors that
 //! cannot be applied here are listed with the reason, never dropped silently.
 
 use crate::engine::placed::PlacedFile;
@@ -40,8 +41,8 @@ pub struct Plan {
     pub runs: Vec<RunPlan>,
     /// Which factors were asked for and which were applied.
     pub factors: FactorSummary,
-    /// Every factor at its control value, before the varied factors' controls.
-    baseline: RunPlan,
+    /// Every factor at its control value: run 1, and what experiments start from.
+    control: RunPlan,
     /// What the host and image can do.
     facts: HostFacts,
 }
@@ -55,10 +56,7 @@ impl Plan {
     /// A run that takes the experiment value of the factors in `experiment`
     /// (a subset of the varied factors) and the control value of the rest.
     pub fn run(&self, index: u32, experiment: &[String]) -> RunPlan {
-        let mut run = RunPlan { index, varied: experiment.to_vec(), ..self.baseline.clone() };
-        for factor in self.factors.varied.iter().filter_map(|name| factors::lookup(name)) {
-            (factor.set_control)(&mut run.settings, &self.facts);
-        }
+        let mut run = RunPlan { index, varied: experiment.to_vec(), ..self.control.clone() };
         for factor in experiment.iter().filter_map(|name| factors::lookup(name)) {
             (factor.set_experiment)(&mut run.settings, &self.facts);
         }
@@ -146,12 +144,12 @@ pub fn plan(
     requested: Vec<String>,
     facts: &HostFacts,
 ) -> Plan {
-    let mut settings = Settings::baseline(&spec.name);
+    let mut settings = Settings::control(&spec.name, facts);
     if let Some(epoch) = source.source_date_epoch {
         settings.set_env("SOURCE_DATE_EPOCH", &epoch.to_string());
     }
     settings.env.extend(spec.build.env.clone());
-    let baseline = RunPlan {
+    let control = RunPlan {
         index: 0,
         varied: Vec::new(),
         settings,
@@ -194,7 +192,7 @@ pub fn plan(
         },
         runs: Vec::new(),
         factors: FactorSummary { requested, varied, not_applied, caveats, tools: facts.tools.clone() },
-        baseline,
+        control,
         facts: facts.clone(),
     };
     // Run 1 is the control; every other run varies every applicable factor.

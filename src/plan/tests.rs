@@ -30,6 +30,9 @@ fn capable() -> HostFacts {
         can_set_uname26: true,
         can_disable_aslr: true,
         faketime_works: true,
+        utime_now_works: true,
+        locales_observed: true,
+        timezone_observed: true,
         ..Default::default()
     }
 }
@@ -61,7 +64,25 @@ fn unvaried_factors_keep_the_control_value_everywhere() {
         }
     }
     assert_eq!((a["umask"].as_str(), b["umask"].as_str()), ("0022", "0002"));
-    assert_eq!(a["num_cpus"], "all", "num_cpus is only pinned when it is varied");
+    // Not varied is not "left to the engine": every run takes the control value.
+    for run in [&a, &b] {
+        assert_eq!(run["num_cpus"], "cpuset 0");
+        assert_eq!(run["aslr"], "disabled");
+        assert_eq!(run["time"], "real");
+    }
+}
+
+#[test]
+fn a_control_only_plan_takes_every_control_value() {
+    let p = plan(&spec(), &source(), "sha256:x", "id", 2, Vec::new(), &capable());
+    let expected = Settings::control(&spec().name, &capable()).factor_values();
+    for run in &p.runs {
+        assert_eq!(run.factor_values(), expected);
+        assert!(run.settings.no_randomize && run.settings.cpuset.as_deref() == Some("0"));
+    }
+    // An image that forbids setarch -R: the control cannot disable ASLR.
+    let p = plan(&spec(), &source(), "sha256:x", "id", 2, Vec::new(), &HostFacts::default());
+    assert!(!p.runs[0].settings.no_randomize);
 }
 
 #[test]
@@ -86,7 +107,7 @@ fn the_time_factor_never_fakes_stat_and_keeps_the_environment_equal() {
     assert_eq!(experiment.settings.faketime.as_deref(), Some("+398d"));
     assert!(experiment.settings.shifted_clock && !control.settings.shifted_clock);
     let unvaried = plan(&spec(), &source(), "sha256:x", "id", 2, vec!["umask".into()], &capable());
-    assert!(!unvaried.runs[0].settings.env.contains_key("NO_FAKE_STAT"), "set only when time is varied");
+    assert_eq!(unvaried.runs[0].settings.env, unvaried.runs[1].settings.env, "every run's is the same");
 }
 
 #[test]

@@ -38,7 +38,8 @@ pub async fn pipeline(invocation: Invocation<'_>, report: &mut Report) -> Result
     let expectations = expectations(spec, &options.expect_files)?;
     let runs = options.runs.unwrap_or(1);
     ensure!(runs >= 1, "--runs must be at least 1");
-    // One build is the control alone: nothing to vary, nothing to probe.
+    // One build is the control alone: nothing to vary (the probe still
+    // says which control values the image allows, e.g. ASLR off).
     let options = &CheckOptions {
         vary: if runs == 1 { Some(Vec::new()) } else { options.vary.clone() },
         ..options.clone()

@@ -82,7 +82,10 @@ impl MemoryEngine {
 /// What the factor probe prints on a capable host.
 fn probe_output() -> String {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
-    format!("nproc=2\nuname26=ok\naslr=ok\net=yes\ndate={now}\ndate_err=\n")
+    format!(
+        "nproc=2\nuname26=ok\naslr=ok\net=yes\ndate={now}\ndate_err=\nutime_now=ok\ntz=-1200 | +1400\n\
+         locale=UTF-8 Thursday | UTF-8 neljapäev\n"
+    )
 }
 
 #[async_trait]
