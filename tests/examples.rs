@@ -73,6 +73,29 @@ fn debian_hello_from_its_dsc_differs_only_by_the_year_that_time_leaks() {
     assert!(report["factors"]["varied"].as_array().unwrap().len() >= 10, "{}", report["factors"]);
 }
 
+/// dash carries quilt patches: dpkg-source sets .pc/applied-patches to
+/// "now" and dh_autoreconf regenerates the build system, which failed (and
+/// then looped) under the time factor. With every factor it reaches a verdict.
+#[test]
+fn debian_dash_with_quilt_patches_reaches_a_verdict_with_every_factor() {
+    let Some(engine) = engine() else { return };
+    fetch("specs/debian/dash/fetch.sh");
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = "specs/debian/dash/dash.toml";
+    let out = tmp.path().join("all");
+    let run = reprocheck(&["check", spec, "--build-missing", "--out", out.to_str().unwrap()]);
+    assert!(matches!(run.status.code(), Some(0 | 1)), "a verdict, not an error: {}", show(&run));
+    let report = report(&out);
+    assert_eq!(leftovers(&engine, report["run_id"].as_str().unwrap()), 0);
+    assert_eq!(report["source"]["package"], "dash 0.5.12-2");
+    let varied: Vec<&str> =
+        report["factors"]["varied"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert!(varied.contains(&"time"), "{varied:?}");
+    assert!(report["runs"][1]["factors"]["time"].as_str().unwrap().contains("libfaketime"), "{}", show(&run));
+    let outputs = report["runs"][1]["outputs"].as_object().unwrap();
+    assert!(outputs.keys().any(|k| k.starts_with("dash_0.5.12-2_")), "{outputs:?}");
+}
+
 #[test]
 fn annotated_types_sdist_is_rebuilt_bit_for_bit_with_the_pinned_backend() {
     let Some(engine) = engine() else { return };
