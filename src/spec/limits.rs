@@ -65,89 +65,106 @@ pub(super) struct RawLimits {
     diff_size: Option<Spanned<String>>,
 }
 
-/// Smallest memory limit the engines accept with room for a shell.
-const MIN_MEMORY: u64 = 64 << 20;
+/// The range each size key accepts, and why its ends are where they are:
+/// (key, smallest, largest).
+pub(crate) const SIZE_RANGES: [(&str, u64, u64); 6] = [
+    // The engines need room for a shell; past 1 TiB no machine here has it.
+    ("memory", 64 << 20, 1 << 40),
+    // Collected to the results directory: disk, not memory.
+    ("output_size", 1 << 10, 1 << 40),
+    // The saved log is read back whole once to reconcile it with the
+    // engine's copy: it is held in memory, so it stays below 1 GiB.
+    ("log_size", 64 << 10, 1 << 30),
+    // A container filesystem smaller than 16 MiB cannot hold a shell's work.
+    ("disk_size", 16 << 20, 16 << 40),
+    // Unpacked to disk and uploaded as a stream.
+    ("source_size", 1 << 20, 1 << 40),
+    // Read as streams (time, not memory); 64 GiB is hours of decompression.
+    ("diff_size", 1 << 20, 64 << 30),
+];
+
+/// The range of each count key: (key, smallest, largest).
+pub(crate) const COUNT_RANGES: [(&str, i64, i64); 3] =
+    [("pids", 16, 1 << 22), ("output_files", 1, 10_000_000), ("source_files", 1, 10_000_000)];
 
 pub(super) fn validate(file: &Path, text: &str, raw: Option<&RawLimits>) -> Checked<Limits> {
     let mut limits = Limits::default();
     let Some(raw) = raw else { return Ok(limits) };
-    let err = |span: std::ops::Range<usize>, message: String, hint: &str| {
-        SpecError::at(file, text, Some(span), message).hint(hint)
-    };
-    if let Some(memory) = &raw.memory {
-        let text = memory.get_ref();
-        let hint = "write sizes like \"512MiB\", \"8GiB\" or \"2GB\"";
-        let bytes = match (size(text), magnitude(text)) {
-            (_, Some(m)) if m > i64::MAX as f64 => {
-                return Err(err(
-                    memory.span(),
-                    format!("limits.memory `{text}` is larger than any machine"),
-                    hint,
-                ))
+    let sized = |key: &str, value: &Spanned<String>, default: u64| -> Checked<u64> {
+        let (_, min, max) =
+            SIZE_RANGES.iter().find(|(k, _, _)| *k == key).copied().unwrap_or((key, 1, u64::MAX));
+        let written = value.get_ref();
+        let range = format!("from {} to {}; the default is {}", human(min), human(max), human(default));
+        let problem = match (size(written), magnitude(written)) {
+            (_, Some(m)) if m > max as f64 => {
+                format!("limits.{key} = \"{written}\" is above the maximum of {}", human(max))
             }
-            (Some(b), _) if b < MIN_MEMORY => {
-                return Err(err(
-                    memory.span(),
-                    format!("limits.memory `{text}` is below the minimum of 64 MiB"),
-                    hint,
-                ))
+            (Some(b), _) if b > max => {
+                format!("limits.{key} = \"{written}\" is above the maximum of {}", human(max))
             }
-            (Some(b), _) if b <= i64::MAX as u64 => b,
-            _ => return Err(err(memory.span(), format!("limits.memory `{text}` is not a size"), hint)),
+            (Some(b), _) if b < min => {
+                format!("limits.{key} = \"{written}\" is below the minimum of {}", human(min))
+            }
+            (Some(b), _) => return Ok(b),
+            _ => format!("limits.{key} = \"{written}\" is not a size"),
         };
-        limits.memory_bytes = bytes as i64;
+        Err(SpecError::at(file, text, Some(value.span()), problem)
+            .hint(format!("give a size {range}, written like \"512MiB\", \"8GiB\" or \"2GB\"")))
+    };
+    let counted = |key: &str, value: &Spanned<i64>, default: i64| -> Checked<i64> {
+        let (_, min, max) =
+            COUNT_RANGES.iter().find(|(k, _, _)| *k == key).copied().unwrap_or((key, 1, i64::MAX));
+        let n = *value.get_ref();
+        if (min..=max).contains(&n) {
+            return Ok(n);
+        }
+        let side = if n < min {
+            format!("below the minimum of {min}")
+        } else {
+            format!("above the maximum of {max}")
+        };
+        Err(SpecError::at(file, text, Some(value.span()), format!("limits.{key} = {n} is {side}"))
+            .hint(format!("give {min} to {max}; the default is {default}")))
+    };
+    let defaults = Limits::default();
+    if let Some(memory) = &raw.memory {
+        limits.memory_bytes = sized("memory", memory, defaults.memory_bytes as u64)? as i64;
     }
     if let Some(pids) = &raw.pids {
-        if !(16..=1 << 22).contains(pids.get_ref()) {
-            return Err(err(
-                pids.span(),
-                format!("limits.pids = {} is out of range", pids.get_ref()),
-                "give 16 to 4194304 processes; the default is 4096",
-            ));
-        }
-        limits.pids = *pids.get_ref();
+        limits.pids = counted("pids", pids, defaults.pids)?;
     }
-    let positive = |key: &str, value: &Spanned<String>| {
-        size(value.get_ref()).filter(|b| *b > 0).ok_or_else(|| {
-            err(
-                value.span(),
-                format!("limits.{key} `{}` is not a positive size", value.get_ref()),
-                "write sizes like \"100MiB\" or \"4GiB\"",
-            )
-        })
-    };
     if let Some(output) = &raw.output_size {
-        limits.output_bytes = positive("output_size", output)?;
+        limits.output_bytes = sized("output_size", output, defaults.output_bytes)?;
     }
     if let Some(log) = &raw.log_size {
-        limits.log_bytes = positive("log_size", log)?;
+        limits.log_bytes = sized("log_size", log, defaults.log_bytes)?;
     }
     if let Some(disk) = &raw.disk_size {
-        limits.disk_bytes = positive("disk_size", disk)?;
+        limits.disk_bytes = sized("disk_size", disk, defaults.disk_bytes)?;
     }
     if let Some(source) = &raw.source_size {
-        limits.source_bytes = positive("source_size", source)?;
+        limits.source_bytes = sized("source_size", source, defaults.source_bytes)?;
     }
     if let Some(diff) = &raw.diff_size {
-        limits.diff_bytes = positive("diff_size", diff)?;
+        limits.diff_bytes = sized("diff_size", diff, defaults.diff_bytes)?;
     }
-    let entries = |key: &str, files: &Spanned<i64>, default: usize| {
-        if !(1..=10_000_000).contains(files.get_ref()) {
-            return Err(err(
-                files.span(),
-                format!("limits.{key} = {} is out of range", files.get_ref()),
-                &format!("give 1 to 10000000 entries; the default is {default}"),
-            ));
-        }
-        Ok(*files.get_ref() as usize)
-    };
     if let Some(files) = &raw.output_files {
-        limits.output_entries = entries("output_files", files, Limits::default().output_entries)?;
+        limits.output_entries = counted("output_files", files, defaults.output_entries as i64)? as usize;
     }
     if let Some(files) = &raw.source_files {
-        limits.source_entries = entries("source_files", files, Limits::default().source_entries)?;
+        limits.source_entries = counted("source_files", files, defaults.source_entries as i64)? as usize;
     }
     Ok(limits)
+}
+
+/// A byte count as written in a spec: `64MiB`, `1TiB`, `1000` bytes.
+fn human(bytes: u64) -> String {
+    for (unit, shift) in [("TiB", 40), ("GiB", 30), ("MiB", 20), ("KiB", 10)] {
+        if bytes >= 1 << shift && bytes % (1 << shift) == 0 {
+            return format!("{}{unit}", bytes >> shift);
+        }
+    }
+    format!("{bytes} bytes")
 }
 
 /// Parses `8GiB`, `512 MiB`, `2GB`, `1000` (bytes).
@@ -223,14 +240,52 @@ mod tests {
         let err = parse("memory = \"lots\"").unwrap_err();
         assert_eq!(err.line, 2, "{err}");
         assert!(err.message.contains("is not a size"), "{err}");
-        assert!(parse("memory = \"1MiB\"").unwrap_err().message.contains("below the minimum of 64 MiB"));
+        assert!(parse("memory = \"1MiB\"").unwrap_err().message.contains("below the minimum of 64MiB"));
         let huge = parse("memory = \"999999999999G\"").unwrap_err();
-        assert!(huge.message.contains("larger than any machine"), "an overflow is not 'too small': {huge}");
-        assert!(parse("pids = 1").unwrap_err().message.contains("out of range"));
+        assert!(huge.message.contains("above the maximum of 1TiB"), "an overflow is not 'too small': {huge}");
+        assert!(parse("pids = 1").unwrap_err().message.contains("below the minimum of 16"));
         assert!(parse("output_files = 0").is_err());
         assert!(parse("source_files = 0").unwrap_err().message.contains("limits.source_files"));
         assert!(parse("diff_size = \"0\"").unwrap_err().message.contains("limits.diff_size"));
         assert!(parse("output_size = \"0\"").is_err());
         assert!(parse("log_size = \"none\"").unwrap_err().message.contains("limits.log_size"));
+    }
+
+    /// Every key has a maximum (and a minimum where 0 makes no sense): a
+    /// value past it is an error at its line, naming the range and the fix.
+    #[test]
+    fn values_out_of_range_name_the_line_the_range_and_the_fix() {
+        for (body, message, help) in [
+            (
+                "diff_size = \"1PiB\"",
+                "limits.diff_size = \"1PiB\" is above the maximum of 64GiB",
+                "from 1MiB to 64GiB",
+            ),
+            (
+                "log_size = \"8GiB\"",
+                "limits.log_size = \"8GiB\" is above the maximum of 1GiB",
+                "the default is 256MiB",
+            ),
+            ("log_size = \"10\"", "is below the minimum of 64KiB", "from 64KiB to 1GiB"),
+            ("output_size = \"2TiB\"", "above the maximum of 1TiB", "from 1KiB to 1TiB"),
+            ("disk_size = \"1MiB\"", "below the minimum of 16MiB", "from 16MiB to 16TiB"),
+            ("source_size = \"1EiB\"", "above the maximum of 1TiB", "the default is 1GiB"),
+            ("memory = \"2TiB\"", "above the maximum of 1TiB", "from 64MiB to 1TiB"),
+            (
+                "output_files = 20000000",
+                "limits.output_files = 20000000 is above the maximum of 10000000",
+                "give 1 to 10000000",
+            ),
+            ("pids = 9999999", "above the maximum of 4194304", "the default is 4096"),
+        ] {
+            let err = parse(&format!("# the limits of one run\n{body}")).unwrap_err();
+            assert_eq!((err.line, err.column > 0), (3, true), "{body}: {err}");
+            assert!(err.message.contains(message), "{body}: {err}");
+            assert!(err.hint.as_deref().is_some_and(|h| h.contains(help)), "{body}: {err}");
+            assert!(err.to_string().starts_with("t.toml:3:"), "file:line: {err}");
+        }
+        for (body, want) in [("diff_size = \"64GiB\"", 64u64 << 30), ("diff_size = \"1MiB\"", 1 << 20)] {
+            assert_eq!(parse(body).unwrap().diff_bytes, want, "the ends are allowed");
+        }
     }
 }
