@@ -50,6 +50,14 @@ pub enum Collecting {
 }
 
 impl Collecting {
+    /// What is collected, in a sentence.
+    fn noun(self) -> &'static str {
+        match self {
+            Collecting::Outputs => "outputs",
+            Collecting::Source => "source files",
+        }
+    }
+
     fn too_many(self, max: usize) -> String {
         match self {
             Collecting::Outputs => format!(
@@ -279,6 +287,25 @@ impl<'a> Collector<'a> {
         Ok(())
     }
 
+    /// The error for a limit that was reached, after removing what was
+    /// collected so far: partial outputs (up to the limit, gigabytes) are
+    /// of no use and would stay in the results directory otherwise.
+    fn over_limit(&self, message: String) -> Error {
+        let removed = match fs::remove_dir_all(&self.root) {
+            Ok(()) => format!(
+                "the partial {} in {} were removed",
+                self.limits.collecting.noun(),
+                self.root.display()
+            ),
+            Err(e) => format!(
+                "removing the partial {} in {} failed ({e}); delete that directory by hand",
+                self.limits.collecting.noun(),
+                self.root.display()
+            ),
+        };
+        anyhow!("{message}\n{removed}")
+    }
+
     fn skips(&self, rel: &str) -> bool {
         self.skipped.as_deref().is_some_and(|skipped| {
             rel.strip_prefix(skipped).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
@@ -293,7 +320,7 @@ impl<'a> Collector<'a> {
         strip: usize,
     ) -> Result<()> {
         if self.created.len() >= self.limits.max_entries {
-            bail!(self.limits.collecting.too_many(self.limits.max_entries));
+            return Err(self.over_limit(self.limits.collecting.too_many(self.limits.max_entries)));
         }
         let kind = entry.header().entry_type();
         let attributes = Attributes::of(entry);
@@ -401,7 +428,8 @@ impl<'a> Collector<'a> {
             size += n as u64;
             self.total_bytes += n as u64;
             if self.total_bytes > self.limits.max_total_bytes {
-                bail!(self.limits.collecting.too_big(self.limits.max_total_bytes, rel));
+                drop(file);
+                return Err(self.over_limit(self.limits.collecting.too_big(self.limits.max_total_bytes, rel)));
             }
             hasher.update(&buf[..n]);
             file.write_all(&buf[..n]).with_context(|| format!("writing output {}", path.display()))?;

@@ -129,6 +129,31 @@ fn limits_stop_huge_outputs() {
     assert!(err.to_string().contains("more than 3"), "{err}");
 }
 
+/// A run over a limit leaves nothing behind: what was collected before the
+/// limit (gigabytes, for a real build) is removed, and the error says so.
+#[test]
+fn outputs_over_a_limit_are_removed_and_the_error_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let selector = OutputSelector::new(&["**".to_string()]).unwrap();
+    let limits = Limits { max_total_bytes: 10, max_entries: 3, ..Default::default() };
+    let big =
+        tar_of(&[(b"d/small", F, b"", b"12345"), (b"d/sub", D, b"", b""), (b"d/sub/big", F, b"", &[0u8; 9])]);
+    let many = tar_of(&[
+        (b"d/1", F, b"", b"1"),
+        (b"d/2", F, b"", b""),
+        (b"d/3", F, b"", b""),
+        (b"d/4", F, b"", b""),
+    ]);
+    for (name, stream) in [("big", big), ("many", many)] {
+        let root = dir.path().join(name);
+        let mut c = Collector::new(&root, &selector, limits).unwrap();
+        let err = c.add_archive(&stream[..], "d").unwrap_err();
+        assert!(!root.exists(), "{name}: the partial outputs are gone");
+        let removed = format!("the partial outputs in {} were removed", root.display());
+        assert!(err.to_string().contains(&removed), "{name}: {err}");
+    }
+}
+
 #[test]
 fn selection_follows_glob_rules() {
     let s = OutputSelector::new(&["dist/*.tar.gz".into(), "out".into(), "bin/**".into()]).unwrap();
