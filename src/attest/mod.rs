@@ -246,6 +246,30 @@ impl AttestCheck {
     }
 }
 
+/// Largest envelope `attest verify` reads. The ones reprocheck writes are
+/// kilobytes (a batch of thousands of subjects stays below a few MiB); the
+/// envelope, its decoded payload and the parsed statement are held at once.
+pub const MAX_ENVELOPE: u64 = 16 << 20;
+
+/// The bytes of the envelope at `path`, refused above [`MAX_ENVELOPE`]
+/// (read through a cap, so a file growing while read is refused too).
+fn read_envelope(path: &Path) -> Result<Vec<u8>> {
+    use std::io::Read as _;
+    let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut text = Vec::new();
+    file.take(MAX_ENVELOPE + 1)
+        .read_to_end(&mut text)
+        .with_context(|| format!("reading {}", path.display()))?;
+    ensure!(
+        text.len() as u64 <= MAX_ENVELOPE,
+        "{} is larger than {} MiB, the most an attestation envelope may be (reprocheck's own are kilobytes); \
+         check that it is the .dsse.json file reprocheck wrote",
+        path.display(),
+        MAX_ENVELOPE >> 20
+    );
+    Ok(text)
+}
+
 /// Checks the envelope at `path`: a signature by `key`, an in-toto
 /// Statement v1 payload, and every artifact's sha256 among its subjects.
 /// `Ok(Err(reason))` is a failed check; `Err` is unreadable input.
@@ -254,15 +278,16 @@ pub fn verify(
     key: &VerifyingKey,
     artifacts: &[PathBuf],
 ) -> Result<std::result::Result<AttestCheck, String>> {
-    let text = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let text = read_envelope(path)?;
     let envelope: dsse::Envelope = serde_json::from_slice(&text).with_context(|| {
         format!("{} is not a DSSE envelope (JSON with payload, payloadType, signatures)", path.display())
     })?;
     let mut hashes = Vec::new();
     for artifact in artifacts {
-        let bytes = std::fs::read(artifact)
+        // Streamed: an artifact can be gigabytes.
+        let digest = crate::digest::Digest::of_file(artifact)
             .with_context(|| format!("reading the artifact {}", artifact.display()))?;
-        hashes.push((artifact.clone(), hex::encode(Sha256::digest(&bytes))));
+        hashes.push((artifact.clone(), digest.hex().to_string()));
     }
     if envelope.payload_type != dsse::IN_TOTO_PAYLOAD_TYPE {
         return Ok(Err(format!(
@@ -301,4 +326,50 @@ pub fn verify(
     }
     let summary = vsa::Summary::of(&statement);
     Ok(Ok(AttestCheck { key_id: keys::key_id(key)?, subjects, artifacts: checked, summary }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ed25519_dalek::SigningKey;
+
+    /// An envelope past the cap is refused before it is read, naming the cap;
+    /// one just under it is read (and judged on what it holds).
+    #[test]
+    fn an_envelope_over_the_cap_is_refused_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = SigningKey::from_bytes(&[7u8; 32]).verifying_key();
+        let path = dir.path().join("huge.dsse.json");
+        // Sparse: nothing is written, the file is as large as a hostile one.
+        std::fs::File::create(&path).unwrap().set_len(MAX_ENVELOPE + 1).unwrap();
+        let err = verify(&path, &key, &[]).unwrap_err().to_string();
+        assert!(err.contains("is larger than 16 MiB, the most an attestation envelope may be"), "{err}");
+        std::fs::File::create(&path).unwrap().set_len(MAX_ENVELOPE).unwrap();
+        let err = format!("{:#}", verify(&path, &key, &[]).unwrap_err());
+        assert!(err.contains("is not a DSSE envelope"), "at the cap it is read: {err}");
+    }
+
+    /// Artifacts are hashed as streams; the digest is the file's sha256.
+    #[test]
+    fn an_artifact_is_matched_by_its_streamed_digest() {
+        let dir = tempfile::tempdir().unwrap();
+        let signer = SigningKey::from_bytes(&[7u8; 32]);
+        let artifact = dir.path().join("a.tgz");
+        let bytes = vec![5u8; (3 << 20) + 17]; // more than one read block
+        std::fs::write(&artifact, &bytes).unwrap();
+        let sha = hex::encode(Sha256::digest(&bytes));
+        let statement = serde_json::json!({
+            "_type": STATEMENT_TYPE,
+            "subject": [{"name": "a.tgz", "digest": {"sha256": sha}}],
+        });
+        let payload = serde_json::to_vec(&statement).unwrap();
+        let envelope = dsse::sign(dsse::IN_TOTO_PAYLOAD_TYPE, &payload, &signer).unwrap();
+        let path = dir.path().join("p.dsse.json");
+        std::fs::write(&path, serde_json::to_vec(&envelope).unwrap()).unwrap();
+        let check = verify(&path, &signer.verifying_key(), std::slice::from_ref(&artifact)).unwrap().unwrap();
+        assert_eq!(check.artifacts[0].1, sha);
+        std::fs::write(&artifact, b"other").unwrap();
+        let failed = verify(&path, &signer.verifying_key(), &[artifact]).unwrap().unwrap_err();
+        assert!(failed.contains("is not a subject"), "{failed}");
+    }
 }
