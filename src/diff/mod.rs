@@ -401,7 +401,7 @@ fn compare_bytes(diff: &mut FileDiff, prefix: &str, a: Source, b: Source, walk: 
                 diff.format = "elf".into();
             }
             let before = diff.details_total;
-            if elf::compare(diff, prefix, &xa, &xb) && diff.details_total > before {
+            if elf::compare(diff, prefix, (&xa, &xb), walk.budget) && diff.details_total > before {
                 return;
             }
         }
