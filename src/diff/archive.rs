@@ -116,13 +116,14 @@ pub(crate) fn compare_archives(diff: &mut FileDiff, prefix: &str, a: Source, b: 
             gzip_header(diff, prefix, ha, hb);
         }
     }
-    let (kind, complete) = (la.kind.name(), (la.complete, lb.complete));
+    let kind = la.kind.name();
+    let stopped = (la.stopped.clone(), lb.stopped.clone());
     if la.problems != lb.problems {
         let scope = scoped(prefix, kind);
         push(diff, scope, "ambiguous", la.problems.join("; "), lb.problems.join("; "));
     }
     let (ma, mb) = fetch_differing((a, la), (b, lb), walk);
-    members(diff, prefix, kind, (ma, mb), complete, walk);
+    members(diff, prefix, kind, (ma, mb), stopped, walk);
     true
 }
 
@@ -416,17 +417,19 @@ fn extra_name(id: u16) -> String {
 /// themselves. Where a name repeats, the last copy (the one extraction
 /// leaves on disk) is compared, and the repetition is a detail of its own.
 ///
-/// A listing the budget cut short (`complete` false) knows nothing of the
-/// members past where it stopped: their absence is not a difference, and
-/// the order is not compared; one `listing` detail says where it stopped.
+/// A listing cut short (by the budget, or at a header too large to
+/// compare: `stopped` says why) knows nothing of the members past where it
+/// stopped: their absence is not a difference, and the order is not
+/// compared; one `listing` detail says where and why it stopped.
 fn members(
     diff: &mut FileDiff,
     prefix: &str,
     kind: &str,
     (a, b): (Members, Members),
-    complete: (bool, bool),
+    stopped: (Option<String>, Option<String>),
     walk: Walk,
 ) {
+    let complete = (stopped.0.is_none(), stopped.1.is_none());
     let names_a: Vec<&String> = a.iter().map(|(n, _)| n).collect();
     let names_b: Vec<&String> = b.iter().map(|(n, _)| n).collect();
     let (copies_a, copies_b) = (copies(&a), copies(&b));
@@ -435,18 +438,12 @@ fn members(
     let mut sorted_b = names_b.clone();
     sorted_b.sort();
     let scope_of = |name: &str| scoped(prefix, &format!("{kind} entry {name}"));
-    let stopped = |done: bool, n: usize| match done {
-        true => String::new(),
-        false => format!("stopped after {n} members: the decompression budget ran out"),
+    let told = |why: &Option<String>, n: usize| match why {
+        None => String::new(),
+        Some(why) => format!("stopped after {n} members: {why}"),
     };
     if complete != (true, true) {
-        push(
-            diff,
-            scoped(prefix, kind),
-            "listing",
-            stopped(complete.0, a.len()),
-            stopped(complete.1, b.len()),
-        );
+        push(diff, scoped(prefix, kind), "listing", told(&stopped.0, a.len()), told(&stopped.1, b.len()));
     } else if sorted_a == sorted_b && names_a != names_b {
         let show = |v: &[&String]| v.iter().take(6).map(|s| s.as_str()).collect::<Vec<_>>().join(", ");
         push(diff, scoped(prefix, kind), "order", show(&names_a), show(&names_b));

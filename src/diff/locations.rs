@@ -110,7 +110,7 @@ fn walk(out: &mut Locations, prefix: &str, a: Source, b: Source, at: Walk) {
             out.insert((prefix.to_string(), "format".into()), archive::describe(&lb));
             return;
         }
-        let (kind, complete) = (la.kind.name(), la.complete && lb.complete);
+        let (kind, complete) = (la.kind.name(), la.stopped.is_none() && lb.stopped.is_none());
         let (ma, mb) = archive::fetch_differing((a, la), (b, lb), at);
         if !complete {
             // What lies past a cut-short listing is not known: one place.

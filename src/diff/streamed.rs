@@ -106,9 +106,11 @@ pub(crate) struct Listing {
     /// Outermost first.
     pub layers: Vec<Layer>,
     pub members: Vec<(String, Member)>,
-    /// False when the budget ran out before the end: members past it are
-    /// not known, so their absence says nothing.
-    pub complete: bool,
+    /// Why the listing stopped before the end (the budget ran out, or a
+    /// header past the tar reader's caps: too large to compare); `None`
+    /// when it reached the end. Members past it are not known, so their
+    /// absence says nothing, and the archive can never match anything.
+    pub stopped: Option<String>,
     /// What makes the archive as a whole ambiguous (data after its end
     /// marker, a header readers cannot agree on, records that disagree):
     /// extractors may write different trees from it.
@@ -163,9 +165,9 @@ pub(crate) fn list(source: Source, budget: &Budget, keep: &Keep) -> Option<Listi
                 _ => None,
             },
         }?;
-        let Listed { members, complete, problems, generator } = members;
+        let Listed { members, stopped, problems, generator } = members;
         let spent = before - budget.left();
-        return Some(Listing { kind: format, layers, members, complete, problems, generator, spent });
+        return Some(Listing { kind: format, layers, members, stopped, problems, generator, spent });
     }
 }
 
@@ -173,9 +175,9 @@ pub(crate) fn list(source: Source, budget: &Budget, keep: &Keep) -> Option<Listi
 /// `verify`'s content comparison.
 pub(crate) fn listing_of_file(path: &Path, budget: &Budget) -> Option<Listing> {
     let mut listing = list(Source::File(path), budget, &Keep::NOTHING)?;
-    if !listing.complete {
+    if let Some(why) = &listing.stopped {
         // What was not listed is not known: an unreadable stand-in says so.
-        let rest = "(the rest of the archive: the decompression budget ran out)".to_string();
+        let rest = format!("(the rest of the archive: {why})");
         listing.members.push((rest, Member::default().with_hash(None)));
     }
     Some(listing)
@@ -213,19 +215,32 @@ fn clipped(mut name: String) -> String {
     name
 }
 
-/// The members of an archive, whether the listing reached its end, and
-/// what makes the archive ambiguous.
+/// Why a listing stops when the budget runs out.
+pub(crate) const BUDGET_RAN_OUT: &str = "the decompression budget ran out (limits.diff_size)";
+
+/// The members of an archive, why the listing stopped before its end (if
+/// it did), and what makes the archive ambiguous.
 struct Listed {
     members: Vec<(String, Member)>,
-    complete: bool,
+    stopped: Option<String>,
     problems: Vec<String>,
     generator: Option<String>,
 }
 
 impl Listed {
     fn new(members: Vec<(String, Member)>, complete: bool) -> Listed {
-        Listed { members, complete, problems: Vec::new(), generator: None }
+        let stopped = (!complete).then(|| BUDGET_RAN_OUT.to_string());
+        Listed { members, stopped, problems: Vec::new(), generator: None }
     }
+}
+
+/// What holding one header costs the budget: its fields, name and
+/// ambiguities, with an allowance per field for the map that holds it.
+fn held_cost(header: &super::tar_reader::TarHeader) -> u64 {
+    const FIELD_COST: u64 = 128;
+    let fields: u64 = header.fields.iter().map(|(k, v)| (k.len() + v.len()) as u64 + FIELD_COST).sum();
+    let problems: u64 = header.ambiguities.iter().map(|p| p.len() as u64 + FIELD_COST).sum();
+    fields + problems + header.name.len().min(MAX_NAME) as u64
 }
 
 /// A tar stream's members, read by the strict reader
@@ -238,11 +253,20 @@ fn tar_members(mut stream: impl Read, budget: &Budget, keep: &Keep) -> Option<Li
     }
     let mut archive = TarReader::new(Cursor::new(first).chain(stream));
     let (mut members, mut kept, mut buf) = (Vec::new(), 0u64, vec![0u8; 64 << 10]);
+    let mut charged_extensions = 0u64;
     let complete = loop {
         if !budget.charge(MEMBER_COST) {
             break false;
         }
-        let header = match archive.next_header() {
+        let next = archive.next_header();
+        // Extension headers (pax records, long names) are read and parsed
+        // in memory: they draw from the budget like decompressed bytes.
+        let extensions = archive.extension_bytes - charged_extensions;
+        charged_extensions = archive.extension_bytes;
+        if !budget.charge(extensions) {
+            break false;
+        }
+        let header = match next {
             Ok(Some(header)) => header,
             Ok(None) => break true,
             Err(e) => {
@@ -251,7 +275,7 @@ fn tar_members(mut stream: impl Read, budget: &Budget, keep: &Keep) -> Option<Li
                 break !budget.exhausted();
             }
         };
-        if !budget.charge(header.name.len().min(MAX_NAME) as u64) {
+        if !budget.charge(held_cost(&header)) {
             break false;
         }
         let index = members.len();
@@ -265,7 +289,12 @@ fn tar_members(mut stream: impl Read, budget: &Budget, keep: &Keep) -> Option<Li
             break false;
         }
     };
-    Some(Listed { members, complete, problems: archive.problems, generator: None })
+    let stopped = match (complete, archive.too_large) {
+        (_, Some(why)) => Some(format!("too large to compare: {why}")),
+        (true, None) => None,
+        (false, None) => Some(BUDGET_RAN_OUT.to_string()),
+    };
+    Some(Listed { members, stopped, problems: archive.problems, generator: None })
 }
 
 /// A Unix `ar` stream's members (a `.deb`): name, mtime, owner, mode, content.
@@ -344,7 +373,7 @@ fn zip_members(source: Source, budget: &Budget, keep: &Keep) -> Option<Listed> {
             member.content = None;
         }
     }
-    Some(Listed { members, complete: true, problems, generator })
+    Some(Listed { members, stopped: None, problems, generator })
 }
 
 /// The `Generator:` line of a wheel's top-level `NAME.dist-info/WHEEL`

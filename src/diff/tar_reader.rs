@@ -10,13 +10,30 @@
 //! records every such construct as an *ambiguity*, so that `verify` never
 //! calls an archive a content match on the strength of one reading.
 
+mod records;
+
+use records::{
+    checksum_ok, clip, field_bytes, name_problems, padding, parse_number, pax_records, repeated_keys,
+    type_name, unknown_type, unsafe_path, Number, Stop,
+};
+pub(crate) use records::{escape_name, normalise};
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Read};
 
-/// Largest pax or GNU long-name/long-link header read (the name limit of
-/// every extractor is far below this).
-const MAX_EXTENSION: u64 = 1 << 20;
+/// Largest pax or GNU long-name/long-link header read, and the most bytes
+/// of such headers read before one member (the name limit of every
+/// extractor is far below this). Past it the archive is too large to compare.
+pub(crate) const MAX_EXTENSION: u64 = 1 << 20;
+/// Extension headers read before one member at most (an honest archive has
+/// one pax header, or a long name and a long link).
+pub(crate) const MAX_EXTENSIONS: usize = 16;
+/// Pax records (extended and global) read before one member at most; an
+/// honest header holds a dozen (path, times, owner, a few xattrs).
+pub(crate) const MAX_PAX_RECORDS: usize = 256;
+/// Distinct pax global keys kept at most (each is copied to every later
+/// member's fields).
+pub(crate) const MAX_GLOBAL_KEYS: usize = 64;
 
 /// Longest member name kept; a longer one cannot be extracted by anyone
 /// (PATH_MAX) and is reported as such.
@@ -50,11 +67,18 @@ pub(crate) struct TarReader<R> {
     blocks: u64,
     /// Normalised names of the members so far: hardlink targets must be one.
     seen: BTreeSet<String>,
-    /// Pax global records, applying to every member after them.
-    globals: Vec<(String, String)>,
+    /// Pax global records (values clipped), applying to every member after them.
+    globals: BTreeMap<String, String>,
     /// Problems with the archive as a whole (data after the end marker, a
     /// header no reader can agree on); listing stops at the first one.
     pub problems: Vec<String>,
+    /// Why reading stopped at one of the reader's caps (too many or too
+    /// large extension headers): the archive is too large to compare, and
+    /// what follows is not known.
+    pub too_large: Option<String>,
+    /// Bytes of extension headers read so far (held while parsed; the
+    /// caller charges them to its budget).
+    pub extension_bytes: u64,
     finished: bool,
 }
 
@@ -65,6 +89,10 @@ struct Pending {
     long_name: Option<Vec<u8>>,
     long_link: Option<Vec<u8>>,
     ambiguities: Vec<String>,
+    /// Extension headers, their bytes and pax records so far.
+    headers: usize,
+    bytes: u64,
+    records: usize,
 }
 
 impl<R: Read> TarReader<R> {
@@ -75,8 +103,10 @@ impl<R: Read> TarReader<R> {
             pad_left: 0,
             blocks: 0,
             seen: BTreeSet::new(),
-            globals: Vec::new(),
+            globals: BTreeMap::new(),
             problems: Vec::new(),
+            too_large: None,
+            extension_bytes: 0,
             finished: false,
         }
     }
@@ -121,14 +151,38 @@ impl<R: Read> TarReader<R> {
             };
             match typeflag {
                 b'x' | b'g' | b'L' | b'K' => {
-                    if size > MAX_EXTENSION {
-                        self.stop(format!("an extension header of {size} bytes (over the 1 MiB read)"));
+                    pending.headers += 1;
+                    pending.bytes = pending.bytes.saturating_add(size);
+                    let at = self.blocks - 1;
+                    let over = if size > MAX_EXTENSION {
+                        Some(format!(
+                            "an extension header of {size} bytes at block {at} (at most 1 MiB is read)"
+                        ))
+                    } else if pending.bytes > MAX_EXTENSION {
+                        Some(format!("over 1 MiB of extension headers before one member (at block {at})"))
+                    } else if pending.headers > MAX_EXTENSIONS {
+                        Some(format!(
+                            "more than {MAX_EXTENSIONS} extension headers before one member (at block {at})"
+                        ))
+                    } else {
+                        None
+                    };
+                    if let Some(over) = over {
+                        self.give_up(over);
                         return Ok(None);
                     }
                     let data = self.read_data(size)?;
-                    if let Err(problem) = self.extension(typeflag, data, &mut pending) {
-                        self.stop(problem);
-                        return Ok(None);
+                    self.extension_bytes += size;
+                    match self.extension(typeflag, data, &mut pending) {
+                        Ok(()) => {}
+                        Err(Stop::Problem(problem)) => {
+                            self.stop(problem);
+                            return Ok(None);
+                        }
+                        Err(Stop::TooLarge(why)) => {
+                            self.give_up(format!("{why} (at block {at})"));
+                            return Ok(None);
+                        }
                     }
                 }
                 _ => return Ok(Some(self.member(&block, size, pending))),
@@ -143,6 +197,12 @@ impl<R: Read> TarReader<R> {
 
     fn stop(&mut self, problem: String) {
         self.problems.push(problem);
+        self.finished = true;
+    }
+
+    /// Stops at one of the reader's caps: nothing after it is read.
+    fn give_up(&mut self, why: String) {
+        self.too_large = Some(why);
         self.finished = true;
     }
 
@@ -212,7 +272,7 @@ impl<R: Read> TarReader<R> {
     }
 
     /// Records one extension header in `pending`.
-    fn extension(&mut self, typeflag: u8, data: Vec<u8>, pending: &mut Pending) -> Result<(), String> {
+    fn extension(&mut self, typeflag: u8, data: Vec<u8>, pending: &mut Pending) -> Result<(), Stop> {
         match typeflag {
             b'x' => {
                 if pending.pax.is_some() {
@@ -220,7 +280,8 @@ impl<R: Read> TarReader<R> {
                         "two pax extended headers before one member: readers differ in which wins".into(),
                     );
                 }
-                let records = pax_records(&data)?;
+                let records = pax_records(&data, MAX_PAX_RECORDS - pending.records)?;
+                pending.records += records.len();
                 pending.ambiguities.extend(repeated_keys(&records));
                 pending.pax.get_or_insert_with(Vec::new).extend(records);
             }
@@ -230,18 +291,22 @@ impl<R: Read> TarReader<R> {
                         "a pax global header between a member's extension headers and the member".into(),
                     );
                 }
-                let records = pax_records(&data)?;
+                let records = pax_records(&data, MAX_PAX_RECORDS - pending.records)?;
+                pending.records += records.len();
                 pending.ambiguities.extend(repeated_keys(&records));
                 for (key, value) in records {
                     if key != "comment" {
                         // bsdtar ignores global records; GNU tar and tarfile apply them.
                         pending.ambiguities.push(format!(
-                            "a pax global header sets `{key}`: GNU tar and Python's tarfile apply it to every \
-                             later member, bsdtar ignores it"
+                            "a pax global header sets `{}`: GNU tar and Python's tarfile apply it to every \
+                             later member, bsdtar ignores it",
+                            clip(&key)
                         ));
                     }
-                    self.globals.retain(|(k, _)| *k != key);
-                    self.globals.push((key, String::from_utf8_lossy(&value).into_owned()));
+                    self.globals.insert(clip(&key), clip(&String::from_utf8_lossy(&value)));
+                    if self.globals.len() > MAX_GLOBAL_KEYS {
+                        return Err(Stop::TooLarge(format!("more than {MAX_GLOBAL_KEYS} pax global keys")));
+                    }
                 }
             }
             b'L' | b'K' => {
@@ -395,8 +460,9 @@ impl<R: Read> TarReader<R> {
             let shown = clip(&String::from_utf8_lossy(value));
             if key.starts_with("GNU.sparse.") {
                 header.ambiguities.push(format!(
-                    "a GNU sparse member (pax {key}): readers that do not expand sparse maps extract the \
-                     map itself, and maps can reorder or drop blocks"
+                    "a GNU sparse member (pax {}): readers that do not expand sparse maps extract the \
+                     map itself, and maps can reorder or drop blocks",
+                    clip(key)
                 ));
             }
             if matches!(key.as_str(), "path" | "linkpath" | "size") && value.is_empty() {
@@ -407,12 +473,16 @@ impl<R: Read> TarReader<R> {
             if key == "path" && value.contains(&0) {
                 header.ambiguities.push("a pax path with a NUL byte: C readers cut it there".into());
             }
-            header.fields.insert(Cow::Owned(format!("pax {key}")), shown);
+            header.fields.insert(Cow::Owned(format!("pax {}", clip(key))), shown);
         }
         for (key, value) in &self.globals {
-            header.fields.insert(Cow::Owned(format!("pax global {key}")), clip(value));
+            header.fields.insert(Cow::Owned(format!("pax global {key}")), value.clone());
         }
-        self.seen.insert(normalise(&header.name));
+        // A longer name cannot be extracted (and is an ambiguity already):
+        // it is no hard link's target, and is not held.
+        if header.name.len() <= MAX_NAME {
+            self.seen.insert(normalise(&header.name));
+        }
         header.size = size;
         self.data_left = size;
         self.pad_left = padding(header.size);
@@ -440,209 +510,7 @@ impl<R: Read> Read for DataReader<'_, R> {
     }
 }
 
-/// Zero bytes after `size` bytes of data up to the next block.
-fn padding(size: u64) -> u64 {
-    (512 - size % 512) % 512
-}
-
-/// The bytes of a NUL-terminated header field.
-fn field_bytes(field: &[u8]) -> &[u8] {
-    let end = field.iter().position(|&b| b == 0).unwrap_or(field.len());
-    &field[..end]
-}
-
-/// A numeric header field's reading.
-#[derive(Debug, PartialEq, Eq)]
-enum Number {
-    Value(u64),
-    /// Only spaces and NULs: tarfile reads 0, GNU tar refuses.
-    Blank,
-}
-
-/// An octal field (leading spaces, digits, then only spaces or NULs) or
-/// GNU's base-256 form; `None` for anything readers would parse apart.
-fn parse_number(field: &[u8]) -> Option<Number> {
-    if field.first().is_some_and(|&b| b & 0x80 != 0) {
-        if field[0] != 0x80 {
-            return None; // negative base-256
-        }
-        let mut value: u64 = 0;
-        for &b in &field[1..] {
-            value = value.checked_mul(256)?.checked_add(b as u64)?;
-        }
-        return Some(Number::Value(value));
-    }
-    let text = field.iter().skip_while(|&&b| b == b' ');
-    let digits: Vec<u8> = text.clone().take_while(|b| b.is_ascii_digit()).copied().collect();
-    let rest = text.skip(digits.len());
-    if rest.clone().any(|&b| b != b' ' && b != 0) || digits.iter().any(|&d| d > b'7') {
-        return None;
-    }
-    if digits.is_empty() {
-        return Some(Number::Blank);
-    }
-    let mut value: u64 = 0;
-    for d in digits {
-        value = value.checked_mul(8)?.checked_add((d - b'0') as u64)?;
-    }
-    Some(Number::Value(value))
-}
-
-/// Whether the header's checksum matches (unsigned, or signed as some old
-/// writers computed it: every reader accepts both).
-fn checksum_ok(block: &[u8; 512]) -> bool {
-    let Some(Number::Value(recorded)) = parse_number(&block[148..156]) else { return false };
-    let blanked = |i: usize, b: u8| if (148..156).contains(&i) { b' ' } else { b };
-    let unsigned: u64 = block.iter().enumerate().map(|(i, &b)| blanked(i, b) as u64).sum();
-    let signed: i64 = block.iter().enumerate().map(|(i, &b)| blanked(i, b) as i8 as i64).sum();
-    recorded == unsigned || recorded as i64 == signed
-}
-
-/// The pax records of an extended header, strictly: `LEN KEY=VALUE\n`
-/// with LEN counting the whole record.
-fn pax_records(data: &[u8]) -> Result<Vec<(String, Vec<u8>)>, String> {
-    let mut records = Vec::new();
-    let mut rest = data;
-    // Writers pad the header's data with NULs after the last record.
-    while !rest.is_empty() && rest.iter().any(|&b| b != 0) {
-        let space = rest.iter().position(|&b| b == b' ').ok_or("a pax record without a length")?;
-        let len: usize = std::str::from_utf8(&rest[..space])
-            .ok()
-            .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
-            .and_then(|s| s.parse().ok())
-            .ok_or("a pax record whose length is not a number")?;
-        if len <= space + 1 || len > rest.len() || rest[len - 1] != b'\n' {
-            return Err("a pax record whose length does not match its text".into());
-        }
-        let record = &rest[space + 1..len - 1];
-        let eq = record.iter().position(|&b| b == b'=').ok_or("a pax record without `=`")?;
-        let key = std::str::from_utf8(&record[..eq]).map_err(|_| "a pax key that is not UTF-8")?;
-        records.push((key.to_string(), record[eq + 1..].to_vec()));
-        rest = &rest[len..];
-    }
-    Ok(records)
-}
-
-/// One sentence per pax key given more than once in one header.
-fn repeated_keys(records: &[(String, Vec<u8>)]) -> Vec<String> {
-    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-    for (key, _) in records {
-        *counts.entry(key).or_default() += 1;
-    }
-    counts
-        .into_iter()
-        .filter(|(_, n)| *n > 1)
-        .map(|(key, n)| {
-            let who = if SHARED_PAX_KEYS.contains(&key) {
-                "the `tar` crate reads the first, GNU tar and Python's tarfile the last"
-            } else {
-                "readers differ in which they apply"
-            };
-            format!("the pax key `{key}` is given {n} times in one header: {who}")
-        })
-        .collect()
-}
-
-/// What a typeflag makes, for the ones every reader knows.
-fn type_name(typeflag: u8) -> Option<&'static str> {
-    Some(match typeflag {
-        b'0' | b'\0' => "regular",
-        b'7' => "contiguous",
-        b'1' => "hardlink",
-        b'2' => "symlink",
-        b'3' => "character device",
-        b'4' => "block device",
-        b'5' => "directory",
-        b'6' => "fifo",
-        _ => return None,
-    })
-}
-
-fn unknown_type(typeflag: u8) -> String {
-    let what = match typeflag {
-        b'S' => "an old GNU sparse member (maps can reorder or drop blocks)",
-        b'D' => "a GNU dump directory",
-        b'M' => "a GNU multi-volume continuation",
-        b'V' => "a GNU volume label",
-        b'N' => "an old GNU long-name record",
-        _ => "an unknown typeflag",
-    };
-    format!(
-        "typeflag {:?}: {what}; readers differ in what they extract (GNU tar writes a regular file, others \
-         skip it or fail)",
-        typeflag as char
-    )
-}
-
-/// Names readers treat differently: absolute, with `..`, empty, a
-/// non-directory ending in `/` (GNU tar and tarfile make a directory), a NUL.
-fn name_problems(name: &[u8], typeflag: u8) -> Vec<String> {
-    let mut problems = Vec::new();
-    let shown = escape_name(name);
-    if name.is_empty() {
-        problems.push("a member with an empty name".into());
-    }
-    if name.len() > MAX_NAME {
-        problems.push(format!("a name of {} bytes: longer than any extractor can create", name.len()));
-    }
-    if unsafe_path(name) {
-        problems.push(format!(
-            "the name {} is absolute or climbs with `..`: GNU tar strips or skips it, Python's tarfile may \
-             write it outside the directory",
-            clip(&shown)
-        ));
-    }
-    if name.ends_with(b"/") && typeflag != b'5' && name.iter().any(|&b| b != b'/' && b != b'.') {
-        problems.push(format!(
-            "{} ends in `/` but its typeflag is {:?}: GNU tar and Python's tarfile make a directory, others a \
-             file",
-            clip(&shown),
-            typeflag as char
-        ));
-    }
-    if name.contains(&0) {
-        problems.push("a name with a NUL byte: C readers cut it there".into());
-    }
-    problems
-}
-
-/// Whether a path is absolute or has a `..` component.
-fn unsafe_path(name: &[u8]) -> bool {
-    name.starts_with(b"/") || name.split(|&b| b == b'/').any(|part| part == b"..")
-}
-
-/// A name as text that keeps distinct byte strings distinct: invalid UTF-8
-/// bytes become `\xNN` and a backslash `\\` (a lossy conversion would turn
-/// two different names into the same `�`).
-pub(crate) fn escape_name(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len());
-    for chunk in bytes.utf8_chunks() {
-        for c in chunk.valid().chars() {
-            match c {
-                '\\' => out.push_str("\\\\"),
-                c => out.push(c),
-            }
-        }
-        for b in chunk.invalid() {
-            out.push_str(&format!("\\x{b:02x}"));
-        }
-    }
-    out
-}
-
-/// The path a member extracts to: `./a//b/` and `a/b` are one file.
-pub(crate) fn normalise(name: &str) -> String {
-    name.split('/').filter(|part| !part.is_empty() && *part != ".").collect::<Vec<_>>().join("/")
-}
-
-/// A pax value as shown in a diff: at most 200 characters.
-fn clip(value: &str) -> String {
-    const SHOWN: usize = 200;
-    match value.char_indices().nth(SHOWN) {
-        Some((at, _)) => format!("{}… ({} bytes)", &value[..at], value.len()),
-        None => value.to_string(),
-    }
-}
-
+#[cfg(test)]
+mod bounds_tests;
 #[cfg(test)]
 mod tests;

@@ -108,6 +108,12 @@ pub fn compare_files(a: &Path, b: &Path, budget: u64) -> Option<Contents> {
 fn compare_listings(a: Listing, b: Listing) -> Contents {
     let mut reasons = Vec::new();
     for (side, listing) in [("reference", &a), ("rebuilt", &b)] {
+        // Never a match: what lies past the stop is not known.
+        if let Some(why) = &listing.stopped {
+            reasons.push(format!(
+                "the {side} archive could not be read to its end ({why}), so it cannot be compared: not a match"
+            ));
+        }
         reasons.extend(ambiguous(side, listing));
     }
     for (side, listing) in [("reference", &a), ("rebuilt", &b)] {

@@ -5,7 +5,7 @@
 use super::*;
 
 /// A raw header block: name, typeflag, size, and a magic/version pair.
-fn header(name: &[u8], typeflag: u8, size: u64, magic: &[u8; 8]) -> [u8; 512] {
+pub(super) fn header(name: &[u8], typeflag: u8, size: u64, magic: &[u8; 8]) -> [u8; 512] {
     let mut block = [0u8; 512];
     block[..name.len()].copy_from_slice(name);
     block[100..108].copy_from_slice(b"0000644\0");
@@ -19,18 +19,18 @@ fn header(name: &[u8], typeflag: u8, size: u64, magic: &[u8; 8]) -> [u8; 512] {
     block
 }
 
-const USTAR: &[u8; 8] = b"ustar\x0000";
+pub(super) const USTAR: &[u8; 8] = b"ustar\x0000";
 const GNU: &[u8; 8] = b"ustar  \0";
 
 /// Writes the checksum field for the block's current bytes.
-fn seal(block: &mut [u8; 512]) {
+pub(super) fn seal(block: &mut [u8; 512]) {
     block[148..156].copy_from_slice(b"        ");
     let sum: u32 = block.iter().map(|&b| b as u32).sum();
     block[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
 }
 
 /// An archive from members (header, data), with the end marker.
-fn archive(members: &[([u8; 512], &[u8])]) -> Vec<u8> {
+pub(super) fn archive(members: &[([u8; 512], &[u8])]) -> Vec<u8> {
     let mut out = Vec::new();
     for (block, data) in members {
         out.extend_from_slice(block);
@@ -41,7 +41,7 @@ fn archive(members: &[([u8; 512], &[u8])]) -> Vec<u8> {
     out
 }
 
-fn pax(records: &[(&str, &[u8])]) -> Vec<u8> {
+pub(super) fn pax(records: &[(&str, &[u8])]) -> Vec<u8> {
     let mut out = Vec::new();
     for (key, value) in records {
         let body = [key.as_bytes(), b"=", value, b"\n"].concat();
@@ -56,10 +56,10 @@ fn pax(records: &[(&str, &[u8])]) -> Vec<u8> {
 }
 
 /// A member as read: its name, ambiguities and fields.
-type ReadMember = (String, Vec<String>, BTreeMap<String, String>);
+pub(super) type ReadMember = (String, Vec<String>, BTreeMap<String, String>);
 
 /// Every member's name and ambiguities, and the archive's problems.
-fn read(data: &[u8]) -> (Vec<ReadMember>, Vec<String>) {
+pub(super) fn read(data: &[u8]) -> (Vec<ReadMember>, Vec<String>) {
     let mut reader = TarReader::new(data);
     let mut members = Vec::new();
     while let Some(h) = reader.next_header().unwrap() {
@@ -76,7 +76,7 @@ fn ambiguities(data: &[u8]) -> Vec<String> {
     members.into_iter().flat_map(|(_, a, _)| a).chain(problems).collect()
 }
 
-fn honest(name: &str, body: &[u8]) -> ([u8; 512], Vec<u8>) {
+pub(super) fn honest(name: &str, body: &[u8]) -> ([u8; 512], Vec<u8>) {
     (header(name.as_bytes(), b'0', body.len() as u64, USTAR), body.to_vec())
 }
 
