@@ -122,11 +122,13 @@ fn compare_listings(a: Listing, b: Listing) -> Contents {
     let (tree_a, tree_b) = (tree(&a.members), tree(&b.members));
     let only_in = |x: &Tree, y: &Tree| x.keys().filter(|k| !y.contains_key(*k)).cloned().collect::<Vec<_>>();
     let mut changed: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for (name, fields_a) in &tree_a {
-        let Some(fields_b) = tree_b.get(name) else { continue };
+    for (name, member_a) in &tree_a {
+        let Some(member_b) = tree_b.get(name) else { continue };
+        // Borrowed, two members at a time: nothing of the listings is copied.
+        let (fields_a, fields_b) = (content_fields(member_a), content_fields(member_b));
         for field in fields_a.keys().chain(fields_b.keys()) {
             if fields_a.get(field) != fields_b.get(field) {
-                changed.entry(field.clone()).or_default().push(name.clone());
+                changed.entry(field.to_string()).or_default().push(name.clone());
             }
         }
     }
@@ -184,8 +186,8 @@ fn untrusted(side: &str, members: &[(String, Member)]) -> Vec<String> {
         by_path.entry(normalise(name)).or_default().extend(list);
     }
     for (path, list) in by_path.iter().filter(|(_, l)| l.len() > 1) {
-        let fields: Vec<Fields> = list.iter().map(|m| content_fields(m)).collect();
-        if fields.iter().any(|f| *f != fields[0]) {
+        let first = content_fields(list[0]);
+        if list[1..].iter().any(|m| content_fields(m) != first) {
             reasons.push(format!(
                 "duplicate member: {path} appears {} times in the {side} archive and the copies differ \
                  (extraction keeps the last one; a classic way to hide a tampered file)",
@@ -196,24 +198,26 @@ fn untrusted(side: &str, members: &[(String, Member)]) -> Vec<String> {
     reasons
 }
 
-/// A member's content fields by name, with the content's digest.
-type Fields = BTreeMap<String, String>;
-/// The extracted tree: normalised path → content fields of the last copy.
-type Tree = BTreeMap<String, Fields>;
+/// A member's content fields by name, with the content's digest, borrowed
+/// from the member.
+type Fields<'m> = BTreeMap<&'m str, &'m str>;
+/// The extracted tree: normalised path → the last copy (whose content
+/// fields are compared).
+type Tree<'m> = BTreeMap<String, &'m Member>;
 
-fn tree(members: &[(String, Member)]) -> Tree {
-    members.iter().map(|(name, m)| (normalise(name), content_fields(m))).collect()
+fn tree(members: &[(String, Member)]) -> Tree<'_> {
+    members.iter().map(|(name, m)| (normalise(name), m)).collect()
 }
 
 /// Every field that is not an ignored kind, and the content's sha256.
-fn content_fields(member: &Member) -> Fields {
+fn content_fields(member: &Member) -> Fields<'_> {
     let mut fields: Fields = member
         .fields
         .iter()
         .filter(|(field, _)| ignored_kind(field).is_none())
-        .map(|(field, value)| (field.to_string(), value.clone()))
+        .map(|(field, value)| (field.as_ref(), value.as_str()))
         .collect();
-    fields.insert("content".into(), member.content_hash.clone());
+    fields.insert("content", member.content_hash.as_str());
     fields
 }
 
@@ -369,5 +373,46 @@ mod tests {
             panic!("an xattr difference is a content difference")
         };
         assert!(reasons.iter().any(|r| r.contains("SCHILY.xattr.security.capability")), "{reasons:?}");
+    }
+
+    /// One member after a pax header holding `records`.
+    fn with_pax(records: &[(String, Vec<u8>)]) -> Vec<u8> {
+        let mut builder = tar::Builder::new(Vec::new());
+        builder.append_pax_extensions(records.iter().map(|(k, v)| (k.as_str(), v.as_slice()))).unwrap();
+        let mut header = tar::Header::new_ustar();
+        header.set_size(1);
+        header.set_mode(0o644);
+        builder.append_data(&mut header, "pkg/a", &b"x"[..]).unwrap();
+        builder.into_inner().unwrap()
+    }
+
+    fn reasons(a: &[u8], b: &[u8]) -> Vec<String> {
+        match compare(a, b, DEFAULT_BUDGET) {
+            Some(Contents::Differ(reasons)) => reasons,
+            other => panic!("expected a mismatch, got {other:?}"),
+        }
+    }
+
+    /// An archive the reader stops reading at one of its caps is never a
+    /// match, not even with itself, and the reason says why.
+    #[test]
+    fn an_archive_too_large_to_compare_is_never_a_match() {
+        let records: Vec<(String, Vec<u8>)> = (0..300).map(|i| (format!("k{i}"), b"v".to_vec())).collect();
+        let tar = with_pax(&records);
+        let reasons = reasons(&tar, &tar);
+        let want =
+            "the reference archive could not be read to its end (too large to compare: more than 256 pax";
+        assert!(reasons.iter().any(|r| r.contains(want)), "{reasons:?}");
+        let fits = with_pax(&records[..200]);
+        assert_eq!(compare(&fits, &fits, DEFAULT_BUDGET), Some(Contents::Same));
+    }
+
+    /// Values shown clipped still compare whole: two that differ only past
+    /// the cut are a mismatch.
+    #[test]
+    fn pax_values_that_differ_past_the_clip_are_a_mismatch() {
+        let value = |last: u8| vec![("LIBARCHIVE.note".to_string(), [vec![b'a'; 5000], vec![last]].concat())];
+        let reasons = reasons(&with_pax(&value(b'x')), &with_pax(&value(b'y')));
+        assert!(reasons.iter().any(|r| r.contains("different pax LIBARCHIVE.note")), "{reasons:?}");
     }
 }

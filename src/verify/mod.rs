@@ -7,7 +7,7 @@
 //! `missing`. Only when every output matches in every run is the verdict
 //! `verified`.
 
-pub(crate) mod contents;
+mod contents;
 
 pub use contents::{compare_files as compare_archive_contents, Contents, IGNORED_KINDS};
 
