@@ -88,7 +88,10 @@ async fn resolve_image(
     if let Some(recipe) = &spec.image.recipe {
         // The recipe's lock decides the image; build it when the engine lacks it.
         if let Some(lock) = image::PackageLock::load(recipe)? {
-            if image::find(engine, &lock.image, None).await?.is_some() {
+            // A lock made for another recipe is re-resolved (or, --locked, refused) by the build.
+            let now = image::Recipe::load(recipe, spec.image.recipe_within.as_deref())?;
+            let stale = matches!(lock.freshness(&now), image::inputs::Freshness::Stale(_));
+            if !stale && image::find(engine, &lock.image, None).await?.is_some() {
                 return Ok(lock.image);
             }
         }

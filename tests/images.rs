@@ -217,3 +217,93 @@ fn an_unpinned_image_is_refused_by_locked_and_by_verify() {
         show(&run)
     );
 }
+
+/// Issue 32, item 4: after a recipe's packages are edited, its lock no
+/// longer pins anything. `--locked` (check, verify, image build) and a
+/// plain check refuse before any build, naming the change;
+/// `check --build-missing` re-resolves, re-locks and says so, and the new
+/// lock then passes `--locked`. One image is built, for the re-lock.
+#[test]
+fn a_recipe_edited_after_locking_is_refused_by_locked_and_relocked_by_build_missing() {
+    let Some(_engine) = ready_engine() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let recipe = tmp.path().join("recipe");
+    std::fs::create_dir(&recipe).unwrap();
+    // The bundled recipe under a tag of its own (the re-lock must not move the
+    // bundled tag), on the host's sources, with the bundled lock.
+    let text = std::fs::read_to_string(root().join(RECIPE).join("recipe.toml")).unwrap();
+    let text = text.replace("name = \"reprocheck/debian-bookworm\"", "name = \"reprocheck/test-relock\"");
+    std::fs::write(recipe.join("recipe.toml"), &text).unwrap();
+    std::fs::copy(root().join(RECIPE).join("packages.lock"), recipe.join("packages.lock")).unwrap();
+    // The lock in the current format, as `image build` writes it (a bundled
+    // lock from an older reprocheck records only the recipe's digest).
+    let mut lock = reprocheck::image::PackageLock::load(&recipe).unwrap().unwrap();
+    let inputs = reprocheck::image::Recipe::load(&recipe, None).unwrap().inputs;
+    if lock.inputs.is_none() {
+        (lock.version, lock.recipe) = (reprocheck::image::lock::LOCK_VERSION, inputs.fingerprint());
+        lock.inputs = Some(inputs);
+        lock.save(&recipe).unwrap();
+    }
+    let old_image = lock.image.to_string();
+    let source = source_beside(tmp.path(), "clean", &fixture("clean"));
+    let spec = tmp.path().join("s.toml");
+    let body = format!(
+        "[image]\nrecipe = \"recipe\"\n[source]\npath = \"{}\"\n[build]\n{SH_BUILD}\n",
+        source.display()
+    );
+    std::fs::write(&spec, &body).unwrap();
+    let verified = tmp.path().join("v.toml");
+    std::fs::write(&verified, format!("{body}[expect]\n\"out/a.txt\" = \"sha256:{}\"\n", "0".repeat(64)))
+        .unwrap();
+    let (s, v, r) = (spec.to_str().unwrap(), verified.to_str().unwrap(), recipe.to_str().unwrap());
+
+    std::fs::write(recipe.join("recipe.toml"), text.replace("\"tzdata\"]", "\"tzdata\", \"hello\"]"))
+        .unwrap();
+    let locked_text = std::fs::read_to_string(recipe.join("packages.lock")).unwrap();
+    let named = "packages.lock was made for a recipe whose packages were [build-essential, tzdata]; \
+                 the recipe now lists [build-essential, tzdata, hello] (added: hello)";
+    let out = tmp.path().join("out");
+    let o = out.to_str().unwrap();
+    for args in [
+        vec!["check", s, "--locked", "--build-missing", "--out", o],
+        vec!["check", s, "--locked", "--out", o],
+        vec!["check", s, "--out", o],
+        vec!["verify", v, "--locked", "--build-missing", "--out", o],
+        vec!["image", "build", r, "--locked"],
+    ] {
+        let started = std::time::Instant::now();
+        let run = reprocheck(&args);
+        assert_eq!(run.status.code(), Some(2), "{args:?}: {}", show(&run));
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert!(stderr.contains(named), "{args:?} names the change: {stderr}");
+        assert!(stderr.contains("--build-missing"), "{args:?} offers the re-lock: {stderr}");
+        assert!(!stderr.contains("resolving ") && !stderr.contains("building "), "{args:?} built: {stderr}");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "{args:?} took {:?}",
+            started.elapsed()
+        );
+        assert_eq!(std::fs::read_to_string(recipe.join("packages.lock")).unwrap(), locked_text, "{args:?}");
+    }
+    assert!(report(&out)["image"]["stale_lock"][0].as_str().unwrap().contains("(added: hello)"));
+
+    let run = reprocheck(&["check", s, "--build-missing", "--out", o]);
+    assert_eq!(run.status.code(), Some(0), "{}", show(&run));
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(stderr.contains("re-locked: ") && stderr.contains("(added: hello)"), "says so: {stderr}");
+    let relocked = reprocheck::image::PackageLock::load(&recipe).unwrap().unwrap();
+    assert!(relocked.packages.iter().any(|p| p.name == "hello"), "{}", show(&run));
+    let new_image = relocked.image.to_string();
+    assert_ne!(new_image, old_image);
+    let report = report(&out);
+    assert_eq!(report["image"]["relocked"], true, "{report:#}");
+    assert_eq!(report["image"]["digest"], new_image.as_str(), "{report:#}");
+
+    // The new lock pins the recipe: --locked runs on its image.
+    let run = reprocheck(&["check", s, "--locked", "--out", o]);
+    let cleanup = Command::new("docker").args(["rmi", "reprocheck/test-relock:latest"]).output();
+    assert_eq!(run.status.code(), Some(0), "{}", show(&run));
+    assert_eq!(common::report(&out)["image"]["digest"], new_image.as_str());
+    assert_eq!(common::report(&out)["image"]["pinned_by"], "recipe-lock");
+    drop(cleanup);
+}

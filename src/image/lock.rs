@@ -4,6 +4,7 @@
 //! the lock, not from the day the archive was read.
 
 use crate::errors::*;
+use crate::image::inputs::{legacy_fingerprint, Freshness, RecipeInputs};
 use crate::image::python::LockedDistribution;
 use crate::image::Recipe;
 use crate::spec::Digest;
@@ -13,8 +14,12 @@ use std::path::{Path, PathBuf};
 
 pub use crate::spec::RECIPE_LOCK_FILE as LOCK_FILE;
 
-/// The format version this build writes and reads.
-const LOCK_VERSION: u32 = 1;
+/// The format version this build writes. Version 2 records the recipe's
+/// inputs ([`RecipeInputs`]); version 1 only their digest, and is still read.
+pub const LOCK_VERSION: u32 = 2;
+
+/// The format that records only a digest of the recipe.
+const LEGACY_LOCK_VERSION: u32 = 1;
 
 /// One installed package, exactly.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -48,7 +53,8 @@ pub fn deb_file_name(name: &str, version: &str, architecture: &str) -> String {
 pub struct PackageLock {
     /// Format version.
     pub version: u32,
-    /// [`recipe_fingerprint`] of the recipe the lock was resolved for.
+    /// The fingerprint of the recipe the lock was resolved for: of
+    /// [`PackageLock::inputs`] (format 2), or the legacy digest (format 1).
     pub recipe: Digest,
     /// The mmdebstrap version that built [`PackageLock::image`]; another
     /// version may lay out the rootfs differently.
@@ -63,23 +69,9 @@ pub struct PackageLock {
     /// The Python wheels installed after the packages, sorted by name.
     #[serde(default, rename = "python", skip_serializing_if = "Vec::is_empty")]
     pub python: Vec<LockedDistribution>,
-}
-
-/// What a recipe's resolution depends on: if any of it changes, the lock no
-/// longer describes the recipe.
-pub fn recipe_fingerprint(recipe: &Recipe) -> Digest {
-    let inputs = serde_json::json!({
-        "suite": recipe.suite,
-        "variant": recipe.variant,
-        "packages": recipe.packages,
-        "source_date_epoch": recipe.source_date_epoch,
-    });
-    // Added only when present, so the locks of recipes without Python stay valid.
-    let mut inputs = inputs;
-    if !recipe.python.is_empty() {
-        inputs["python"] = serde_json::json!(recipe.python);
-    }
-    Digest::of_bytes(inputs.to_string().as_bytes())
+    /// What the recipe said when the lock was resolved (format 2; absent in format 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inputs: Option<RecipeInputs>,
 }
 
 /// A Debian package name: lowercase letters, digits and `+-.`, at least
@@ -153,13 +145,70 @@ impl PackageLock {
             )
         })?;
         ensure!(
-            lock.version == LOCK_VERSION,
-            "{}: lock format version {} is not supported (this reprocheck reads version {LOCK_VERSION})",
+            lock.version == LOCK_VERSION || lock.version == LEGACY_LOCK_VERSION,
+            "{}: lock format version {} is not supported (this reprocheck reads versions \
+             {LEGACY_LOCK_VERSION} and {LOCK_VERSION})",
             path.display(),
             lock.version
         );
         lock.validate(&path, &text)?;
+        lock.validate_inputs(&path)?;
         Ok(Some(lock))
+    }
+
+    /// Format 2 records the recipe's inputs, and `recipe` is their
+    /// fingerprint; format 1 records neither.
+    fn validate_inputs(&self, path: &Path) -> Result<()> {
+        let help = "help: the lock is written by `reprocheck image build`; restore it from version \
+                    control, or rewrite it with `reprocheck image build DIR --update`";
+        match (&self.inputs, self.version) {
+            (None, LEGACY_LOCK_VERSION) => Ok(()),
+            (Some(_), LEGACY_LOCK_VERSION) => {
+                bail!("{}: a version 1 lock has no [inputs] table\n{help}", path.display())
+            }
+            (None, _) => bail!(
+                "{}: a version {} lock records the recipe's inputs in an [inputs] table, and this one has none\n{help}",
+                path.display(),
+                self.version
+            ),
+            (Some(inputs), _) => {
+                ensure!(
+                    inputs.fingerprint() == self.recipe,
+                    "{}: its [inputs] do not give its `recipe` fingerprint {} (the lock was edited by hand?)\n{help}",
+                    path.display(),
+                    self.recipe
+                );
+                Ok(())
+            }
+        }
+    }
+
+    /// Whether the lock was made for `recipe` as it is now, and if not, what changed.
+    pub fn freshness(&self, recipe: &Recipe) -> Freshness {
+        match &self.inputs {
+            Some(locked) => match recipe.inputs.changes_since(locked) {
+                changes if changes.is_empty() => Freshness::Current,
+                changes => Freshness::Stale(changes),
+            },
+            None if self.recipe == legacy_fingerprint(recipe) => Freshness::CurrentLegacy,
+            None => {
+                let held: std::collections::BTreeSet<&str> =
+                    self.packages.iter().map(|p| p.name.as_str()).collect();
+                let missing: Vec<&str> =
+                    recipe.packages.iter().map(String::as_str).filter(|p| !held.contains(p)).collect();
+                let mut why =
+                    "suite, variant, packages, Python requirements or source_date_epoch were others \
+                               (a format-1 lock records only their digest, so which of them is not known)"
+                        .to_string();
+                if !missing.is_empty() {
+                    why.push_str(&format!(
+                        "; the recipe lists {}, which the lock does not hold",
+                        missing.join(", ")
+                    ));
+                }
+                Freshness::Stale(vec![why])
+            }
+        }
     }
 
     /// Every entry names a package or wheel by the grammar Debian and PyPI
@@ -235,6 +284,14 @@ impl PackageLock {
                 ]
             });
             push_array(&mut text, "python", wheels);
+        }
+        if let Some(inputs) = &self.inputs {
+            #[derive(Serialize)]
+            struct Table<'a> {
+                inputs: &'a RecipeInputs,
+            }
+            text.push_str("\n# What recipe.toml (and its bases) said when the packages were resolved.\n");
+            text.push_str(&toml::to_string(&Table { inputs }).context("writing the recipe's inputs")?);
         }
         let path = lock_path(recipe_dir);
         crate::paths::write_atomically(&path, &text)?;
@@ -352,9 +409,19 @@ mod tests {
     fn sample_lock(packages: Vec<LockedPackage>, file: &str) -> PackageLock {
         let digest = |c: char| Digest::parse(&format!("sha256:{}", c.to_string().repeat(64))).unwrap();
         let (name, version) = (file.split('-').next().unwrap(), file.split('-').nth(1).unwrap());
+        let inputs = RecipeInputs {
+            suite: "bookworm".into(),
+            variant: "apt".into(),
+            source_date_epoch: 1,
+            bases: Vec::new(),
+            packages: vec!["build-essential".into()],
+            build_depends: Vec::new(),
+            python_requirements: None,
+        };
         PackageLock {
             version: LOCK_VERSION,
-            recipe: digest('1'),
+            recipe: inputs.fingerprint(),
+            inputs: Some(inputs),
             mmdebstrap: "1.3.5".into(),
             rootfs: digest('2'),
             image: digest('3'),
@@ -393,7 +460,7 @@ mod tests {
         assert_eq!(PackageLock::load(dir.path()).unwrap(), Some(lock));
         assert_eq!(package("x", "1:2.0", 'a').deb_file_name(), "x_1%3a2.0_amd64.deb");
         let text = std::fs::read_to_string(lock_path(dir.path())).unwrap();
-        std::fs::write(lock_path(dir.path()), text.replace("version = 1", "version = 1\nextra = 2")).unwrap();
+        std::fs::write(lock_path(dir.path()), text.replace("version = 2", "version = 2\nextra = 2")).unwrap();
         let err = PackageLock::load(dir.path()).unwrap_err().to_string();
         assert!(err.contains("packages.lock:5:1") && err.contains("extra"), "{err}");
         assert_eq!(PackageLock::load(&dir.path().join("none")).unwrap(), None);

@@ -9,6 +9,7 @@
 mod archive;
 mod bootstrap;
 pub mod fetch;
+pub mod inputs;
 pub mod lock;
 pub mod pin;
 pub mod python;
@@ -23,6 +24,7 @@ use crate::errors::*;
 use crate::spec::Digest;
 use bootstrap::{AptSources, Bootstrapped};
 use fetch::{PackageSources, Snapshot};
+use inputs::Freshness;
 use lock::LockedPackage;
 use std::path::{Path, PathBuf};
 
@@ -52,8 +54,34 @@ pub enum Resolution {
     FromLock,
     /// There was no lock: resolved from the sources and wrote one.
     FirstLock,
+    /// Installed exactly the locked packages, and rewrote a format-1 lock in
+    /// the current format (the same packages, now with the recipe's inputs).
+    Reformatted,
     /// Re-resolved (asked for, or the recipe changed) and rewrote the lock.
-    Updated(PackageDrift),
+    Updated(Box<Relock>),
+}
+
+/// What a re-resolution changed, for the terminal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Relock {
+    /// What changed in the recipe since the old lock (empty with `--update` alone).
+    pub recipe: Vec<String>,
+    /// How the Debian packages changed.
+    pub packages: PackageDrift,
+    /// How the Python wheels changed (architecture `python`).
+    pub wheels: PackageDrift,
+    /// The old lock's image, when the new one differs.
+    pub old_image: Option<Digest>,
+}
+
+impl Relock {
+    /// True when the new lock pins the same image from the same packages.
+    pub fn is_empty(&self) -> bool {
+        self.recipe.is_empty()
+            && self.packages.is_empty()
+            && self.wheels.is_empty()
+            && self.old_image.is_none()
+    }
 }
 
 /// A built and loaded image.
@@ -77,60 +105,94 @@ pub struct Built {
 pub async fn build(engine: &dyn Engine, dir: &Path, options: &BuildOptions) -> Result<Built> {
     let recipe = Recipe::load(dir, options.within.as_deref())?;
     let existing = PackageLock::load(dir)?;
-    let fingerprint = lock::recipe_fingerprint(&recipe);
     let lock_path = lock::lock_path(dir);
-    let stale = existing.as_ref().is_some_and(|l| l.recipe != fingerprint);
+    let freshness = existing.as_ref().map(|l| l.freshness(&recipe));
+    let stale = match &freshness {
+        Some(Freshness::Stale(changes)) => changes.clone(),
+        _ => Vec::new(),
+    };
     let work = tempfile::Builder::new()
         .prefix("reprocheck-image-")
         .tempdir()
         .context("creating a temporary directory for the image build")?;
     let sources = package_sources(&recipe, options)?;
     match existing {
-        Some(lock) if !options.update && !stale => {
-            if options.reuse_loaded && find(engine, &lock.image, None).await?.is_some() {
-                let id = lock.image.clone();
-                return Ok(Built {
-                    id,
-                    lock,
-                    lock_path,
+        Some(mut lock) if !options.update && stale.is_empty() => {
+            // A format-1 lock gains the recipe's inputs, when the lock may be written.
+            let reformat = freshness == Some(Freshness::CurrentLegacy) && !options.locked;
+            let resolution = match reformat {
+                true => {
+                    lock.version = lock::LOCK_VERSION;
+                    lock.inputs = Some(recipe.inputs.clone());
+                    lock.recipe = recipe.inputs.fingerprint();
+                    Resolution::Reformatted
+                }
+                false => Resolution::FromLock,
+            };
+            let built = if options.reuse_loaded && find(engine, &lock.image, None).await?.is_some() {
+                Built {
+                    id: lock.image.clone(),
+                    lock: lock.clone(),
+                    lock_path: lock_path.clone(),
                     resolution: Resolution::FromLock,
                     unreproduced: None,
-                });
+                }
+            } else {
+                // Asked only when something is built: a loaded image needs no mmdebstrap.
+                let mmdebstrap = bootstrap::mmdebstrap_version()?;
+                from_lock(engine, &recipe, &lock, &lock_path, &sources, work.path(), &mmdebstrap).await?
+            };
+            if reformat {
+                lock.save(dir)?;
             }
-            // Asked only when something is built: a loaded image needs no mmdebstrap.
-            let mmdebstrap = bootstrap::mmdebstrap_version()?;
-            let built =
-                from_lock(engine, &recipe, &lock, &lock_path, &sources, work.path(), &mmdebstrap).await?;
-            Ok(Built { lock, lock_path, resolution: Resolution::FromLock, ..built })
+            Ok(Built { lock, lock_path, resolution, ..built })
         }
         existing => {
             if options.locked {
-                let why = match existing {
+                let why = match &existing {
                     None => format!("{} has no {}", dir.display(), lock::LOCK_FILE),
-                    Some(_) if stale => {
-                        format!("{} changed since {} was written", recipe::RECIPE_FILE, lock_path.display())
-                    }
+                    Some(_) if !stale.is_empty() => inputs::describe_changes(&lock_path, &stale),
                     Some(_) => "--update asks to re-resolve".to_string(),
                 };
                 bail!(
-                    "{why}, and --locked refuses to resolve packages anew\n\
-                     help: run `reprocheck image build {}` without --locked, review what it prints, and commit {}",
+                    "{why}\n--locked refuses to resolve packages anew\n\
+                     help: run `reprocheck image build {}` without --locked (or `reprocheck check SPEC --build-missing`) \
+                     to re-lock; review what it prints, and commit {}",
                     dir.display(),
                     lock_path.display()
                 );
             }
             let mmdebstrap = bootstrap::mmdebstrap_version()?;
+            let fingerprint = recipe.inputs.fingerprint();
             let mut built =
                 resolve(engine, &recipe, sources.snapshot.as_ref(), work.path(), &mmdebstrap, fingerprint)
                     .await?;
             built.lock.save(dir)?;
             built.resolution = match &existing {
                 None => Resolution::FirstLock,
-                Some(old) => Resolution::Updated(PackageDrift::between(&old.packages, &built.lock.packages)),
+                Some(old) => Resolution::Updated(Box::new(Relock {
+                    recipe: stale,
+                    packages: PackageDrift::between(&old.packages, &built.lock.packages),
+                    wheels: PackageDrift::between(&wheels_as_packages(old), &wheels_as_packages(&built.lock)),
+                    old_image: Some(old.image.clone()).filter(|image| *image != built.id),
+                })),
             };
             Ok(Built { lock_path, ..built })
         }
     }
+}
+
+/// A lock's Python wheels in the shape of packages, to compare them the same way.
+fn wheels_as_packages(lock: &PackageLock) -> Vec<LockedPackage> {
+    lock.python
+        .iter()
+        .map(|d| LockedPackage {
+            name: d.name.clone(),
+            version: d.version.clone(),
+            architecture: "python".into(),
+            sha256: d.sha256.clone(),
+        })
+        .collect()
 }
 
 /// Resolves the recipe's packages from the sources, and builds the image.
@@ -176,8 +238,9 @@ async fn resolve(
     let rootfs = sha256_file(&bootstrapped.rootfs)?;
     let id = assemble_and_load(engine, recipe, &bootstrapped, work).await?;
     let lock = PackageLock {
-        version: 1,
+        version: lock::LOCK_VERSION,
         recipe: fingerprint,
+        inputs: Some(recipe.inputs.clone()),
         mmdebstrap: mmdebstrap.to_string(),
         rootfs,
         image: id.clone(),

@@ -4,6 +4,7 @@
 
 use crate::engine::Engine;
 use crate::errors::*;
+use crate::image::inputs::Freshness;
 use crate::image::{self, BuildOptions, PackageDrift, PackageLock};
 use crate::spec::{Digest, Spec};
 use serde::Serialize;
@@ -27,6 +28,12 @@ pub struct ImageReport {
     pub first_use: bool,
     /// When the built image differs from the pin: the packages that changed.
     pub drift: Option<PackageDrift>,
+    /// When the recipe's lock was made for another recipe: what changed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stale_lock: Option<Vec<String>>,
+    /// True when this run re-resolved a stale lock and rewrote it (`--build-missing`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub relocked: bool,
 }
 
 /// What the command line asks of the image.
@@ -69,6 +76,13 @@ pub async fn resolve(
     report.pinned_by = pin.as_ref().map(|(_, by)| *by);
     report.lock =
         recipe.map(|r| image::lock::lock_path(r).display().to_string()).filter(|_| recipe_lock.is_some());
+    if let (None, Some(recipe), Some(lock)) = (&spec.image.digest, recipe, &recipe_lock) {
+        let now = image::Recipe::load(recipe, spec.image.recipe_within.as_deref())?;
+        if let Freshness::Stale(changes) = lock.freshness(&now) {
+            report.stale_lock = Some(changes.clone());
+            return relock(engine, spec, recipe, &changes, request, report).await;
+        }
+    }
     if let Some((digest, _)) = &pin {
         report.digest = Some(digest.to_string());
         if let Some(id) = image::find(engine, digest, spec.image.name.as_deref()).await? {
@@ -138,6 +152,70 @@ pub async fn resolve(
         built.id,
         built.lock_path.display()
     )
+}
+
+/// A lock made for another recipe pins nothing: the spec does not run on
+/// its image. `--build-missing` re-resolves and re-locks; `--locked`,
+/// verify and a plain run stop, naming what changed, before any build.
+async fn relock(
+    engine: &dyn Engine,
+    spec: &Spec,
+    recipe: &Path,
+    changes: &[String],
+    request: PinRequest<'_>,
+    report: &mut ImageReport,
+) -> Result<String> {
+    let spec_file = spec.file.display().to_string();
+    let lock_path = image::lock::lock_path(recipe);
+    let what = image::inputs::describe_changes(&lock_path, changes);
+    let relock_help = format!(
+        "run `reprocheck {} {spec_file} --build-missing` (or `reprocheck image build {}`) to re-resolve and re-lock, \
+         then review and commit {}",
+        request.command,
+        recipe.display(),
+        lock_path.display()
+    );
+    let refusal = if request.locked {
+        Some("--locked refuses to re-lock")
+    } else if request.require_pin {
+        Some("verify only rebuilds on a pinned image, and the lock no longer pins this recipe's")
+    } else if !request.build_missing {
+        Some("the image it pins is not the recipe's")
+    } else {
+        None
+    };
+    if let Some(why) = refusal {
+        let help = match request.require_pin && !request.locked {
+            true => format!(
+                "re-lock with `reprocheck image build {}`, review and commit {}, then verify again",
+                recipe.display(),
+                lock_path.display()
+            ),
+            false => relock_help,
+        };
+        bail!("{spec_file}: {what}\n{why}; nothing was built or run.\nhelp: {help}");
+    }
+    let options =
+        BuildOptions { reuse_loaded: true, within: spec.image.recipe_within.clone(), ..Default::default() };
+    let built = image::build(engine, recipe, &options)
+        .await
+        .with_context(|| format!("{spec_file}: re-locking {}", lock_path.display()))?;
+    crate::errln!(
+        "re-locked: {what}\n         \x20         Resolved the recipe anew: {} ({}) in {}, image {}.\n\
+         \x20         Review the lock and commit it to keep the pin.",
+        built.lock.contents(),
+        match &built.resolution {
+            image::Resolution::Updated(relock) => relock.packages.counts(),
+            _ => "new".to_string(),
+        },
+        lock_path.display(),
+        built.id
+    );
+    report.relocked = true;
+    report.pinned_by = Some(PINNED_BY_LOCK);
+    report.digest = Some(built.id.to_string());
+    report.lock = Some(lock_path.display().to_string());
+    Ok(built.id.to_string())
 }
 
 /// The error for a spec whose image nothing pins, where a first use is not allowed.

@@ -1,6 +1,7 @@
 //! `containers/<name>/recipe.toml`: how to build a toolchain image offline.
 
 use crate::errors::*;
+use crate::image::inputs::{InputFile, RecipeInputs};
 use crate::spec::SpecError;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -32,6 +33,8 @@ pub struct Recipe {
     pub snapshot: Option<String>,
     /// The snapshot's time, `YYYYMMDDTHHMMSSZ`.
     pub snapshot_time: Option<String>,
+    /// What decides the image, as `packages.lock` records it.
+    pub inputs: RecipeInputs,
 }
 
 /// `recipe.toml` as written: a recipe with a `base` takes what it leaves out
@@ -122,27 +125,48 @@ impl Recipe {
             .ok_or_else(|| missing("source_date_epoch"))?;
         let mut packages = base.as_ref().map(|b| b.packages.clone()).unwrap_or_default();
         packages.extend(raw.packages.iter().cloned());
+        let mut build_depends_files =
+            base.as_ref().map(|b| b.inputs.build_depends.clone()).unwrap_or_default();
         if let Some(control) = &raw.build_depends {
-            let needed = build_dependencies(&reach("build_depends", control)?, &raw.build_profiles)
+            let resolved = reach("build_depends", control)?;
+            let needed = build_dependencies(&resolved, &raw.build_profiles)
                 .with_context(|| format!("{}: build_depends", file.display()))?;
             packages.extend(needed);
+            build_depends_files.push(input_file(control, &resolved)?);
         }
         let mut seen_packages = std::collections::HashSet::new();
         let unique: Vec<String> = packages.into_iter().filter(|p| seen_packages.insert(p.clone())).collect();
-        let python = match &raw.python_requirements {
+        let (python, python_requirements) = match &raw.python_requirements {
             Some(requirements) => {
                 let file = reach("python_requirements", requirements)?;
-                crate::image::python::parse_requirements(&file)
-                    .with_context(|| format!("{}: python_requirements", file.display()))?
+                let parsed = crate::image::python::parse_requirements(&file)
+                    .with_context(|| format!("{}: python_requirements", file.display()))?;
+                (parsed, Some(input_file(requirements, &file)?))
             }
-            None => base.as_ref().map(|b| b.python.clone()).unwrap_or_default(),
+            None => match &base {
+                Some(b) => (b.python.clone(), b.inputs.python_requirements.clone()),
+                None => (Vec::new(), None),
+            },
         };
         ensure!(
             python.is_empty() || unique.iter().any(|p| p == "python3-pip"),
             "{}: python_requirements needs pip in the image\nhelp: add \"python3-pip\" to `packages`",
             file.display()
         );
+        let inputs = RecipeInputs {
+            suite: suite.clone(),
+            variant: variant.clone(),
+            source_date_epoch,
+            bases: match &base {
+                Some(b) => std::iter::once(b.name.clone()).chain(b.inputs.bases.iter().cloned()).collect(),
+                None => Vec::new(),
+            },
+            packages: unique.clone(),
+            build_depends: build_depends_files,
+            python_requirements,
+        };
         let recipe = Recipe {
+            inputs,
             name: raw.name.clone(),
             suite,
             variant,
@@ -201,6 +225,13 @@ impl Recipe {
             )
         })
     }
+}
+
+/// A file the recipe names (`written`, found at `resolved`) with its sha256.
+fn input_file(written: &Path, resolved: &Path) -> Result<InputFile> {
+    let sha256 =
+        crate::spec::Digest::of_file(resolved).with_context(|| format!("hashing {}", resolved.display()))?;
+    Ok(InputFile { file: written.display().to_string(), sha256 })
 }
 
 /// `path`, named by `key` in the recipe `file`, resolved (links followed,
