@@ -225,9 +225,13 @@ pub struct Collector<'a> {
     total_bytes: u64,
     /// Each entry's archive mtime, when they are to be kept (source tarballs).
     mtimes: Option<Vec<(String, u64)>>,
-    /// Members at or under this path are skipped (see [`Collector::skipping`]).
-    skipped: Option<String>,
+    /// Members this says yes to are skipped (see [`Collector::skipping`]).
+    skipped: Option<Box<SkipMember<'a>>>,
 }
+
+/// Decides from a member's path in the archive (its normal components,
+/// before any stripping) whether to leave it out.
+pub type SkipMember<'a> = dyn Fn(&[&str]) -> bool + 'a;
 
 impl<'a> Collector<'a> {
     /// Starts collecting into `root`, which must not exist yet.
@@ -252,11 +256,11 @@ impl<'a> Collector<'a> {
         self
     }
 
-    /// Skips the members of the next archives at or under `path` (after
-    /// stripping and prefixing), or none: dpkg-source drops an upstream
-    /// tarball's own `debian/` directory this way.
-    pub fn skipping(&mut self, path: Option<String>) {
-        self.skipped = path;
+    /// Skips the members of the next archives `skip` says yes to, or none
+    /// (`None`): dpkg-source leaves out an upstream tarball's `.pc/` and its
+    /// own `debian/` directory this way.
+    pub fn skipping(&mut self, skip: Option<Box<SkipMember<'a>>>) {
+        self.skipped = skip;
     }
 
     /// Reads one archive downloaded from `<build dir>/<prefix>`. Its entries
@@ -275,7 +279,7 @@ impl<'a> Collector<'a> {
             let raw_path = entry.path_bytes().into_owned();
             let rel = relative_path(&raw_path, prefix, strip)?;
             let Some(rel) = rel else { continue };
-            if !self.selector.selects(&rel) || self.skips(&rel) {
+            if !self.selector.selects(&rel) || self.skips(&raw_path) {
                 continue;
             }
             let mtime = entry.header().mtime().unwrap_or(0);
@@ -306,10 +310,8 @@ impl<'a> Collector<'a> {
         anyhow!("{message}\n{removed}")
     }
 
-    fn skips(&self, rel: &str) -> bool {
-        self.skipped.as_deref().is_some_and(|skipped| {
-            rel.strip_prefix(skipped).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
-        })
+    fn skips(&self, raw_path: &[u8]) -> bool {
+        self.skipped.as_deref().is_some_and(|skip| skip(&member_parts(raw_path)))
     }
 
     fn add_entry<R: Read>(
@@ -472,6 +474,19 @@ fn describe(kind: tar::EntryType) -> &'static str {
 /// Maps an archive path to a path under `prefix`, dropping `strip` leading
 /// components (1 for a download, whose root is the directory's basename).
 /// `Ok(None)` when nothing is left.
+/// The normal components of a member's path (`./a/b` gives `a`, `b`); used
+/// only for paths [`relative_path`] accepted.
+pub fn member_parts(raw: &[u8]) -> Vec<&str> {
+    let text = std::str::from_utf8(raw).unwrap_or_default();
+    Path::new(text)
+        .components()
+        .filter_map(|c| match c {
+            Component::Normal(part) => part.to_str(),
+            _ => None,
+        })
+        .collect()
+}
+
 fn relative_path(raw: &[u8], prefix: &str, strip: usize) -> Result<Option<String>> {
     let text = std::str::from_utf8(raw).map_err(|_| {
         anyhow!(

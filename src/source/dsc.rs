@@ -1,13 +1,15 @@
 //! Debian source packages (`[source] dsc`): the `.dsc` is pinned by the
 //! spec's sha256, every file it lists is checked against the `.dsc`'s own
 //! `Checksums-Sha256`, and the tree is unpacked as `dpkg-source -x` lays it
-//! out (`SOURCE-UPSTREAM/`, the upstream tarball without its own `debian/`,
-//! component tarballs in their directories, then `debian/`), with the
-//! hostile-input rules and limits of tarball sources.
+//! out (`SOURCE-UPSTREAM/`, the upstream tarball without its own `debian/`
+//! and `.pc/`, component tarballs in their directories, then `debian/`; a
+//! tarball's top directory is stripped only when it has exactly one, see
+//! [`dsc_layout`]), with the hostile-input rules and limits of tarball sources.
 //!
 //! Quilt patches are not applied here: `dpkg-buildpackage` applies them
 //! (`dpkg-source --before-build`) before it builds.
 
+use super::dsc_layout;
 use super::tarball::{open_verified, source_collector};
 use crate::collect::OutputSelector;
 use crate::debian::dsc::{Dsc, DscFile, Part};
@@ -54,27 +56,54 @@ pub fn unpack(path: &Path, expected: &Digest, dest: &Path, limits: &spec::Limits
     let tree = dsc.tree_name();
     let everything = OutputSelector::new(&["**".to_string()])?;
     let mut collector = source_collector(dest, &everything, limits)?;
+    let components: Vec<String> = files
+        .iter()
+        .filter_map(|(_, _, part)| match part {
+            Part::Component(name) => Some(name.clone()),
+            _ => None,
+        })
+        .collect();
     for (file, listed, part) in &files {
-        let stream = open_verified(file, &listed.sha256, |actual| {
-            format!(
-                "{} has {actual}, but {} lists {} for it\n\
-                 help: the file is not the one the .dsc names; fetch it again (`apt-get source --download-only`)",
-                file.display(),
-                path.display(),
-                listed.sha256
-            )
-        })?;
-        let (prefix, strip, skipped) = match part {
-            // dpkg-source drops an upstream debian/ for the package's own.
-            Part::Orig => (tree.clone(), 1, Some(format!("{tree}/debian"))),
-            Part::Component(component) => (format!("{tree}/{component}"), 1, None),
-            Part::Debian => (tree.clone(), 0, None),
-            Part::Native => (tree.clone(), 1, None),
+        let open = || {
+            open_verified(file, &listed.sha256, |actual| {
+                format!(
+                    "{} has {actual}, but {} lists {} for it\n\
+                     help: the file is not the one the .dsc names; fetch it again (`apt-get source --download-only`)",
+                    file.display(),
+                    path.display(),
+                    listed.sha256
+                )
+            })
+        };
+        // As dpkg-source: the upstream tarball without its .pc/, its own
+        // debian/ and the component directories (each replaced by its
+        // tarball); a component in its directory; debian/ in place.
+        let (prefix, quilt_state) = match part {
+            Part::Orig => (tree.clone(), true),
+            Part::Component(component) => (format!("{tree}/{component}"), false),
+            Part::Native => (tree.clone(), false),
+            Part::Debian => (tree.clone(), false),
             Part::Signature => continue,
         };
-        collector.skipping(skipped);
+        let strip = match part {
+            Part::Debian => 0,
+            _ => {
+                let skip = |parts: &[&str]| quilt_state && dsc_layout::is_quilt_state(parts);
+                let one_top = dsc_layout::has_one_top_directory(open()?, &skip, limits)
+                    .with_context(|| format!("reading {}", file.display()))?;
+                usize::from(one_top)
+            }
+        };
+        let replaced: Vec<String> = match part {
+            Part::Orig => components.iter().cloned().chain(["debian".to_string()]).collect(),
+            _ => Vec::new(),
+        };
+        collector.skipping(Some(Box::new(move |parts: &[&str]| {
+            (quilt_state && dsc_layout::is_quilt_state(parts))
+                || parts.get(strip).is_some_and(|top| replaced.iter().any(|r| r == top))
+        })));
         collector
-            .add_stripped(stream, &prefix, strip)
+            .add_stripped(open()?, &prefix, strip)
             .with_context(|| format!("unpacking {}", file.display()))?;
     }
     collector.finish()?;
@@ -180,23 +209,64 @@ mod tests {
 
     /// Writes a 3.0 (quilt) source package `demo 1.0-1` into `dir`; returns the .dsc's path and digest.
     fn package(dir: &Path, orig: &[u8], debian: &[u8]) -> (PathBuf, Digest) {
-        std::fs::write(dir.join("demo_1.0.orig.tar.gz"), orig).unwrap();
-        std::fs::write(dir.join("demo_1.0-1.debian.tar.gz"), debian).unwrap();
-        let line = |name: &str, bytes: &[u8]| {
-            format!(
-                " {} {} {name}\n",
-                Digest::of_bytes(bytes).to_string().trim_start_matches("sha256:"),
-                bytes.len()
-            )
-        };
-        let text = format!(
-            "Format: 3.0 (quilt)\nSource: demo\nVersion: 1.0-1\nChecksums-Sha256:\n{}{}",
-            line("demo_1.0.orig.tar.gz", orig),
-            line("demo_1.0-1.debian.tar.gz", debian)
-        );
+        package_of(dir, &[("demo_1.0.orig.tar.gz", orig), ("demo_1.0-1.debian.tar.gz", debian)])
+    }
+
+    /// Writes the `files` and a 3.0 (quilt) `demo 1.0-1` .dsc listing them into `dir`.
+    fn package_of(dir: &Path, files: &[(&str, &[u8])]) -> (PathBuf, Digest) {
+        let mut text = "Format: 3.0 (quilt)\nSource: demo\nVersion: 1.0-1\nChecksums-Sha256:\n".to_string();
+        for (name, bytes) in files {
+            std::fs::write(dir.join(name), bytes).unwrap();
+            let hex = Digest::of_bytes(bytes).to_string().trim_start_matches("sha256:").to_string();
+            text.push_str(&format!(" {hex} {} {name}\n", bytes.len()));
+        }
         let path = dir.join("demo_1.0-1.dsc");
         std::fs::write(&path, &text).unwrap();
         (path, Digest::of_bytes(text.as_bytes()))
+    }
+
+    /// Issue 32, item 5: an upstream tarball with no top directory (as
+    /// tzdata's) is unpacked into the package directory itself, as
+    /// dpkg-source does; its .pc/ and debian/ are left out, and a component
+    /// tarball replaces the directory of its name.
+    #[test]
+    fn a_tarball_without_a_top_directory_lands_in_the_package_directory() {
+        let tmp = tempfile::tempdir().unwrap();
+        let orig = tar_gz(&[
+            ("./main.c", "int main;\n"),
+            ("./docs/README", "read me\n"),
+            ("./debian/rules", "upstream's own\n"),
+            ("./.pc/applied-patches", "p\n"),
+            ("./docs/.pc/x", "p\n"),
+            ("./extra/old.c", "replaced by the component\n"),
+        ]);
+        let extra = tar_gz(&[("extra-1.0/lib.c", "lib\n")]);
+        let debian = tar_gz(&[("debian/rules", "#!/usr/bin/make -f\n")]);
+        let (dsc_path, digest) = package_of(
+            tmp.path(),
+            &[
+                ("demo_1.0.orig.tar.gz", &orig),
+                ("demo_1.0.orig-extra.tar.gz", &extra),
+                ("demo_1.0-1.debian.tar.gz", &debian),
+            ],
+        );
+        let dest = tmp.path().join("tree");
+        unpack(&dsc_path, &digest, &dest, &spec::Limits::default()).unwrap();
+        let mut found = Vec::new();
+        for entry in walkdir::WalkDir::new(&dest).sort_by_file_name() {
+            let entry = entry.unwrap();
+            if entry.file_type().is_file() {
+                found.push(entry.path().strip_prefix(&dest).unwrap().display().to_string());
+            }
+        }
+        assert_eq!(
+            found,
+            ["demo-1.0/debian/rules", "demo-1.0/docs/README", "demo-1.0/extra/lib.c", "demo-1.0/main.c"]
+        );
+        assert_eq!(
+            std::fs::read_to_string(dest.join("demo-1.0/debian/rules")).unwrap(),
+            "#!/usr/bin/make -f\n"
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! compared with `source.nar_hash` when the spec pins one.
 
 mod dsc;
+mod dsc_layout;
 mod git;
 mod pack;
 mod populate;
