@@ -79,34 +79,11 @@ fn image_build_summary(built: &image::Built) -> String {
             image::lock::LOCK_VERSION
         ),
         image::Resolution::FirstLock => format!("locked {count} in {lock} (new); commit it\n"),
-        image::Resolution::Updated(relock) if relock.is_empty() => {
-            format!("re-resolved: the same {count} and the same image; {lock} is unchanged in content\n")
-        }
-        image::Resolution::Updated(relock) => relock_summary(&lock.to_string(), &built.id, relock),
+        image::Resolution::Updated(relock) => relock.summary(&lock.to_string(), &count, &built.id),
     };
     if let Some(why) = &built.unreproduced {
         text.push_str(&format!("warning: {why}\n"));
     }
-    text
-}
-
-/// What a re-lock changed: the recipe, the packages, the wheels, the image.
-fn relock_summary(lock: &str, id: &reprocheck::spec::Digest, relock: &image::Relock) -> String {
-    let mut text = format!("re-resolved and rewrote {lock}:\n");
-    for change in &relock.recipe {
-        text.push_str(&format!("  recipe: {change}\n"));
-    }
-    if !relock.packages.is_empty() {
-        text.push_str(&format!("  packages ({}):\n{}", relock.packages.counts(), relock.packages.lines()));
-    }
-    if !relock.wheels.is_empty() {
-        text.push_str(&format!("  Python wheels ({}):\n{}", relock.wheels.counts(), relock.wheels.lines()));
-    }
-    match &relock.old_image {
-        Some(old) => text.push_str(&format!("  image: {old} -> {id}\n")),
-        None => text.push_str(&format!("  image: {id} (unchanged)\n")),
-    }
-    text.push_str("review the changes and commit the lock\n");
     text
 }
 

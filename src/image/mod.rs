@@ -14,10 +14,12 @@ pub mod lock;
 pub mod pin;
 pub mod python;
 mod recipe;
+mod relock;
 
 pub use archive::sha256_file;
 pub use lock::{PackageDrift, PackageLock};
 pub use recipe::{Recipe, RECIPE_FILE};
+pub use relock::Relock;
 
 use crate::engine::Engine;
 use crate::errors::*;
@@ -59,29 +61,6 @@ pub enum Resolution {
     Reformatted,
     /// Re-resolved (asked for, or the recipe changed) and rewrote the lock.
     Updated(Box<Relock>),
-}
-
-/// What a re-resolution changed, for the terminal.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Relock {
-    /// What changed in the recipe since the old lock (empty with `--update` alone).
-    pub recipe: Vec<String>,
-    /// How the Debian packages changed.
-    pub packages: PackageDrift,
-    /// How the Python wheels changed (architecture `python`).
-    pub wheels: PackageDrift,
-    /// The old lock's image, when the new one differs.
-    pub old_image: Option<Digest>,
-}
-
-impl Relock {
-    /// True when the new lock pins the same image from the same packages.
-    pub fn is_empty(&self) -> bool {
-        self.recipe.is_empty()
-            && self.packages.is_empty()
-            && self.wheels.is_empty()
-            && self.old_image.is_none()
-    }
 }
 
 /// A built and loaded image.
