@@ -27,5 +27,22 @@ apt_opts=(-o "Dir::State::Lists=$apt_dir/lists" -o "Dir::Etc::SourceParts=$apt_d
 apt-get "${apt_opts[@]}" update -q >/dev/null
 # A security update's .dsc may be gone from the archive while its
 # orig tarball is still there: the caller checks what it needs by sha256.
-apt-get "${apt_opts[@]}" source --download-only -q "$1" >/dev/null 2>&1 ||
-  echo "apt-source.sh: apt-get source $1 did not fetch every file; the caller checks what it needs" >&2
+if apt-get "${apt_opts[@]}" source --download-only -q "$1" >/dev/null 2>&1; then
+  exit 0
+fi
+case "$1" in
+  *=*) echo "apt-source.sh: apt-get source $1 did not fetch every file; the caller checks what it needs" >&2 ;;
+  *)
+    # No version asked for: the newest the indexes list may not be on the
+    # mirror yet (a security update listed before its files). Try the others,
+    # newest first, leaving only the files of the one that downloads whole.
+    for version in $(apt-cache "${apt_opts[@]}" showsrc "$1" | sed -n 's/^Version: //p' | sort -u -r -V); do
+      before=$(ls -A)
+      if apt-get "${apt_opts[@]}" source --download-only -q "$1=$version" >/dev/null 2>&1; then
+        echo "apt-source.sh: fetched $1 $version (a newer version is listed but not served)" >&2
+        exit 0
+      fi
+      comm -13 <(echo "$before") <(ls -A) | xargs -r rm -f --
+    done
+    echo "apt-source.sh: no version of $1 could be fetched whole" >&2 ;;
+esac
