@@ -181,37 +181,48 @@ fn preserved_and_clamped_source_mtimes_pass_with_every_factor() {
 }
 
 /// An image made from the pinned one by running `script` in it as root (the
-/// `docker` CLI, which follows `DOCKER_HOST` to Docker or Podman), removed
-/// when dropped.
+/// engine's CLI at `DOCKER_HOST`), removed when dropped.
 struct DerivedImage {
     id: String,
     tag: String,
 }
 
 impl DerivedImage {
+    /// The CLI for this engine: `podman --url` for Podman (its Docker API
+    /// refuses the docker CLI's commit), else `docker`; both follow `DOCKER_HOST`.
+    fn cli() -> std::process::Command {
+        let host = std::env::var("DOCKER_HOST").unwrap_or_default();
+        let podman = engine().is_some_and(|e| reprocheck::engine::Engine::info(&e).kind == "podman");
+        if podman {
+            let mut cmd = std::process::Command::new("podman");
+            cmd.args(["--url", &host]);
+            cmd
+        } else {
+            std::process::Command::new("docker")
+        }
+    }
+
     fn new(script: &str) -> DerivedImage {
         let name = format!("reprocheck-test-derive-{}", std::process::id());
         let tag = format!("reprocheck-test/derived:{}", std::process::id());
         let docker = |args: &[&str]| {
-            let out = std::process::Command::new("docker").args(args).output().expect("running docker");
+            let out = Self::cli().args(args).output().expect("running the engine's CLI");
             assert!(out.status.success(), "docker {args:?}: {}", show(&out));
             String::from_utf8_lossy(&out.stdout).trim().to_string()
         };
-        docker(&[
-            "run",
-            "--name",
-            &name,
-            "--user",
-            "0",
-            "--network",
-            "none",
-            &pinned_digest(),
-            "sh",
-            "-c",
-            script,
-        ]);
+        // create, start and wait: Podman's API refuses the attach of `docker run`;
+        // explicit ulimits, as src/engine/docker.rs gives Podman, which
+        // otherwise asks for more than a root container here may have.
+        let image = pinned_digest();
+        let _removed = RemoveContainer(name.clone());
+        let limits = ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=4096:4096"];
+        let mut create = vec!["create", "--name", &name, "--user", "0", "--network", "none"];
+        create.extend(limits);
+        create.extend([image.as_str(), "sh", "-c", script]);
+        docker(&create);
+        docker(&["start", &name]);
+        assert_eq!(docker(&["wait", &name]), "0", "the script in the derived image failed");
         docker(&["commit", &name, &tag]);
-        docker(&["rm", &name]);
         let id = docker(&["image", "inspect", "--format", "{{.Id}}", &tag]);
         let id = if id.starts_with("sha256:") { id } else { format!("sha256:{id}") };
         DerivedImage { id, tag }
@@ -224,9 +235,18 @@ impl DerivedImage {
     }
 }
 
+/// Removes the named container when dropped, whatever the test did.
+struct RemoveContainer(String);
+
+impl Drop for RemoveContainer {
+    fn drop(&mut self) {
+        let _ = DerivedImage::cli().args(["rm", "--force", &self.0]).output();
+    }
+}
+
 impl Drop for DerivedImage {
     fn drop(&mut self) {
-        let _ = std::process::Command::new("docker").args(["rmi", "--force", &self.tag]).output();
+        let _ = DerivedImage::cli().args(["rmi", "--force", &self.tag]).output();
     }
 }
 
