@@ -20,7 +20,10 @@ if release=$(setarch "$(uname -m)" --uname-2.6 uname -r 2>/tmp/err); then
   case "$release" in 2.6.*) echo uname26=ok;; *) echo "uname26=uname -r still reports $release";; esac
 else echo "uname26=$(head -c 300 /tmp/err | tr '\n' ' ')"; fi
 if persona=$(setarch "$(uname -m)" -R cat /proc/self/personality 2>/tmp/err); then
-  if [ $(( 0x$persona & 0x0040000 )) -ne 0 ]; then echo aslr=ok; else echo "aslr=the personality stayed $persona"; fi
+  case "$persona" in
+    ""|*[!0-9a-fA-F]*) echo "aslr=/proc/self/personality read '$persona'";;
+    *) if [ $(( 0x$persona & 0x0040000 )) -ne 0 ]; then echo aslr=ok; else echo "aslr=the personality stayed $persona"; fi;;
+  esac
 else echo "aslr=$(head -c 300 /tmp/err | tr '\n' ' ')"; fi
 if [ -d /usr/lib/locale/et_EE.utf8 ] || (locale -a 2>/dev/null | grep -qi '^et_EE'); then echo et=yes; else echo et=no; fi
 echo "date=$(date +%s 2>/tmp/err)"
@@ -28,9 +31,14 @@ echo "date_err=$(head -c 300 /tmp/err | tr '\n' ' ')"
 echo > /tmp/written && touch /tmp/now
 if command -v perl >/dev/null && ! perl -e 'utime(undef, undef, "/tmp/now") or die "utime(file, NULL): $!\n"' 2>/tmp/err; then
   echo "utime_now=$(head -c 300 /tmp/err | tr '\n' ' ')"
-elif [ $(( $(stat -c %Y /tmp/now) - $(stat -c %Y /tmp/written) )) -gt 60 ]; then
-  echo "utime_now=touch set a time $(( $(stat -c %Y /tmp/now) - $(stat -c %Y /tmp/written) )) s after a file written just before"
-else echo utime_now=ok; fi
+else
+  now=$(stat -c %Y /tmp/now 2>/dev/null); written=$(stat -c %Y /tmp/written 2>/dev/null)
+  case "$now$written" in
+    ""|*[!0-9]*) echo utime_now=ok;;  # no GNU stat to compare with: perl's utime(NULL) worked
+    *) if [ $(( now - written )) -gt 60 ]; then echo "utime_now=touch set a time $(( now - written )) s after a file written just before"
+       else echo utime_now=ok; fi;;
+  esac
+fi
 echo "tz=$(env @CONTROL_TZ@ date -d @0 +%z 2>&1 | head -c 100 | tr '\n' ' ')| $(env @EXPERIMENT_TZ@ date -d @0 +%z 2>&1 | head -c 100 | tr '\n' ' ')"
 echo "locale=$(env @CONTROL_LOCALE@ sh -c 'locale charmap; date -d @0 +%A' 2>/dev/null | head -c 100 | tr '\n' ' ')| $(env @EXPERIMENT_LOCALE@ sh -c 'locale charmap; date -d @0 +%A' 2>/dev/null | head -c 100 | tr '\n' ' ')"
 mkdir /tmp/order && touch /tmp/order/a /tmp/order/b /tmp/order/c
