@@ -30,18 +30,54 @@ impl Drop for Listening {
 
 /// The signal received, if any.
 pub fn signal() -> Option<&'static str> {
-    match RECEIVED.load(Ordering::SeqCst) {
-        0 => None,
-        n => SIGNAL_NAMES.get(n as usize).copied(),
+    Interrupt::process().signal()
+}
+
+/// Whether the invocation was interrupted: a value the long stages
+/// (compare, diff, verify, explain's analysis) are given and ask between
+/// steps, so that a signal stops them as it stops the builds. The
+/// process's handlers ([`Shutdown`]) set it; a test can make its own.
+#[derive(Debug, Clone, Copy)]
+pub struct Interrupt {
+    received: &'static AtomicU8,
+}
+
+impl Interrupt {
+    /// Set by this process's SIGINT and SIGTERM handlers.
+    pub fn process() -> Interrupt {
+        Interrupt { received: &RECEIVED }
+    }
+
+    /// One that only `raise` sets (tests).
+    pub fn standalone() -> Interrupt {
+        Interrupt { received: Box::leak(Box::new(AtomicU8::new(0))) }
+    }
+
+    /// Marks it interrupted, as by SIGINT.
+    pub fn raise(&self) {
+        let _ = self.received.compare_exchange(0, 1, Ordering::SeqCst, Ordering::SeqCst);
+    }
+
+    /// The signal received, if any.
+    pub fn signal(&self) -> Option<&'static str> {
+        match self.received.load(Ordering::SeqCst) {
+            0 => None,
+            n => SIGNAL_NAMES.get(n as usize).copied(),
+        }
+    }
+
+    /// An error once interrupted.
+    pub fn check(&self) -> Result<()> {
+        match self.signal() {
+            Some(name) => bail!("interrupted by {name}"),
+            None => Ok(()),
+        }
     }
 }
 
-/// An error once SIGINT or SIGTERM arrived: long phases call it between
-/// steps so that a signal stops them as it stops the builds.
-pub fn check() -> Result<()> {
-    match signal() {
-        Some(name) => bail!("interrupted by {name}"),
-        None => Ok(()),
+impl Default for Interrupt {
+    fn default() -> Interrupt {
+        Interrupt::process()
     }
 }
 
@@ -53,6 +89,11 @@ pub struct Shutdown {
 }
 
 impl Shutdown {
+    /// What the long stages ask between steps.
+    pub fn interrupt(&self) -> Interrupt {
+        Interrupt::process()
+    }
+
     /// Installs the handlers; later calls share them. The listener is a task
     /// of the current runtime: should that runtime be gone (tests run one
     /// per test), the next call starts a new one.

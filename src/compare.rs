@@ -1,12 +1,12 @@
 //! Compares the outputs of several runs: which paths differ, and which runs
 //! agree with each other on each of them.
 
+use crate::cleanup::Interrupt;
 use crate::diff;
 use crate::errors::*;
 use crate::invocation::CheckOptions;
 pub use crate::report::comparison::{differing_pairs, Comparison, Difference, Variant};
-use crate::report::{Report, RunReport};
-use crate::run::RunResult;
+use crate::run::{CompletedRun, RunResult};
 use std::collections::BTreeSet;
 use std::path::Path;
 
@@ -35,7 +35,7 @@ pub fn compare(runs: &[RunResult]) -> Comparison {
     }
     // The entries cover everything NAR does (and more); should the NAR
     // hashes differ all the same, the outputs are not the same.
-    let nar_hashes: BTreeSet<&Option<String>> = runs.iter().map(|r| &r.nar_hash).collect();
+    let nar_hashes: BTreeSet<&Option<crate::digest::Digest>> = runs.iter().map(|r| &r.nar_hash).collect();
     Comparison {
         reproducible: differences.is_empty() && nar_hashes.len() <= 1,
         runs: runs.iter().map(|r| r.index).collect(),
@@ -43,17 +43,18 @@ pub fn compare(runs: &[RunResult]) -> Comparison {
     }
 }
 
-/// Compares the report's runs, with a structured diff (and diffoscope, when
-/// asked) for each differing output, in `context` (`limits.diff_size`, the
-/// build command). SIGINT or SIGTERM stops it between outputs
-/// (and a diff in progress at its next read).
+/// Compares `runs`, with a structured diff (and diffoscope, when asked)
+/// for each differing output, in `context` (`limits.diff_size`, the build
+/// command). `interrupt` stops it between outputs (SIGINT or SIGTERM also
+/// stop a diff in progress at its next read).
 pub async fn compare_runs(
-    report: &Report,
+    runs: &[CompletedRun],
     out: &Path,
     options: &CheckOptions,
     context: &diff::DiffContext,
+    interrupt: Interrupt,
 ) -> Result<Comparison> {
-    let results: Vec<_> = report.runs.iter().map(|r| r.result.clone()).collect();
+    let results: Vec<_> = runs.iter().map(|r| r.result.clone()).collect();
     let mut comparison = compare(&results);
     if !comparison.differences.is_empty() {
         options
@@ -61,37 +62,34 @@ pub async fn compare_runs(
             .note(&format!("reprocheck: {} output(s) differ; comparing them", comparison.differences.len()));
     }
     for difference in comparison.differences.iter_mut() {
-        crate::cleanup::check().context("comparing the outputs")?;
-        difference.diff = diff_first_two(report, out, difference, context);
+        interrupt.check().context("comparing the outputs")?;
+        difference.diff = diff_first_two(runs, out, difference, context);
         if let (true, Some(d)) = (options.diffoscope, &difference.diff) {
-            let file = |i: u32| out.join(crate::results::outputs_dir(i)).join(&difference.path);
+            let file = |i: u32| crate::results::output_file(out, i, &difference.path);
             let (a, b) = (file(d.runs.0), file(d.runs.1));
             difference.diffoscope = Some(diff::diffoscope::run(out, &difference.path, &a, &b).await);
         }
     }
-    crate::cleanup::check().context("comparing the outputs")?;
+    interrupt.check().context("comparing the outputs")?;
     Ok(comparison)
 }
 
 /// The structured diff between the first runs of the first two variants.
 fn diff_first_two(
-    report: &Report,
+    runs: &[CompletedRun],
     out: &Path,
     difference: &Difference,
     context: &diff::DiffContext,
 ) -> Option<diff::FileDiff> {
     let [first, second, ..] = difference.variants.as_slice() else { return None };
     let (a, b) = (first.runs[0], second.runs[0]);
-    let run = |i: u32| report.runs.iter().find(|r| r.result.index == i);
+    let run = |i: u32| runs.iter().find(|r| r.index() == i);
     let (run_a, run_b) = (run(a)?, run(b)?);
     let context = diff::DiffContext {
-        build_dirs: (
-            run_a.environment.settings.build_dir.clone(),
-            run_b.environment.settings.build_dir.clone(),
-        ),
+        build_dirs: (run_a.build_dir().to_string(), run_b.build_dir().to_string()),
         ..context.clone()
     };
-    let file = |r: &RunReport| out.join(&r.result.outputs_dir).join(&difference.path);
+    let file = |r: &CompletedRun| out.join(&r.result.outputs_dir).join(&difference.path);
     let entries = (first.entry.as_ref(), second.entry.as_ref());
     let files = (file(run_a), file(run_b));
     match diff::diff_outputs(&difference.path, (a, b), entries, (&files.0, &files.1), &context) {
@@ -164,8 +162,8 @@ mod tests {
     #[test]
     fn different_nar_hashes_are_never_reproducible() {
         let (mut a, mut b) = (run(1, &[("a", "x")]), run(2, &[("a", "x")]));
-        a.nar_hash = Some("sha256:1".into());
-        b.nar_hash = Some("sha256:2".into());
+        a.nar_hash = Some(crate::digest::Digest::of_bytes(b"1"));
+        b.nar_hash = Some(crate::digest::Digest::of_bytes(b"2"));
         assert!(!compare(&[a.clone(), b]).reproducible);
         let mut same = a.clone();
         same.index = 2;

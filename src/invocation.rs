@@ -2,8 +2,7 @@
 //! command line's options, and the loaded spec, source and results
 //! directory every pipeline takes.
 
-use crate::source::PreparedSource;
-use crate::spec::{self, Spec};
+use crate::spec;
 use std::path::{Path, PathBuf};
 
 /// Options of `reprocheck check`.
@@ -12,7 +11,7 @@ pub struct CheckOptions {
     /// Overrides `check.runs`.
     pub runs: Option<u32>,
     /// Overrides `check.vary`.
-    pub vary: Option<Vec<String>>,
+    pub vary: Option<Vec<crate::factors::FactorId>>,
     /// Concurrent runs; default: the number of CPUs.
     pub jobs: Option<usize>,
     /// Results directory; default `reprocheck-out/<name>`.
@@ -40,6 +39,10 @@ pub struct CheckOptions {
     /// More host paths a `path` source leaves out: a batch's results root,
     /// where the other specs' results appear while this one runs.
     pub exclude: Vec<PathBuf>,
+    /// Held while a spec finds (or builds) its image: shared by the specs
+    /// of a batch, so that specs with one recipe build its image once and
+    /// never write its lock together.
+    pub image_resolution: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 impl CheckOptions {
@@ -47,23 +50,6 @@ impl CheckOptions {
     pub fn jobs_or_cpus(&self) -> usize {
         self.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())).max(1)
     }
-}
-
-/// One invocation's inputs, as every pipeline (check, explain, verify) takes them.
-#[derive(Clone, Copy)]
-pub struct Invocation<'a> {
-    /// The loaded spec.
-    pub spec: &'a Spec,
-    /// Its source, prepared and verified.
-    pub source: &'a PreparedSource,
-    /// The command line's options.
-    pub options: &'a CheckOptions,
-    /// The claimed results directory.
-    pub out: &'a Path,
-    /// Which pipeline runs.
-    pub mode: Mode,
-    /// Runs of an earlier check that `explain` may reuse.
-    pub earlier: Option<Earlier<'a>>,
 }
 
 /// What an invocation does once the spec is loaded and its results
@@ -89,12 +75,14 @@ impl Mode {
     }
 }
 
-/// The runs of an earlier `check` with the same plan, which explain reuses
-/// as its control and all-factor build (`check --explain`).
+/// The runs of an earlier `check`, which explain reuses as its control and
+/// all-factor build when they were made with the same factors (`check --explain`).
 #[derive(Clone, Copy)]
 pub struct Earlier<'a> {
-    /// The check's report.
-    pub report: &'a crate::report::Report,
+    /// The check's runs.
+    pub runs: &'a [crate::run::CompletedRun],
+    /// The factors it varied (`None`: it did not get as far as a plan).
+    pub varied: Option<&'a [crate::factors::FactorId]>,
     /// Its results directory.
     pub out: &'a Path,
 }

@@ -44,7 +44,7 @@ pub async fn lock(
     let spec = spec::load(spec_file, host_paths)?;
     let scratch = tempfile::tempdir().context("creating a scratch directory for the source")?;
     let source = source::materialize(&spec, &scratch.path().join("source"), &[])?;
-    let nar_hash = Digest::parse(&source.info.nar_hash).map_err(|e| anyhow!("odd NAR hash: {e}"))?;
+    let nar_hash = source.info.nar_hash.clone();
     let image = resolve_image(engine, &spec, spec_file, locked).await?;
     let outcome = LockOutcome {
         image: change(spec.image.digest.clone(), image),

@@ -10,6 +10,7 @@
 //! Build logs are build output, and build output is hostile: control
 //! characters are replaced before anything reaches the terminal.
 
+use crate::factors::FactorId;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use std::io::{IsTerminal, Write as _};
 use std::sync::{Arc, Mutex};
@@ -400,11 +401,11 @@ fn clip(text: &str, max: usize) -> String {
 }
 
 /// The label of a run's factor set on its progress line.
-pub fn factor_label(varied: &[String], all_varied: &[String]) -> String {
+pub fn factor_label(varied: &[FactorId], all_varied: &[FactorId]) -> String {
     match varied.len() {
         0 => "control".to_string(),
         n if n == all_varied.len() && n > 3 => format!("all {n} factors"),
-        _ => varied.join(","),
+        _ => crate::factors::names(varied).join(","),
     }
 }
 
@@ -484,9 +485,9 @@ mod tests {
 
     #[test]
     fn factor_labels() {
-        let all: Vec<String> = ["a", "b", "c", "d"].map(String::from).to_vec();
+        let all: Vec<FactorId> = FactorId::all().take(4).collect();
         assert_eq!(factor_label(&[], &all), "control");
         assert_eq!(factor_label(&all, &all), "all 4 factors");
-        assert_eq!(factor_label(&all[..2], &all), "a,b");
+        assert_eq!(factor_label(&all[..2], &all), "environment,build_path");
     }
 }

@@ -19,6 +19,11 @@ pub fn outputs_dir(index: u32) -> PathBuf {
     run_dir(index).join("outputs")
 }
 
+/// Where run `index` stored the output `path`, in the results directory `out`.
+pub fn output_file(out: &Path, index: u32, path: &str) -> PathBuf {
+    out.join(outputs_dir(index)).join(path)
+}
+
 /// `run-N/build.log`, relative to the results directory.
 pub fn log_file(index: u32) -> PathBuf {
     run_dir(index).join("build.log")

@@ -8,13 +8,14 @@ use crate::plan::{Plan, RunPlan};
 use crate::progress::{Phase, RunProgress};
 use crate::source::Packing;
 use futures_util::TryStreamExt;
-use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use tokio::io::AsyncWriteExt;
 
+mod completed;
 mod start_gate;
+pub use completed::{failures_among, size, CompletedRun};
 pub use start_gate::StartGate;
 
 /// Lines of build log shown when a build fails.
@@ -26,9 +27,8 @@ const LOG_FOLLOW_GRACE: Duration = Duration::from_secs(2);
 /// How long the source packer may take to stop after its upload ended.
 const PACKER_GRACE: Duration = Duration::from_secs(30);
 
-/// How a run ended.
-#[derive(Debug, Clone, Serialize)]
-#[serde(tag = "status", rename_all = "snake_case")]
+/// How a run ended (report.json's `status`, see `report::runs`).
+#[derive(Debug, Clone)]
 pub enum RunStatus {
     /// Exit code 0 and the outputs were collected.
     Succeeded,
@@ -67,12 +67,11 @@ enum Waited {
 }
 
 /// The result of one run.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct RunResult {
     /// 1-based run number.
     pub index: u32,
     /// How it ended.
-    #[serde(flatten)]
     pub status: RunStatus,
     /// Wall time from create to remove.
     pub duration_ms: u128,
@@ -81,7 +80,7 @@ pub struct RunResult {
     /// The outputs directory, relative to the results directory.
     pub outputs_dir: PathBuf,
     /// NAR hash of the outputs directory (as `nix-hash --type sha256`).
-    pub nar_hash: Option<String>,
+    pub nar_hash: Option<crate::digest::Digest>,
     /// Every output by path.
     pub outputs: BTreeMap<String, OutputEntry>,
 }
@@ -202,7 +201,7 @@ async fn build_in(
     engine::placed::upload(engine, id, &run.files).await?;
     upload_source(engine, id, source).await?;
     tracing::debug!(run = run.index, "uploaded");
-    if plan.factors.varied.iter().any(|f| f == "time") {
+    if plan.factors.varied.iter().any(|f| f.factor().staggers_start) {
         progress.phase(Phase::Delay);
     }
     gate.admit(run.settings.shifted_clock).await;

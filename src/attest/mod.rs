@@ -9,6 +9,7 @@ pub mod vsa;
 
 use crate::errors::*;
 use crate::report::Report;
+use crate::source::{SourceInfo, SourceKind};
 use crate::spec::Spec;
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use serde_json::{json, Map, Value};
@@ -35,22 +36,29 @@ pub fn default_builder_id() -> String {
     format!("urn:reprocheck:builder:{}", if host.is_empty() { "localhost" } else { &host })
 }
 
-/// Where the attestations go and who makes them.
-pub struct Attester<'a> {
+/// Who makes the attestations of `verify`, and how.
+pub struct Attestation {
     /// The `builder.id` and `verifier.id`.
-    pub builder_id: &'a str,
+    pub builder_id: String,
     /// Signs every statement into a DSSE envelope, when given.
-    pub key: Option<&'a SigningKey>,
+    pub key: Option<SigningKey>,
     /// The verification summary's `resourceUri`, when the user named it.
-    pub resource_uri: Option<&'a str>,
+    pub resource_uri: Option<String>,
 }
 
 /// Writes the provenance (`OUT/provenance.intoto.json`) and the
 /// verification summary (`OUT/verification-summary.intoto.json`) and, with
 /// a key, each signed as a DSSE envelope next to it. Returns the files
-/// written. `spec` must be the spec the report was made from; a spec edited
-/// during the run is refused rather than attested.
-pub fn write(spec: &Spec, report: &Report, out: &Path, attester: &Attester) -> Result<Vec<PathBuf>> {
+/// written. `spec` must be the spec the report was made from, and
+/// `report_sha256` the hex sha256 of the report.json written for it.
+pub fn write(
+    spec: &Spec,
+    report: &Report,
+    source: Option<&SourceInfo>,
+    report_sha256: &str,
+    out: &Path,
+    attester: &Attestation,
+) -> Result<Vec<PathBuf>> {
     ensure!(
         spec.sha256 == report.spec.sha256,
         "{} changed while it was being verified ({} when read, {} now); not attesting it\n\
@@ -59,10 +67,9 @@ pub fn write(spec: &Spec, report: &Report, out: &Path, attester: &Attester) -> R
         report.spec.sha256,
         spec.sha256
     );
-    let report_json = std::fs::read(out.join("report.json")).context("reading report.json to digest it")?;
-    let provenance =
-        statement(spec, report, &hex::encode(Sha256::digest(&report_json)), attester.builder_id)?;
-    let mut written = write_statement(&provenance, out, STATEMENT_FILE, ENVELOPE_FILE, attester.key)?;
+    let provenance = statement(spec, report, source, report_sha256, &attester.builder_id)?;
+    let key = attester.key.as_ref();
+    let mut written = write_statement(&provenance, out, STATEMENT_FILE, ENVELOPE_FILE, key)?;
     let inputs = written
         .iter()
         .map(|(path, sha256)| vsa::InputAttestation {
@@ -70,8 +77,9 @@ pub fn write(spec: &Spec, report: &Report, out: &Path, attester: &Attester) -> R
             sha256: sha256.clone(),
         })
         .collect::<Vec<_>>();
-    let summary = vsa::statement(report, &spec.file, attester.builder_id, attester.resource_uri, &inputs)?;
-    written.extend(write_statement(&summary, out, vsa::STATEMENT_FILE, vsa::ENVELOPE_FILE, attester.key)?);
+    let summary =
+        vsa::statement(report, &spec.file, &attester.builder_id, attester.resource_uri.as_deref(), &inputs)?;
+    written.extend(write_statement(&summary, out, vsa::STATEMENT_FILE, vsa::ENVELOPE_FILE, key)?);
     Ok(written.into_iter().map(|(path, _)| path).collect())
 }
 
@@ -101,7 +109,13 @@ fn write_statement(
 }
 
 /// The provenance statement for `report` (subjects: the first run's files).
-fn statement(spec: &Spec, report: &Report, report_sha256: &str, builder_id: &str) -> Result<Value> {
+fn statement(
+    spec: &Spec,
+    report: &Report,
+    source: Option<&SourceInfo>,
+    report_sha256: &str,
+    builder_id: &str,
+) -> Result<Value> {
     let first = report.runs.first().context("no run finished, so there is nothing to attest")?;
     let subject: Vec<Value> = first
         .result
@@ -135,7 +149,7 @@ fn statement(spec: &Spec, report: &Report, report_sha256: &str, builder_id: &str
                     "runs": report.runs.len(),
                 },
                 "internalParameters": { "engine": report.engine },
-                "resolvedDependencies": dependencies(report),
+                "resolvedDependencies": dependencies(report, source),
             },
             "runDetails": {
                 "builder": {
@@ -161,29 +175,29 @@ fn statement(spec: &Spec, report: &Report, report_sha256: &str, builder_id: &str
 }
 
 /// The source and the toolchain image as SLSA resource descriptors.
-fn dependencies(report: &Report) -> Vec<Value> {
+fn dependencies(report: &Report, source: Option<&SourceInfo>) -> Vec<Value> {
     let mut deps = Vec::new();
-    if let Some(source) = &report.source {
+    if let Some(source) = source {
         let mut d = Map::new();
         d.insert("name".into(), json!("source"));
         let mut annotations = json!({ "narHash": source.nar_hash });
-        match (source.kind, &source.git, &source.rev, source.pinned_file(), &source.sha256) {
-            ("git", Some(url), Some(rev), _, _) => {
+        match &source.kind {
+            SourceKind::Git { url, rev, tag, commit_time } => {
                 let url = if url.starts_with('/') { format!("file://{url}") } else { url.clone() };
-                let reference = source.tag.as_ref().map(|t| format!("@refs/tags/{t}")).unwrap_or_default();
+                let reference = tag.as_ref().map(|t| format!("@refs/tags/{t}")).unwrap_or_default();
                 d.insert("uri".into(), json!(format!("git+{url}{reference}")));
                 d.insert("digest".into(), json!({ "gitCommit": rev }));
-                annotations["commitTime"] = json!(source.commit_time);
+                annotations["commitTime"] = json!(commit_time);
             }
-            ("tarball" | "dsc", _, _, Some(file), Some(sha256)) => {
-                d.insert("uri".into(), json!(format!("file://{file}")));
-                d.insert("digest".into(), json!({ "sha256": hex_of(sha256) }));
-                if let Some(package) = &source.package {
+            SourceKind::Tarball { file, sha256 } | SourceKind::Dsc { file, sha256, .. } => {
+                d.insert("uri".into(), json!(format!("file://{}", file.display())));
+                d.insert("digest".into(), json!({ "sha256": sha256.hex() }));
+                if let SourceKind::Dsc { package, .. } = &source.kind {
                     annotations["debianSource"] = json!(package);
                 }
             }
-            _ => {
-                d.insert("uri".into(), json!(format!("file://{}", source.path)));
+            SourceKind::Path => {
+                d.insert("uri".into(), json!(format!("file://{}", source.path.display())));
             }
         }
         d.insert("annotations".into(), annotations);

@@ -1,5 +1,6 @@
 //! The NAR hash of a tree: the same value as `nix-hash --type sha256`.
 
+use crate::digest::Digest;
 use crate::errors::*;
 use camino::Utf8Path;
 use nix_nar::{FileSystem, FileSystemMetadata, NativeFileSystem};
@@ -14,13 +15,13 @@ const ENCODER_BUFFER: usize = 256 * 1024;
 ///
 /// nix-nar refuses non-UTF-8 names; the collector already rejects those, so
 /// hitting that here is an error rather than a silent skip.
-pub fn nar_sha256(path: &Path) -> Result<String> {
+pub fn nar_sha256(path: &Path) -> Result<Digest> {
     nar_sha256_excluding(path, &[])
 }
 
 /// Like [`nar_sha256`], leaving out the given paths (a results directory
 /// inside a source tree must not change the source's hash).
-pub fn nar_sha256_excluding(path: &Path, exclude: &[PathBuf]) -> Result<String> {
+pub fn nar_sha256_excluding(path: &Path, exclude: &[PathBuf]) -> Result<Digest> {
     let exclude = exclude.iter().filter_map(|e| e.canonicalize().ok()).collect();
     let root = path.canonicalize().with_context(|| format!("resolving {}", path.display()))?;
     let encoder = nix_nar::Encoder::builder(&root)
@@ -38,7 +39,7 @@ pub fn nar_sha256_excluding(path: &Path, exclude: &[PathBuf]) -> Result<String> 
         }
         hasher.update(&buf[..n]);
     }
-    Ok(format!("sha256:{}", hex::encode(hasher.finalize())))
+    Ok(Digest::from_sha256(&hasher.finalize()))
 }
 
 /// The native file system, with some paths hidden from directory listings.

@@ -2,30 +2,17 @@
 //! spec while they run, then the table, `OUT/summary.json` and
 //! `OUT/index.html`, and the worst exit code.
 
-use super::{explain_after, verify_one, Attestation, Terminal};
+use super::Terminal;
 use crate::cli::BuildArgs;
 use crate::exit_codes;
 use reprocheck::batch::{self, Outcome, Slot};
-use reprocheck::check::{self, CheckOptions, Mode};
+use reprocheck::check::{self, CheckOptions, Job};
 use reprocheck::errors::*;
 use reprocheck::progress::Progress;
 use reprocheck::style;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
-
-/// What each spec of the batch runs.
-pub enum Job {
-    /// `check`, with `--explain` when asked.
-    Check {
-        /// Explain the specs that differ.
-        explain: bool,
-    },
-    /// `explain`.
-    Explain,
-    /// `verify`, signing each attestation alike.
-    Verify(Box<Attestation>),
-}
 
 /// Runs `job` over every spec `build` names.
 pub async fn run(
@@ -63,7 +50,7 @@ pub async fn run(
             reprocheck::errln!("{}", style::without_controls(&line));
         }
     };
-    let run_one = |slot: Slot| async move { one(slot, options, job, build).await };
+    let run_one = |slot: Slot| async move { one(slot, options, job).await };
     let outcomes = batch::run_pool(slots, jobs, run_one, announce).await;
     let written = batch::write_summary(&root, &outcomes)?;
     let worst = batch::worst(&outcomes);
@@ -78,7 +65,7 @@ pub async fn run(
 }
 
 /// One spec of the batch; never fails (an error is its outcome).
-async fn one(slot: Slot, options: &CheckOptions, job: &Job, build: &BuildArgs) -> Outcome {
+async fn one(slot: Slot, options: &CheckOptions, job: &Job) -> Outcome {
     let started = Instant::now();
     let out = match &slot.out {
         Ok(out) => out.clone(),
@@ -89,22 +76,13 @@ async fn one(slot: Slot, options: &CheckOptions, job: &Job, build: &BuildArgs) -
     }
     let options = CheckOptions { out: Some(out.clone()), ..options.clone() };
     let spec = slot.spec.as_path();
-    let finished = match job {
-        Job::Check { explain } => match check::check(spec, &options).await {
-            Ok((report, out)) => match explain_after(spec, &options, *explain, &report, &out).await {
-                Ok(explained) => Ok((report, out, explained.map(|(e, _)| e))),
-                Err(e) => Err(e),
-            },
-            Err(e) => Err(e),
-        },
-        Job::Explain => check::run(spec, &options, Mode::Explain).await.map(|(r, o)| (r, o, None)),
-        Job::Verify(attestation) => {
-            verify_one(spec, build.host_paths(), &options, attestation).await.map(|(r, o, _)| (r, o, None))
-        }
-    };
+    let finished = check::perform(spec, &options, job).await;
     let seconds = started.elapsed().as_secs_f64();
     match finished {
-        Ok((report, out, explained)) => Outcome::of_report(&slot, &report, explained.as_ref(), &out, seconds),
+        Ok(f) => {
+            let explained = f.explained.as_ref().map(|e| &e.report);
+            Outcome::of_report(&slot, &f.report, explained, &f.out, seconds)
+        }
         Err(e) => Outcome::of_error(&slot, &format!("{e:#}"), seconds),
     }
 }

@@ -5,8 +5,7 @@ mod batch;
 
 use crate::cli::{self, BuildArgs};
 use crate::exit_codes;
-use batch::Job;
-use reprocheck::check::{self, CheckOptions, Mode};
+use reprocheck::check::{self, CheckOptions, Job};
 use reprocheck::engine::Connector;
 use reprocheck::errors::*;
 use reprocheck::lock::{self, PinChange};
@@ -97,32 +96,16 @@ pub async fn check(
     engine: &Connector,
 ) -> Result<ExitCode> {
     let options = CheckOptions { runs, diffoscope, ..options(build, terminal, engine)? };
+    let job = Job::Check { explain };
     let Some(spec) = build.single() else {
-        return batch::run(build, terminal, options, Job::Check { explain }).await;
+        return batch::run(build, terminal, options, job).await;
     };
-    let (report, out) = check::check(spec, &options).await?;
-    let code = present(&report, &out, build.json, terminal)?;
-    if let Some((explained, explain_out)) = explain_after(spec, &options, explain, &report, &out).await? {
-        present(&explained, &explain_out, build.json, terminal)?;
+    let finished = check::perform(spec, &options, &job).await?;
+    let code = present(&finished.report, &finished.out, build.json, terminal)?;
+    if let Some(explained) = &finished.explained {
+        present(&explained.report, &explained.out, build.json, terminal)?;
     }
     Ok(code)
-}
-
-/// `check --explain`: explain a check that found differences, on the same
-/// results (its control and all-factor runs are explain's first builds).
-async fn explain_after(
-    spec: &Path,
-    options: &CheckOptions,
-    explain: bool,
-    report: &Report,
-    out: &Path,
-) -> Result<Option<(Report, PathBuf)>> {
-    if !explain || report.verdict != reprocheck::report::Verdict::Unreproducible {
-        return Ok(None);
-    }
-    let options = CheckOptions { out: Some(out.join("explain")), ..options.clone() };
-    let earlier = reprocheck::explain::Earlier { report, out };
-    Ok(Some(check::run_after(spec, &options, Mode::Explain, Some(earlier)).await?))
 }
 
 /// `explain`.
@@ -131,8 +114,8 @@ pub async fn explain(build: &BuildArgs, terminal: &Terminal, engine: &Connector)
     let Some(spec) = build.single() else {
         return batch::run(build, terminal, options, Job::Explain).await;
     };
-    let (report, out) = check::run(spec, &options, Mode::Explain).await?;
-    present(&report, &out, build.json, terminal)
+    let finished = check::perform(spec, &options, &Job::Explain).await?;
+    present(&finished.report, &finished.out, build.json, terminal)
 }
 
 /// What `verify` takes beyond the shared build options.
@@ -176,43 +159,15 @@ pub async fn verify(
         build.specs.len()
     );
     let options = CheckOptions { runs, diffoscope, expect_files, ..options(build, terminal, engine)? };
-    let attestation = Attestation { key, builder_id, resource_uri };
+    let job = Job::Verify(Box::new(attest::Attestation { key, builder_id, resource_uri }));
     let Some(spec) = single else {
-        return batch::run(build, terminal, options, Job::Verify(Box::new(attestation))).await;
+        return batch::run(build, terminal, options, job).await;
     };
-    let (report, out, attestations) = verify_one(spec, build.host_paths(), &options, &attestation).await?;
-    for file in attestations {
+    let finished = check::perform(spec, &options, &job).await?;
+    for file in &finished.attestations {
         reprocheck::errln!("attestation: {}", file.display());
     }
-    present(&report, &out, build.json, terminal)
-}
-
-/// How `verify` signs its attestations.
-pub struct Attestation {
-    key: Option<ed25519_dalek::SigningKey>,
-    builder_id: String,
-    resource_uri: Option<String>,
-}
-
-/// One `verify`, and the attestation files written when it reached a verdict.
-async fn verify_one(
-    spec_file: &Path,
-    host_paths: reprocheck::spec::HostPaths,
-    options: &CheckOptions,
-    attestation: &Attestation,
-) -> Result<(Report, PathBuf, Vec<PathBuf>)> {
-    let (report, out) = check::run(spec_file, options, Mode::Verify).await?;
-    let mut files = Vec::new();
-    if report.error.is_none() {
-        let spec = reprocheck::spec::load(spec_file, host_paths)?;
-        let attester = attest::Attester {
-            builder_id: &attestation.builder_id,
-            key: attestation.key.as_ref(),
-            resource_uri: attestation.resource_uri.as_deref(),
-        };
-        files = attest::write(&spec, &report, &out, &attester)?;
-    }
-    Ok((report, out, files))
+    present(&finished.report, &finished.out, build.json, terminal)
 }
 
 /// `keygen`.

@@ -6,7 +6,8 @@ use super::analysis::{sorted, Lab, Unit};
 use crate::collect::OutputEntry;
 use crate::diff::locations::{self, Location, Locations};
 use crate::errors::*;
-use crate::report::{Report, RunReport};
+use crate::factors::FactorId;
+use crate::run::CompletedRun;
 use crate::session::Session;
 use sha2::{Digest as _, Sha256};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -51,6 +52,8 @@ pub struct Builds {
     /// What every diff of the spec's outputs knows: `limits.diff_size`
     /// (what locating one output's differences may decompress), the command.
     pub diff: crate::diff::DiffContext,
+    /// Every run so far (reused ones included), in run order.
+    pub runs: Vec<CompletedRun>,
 }
 
 impl Builds {
@@ -69,24 +72,27 @@ impl Builds {
             located: HashMap::new(),
             failed: BTreeSet::new(),
             diff,
+            runs: Vec::new(),
         }
     }
 
     /// Takes over runs made earlier with the same plan (`check`'s control
     /// and its all-factor experiments); they count as builds already made.
-    pub fn adopt(&mut self, runs: &[RunReport], all: &[String]) {
-        let Some(control) = runs.iter().find(|r| r.environment.varied.is_empty()) else { return };
-        let control = control.result.index;
+    pub fn adopt(&mut self, runs: &[CompletedRun], all: &[String]) {
+        let Some(control) = runs.iter().find(|r| r.is_control()) else { return };
+        let control = control.index();
         for run in runs {
-            let index = run.result.index;
+            let index = run.index();
+            let varied: Vec<String> = run.plan.varied.iter().map(|f| f.to_string()).collect();
             self.outputs.insert(index, run.result.outputs.clone());
-            self.experiments.insert(index, run.environment.varied.clone());
             if index == control {
                 self.controls.push(index);
-            } else if sorted(&run.environment.varied) == sorted(all) {
+            } else if sorted(&varied) == sorted(all) {
                 self.by_set.entry(sorted(all)).or_insert(Built { index, control });
             }
+            self.experiments.insert(index, varied);
         }
+        self.runs.extend(runs.iter().cloned());
     }
 
     /// The highest run number so far.
@@ -101,7 +107,6 @@ impl Builds {
     pub async fn round(
         &mut self,
         session: &mut Session<'_>,
-        report: &mut Report,
         sets: &[Vec<String>],
         controls: usize,
     ) -> Result<()> {
@@ -113,7 +118,9 @@ impl Builds {
         for set in std::iter::repeat_n(&empty, controls).chain(&fresh) {
             index += 1;
             self.experiments.insert(index, set.clone());
-            plans.push(session.plan.run(index, set));
+            // The sets hold the names of the plan's own factors.
+            let ids: Vec<FactorId> = set.iter().filter_map(|name| FactorId::parse(name)).collect();
+            plans.push(session.plan.run(index, &ids));
         }
         self.count += plans.len() as u32;
         self.rounds += 1;
@@ -121,17 +128,17 @@ impl Builds {
         let new = runs.len();
         // A control that fails leaves nothing to compare with; an
         // experiment that fails is an outcome the analysis attributes.
-        let failed_control = crate::report::failures_among(&runs[..controls.min(runs.len())], session.out());
-        report.runs.extend(runs);
+        let failed_control = crate::run::failures_among(&runs[..controls.min(runs.len())], session.out());
+        self.runs.extend(runs);
         if let Some(failure) = failed_control {
             bail!("a control build failed, so nothing can be explained: {failure}");
         }
-        for run in &report.runs[report.runs.len() - new + controls..] {
+        for run in &self.runs[self.runs.len() - new + controls..] {
             if run.result.failure().is_some() {
                 self.failed.insert(run.result.index);
             }
         }
-        let results: Vec<(u32, Outputs)> = report.runs[report.runs.len() - new..]
+        let results: Vec<(u32, Outputs)> = self.runs[self.runs.len() - new..]
             .iter()
             .map(|r| (r.result.index, r.result.outputs.clone()))
             .collect();
@@ -153,7 +160,7 @@ impl Builds {
 
     /// Where build `b` differs from build `a` at `path`, cached.
     fn locations(&mut self, a: u32, b: u32, path: &str) -> &Locations {
-        let file = |i: u32| self.out.join(crate::results::outputs_dir(i)).join(path);
+        let file = |i: u32| crate::results::output_file(&self.out, i, path);
         let (fa, fb) = (file(a), file(b));
         let budget = self.diff.budget;
         self.located

@@ -17,11 +17,12 @@ mod isolate;
 
 use crate::diff::locations::Location;
 use crate::errors::*;
+use crate::invocation::CheckOptions;
 pub use crate::invocation::Earlier;
-use crate::invocation::Invocation;
 pub use crate::report::explanation::{Blame, Explanation};
-use crate::report::{Report, RunReport, Verdict};
+use crate::run::CompletedRun;
 use crate::session::Session;
+use crate::spec::Spec;
 use analysis::{Analysis, Finding, Lab};
 use builds::{Builds, Noise};
 use std::collections::{BTreeMap, BTreeSet};
@@ -35,36 +36,55 @@ const MAX_PLACES: usize = 6;
 /// Diffs computed per blamed output to collect the hints of every cause.
 const MAX_HINT_DIFFS: usize = 8;
 
-/// Runs the explanation for `spec` and fills in `report`.
-pub async fn pipeline(invocation: Invocation<'_>, report: &mut Report) -> Result<()> {
-    let Invocation { spec, options, earlier, .. } = invocation;
-    let mut session = Session::open(invocation, 2, report).await?;
+/// What explain returns: every run it made or reused (also when it
+/// failed part way), and the explanation.
+pub struct Explained {
+    /// The runs, in run order.
+    pub runs: Vec<CompletedRun>,
+    /// The explanation, or why there is none.
+    pub explanation: Result<Explanation>,
+}
+
+/// Explains which factors make which outputs of `spec` differ, building
+/// through `session`, and reusing the runs of an `earlier` check when it
+/// varied the same factors.
+pub async fn explain(
+    session: &mut Session<'_>,
+    spec: &Spec,
+    options: &CheckOptions,
+    earlier: Option<Earlier<'_>>,
+) -> Explained {
     session.all_at_once(options);
-    let factors = session.plan.factors.varied.clone();
+    // The analysis treats factors as labels: their names.
+    let factors: Vec<String> = session.plan.factors.varied.iter().map(|f| f.to_string()).collect();
     options.progress.note(&format!(
         "reprocheck: run {}: explaining {} with {} factor(s) varied",
-        report.run_id,
+        session.plan.run_id,
         spec.name,
         factors.len()
     ));
     let mut builds = Builds::new(session.out(), spec.diff_context());
+    let explanation = explain_with(session, &mut builds, &factors, earlier).await;
+    Explained { runs: std::mem::take(&mut builds.runs), explanation }
+}
+
+async fn explain_with(
+    session: &mut Session<'_>,
+    builds: &mut Builds,
+    factors: &[String],
+    earlier: Option<Earlier<'_>>,
+) -> Result<Explanation> {
     let reused = match earlier {
-        Some(earlier) => adopt(&mut builds, earlier, &factors, session.out(), report)?,
+        Some(earlier) => adopt(builds, earlier, factors, session.out())?,
         None => 0,
     };
     // Round 1: the code groups, with two controls unless check's are reused.
-    let groups = isolate::code_groups(&factors);
-    builds.round(&mut session, report, &groups, if reused > 0 { 0 } else { 2 }).await?;
-    let analysis =
-        analyse_until_settled(&mut session, &mut builds, report, &groups, &factors, reused).await?;
-    let explanation = explain(&mut builds, &analysis, &groups, &factors, reused, session.out(), report);
-    crate::cleanup::check().context("explaining the differences")?;
-    let differs = !explanation.nondeterministic.is_empty()
-        || !explanation.blamed.is_empty()
-        || !explanation.fails_under.is_empty();
-    report.verdict = if differs { Verdict::Unreproducible } else { Verdict::Reproducible };
-    report.explanation = Some(explanation);
-    Ok(())
+    let groups = isolate::code_groups(factors);
+    builds.round(session, &groups, if reused > 0 { 0 } else { 2 }).await?;
+    let analysis = analyse_until_settled(session, builds, &groups, factors, reused).await?;
+    let explanation = explain_findings(builds, &analysis, &groups, factors, reused, session.out());
+    session.interrupt().check().context("explaining the differences")?;
+    Ok(explanation)
 }
 
 /// Rounds after the first: builds what the analysis still wants (up to
@@ -74,7 +94,6 @@ pub async fn pipeline(invocation: Invocation<'_>, report: &mut Report) -> Result
 async fn analyse_until_settled(
     session: &mut Session<'_>,
     builds: &mut Builds,
-    report: &mut Report,
     groups: &[Vec<String>],
     factors: &[String],
     reused: u32,
@@ -82,13 +101,13 @@ async fn analyse_until_settled(
     let mut spaced = false;
     loop {
         // Signals during a round stop its builds; between rounds, here.
-        crate::cleanup::check().context("explaining the differences")?;
+        session.interrupt().check().context("explaining the differences")?;
         builds.update_noise();
         let units = builds.units(groups, factors);
         let analysis = analysis::analyse(builds, factors, &units, reused > 0);
         if !analysis.wanted.is_empty() && builds.rounds < MAX_ROUNDS {
             let wanted: Vec<Vec<String>> = analysis.wanted.iter().cloned().collect();
-            builds.round(session, report, &wanted, 1).await?;
+            builds.round(session, &wanted, 1).await?;
             continue;
         }
         // Several causes for one output can be real, or a build that records
@@ -97,9 +116,9 @@ async fn analyse_until_settled(
         // them becomes noise, and the analysis is replayed.
         if !spaced && several_causes(&analysis) {
             spaced = true;
-            builds.round(session, report, &[], 1).await?;
+            builds.round(session, &[], 1).await?;
             tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-            builds.round(session, report, &[], 1).await?;
+            builds.round(session, &[], 1).await?;
             continue;
         }
         return Ok(analysis);
@@ -107,29 +126,23 @@ async fn analyse_until_settled(
 }
 
 /// Takes over the earlier check's runs when they were made with the same
-/// factors: their files are linked into `out`, their reports copied.
+/// factors: their files are linked into `out`, their runs copied.
 /// Returns how many were reused (0: none, explain starts afresh).
-fn adopt(
-    builds: &mut Builds,
-    earlier: Earlier<'_>,
-    factors: &[String],
-    out: &Path,
-    report: &mut Report,
-) -> Result<u32> {
-    let same_factors = earlier.report.factors.as_ref().is_some_and(|f| f.varied == factors);
-    let runs = &earlier.report.runs;
+fn adopt(builds: &mut Builds, earlier: Earlier<'_>, factors: &[String], out: &Path) -> Result<u32> {
+    let names = |ids: &[crate::factors::FactorId]| ids.iter().map(|f| f.to_string()).collect::<Vec<_>>();
+    let same_factors = earlier.varied.is_some_and(|varied| names(varied) == factors);
+    let runs = earlier.runs;
     let usable = same_factors
-        && runs.first().is_some_and(|r| r.environment.varied.is_empty())
-        && runs.iter().all(|r| matches!(r.result.status, crate::run::RunStatus::Succeeded));
+        && runs.first().is_some_and(CompletedRun::is_control)
+        && runs.iter().all(|r| r.result.failure().is_none());
     if !usable {
         return Ok(0);
     }
     for run in runs {
-        let name = crate::results::run_dir(run.result.index);
+        let name = crate::results::run_dir(run.index());
         crate::results::link_tree(&earlier.out.join(&name), &out.join(&name))
             .with_context(|| format!("reusing the check's {}", name.display()))?;
     }
-    report.runs.extend(runs.iter().cloned());
     builds.adopt(runs, factors);
     Ok(runs.len() as u32)
 }
@@ -200,15 +213,14 @@ fn blame_findings(
     Blamed { blamed, used, differing_sets }
 }
 
-/// Assembles what the analysis found for the report.
-fn explain(
+/// Assembles what the analysis found.
+fn explain_findings(
     builds: &mut Builds,
     analysis: &Analysis,
     groups: &[Vec<String>],
     factors: &[String],
     reused: u32,
     out: &Path,
-    report: &Report,
 ) -> Explanation {
     let noise = builds.noise().clone();
     // Round 1: its controls (the check's one when reused) and its groups,
@@ -228,13 +240,9 @@ fn explain(
     let (outcome, outputs): (Vec<Finding>, Vec<Finding>) =
         analysis.findings.iter().cloned().partition(|f| f.unit.is_build_outcome());
     let fails_under: Vec<Vec<String>> = outcome.into_iter().flat_map(|f| f.culprits).collect();
-    let failed_runs: Vec<RunReport> = report
-        .runs
-        .iter()
-        .filter(|r| r.result.index != 0 && builds.has_failed(r.result.index))
-        .cloned()
-        .collect();
-    let failure = crate::report::failures_among(&failed_runs, out);
+    let failed_runs: Vec<CompletedRun> =
+        builds.runs.iter().filter(|r| r.index() != 0 && builds.has_failed(r.index())).cloned().collect();
+    let failure = crate::run::failures_among(&failed_runs, out);
     let analysis = &Analysis { findings: outputs, wanted: analysis.wanted.clone() };
     let Blamed { mut blamed, used, differing_sets } =
         blame_findings(builds, analysis, groups, &round_one, &noise);
@@ -245,10 +253,9 @@ fn explain(
         let mut differing: Vec<(u32, u32)> =
             differing_sets.get(&blame.path).into_iter().flatten().filter_map(|s| builds.indices(s)).collect();
         differing.sort();
-        let mut diffs = differing
-            .into_iter()
-            .take(MAX_HINT_DIFFS)
-            .filter_map(|(index, control)| diff_of(out, report, &blame.path, (control, index), &builds.diff));
+        let mut diffs = differing.into_iter().take(MAX_HINT_DIFFS).filter_map(|(index, control)| {
+            diff_of(out, &builds.runs, &blame.path, (control, index), &builds.diff)
+        });
         blame.diff = diffs.next();
         let shown: Vec<&str> = blame.diff.iter().flat_map(|d| &d.hints).map(|h| h.rule).collect();
         for hint in diffs.flat_map(|d| d.hints) {
@@ -259,7 +266,7 @@ fn explain(
     }
     let nondeterministic_diffs = noise
         .keys()
-        .filter_map(|path| diff_of(out, report, path, builds.control_pair(path)?, &builds.diff))
+        .filter_map(|path| diff_of(out, &builds.runs, path, builds.control_pair(path)?, &builds.diff))
         .collect();
     let nondeterministic_places = noise
         .iter()
@@ -294,19 +301,13 @@ fn show((scope, field): &Location) -> String {
 /// The structured diff of `path` between two runs (control first).
 fn diff_of(
     out: &Path,
-    report: &Report,
+    built: &[CompletedRun],
     path: &str,
     runs: (u32, u32),
     context: &crate::diff::DiffContext,
 ) -> Option<crate::diff::FileDiff> {
-    let file = |i: u32| out.join(crate::results::outputs_dir(i)).join(path);
-    let build_dir = |i: u32| {
-        report
-            .runs
-            .iter()
-            .find(|r| r.result.index == i)
-            .map(|r: &RunReport| r.environment.settings.build_dir.clone())
-    };
+    let file = |i: u32| crate::results::output_file(out, i, path);
+    let build_dir = |i: u32| built.iter().find(|r| r.index() == i).map(|r| r.build_dir().to_string());
     let context = crate::diff::DiffContext {
         build_dirs: (build_dir(runs.0).unwrap_or_default(), build_dir(runs.1).unwrap_or_default()),
         ..context.clone()

@@ -46,6 +46,8 @@ pub const FACTORS: &[Factor] = &[
         unavailable: always_available,
         caveat: no_caveat,
         value: |s| s.env_value(CAPTURE_VARIABLE),
+        may_use_host_build_dir: false,
+        staggers_start: false,
     },
     Factor {
         name: "build_path",
@@ -62,6 +64,8 @@ pub const FACTORS: &[Factor] = &[
         unavailable: always_available,
         caveat: no_caveat,
         value: |s| s.build_dir.clone(),
+        may_use_host_build_dir: false,
+        staggers_start: false,
     },
     Factor {
         name: "user",
@@ -74,6 +78,8 @@ pub const FACTORS: &[Factor] = &[
         unavailable: always_available,
         caveat: no_caveat,
         value: |s| format!("{}:{}", s.uid, s.uid),
+        may_use_host_build_dir: false,
+        staggers_start: false,
     },
     Factor {
         name: "umask",
@@ -86,6 +92,8 @@ pub const FACTORS: &[Factor] = &[
         unavailable: always_available,
         caveat: no_caveat,
         value: |s| s.umask.clone(),
+        may_use_host_build_dir: false,
+        staggers_start: false,
     },
     Factor {
         name: "locales",
@@ -123,6 +131,8 @@ pub const FACTORS: &[Factor] = &[
         value: |s| {
             format!("LANG={} LC_ALL={} LANGUAGE={}", s.env_value("LANG"), s.env_value("LC_ALL"), s.env_value("LANGUAGE"))
         },
+        may_use_host_build_dir: false,
+        staggers_start: false,
     },
     Factor {
         name: "timezone",
@@ -143,6 +153,8 @@ pub const FACTORS: &[Factor] = &[
         },
         caveat: no_caveat,
         value: |s| s.env_value("TZ"),
+        may_use_host_build_dir: false,
+        staggers_start: false,
     },
     Factor {
         name: "home",
@@ -155,6 +167,8 @@ pub const FACTORS: &[Factor] = &[
         unavailable: always_available,
         caveat: no_caveat,
         value: |s| s.env_value("HOME"),
+        may_use_host_build_dir: false,
+        staggers_start: false,
     },
     Factor {
         name: "exec_path",
@@ -170,6 +184,8 @@ pub const FACTORS: &[Factor] = &[
         unavailable: always_available,
         caveat: no_caveat,
         value: |s| s.env_value("PATH"),
+        may_use_host_build_dir: false,
+        staggers_start: false,
     },
     Factor {
         name: "domain_host",
@@ -188,6 +204,8 @@ pub const FACTORS: &[Factor] = &[
         unavailable: always_available,
         caveat: no_caveat,
         value: |s| format!("{} / {}", s.hostname, s.domainname),
+        may_use_host_build_dir: false,
+        staggers_start: false,
     },
     Factor {
         name: "num_cpus",
@@ -202,6 +220,8 @@ pub const FACTORS: &[Factor] = &[
         },
         caveat: no_caveat,
         value: |s| s.cpuset.as_ref().map_or("all".to_string(), |c| format!("cpuset {c}")),
+        may_use_host_build_dir: false,
+        staggers_start: false,
     },
     Factor {
         name: "kernel",
@@ -216,6 +236,8 @@ pub const FACTORS: &[Factor] = &[
         },
         caveat: no_caveat,
         value: |s| if s.uname26 { "2.6 (setarch --uname-2.6)" } else { "native" }.to_string(),
+        may_use_host_build_dir: false,
+        staggers_start: false,
     },
     Factor {
         name: "aslr",
@@ -239,6 +261,8 @@ pub const FACTORS: &[Factor] = &[
         },
         caveat: no_caveat,
         value: |s| if s.no_randomize { "disabled" } else { "enabled" }.to_string(),
+        may_use_host_build_dir: false,
+        staggers_start: false,
     },
     Factor {
         name: "fileordering",
@@ -282,6 +306,8 @@ pub const FACTORS: &[Factor] = &[
             }
             .to_string()
         },
+        may_use_host_build_dir: true,
+        staggers_start: false,
     },
     Factor {
         name: "time",
@@ -333,5 +359,7 @@ pub const FACTORS: &[Factor] = &[
                 (None, true) => format!("real (no libfaketime), started {apart} s apart"),
             }
         },
+        may_use_host_build_dir: false,
+        staggers_start: true,
     },
 ];

@@ -9,11 +9,13 @@
 
 mod definitions;
 pub mod host;
+mod id;
 mod probe;
 mod settings;
 
 pub use definitions::{CONTROL_PATH, CONTROL_UID, FACTORS};
 pub use host::HostFacts;
+pub use id::{names, FactorId};
 pub use settings::Settings;
 
 use serde::Serialize;
@@ -56,12 +58,21 @@ pub struct Factor {
     /// The value a run gives it, as the report shows it per run.
     #[serde(skip)]
     pub value: fn(&Settings) -> String,
+    /// Its mechanism may build in a host directory bind-mounted into the
+    /// container: the probe then checks whether this engine and host allow
+    /// one (disorderfs, no user-id remapping, an archive that sees the mount).
+    #[serde(skip)]
+    pub may_use_host_build_dir: bool,
+    /// Varying it shifts the clock, so its experiment runs start apart from
+    /// the control's ([`STAGGER`]) and the progress shows the wait.
+    #[serde(skip)]
+    pub staggers_start: bool,
 }
 
 /// Every factor name, in [`FACTORS`]' order.
-pub const NAMES: [&str; FACTORS.len()] = names();
+pub const NAMES: [&str; FACTORS.len()] = names_of_table();
 
-const fn names() -> [&'static str; FACTORS.len()] {
+const fn names_of_table() -> [&'static str; FACTORS.len()] {
     let mut names = [""; FACTORS.len()];
     let mut i = 0;
     while i < FACTORS.len() {
@@ -69,11 +80,6 @@ const fn names() -> [&'static str; FACTORS.len()] {
         i += 1;
     }
     names
-}
-
-/// The factor called `name`.
-pub fn lookup(name: &str) -> Option<&'static Factor> {
-    FACTORS.iter().find(|f| f.name == name)
 }
 
 /// The factor table as text, for `reprocheck factors`.
@@ -94,14 +100,14 @@ pub fn table() -> String {
 }
 
 /// Checks that `name` is a known factor, suggesting the closest one otherwise.
-pub fn check_name(name: &str) -> Result<(), String> {
-    if NAMES.contains(&name) {
-        return Ok(());
+pub fn check_name(name: &str) -> Result<FactorId, String> {
+    if let Some(id) = FactorId::parse(name) {
+        return Ok(id);
     }
     // The closest name by edit distance; a prefix of a name also counts.
-    let suggestion = NAMES
-        .iter()
-        .map(|known| (if known.starts_with(name) { 1 } else { edit_distance(name, known) }, *known))
+    let suggestion = FactorId::all()
+        .map(|known| known.name())
+        .map(|known| (if known.starts_with(name) { 1 } else { edit_distance(name, known) }, known))
         .filter(|(distance, _)| *distance <= 2)
         .min()
         .map(|(_, known)| format!("; did you mean `{known}`?"))
@@ -127,7 +133,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
 
 /// Parses `--vary a,b,-c`: names to vary, `-name` to drop one from the
 /// default set (every factor), or `none` for control-only runs.
-pub fn parse_vary(arg: &str) -> anyhow::Result<Vec<String>> {
+pub fn parse_vary(arg: &str) -> anyhow::Result<Vec<FactorId>> {
     if arg.trim() == "none" {
         return Ok(Vec::new());
     }
@@ -138,10 +144,11 @@ pub fn parse_vary(arg: &str) -> anyhow::Result<Vec<String>> {
             Some(name) => (&mut remove, name),
             None => (&mut add, item),
         };
-        check_name(name).map_err(|m| anyhow::anyhow!("--vary: {m} (`reprocheck factors` lists them)"))?;
-        list.push(name.to_string());
+        let id =
+            check_name(name).map_err(|m| anyhow::anyhow!("--vary: {m} (`reprocheck factors` lists them)"))?;
+        list.push(id);
     }
-    let base: Vec<String> = if add.is_empty() { NAMES.iter().map(|s| s.to_string()).collect() } else { add };
+    let base: Vec<FactorId> = if add.is_empty() { FactorId::all().collect() } else { add };
     Ok(base.into_iter().filter(|n| !remove.contains(n)).collect())
 }
 
@@ -151,7 +158,7 @@ mod tests {
 
     #[test]
     fn known_names_pass_and_typos_get_a_suggestion() {
-        assert!(check_name("umask").is_ok());
+        assert_eq!(check_name("umask").map(FactorId::name), Ok("umask"));
         let err = check_name("users").unwrap_err();
         assert!(err.contains("did you mean `user`"), "{err}");
         for (typo, meant) in [("tim", "time"), ("umsk", "umask"), ("tme", "time"), ("timezon", "timezone")] {
@@ -163,10 +170,10 @@ mod tests {
 
     #[test]
     fn vary_adds_removes_and_none() {
-        assert_eq!(parse_vary("umask,user").unwrap(), ["umask", "user"]);
-        let all_but_time = parse_vary("-time").unwrap();
-        assert_eq!(all_but_time.len(), NAMES.len() - 1);
-        assert!(!all_but_time.contains(&"time".to_string()));
+        assert_eq!(names(&parse_vary("umask,user").unwrap()), ["umask", "user"]);
+        let all_but_time = names(&parse_vary("-time").unwrap());
+        assert_eq!(all_but_time.len(), FACTORS.len() - 1);
+        assert!(!all_but_time.contains(&"time"));
         assert!(parse_vary("umask,-bogus").unwrap_err().to_string().contains("bogus"));
         assert!(parse_vary("none").unwrap().is_empty());
     }
@@ -203,9 +210,25 @@ mod tests {
         }
     }
 
+    /// Every factor is documented: a row in docs/factors.md's table and a
+    /// name in the README's list, and the table has no row the code lacks.
     #[test]
-    fn table_and_names_agree() {
-        let names: Vec<&str> = FACTORS.iter().map(|f| f.name).collect();
-        assert_eq!(names, NAMES);
+    fn the_docs_list_exactly_the_table_s_factors() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let known: Vec<&str> = FactorId::all().map(FactorId::name).collect();
+        let docs = std::fs::read_to_string(root.join("docs/factors.md")).unwrap();
+        let table = docs.split("| factor | control | experiment | how |").nth(1).unwrap();
+        let rows: Vec<&str> = table
+            .lines()
+            .skip(2)
+            .take_while(|l| l.starts_with('|'))
+            .filter_map(|l| l.strip_prefix("| `")?.split('`').next())
+            .collect();
+        assert_eq!(rows, known, "docs/factors.md's table, in the table's order");
+        let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+        let listed = readme.split("## Factors").nth(1).unwrap().split("`--vary").next().unwrap();
+        for name in &known {
+            assert!(listed.contains(&format!("`{name}`")), "README.md's factor list lacks `{name}`");
+        }
     }
 }

@@ -1,12 +1,11 @@
 //! What the factors set: the part of a run's environment that varies.
 
-use serde::Serialize;
 use std::collections::BTreeMap;
 
 /// The settings of one run that factors control. Each factor in
 /// [`super::FACTORS`] sets its part: its control value in every run, its
 /// experiment value in the runs that vary it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Settings {
     /// Directory the source is placed in and the build runs in.
     pub build_dir: String,

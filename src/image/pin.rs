@@ -7,33 +7,58 @@ use crate::errors::*;
 use crate::image::inputs::Freshness;
 use crate::image::{self, BuildOptions, PackageDrift, PackageLock};
 use crate::spec::{Digest, Spec};
-use serde::Serialize;
 use std::path::Path;
 
-/// The image pin and what it resolved to.
-#[derive(Debug, Default, Serialize)]
-pub struct ImageReport {
+/// The image pin and what it resolved to, filled in as [`resolve`] goes
+/// (report.json's `image`, see `report::inputs`).
+#[derive(Debug, Default, Clone)]
+pub struct PinRecord {
     /// The pin: the spec's `image.digest`, else the recipe lock's image.
-    pub digest: Option<String>,
+    pub digest: Option<Digest>,
     /// The spec's `image.name`.
     pub name: Option<String>,
     /// The image id containers were created from.
     pub id: Option<String>,
-    /// What pins the image: `spec`, `recipe-lock`, or `first-use` (nothing
-    /// did; this run built it and wrote the lock).
-    pub pinned_by: Option<&'static str>,
+    /// What pins the image.
+    pub pinned_by: Option<PinnedBy>,
     /// The recipe's `packages.lock`, when there is one.
-    pub lock: Option<String>,
+    pub lock: Option<std::path::PathBuf>,
     /// True when this run pinned the image for the first time.
     pub first_use: bool,
     /// When the built image differs from the pin: the packages that changed.
     pub drift: Option<PackageDrift>,
     /// When the recipe's lock was made for another recipe: what changed.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub stale_lock: Option<Vec<String>>,
     /// True when this run re-resolved a stale lock and rewrote it (`--build-missing`).
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub relocked: bool,
+}
+
+/// What pins the image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PinnedBy {
+    /// The spec's `image.digest`.
+    Spec,
+    /// The recipe's `packages.lock`.
+    RecipeLock,
+    /// Nothing did: this run built it and wrote the lock.
+    FirstUse,
+}
+
+impl PinnedBy {
+    /// As report.json and the messages say it: `spec`, `recipe-lock`, `first-use`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PinnedBy::Spec => "spec",
+            PinnedBy::RecipeLock => "recipe-lock",
+            PinnedBy::FirstUse => "first-use",
+        }
+    }
+}
+
+impl std::fmt::Display for PinnedBy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// What the command line asks of the image.
@@ -49,33 +74,36 @@ pub struct PinRequest<'a> {
     pub command: &'a str,
 }
 
-/// Where the pin came from, as report.json says it.
-pub const PINNED_BY_SPEC: &str = "spec";
-/// The recipe's lock pins the image.
-pub const PINNED_BY_LOCK: &str = "recipe-lock";
-/// Nothing pinned it: this run built it and wrote the lock.
-pub const PINNED_BY_FIRST_USE: &str = "first-use";
-
 /// Resolves the spec's image to the id containers are created from, filling
-/// `report` (pin, its origin, first use, drift) as it goes, so that a failed
-/// resolution still leaves its explanation in report.json.
+/// `record` (pin, its origin, first use, drift, the id) as it goes, so that a
+/// failed resolution still leaves its explanation in report.json.
 pub async fn resolve(
     engine: &dyn Engine,
     spec: &Spec,
     request: PinRequest<'_>,
-    report: &mut ImageReport,
+    record: &mut PinRecord,
+) -> Result<String> {
+    let id = resolve_id(engine, spec, request, record).await?;
+    record.id = Some(id.clone());
+    Ok(id)
+}
+
+async fn resolve_id(
+    engine: &dyn Engine,
+    spec: &Spec,
+    request: PinRequest<'_>,
+    report: &mut PinRecord,
 ) -> Result<String> {
     let spec_file = spec.file.display().to_string();
     let recipe = spec.image.recipe.as_deref();
     let recipe_lock = recipe.map(PackageLock::load).transpose()?.flatten();
     let pin = match (&spec.image.digest, &recipe_lock) {
-        (Some(digest), _) => Some((digest.clone(), PINNED_BY_SPEC)),
-        (None, Some(lock)) => Some((lock.image.clone(), PINNED_BY_LOCK)),
+        (Some(digest), _) => Some((digest.clone(), PinnedBy::Spec)),
+        (None, Some(lock)) => Some((lock.image.clone(), PinnedBy::RecipeLock)),
         (None, None) => None,
     };
     report.pinned_by = pin.as_ref().map(|(_, by)| *by);
-    report.lock =
-        recipe.map(|r| image::lock::lock_path(r).display().to_string()).filter(|_| recipe_lock.is_some());
+    report.lock = recipe.map(image::lock::lock_path).filter(|_| recipe_lock.is_some());
     if let (None, Some(recipe), Some(lock)) = (&spec.image.digest, recipe, &recipe_lock) {
         let now = image::Recipe::load(recipe, spec.image.recipe_within.as_deref())?;
         if let Freshness::Stale(changes) = lock.freshness(&now) {
@@ -84,7 +112,7 @@ pub async fn resolve(
         }
     }
     if let Some((digest, _)) = &pin {
-        report.digest = Some(digest.to_string());
+        report.digest = Some(digest.clone());
         if let Some(id) = image::find(engine, digest, spec.image.name.as_deref()).await? {
             return Ok(id);
         }
@@ -110,10 +138,10 @@ pub async fn resolve(
         crate::errln!("warning: {why}");
     }
     let Some((pin, by)) = pin else {
-        report.pinned_by = Some(PINNED_BY_FIRST_USE);
+        report.pinned_by = Some(PinnedBy::FirstUse);
         report.first_use = true;
-        report.digest = Some(built.id.to_string());
-        report.lock = Some(built.lock_path.display().to_string());
+        report.digest = Some(built.id.clone());
+        report.lock = Some(built.lock_path.clone());
         if !request.locked {
             crate::errln!(
                 "first use: nothing pinned the image of {spec_file}; built it from {} and locked its {} in {}.\n\
@@ -163,7 +191,7 @@ async fn relock(
     recipe: &Path,
     changes: &[String],
     request: PinRequest<'_>,
-    report: &mut ImageReport,
+    report: &mut PinRecord,
 ) -> Result<String> {
     let spec_file = spec.file.display().to_string();
     let lock_path = image::lock::lock_path(recipe);
@@ -212,9 +240,9 @@ async fn relock(
         built.id
     );
     report.relocked = true;
-    report.pinned_by = Some(PINNED_BY_LOCK);
-    report.digest = Some(built.id.to_string());
-    report.lock = Some(lock_path.display().to_string());
+    report.pinned_by = Some(PinnedBy::RecipeLock);
+    report.digest = Some(built.id.clone());
+    report.lock = Some(lock_path.to_path_buf());
     Ok(built.id.to_string())
 }
 
@@ -242,7 +270,7 @@ fn unpinned(spec: &Spec, recipe: &Path, request: PinRequest<'_>) -> Error {
 async fn missing(
     engine: &dyn Engine,
     spec: &Spec,
-    pin: Option<(&Digest, &str)>,
+    pin: Option<(&Digest, PinnedBy)>,
     request: PinRequest<'_>,
     rerun: &str,
 ) -> Error {
@@ -263,7 +291,7 @@ async fn missing(
     let build_hint = match &spec.image.recipe {
         Some(recipe) => format!(
             "run `{rerun}` to build it from {} (exactly the locked packages)",
-            if by == PINNED_BY_LOCK {
+            if by == PinnedBy::RecipeLock {
                 image::lock::lock_path(recipe).display().to_string()
             } else {
                 recipe.display().to_string()

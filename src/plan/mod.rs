@@ -8,10 +8,9 @@
 
 use crate::engine::placed::PlacedFile;
 use crate::engine::Bind;
-use crate::factors::{self, HostFacts, Settings};
+use crate::factors::{FactorId, HostFacts, Settings};
 use crate::source::PreparedSource;
 use crate::spec::Spec;
-use serde::Serialize;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -55,25 +54,25 @@ impl Plan {
 
     /// A run that takes the experiment value of the factors in `experiment`
     /// (a subset of the varied factors) and the control value of the rest.
-    pub fn run(&self, index: u32, experiment: &[String]) -> RunPlan {
+    pub fn run(&self, index: u32, experiment: &[FactorId]) -> RunPlan {
         let mut run = RunPlan { index, varied: experiment.to_vec(), ..self.control.clone() };
-        for factor in experiment.iter().filter_map(|name| factors::lookup(name)) {
-            (factor.set_experiment)(&mut run.settings, &self.facts);
+        for factor in experiment {
+            (factor.factor().set_experiment)(&mut run.settings, &self.facts);
         }
         run
     }
 }
 
-/// One container's environment.
-#[derive(Debug, Clone, Serialize)]
+/// One container's environment (report.json shows it as a run's
+/// `environment`, see `report::runs`).
+#[derive(Debug, Clone)]
 pub struct RunPlan {
     /// 1-based run number.
     pub index: u32,
     /// The factors that take their experiment value in this run (none: the control).
-    pub varied: Vec<String>,
+    pub varied: Vec<FactorId>,
     /// What the factors set: paths, user, umask, names, environment, CPUs,
     /// personality, clock and build directory mount.
-    #[serde(flatten)]
     pub settings: Settings,
     /// Process limit.
     pub pids_limit: i64,
@@ -118,17 +117,18 @@ impl RunPlan {
     }
 }
 
-/// What the report says about factors.
-#[derive(Debug, Clone, Serialize)]
+/// Which factors were asked for and which were applied (report.json's
+/// `factors`, see `report::inputs`).
+#[derive(Debug, Clone)]
 pub struct FactorSummary {
-    /// Factor names the spec or the command line asked for.
-    pub requested: Vec<String>,
+    /// Factors the spec or the command line asked for.
+    pub requested: Vec<FactorId>,
     /// Factors whose value differs between the control and the experiments.
-    pub varied: Vec<String>,
+    pub varied: Vec<FactorId>,
     /// Requested factors that could not be applied, with the reason.
-    pub not_applied: BTreeMap<String, String>,
+    pub not_applied: BTreeMap<FactorId, String>,
     /// Applied factors with a limitation worth knowing.
-    pub caveats: BTreeMap<String, String>,
+    pub caveats: BTreeMap<FactorId, String>,
     /// Host tools used to apply factors, with versions.
     pub tools: BTreeMap<String, String>,
 }
@@ -141,7 +141,7 @@ pub fn plan(
     image_id: &str,
     run_id: &str,
     runs: u32,
-    requested: Vec<String>,
+    requested: Vec<FactorId>,
     facts: &HostFacts,
 ) -> Plan {
     let mut settings = Settings::control(&spec.name, facts);
@@ -160,22 +160,16 @@ pub fn plan(
     };
     let mut not_applied = BTreeMap::new();
     let mut varied = Vec::new();
-    for name in &requested {
-        let reason = match factors::lookup(name) {
-            Some(factor) => (factor.unavailable)(facts),
-            None => Some(format!("unknown factor `{name}`")),
-        };
-        match reason {
+    for &id in &requested {
+        match (id.factor().unavailable)(facts) {
             Some(reason) => {
-                not_applied.insert(name.clone(), reason);
+                not_applied.insert(id, reason);
             }
-            None => varied.push(name.clone()),
+            None => varied.push(id),
         }
     }
-    let caveats = varied
-        .iter()
-        .filter_map(|name| factors::lookup(name).and_then(|f| (f.caveat)(facts)).map(|c| (name.clone(), c)))
-        .collect();
+    let caveats =
+        varied.iter().filter_map(|&id| (id.factor().caveat)(facts).map(|caveat| (id, caveat))).collect();
     let mut plan = Plan {
         run_id: run_id.to_string(),
         image_id: image_id.to_string(),

@@ -20,7 +20,11 @@ fn source() -> PreparedSource {
         exclude: Vec::new(),
         source_date_epoch: Some(7),
         root_mtime: 7,
-        info: Default::default(),
+        info: crate::source::SourceInfo {
+            kind: crate::source::SourceKind::Path,
+            path: ".".into(),
+            nar_hash: crate::digest::Digest::of_bytes(b""),
+        },
     }
 }
 
@@ -37,8 +41,16 @@ fn capable() -> HostFacts {
     }
 }
 
-fn all() -> Vec<String> {
-    factors::NAMES.iter().map(|s| s.to_string()).collect()
+fn all() -> Vec<FactorId> {
+    FactorId::all().collect()
+}
+
+fn ids(names: &[&str]) -> Vec<FactorId> {
+    names.iter().map(|n| FactorId::parse(n).unwrap()).collect()
+}
+
+fn id(name: &str) -> FactorId {
+    FactorId::parse(name).unwrap()
 }
 
 #[test]
@@ -46,19 +58,19 @@ fn control_and_experiment_differ_in_every_applied_factor() {
     let p = plan(&spec(), &source(), "sha256:x", "id", 3, all(), &capable());
     let (control, experiment) = (p.runs[0].factor_values(), p.runs[1].factor_values());
     for name in &p.factors.varied {
-        assert_ne!(control[name.as_str()], experiment[name.as_str()], "{name} must differ");
+        assert_ne!(control[name.name()], experiment[name.name()], "{name} must differ");
     }
     assert_eq!(p.runs[1].factor_values(), p.runs[2].factor_values(), "experiments are alike");
-    assert_eq!(p.factors.not_applied.keys().collect::<Vec<_>>(), ["fileordering"]);
+    assert_eq!(p.factors.not_applied.keys().copied().collect::<Vec<_>>(), ids(&["fileordering"]));
     assert_eq!(control["num_cpus"], "cpuset 0");
     assert_eq!(p.runs[0].settings.env["SOURCE_DATE_EPOCH"], "7");
 }
 
 #[test]
 fn unvaried_factors_keep_the_control_value_everywhere() {
-    let p = plan(&spec(), &source(), "sha256:x", "id", 2, vec!["umask".into()], &capable());
+    let p = plan(&spec(), &source(), "sha256:x", "id", 2, ids(&["umask"]), &capable());
     let (a, b) = (p.runs[0].factor_values(), p.runs[1].factor_values());
-    for name in factors::NAMES {
+    for name in FactorId::all().map(FactorId::name) {
         if name != "umask" {
             assert_eq!(a[name], b[name], "{name}");
         }
@@ -90,29 +102,29 @@ fn unavailable_factors_are_reported_not_dropped() {
     let facts = HostFacts { cpus: 1, setarch_aslr_error: "EPERM".into(), ..Default::default() };
     let p = plan(&spec(), &source(), "sha256:x", "id", 2, all(), &facts);
     for name in ["num_cpus", "kernel", "aslr", "fileordering"] {
-        assert!(p.factors.not_applied.contains_key(name), "{name}");
-        assert!(!p.factors.varied.contains(&name.to_string()), "{name}");
+        assert!(p.factors.not_applied.contains_key(&id(name)), "{name}");
+        assert!(!p.factors.varied.contains(&id(name)), "{name}");
     }
-    assert!(p.factors.caveats["time"].contains("NOT shifted"));
+    assert!(p.factors.caveats[&id("time")].contains("NOT shifted"));
     assert!(p.runs[1].settings.shifted_clock && !p.runs[0].settings.shifted_clock);
     assert_eq!(p.runs[1].settings.faketime, None);
 }
 
 #[test]
 fn the_time_factor_never_fakes_stat_and_keeps_the_environment_equal() {
-    let p = plan(&spec(), &source(), "sha256:x", "id", 2, vec!["time".into()], &capable());
+    let p = plan(&spec(), &source(), "sha256:x", "id", 2, ids(&["time"]), &capable());
     let (control, experiment) = (&p.runs[0], &p.runs[1]);
     assert_eq!(control.settings.env, experiment.settings.env, "only the clock differs, not the environment");
     assert_eq!(control.settings.env.get("NO_FAKE_STAT").map(String::as_str), Some("1"));
     assert_eq!(experiment.settings.faketime.as_deref(), Some("+398d"));
     assert!(experiment.settings.shifted_clock && !control.settings.shifted_clock);
-    let unvaried = plan(&spec(), &source(), "sha256:x", "id", 2, vec!["umask".into()], &capable());
+    let unvaried = plan(&spec(), &source(), "sha256:x", "id", 2, ids(&["umask"]), &capable());
     assert_eq!(unvaried.runs[0].settings.env, unvaried.runs[1].settings.env, "every run's is the same");
 }
 
 #[test]
 fn argv_wraps_setarch_and_passes_the_command_unquoted() {
-    let p = plan(&spec(), &source(), "sha256:x", "id", 2, vec!["kernel".into(), "aslr".into()], &capable());
+    let p = plan(&spec(), &source(), "sha256:x", "id", 2, ids(&["kernel", "aslr"]), &capable());
     let control = p.runs[0].argv("echo \"$HOME\" 'x'");
     assert_eq!(control[2], "umask 0022 && exec setarch \"$(uname -m)\" -R /bin/sh -c \"$1\" 2>&1");
     assert_eq!(control[4], "echo \"$HOME\" 'x'");

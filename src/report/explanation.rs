@@ -63,6 +63,12 @@ pub struct Blame {
 }
 
 impl Explanation {
+    /// Whether anything differs: nondeterminism, a blamed factor, or a
+    /// factor that makes the build fail.
+    pub fn differs(&self) -> bool {
+        !self.nondeterministic.is_empty() || !self.blamed.is_empty() || !self.fails_under.is_empty()
+    }
+
     /// The terminal form.
     pub fn summary(&self) -> String {
         let reused = match self.reused {

@@ -117,7 +117,7 @@ fn inputs(report: &Report) -> Markup {
                 @if let Some(source) = &report.source {
                     tr { th { "source" } td {
                         (source.kind) " "
-                        @match (&source.git, source.pinned_file()) {
+                        @match (&source.git, source.tarball.as_ref().or(source.dsc.as_ref())) {
                             (Some(git), _) => {
                                 code { (git) } " @ " code.digest { (source.rev.as_deref().unwrap_or("")) }
                                 @if let Some(tag) = &source.tag { " (tag " code { (tag) } ")" }
@@ -187,13 +187,13 @@ fn runs_table(runs: &[RunReport]) -> Markup {
 }
 
 fn status(run: &RunReport) -> String {
-    use crate::run::RunStatus;
+    use super::Status as RunStatus;
     match &run.result.status {
         RunStatus::Succeeded => "succeeded".to_string(),
         RunStatus::Failed { exit_code, .. } => format!("failed (exit {exit_code})"),
         RunStatus::TimedOut { after_seconds } => format!("timed out after {after_seconds} s"),
         RunStatus::OverDisk { limit_bytes, .. } => {
-            format!("killed: wrote over limits.disk_size ({})", crate::report::size(*limit_bytes))
+            format!("killed: wrote over limits.disk_size ({})", crate::run::size(*limit_bytes))
         }
     }
 }

@@ -6,18 +6,18 @@
 pub mod comparison;
 pub mod explanation;
 pub mod html;
+mod inputs;
+mod runs;
+#[cfg(test)]
+mod schema_tests;
 pub mod verification;
 
-use crate::engine::EngineInfo;
 use crate::errors::*;
-pub use crate::image::pin::ImageReport;
-use crate::plan::{FactorSummary, RunPlan};
-use crate::run::{RunResult, RunStatus};
-use crate::source::SourceInfo;
 pub use comparison::Comparison;
 pub use explanation::{Blame, Explanation};
+pub use inputs::{EngineReport, FactorsReport, ImageReport, SourceReport};
+pub use runs::{BindReport, Environment, FileReport, RunOutcome, RunReport, Status};
 use serde::Serialize;
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 pub use verification::{OutputCheck, OutputVerdict, RunCheck, Verification};
@@ -47,11 +47,11 @@ pub struct Report {
     /// The pinned image.
     pub image: ImageReport,
     /// The engine the runs used; absent when it could not be reached.
-    pub engine: Option<EngineInfo>,
+    pub engine: Option<EngineReport>,
     /// Where the source came from.
-    pub source: Option<SourceInfo>,
+    pub source: Option<SourceReport>,
     /// Which factors were requested and applied.
-    pub factors: Option<FactorSummary>,
+    pub factors: Option<FactorsReport>,
     /// Each run's environment and result.
     pub runs: Vec<RunReport>,
     /// The comparison, once every run succeeded.
@@ -107,21 +107,10 @@ pub struct SpecInfo {
     pub sha256: String,
 }
 
-/// One run: its environment and its result.
-#[derive(Debug, Clone, Serialize)]
-pub struct RunReport {
-    /// The value of each factor in this run, by factor name.
-    pub factors: BTreeMap<&'static str, String>,
-    /// The environment the run was given.
-    pub environment: RunPlan,
-    /// What happened.
-    #[serde(flatten)]
-    pub result: RunResult,
-}
-
 impl Report {
-    /// Writes `DIR/report.json` and `DIR/report.html`.
-    pub fn write(&self, dir: &Path) -> Result<()> {
+    /// Writes `DIR/report.json` and `DIR/report.html`; returns the hex
+    /// sha256 of report.json's bytes (the attestation's byproduct).
+    pub fn write(&self, dir: &Path) -> Result<String> {
         for diff in self.file_diffs().filter(|d| d.details_file.is_some()) {
             // report.json matters more than the long list: never lose it for that.
             if let Err(e) = write_all_details(dir, diff) {
@@ -131,8 +120,10 @@ impl Report {
         let path = dir.join("report.json");
         let mut json = serde_json::to_vec_pretty(self).context("serialising the report")?;
         json.push(b'\n');
+        let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&json));
         crate::paths::write_atomically(&path, json)?;
-        html::write(self, dir)
+        html::write(self, dir)?;
+        Ok(sha256)
     }
 
     /// Every structured diff in the report.
@@ -153,59 +144,6 @@ impl Report {
         serde_json::to_writer_pretty(&mut stdout, self).context("printing the report")?;
         writeln!(stdout).context("printing the report")
     }
-
-    /// Why runs failed: which ones, and the log tail of the first. `None`
-    /// when every run succeeded.
-    pub fn failures(&self, out_dir: &Path) -> Option<String> {
-        failures_among(&self.runs, out_dir)
-    }
-}
-
-/// Why some of `runs` failed: which ones, and the log tail of the first.
-/// `None` when every one succeeded.
-pub fn failures_among(runs: &[RunReport], out_dir: &Path) -> Option<String> {
-    let failed: Vec<&RunReport> =
-        runs.iter().filter(|r| !matches!(r.result.status, RunStatus::Succeeded)).collect();
-    let first = failed.first()?;
-    let others: Vec<String> = failed[1..].iter().map(|r| r.result.index.to_string()).collect();
-    let also = match others.len() {
-        0 => String::new(),
-        1 => format!(" (run {} failed too)", others[0]),
-        _ => format!(" (runs {} failed too)", others.join(", ")),
-    };
-    let log = out_dir.join(&first.result.log);
-    Some(match &first.result.status {
-            RunStatus::Failed { exit_code, log_tail } if log_tail.trim().is_empty() => format!(
-                "run {} failed with exit code {exit_code}{also}, and printed nothing (log: {})",
-                first.result.index,
-                log.display()
-            ),
-            RunStatus::Failed { exit_code, log_tail } => {
-                let mut s = format!(
-                    "run {} failed with exit code {exit_code}{also}; the end of {}:",
-                    first.result.index,
-                    log.display()
-                );
-                for line in log_tail.lines() {
-                    s.push_str(&format!("\n  | {line}"));
-                }
-                s
-            }
-            RunStatus::TimedOut { after_seconds } => format!(
-                "run {} timed out after {after_seconds}s and was killed{also}; raise build.timeout if it needs longer (log: {})",
-                first.result.index,
-                log.display()
-            ),
-            RunStatus::OverDisk { limit_bytes, written_bytes } => format!(
-                "run {} wrote {} to its filesystem, over limits.disk_size ({}), and was killed{also}; \
-                 raise limits.disk_size if the build needs that much (log: {})",
-                first.result.index,
-                size(*written_bytes),
-                size(*limit_bytes),
-                log.display()
-            ),
-            RunStatus::Succeeded => format!("run {} succeeded", first.result.index),
-        })
 }
 
 impl Report {
@@ -331,11 +269,6 @@ pub fn more_outputs(paths: &[&str], indent: &str) -> String {
 /// The current time as RFC 3339, seconds precision.
 pub fn now_rfc3339() -> String {
     humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
-}
-
-/// `bytes` for people: `1.5 GiB`.
-pub fn size(bytes: u64) -> String {
-    bytesize::ByteSize::b(bytes).display().iec().to_string()
 }
 
 /// Writes every held detail of `diff` to its `details_file` under `dir`.

@@ -18,9 +18,9 @@ pub use pack::{is_broken_pipe, pack_into, stream, Packing};
 pub use populate::populate;
 
 use crate::collect::nar_sha256_excluding;
+use crate::digest::Digest;
 use crate::errors::*;
 use crate::spec::{Origin, SourceDateEpoch, Spec};
-use serde::Serialize;
 use std::path::{Path, PathBuf};
 
 /// A source tree ready to be packed.
@@ -48,48 +48,67 @@ pub struct PreparedSource {
 }
 
 /// The source as the report and the attestation record it.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone)]
 pub struct SourceInfo {
-    /// `path`, `git`, `tarball` or `dsc`.
-    pub kind: &'static str,
+    /// Where it came from.
+    pub kind: SourceKind,
     /// The tree that was built, on the host.
-    pub path: String,
-    /// The git repository, as the spec names it (made absolute if local).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub git: Option<String>,
-    /// The commit checked out.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub rev: Option<String>,
-    /// The tag that was checked to resolve to `rev`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub tag: Option<String>,
-    /// The commit's committer time, seconds since 1970.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub commit_time: Option<i64>,
-    /// The tarball file.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub tarball: Option<String>,
-    /// The `.dsc` file.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub dsc: Option<String>,
-    /// The Debian source package and version the `.dsc` names, `hello 2.10-3`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub package: Option<String>,
-    /// The tarball's (or the `.dsc`'s) verified sha256.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sha256: Option<String>,
-    /// `sha256:<hex>` of the tree's NAR serialisation (`nix-hash --type sha256`).
-    pub nar_hash: String,
-    /// The unpacked tree at `path` was removed after the run (`--keep-source`
-    /// keeps it); `nar_hash` still names it.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub removed: bool,
+    pub path: PathBuf,
+    /// The tree's NAR serialisation (`nix-hash --type sha256`).
+    pub nar_hash: Digest,
 }
 
-impl SourceInfo {
-    /// The file the spec pins by sha256: the tarball or the `.dsc`.
-    pub fn pinned_file(&self) -> Option<&str> {
-        self.tarball.as_deref().or(self.dsc.as_deref())
+/// Where a source came from, and what pins it.
+#[derive(Debug, Clone)]
+pub enum SourceKind {
+    /// A directory, used in place.
+    Path,
+    /// A git commit, checked out.
+    Git {
+        /// The repository, as the spec names it (made absolute if local).
+        url: String,
+        /// The commit checked out.
+        rev: String,
+        /// The tag that was checked to resolve to `rev`.
+        tag: Option<String>,
+        /// The commit's committer time, seconds since 1970.
+        commit_time: i64,
+    },
+    /// A tarball, hashed and unpacked.
+    Tarball {
+        /// The tarball file.
+        file: PathBuf,
+        /// Its verified sha256.
+        sha256: Digest,
+    },
+    /// A Debian source package (`.dsc` and the files it lists), unpacked.
+    Dsc {
+        /// The `.dsc` file.
+        file: PathBuf,
+        /// The source package and version it names, `hello 2.10-3`.
+        package: String,
+        /// The `.dsc`'s verified sha256.
+        sha256: Digest,
+    },
+}
+
+impl SourceKind {
+    /// `path`, `git`, `tarball` or `dsc`: the spec's key, and the report's `kind`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            SourceKind::Path => "path",
+            SourceKind::Git { .. } => "git",
+            SourceKind::Tarball { .. } => "tarball",
+            SourceKind::Dsc { .. } => "dsc",
+        }
+    }
+
+    /// The commit time of a git source.
+    pub fn commit_time(&self) -> Option<i64> {
+        match self {
+            SourceKind::Git { commit_time, .. } => Some(*commit_time),
+            _ => None,
+        }
     }
 }
 
@@ -102,7 +121,7 @@ pub fn prepare(spec: &Spec, workdir: &Path, exclude: &[PathBuf]) -> Result<Prepa
     let prepared = materialize(spec, workdir, exclude)?;
     if let Some(pin) = &spec.source.nar_hash {
         ensure!(
-            pin.as_str() == prepared.info.nar_hash,
+            *pin == prepared.info.nar_hash,
             "{}: the source tree's NAR hash is {}, but source.nar_hash pins {pin}\n\
              help: if the source changed on purpose, run `reprocheck lock {}` to pin the new tree",
             spec.file.display(),
@@ -115,54 +134,48 @@ pub fn prepare(spec: &Spec, workdir: &Path, exclude: &[PathBuf]) -> Result<Prepa
 
 /// [`prepare`] without the NAR pin check (`lock` computes the pin).
 pub fn materialize(spec: &Spec, workdir: &Path, exclude: &[PathBuf]) -> Result<PreparedSource> {
-    let mut info = SourceInfo { kind: spec.source.origin.kind(), ..Default::default() };
     let mut working_subdir = None;
-    let (dir, exclude) = match &spec.source.origin {
+    let (dir, exclude, kind) = match &spec.source.origin {
         Origin::Path(path) => {
             let mut exclude = exclude.to_vec();
             exclude.extend(crate::results::results_dirs_within(path)?);
-            (path.clone(), exclude)
+            (path.clone(), exclude, SourceKind::Path)
         }
         Origin::Git { url, rev, tag } => {
             let commit_time = git::checkout(url, rev, tag.as_deref(), workdir)?;
-            info.git = Some(url.clone());
-            info.rev = Some(rev.clone());
-            info.tag = tag.clone();
-            info.commit_time = Some(commit_time);
-            (workdir.to_path_buf(), Vec::new())
+            let kind = SourceKind::Git { url: url.clone(), rev: rev.clone(), tag: tag.clone(), commit_time };
+            (workdir.to_path_buf(), Vec::new(), kind)
         }
         Origin::Tarball { path, sha256, strip_components } => {
             tarball::unpack(path, sha256, *strip_components, workdir, &spec.limits)?;
-            info.tarball = Some(path.display().to_string());
-            info.sha256 = Some(sha256.to_string());
-            (workdir.to_path_buf(), Vec::new())
+            let kind = SourceKind::Tarball { file: path.clone(), sha256: sha256.clone() };
+            (workdir.to_path_buf(), Vec::new(), kind)
         }
         Origin::Dsc { path, sha256 } => {
             let dsc = dsc::unpack(path, sha256, workdir, &spec.limits)?;
-            info.dsc = Some(path.display().to_string());
-            info.package = Some(format!("{} {}", dsc.source, dsc.version));
-            info.sha256 = Some(sha256.to_string());
             working_subdir = Some(dsc.tree_name());
-            (workdir.to_path_buf(), Vec::new())
+            let package = format!("{} {}", dsc.source, dsc.version);
+            let kind = SourceKind::Dsc { file: path.clone(), package, sha256: sha256.clone() };
+            (workdir.to_path_buf(), Vec::new(), kind)
         }
     };
-    info.path = dir.display().to_string();
     // One walk: refuse what a source cannot hold, and find its newest mtime.
     let newest = scan(&dir, &exclude)?;
-    info.nar_hash = nar_sha256_excluding(&dir, &exclude)
+    let nar_hash = nar_sha256_excluding(&dir, &exclude)
         .with_context(|| format!("hashing the source tree {}", dir.display()))?;
+    let info = SourceInfo { kind, path: dir.clone(), nar_hash };
     let source_date_epoch = match spec.build.source_date_epoch {
         None => None,
         Some(SourceDateEpoch::Fixed(epoch)) => Some(epoch),
         Some(SourceDateEpoch::Commit) => {
-            Some(info.commit_time.context("source_date_epoch = \"commit\" needs a git source")?)
+            Some(info.kind.commit_time().context("source_date_epoch = \"commit\" needs a git source")?)
         }
         Some(SourceDateEpoch::Changelog) => {
             let tree = working_subdir.as_ref().map_or(dir.clone(), |sub| dir.join(sub));
             Some(changelog_date(&tree)?)
         }
     };
-    let root_mtime = match source_date_epoch.or(info.commit_time) {
+    let root_mtime = match source_date_epoch.or(info.kind.commit_time()) {
         Some(time) => time.max(0) as u64,
         None => newest,
     };

@@ -191,8 +191,8 @@ pub struct Build {
 pub struct Check {
     /// Number of builds to compare (at least 2).
     pub runs: u32,
-    /// Factor names to vary; `None` means the default set.
-    pub vary: Option<Vec<String>>,
+    /// Factors to vary; `None` means the default set.
+    pub vary: Option<Vec<crate::factors::FactorId>>,
 }
 
 /// Default wall-clock limit for one run.

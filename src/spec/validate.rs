@@ -373,9 +373,9 @@ fn validate_check(ctx: &Ctx, check: Option<&RawCheck>) -> Checked<Check> {
         Some(list) => {
             let mut names = Vec::new();
             for name in list.get_ref() {
-                factors::check_name(name.get_ref())
+                let id = factors::check_name(name.get_ref())
                     .map_err(|m| ctx.err(name, m).hint("`reprocheck factors` lists them"))?;
-                names.push(name.get_ref().clone());
+                names.push(id);
             }
             Some(names)
         }
@@ -459,7 +459,7 @@ outputs = ["dist/*"]
         assert!(err.message.contains("users"), "{err}");
         let spec = parse(&format!("{GOOD}[check]\nruns = 3\nvary = [\"umask\"]\n")).unwrap();
         assert_eq!(spec.check.runs, 3);
-        assert_eq!(spec.check.vary, Some(vec!["umask".to_string()]));
+        assert_eq!(spec.check.vary, Some(vec![crate::factors::FactorId::parse("umask").unwrap()]));
     }
 
     #[test]

@@ -11,65 +11,97 @@ mod contents;
 
 pub use contents::{compare_files as compare_archive_contents, Contents, IGNORED_KINDS};
 
+use crate::cleanup::Interrupt;
 use crate::collect::OutputEntry;
 use crate::compare;
 use crate::diff::{self, DiffContext};
 use crate::errors::*;
-use crate::invocation::{CheckOptions, Invocation};
+use crate::invocation::CheckOptions;
 pub use crate::report::verification::{OutputCheck, OutputVerdict, RunCheck, Verification};
-use crate::report::{Report, Verdict};
+use crate::report::{Comparison, Verdict};
+use crate::run::{failures_among, CompletedRun};
 use crate::session::Session;
 use crate::spec::{Digest, Spec};
 use std::path::{Path, PathBuf};
 
 /// An expected digest and, from `--expect-file`, the reference bytes' file.
 #[derive(Debug, Clone)]
-struct Expectation {
+pub struct Expectation {
     path: String,
     sha256: Digest,
     declared_at: String,
     reference: Option<PathBuf>,
 }
 
-/// Rebuilds `options.runs` times (default once, in the control
-/// environment) and fills in the report's verification and verdict.
-pub async fn pipeline(invocation: Invocation<'_>, report: &mut Report) -> Result<()> {
-    let Invocation { spec, options, out, .. } = invocation;
-    let expectations = expectations(spec, &options.expect_files)?;
-    let runs = options.runs.unwrap_or(1);
-    ensure!(runs >= 1, "--runs must be at least 1");
-    // One build is the control alone: nothing to vary (the probe still
-    // says which control values the image allows, e.g. ASLR off).
-    let options = &CheckOptions {
-        vary: if runs == 1 { Some(Vec::new()) } else { options.vary.clone() },
-        ..options.clone()
-    };
-    let mut session = Session::open(Invocation { options, ..invocation }, runs, report).await?;
-    options.progress.note(&format!(
-        "reprocheck: run {}: verifying {} output(s) of {} with {runs} build(s)",
-        report.run_id,
-        expectations.len(),
-        spec.name
-    ));
+/// What verify returns: the runs it made (also when it failed after
+/// them), and its outcome.
+pub struct Verified {
+    /// The runs, in run order.
+    pub runs: Vec<CompletedRun>,
+    /// The verdict and what it rests on, or why there is none.
+    pub outcome: Result<VerifyOutcome>,
+}
+
+/// A verify's verdict and what it rests on.
+pub struct VerifyOutcome {
+    /// `verified` or `not-verified`.
+    pub verdict: Verdict,
+    /// How the rebuilds compare with each other (with two or more).
+    pub comparison: Option<Comparison>,
+    /// Each expected output's verdict.
+    pub verification: Verification,
+}
+
+/// Rebuilds the session's plan (its runs: one control by default) and
+/// compares each output with `expectations`.
+pub async fn verify(
+    session: &mut Session<'_>,
+    spec: &Spec,
+    options: &CheckOptions,
+    expectations: &[Expectation],
+) -> Verified {
     let plan = session.plan.runs.clone();
-    report.runs = session.run_batch(plan).await?;
-    if let Some(failure) = report.failures(out) {
+    options.progress.note(&format!(
+        "reprocheck: run {}: verifying {} output(s) of {} with {} build(s)",
+        session.plan.run_id,
+        expectations.len(),
+        spec.name,
+        plan.len()
+    ));
+    let runs = match session.run_batch(plan).await {
+        Ok(runs) => runs,
+        Err(e) => return Verified { runs: Vec::new(), outcome: Err(e) },
+    };
+    let outcome = judge(&runs, session.out(), spec, options, expectations, session.interrupt()).await;
+    Verified { runs, outcome }
+}
+
+/// The verdict on `runs`.
+async fn judge(
+    runs: &[CompletedRun],
+    out: &Path,
+    spec: &Spec,
+    options: &CheckOptions,
+    expectations: &[Expectation],
+    interrupt: Interrupt,
+) -> Result<VerifyOutcome> {
+    if let Some(failure) = failures_among(runs, out) {
         bail!(failure);
     }
-    if runs >= 2 {
-        report.comparison = Some(compare::compare_runs(report, out, options, &spec.diff_context()).await?);
-    }
-    let verification = verify_outputs(&expectations, report, out, &spec.diff_context())?;
+    let comparison = match runs.len() {
+        0 | 1 => None,
+        _ => Some(compare::compare_runs(runs, out, options, &spec.diff_context(), interrupt).await?),
+    };
+    let verification = verify_outputs(expectations, runs, out, &spec.diff_context(), interrupt)?;
     let all_match = verification.outputs.iter().all(|o| o.verdict == OutputVerdict::Match);
-    let runs_agree = report.comparison.as_ref().is_none_or(|c| c.reproducible);
-    report.verdict = if all_match && runs_agree { Verdict::Verified } else { Verdict::NotVerified };
-    report.verification = Some(verification);
-    Ok(())
+    let runs_agree = comparison.as_ref().is_none_or(|c| c.reproducible);
+    let verdict = if all_match && runs_agree { Verdict::Verified } else { Verdict::NotVerified };
+    Ok(VerifyOutcome { verdict, comparison, verification })
 }
 
 /// The spec's expectations plus `--expect-file` references. A reference
 /// for a path the spec also expects must have the spec's digest.
-fn expectations(spec: &Spec, files: &[(String, PathBuf)]) -> Result<Vec<Expectation>> {
+pub fn expectations(spec: &Spec, files: &[(String, PathBuf)]) -> Result<Vec<Expectation>> {
     let mut list = Vec::new();
     for e in &spec.expect {
         if let Some(reference) = &e.reference {
@@ -126,12 +158,12 @@ fn expectations(spec: &Spec, files: &[(String, PathBuf)]) -> Result<Vec<Expectat
 
 fn verify_outputs(
     expectations: &[Expectation],
-    report: &Report,
+    runs: &[CompletedRun],
     out: &Path,
     context: &DiffContext,
+    interrupt: Interrupt,
 ) -> Result<Verification> {
-    let produced: Vec<&String> =
-        report.runs.first().map(|r| artifacts(&r.result.outputs)).unwrap_or_default();
+    let produced: Vec<&String> = runs.first().map(|r| artifacts(&r.result.outputs)).unwrap_or_default();
     let mut checks = Vec::new();
     let mut claimed = Vec::new();
     for expectation in expectations {
@@ -139,8 +171,8 @@ fn verify_outputs(
         if let Some(o) = &output {
             claimed.push(o.clone());
         }
-        crate::cleanup::check().context("comparing with the published artifacts")?;
-        checks.push(verify_one(expectation, output, report, out, context));
+        interrupt.check().context("comparing with the published artifacts")?;
+        checks.push(verify_one(expectation, output, runs, out, context));
     }
     let unexpected = produced.into_iter().filter(|p| !claimed.contains(p)).cloned().collect();
     Ok(Verification { outputs: checks, unexpected })
@@ -170,7 +202,7 @@ fn resolve(expected: &str, produced: &[&String]) -> Option<String> {
 fn verify_one(
     e: &Expectation,
     output: Option<String>,
-    report: &Report,
+    runs: &[CompletedRun],
     out: &Path,
     context: &DiffContext,
 ) -> OutputCheck {
@@ -188,7 +220,7 @@ fn verify_one(
         diff: None,
         note: None,
     };
-    for run in &report.runs {
+    for run in runs {
         let entry = output.as_ref().and_then(|o| run.result.outputs.get(o));
         let (verdict, sha256) = match entry {
             None => (OutputVerdict::Missing, None),
