@@ -146,17 +146,29 @@ impl Shutdown {
     }
 }
 
-/// Panics on purpose when `REPROCHECK_FAILPOINT` names `point`, and aborts
-/// (no cleanup at all, as under SIGKILL) when it is `POINT:abort`: how the
-/// tests check what a panic or a killed process leaves at that point.
-pub fn failpoint(point: &str) {
-    let Some(value) = std::env::var_os("REPROCHECK_FAILPOINT") else { return };
-    if value == point {
-        panic!("REPROCHECK_FAILPOINT={point}");
+/// Where a run panics or aborts on purpose: how the tests check what a
+/// panic, or a process killed with no cleanup at all (as under SIGKILL),
+/// leaves at that point. Read from `REPROCHECK_FAILPOINT` by the binary
+/// only ([`Failpoints::from_env`]), and handed to the runs as a value.
+#[derive(Debug, Clone, Default)]
+pub struct Failpoints(Option<String>);
+
+impl Failpoints {
+    /// `REPROCHECK_FAILPOINT=POINT` panics at `POINT`; `POINT:abort` aborts there.
+    pub fn from_env() -> Failpoints {
+        Failpoints(std::env::var("REPROCHECK_FAILPOINT").ok().filter(|v| !v.is_empty()))
     }
-    if value.to_str().and_then(|v| v.strip_suffix(":abort")) == Some(point) {
-        crate::errln!("reprocheck: REPROCHECK_FAILPOINT={point}:abort");
-        std::process::abort();
+
+    /// Panics or aborts when `point` is the one asked for; nothing otherwise.
+    pub fn hit(&self, point: &str) {
+        let Some(value) = &self.0 else { return };
+        if value == point {
+            panic!("REPROCHECK_FAILPOINT={point}");
+        }
+        if value.strip_suffix(":abort") == Some(point) {
+            crate::errln!("reprocheck: REPROCHECK_FAILPOINT={point}:abort");
+            std::process::abort();
+        }
     }
 }
 

@@ -1,6 +1,6 @@
 //! What one invocation of `check`, `explain` or `verify` is given: the
-//! command line's options, and the loaded spec, source and results
-//! directory every pipeline takes.
+//! command line's options, which mode runs, and the runs of an earlier
+//! check that explain may reuse.
 
 use crate::spec;
 use std::path::{Path, PathBuf};
@@ -43,6 +43,8 @@ pub struct CheckOptions {
     /// of a batch, so that specs with one recipe build its image once and
     /// never write its lock together.
     pub image_resolution: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// Where runs panic or abort on purpose (tests; `REPROCHECK_FAILPOINT`).
+    pub failpoints: crate::cleanup::Failpoints,
 }
 
 impl CheckOptions {

@@ -1,5 +1,5 @@
 //! The `reprocheck` binary: parse the command line (`cli.rs`), run one
-//! subcommand (`commands.rs`), map the outcome to an exit code
+//! subcommand (`commands/`), map the outcome to an exit code
 //! (`exit_codes.rs`). Everything else is the library.
 
 mod cli;

@@ -98,24 +98,35 @@ impl RunResult {
     }
 }
 
+/// What a run reports to and waits on, beside its plan.
+#[derive(Clone, Copy)]
+pub struct RunHooks<'a> {
+    /// Each phase and log line goes here.
+    pub progress: &'a RunProgress,
+    /// Keeps runs with different clocks apart at their start.
+    pub gate: &'a StartGate,
+    /// Where to panic or abort on purpose (tests).
+    pub failpoints: &'a crate::cleanup::Failpoints,
+}
+
 /// Runs `run` of `plan` and stores its log and outputs under `results/run-N/`,
-/// reporting each phase and log line to `progress`. The container is removed
-/// whatever happens.
+/// reporting each phase and log line to `hooks.progress`. The container is
+/// removed whatever happens.
 pub async fn execute(
     engine: &dyn Engine,
     plan: &Plan,
     run: &RunPlan,
     source: Packing,
     results: &Path,
-    progress: &RunProgress,
-    gate: &StartGate,
+    hooks: RunHooks<'_>,
 ) -> Result<RunResult> {
+    let progress = hooks.progress;
     let started = Instant::now();
     let config = container_config(plan, run);
     progress.phase(Phase::Create);
     let id = engine.create(&config).await?;
     tracing::debug!(run = run.index, elapsed = ?started.elapsed(), "created");
-    let outcome = build_in(engine, &id, plan, run, source, results, progress, gate).await;
+    let outcome = build_in(engine, &id, plan, run, source, results, hooks).await;
     tracing::debug!(run = run.index, elapsed = ?started.elapsed(), "built and collected");
     progress.phase(Phase::Removing);
     let removed = engine.remove(&id).await;
@@ -192,9 +203,9 @@ async fn build_in(
     run: &RunPlan,
     source: Packing,
     results: &Path,
-    progress: &RunProgress,
-    gate: &StartGate,
+    hooks: RunHooks<'_>,
 ) -> Result<RunResult> {
+    let RunHooks { progress, gate, .. } = hooks;
     let run_dir = results.join(crate::results::run_dir(run.index));
     tokio::fs::create_dir(&run_dir).await.with_context(|| format!("creating {}", run_dir.display()))?;
     progress.phase(Phase::Upload);
@@ -211,7 +222,7 @@ async fn build_in(
     // attach, see engine::docker).
     let started = async {
         let output = engine.attach_output(id).await?;
-        crate::cleanup::failpoint("after-attach");
+        hooks.failpoints.hit("after-attach");
         engine.start(id).await?;
         Result::<_>::Ok(output)
     };
@@ -223,7 +234,7 @@ async fn build_in(
         }
     };
     gate.started(run.settings.shifted_clock);
-    crate::cleanup::failpoint("panic-while-building");
+    hooks.failpoints.hit("panic-while-building");
     progress.phase(Phase::Building);
     tracing::debug!(run = run.index, "started");
     let log_path = crate::results::log_file(run.index);

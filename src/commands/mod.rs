@@ -35,6 +35,7 @@ pub fn options(build: &BuildArgs, terminal: &Terminal, engine: &Connector) -> Re
         host_paths: build.host_paths(),
         engine: engine.clone(),
         keep_source: build.keep_source,
+        failpoints: reprocheck::cleanup::Failpoints::from_env(),
         ..Default::default()
     })
 }

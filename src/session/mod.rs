@@ -49,6 +49,7 @@ pub struct Session<'a> {
     scratch: tempfile::TempDir,
     /// Keeps runs with different clocks apart at their start.
     start_gate: run::StartGate,
+    failpoints: crate::cleanup::Failpoints,
     handle: EngineHandle,
 }
 
@@ -78,6 +79,7 @@ impl<'a> Session<'a> {
             faketime_lib,
             scratch,
             start_gate: run::StartGate::default(),
+            failpoints: options.failpoints.clone(),
             handle,
         })
     }
@@ -115,6 +117,7 @@ impl<'a> Session<'a> {
         }
         let (engine, plan, out, progress, gate) =
             (self.handle.engine.clone(), &self.plan, self.out.as_path(), &self.progress, &self.start_gate);
+        let failpoints = &self.failpoints;
         let labels: Vec<_> =
             runs.iter().map(|run| (run.index, factor_label(&run.varied, &plan.factors.varied))).collect();
         let lines = progress.queue_runs(&labels);
@@ -135,7 +138,8 @@ impl<'a> Session<'a> {
                         None => None,
                     };
                     line.begin();
-                    (run, run::execute(engine.as_ref(), plan, run, tar, out, &line, gate).await)
+                    let hooks = run::RunHooks { progress: &line, gate, failpoints };
+                    (run, run::execute(engine.as_ref(), plan, run, tar, out, hooks).await)
                 }
             })
             .buffer_unordered(self.jobs)
