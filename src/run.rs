@@ -1,7 +1,7 @@
 //! Drives one build through the [`Engine`] trait: create, upload, attach, start,
 //! wait, collect, and always remove.
 
-use crate::collect::{self, Collector, OutputEntry, OutputSelector};
+use crate::collect::{self, Collector, OutputEntry};
 use crate::engine::{self, ContainerConfig, Engine, LABEL};
 use crate::errors::*;
 use crate::plan::{Plan, RunPlan};
@@ -459,23 +459,23 @@ async fn download_outputs(
     run: &RunPlan,
     outputs_dir: &Path,
 ) -> Result<BTreeMap<String, OutputEntry>> {
-    let selector = OutputSelector::new(&plan.outputs)?;
+    let globs = plan.outputs.clone();
     let mut streams = Vec::new();
-    for root in OutputSelector::download_roots(&plan.outputs) {
+    for root in globs.download_roots() {
         let path = if root.is_empty() {
             run.settings.build_dir.clone()
         } else {
             format!("{}/{root}", run.settings.build_dir)
         };
         if let Some(stream) = engine.download(id, &path).await? {
-            streams.push((root, stream));
+            streams.push((root.clone(), stream));
         }
     }
     let outputs_dir = outputs_dir.to_path_buf();
     let handle = tokio::runtime::Handle::current();
     let limits = plan.output_limits;
     tokio::task::spawn_blocking(move || {
-        let mut collector = Collector::new(&outputs_dir, &selector, limits)?;
+        let mut collector = Collector::new(&outputs_dir, globs.selector(), limits)?;
         for (root, stream) in streams {
             let reader = tokio_util::io::StreamReader::new(stream.map_err(std::io::Error::other));
             let reader = tokio_util::io::SyncIoBridge::new_with_handle(reader, handle.clone());

@@ -9,11 +9,12 @@
 //! a symlink.
 
 mod nar;
+mod select;
 
 pub use nar::{nar_sha256, nar_sha256_excluding};
+pub use select::{OutputGlobs, OutputSelector};
 
 use crate::errors::*;
-use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 use std::collections::BTreeMap;
@@ -147,70 +148,6 @@ impl Attributes {
             }
         }
         Attributes { mode, xattrs }
-    }
-}
-
-/// Which paths of the build tree are outputs.
-pub struct OutputSelector {
-    globs: GlobSet,
-}
-
-impl OutputSelector {
-    /// Compiles the spec's output globs. `*` does not cross `/`; `**` does.
-    pub fn new(patterns: &[String]) -> Result<OutputSelector> {
-        let mut builder = GlobSetBuilder::new();
-        for pattern in patterns {
-            let glob = GlobBuilder::new(pattern)
-                .literal_separator(true)
-                .build()
-                .with_context(|| format!("compiling output glob `{pattern}`"))?;
-            builder.add(glob);
-        }
-        Ok(OutputSelector { globs: builder.build().context("compiling output globs")? })
-    }
-
-    /// True when a glob matches `path` itself, not only an ancestor: an
-    /// artifact rather than a member of an output tree.
-    pub fn names(&self, path: &str) -> bool {
-        self.globs.is_match(path)
-    }
-
-    /// True when `path` or one of its ancestors matches (a matched directory
-    /// brings everything below it).
-    pub fn selects(&self, path: &str) -> bool {
-        let mut candidate = path;
-        loop {
-            if self.globs.is_match(candidate) {
-                return true;
-            }
-            match candidate.rfind('/') {
-                Some(i) => candidate = &candidate[..i],
-                None => return false,
-            }
-        }
-    }
-
-    /// The directories to download: for each glob, its literal leading
-    /// directories (`dist/*.tar.gz` -> `dist`). An empty string means the
-    /// whole build directory. Nested prefixes are dropped.
-    pub fn download_roots(patterns: &[String]) -> Vec<String> {
-        let mut roots: Vec<String> = patterns
-            .iter()
-            .map(|p| {
-                let parts: Vec<&str> = p.split('/').filter(|s| !s.is_empty() && *s != ".").collect();
-                let literal = parts.iter().take_while(|s| !s.contains(['*', '?', '[', '{', '\\']));
-                let literal: Vec<&str> = literal.copied().collect();
-                // A pattern with no glob characters names a file or directory itself.
-                literal.join("/")
-            })
-            .collect();
-        roots.sort();
-        roots.dedup();
-        let all = roots.clone();
-        roots.retain(|r| {
-            !all.iter().any(|other| other != r && (other.is_empty() || r.starts_with(&format!("{other}/"))))
-        });
-        roots
     }
 }
 

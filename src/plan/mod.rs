@@ -26,8 +26,8 @@ pub struct Plan {
     /// Where in the build directory the command runs, when not at its top
     /// (a `dsc` source's unpacked tree).
     pub working_subdir: Option<String>,
-    /// Output globs.
-    pub outputs: Vec<String>,
+    /// Output globs, compiled.
+    pub outputs: crate::collect::OutputGlobs,
     /// Per-run wall-clock limit.
     pub timeout: Duration,
     /// Caps on what one run may hand back.

@@ -176,8 +176,9 @@ pub struct Expected {
 pub struct Build {
     /// Run as `/bin/sh -c COMMAND` in the source directory.
     pub command: String,
-    /// Globs, relative to the source directory, selecting the outputs.
-    pub outputs: Vec<String>,
+    /// Globs, relative to the source directory, selecting the outputs;
+    /// compiled once, here, as collection matches them.
+    pub outputs: crate::collect::OutputGlobs,
     /// Extra environment variables for the build.
     pub env: BTreeMap<String, String>,
     /// Wall-clock limit for one run.

@@ -4,6 +4,7 @@ use super::raw::{RawBuild, RawCheck, RawImage, RawSpec};
 use super::reach::{HostPaths, Reach};
 use super::DEFAULT_TIMEOUT;
 use super::{expect, Build, Check, Digest, ImagePin, Origin, SourceDateEpoch, Spec, SpecError};
+use crate::collect::OutputGlobs;
 use crate::factors;
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
@@ -247,7 +248,8 @@ fn validate_build(ctx: &Ctx, spanned: &Spanned<RawBuild>, origin: &Origin) -> Ch
                 .hint("list globs relative to the source dir, e.g. `outputs = [\"dist/*.tar.gz\"]`"))
         }
         Some(globs) => output_globs(ctx, globs.get_ref(), is_dsc)?,
-        None if is_dsc => DSC_OUTPUTS.map(String::from).to_vec(),
+        None if is_dsc => OutputGlobs::compile(DSC_OUTPUTS.map(String::from).to_vec())
+            .map_err(|m| ctx.err(spanned, m))?,
         None => {
             return Err(ctx
                 .err(spanned, "[build] has no `outputs`")
@@ -318,7 +320,7 @@ fn validate_build(ctx: &Ctx, spanned: &Spanned<RawBuild>, origin: &Origin) -> Ch
 /// and its outputs are read from the build directory above it, where
 /// dpkg-buildpackage writes: `../*.deb` (as a build in the tree names
 /// them) is taken as `*.deb`, once and no further up.
-fn output_globs(ctx: &Ctx, globs: &[Spanned<String>], is_dsc: bool) -> Checked<Vec<String>> {
+fn output_globs(ctx: &Ctx, globs: &[Spanned<String>], is_dsc: bool) -> Checked<OutputGlobs> {
     let mut outputs = Vec::new();
     for glob in globs {
         let text = glob.get_ref();
@@ -336,7 +338,8 @@ fn output_globs(ctx: &Ctx, globs: &[Spanned<String>], is_dsc: bool) -> Checked<V
         })?;
         outputs.push(text.to_string());
     }
-    Ok(outputs)
+    // Each compiled alone above; together they compile too.
+    OutputGlobs::compile(outputs).map_err(|m| ctx.err(&globs[0], m))
 }
 
 /// An output glob must stay inside the source directory and compile.
@@ -351,7 +354,7 @@ fn check_output_glob(glob: &str) -> std::result::Result<(), String> {
     if path.components().any(|c| matches!(c, Component::ParentDir)) {
         return Err(format!("output glob `{glob}` uses `..` and would escape the source dir"));
     }
-    globset::Glob::new(glob).map_err(|e| format!("output glob `{glob}` does not parse: {e}"))?;
+    OutputGlobs::compile(vec![glob.to_string()])?;
     Ok(())
 }
 
