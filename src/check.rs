@@ -151,7 +151,7 @@ async fn run_mode(
         spec: SpecInfo {
             path: spec_file.display().to_string(),
             name: spec.name.clone(),
-            sha256: spec.sha256.clone(),
+            sha256: spec.sha256.to_string(),
         },
     };
     let mut stages = Stages {

@@ -120,7 +120,7 @@ mod tests {
                 .map(|(p, h)| {
                     let entry = OutputEntry::File {
                         size: 1,
-                        sha256: h.to_string(),
+                        sha256: crate::digest::Digest::of_bytes(h.as_bytes()),
                         executable: false,
                         mode: None,
                         xattrs: Default::default(),

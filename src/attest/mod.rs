@@ -60,7 +60,7 @@ pub fn write(
     attester: &Attestation,
 ) -> Result<Vec<PathBuf>> {
     ensure!(
-        spec.sha256 == report.spec.sha256,
+        spec.sha256 == report.spec.sha256.as_str(),
         "{} changed while it was being verified ({} when read, {} now); not attesting it\n\
          help: run verify again on the final spec",
         spec.file.display(),
@@ -124,7 +124,7 @@ fn statement(
         .filter_map(|(name, entry)| match entry {
             crate::collect::OutputEntry::File { sha256, .. } => Some(json!({
                 "name": name,
-                "digest": { "sha256": hex_of(sha256) },
+                "digest": { "sha256": sha256.hex() },
             })),
             crate::collect::OutputEntry::Symlink { .. } | crate::collect::OutputEntry::Directory { .. } => {
                 None
@@ -143,7 +143,7 @@ fn statement(
                 "externalParameters": {
                     "spec": {
                         "path": report.spec.path,
-                        "digest": { "sha256": hex_of(&spec.sha256) },
+                        "digest": { "sha256": spec.sha256.hex() },
                         "content": spec.text,
                     },
                     "runs": report.runs.len(),

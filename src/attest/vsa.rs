@@ -79,7 +79,12 @@ pub fn statement(
 fn subject(check: &OutputCheck, runs_agree: Option<bool>) -> Value {
     let mut annotations = serde_json::Map::new();
     annotations.insert("verdict".into(), json!(check.verdict.name()));
-    let mut rebuilt: Vec<&str> = check.runs.iter().filter_map(|r| r.sha256.as_deref()).map(hex_of).collect();
+    let mut rebuilt: Vec<&str> = check
+        .runs
+        .iter()
+        .filter_map(|r| r.sha256.as_ref().map(crate::digest::Digest::as_str))
+        .map(hex_of)
+        .collect();
     rebuilt.sort_unstable();
     rebuilt.dedup();
     annotations.insert("rebuiltSha256".into(), json!(rebuilt));

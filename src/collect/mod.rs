@@ -91,7 +91,7 @@ pub enum OutputEntry {
         /// Size in bytes.
         size: u64,
         /// `sha256:<hex>` of the contents.
-        sha256: String,
+        sha256: crate::digest::Digest,
         /// Whether any execute bit was set (the only mode bit NAR keeps).
         executable: bool,
         /// For a file inside an output directory (a tree, such as an
@@ -376,7 +376,7 @@ impl<'a> Collector<'a> {
         let mode = if executable { 0o755 } else { 0o644 };
         file.set_permissions(fs::Permissions::from_mode(mode))
             .with_context(|| format!("setting the mode of {}", path.display()))?;
-        let sha256 = format!("sha256:{}", hex::encode(hasher.finalize()));
+        let sha256 = crate::digest::Digest::from_sha256(&hasher.finalize());
         // A file a glob names is an artifact: its own mode is not part of it.
         let mode = (!self.selector.names(rel)).then_some(archived_mode);
         let entry = OutputEntry::File { size, sha256, executable, mode, xattrs };

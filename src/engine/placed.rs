@@ -6,7 +6,6 @@ use super::{ByteStream, Engine};
 use crate::errors::*;
 use bytes::Bytes;
 use serde::Serialize;
-use sha2::{Digest as _, Sha256};
 use std::sync::Arc;
 
 /// One file at a fixed path in the container, owned by root.
@@ -17,7 +16,7 @@ pub struct PlacedFile {
     /// Permission bits.
     pub mode: u32,
     /// `sha256:` of the contents, for the report.
-    pub sha256: String,
+    pub sha256: crate::digest::Digest,
     /// The contents (shared between runs).
     #[serde(skip)]
     pub contents: Arc<[u8]>,
@@ -26,7 +25,7 @@ pub struct PlacedFile {
 impl PlacedFile {
     /// A root-owned file at `path` holding `contents`.
     pub fn new(path: &str, mode: u32, contents: Arc<[u8]>) -> PlacedFile {
-        let sha256 = format!("sha256:{}", hex::encode(Sha256::digest(&contents)));
+        let sha256 = crate::digest::Digest::of_bytes(&contents);
         PlacedFile { path: path.to_string(), mode, sha256, contents }
     }
 }

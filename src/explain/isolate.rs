@@ -122,7 +122,7 @@ mod tests {
     fn file(tag: &str) -> Seen {
         Some(OutputEntry::File {
             size: 1,
-            sha256: tag.into(),
+            sha256: crate::digest::Digest::of_bytes(tag.as_bytes()),
             executable: false,
             mode: None,
             xattrs: Default::default(),

@@ -47,7 +47,7 @@ impl Variant {
             None => "missing".to_string(),
             Some(OutputEntry::Symlink { target }) => format!("symlink -> {target}"),
             Some(OutputEntry::File { size, sha256, executable, mode, xattrs }) => {
-                let short = &sha256[..sha256.len().min("sha256:".len() + 12)];
+                let short = format!("sha256:{}", sha256.short());
                 let mode = match (mode, executable) {
                     (Some(mode), _) => format!(", mode {mode}"),
                     (None, true) => ", executable".into(),

@@ -403,7 +403,7 @@ fn verification_section(v: &super::Verification) -> Markup {
                     p { "expected " code.digest { (o.expected) } " (" (o.declared_at) ")"
                         @if let Some(reference) = &o.reference { br; "reference file " code { (reference) } } }
                     ul { @for r in &o.runs {
-                        li { "run " (r.run) ": " (r.verdict.name()) " " code.digest { (r.sha256.as_deref().unwrap_or("missing")) } }
+                        li { "run " (r.run) ": " (r.verdict.name()) " " code.digest { (r.sha256.as_ref().map_or("missing", |d| d.as_str())) } }
                     } }
                     @if !o.metadata_differences.is_empty() {
                         p { "same contents; differs only in: " (o.metadata_differences.join(", ")) }

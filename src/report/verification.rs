@@ -74,7 +74,7 @@ pub struct RunCheck {
     /// Its verdict.
     pub verdict: OutputVerdict,
     /// What it produced (`None` when missing).
-    pub sha256: Option<String>,
+    pub sha256: Option<crate::digest::Digest>,
 }
 
 impl OutputVerdict {
@@ -102,7 +102,7 @@ impl Verification {
             if o.verdict != OutputVerdict::Match {
                 s.push_str(&format!("    expected {} ({})\n", o.expected, o.declared_at));
                 for r in o.runs.iter().filter(|r| r.verdict != OutputVerdict::Match) {
-                    let got = r.sha256.as_deref().unwrap_or("nothing");
+                    let got = r.sha256.as_ref().map_or("nothing", |d| d.as_str());
                     s.push_str(&format!("    run {} produced {got}\n", r.run));
                 }
             }

@@ -32,7 +32,7 @@ pub struct Spec {
     /// The file's exact text (kept for `lock`, which edits it in place).
     pub text: String,
     /// `sha256:<hex>` of the file's bytes.
-    pub sha256: String,
+    pub sha256: Digest,
     /// Name used for the build directory and the results directory.
     pub name: String,
     /// The pinned toolchain image.

@@ -95,7 +95,7 @@ pub(super) fn validate(file: &Path, text: String, host_paths: HostPaths) -> Chec
         None => Vec::new(),
     };
     let limits = super::limits::validate(ctx.file, ctx.text, raw.limits.as_ref())?;
-    let sha256 = Digest::of_bytes(text.as_bytes()).to_string();
+    let sha256 = Digest::of_bytes(text.as_bytes());
     Ok(Spec {
         file: file.to_path_buf(),
         dir,
@@ -248,8 +248,9 @@ fn validate_build(ctx: &Ctx, spanned: &Spanned<RawBuild>, origin: &Origin) -> Ch
                 .hint("list globs relative to the source dir, e.g. `outputs = [\"dist/*.tar.gz\"]`"))
         }
         Some(globs) => output_globs(ctx, globs.get_ref(), is_dsc)?,
-        None if is_dsc => OutputGlobs::compile(DSC_OUTPUTS.map(String::from).to_vec())
-            .map_err(|m| ctx.err(spanned, m))?,
+        None if is_dsc => {
+            OutputGlobs::compile(DSC_OUTPUTS.map(String::from).to_vec()).map_err(|m| ctx.err(spanned, m))?
+        }
         None => {
             return Err(ctx
                 .err(spanned, "[build] has no `outputs`")
@@ -410,7 +411,7 @@ outputs = ["dist/*"]
         assert_eq!(spec.name, "t");
         assert_eq!(spec.check.runs, 2);
         assert_eq!(spec.build.timeout, DEFAULT_TIMEOUT);
-        assert!(spec.sha256.starts_with("sha256:"));
+        assert!(spec.sha256.as_str().starts_with("sha256:"));
     }
 
     #[test]

@@ -232,7 +232,7 @@ fn verify_one(
                 check.note.get_or_insert_with(|| "the rebuild made a directory there".into());
                 (OutputVerdict::Mismatch, None)
             }
-            Some(OutputEntry::File { sha256, .. }) if *sha256 == e.sha256.as_str() => {
+            Some(OutputEntry::File { sha256, .. }) if *sha256 == e.sha256 => {
                 (OutputVerdict::Match, Some(sha256.clone()))
             }
             Some(OutputEntry::File { sha256, .. }) => {
