@@ -285,7 +285,7 @@ fn explain(
 /// `scope: field`, as a diff detail reads.
 fn show((scope, field): &Location) -> String {
     if scope.is_empty() {
-        field.clone()
+        field.to_string()
     } else {
         format!("{scope}: {field}")
     }
