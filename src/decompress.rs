@@ -31,8 +31,9 @@ pub fn xz<R: Read>(reader: R) -> impl Read {
 
 /// A compression format reprocheck unpacks: one match from magic bytes to
 /// a streaming decoder, shared by source tarballs, the structured diff and
-/// verify's streamed listing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// verify's streamed listing. A new format is added here alone: the diff
+/// sniffs, names and peels compression layers through this enum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Compression {
     /// gzip (concatenated members read as `gzip -d` does).
     Gzip,
@@ -57,6 +58,17 @@ impl Compression {
             Some(Compression::Bzip2)
         } else {
             None
+        }
+    }
+
+    /// Its name, as the diff's formats and scopes spell it (`tar+gzip`,
+    /// `gzip payload`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Compression::Gzip => "gzip",
+            Compression::Xz => "xz",
+            Compression::Zstd => "zstd",
+            Compression::Bzip2 => "bzip2",
         }
     }
 

@@ -4,7 +4,8 @@
 //! hash of the rest of the file and so differs whenever anything else does.
 
 use super::budget::Budget;
-use super::{scoped, Detail, FileDiff};
+use super::scope::{Field, Layer, Nesting, Scope};
+use super::{Detail, FileDiff};
 use object::{Object, ObjectSection, ObjectSymbol};
 use sha2::{Digest as _, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
@@ -43,18 +44,23 @@ pub(crate) fn is_elf(head: &[u8]) -> bool {
 /// differing sections scanned for strings are charged to `budget`: names
 /// point into a string table, and a hostile table makes every name a long
 /// suffix of one string, so their total can be thousands of times the file.
-pub(crate) fn compare(diff: &mut FileDiff, prefix: &str, (a, b): (&[u8], &[u8]), budget: &Budget) -> bool {
+pub(crate) fn compare(
+    diff: &mut FileDiff,
+    prefix: &Nesting,
+    (a, b): (&[u8], &[u8]),
+    budget: &Budget,
+) -> bool {
     let (Ok(fa), Ok(fb)) = (object::File::parse(a), object::File::parse(b)) else { return false };
     let (Some(sa), Some(sb)) = (sections(&fa, a.len()), sections(&fb, b.len())) else { return false };
     let mut differing = Vec::new();
     for name in sa.keys().chain(sb.keys()).collect::<BTreeSet<_>>() {
-        let scope = scoped(prefix, &format!("elf section {name}"));
+        let scope = prefix.at(Layer::ElfSection(name.clone()));
         match (sa.get(name), sb.get(name)) {
             (Some(x), Some(y)) if x.digest == y.digest => {}
             (Some(x), Some(y)) => {
                 differing.push(name.clone());
                 if name != BUILD_ID {
-                    add(diff, &scope, "content", x.describe(), y.describe());
+                    add(diff, &scope, Field::Content, x.describe(), y.describe());
                     if !strings(diff, &scope, (x.data, y.data), budget) {
                         first_bytes(diff, &scope, x.data, y.data);
                     }
@@ -62,7 +68,7 @@ pub(crate) fn compare(diff: &mut FileDiff, prefix: &str, (a, b): (&[u8], &[u8]),
             }
             (x, y) => {
                 let state = |s: Option<&Section>| s.map_or("missing".to_string(), Section::describe);
-                add(diff, &scope, "presence", state(x), state(y));
+                add(diff, &scope, Field::Presence, state(x), state(y));
             }
         }
     }
@@ -75,13 +81,8 @@ pub(crate) fn compare(diff: &mut FileDiff, prefix: &str, (a, b): (&[u8], &[u8]),
                 format!("a hash of the rest of the file: it follows the differences in {}", others.join(", "))
             }
         };
-        add(
-            diff,
-            &scoped(prefix, &format!("elf section {BUILD_ID}")),
-            "build-id",
-            ia,
-            format!("{ib} ({why})"),
-        );
+        let scope = prefix.at(Layer::ElfSection(BUILD_ID.to_string()));
+        add(diff, &scope, Field::BuildId, ia, format!("{ib} ({why})"));
     }
     symbols(diff, prefix, (&fa, &fb), budget);
     true
@@ -134,7 +135,7 @@ fn build_id(sections: &BTreeMap<String, Section>) -> String {
 /// The printable strings only one side of a section has; false when
 /// there are none (the difference is in code or data), or when scanning
 /// both sections does not fit the budget.
-fn strings(diff: &mut FileDiff, scope: &str, (a, b): (&[u8], &[u8]), budget: &Budget) -> bool {
+fn strings(diff: &mut FileDiff, scope: &Scope, (a, b): (&[u8], &[u8]), budget: &Budget) -> bool {
     if !budget.charge((a.len() + b.len()) as u64) {
         return false;
     }
@@ -156,7 +157,7 @@ fn strings(diff: &mut FileDiff, scope: &str, (a, b): (&[u8], &[u8]), budget: &Bu
     if only_a.is_empty() && only_b.is_empty() {
         return false;
     }
-    add(diff, scope, "strings", only_a, only_b);
+    add(diff, scope, Field::Strings, only_a, only_b);
     true
 }
 
@@ -183,10 +184,10 @@ pub(crate) fn shown(bytes: &[u8], quoted: bool) -> String {
 /// The first differing bytes of a section, and, when they read as a year
 /// on both sides (a 16-bit little-endian immediate, as `mov $0x7ea` for
 /// 2026), the years: a build date compiled into code.
-fn first_bytes(diff: &mut FileDiff, scope: &str, a: &[u8], b: &[u8]) {
+fn first_bytes(diff: &mut FileDiff, scope: &Scope, a: &[u8], b: &[u8]) {
     let Some(at) = a.iter().zip(b).position(|(x, y)| x != y) else { return };
     let window = |d: &[u8]| super::leaf::hex_dump(&d[at.saturating_sub(4)..(at + 12).min(d.len())]);
-    add(diff, scope, &format!("first difference at section offset {at}"), window(a), window(b));
+    add(diff, scope, Field::FirstDifferenceInSection(at as u64), window(a), window(b));
     let year = |d: &[u8], from: usize| {
         let v = u16::from_le_bytes(d.get(from..from + 2)?.try_into().ok()?);
         (1990..=2100).contains(&v).then_some(v)
@@ -194,13 +195,8 @@ fn first_bytes(diff: &mut FileDiff, scope: &str, a: &[u8], b: &[u8]) {
     for from in [at, at.saturating_sub(1)] {
         if let (Some(ya), Some(yb)) = (year(a, from), year(b, from)) {
             if ya != yb {
-                add(
-                    diff,
-                    scope,
-                    "year",
-                    ya.to_string(),
-                    format!("{yb} (bytes that read as a year on both sides)"),
-                );
+                let why = format!("{yb} (bytes that read as a year on both sides)");
+                add(diff, scope, Field::Year, ya.to_string(), why);
                 return;
             }
         }
@@ -220,12 +216,12 @@ fn printable(data: &[u8]) -> Vec<&str> {
 /// the files' string tables and charged to `budget`; when a file has more
 /// than [`MAX_SYMBOLS_READ`] symbols or their names do not fit, the symbols
 /// are not compared and one detail says why.
-fn symbols(diff: &mut FileDiff, prefix: &str, (a, b): (&object::File, &object::File), budget: &Budget) {
-    let scope = scoped(prefix, "elf symbols");
+fn symbols(diff: &mut FileDiff, prefix: &Nesting, (a, b): (&object::File, &object::File), budget: &Budget) {
+    let scope = prefix.at(Layer::ElfSymbols);
     let (na, nb) = match (symbol_names(a, budget), symbol_names(b, budget)) {
         (Ok(na), Ok(nb)) => (na, nb),
         (Err(why), _) | (_, Err(why)) => {
-            add(diff, &scope, "symbols", format!("not compared: {why}"), String::new());
+            add(diff, &scope, Field::Symbols, format!("not compared: {why}"), String::new());
             return;
         }
     };
@@ -240,7 +236,7 @@ fn symbols(diff: &mut FileDiff, prefix: &str, (a, b): (&object::File, &object::F
     };
     let (only_a, only_b) = (list(&na, &nb), list(&nb, &na));
     if !only_a.is_empty() || !only_b.is_empty() {
-        add(diff, &scope, "symbols", only_a, only_b);
+        add(diff, &scope, Field::Symbols, only_a, only_b);
     }
 }
 
@@ -266,8 +262,8 @@ fn symbol_names<'d>(file: &object::File<'d>, budget: &Budget) -> Result<BTreeSet
     Ok(names)
 }
 
-fn add(diff: &mut FileDiff, scope: &str, field: &str, a: String, b: String) {
-    diff.add(Detail { scope: scope.to_string(), field: field.into(), a, b });
+fn add(diff: &mut FileDiff, scope: &Scope, field: Field, a: String, b: String) {
+    diff.add(Detail { scope: scope.clone(), field, a, b });
 }
 
 #[cfg(test)]
@@ -348,14 +344,17 @@ mod tests {
             (elf_with_symbols(&long_names(b'x'), &offsets), elf_with_symbols(&long_names(b'y'), &offsets));
         let budget = Budget::new(1 << 20);
         let mut diff = FileDiff::new("lib.so", (1, 2));
-        assert!(compare(&mut diff, "", (&a, &b), &budget));
-        let symbols = diff.details.iter().find(|d| d.field == "symbols").expect("a symbols detail");
+        assert!(compare(&mut diff, &Nesting::default(), (&a, &b), &budget));
+        let symbols = diff.details.iter().find(|d| d.field == Field::Symbols).expect("a symbols detail");
         assert!(
             symbols.a.starts_with("not compared: the symbol names exceed the diff budget"),
             "{symbols:?}"
         );
         assert!(budget.exhausted());
-        assert!(diff.details.iter().any(|d| d.scope.ends_with(".strtab")), "the differing section is named");
+        assert!(
+            diff.details.iter().any(|d| d.scope.at == Layer::ElfSection(".strtab".into())),
+            "the differing section is named"
+        );
     }
 
     /// Within the budget the differing names are listed, each clipped to
@@ -365,8 +364,8 @@ mod tests {
         let (a, b) = (elf_with_symbols(&long_names(b'x'), &[1]), elf_with_symbols(&long_names(b'y'), &[1]));
         let budget = Budget::new(64 << 20);
         let mut diff = FileDiff::new("lib.so", (1, 2));
-        assert!(compare(&mut diff, "", (&a, &b), &budget));
-        let symbols = diff.details.iter().find(|d| d.field == "symbols").expect("a symbols detail");
+        assert!(compare(&mut diff, &Nesting::default(), (&a, &b), &budget));
+        let symbols = diff.details.iter().find(|d| d.field == Field::Symbols).expect("a symbols detail");
         let clipped = format!("… ({} bytes clipped)", (64 << 10) + 1 - MAX_SHOWN);
         assert!(
             symbols.a.ends_with(&clipped) && symbols.a.len() < 300,

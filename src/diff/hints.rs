@@ -7,6 +7,8 @@
 //! what `[build].command` already does. Every rule sees every difference
 //! held, not a displayed sample. docs/explain.md lists them.
 
+use super::format::{ArchiveKind, Format};
+use super::scope::{Field, Layer};
 use super::{Detail, DiffContext, FileDiff};
 use serde::Serialize;
 use std::path::Path;
@@ -134,7 +136,7 @@ fn wheel_time_advice(generator: Option<&str>) -> String {
 /// number of hours (at most 14), that number (second minus first).
 fn zip_timezone_shift(diff: &FileDiff) -> Option<i64> {
     let mut shift = None;
-    for d in diff.details.iter().filter(|d| d.scope.contains("zip entry") && d.field == "mtime") {
+    for d in diff.details.iter().filter(|d| in_zip(d) && d.field == Field::Mtime) {
         let (a, b) = (dos_seconds(&d.a)?, dos_seconds(&d.b)?);
         let delta = b - a;
         if delta == 0 || delta % 3600 != 0 || delta.abs() > 14 * 3600 || shift.is_some_and(|s| s != delta) {
@@ -159,8 +161,21 @@ fn posix_tz(hours: i64) -> String {
     format!("UTC{:+}", -hours)
 }
 
+/// Whether the detail is inside a member of an archive of `kind`, at any
+/// depth.
+fn inside_entry(d: &Detail, kind: ArchiveKind) -> bool {
+    let layers = d.scope.within.layers().iter().chain([&d.scope.at]);
+    layers.into_iter().any(|layer| matches!(layer, Layer::Entry(k, _) if *k == kind))
+}
+
+/// Whether the detail is inside a tar member, or about a tar archive as a whole.
 fn in_tar(d: &Detail) -> bool {
-    d.scope.contains("tar entry") || d.scope.ends_with("tar")
+    inside_entry(d, ArchiveKind::Tar) || d.scope.at == Layer::Format(Format::Archive(ArchiveKind::Tar))
+}
+
+/// Whether the detail is inside a zip member.
+fn in_zip(d: &Detail) -> bool {
+    inside_entry(d, ArchiveKind::Zip)
 }
 
 /// ISO dates (`2026-12-02`), RFC 2822 dates (`Wed, 02 Dec 2026`, as in
@@ -252,7 +267,7 @@ const AUTOMAKE_TAR: &str = "automake's dist packs with `tar chof -` (unsorted, w
 pub const RULES: &[Rule] = &[
     Rule {
         id: "tar-mtime",
-        matches: |d| in_tar(d) && (d.field == "mtime" || d.field == "pax mtime"),
+        matches: |d| in_tar(d) && (d.field == Field::Mtime || d.field.is_pax("mtime")),
         fix: |case, d| match case.packer {
             Packer::Automake if !case.published() => Some(AUTOMAKE_TAR.into()),
             Packer::Python => Some(
@@ -273,7 +288,7 @@ pub const RULES: &[Rule] = &[
     },
     Rule {
         id: "tar-owner",
-        matches: |d| in_tar(d) && matches!(d.field.as_str(), "uid" | "gid" | "uname" | "gname"),
+        matches: |d| in_tar(d) && d.field.is_owner(),
         fix: |case, d| {
             if case.published() && normalised_owner(&d.b) && !normalised_owner(&d.a) {
                 return Some(format!(
@@ -309,7 +324,7 @@ pub const RULES: &[Rule] = &[
     },
     Rule {
         id: "tar-order",
-        matches: |d| in_tar(d) && d.field == "order",
+        matches: |d| in_tar(d) && d.field == Field::Order,
         fix: |case, d| match case.packer {
             Packer::Automake if !case.published() => Some(AUTOMAKE_TAR.into()),
             Packer::Python => Some(
@@ -322,7 +337,7 @@ pub const RULES: &[Rule] = &[
     },
     Rule {
         id: "tar-pax-times",
-        matches: |d| in_tar(d) && (d.field == "pax atime" || d.field == "pax ctime"),
+        matches: |d| in_tar(d) && (d.field.is_pax("atime") || d.field.is_pax("ctime")),
         fix: |case, d| {
             tar_fix(
                 case,
@@ -335,7 +350,7 @@ pub const RULES: &[Rule] = &[
     },
     Rule {
         id: "tar-name-records",
-        matches: |d| in_tar(d) && (d.field == "header format" || d.field == "name stored in"),
+        matches: |d| in_tar(d) && matches!(d.field, Field::HeaderFormat | Field::NameStoredIn),
         fix: |case, d| {
             tar_fix(
                 case,
@@ -349,7 +364,7 @@ pub const RULES: &[Rule] = &[
     },
     Rule {
         id: "mode",
-        matches: |d| in_tar(d) && d.field == "mode",
+        matches: |d| in_tar(d) && d.field == Field::Mode,
         fix: |case, d| {
             match case.packer {
             Packer::Automake if !case.published() => Some(AUTOMAKE_TAR.into()),
@@ -365,7 +380,7 @@ pub const RULES: &[Rule] = &[
     },
     Rule {
         id: "output-mode",
-        matches: |d| d.scope == "file" && d.field == "mode",
+        matches: |d| d.scope.within.is_empty() && d.scope.at == Layer::File && d.field == Field::Mode,
         fix: |case, d| {
             Some(format!(
                 "the build leaves {}'s mode ({} -> {}) to the umask or to chance: give it one (install -m, \
@@ -376,9 +391,7 @@ pub const RULES: &[Rule] = &[
     },
     Rule {
         id: "zip-mode",
-        matches: |d| {
-            d.scope.contains("zip entry") && ["mode", "dos attributes", "made by"].contains(&d.field.as_str())
-        },
+        matches: |d| in_zip(d) && matches!(d.field, Field::Mode | Field::DosAttributes | Field::MadeBy),
         fix: |case, _| {
             Some(match case.packer {
                 Packer::Python => format!(
@@ -394,7 +407,7 @@ pub const RULES: &[Rule] = &[
     },
     Rule {
         id: "gzip-header",
-        matches: |d| d.scope.ends_with("gzip header") && (d.field == "mtime" || d.field == "name"),
+        matches: |d| d.scope.at == Layer::GzipHeader && matches!(d.field, Field::Mtime | Field::Name),
         fix: |case, d| match case.packer {
             Packer::Python => Some(
                 "the gzip header holds the build time (Python's gzip module writes time.time() unless told \
@@ -412,9 +425,7 @@ pub const RULES: &[Rule] = &[
     },
     Rule {
         id: "zip-timestamps",
-        matches: |d| {
-            d.scope.contains("zip entry") && (d.field == "mtime" || d.field.starts_with("extra 0x5455"))
-        },
+        matches: |d| in_zip(d) && matches!(d.field, Field::Mtime | Field::Extra(0x5455)),
         fix: |case, _| {
             let advice = match case.packer {
                 Packer::Python => wheel_time_advice(case.diff.generator.as_deref()),
@@ -436,7 +447,7 @@ pub const RULES: &[Rule] = &[
     },
     Rule {
         id: "buildinfo",
-        matches: |d| d.field == "lines",
+        matches: |d| d.field == Field::Lines,
         fix: |case, _| {
             case.diff.path.ends_with(".buildinfo").then(|| {
                 "a .buildinfo records when, where and in what environment one build ran (Build-Date, \
@@ -449,8 +460,8 @@ pub const RULES: &[Rule] = &[
     Rule {
         id: "date-in-binary",
         matches: |d| {
-            (d.field == "strings" && (looks_like_date(&d.a) || looks_like_date(&d.b)))
-                || (d.field == "year" && d.scope.contains("elf section"))
+            (d.field == Field::Strings && (looks_like_date(&d.a) || looks_like_date(&d.b)))
+                || (d.field == Field::Year && matches!(d.scope.at, Layer::ElfSection(_)))
         },
         fix: |_, _| {
             Some(
@@ -463,7 +474,7 @@ pub const RULES: &[Rule] = &[
     },
     Rule {
         id: "date-in-text",
-        matches: |d| d.field == "lines" || (d.field.starts_with("first difference") && looks_like_date(&d.b)),
+        matches: |d| d.field == Field::Lines || (d.field.is_first_difference() && looks_like_date(&d.b)),
         fix: |case, _| {
             (!case.diff.path.ends_with(".buildinfo")).then(|| {
                 "take dates from SOURCE_DATE_EPOCH instead of the clock (e.g. date -u -d @$SOURCE_DATE_EPOCH)".into()
@@ -558,12 +569,13 @@ fn contains(path: &Path, needle: &str) -> bool {
 
 /// A text diff earns the date hint only when its own changed lines hold dates.
 fn date_changed(diff: &FileDiff, d: &Detail) -> bool {
-    d.field != "lines" || diff.dated_texts.contains(&d.scope)
+    d.field != Field::Lines || diff.dated_texts.contains(&d.scope)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::diff::scope::Scope;
 
     #[test]
     fn dates_in_the_usual_spellings_are_recognised() {
@@ -586,8 +598,8 @@ mod tests {
         diff.packed_by.insert("python-wheel");
         diff.generator = generator.map(str::to_string);
         for (i, (a, b)) in times.iter().enumerate() {
-            let scope = format!("zip entry six-{i}.py");
-            diff.add(Detail { scope, field: "mtime".into(), a: a.to_string(), b: b.to_string() });
+            let scope = Scope::top(Layer::Entry(ArchiveKind::Zip, format!("six-{i}.py")));
+            diff.add(Detail { scope, field: Field::Mtime, a: a.to_string(), b: b.to_string() });
         }
         for d in extra {
             diff.add(d.clone());
@@ -627,8 +639,8 @@ mod tests {
     #[test]
     fn a_zip_mode_difference_never_suggests_tar() {
         let mode = Detail {
-            scope: "zip entry six.py".into(),
-            field: "mode".into(),
+            scope: Scope::top(Layer::Entry(ArchiveKind::Zip, "six.py".into())),
+            field: Field::Mode,
             a: "000664".into(),
             b: "100664".into(),
         };

@@ -2,8 +2,9 @@
 //! diff for text, and the first differing byte of anything else (both
 //! versions streamed, so any size is compared without being held).
 
+use super::scope::{Field, Layer, Nesting};
 use super::streamed::Source;
-use super::{hints, scoped, Detail, FileDiff};
+use super::{hints, Detail, FileDiff};
 use std::io::Read;
 
 /// Lines of unified diff kept.
@@ -18,7 +19,7 @@ pub(super) fn as_text(data: &[u8]) -> Option<&str> {
     std::str::from_utf8(data).ok().filter(|t| !t.contains('\0'))
 }
 
-pub(super) fn text_diff(diff: &mut FileDiff, prefix: &str, a: &str, b: &str) {
+pub(super) fn text_diff(diff: &mut FileDiff, prefix: &Nesting, a: &str, b: &str) {
     // Myers' diff is quadratic in the worst case ('a' lines against 'b'
     // lines): past the deadline, similar settles for a coarser alignment.
     let started = std::time::Instant::now();
@@ -28,8 +29,8 @@ pub(super) fn text_diff(diff: &mut FileDiff, prefix: &str, a: &str, b: &str) {
     let changed = lines_changed(aligned.ops());
     if started.elapsed() >= TEXT_DIFF_TIME {
         diff.add(Detail {
-            scope: scoped(prefix, "text"),
-            field: "alignment".into(),
+            scope: prefix.at(Layer::Text),
+            field: Field::Alignment,
             a: format!("the line diff took over {} ms", TEXT_DIFF_TIME.as_millis()),
             b: "coarse: changed blocks may be larger than they are".into(),
         });
@@ -40,8 +41,8 @@ pub(super) fn text_diff(diff: &mut FileDiff, prefix: &str, a: &str, b: &str) {
         diff.truncated = true;
     }
     diff.add(Detail {
-        scope: scoped(prefix, "text"),
-        field: "lines".into(),
+        scope: prefix.at(Layer::Text),
+        field: Field::Lines,
         a: plural(a.lines().count(), "line"),
         b: format!("{}, {} changed", plural(b.lines().count(), "line"), changed),
     });
@@ -50,7 +51,7 @@ pub(super) fn text_diff(diff: &mut FileDiff, prefix: &str, a: &str, b: &str) {
         .lines()
         .filter(|l| l.starts_with(['+', '-']) && !l.starts_with("+++") && !l.starts_with("---"));
     if changed_lines.clone().any(hints::looks_like_date) {
-        diff.dated_texts.push(scoped(prefix, "text"));
+        diff.dated_texts.push(prefix.at(Layer::Text));
     }
     if diff.text_diff.as_ref().is_some_and(|t| t.len() > MAX_TEXT_DIFF) {
         diff.truncated = true;
@@ -85,15 +86,15 @@ pub fn plural(n: usize, noun: &str) -> String {
 
 /// The sizes and the first differing byte, with a window around it; both
 /// versions are streamed, so any size is compared without being held.
-pub(super) fn first_difference(diff: &mut FileDiff, prefix: &str, a: Source, b: Source) {
+pub(super) fn first_difference(diff: &mut FileDiff, prefix: &Nesting, a: Source, b: Source) {
     let (size_a, size_b) = (a.size(), b.size());
     let offset = first_differing_offset(a, b);
     if size_a == size_b && offset == Some(size_a) {
         return; // the same bytes
     }
     diff.add(Detail {
-        scope: scoped(prefix, "bytes"),
-        field: "size".into(),
+        scope: prefix.at(Layer::Bytes),
+        field: Field::Size,
         a: size_a.to_string(),
         b: size_b.to_string(),
     });
@@ -110,8 +111,8 @@ pub(super) fn first_difference(diff: &mut FileDiff, prefix: &str, a: Source, b: 
         hex_dump(&bytes)
     };
     diff.add(Detail {
-        scope: scoped(prefix, "bytes"),
-        field: format!("first difference at offset {offset}"),
+        scope: prefix.at(Layer::Bytes),
+        field: Field::FirstDifferenceAt(offset),
         a: window(a),
         b: window(b),
     });

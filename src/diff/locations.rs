@@ -8,16 +8,20 @@
 //! (`tar entry p/x > text`, `line 12`), nested through compression layers
 //! and archive members. Every read is capped as in the rest of [`super`].
 
-use super::archive::{self, Format, Member, Members, Walk, MAX_DEPTH};
+use super::archive::{self, Walk, MAX_DEPTH};
 use super::budget::Budget;
-use super::streamed::{link_text, Source};
-use super::{scoped, HEAD, MAX_TEXT};
+use super::format::{sniff, ArchiveKind, Format};
+use super::member::{Member, Members};
+use super::scope::{Field, Layer, Nesting};
+use super::streamed::{gzip_header_fields, link_text, Source};
+use super::{HEAD, MAX_TEXT};
 use sha2::{Digest as _, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-/// One place in an output: the scope (as in a diff detail) and the field.
-pub type Location = (String, String);
+/// One place in an output: where (as a diff detail's scope reads; empty
+/// for the output itself) and the field.
+pub type Location = (Nesting, Field);
 
 /// Where `b` differs from `a`, with a short digest of `b`'s value at each place.
 pub type Locations = BTreeMap<Location, String>;
@@ -40,11 +44,11 @@ pub fn between_files(a: &Path, b: &Path, budget: u64) -> Locations {
     match (link_text(a), link_text(b)) {
         (Some(la), Some(lb)) => {
             let (sa, sb) = (Source::file_or_link(&la, a), Source::file_or_link(&lb, b));
-            walk(&mut out, "", sa, sb, Walk::top(&budget));
+            walk(&mut out, &Nesting::default(), sa, sb, Walk::top(&budget));
         }
         (_, y) => {
             let state = if y.is_some() { "present" } else { "missing" };
-            out.insert(("file".into(), "presence".into()), state.into());
+            out.insert((Nesting::default().inside(Layer::File), Field::Presence), state.into());
         }
     }
     out
@@ -58,11 +62,10 @@ pub fn between_files(a: &Path, b: &Path, budget: u64) -> Locations {
 /// some builds and not others, and would spell a factor).
 pub fn covered(noise: &BTreeSet<Location>, location: &Location) -> bool {
     let (scope, field) = location;
-    let inside = format!("{scope} > ");
     noise.iter().any(|(s, f)| {
-        (s == scope && (f == field || f == "content" || f == "lines"))
-            || (f == "format" && (scope == s || scope.starts_with(&format!("{s} > "))))
-            || (field == "size" && s.starts_with(&inside))
+        (s == scope && (f == field || *f == Field::Content || *f == Field::Lines))
+            || (*f == Field::Format && s.holds(scope))
+            || (*field == Field::Size && scope.holds(s) && s != scope)
             || s.is_empty()
     })
 }
@@ -71,21 +74,25 @@ pub fn covered(noise: &BTreeSet<Location>, location: &Location) -> bool {
 /// compare piecewise (a binary top level, a missing file).
 pub fn is_whole(location: &Location) -> bool {
     let (scope, field) = location;
-    scope.is_empty() || scope == "file" || (scope == "bytes" && field == "content")
+    match scope.layers() {
+        [] | [Layer::File] => true,
+        [Layer::Bytes] => *field == Field::Content,
+        _ => false,
+    }
 }
 
 fn digest(bytes: &[u8]) -> String {
     hex::encode(&Sha256::digest(bytes)[..8])
 }
 
-fn walk(out: &mut Locations, prefix: &str, a: Source, b: Source, at: Walk) {
+fn walk(out: &mut Locations, prefix: &Nesting, a: Source, b: Source, at: Walk) {
     if same(a, b) {
         return;
     }
     let (head_a, head_b) = (a.head(HEAD), b.head(HEAD));
-    let (fa, fb) = (archive::sniff(&head_a), archive::sniff(&head_b));
+    let (fa, fb) = (sniff(&head_a), sniff(&head_b));
     if fa != fb {
-        out.insert((prefix.to_string(), "format".into()), fb.name().into());
+        out.insert((prefix.clone(), Field::Format), fb.name().into());
         return;
     }
     if at.depth >= MAX_DEPTH || fa == Format::Other {
@@ -97,30 +104,31 @@ fn walk(out: &mut Locations, prefix: &str, a: Source, b: Source, at: Walk) {
         }
         return;
     }
-    if let (Some(ha), Some(hb)) = (archive::gzip_header_fields(&head_a), archive::gzip_header_fields(&head_b))
-    {
+    if let (Some(ha), Some(hb)) = (gzip_header_fields(&head_a), gzip_header_fields(&head_b)) {
         for ((field, x), (_, y)) in ha.into_iter().zip(hb) {
             if x != y {
-                out.insert((scoped(prefix, "gzip header"), field.into()), digest(y.as_bytes()));
+                out.insert((prefix.inside(Layer::GzipHeader), field), digest(y.as_bytes()));
             }
         }
     }
     if let Some((la, lb)) = archive::list_both(a, b, at) {
         if archive::describe(&la) != archive::describe(&lb) {
-            out.insert((prefix.to_string(), "format".into()), archive::describe(&lb));
+            out.insert((prefix.clone(), Field::Format), archive::describe(&lb));
             return;
         }
-        let (kind, complete) = (la.kind.name(), la.stopped.is_none() && lb.stopped.is_none());
+        let (kind, complete) = (la.kind, la.stopped.is_none() && lb.stopped.is_none());
         let (ma, mb) = archive::fetch_differing((a, la), (b, lb), at);
         if !complete {
             // What lies past a cut-short listing is not known: one place.
-            out.insert((scoped(prefix, kind), "listing".into()), "stopped".into());
+            let whole = prefix.inside(Layer::Format(Format::Archive(kind)));
+            out.insert((whole, Field::Listing), "stopped".into());
         }
         members(out, prefix, kind, (&ma, &mb), complete, at);
         return;
     }
     // Compressed, not an archive: the payloads.
-    match (archive::peel_source(fa, a, at.budget), archive::peel_source(fb, b, at.budget)) {
+    let peeled = |s: Source| fa.compression().and_then(|c| archive::peel_source(c, s, at.budget));
+    match (peeled(a), peeled(b)) {
         (Some(x), Some(y)) => walk(out, prefix, Source::Bytes(&x), Source::Bytes(&y), at.deeper()),
         _ => bytes(out, prefix, a, b),
     }
@@ -140,9 +148,9 @@ fn text(data: &[u8]) -> Option<&str> {
 /// Line by line, aligned: a changed or removed line is `line N` of `a`,
 /// lines added are `after line N`, so a line inserted in one place leaves
 /// the other places comparable. Very many changes: the whole text.
-fn lines(out: &mut Locations, prefix: &str, a: &str, b: &str) {
+fn lines(out: &mut Locations, prefix: &Nesting, a: &str, b: &str) {
     use similar::DiffOp;
-    let scope = scoped(prefix, "text");
+    let scope = prefix.inside(Layer::Text);
     let diff = similar::TextDiff::configure().timeout(super::leaf::TEXT_DIFF_TIME).diff_lines(a, b);
     let new: Vec<&str> = diff.new_slices().to_vec();
     let mut found = Vec::new();
@@ -159,16 +167,16 @@ fn lines(out: &mut Locations, prefix: &str, a: &str, b: &str) {
         for i in 0..old_len {
             // The line that replaced it, if any.
             let value = if i < new_len { added(new_start + i, new_start + i + 1) } else { "removed".into() };
-            found.push((format!("line {}", old_start + i + 1), value));
+            found.push((Field::Line(old_start + i + 1), value));
         }
         if new_len > old_len {
             found.push((
-                format!("after line {}", old_start + old_len),
+                Field::AfterLine(old_start + old_len),
                 added(new_start + old_len, new_start + new_len),
             ));
         }
         if found.len() > MAX_LINES {
-            out.insert((scope, "lines".into()), digest(b.as_bytes()));
+            out.insert((scope, Field::Lines), digest(b.as_bytes()));
             return;
         }
     }
@@ -179,12 +187,12 @@ fn lines(out: &mut Locations, prefix: &str, a: &str, b: &str) {
 
 /// Runs of differing bytes when the sizes agree (up to [`MAX_BYTES`] each);
 /// the whole content otherwise.
-fn bytes(out: &mut Locations, prefix: &str, a: Source, b: Source) {
-    let scope = scoped(prefix, "bytes");
+fn bytes(out: &mut Locations, prefix: &Nesting, a: Source, b: Source) {
+    let scope = prefix.inside(Layer::Bytes);
     let whole = |out: &mut Locations| {
         let value = b.reader().and_then(|r| crate::digest::Digest::of_reader(r).ok());
         let value = value.map(|d| d.hex()[..16].to_string()).unwrap_or_else(|| "unreadable".into());
-        out.insert((scope.clone(), "content".into()), value);
+        out.insert((scope.clone(), Field::Content), value);
     };
     let (Some(a), Some(b)) = (a.read(MAX_BYTES), b.read(MAX_BYTES)) else { return whole(out) };
     if a.len() != b.len() {
@@ -201,7 +209,7 @@ fn bytes(out: &mut Locations, prefix: &str, a: Source, b: Source) {
         }
     }
     for (start, end) in runs {
-        out.insert((scope.clone(), format!("offset {start}")), digest(&b[start..=end]));
+        out.insert((scope.clone(), Field::Offset(start)), digest(&b[start..=end]));
     }
 }
 
@@ -209,8 +217,8 @@ fn bytes(out: &mut Locations, prefix: &str, a: Source, b: Source) {
 /// content holds. A repeated name is told apart by its occurrence.
 fn members(
     out: &mut Locations,
-    prefix: &str,
-    kind: &str,
+    prefix: &Nesting,
+    kind: ArchiveKind,
     (a, b): (&Members, &Members),
     complete: bool,
     at: Walk,
@@ -219,23 +227,24 @@ fn members(
     let order = |k: &[(String, &Member)]| k.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
     let (oa, ob) = (order(&ka), order(&kb));
     if complete && oa != ob {
-        out.insert((scoped(prefix, kind), "order".into()), digest(ob.join("\n").as_bytes()));
+        let whole = prefix.inside(Layer::Format(Format::Archive(kind)));
+        out.insert((whole, Field::Order), digest(ob.join("\n").as_bytes()));
     }
     let map_a: BTreeMap<&String, &Member> = ka.iter().map(|(n, m)| (n, *m)).collect();
     let map_b: BTreeMap<&String, &Member> = kb.iter().map(|(n, m)| (n, *m)).collect();
     for name in map_a.keys().chain(map_b.keys()).collect::<BTreeSet<_>>() {
-        let scope = scoped(prefix, &format!("{kind} entry {name}"));
+        let scope = prefix.inside(Layer::Entry(kind, name.to_string()));
         let (Some(ma), Some(mb)) = (map_a.get(name), map_b.get(name)) else {
             if complete {
                 let state = if map_b.contains_key(name) { "present" } else { "missing" };
-                out.insert((scope, "presence".into()), state.into());
+                out.insert((scope, Field::Presence), state.into());
             }
             continue;
         };
         for (field, va) in &ma.fields {
             let vb = mb.fields.get(field).cloned().unwrap_or_default();
             if *va != vb {
-                out.insert((scope.clone(), field.to_string()), digest(vb.as_bytes()));
+                out.insert((scope.clone(), field.clone()), digest(vb.as_bytes()));
             }
         }
         if ma.readable() && mb.readable() && ma.content_hash == mb.content_hash {
@@ -245,10 +254,10 @@ fn members(
             (Some(ca), Some(cb)) => walk(out, &scope, Source::Bytes(ca), Source::Bytes(cb), at.deeper()),
             // Not held (too large, or a repeated name): its digest is the place.
             _ if mb.readable() => {
-                out.insert((scope, "content".into()), mb.content_hash[..16].to_string());
+                out.insert((scope, Field::Content), mb.content_hash[..16].to_string());
             }
             _ => {
-                out.insert((scope, "content".into()), "unreadable".into());
+                out.insert((scope, Field::Content), "unreadable".into());
             }
         }
     }
@@ -285,8 +294,27 @@ mod tests {
 
     fn walked(a: &[u8], b: &[u8]) -> BTreeSet<Location> {
         let mut out = Locations::new();
-        walk(&mut out, "", Source::Bytes(a), Source::Bytes(b), Walk::top(&Budget::new(1 << 20)));
+        walk(
+            &mut out,
+            &Nesting::default(),
+            Source::Bytes(a),
+            Source::Bytes(b),
+            Walk::top(&Budget::new(1 << 20)),
+        );
         out.into_keys().collect()
+    }
+
+    /// Locations as report.json and `explain` show them.
+    fn shown<'l>(locations: impl IntoIterator<Item = &'l Location>) -> Vec<(String, String)> {
+        locations.into_iter().map(|(scope, field)| (scope.to_string(), field.to_string())).collect()
+    }
+
+    fn nesting(layers: &[Layer]) -> Nesting {
+        layers.iter().fold(Nesting::default(), |n, l| n.inside(l.clone()))
+    }
+
+    fn entry(kind: ArchiveKind, name: &str) -> Layer {
+        Layer::Entry(kind, name.into())
     }
 
     #[test]
@@ -296,10 +324,10 @@ mod tests {
         let path = tar(&[("p/info", "built: friday\npath: /build/yy\n", 7)]);
         let noise = walked(&a, &date);
         let at = |field: &str| ("tar entry p/info > text".to_string(), field.to_string());
-        assert_eq!(noise, BTreeSet::from([at("line 1")]));
+        assert_eq!(shown(&noise), [at("line 1")]);
         let beyond: Vec<Location> = walked(&a, &path).into_iter().filter(|l| !covered(&noise, l)).collect();
         assert_eq!(
-            beyond,
+            shown(&beyond),
             [("tar entry p/info".to_string(), "uid".to_string()), at("line 2")],
             "the uid and the path line differ beyond the date line; the size follows the noisy content"
         );
@@ -307,30 +335,29 @@ mod tests {
 
     #[test]
     fn the_size_of_a_member_with_noise_inside_is_noise() {
-        let noise = BTreeSet::from([(
-            "ar entry data.tar.xz > tar entry ./BUILT > text".to_string(),
-            "line 2".to_string(),
-        )]);
-        assert!(covered(&noise, &("ar entry data.tar.xz".into(), "size".into())));
-        assert!(covered(&noise, &("ar entry data.tar.xz > tar entry ./BUILT".into(), "size".into())));
-        assert!(!covered(&noise, &("ar entry control.tar.xz".into(), "size".into())));
-        assert!(!covered(
-            &noise,
-            &("ar entry data.tar.xz > tar entry ./BUILT > text".into(), "line 1".into())
-        ));
+        let (ar, tar) = (ArchiveKind::Ar, ArchiveKind::Tar);
+        let data = entry(ar, "data.tar.xz");
+        let built = nesting(&[data.clone(), entry(tar, "./BUILT"), Layer::Text]);
+        let noise = BTreeSet::from([(built.clone(), Field::Line(2))]);
+        assert!(covered(&noise, &(nesting(std::slice::from_ref(&data)), Field::Size)));
+        assert!(covered(&noise, &(nesting(&[data, entry(tar, "./BUILT")]), Field::Size)));
+        assert!(!covered(&noise, &(nesting(&[entry(ar, "control.tar.xz")]), Field::Size)));
+        assert!(!covered(&noise, &(built, Field::Line(1))));
     }
 
     #[test]
     fn an_inserted_line_leaves_the_other_lines_comparable() {
-        let at = |field: &str| ("text".to_string(), field.to_string());
+        let text = nesting(&[Layer::Text]);
+        let at = |field: Field| (text.clone(), field);
         let inserted = walked(b"a\nb\nc\n", b"a\nb\nx\nc\n");
-        assert_eq!(inserted, BTreeSet::from([at("after line 2")]));
+        assert_eq!(inserted, BTreeSet::from([at(Field::AfterLine(2))]));
+        assert_eq!(shown(&inserted), [("text".to_string(), "after line 2".to_string())]);
         let both = walked(b"a\nb\nc\n", b"A\nb\nx\nc\n");
-        assert_eq!(both, BTreeSet::from([at("line 1"), at("after line 2")]));
-        assert!(!covered(&inserted, &at("line 1")), "the insertion does not hide line 1");
-        assert_eq!(walked(b"a\nb\n", b"a\n"), BTreeSet::from([at("line 2")]));
+        assert_eq!(both, BTreeSet::from([at(Field::Line(1)), at(Field::AfterLine(2))]));
+        assert!(!covered(&inserted, &at(Field::Line(1))), "the insertion does not hide line 1");
+        assert_eq!(walked(b"a\nb\n", b"a\n"), BTreeSet::from([at(Field::Line(2))]));
         let bin = walked(&[0, 1, 2, 3, 0, 0], &[0, 9, 2, 3, 0, 0]);
-        assert_eq!(bin, BTreeSet::from([("bytes".to_string(), "offset 1".to_string())]));
+        assert_eq!(shown(&bin), [("bytes".to_string(), "offset 1".to_string())]);
         assert!(!bin.iter().any(is_whole), "same size: byte runs, not the whole");
         assert!(walked(&[0, 1], &[0, 1, 2]).iter().any(is_whole));
     }

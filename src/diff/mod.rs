@@ -11,19 +11,24 @@ pub(crate) mod archive;
 pub mod budget;
 pub mod diffoscope;
 mod elf;
+pub mod format;
 pub mod hints;
 mod leaf;
 pub use leaf::plural;
 pub mod locations;
+pub(crate) mod member;
+pub mod scope;
+pub use scope::{Field, Kind, Layer, Nesting, Scope};
 pub(crate) mod streamed;
 pub(crate) mod tar_reader;
 mod zip_listing;
 
 use crate::collect::OutputEntry;
 use crate::errors::*;
+use format::Format;
 use serde::Serialize;
 use sha2::Digest as _;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 use streamed::Source;
 
@@ -43,9 +48,9 @@ pub const REPORT_DETAILS: usize = 200;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Detail {
     /// Where: `bytes`, `gzip header`, `tar entry hello-1.0/hello`, `zip entry x`.
-    pub scope: String,
+    pub scope: Scope,
     /// What: `mtime`, `mode`, `uid`, `order`, `content`, `first difference`, ...
-    pub field: String,
+    pub field: Field,
     /// The value in the first run.
     pub a: String,
     /// The value in the second run.
@@ -67,7 +72,7 @@ pub struct FileDiff {
     pub details: Vec<Detail>,
     /// How many differences of each kind (`owner`, `mtime`, `order`, …),
     /// counted over all of them, held or not.
-    pub counts: BTreeMap<String, u64>,
+    pub counts: BTreeMap<Kind, u64>,
     /// How many differences were found in all.
     pub details_total: u64,
     /// Where every detail is, relative to the results directory, when
@@ -80,7 +85,7 @@ pub struct FileDiff {
     /// The scopes (`… > text`) of the texts whose changed lines hold a
     /// date, first the one the terminal quotes.
     #[serde(skip)]
-    pub dated_texts: Vec<String>,
+    pub dated_texts: Vec<Scope>,
     /// What the top-level archive says about who packed it (`tar:v7`,
     /// `python-sdist`, `python-wheel`), for the hints.
     #[serde(skip)]
@@ -103,12 +108,12 @@ impl Detail {
     /// The kind of difference, for counts and summaries: the field, with
     /// `uid`/`gid`/`uname`/`gname` as `owner`, gzip header fields named as
     /// such, and a byte offset as `first difference`.
-    pub fn kind(&self) -> String {
-        match self.field.as_str() {
-            "uid" | "gid" | "uname" | "gname" => "owner".into(),
-            f if f.starts_with("first difference") => "first difference".into(),
-            f if self.scope.ends_with("gzip header") => format!("gzip header {f}"),
-            f => f.to_string(),
+    pub fn kind(&self) -> Kind {
+        match &self.field {
+            f if f.is_owner() => Kind::Owner,
+            f if f.is_first_difference() => Kind::FirstDifference,
+            f if self.scope.at == Layer::GzipHeader => Kind::GzipHeader(f.clone()),
+            f => Kind::Of(f.clone()),
         }
     }
 }
@@ -141,20 +146,23 @@ impl FileDiff {
     /// (`ar entry data.tar.xz` because of `… > tar entry ./usr/bin/hello`),
     /// the inner details come first: they say what the outer one implies.
     pub fn sample(&self, max: usize) -> Vec<&Detail> {
-        let kinds: Vec<String> = self.details.iter().map(Detail::kind).collect();
+        let kinds: Vec<Kind> = self.details.iter().map(Detail::kind).collect();
         let distinct = kinds.iter().collect::<std::collections::BTreeSet<_>>().len().max(1);
         let per_kind = (max / distinct).max(1);
-        // Scopes that have details further inside them.
-        let mut outer = std::collections::BTreeSet::new();
+        // Scopes that have details further inside them: each layer a
+        // detail is nested in, with the layers around it.
+        let mut outer: HashSet<(&[Layer], &Layer)> = HashSet::new();
         for d in &self.details {
-            for (at, _) in d.scope.match_indices(" > ") {
-                outer.insert(&d.scope[..at]);
+            let layers = d.scope.within.layers();
+            for (i, layer) in layers.iter().enumerate() {
+                outer.insert((&layers[..i], layer));
             }
         }
+        let is_outer = |d: &Detail| outer.contains(&(d.scope.within.layers(), &d.scope.at));
         let mut order: Vec<usize> = (0..self.details.len()).collect();
-        order.sort_by_key(|&i| (outer.contains(self.details[i].scope.as_str()), i));
+        order.sort_by_key(|&i| (is_outer(&self.details[i]), i));
         let mut shown = vec![false; self.details.len()];
-        let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut seen: BTreeMap<&Kind, usize> = BTreeMap::new();
         let mut left = max;
         for &i in &order {
             let n = seen.entry(&kinds[i]).or_default();
@@ -178,7 +186,7 @@ impl FileDiff {
 
     /// `owner × 19,080, mtime × 10, order × 1`, most frequent first.
     pub fn counts_line(&self) -> String {
-        let mut counts: Vec<(&String, &u64)> = self.counts.iter().collect();
+        let mut counts: Vec<(&Kind, &u64)> = self.counts.iter().collect();
         counts.sort_by_key(|(kind, n)| (std::cmp::Reverse(**n), *kind));
         counts.iter().map(|(kind, n)| format!("{kind} × {n}")).collect::<Vec<_>>().join(", ")
     }
@@ -240,14 +248,14 @@ pub fn diff_files(
     match (streamed::link_text(a), streamed::link_text(b)) {
         (Some(la), Some(lb)) => {
             let (sa, sb) = (Source::file_or_link(&la, a), Source::file_or_link(&lb, b));
-            compare_bytes(&mut diff, "", sa, sb, archive::Walk::top(&budget));
+            compare_bytes(&mut diff, &Nesting::default(), sa, sb, archive::Walk::top(&budget));
         }
         (la, lb) => {
             diff.format = "missing".into();
             let state = |d: &Option<_>| if d.is_some() { "present" } else { "missing" };
             diff.add(Detail {
-                scope: "file".into(),
-                field: "presence".into(),
+                scope: Scope::top(Layer::File),
+                field: Field::Presence,
                 a: state(&la).into(),
                 b: state(&lb).into(),
             });
@@ -255,8 +263,8 @@ pub fn diff_files(
     }
     if budget.exhausted() {
         diff.add(Detail {
-            scope: "file".into(),
-            field: "decompression budget".into(),
+            scope: Scope::top(Layer::File),
+            field: Field::DecompressionBudget,
             a: format!("{} MiB used up", budget.total() >> 20),
             b: "what lies deeper is not compared".into(),
         });
@@ -295,11 +303,12 @@ pub fn diff_outputs(
     for (field, x) in &attrs_a {
         let y = attrs_b.get(field).cloned().unwrap_or_default();
         if *x != y {
-            diff.add(Detail { scope: "file".into(), field: field.clone(), a: x.clone(), b: y });
+            diff.add(Detail { scope: Scope::top(Layer::File), field: field.clone(), a: x.clone(), b: y });
         }
     }
     for (field, y) in attrs_b.iter().filter(|(f, _)| !attrs_a.contains_key(*f)) {
-        diff.add(Detail { scope: "file".into(), field: field.clone(), a: String::new(), b: y.clone() });
+        let scope = Scope::top(Layer::File);
+        diff.add(Detail { scope, field: field.clone(), a: String::new(), b: y.clone() });
     }
     if same_bytes {
         diff.format = "file".into();
@@ -309,7 +318,7 @@ pub fn diff_outputs(
 }
 
 /// An output entry's type, mode and xattrs as diff fields.
-fn entry_attributes(entry: Option<&OutputEntry>) -> BTreeMap<String, String> {
+fn entry_attributes(entry: Option<&OutputEntry>) -> BTreeMap<Field, String> {
     let mut fields = BTreeMap::new();
     let (kind, mode, xattrs) = match entry {
         None => ("missing", None, None),
@@ -317,12 +326,12 @@ fn entry_attributes(entry: Option<&OutputEntry>) -> BTreeMap<String, String> {
         Some(OutputEntry::Directory { mode, xattrs }) => ("directory", Some(mode), Some(xattrs)),
         Some(OutputEntry::Symlink { .. }) => ("symlink", None, None),
     };
-    fields.insert("type".to_string(), kind.to_string());
+    fields.insert(Field::Type, kind.to_string());
     if let Some(mode) = mode {
-        fields.insert("mode".to_string(), mode.clone());
+        fields.insert(Field::Mode, mode.clone());
     }
     for (name, value) in xattrs.into_iter().flatten() {
-        fields.insert(format!("xattr {name}"), value.clone());
+        fields.insert(Field::Xattr(name.clone()), value.clone());
     }
     fields
 }
@@ -343,33 +352,33 @@ fn details_file_name(diff: &FileDiff) -> String {
 }
 
 /// Compares two versions of something, looking inside the formats it
-/// recognises. `prefix` scopes nested details; `walk` bounds depth and
+/// recognises. `prefix` is where they are nested; `walk` bounds depth and
 /// decompression.
-fn compare_bytes(diff: &mut FileDiff, prefix: &str, a: Source, b: Source, walk: archive::Walk) {
+fn compare_bytes(diff: &mut FileDiff, prefix: &Nesting, a: Source, b: Source, walk: archive::Walk) {
     let (head_a, head_b) = (a.head(HEAD), b.head(HEAD));
-    let (format_a, format_b) = (archive::sniff(&head_a), archive::sniff(&head_b));
+    let (format_a, format_b) = (format::sniff(&head_a), format::sniff(&head_b));
     if walk.depth == 0 {
         diff.format = format_a.name().to_string();
     }
     let before = diff.details.len() as u64 + diff.dropped();
     if format_a != format_b {
         diff.add(Detail {
-            scope: scoped(prefix, "file"),
-            field: "format".into(),
+            scope: prefix.at(Layer::File),
+            field: Field::Format,
             a: format_a.name().into(),
             b: format_b.name().into(),
         });
-    } else if format_a != archive::Format::Other && walk.depth >= archive::MAX_DEPTH {
+    } else if format_a != Format::Other && walk.depth >= archive::MAX_DEPTH {
         diff.add(Detail {
-            scope: scoped(prefix, format_a.name()),
-            field: "payload".into(),
+            scope: prefix.at(Layer::Format(format_a)),
+            field: Field::Payload,
             a: "not opened: nested too deep".into(),
             b: String::new(),
         });
-    } else if format_a != archive::Format::Other {
+    } else if format_a != Format::Other {
         let inside = archive::compare_archives(diff, prefix, a, b, walk);
-        if !inside && format_a.compression().is_some() {
-            archive::compare_payloads(diff, prefix, format_a, (a, b), (&head_a, &head_b), walk);
+        if let (false, Some(compression)) = (inside, format_a.compression()) {
+            archive::compare_payloads(diff, prefix, compression, (a, b), (&head_a, &head_b), walk);
         }
         if inside && diff.details.len() as u64 + diff.dropped() == before {
             // Every member and every field read agree: what differs is the
@@ -380,11 +389,12 @@ fn compare_bytes(diff: &mut FileDiff, prefix: &str, a: Source, b: Source, walk: 
             if a.size() == b.size() && offset == Some(a.size()) {
                 return; // the same bytes
             }
-            let field = if format_a.compression().is_some() { "compressed stream" } else { "header bytes" };
+            let field =
+                if format_a.compression().is_some() { Field::CompressedStream } else { Field::HeaderBytes };
             let at = offset.map_or("?".into(), |o| o.to_string());
             diff.add(Detail {
-                scope: scoped(prefix, "bytes"),
-                field: field.into(),
+                scope: prefix.at(Layer::Bytes),
+                field,
                 a: "same members and fields".into(),
                 b: format!("the bytes differ from offset {at}"),
             });
@@ -420,14 +430,6 @@ fn compare_bytes(diff: &mut FileDiff, prefix: &str, a: Source, b: Source, walk: 
     leaf::first_difference(diff, prefix, a, b);
 }
 
-fn scoped(prefix: &str, scope: &str) -> String {
-    if prefix.is_empty() {
-        scope.to_string()
-    } else {
-        format!("{prefix} > {scope}")
-    }
-}
-
 impl FileDiff {
     /// A few lines for the terminal: the counts by kind, then up to
     /// `max_details` details with every kind among them.
@@ -453,7 +455,7 @@ impl FileDiff {
         if let Some(text) = &self.text_diff {
             // The text with a date in it, if any: where a fix is needed.
             let dated = self.dated_texts.first().and_then(|scope| {
-                let prefix = scope.strip_suffix(" > text").filter(|p| !p.is_empty())?;
+                let prefix = Some(&scope.within).filter(|p| scope.at == Layer::Text && !p.is_empty())?;
                 let start = text.find(&format!("{prefix}:\n"))?;
                 Some(&text[start..])
             });

@@ -7,9 +7,12 @@
 //! decompressed byte draws from the comparison's budget. Zip needs random
 //! access: it is read whole, up to the diff's size cap.
 
-use super::archive::{sniff, zip_members as zip_records, Format, Member};
 use super::budget::Budget;
+use super::format::{sniff, ArchiveKind, Format};
+use super::member::{Member, Members};
+use super::scope::Field;
 use super::tar_reader::{TarReader, MAX_NAME};
+use crate::decompress::Compression;
 use std::io::{Cursor, Read};
 use std::path::Path;
 
@@ -90,22 +93,37 @@ impl<'a> Source<'a> {
     }
 }
 
-/// One compression layer on the way to an archive: its format, and the
-/// gzip header's fields when it is gzip.
+/// One compression layer on the way to an archive, and the gzip header's
+/// fields when it is gzip.
 #[derive(Debug, Clone)]
-pub(crate) struct Layer {
-    pub format: Format,
-    pub gzip_header: Option<[(&'static str, String); 3]>,
+pub(crate) struct CompressionLayer {
+    pub compression: Compression,
+    pub gzip_header: Option<GzipHeader>,
+}
+
+/// A gzip header's mtime, original name and OS byte.
+pub(crate) type GzipHeader = [(Field, String); 3];
+
+/// The gzip header's mtime, original name and OS byte.
+pub(crate) fn gzip_header_fields(data: &[u8]) -> Option<GzipHeader> {
+    let decoder = flate2::read::GzDecoder::new(data);
+    let h = decoder.header()?;
+    let name = h.filename().map(|n| String::from_utf8_lossy(n).into_owned()).unwrap_or_default();
+    Some([
+        (Field::Mtime, h.mtime().to_string()),
+        (Field::Name, name),
+        (Field::Os, h.operating_system().to_string()),
+    ])
 }
 
 /// An archive's members in archive order (every copy of a repeated name
 /// kept), with the compression layers around it.
 pub(crate) struct Listing {
-    /// `Tar`, `Ar` or `Zip`.
-    pub kind: Format,
+    /// What the archive inside the layers is.
+    pub kind: ArchiveKind,
     /// Outermost first.
-    pub layers: Vec<Layer>,
-    pub members: Vec<(String, Member)>,
+    pub layers: Vec<CompressionLayer>,
+    pub members: Members,
     /// Why the listing stopped before the end (the budget ran out, or a
     /// header past the tar reader's caps: too large to compare); `None`
     /// when it reached the end. Members past it are not known, so their
@@ -146,28 +164,31 @@ pub(crate) fn list(source: Source, budget: &Budget, keep: &Keep) -> Option<Listi
         head.truncate(n);
         let format = sniff(&head);
         let gzip_header =
-            (format == Format::Gzip).then(|| super::archive::gzip_header_fields(&head)).flatten();
+            (format == Format::Compressed(Compression::Gzip)).then(|| gzip_header_fields(&head)).flatten();
         let rejoined: Box<dyn Read> = Box::new(Cursor::new(head).chain(stream));
-        let members = match format {
-            Format::Tar => tar_members(rejoined, budget, keep),
-            Format::Ar => ar_members(rejoined, budget, keep),
+        let kind = match format {
+            Format::Archive(kind) => kind,
+            Format::Compressed(compression) if layers.len() < MAX_LAYERS => {
+                layers.push(CompressionLayer { compression, gzip_header });
+                // Large reads: tar asks for 512 bytes at a time.
+                // Charged as consumed, not as read ahead into the buffer.
+                let decoded =
+                    std::io::BufReader::with_capacity(256 << 10, compression.decoder(rejoined).ok()?);
+                stream = Box::new(Charged { inner: decoded, budget });
+                continue;
+            }
+            Format::Compressed(_) | Format::Other => return None,
+        };
+        let members = match kind {
+            ArchiveKind::Tar => tar_members(rejoined, budget, keep),
+            ArchiveKind::Ar => ar_members(rejoined, budget, keep),
             // Random access: only at the top, where it is a file or bytes.
-            Format::Zip if layers.is_empty() => zip_members(source, budget, keep),
-            compressed => match compressed.compression() {
-                Some(c) if layers.len() < MAX_LAYERS => {
-                    layers.push(Layer { format, gzip_header });
-                    // Large reads: tar asks for 512 bytes at a time.
-                    // Charged as consumed, not as read ahead into the buffer.
-                    let decoded = std::io::BufReader::with_capacity(256 << 10, c.decoder(rejoined).ok()?);
-                    stream = Box::new(Charged { inner: decoded, budget });
-                    continue;
-                }
-                _ => None,
-            },
+            ArchiveKind::Zip if layers.is_empty() => zip_members(source, budget, keep),
+            ArchiveKind::Zip => None,
         }?;
         let Listed { members, stopped, problems, generator } = members;
         let spent = before - budget.left();
-        return Some(Listing { kind: format, layers, members, stopped, problems, generator, spent });
+        return Some(Listing { kind, layers, members, stopped, problems, generator, spent });
     }
 }
 
@@ -221,14 +242,14 @@ pub(crate) const BUDGET_RAN_OUT: &str = "the decompression budget ran out (limit
 /// The members of an archive, why the listing stopped before its end (if
 /// it did), and what makes the archive ambiguous.
 struct Listed {
-    members: Vec<(String, Member)>,
+    members: Members,
     stopped: Option<String>,
     problems: Vec<String>,
     generator: Option<String>,
 }
 
 impl Listed {
-    fn new(members: Vec<(String, Member)>, complete: bool) -> Listed {
+    fn new(members: Members, complete: bool) -> Listed {
         let stopped = (!complete).then(|| BUDGET_RAN_OUT.to_string());
         Listed { members, stopped, problems: Vec::new(), generator: None }
     }
@@ -243,7 +264,7 @@ impl Listed {
 /// hold about half the budget at most.
 fn held_cost(header: &super::tar_reader::TarHeader) -> u64 {
     const FIELD_COST: u64 = 128;
-    let fields: u64 = header.fields.iter().map(|(k, v)| (k.len() + v.len()) as u64 + FIELD_COST).sum();
+    let fields: u64 = header.fields.iter().map(|(k, v)| (k.name().len() + v.len()) as u64 + FIELD_COST).sum();
     let problems: u64 = header.ambiguities.iter().map(|p| p.len() as u64 + FIELD_COST).sum();
     2 * (fields + problems + header.name.len().min(MAX_NAME) as u64)
 }
@@ -253,7 +274,7 @@ fn held_cost(header: &super::tar_reader::TarHeader) -> u64 {
 fn tar_members(mut stream: impl Read, budget: &Budget, keep: &Keep) -> Option<Listed> {
     let mut first = vec![0u8; 512];
     let n = crate::decompress::read_prefix(&mut stream, &mut first).ok()?;
-    if sniff(&first[..n]) != Format::Tar {
+    if sniff(&first[..n]) != Format::Archive(ArchiveKind::Tar) {
         return None;
     }
     let mut archive = TarReader::new(Cursor::new(first).chain(stream));
@@ -350,11 +371,13 @@ fn ar_members(mut stream: impl Read, budget: &Budget, keep: &Keep) -> Option<Lis
         if raw == "//" {
             continue;
         }
-        for (key, value) in [("mtime", field(16..28)), ("uid", field(28..34)), ("gid", field(34..40))] {
-            member.fields.insert(key.into(), value);
+        for (key, value) in
+            [(Field::Mtime, field(16..28)), (Field::Uid, field(28..34)), (Field::Gid, field(34..40))]
+        {
+            member.fields.insert(key, value);
         }
-        member.fields.insert("mode".into(), field(40..48));
-        member.fields.insert("size".into(), size.to_string());
+        member.fields.insert(Field::Mode, field(40..48));
+        member.fields.insert(Field::Size, size.to_string());
         if budget.exhausted() && !member.readable() {
             members.push((name, member));
             return Some(Listed::new(members, false));
@@ -367,7 +390,7 @@ fn ar_members(mut stream: impl Read, budget: &Budget, keep: &Keep) -> Option<Lis
 /// is kept follows `keep` as for the streamed formats.
 fn zip_members(source: Source, budget: &Budget, keep: &Keep) -> Option<Listed> {
     let data = source.read(super::MAX_READ)?;
-    let (mut members, problems) = zip_records(&data, budget)?;
+    let (mut members, problems) = super::zip_listing::members(&data, budget)?;
     let generator = members.iter().find_map(|(name, m)| wheel_generator(name, m.content.as_deref()?));
     let mut kept = 0u64;
     for (index, (_, member)) in members.iter_mut().enumerate() {
@@ -391,6 +414,18 @@ fn wheel_generator(name: &str, content: &[u8]) -> Option<String> {
     let text = std::str::from_utf8(content).ok()?;
     let value = text.lines().find_map(|l| l.strip_prefix("Generator:"))?.trim();
     Some(value.chars().take(100).collect())
+}
+
+/// For tests: the members of a tar (plain or compressed), zip or ar archive held in
+/// memory, in archive order (every copy of a repeated name kept), each with
+/// its content (copies drawn from `budget`); `None` for anything else.
+#[cfg(test)]
+pub(crate) fn listing(data: &[u8], budget: &Budget) -> Option<Listing> {
+    let keep = Keep { wanted: &|_| true, hold: budget.left() };
+    let listed = list(Source::Bytes(data), budget, &keep)?;
+    let held: u64 =
+        listed.members.iter().filter_map(|(_, m)| m.content.as_ref()).map(|c| c.len() as u64).sum();
+    budget.charge(held).then_some(listed)
 }
 
 /// Hex sha256 of everything `reader` yields, read through `buf` (one per
@@ -425,98 +460,4 @@ impl<R: Read> Read for Charged<'_, R> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::diff::archive::listing;
-    use crate::diff::budget::DEFAULT_BUDGET;
-    use std::io::Write;
-
-    fn tar_of(members: &[(&str, &[u8])]) -> Vec<u8> {
-        let mut builder = tar::Builder::new(Vec::new());
-        for (name, body) in members {
-            let mut header = tar::Header::new_gnu();
-            header.set_size(body.len() as u64);
-            header.set_mode(0o644);
-            builder.append_data(&mut header, name, *body).unwrap();
-        }
-        builder.into_inner().unwrap()
-    }
-
-    #[test]
-    fn a_streamed_listing_matches_the_in_memory_one() {
-        let dir = tempfile::tempdir().unwrap();
-        let tar = tar_of(&[("pkg/a", b"one"), ("pkg/b", b"two"), ("pkg/a", b"three")]);
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), Default::default());
-        gz.write_all(&tar).unwrap();
-        let tgz = gz.finish().unwrap();
-        for (name, bytes) in
-            [("x.tar", tar.clone()), ("x.tar.gz", tgz), ("x.tar.xz", crate::decompress::xz_compress(&tar))]
-        {
-            let path = dir.path().join(name);
-            std::fs::write(&path, &bytes).unwrap();
-            let streamed = listing_of_file(&path, &Budget::new(DEFAULT_BUDGET)).unwrap();
-            let whole = listing(&bytes, &Budget::new(DEFAULT_BUDGET)).unwrap();
-            let view = |l: &[(String, Member)]| {
-                l.iter()
-                    .map(|(n, m)| (n.clone(), m.fields.clone(), m.content_hash.clone()))
-                    .collect::<Vec<_>>()
-            };
-            assert_eq!(view(&streamed.members), view(&whole.members), "{name}");
-            assert!(streamed.members.iter().all(|(_, m)| m.content.is_none()), "{name}: nothing kept");
-        }
-    }
-
-    #[test]
-    fn a_stream_past_the_budget_stops_with_an_unreadable_member() {
-        let dir = tempfile::tempdir().unwrap();
-        let big = vec![0u8; 1 << 20];
-        let tar = tar_of(&[("small", b"x"), ("big", &big), ("after", b"y")]);
-        let path = dir.path().join("x.tar.xz");
-        std::fs::write(&path, crate::decompress::xz_compress(&tar)).unwrap();
-        let budget = Budget::new(64 << 10);
-        let listed = listing_of_file(&path, &budget).unwrap();
-        assert!(budget.exhausted());
-        assert!(
-            listed.members.iter().any(|(_, m)| !m.readable()),
-            "the member past the budget is unreadable"
-        );
-        assert!(!listed.members.iter().any(|(n, _)| n == "after"), "nothing is read past the budget");
-    }
-
-    /// automake's default `tar-v7` format has no `ustar` magic (GNU hello
-    /// 2.10's tarball): it is still a tar, in memory and streamed.
-    #[test]
-    fn a_v7_tar_without_magic_is_listed() {
-        let mut builder = tar::Builder::new(Vec::new());
-        let mut header = tar::Header::new_old();
-        header.set_size(3);
-        header.set_mode(0o644);
-        builder.append_data(&mut header, "pkg/a", &b"one"[..]).unwrap();
-        let tar = builder.into_inner().unwrap();
-        assert_ne!(&tar[257..262], b"ustar");
-        assert_eq!(sniff(&tar), Format::Tar);
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), Default::default());
-        gz.write_all(&tar).unwrap();
-        let tgz = gz.finish().unwrap();
-        assert_eq!(listing(&tgz, &Budget::new(DEFAULT_BUDGET)).map(|l| l.members.len()), Some(1));
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("x.tar.gz"), &tgz).unwrap();
-        assert_eq!(
-            listing_of_file(&dir.path().join("x.tar.gz"), &Budget::new(DEFAULT_BUDGET))
-                .map(|l| l.members.len()),
-            Some(1)
-        );
-        // Text is not a tar, whatever its first bytes.
-        assert_eq!(sniff(&[b'a'; 600]), Format::Other);
-    }
-
-    #[test]
-    fn compressed_non_tar_data_is_not_an_archive() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), Default::default());
-        gz.write_all(b"just text, not a tar").unwrap();
-        let path = dir.path().join("x.gz");
-        std::fs::write(&path, gz.finish().unwrap()).unwrap();
-        assert!(listing_of_file(&path, &Budget::new(DEFAULT_BUDGET)).is_none());
-    }
-}
+mod tests;

@@ -12,12 +12,12 @@
 
 mod records;
 
+use super::scope::Field;
 use records::{
     checksum_ok, clip, field_bytes, name_problems, padding, parse_number, pax_records, repeated_keys,
     type_name, unknown_type, unsafe_path, Number, Stop,
 };
 pub(crate) use records::{escape_name, normalise};
-use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Read};
 
@@ -48,8 +48,8 @@ const SHARED_PAX_KEYS: [&str; 10] =
 pub(crate) struct TarHeader {
     /// The member's name, non-UTF-8 bytes escaped (see [`escape_name`]).
     pub name: String,
-    /// Header fields by name: `type`, `mode`, `uid`, `link`, `pax KEY`, ...
-    pub fields: BTreeMap<Cow<'static, str>, String>,
+    /// Header fields: `type`, `mode`, `uid`, `link`, `pax KEY`, ...
+    pub fields: BTreeMap<Field, String>,
     /// Bytes of data that follow the header.
     pub size: u64,
     /// Constructs readers disagree on, one sentence each.
@@ -340,7 +340,7 @@ impl<R: Read> TarReader<R> {
             (b"ustar\0", _) => "ustar with an unusual version",
             _ => "v7",
         };
-        header.fields.insert("header format".into(), format.into());
+        header.fields.insert(Field::HeaderFormat, format.into());
         let prefix_area = &block[345..500];
         let prefix = field_bytes(prefix_area);
         if format != "ustar" && prefix_area.iter().any(|&b| b != 0) {
@@ -370,17 +370,17 @@ impl<R: Read> TarReader<R> {
             (None, None) if format == "ustar" && !prefix.is_empty() => (joined, "ustar prefix"),
             (None, None) => (joined, "header"),
         };
-        header.fields.insert("name stored in".into(), stored.into());
+        header.fields.insert(Field::NameStoredIn, stored.into());
         header.ambiguities.extend(name_problems(&name, typeflag));
         header.name = escape_name(&name);
 
         let kind = type_name(typeflag);
         match kind {
             Some(kind) => {
-                header.fields.insert("type".into(), kind.into());
+                header.fields.insert(Field::Type, kind.into());
             }
             None => {
-                header.fields.insert("type".into(), format!("typeflag {:?}", typeflag as char));
+                header.fields.insert(Field::Type, format!("typeflag {:?}", typeflag as char));
                 header.ambiguities.push(unknown_type(typeflag));
             }
         }
@@ -398,29 +398,32 @@ impl<R: Read> TarReader<R> {
         }
         match number(100..108) {
             Some(mode) => {
-                header.fields.insert("mode".into(), format!("{:04o}", mode & 0o7777));
+                header.fields.insert(Field::Mode, format!("{:04o}", mode & 0o7777));
             }
             None => header.ambiguities.push("a mode field that is not a number".into()),
         }
-        for (field, range) in [("uid", 108..116), ("gid", 116..124), ("mtime", 136..148)] {
-            let value = pax_value(field)
+        for (field, key, range) in
+            [(Field::Uid, "uid", 108..116), (Field::Gid, "gid", 116..124), (Field::Mtime, "mtime", 136..148)]
+        {
+            let value = pax_value(key)
                 .map(|v| String::from_utf8_lossy(&v).into_owned())
                 .or_else(|| number(range).map(|v| v.to_string()));
-            header.fields.insert(field.into(), value.unwrap_or_default());
+            header.fields.insert(field, value.unwrap_or_default());
         }
         if format != "v7" {
-            for (field, range) in [("uname", 265..297), ("gname", 297..329)] {
-                let value = pax_value(field).unwrap_or_else(|| field_bytes(&block[range]).to_vec());
-                header.fields.insert(field.into(), String::from_utf8_lossy(&value).into_owned());
+            for (field, key, range) in [(Field::Uname, "uname", 265..297), (Field::Gname, "gname", 297..329)]
+            {
+                let value = pax_value(key).unwrap_or_else(|| field_bytes(&block[range]).to_vec());
+                header.fields.insert(field, String::from_utf8_lossy(&value).into_owned());
             }
         }
         if matches!(typeflag, b'3' | b'4') {
-            for (field, range) in [("devmajor", 329..337), ("devminor", 337..345)] {
+            for (field, range) in [(Field::Devmajor, 329..337), (Field::Devminor, 337..345)] {
                 let value = number(range).map(|v| v.to_string()).unwrap_or_default();
-                header.fields.insert(field.into(), value);
+                header.fields.insert(field, value);
             }
         }
-        header.fields.insert("size".into(), size.to_string());
+        header.fields.insert(Field::Size, size.to_string());
         if matches!(typeflag, b'1' | b'2') {
             let link = match (pax_value("linkpath"), &pending.long_link) {
                 (Some(p), Some(l)) if p != *l => {
@@ -448,7 +451,7 @@ impl<R: Read> TarReader<R> {
                     ));
                 }
             }
-            header.fields.insert("link".into(), escape_name(&link));
+            header.fields.insert(Field::Link, escape_name(&link));
         }
         if size > 0 && !matches!(typeflag, b'0' | b'\0' | b'7') && kind.is_some() {
             header.ambiguities.push(format!(
@@ -473,10 +476,10 @@ impl<R: Read> TarReader<R> {
             if key == "path" && value.contains(&0) {
                 header.ambiguities.push("a pax path with a NUL byte: C readers cut it there".into());
             }
-            header.fields.insert(Cow::Owned(format!("pax {}", clip(key))), shown);
+            header.fields.insert(Field::Pax(clip(key)), shown);
         }
         for (key, value) in &self.globals {
-            header.fields.insert(Cow::Owned(format!("pax global {key}")), value.clone());
+            header.fields.insert(Field::PaxGlobal(key.clone()), value.clone());
         }
         // A longer name cannot be extracted (and is an ambiguity already):
         // it is no hard link's target, and is not held.

@@ -37,8 +37,10 @@ fn diff_with(a: &[u8], b: &[u8], context: &DiffContext) -> FileDiff {
     diff_files("x", (1, 2), &dir.path().join("a"), &dir.path().join("b"), context).unwrap()
 }
 
+/// Whether a detail's scope, as report.json shows it, holds `scope`, and
+/// its field reads `field`.
 fn has(d: &FileDiff, scope: &str, field: &str) -> bool {
-    d.details.iter().any(|x| x.scope.contains(scope) && x.field == field)
+    d.details.iter().any(|x| x.scope.to_string().contains(scope) && x.field.to_string() == field)
 }
 
 fn rules(d: &FileDiff) -> Vec<&'static str> {
@@ -98,7 +100,7 @@ fn binary_files_show_the_first_differing_offset() {
     b[40] = 2;
     let d = diff(&a, &b);
     assert_eq!(d.format, "binary");
-    assert!(d.details.iter().any(|x| x.field == "first difference at offset 40"), "{:#?}", d.details);
+    assert!(d.details.iter().any(|x| x.field == Field::FirstDifferenceAt(40)), "{:#?}", d.details);
 }
 
 #[test]
@@ -155,7 +157,7 @@ fn a_worst_case_text_diff_settles_for_a_coarse_alignment() {
     let started = std::time::Instant::now();
     let d = diff_with(a.as_bytes(), b.as_bytes(), &DiffContext::default());
     assert!(started.elapsed() < std::time::Duration::from_secs(30), "{:?}", started.elapsed());
-    assert!(d.details.iter().any(|x| x.field == "alignment"), "{:?}", d.details);
+    assert!(d.details.iter().any(|x| x.field == Field::Alignment), "{:?}", d.details);
 }
 
 /// A tar whose members are written by `add` (pax records, v7 headers, ...).
@@ -195,8 +197,8 @@ fn the_cap_on_listed_details_hides_no_kind_from_counts_summary_or_hints() {
         tar_with(&rows)
     };
     let d = diff(&build(entries(1000, 100)), &build(entries(0, 200)));
-    assert_eq!(d.counts.get("owner"), Some(&600), "{:?}", d.counts);
-    assert_eq!(d.counts.get("mtime"), Some(&1), "{:?}", d.counts);
+    assert_eq!(d.counts.get(&Kind::Owner), Some(&600), "{:?}", d.counts);
+    assert_eq!(d.counts.get(&Kind::Of(Field::Mtime)), Some(&1), "{:?}", d.counts);
     assert_eq!(d.details_total, 601);
     assert!(rules(&d).contains(&"tar-mtime"), "the hint sees past the first 200: {:?}", d.hints);
     let summary = d.summary(8);
@@ -335,10 +337,10 @@ fn an_elf_diff_names_the_section_the_strings_and_the_derived_build_id() {
         diff_files("hello", (1, 2), &fixture("hello-date-a"), &fixture("hello-date-b"), &Default::default())
             .unwrap();
     assert_eq!(d.format, "elf");
-    let strings = d.details.iter().find(|x| x.field == "strings").expect("the changed strings");
-    assert!(strings.scope.ends_with("elf section .rodata"), "{strings:?}");
+    let strings = d.details.iter().find(|x| x.field == Field::Strings).expect("the changed strings");
+    assert!(strings.scope.at == Layer::ElfSection(".rodata".into()), "{strings:?}");
     assert!(strings.a.contains("Nov 14 2023") && strings.b.contains("Dec  2 2025"), "{strings:?}");
-    let build_id = d.details.iter().find(|x| x.field == "build-id").expect("the build-id");
+    let build_id = d.details.iter().find(|x| x.field == Field::BuildId).expect("the build-id");
     assert!(build_id.b.contains("follows the differences in .rodata"), "{build_id:?}");
     assert!(rules(&d).contains(&"date-in-binary"), "{:?}", d.hints);
 }
@@ -346,7 +348,7 @@ fn an_elf_diff_names_the_section_the_strings_and_the_derived_build_id() {
 #[test]
 fn a_replaced_line_is_one_change() {
     let d = diff(b"one\n", b"two\n");
-    let lines = d.details.iter().find(|x| x.field == "lines").unwrap();
+    let lines = d.details.iter().find(|x| x.field == Field::Lines).unwrap();
     assert_eq!((lines.a.as_str(), lines.b.as_str()), ("1 line", "1 line, 1 changed"));
 }
 
@@ -390,9 +392,9 @@ fn a_listing_the_budget_cut_short_reports_no_false_absences() {
     };
     let context = DiffContext { budget: 600_000, ..Default::default() };
     let d = diff_with(&side(1), &side(2), &context);
-    assert!(!d.details.iter().any(|x| x.field == "presence"), "{:#?}", d.details);
+    assert!(!d.details.iter().any(|x| x.field == Field::Presence), "{:#?}", d.details);
     let stopped = |x: &Detail| {
-        x.field == "listing" && (x.a.contains("budget ran out") || x.b.contains("budget ran out"))
+        x.field == Field::Listing && (x.a.contains("budget ran out") || x.b.contains("budget ran out"))
     };
     assert!(d.details.iter().any(stopped), "{:#?}", d.details);
     assert!(has(&d, "tar entry p/m0", "mtime"), "what was listed is still compared: {:#?}", d.details);
@@ -403,7 +405,7 @@ fn copies_of_a_name_are_told_apart_by_digest_not_by_what_is_held() {
     let a = tar_with(&[("p/x", b"1", 0o644, 1, 0), ("p/x", b"1", 0o644, 1, 0)]);
     let b = tar_with(&[("p/x", b"1", 0o644, 1, 0), ("p/x", b"2", 0o644, 1, 0)]);
     let d = diff(&a, &b);
-    let copies = d.details.iter().find(|x| x.field == "copies").expect("the copies differ in b only");
+    let copies = d.details.iter().find(|x| x.field == Field::Copies).expect("the copies differ in b only");
     assert_eq!(copies.a, "2 copies (identical)", "{copies:?}");
 }
 
@@ -412,7 +414,7 @@ fn an_ar_long_name_table_cannot_multiply_memory() {
     let table = vec![b'n'; 100_000];
     let members: Vec<(&str, &[u8])> =
         std::iter::once(("//", &table[..])).chain((0..50).map(|_| ("/0", &b""[..]))).collect();
-    let listed = crate::diff::archive::listing(&ar_of(&members), &budget::Budget::new(1 << 30)).unwrap();
+    let listed = crate::diff::streamed::listing(&ar_of(&members), &budget::Budget::new(1 << 30)).unwrap();
     assert_eq!(listed.members.len(), 50);
     assert!(listed.members.iter().all(|(name, _)| name.len() <= 4100), "names are clipped");
 }
@@ -423,9 +425,9 @@ fn a_year_compiled_into_code_is_read_as_a_year() {
     let d =
         diff_files("hello", (1, 2), &fixture("hello-year-a"), &fixture("hello-year-b"), &Default::default())
             .unwrap();
-    let year = d.details.iter().find(|x| x.field == "year").expect("the year");
+    let year = d.details.iter().find(|x| x.field == Field::Year).expect("the year");
     assert!(
-        year.scope.ends_with("elf section .text") && year.a == "2026" && year.b.starts_with("2028"),
+        year.scope.at == Layer::ElfSection(".text".into()) && year.a == "2026" && year.b.starts_with("2028"),
         "{year:?}"
     );
     assert!(rules(&d).contains(&"date-in-binary"), "{:?}", d.hints);

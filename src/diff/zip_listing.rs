@@ -10,6 +10,8 @@
 //! and Python's zipfile may extract different trees as an ambiguity.
 
 use super::budget::Budget;
+use super::member::{Member, Members};
+use super::scope::Field;
 use super::tar_reader::escape_name;
 use std::io::Read;
 
@@ -357,7 +359,7 @@ fn u32_at(data: &[u8], at: usize) -> Option<u32> {
 
 /// A DOS date and time as `YYYY-MM-DD hh:mm:ss` (date in the high word of
 /// the pair as stored: time at offset 12, date at 14).
-pub(crate) fn dos_datetime((time, date): (u16, u16)) -> String {
+fn dos_datetime((time, date): (u16, u16)) -> String {
     format!(
         "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
         1980 + (date >> 9),
@@ -370,7 +372,7 @@ pub(crate) fn dos_datetime((time, date): (u16, u16)) -> String {
 }
 
 /// The name of a "version made by" host.
-pub(crate) fn host_name(host: u8) -> String {
+fn host_name(host: u8) -> String {
     match host {
         0 => "MS-DOS/FAT".into(),
         3 => "Unix".into(),
@@ -378,6 +380,52 @@ pub(crate) fn host_name(host: u8) -> String {
         19 => "macOS".into(),
         other => format!("host {other}"),
     }
+}
+
+/// Zip members from the central directory, record by record (a repeated
+/// name stays visible), drawing what it decompresses from `budget`, and
+/// what makes the archive as a whole ambiguous.
+pub(crate) fn members(data: &[u8], budget: &Budget) -> Option<(Members, Vec<String>)> {
+    let (records, problems, archive_comment) = records(data, budget)?;
+    let members = records
+        .into_iter()
+        .map(|r| {
+            let mut m = Member::default();
+            let mut put = |k: Field, v: String| {
+                m.fields.insert(k, v);
+            };
+            put(Field::Mtime, dos_datetime(r.dos_time));
+            put(Field::Type, r.file_type().into());
+            // Type and mode as `unzip` applies them; the DOS bits too.
+            put(Field::Mode, format!("{:06o}", r.external >> 16));
+            put(Field::DosAttributes, format!("{:#06x}", r.external & 0xffff));
+            put(Field::MadeBy, host_name(r.made_by_host));
+            put(Field::VersionMadeBy, r.versions.0.to_string());
+            put(Field::VersionNeeded, r.versions.1.to_string());
+            put(Field::Method, r.method.to_string());
+            put(Field::CompressionFlags, format!("{:#06x}", r.flags & 0x000e));
+            put(Field::Utf8NameFlag, (r.flags & 0x0800 != 0).to_string());
+            if r.flags & !0x080e != 0 {
+                put(Field::Flags, format!("{:#06x}", r.flags & !0x080e));
+            }
+            put(Field::Size, r.size.to_string());
+            put(Field::CompressedSize, r.compressed.to_string());
+            // Comments are written by no extractor, but they are not in
+            // what a content match may ignore, so they are compared.
+            if !r.comment.is_empty() {
+                put(Field::Comment, r.comment.clone());
+            }
+            if !archive_comment.is_empty() {
+                put(Field::ArchiveComment, archive_comment.clone());
+            }
+            for (id, value) in &r.extra {
+                put(Field::Extra(*id), value.clone());
+            }
+            m.problems = r.problems;
+            (r.name, m.with_content(r.content))
+        })
+        .collect();
+    Some((members, problems))
 }
 
 #[cfg(test)]

@@ -292,7 +292,7 @@ fn explain_findings(
 /// `scope: field`, as a diff detail reads.
 fn show((scope, field): &Location) -> String {
     if scope.is_empty() {
-        field.clone()
+        field.to_string()
     } else {
         format!("{scope}: {field}")
     }

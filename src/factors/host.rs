@@ -1,6 +1,7 @@
 //! What this host and image can do, found out once per check: a short probe
 //! container on the pinned image, plus a look at the host's tools.
 
+use super::probe::READDIR_REVERSER_IN_CONTAINER;
 use crate::engine::placed::PlacedFile;
 use crate::engine::{ContainerConfig, Engine, LABEL};
 use crate::errors::*;
@@ -65,9 +66,6 @@ pub struct HostFacts {
     /// Host tools used, with versions.
     pub tools: BTreeMap<String, String>,
 }
-
-/// Where reprocheck's readdir reverser appears inside experiment containers.
-pub const READDIR_REVERSER_IN_CONTAINER: &str = "/usr/lib/reprocheck/libreaddir-reverse.so";
 
 /// The readdir reverser (src/factors/readdir_reverse.c), compiled for this
 /// host by build.rs: preloaded, it returns every directory's entries last

@@ -5,8 +5,10 @@
 //! prints, a personality that takes, a clock that moves), so a factor that
 //! would do nothing is reported as not varied, never listed as varied.
 
-use super::host::READDIR_REVERSER_IN_CONTAINER;
 use super::{HostFacts, Settings, FACTORS};
+
+/// Where reprocheck's readdir reverser appears inside experiment containers.
+pub const READDIR_REVERSER_IN_CONTAINER: &str = "/usr/lib/reprocheck/libreaddir-reverse.so";
 
 /// The environment variables whose values the locales factor sets.
 const LOCALE_VARIABLES: [&str; 3] = ["LANG", "LC_ALL", "LANGUAGE"];

@@ -308,7 +308,7 @@ fn details_table(details: &[&crate::diff::Detail], a: &str, b: &str) -> Markup {
         div.scroll { table.details {
             tr { th { "where" } th { "what" } th { (a) } th { (b) } }
             @for d in details {
-                tr { td.scope { code { (d.scope) } } td.field { (d.field) } td.old { code { (d.a) } } td.new { code { (d.b) } } }
+                tr { td.scope { code { (d.scope.to_string()) } } td.field { (d.field.to_string()) } td.old { code { (d.a) } } td.new { code { (d.b) } } }
             }
         } }
     }
@@ -460,8 +460,8 @@ mod tests {
         let mut diff = FileDiff::new("<script>alert(1)</script>", (1, 2));
         diff.format = "text".into();
         diff.add(crate::diff::Detail {
-            scope: "bytes".into(),
-            field: "content".into(),
+            scope: crate::diff::Scope::top(crate::diff::Layer::Bytes),
+            field: crate::diff::Field::Content,
             a: "<img src=x onerror=alert(1)>".into(),
             b: "&".into(),
         });

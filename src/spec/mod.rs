@@ -14,8 +14,8 @@ mod validate;
 pub use crate::digest::Digest;
 pub use diagnostic::SpecError;
 pub use limits::Limits;
+pub(crate) use reach::lexically_normal;
 pub use reach::{HostPaths, ALLOW_FLAG};
-pub(crate) use validate::lexically_normal;
 
 use crate::errors::*;
 use std::collections::BTreeMap;

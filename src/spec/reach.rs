@@ -4,7 +4,7 @@
 //! resolve, after following links, to a place under the spec's own
 //! directory; `--allow-host-paths` lifts that.
 
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 /// Whether spec paths are confined to the spec's directory.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -48,7 +48,7 @@ impl Refusal {
                 // Name the link only when one was followed.
                 let absolute =
                     std::env::current_dir().map(|cwd| cwd.join(given)).unwrap_or_else(|_| given.clone());
-                let via = if super::validate::lexically_normal(&absolute) == *resolved {
+                let via = if lexically_normal(&absolute) == *resolved {
                     String::new()
                 } else {
                     format!(" (via {})", given.display())
@@ -99,7 +99,7 @@ impl Reach {
     /// directory before its first build): its nearest existing ancestor is
     /// resolved and the rest appended.
     pub(super) fn maybe_missing(&self, relative: &str) -> Result<PathBuf, Refusal> {
-        let given = super::validate::lexically_normal(&self.dir.join(relative));
+        let given = lexically_normal(&self.dir.join(relative));
         if let Ok(resolved) = given.canonicalize() {
             return self.inside(given, resolved);
         }
@@ -124,7 +124,7 @@ impl Reach {
     /// `relative` against the spec's directory, `..` folded, links not
     /// resolved: the path as the user would write it.
     pub(super) fn lexical(&self, relative: &str) -> PathBuf {
-        super::validate::lexically_normal(&self.dir.join(relative))
+        lexically_normal(&self.dir.join(relative))
     }
 
     /// A file inside an already resolved directory (e.g. a recipe's
@@ -146,6 +146,25 @@ impl Reach {
             _ => Ok(resolved),
         }
     }
+}
+
+/// `a/b/../c` as `a/c`, without touching the filesystem: paths in messages
+/// read as the user would write them.
+pub(crate) fn lexically_normal(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir if matches!(out.components().next_back(), Some(Component::Normal(_))) => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    if out.as_os_str().is_empty() {
+        out.push(".");
+    }
+    out
 }
 
 #[cfg(test)]

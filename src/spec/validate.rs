@@ -148,25 +148,6 @@ fn validate_name(ctx: &Ctx, name: Option<&Spanned<String>>) -> Checked<String> {
     }
 }
 
-/// `a/b/../c` as `a/c`, without touching the filesystem: paths in messages
-/// read as the user would write them.
-pub(crate) fn lexically_normal(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for component in path.components() {
-        match component {
-            Component::CurDir => {}
-            Component::ParentDir if matches!(out.components().next_back(), Some(Component::Normal(_))) => {
-                out.pop();
-            }
-            other => out.push(other),
-        }
-    }
-    if out.as_os_str().is_empty() {
-        out.push(".");
-    }
-    out
-}
-
 fn validate_image(ctx: &Ctx, image: &RawImage) -> Checked<ImagePin> {
     let digest = match &image.digest {
         Some(d) => Some(Digest::parse(d.get_ref()).map_err(|m| {

@@ -12,11 +12,11 @@
 //! encoded in the headers, and compression. Every other field, including
 //! ones this module has never heard of, is content.
 
-use crate::diff::archive::{copies, Member};
 use crate::diff::budget::Budget;
+use crate::diff::member::{copies, Member};
 use crate::diff::streamed::{listing_of_file, Listing};
 use crate::diff::tar_reader::normalise;
-use crate::diff::FileDiff;
+use crate::diff::{Field, FileDiff, Kind};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -47,40 +47,47 @@ pub enum Contents {
     Differ(Vec<String>),
 }
 
-/// The ignored kind a structured-diff field or count kind belongs to;
-/// `None` for content (anything not known to be ignorable).
-pub fn ignored_kind(field: &str) -> Option<&'static str> {
+/// The ignored kind a structured-diff field (or an archive member's
+/// header field) belongs to; `None` for content (anything not known to be
+/// ignorable).
+pub fn ignored_field(field: &Field) -> Option<&'static str> {
+    let pax = |keys: &[&str]| matches!(field, Field::Pax(key) if keys.contains(&key.as_str()));
     Some(match field {
-        "uid"
-        | "gid"
-        | "uname"
-        | "gname"
-        | "owner"
-        | "pax uid"
-        | "pax gid"
-        | "pax uname"
-        | "pax gname"
-        | "extra 0x7875 (Unix UID/GID)" => "owner",
-        "mtime"
-        | "pax mtime"
-        | "extra 0x5455 (extended timestamp)"
-        | "extra 0x000a (NTFS times)"
-        | "extra 0x5855 (Info-ZIP Unix, old)" => "mtime",
-        "atime" | "pax atime" => "atime",
-        "ctime" | "pax ctime" => "ctime",
-        "order" => "order",
-        "header format" | "name stored in" | "pax path" | "pax linkpath" | "pax hdrcharset"
-        | "utf-8 name flag" | "header bytes" => "header encoding",
-        "method" | "compressed size" | "compression flags" | "version made by" | "version needed"
-        | "compressed stream" => "compression",
-        f if f.starts_with("gzip header ") => "compression",
+        Field::Uid | Field::Gid | Field::Uname | Field::Gname | Field::Extra(0x7875) => "owner",
+        _ if pax(&["uid", "gid", "uname", "gname"]) => "owner",
+        Field::Mtime | Field::Extra(0x5455 | 0x000a | 0x5855) => "mtime",
+        _ if pax(&["mtime"]) => "mtime",
+        _ if pax(&["atime"]) => "atime",
+        _ if pax(&["ctime"]) => "ctime",
+        Field::Order => "order",
+        Field::HeaderFormat | Field::NameStoredIn | Field::Utf8NameFlag | Field::HeaderBytes => {
+            "header encoding"
+        }
+        _ if pax(&["path", "linkpath", "hdrcharset"]) => "header encoding",
+        Field::Method
+        | Field::CompressedSize
+        | Field::CompressionFlags
+        | Field::VersionMadeBy
+        | Field::VersionNeeded
+        | Field::CompressedStream => "compression",
         _ => return None,
     })
 }
 
+/// The ignored kind a kind of difference (as the diff counts them)
+/// belongs to; `None` for content.
+pub fn ignored_kind(kind: &Kind) -> Option<&'static str> {
+    match kind {
+        Kind::Owner => Some("owner"),
+        Kind::GzipHeader(_) => Some("compression"),
+        Kind::FirstDifference => None,
+        Kind::Of(field) => ignored_field(field),
+    }
+}
+
 /// Whether a structured-diff field is about content rather than metadata.
-pub fn is_content(field: &str) -> bool {
-    ignored_kind(field).is_none()
+pub fn is_content(field: &Field) -> bool {
+    ignored_field(field).is_none()
 }
 
 /// Compares `a` (the reference) and `b` (the rebuild) as the trees that
@@ -92,7 +99,7 @@ pub fn is_content(field: &str) -> bool {
 /// files with [`compare_files`]; this is for bytes already in memory.)
 #[cfg(test)]
 pub fn compare(a: &[u8], b: &[u8], budget: u64) -> Option<Contents> {
-    use crate::diff::archive::listing;
+    use crate::diff::streamed::listing;
     let budget = Budget::new(budget);
     Some(compare_listings(listing(a, &budget)?, listing(b, &budget)?))
 }
@@ -198,9 +205,9 @@ fn untrusted(side: &str, members: &[(String, Member)]) -> Vec<String> {
     reasons
 }
 
-/// A member's content fields by name, with the content's digest, borrowed
-/// from the member.
-type Fields<'m> = BTreeMap<&'m str, &'m str>;
+/// A member's content fields, with the content's digest (as `content`),
+/// borrowed from the member.
+type Fields<'m> = BTreeMap<&'m Field, &'m str>;
 /// The extracted tree: normalised path → the last copy (whose content
 /// fields are compared).
 type Tree<'m> = BTreeMap<String, &'m Member>;
@@ -214,10 +221,10 @@ fn content_fields(member: &Member) -> Fields<'_> {
     let mut fields: Fields = member
         .fields
         .iter()
-        .filter(|(field, _)| ignored_kind(field).is_none())
-        .map(|(field, value)| (field.as_ref(), value.as_str()))
+        .filter(|(field, _)| is_content(field))
+        .map(|(field, value)| (field, value.as_str()))
         .collect();
-    fields.insert("content", member.content_hash.as_str());
+    fields.insert(&Field::Content, member.content_hash.as_str());
     fields
 }
 
@@ -241,7 +248,7 @@ pub fn ignored_differences(diff: &FileDiff) -> Result<BTreeMap<String, u64>, Vec
     for (kind, n) in &diff.counts {
         match ignored_kind(kind) {
             Some(ignored_as) => *ignored.entry(ignored_as.to_string()).or_default() += n,
-            None => content.push(kind.clone()),
+            None => content.push(kind.to_string()),
         }
     }
     if !content.is_empty() {

@@ -4,8 +4,8 @@
 
 use super::tests::{archive, header, honest, pax, read, USTAR};
 use super::*;
-use crate::diff::archive::listing;
 use crate::diff::budget::{Budget, DEFAULT_BUDGET};
+use crate::diff::streamed::listing;
 
 /// One member `pkg/a` after a pax header holding `records`.
 fn with_pax(records: &[(&str, &[u8])]) -> Vec<u8> {
