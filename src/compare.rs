@@ -54,6 +54,7 @@ pub async fn compare_runs(
     context: &diff::DiffContext,
     interrupt: Interrupt,
 ) -> Result<Comparison> {
+    let context = &diff::DiffContext { interrupt, ..context.clone() };
     let results: Vec<_> = runs.iter().map(|r| r.result.clone()).collect();
     let mut comparison = compare(&results);
     if !comparison.differences.is_empty() {

@@ -120,7 +120,7 @@ pub(crate) fn fetch_differing<'s>(
         let hold = HOLD >> walk.depth;
         for (source, listing, wanted) in [(a, &mut la, &want_a), (b, &mut lb, &want_b)] {
             // The same bytes again: bounded by what the first pass read.
-            let again = Budget::new(listing.spent);
+            let again = Budget::new(listing.spent).interrupted_by(walk.budget.interrupt());
             let keep = Keep { wanted: &|i| wanted.contains(&i), hold };
             let Some(fetched) = list(source, &again, &keep) else { continue };
             for ((_, m), (_, f)) in listing.members.iter_mut().zip(fetched.members) {

@@ -3,6 +3,7 @@
 //! from one budget, so a small bomb (a 256 MiB member listed six times, a
 //! gzip of a gzip of a gzip …) runs out instead of filling memory.
 
+use crate::cleanup::Interrupt;
 use std::io::Read;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -15,12 +16,29 @@ pub struct Budget {
     left: AtomicU64,
     total: u64,
     exhausted: AtomicBool,
+    interrupt: Interrupt,
 }
 
 impl Budget {
     /// A budget of `bytes`.
     pub fn new(bytes: u64) -> Budget {
-        Budget { left: AtomicU64::new(bytes), total: bytes, exhausted: AtomicBool::new(false) }
+        Budget {
+            left: AtomicU64::new(bytes),
+            total: bytes,
+            exhausted: AtomicBool::new(false),
+            interrupt: Interrupt::default(),
+        }
+    }
+
+    /// The same budget, spent at once when `interrupt` is set (by default
+    /// the process's SIGINT and SIGTERM handlers set it).
+    pub fn interrupted_by(self, interrupt: Interrupt) -> Budget {
+        Budget { interrupt, ..self }
+    }
+
+    /// What stops it.
+    pub fn interrupt(&self) -> Interrupt {
+        self.interrupt
     }
 
     /// Bytes still available.
@@ -32,7 +50,7 @@ impl Budget {
     /// not available, or once SIGINT or SIGTERM arrived: every read of a
     /// comparison passes here, so an interrupted one stops at its next read.
     pub fn charge(&self, bytes: u64) -> bool {
-        if crate::cleanup::signal().is_some() {
+        if self.interrupt.signal().is_some() {
             self.exhausted.store(true, Ordering::Relaxed);
             return false;
         }

@@ -38,9 +38,9 @@ const MAX_LINES: usize = 4096;
 /// Where the files `a` and `b` differ (either may be missing). Archives
 /// are streamed as in the structured diff: only members whose digests
 /// differ are held.
-pub fn between_files(a: &Path, b: &Path, budget: u64) -> Locations {
+pub fn between_files(a: &Path, b: &Path, budget: u64, interrupt: crate::cleanup::Interrupt) -> Locations {
     let mut out = Locations::new();
-    let budget = Budget::new(budget);
+    let budget = Budget::new(budget).interrupted_by(interrupt);
     match (link_text(a), link_text(b)) {
         (Some(la), Some(lb)) => {
             let (sa, sb) = (Source::file_or_link(&la, a), Source::file_or_link(&lb, b));

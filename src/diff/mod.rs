@@ -229,6 +229,8 @@ pub struct DiffContext {
     pub budget: u64,
     /// The spec's `[build].command`, so hints know what it already does.
     pub build_command: String,
+    /// Stops the comparison at its next read once set (SIGINT, SIGTERM).
+    pub interrupt: crate::cleanup::Interrupt,
 }
 
 /// Compares the two versions of `path` (files on disk, either may be
@@ -242,8 +244,8 @@ pub fn diff_files(
     context: &DiffContext,
 ) -> Result<FileDiff> {
     let mut diff = FileDiff::new(path, runs);
-    let budget =
-        budget::Budget::new(if context.budget == 0 { budget::DEFAULT_BUDGET } else { context.budget });
+    let bytes = if context.budget == 0 { budget::DEFAULT_BUDGET } else { context.budget };
+    let budget = budget::Budget::new(bytes).interrupted_by(context.interrupt);
     // A symlink is compared as its target, never followed.
     match (streamed::link_text(a), streamed::link_text(b)) {
         (Some(la), Some(lb)) => {

@@ -162,10 +162,10 @@ impl Builds {
     fn locations(&mut self, a: u32, b: u32, path: &str) -> &Locations {
         let file = |i: u32| crate::results::output_file(&self.out, i, path);
         let (fa, fb) = (file(a), file(b));
-        let budget = self.diff.budget;
+        let (budget, interrupt) = (self.diff.budget, self.diff.interrupt);
         self.located
             .entry((a, b, path.to_string()))
-            .or_insert_with(|| locations::between_files(&fa, &fb, budget))
+            .or_insert_with(|| locations::between_files(&fa, &fb, budget, interrupt))
     }
 
     /// Recomputes the noise from every control so far: each control against

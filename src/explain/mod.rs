@@ -63,7 +63,8 @@ pub async fn explain(
         spec.name,
         factors.len()
     ));
-    let mut builds = Builds::new(session.out(), spec.diff_context());
+    let context = crate::diff::DiffContext { interrupt: session.interrupt(), ..spec.diff_context() };
+    let mut builds = Builds::new(session.out(), context);
     let explanation = explain_with(session, &mut builds, &factors, earlier).await;
     Explained { runs: std::mem::take(&mut builds.runs), explanation }
 }

@@ -57,6 +57,7 @@ impl Spec {
             build_dirs: Default::default(),
             budget: self.limits.diff_bytes,
             build_command: self.build.command.clone(),
+            interrupt: Default::default(),
         }
     }
 }

@@ -107,8 +107,13 @@ pub fn compare(a: &[u8], b: &[u8], budget: u64) -> Option<Contents> {
 /// [`compare`] for two files, streamed: tar archives (plain, gzip, xz,
 /// zstd) are hashed member by member as they are read, so neither file is
 /// held in memory; `budget` still bounds the bytes decompressed.
-pub fn compare_files(a: &Path, b: &Path, budget: u64) -> Option<Contents> {
-    let budget = Budget::new(budget);
+pub fn compare_files(
+    a: &Path,
+    b: &Path,
+    budget: u64,
+    interrupt: crate::cleanup::Interrupt,
+) -> Option<Contents> {
+    let budget = Budget::new(budget).interrupted_by(interrupt);
     Some(compare_listings(listing_of_file(a, &budget)?, listing_of_file(b, &budget)?))
 }
 

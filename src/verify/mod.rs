@@ -92,7 +92,8 @@ async fn judge(
         0 | 1 => None,
         _ => Some(compare::compare_runs(runs, out, options, &spec.diff_context(), interrupt).await?),
     };
-    let verification = verify_outputs(expectations, runs, out, &spec.diff_context(), interrupt)?;
+    let context = crate::diff::DiffContext { interrupt, ..spec.diff_context() };
+    let verification = verify_outputs(expectations, runs, out, &context, interrupt)?;
     let all_match = verification.outputs.iter().all(|o| o.verdict == OutputVerdict::Match);
     let runs_agree = comparison.as_ref().is_none_or(|c| c.reproducible);
     let verdict = if all_match && runs_agree { Verdict::Verified } else { Verdict::NotVerified };
@@ -273,7 +274,7 @@ fn compare_with_reference(
         return OutputVerdict::DigestMismatch;
     }
     // Streamed: neither file is held in memory, whatever its size.
-    let mut verdict = match contents::compare_files(reference, rebuilt, context.budget) {
+    let mut verdict = match contents::compare_files(reference, rebuilt, context.budget, context.interrupt) {
         Some(contents::Contents::Same) => OutputVerdict::ContentMatch,
         Some(contents::Contents::Differ(reasons)) => {
             if check.content_differences.is_empty() {
