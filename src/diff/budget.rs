@@ -101,4 +101,15 @@ mod tests {
         assert!(budget.read(&b"123456"[..]).is_none(), "only 4 bytes left");
         assert!(budget.exhausted());
     }
+
+    #[test]
+    fn an_interrupt_it_is_given_spends_the_budget_at_the_next_read() {
+        let interrupt = Interrupt::standalone();
+        let budget = Budget::new(100).interrupted_by(interrupt);
+        assert!(budget.charge(1) && !budget.exhausted());
+        interrupt.raise();
+        assert!(!budget.charge(1), "the read after the interrupt is refused");
+        assert!(budget.exhausted());
+        assert!(Budget::new(100).charge(1), "another budget's interrupt is its own");
+    }
 }
