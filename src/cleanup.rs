@@ -1,7 +1,8 @@
 //! What must be undone however an invocation ends. SIGINT and SIGTERM are
 //! caught once, for the whole process: the builds are cancelled where they
 //! run (see `Session::run_batch`), and every later phase (compare, diff,
-//! verify, explain's analysis) asks [`check`] between steps. A panic sweeps
+//! verify, explain's analysis) is given an [`Interrupt`] it asks between
+//! steps. A panic sweeps
 //! the containers and mounts of every run still open (see
 //! [`install_panic_hook`]).
 

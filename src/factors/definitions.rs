@@ -1,7 +1,9 @@
 //! Every factor, in reprotest's order: what it varies, its documented
 //! values, and how it sets them. Adding a factor is one entry here (and its
-//! line in docs/factors.md); `NAMES`, `--vary`, the plan, the probe's
-//! reasons and the report all read this table.
+//! line in docs/factors.md); `FactorId`, `--vary`, the plan, the probe's
+//! reasons and the report all read this table. A mechanism beyond
+//! `Settings` is a hook here (`may_use_host_build_dir`, `staggers_start`),
+//! never a factor's name tested elsewhere.
 
 use super::{Factor, HostFacts, Settings, STAGGER, TIME_SHIFT_DAYS};
 
