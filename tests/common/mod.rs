@@ -54,8 +54,10 @@ pub fn engine_alone() {
     ENGINE_HOLD.with(|hold| {
         let mut hold = hold.borrow_mut();
         assert!(hold.is_none(), "engine_alone() must come before the test's first engine()");
+        let asked = std::time::Instant::now();
         // A poisoned lock only says another holder panicked; the engine is still there.
         let guard = ENGINE_USERS.write().unwrap_or_else(PoisonError::into_inner);
+        eprintln!("the engine is this test's alone, after waiting {:?} for the others", asked.elapsed());
         *hold = Some(EngineHold::Alone { _guard: guard });
     });
 }
