@@ -1,5 +1,5 @@
 //! Serves the engine under test ($DOCKER_HOST, a Unix socket) through a TLS
-//! endpoint and an SSH endpoint on 127.0.0.1, as tests/remote.rs does, and
+//! endpoint and an SSH endpoint on 127.0.0.1, as tests/engine/remote.rs does, and
 //! prints one line per endpoint: `tls ENV...` and `ssh ENV...` (shell
 //! assignments for `env`). Serves until stdin closes. Used by
 //! scripts/bench-remote.sh.

@@ -1,15 +1,16 @@
-//! Helpers shared by the end-to-end tests: a real engine, the pinned image,
-//! specs written into temporary directories, and the built binary.
-#![allow(dead_code)]
+//! Helpers shared by the test binaries (tests/engine and tests/local): a
+//! real engine, the pinned image, specs written into temporary directories,
+//! and the built binary.
 
 pub mod interop;
-pub mod memory;
 pub mod remote;
 
 use reprocheck::engine::docker::DockerEngine;
 use reprocheck::engine::Engine;
+use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::{Once, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// The repository root.
 pub fn root() -> PathBuf {
@@ -24,10 +25,63 @@ pub fn fixture(name: &str) -> PathBuf {
 /// Set to 1 to skip the tests that need a container engine when none answers.
 pub const SKIP_VARIABLE: &str = "REPROCHECK_SKIP_ENGINE_TESTS";
 
+/// Who is using the engine. The tests of a binary run in parallel threads
+/// of one process, and one of them (engine_restart) stops and restarts the
+/// engine: every other test that uses the engine holds this shared, and
+/// that one holds it alone, so it waits for the tests under way to finish,
+/// and the tests after it start once the engine is back.
+static ENGINE_USERS: RwLock<()> = RwLock::new(());
+
+/// How the current test's thread holds [`ENGINE_USERS`].
+enum EngineHold {
+    Shared { _guard: RwLockReadGuard<'static, ()> },
+    Alone { _guard: RwLockWriteGuard<'static, ()> },
+}
+
+thread_local! {
+    /// The hold of the test running on this thread. libtest runs each test
+    /// on a thread of its own and joins it, so the hold lasts from the
+    /// test's first [`engine`] (or [`engine_alone`]) to its end, through
+    /// every helper it calls and whatever it drops early; it is taken once
+    /// per test, so nested calls never wait on themselves.
+    static ENGINE_HOLD: RefCell<Option<EngineHold>> = const { RefCell::new(None) };
+}
+
+/// Makes the current test the engine's only user until it ends: waits for
+/// every test using it to finish, and keeps others from starting. For a test
+/// that stops the engine; call it before anything that uses the engine.
+pub fn engine_alone() {
+    ENGINE_HOLD.with(|hold| {
+        let mut hold = hold.borrow_mut();
+        assert!(hold.is_none(), "engine_alone() must come before the test's first engine()");
+        let asked = std::time::Instant::now();
+        // A poisoned lock only says another holder panicked; the engine is still there.
+        let guard = ENGINE_USERS.write().unwrap_or_else(PoisonError::into_inner);
+        eprintln!("the engine is this test's alone, after waiting {:?} for the others", asked.elapsed());
+        *hold = Some(EngineHold::Alone { _guard: guard });
+    });
+}
+
+/// Shares the engine with the other tests until the current test ends,
+/// unless it already holds it (shared or alone).
+fn share_engine() {
+    ENGINE_HOLD.with(|hold| {
+        let mut hold = hold.borrow_mut();
+        if hold.is_none() {
+            let guard = ENGINE_USERS.read().unwrap_or_else(PoisonError::into_inner);
+            *hold = Some(EngineHold::Shared { _guard: guard });
+        }
+    });
+}
+
 /// Connects to the engine. Without one the test fails, naming the fix,
 /// unless REPROCHECK_SKIP_ENGINE_TESTS=1 asks to skip: then a SKIPPED line
 /// goes straight to the terminal (libtest hides a passing test's output).
+/// Every test that uses the engine calls this first (as it must anyway, to
+/// be skipped without one): from then on it shares the engine with the
+/// other tests until it ends, and an engine restart waits for it.
 pub fn engine() -> Option<DockerEngine> {
+    share_engine();
     match block(DockerEngine::connect(
         &reprocheck::engine::endpoint::from_environment(&reprocheck::engine::endpoint::ProcessEnv).unwrap(),
     )) {
@@ -180,6 +234,17 @@ pub fn reprocheck_cmd(args: &[&str]) -> Command {
     cmd
 }
 
+/// Makes the example's git repository, specs/hello-release.git, once per
+/// test binary. specs/make-repo.sh replaces the repository when it is
+/// missing, so two runs at once could each remove what the other made.
+pub fn example_repo() {
+    static MADE: Once = Once::new();
+    MADE.call_once(|| {
+        let made = Command::new("sh").arg("specs/make-repo.sh").current_dir(root()).output().unwrap();
+        assert!(made.status.success(), "{}", show(&made));
+    });
+}
+
 /// Exit code, stdout and stderr, for assertion messages.
 pub fn show(out: &Output) -> String {
     format!(
@@ -196,7 +261,6 @@ pub fn report(dir: &Path) -> serde_json::Value {
     serde_json::from_str(&text).unwrap()
 }
 
-/// Containers still carrying the label of `run_id`.
 /// The owner label value of the containers a child reprocheck creates.
 pub fn owner_of(child: &std::process::Child) -> String {
     reprocheck::engine::owner_of_pid(child.id())

@@ -1,6 +1,6 @@
 //! End-to-end: pinning, image checks, bad input and interruption.
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::io::{BufRead, BufReader};

@@ -2,7 +2,7 @@
 //! against dpkg-source itself on a real source package: tzdata, whose
 //! upstream tarball has no top directory (issue 32, item 5).
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::collections::BTreeMap;

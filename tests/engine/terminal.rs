@@ -3,7 +3,7 @@
 //! logs always saved, hostile log bytes kept off the terminal, and the
 //! completions and man pages loaded by the real shells and groff.
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::path::Path;

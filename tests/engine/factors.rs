@@ -3,7 +3,7 @@
 //! every other factor must not (exit 0), which shows the fixture leaks
 //! nothing else.
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::process::Output;

@@ -1,12 +1,11 @@
 //! The orchestration, without Docker: sessions, explain's rounds, verify's
 //! verdicts and the cleanup, driven through the library with the
-//! in-process engine of `common::memory`, whose builds are closures. What
-//! the engine itself does (isolation, limits, collection) is tested end to
-//! end against Docker and Podman; these tests run even where no engine is.
+//! in-process engine of `memory` (tests/local/memory.rs), whose builds are
+//! closures. What the engine itself does (isolation, limits, collection) is
+//! tested end to end against Docker and Podman; these tests run even where
+//! no engine is.
 
-mod common;
-
-use common::memory::{Build, BuildFn, MemoryEngine};
+use crate::memory::{Build, BuildFn, MemoryEngine};
 use reprocheck::check::{self, CheckOptions, Mode};
 use reprocheck::engine::Connector;
 use reprocheck::report::Verdict;

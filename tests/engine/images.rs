@@ -4,7 +4,7 @@
 //! longer builds) is explained package by package. None of these depends on
 //! the mirror's date: every digest compared is one the test itself produced.
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::path::{Path, PathBuf};

@@ -1,6 +1,6 @@
 //! End-to-end: `reprocheck explain` isolates the factors behind a difference.
 
-mod common;
+use crate::common;
 
 use common::*;
 

@@ -2,7 +2,7 @@
 //! one-screen message naming the file and line with the expected fragments,
 //! no panic, no results directory, and no engine contacted.
 
-mod common;
+use crate::common;
 
 use common::*;
 

@@ -2,10 +2,10 @@
 //! failing example, and the test reads the page text, follows its links, and
 //! checks that it loads nothing from anywhere else.
 //!
-//! `REPROCHECK_UPDATE_SCREENSHOT=1 cargo test --release --test html` also
+//! `REPROCHECK_UPDATE_SCREENSHOT=1 cargo test --release --test engine html::` also
 //! refreshes docs/report.png.
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::path::{Path, PathBuf};
@@ -181,8 +181,7 @@ fn the_explain_report_shows_the_blamed_factor_and_its_fix() {
 fn the_verify_report_shows_each_published_artifact_and_its_verdict() {
     let Some(_engine) = ready_engine() else { return };
     let Some(browser) = chromium() else { return };
-    let made = Command::new("sh").arg("specs/make-repo.sh").current_dir(root()).output().unwrap();
-    assert!(made.status.success(), "{}", show(&made));
+    example_repo();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("results");
     let reference = "dist/hello-1.0.tgz=specs/published/hello-1.0.tgz";

@@ -6,7 +6,7 @@
 //! absolute names, a write through a symlink, hardlinks to host files) is
 //! fed to the collector directly by its unit tests and by the fuzzer.
 
-mod common;
+use crate::common;
 
 use common::*;
 use reprocheck::engine::Engine;

@@ -2,7 +2,7 @@
 //! end to end against the real engine. Their sources come from the package
 //! registries (pinned by sha256) through each example's fetch script.
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::process::Command;

@@ -1,7 +1,7 @@
 //! Many specs in one invocation against the real engine: builds bounded
 //! across specs, one summary, an index page, the worst exit code.
 
-mod common;
+use crate::common;
 
 use common::*;
 use reprocheck::engine::Engine as _;

@@ -3,10 +3,12 @@
 //!
 //! This stops and restarts the engine process (dockerd, or the Podman
 //! service behind DOCKER_HOST) with its own command line, so it runs only
-//! with REPROCHECK_TEST_ENGINE_RESTART=1, as CI sets it. It is alone in its
-//! binary, so no other test sees the engine go away.
+//! with REPROCHECK_TEST_ENGINE_RESTART=1, as CI sets it. The other tests of
+//! the binary run in parallel with it, so it uses the engine alone
+//! (`common::engine_alone`): it starts once the tests using the engine have
+//! finished, and they wait until it ends, so none sees the engine go away.
 
-mod common;
+use crate::common;
 
 use common::*;
 use reprocheck::engine::Engine;
@@ -52,8 +54,12 @@ fn wait_for_engine(within: Duration) {
 
 #[test]
 fn an_engine_restart_mid_build_is_reported_and_cleaned_up() {
+    let restart = std::env::var("REPROCHECK_TEST_ENGINE_RESTART").as_deref() == Ok("1");
+    if restart {
+        engine_alone();
+    }
     let Some(engine) = ready_engine() else { return };
-    if std::env::var("REPROCHECK_TEST_ENGINE_RESTART").as_deref() != Ok("1") {
+    if !restart {
         skipped("restarts the engine; set REPROCHECK_TEST_ENGINE_RESTART=1 to run it (CI does)");
         return;
     }

@@ -5,7 +5,7 @@
 //! varied must be those of the local socket, except what needs the engine's
 //! host (named, with the reason).
 
-mod common;
+use crate::common;
 
 use common::remote::{have, SshEndpoint, TlsEndpoint};
 use common::*;

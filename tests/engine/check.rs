@@ -1,6 +1,6 @@
 //! End-to-end: `reprocheck check` against the real engine.
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::time::{Duration, Instant};

@@ -2,7 +2,7 @@
 //! oversized output each fail their run with a clear message, and the tool
 //! and host carry on.
 
-mod common;
+use crate::common;
 
 use common::*;
 

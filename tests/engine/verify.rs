@@ -1,7 +1,7 @@
 //! Independent-rebuilder mode against the real engine: sources pinned by
 //! commit and checksum, `verify` verdicts, and signed attestations.
 
-mod common;
+use crate::common;
 
 use base64::Engine as _;
 use common::*;
@@ -151,14 +151,6 @@ fn source_date_epoch_is_the_commit_time_and_the_tree_is_pinned() {
     let run = without_engine(&["check", spec.to_str().unwrap(), "--out", out.to_str().unwrap()]);
     assert_eq!(run.status.code(), Some(2), "{}", show(&run));
     assert!(String::from_utf8_lossy(&run.stderr).contains(&nar), "{}", show(&run));
-}
-
-/// Creates the example's git repository once per test binary.
-fn example_repo() {
-    static MADE: std::sync::Once = std::sync::Once::new();
-    MADE.call_once(|| {
-        sh(&root(), "specs/make-repo.sh");
-    });
 }
 
 /// `reprocheck verify ARGS --out OUT` on the example, and the report.

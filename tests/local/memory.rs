@@ -22,6 +22,9 @@ pub struct Build<'a> {
     /// The build directory on the host.
     pub dir: &'a Path,
     /// The container's hostname.
+    // For a build that leaks its hostname (the domain_host factor): no test
+    // here has one yet, and a build should see what a container would.
+    #[allow(dead_code)]
     pub hostname: &'a str,
 }
 

@@ -3,7 +3,7 @@
 //! Each killed check is told apart from anything else on the machine by its
 //! owner label (its PID) and its own TMPDIR, where its mounts live.
 
-mod common;
+use crate::common;
 
 use common::*;
 use reprocheck::engine::Engine;

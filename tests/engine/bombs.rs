@@ -2,7 +2,7 @@
 //! must compare them within one bounded budget, say so in the report, and
 //! keep its peak memory (measured with wait4) under 512 MiB.
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::io::Write;
