@@ -12,7 +12,7 @@ use common::*;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-/// One fixture per factor, each leaking exactly that factor (tests/factors.rs).
+/// One fixture per factor, each leaking exactly that factor (factors.rs beside this file).
 const MATRIX: &[(&str, &str)] = &[
     ("leak-environment", "environment"),
     ("leak-build_path", "build_path"),
