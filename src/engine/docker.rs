@@ -491,7 +491,7 @@ impl Engine for DockerEngine {
                     return Ok(())
                 }
                 // Podman, mid-teardown: "could not be stopped: ... container state
-                // improper: stopped" (seen in tests/kill.rs). It passes within moments.
+                // improper: stopped" (seen in tests/engine/kill.rs). It passes within moments.
                 Err(bollard::errors::Error::DockerResponseServerError { status_code: 500, message })
                     if message.contains("state improper") && started.elapsed() < REMOVE_PATIENCE =>
                 {

@@ -23,7 +23,7 @@ pub(super) struct Listed {
 /// `endpoint`, within [`LIST_TIMEOUT`]. Where bollard's typed list fails,
 /// only each container's id and labels are read from the same response:
 /// Podman lists a container being torn down as `stopped`, a state the
-/// Docker API lacks (podman#28359; seen in tests/kill.rs), and the sweep
+/// Docker API lacks (podman#28359; seen in tests/engine/kill.rs), and the sweep
 /// after Ctrl-C must not fail on that.
 pub(super) async fn labelled(docker: &Docker, endpoint: &str, label_filter: &str) -> Result<Vec<Listed>> {
     let filters = HashMap::from([("label", vec![label_filter])]);
