@@ -201,16 +201,3 @@ impl From<&CompletedRun> for RunReport {
         }
     }
 }
-
-impl RunReport {
-    /// How the build failed, in a few words (`FAILED (exit code 2)`), or
-    /// `None` when it succeeded.
-    pub fn failure(&self) -> Option<String> {
-        match &self.result.status {
-            Status::Succeeded => None,
-            Status::Failed { exit_code, .. } => Some(format!("FAILED (exit code {exit_code})")),
-            Status::TimedOut { after_seconds } => Some(format!("TIMED OUT after {after_seconds}s")),
-            Status::OverDisk { .. } => Some("KILLED: over limits.disk_size".to_string()),
-        }
-    }
-}
