@@ -75,10 +75,15 @@ pub async fn perform(spec_file: &Path, options: &CheckOptions, job: &Job) -> Res
             let ran = run_mode(spec_file, options, Mode::Verify, None).await?;
             let mut finished = ran.finished;
             if finished.report.error.is_none() {
-                let spec = ran.spec.as_ref().context("verify reached a verdict without a spec")?;
                 let (report, out) = (&finished.report, &finished.out);
-                finished.attestations =
-                    attest::write(spec, report, ran.source.as_ref(), &ran.report_sha256, out, attestation)?;
+                finished.attestations = attest::write(
+                    &ran.spec,
+                    report,
+                    ran.source.as_ref(),
+                    &ran.report_sha256,
+                    out,
+                    attestation,
+                )?;
             }
             Ok(finished)
         }
@@ -110,7 +115,7 @@ struct Stages {
 /// One invocation run: what it published, and what chaining needs of it.
 struct Ran {
     finished: Finished,
-    spec: Option<Spec>,
+    spec: Spec,
     runs: Vec<CompletedRun>,
     varied: Option<Vec<FactorId>>,
     source: Option<SourceInfo>,
@@ -171,7 +176,7 @@ async fn run_mode(
     let varied = stages.factors.take().map(|f| f.varied);
     Ok(Ran {
         finished: Finished { report, out, explained: None, attestations: Vec::new() },
-        spec: Some(spec),
+        spec,
         runs: stages.runs,
         varied,
         source: stages.source,

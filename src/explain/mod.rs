@@ -69,6 +69,8 @@ pub async fn explain(
     Explained { runs: std::mem::take(&mut builds.runs), explanation }
 }
 
+/// The rounds and the analysis; every run made is kept in `builds`, so
+/// that an error part way still leaves them for the report.
 async fn explain_with(
     session: &mut Session<'_>,
     builds: &mut Builds,
