@@ -9,7 +9,7 @@
 //! later control shows an output to be nondeterministic, the analysis
 //! starts again for that output on the builds it already has.
 
-use super::isolate::{self, Decoded, Search, Step};
+use super::isolate::{self, Decoded, Label, Search, Step};
 use crate::diff::locations::Location;
 use std::collections::BTreeSet;
 
@@ -42,34 +42,40 @@ impl Unit {
 }
 
 /// What the analysis may ask of the builds so far.
-pub trait Lab {
+pub trait Lab<F> {
     /// Whether `set` was built.
-    fn built(&self, set: &[String]) -> bool;
+    fn built(&self, set: &[F]) -> bool;
     /// What `set`'s build shows at `unit` compared with the control it is
     /// compared with: `None` the same, `Some(content)` different (equal
     /// contents compare equal). Only asked of built sets.
-    fn seen(&mut self, set: &[String], unit: &Unit) -> Option<String>;
+    fn seen(&mut self, set: &[F], unit: &Unit) -> Option<String>;
 }
 
 /// One unit's culprits.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Finding {
+pub struct Finding<F> {
     /// The unit.
     pub unit: Unit,
     /// Single factors, or factors that only make the difference together.
     /// Empty while the search still needs builds.
-    pub culprits: Vec<Vec<String>>,
+    pub culprits: Vec<Vec<F>>,
     /// Factor sets whose builds were consulted beyond round 1.
-    pub consulted: BTreeSet<Vec<String>>,
+    pub consulted: BTreeSet<Vec<F>>,
 }
 
 /// The analysis of one state of the builds.
-#[derive(Debug, Clone, Default)]
-pub struct Analysis {
+#[derive(Debug, Clone)]
+pub struct Analysis<F> {
     /// Units that differ because of factors.
-    pub findings: Vec<Finding>,
+    pub findings: Vec<Finding<F>>,
     /// Factor sets to build next (none: the analysis is complete).
-    pub wanted: BTreeSet<Vec<String>>,
+    pub wanted: BTreeSet<Vec<F>>,
+}
+
+impl<F> Default for Analysis<F> {
+    fn default() -> Self {
+        Analysis { findings: Vec::new(), wanted: BTreeSet::new() }
+    }
 }
 
 /// Replays the analysis over `units`. With `confirm_with_all` (the
@@ -77,7 +83,12 @@ pub struct Analysis {
 /// culprit decoded from round 1 must also be what the all-factor build
 /// shows, or it is searched for instead: without a second control in round
 /// 1, noise could otherwise spell a factor's number.
-pub fn analyse(lab: &mut dyn Lab, factors: &[String], units: &[Unit], confirm_with_all: bool) -> Analysis {
+pub fn analyse<F: Label>(
+    lab: &mut dyn Lab<F>,
+    factors: &[F],
+    units: &[Unit],
+    confirm_with_all: bool,
+) -> Analysis<F> {
     let groups = isolate::code_groups(factors);
     let all = sorted(factors);
     let mut analysis = Analysis::default();
@@ -125,13 +136,13 @@ pub fn analyse(lab: &mut dyn Lab, factors: &[String], units: &[Unit], confirm_wi
 
 /// Follows the halving search from `candidates` as far as the builds go.
 /// Returns the culprits, or nothing (and the halves wanted) while unresolved.
-fn split(
-    lab: &mut dyn Lab,
+fn split<F: Label>(
+    lab: &mut dyn Lab<F>,
     unit: &Unit,
-    candidates: Vec<String>,
-    consulted: &mut BTreeSet<Vec<String>>,
-    wanted: &mut BTreeSet<Vec<String>>,
-) -> Vec<Vec<String>> {
+    candidates: Vec<F>,
+    consulted: &mut BTreeSet<Vec<F>>,
+    wanted: &mut BTreeSet<Vec<F>>,
+) -> Vec<Vec<F>> {
     let mut open = vec![Search { path: unit.path.clone(), candidates }];
     let mut culprits = Vec::new();
     let mut complete = true;
@@ -164,8 +175,8 @@ fn split(
 }
 
 /// Every factor of every differing group, in factor order.
-fn candidates_of(factors: &[String], groups: &[Vec<String>], seen: &[Option<String>]) -> Vec<String> {
-    let mut candidates: Vec<String> =
+fn candidates_of<F: Label>(factors: &[F], groups: &[Vec<F>], seen: &[Option<String>]) -> Vec<F> {
+    let mut candidates: Vec<F> =
         groups.iter().zip(seen).filter(|(_, s)| s.is_some()).flat_map(|(g, _)| g.iter().cloned()).collect();
     candidates.sort_by_key(|f| factors.iter().position(|x| x == f));
     candidates.dedup();
@@ -173,7 +184,7 @@ fn candidates_of(factors: &[String], groups: &[Vec<String>], seen: &[Option<Stri
 }
 
 /// A factor set in canonical order.
-pub fn sorted(set: &[String]) -> Vec<String> {
+pub fn sorted<F: Label>(set: &[F]) -> Vec<F> {
     let mut s = set.to_vec();
     s.sort();
     s
@@ -190,7 +201,7 @@ mod tests {
         built: BTreeSet<Vec<String>>,
     }
 
-    impl<F: Fn(&[String]) -> Option<String>> Lab for Simulated<F> {
+    impl<F: Fn(&[String]) -> Option<String>> Lab<String> for Simulated<F> {
         fn built(&self, set: &[String]) -> bool {
             self.built.contains(&sorted(set))
         }
@@ -205,7 +216,10 @@ mod tests {
 
     /// Runs rounds until nothing is wanted; returns the findings and the
     /// number of sets built beyond round 1.
-    fn run_to_end(factors: &[String], leak: impl Fn(&[String]) -> Option<String>) -> (Vec<Finding>, usize) {
+    fn run_to_end(
+        factors: &[String],
+        leak: impl Fn(&[String]) -> Option<String>,
+    ) -> (Vec<Finding<String>>, usize) {
         let mut lab =
             Simulated { leak, built: isolate::code_groups(factors).iter().map(|g| sorted(g)).collect() };
         let unit = Unit { path: "p".into(), locations: None };

@@ -35,12 +35,12 @@ struct Built {
 /// Every build so far.
 pub struct Builds {
     out: PathBuf,
-    by_set: BTreeMap<Vec<String>, Built>,
+    by_set: BTreeMap<Vec<FactorId>, Built>,
     outputs: BTreeMap<u32, Outputs>,
     /// Every control, in build order; the first is the reference.
     controls: Vec<u32>,
     /// The factor set of every build, by run number (controls: empty).
-    pub experiments: BTreeMap<u32, Vec<String>>,
+    pub experiments: BTreeMap<u32, Vec<FactorId>>,
     /// Builds run by explain itself (not reused from `check`).
     pub count: u32,
     /// Rounds of parallel builds.
@@ -78,12 +78,12 @@ impl Builds {
 
     /// Takes over runs made earlier with the same plan (`check`'s control
     /// and its all-factor experiments); they count as builds already made.
-    pub fn adopt(&mut self, runs: &[CompletedRun], all: &[String]) {
+    pub fn adopt(&mut self, runs: &[CompletedRun], all: &[FactorId]) {
         let Some(control) = runs.iter().find(|r| r.is_control()) else { return };
         let control = control.index();
         for run in runs {
             let index = run.index();
-            let varied: Vec<String> = run.plan.varied.iter().map(|f| f.to_string()).collect();
+            let varied = run.plan.varied.clone();
             self.outputs.insert(index, run.result.outputs.clone());
             if index == control {
                 self.controls.push(index);
@@ -107,10 +107,10 @@ impl Builds {
     pub async fn round(
         &mut self,
         session: &mut Session<'_>,
-        sets: &[Vec<String>],
+        sets: &[Vec<FactorId>],
         controls: usize,
     ) -> Result<()> {
-        let fresh: BTreeSet<Vec<String>> =
+        let fresh: BTreeSet<Vec<FactorId>> =
             sets.iter().map(|s| sorted(s)).filter(|s| !self.by_set.contains_key(s)).collect();
         let empty = Vec::new();
         let mut plans = Vec::new();
@@ -118,9 +118,7 @@ impl Builds {
         for set in std::iter::repeat_n(&empty, controls).chain(&fresh) {
             index += 1;
             self.experiments.insert(index, set.clone());
-            // The sets hold the names of the plan's own factors.
-            let ids: Vec<FactorId> = set.iter().filter_map(|name| FactorId::parse(name)).collect();
-            plans.push(session.plan.run(index, &ids));
+            plans.push(session.plan.run(index, set));
         }
         self.count += plans.len() as u32;
         self.rounds += 1;
@@ -207,7 +205,7 @@ impl Builds {
     /// whole; for outputs with noise at some places, the places round 1's
     /// builds (and the all-factor build, once made) change beyond it,
     /// grouped by how each build changes them.
-    pub fn units(&mut self, groups: &[Vec<String>], all: &[String]) -> Vec<Unit> {
+    pub fn units(&mut self, groups: &[Vec<FactorId>], all: &[FactorId]) -> Vec<Unit> {
         // While some factor set makes the build fail, its outputs are
         // missing, and any output analysis would misread that as a
         // difference: the failure alone is analysed.
@@ -215,7 +213,7 @@ impl Builds {
             return vec![Unit::build_outcome()];
         }
         let paths: BTreeSet<String> = self.outputs.values().flat_map(|o| o.keys().cloned()).collect();
-        let mut sources: Vec<Vec<String>> = groups.iter().map(|g| sorted(g)).collect();
+        let mut sources: Vec<Vec<FactorId>> = groups.iter().map(|g| sorted(g)).collect();
         sources.push(sorted(all));
         let sources: Vec<(u32, u32)> =
             sources.iter().filter_map(|s| self.by_set.get(s)).map(|b| (b.control, b.index)).collect();
@@ -254,7 +252,7 @@ impl Builds {
     }
 
     /// The run numbers of `set`'s build and of its control.
-    pub fn indices(&self, set: &[String]) -> Option<(u32, u32)> {
+    pub fn indices(&self, set: &[FactorId]) -> Option<(u32, u32)> {
         self.by_set.get(&sorted(set)).map(|b| (b.index, b.control))
     }
 
@@ -270,7 +268,7 @@ impl Builds {
 
     /// Where the culprits of `unit` show in `set`'s build: its locations
     /// beyond the noise (empty for a whole-output unit).
-    pub fn shown_at(&mut self, set: &[String], unit: &Unit) -> Vec<Location> {
+    pub fn shown_at(&mut self, set: &[FactorId], unit: &Unit) -> Vec<Location> {
         let (Some((index, control)), Some(wanted)) = (self.indices(set), &unit.locations) else {
             return Vec::new();
         };
@@ -279,12 +277,12 @@ impl Builds {
     }
 }
 
-impl Lab for Builds {
-    fn built(&self, set: &[String]) -> bool {
+impl Lab<FactorId> for Builds {
+    fn built(&self, set: &[FactorId]) -> bool {
         self.by_set.contains_key(&sorted(set))
     }
 
-    fn seen(&mut self, set: &[String], unit: &Unit) -> Option<String> {
+    fn seen(&mut self, set: &[FactorId], unit: &Unit) -> Option<String> {
         let (index, control) = self.indices(set)?;
         if unit.is_build_outcome() {
             // Failures compare alike whatever their exit code: a factor

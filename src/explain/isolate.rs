@@ -9,8 +9,14 @@
 //! splitting: halve a set known to cause the difference, build both halves,
 //! keep the halves that still cause it.
 
+/// What the search takes factors as: labels it can copy, compare and
+/// order (`FactorId` in explain, plain names in the tests).
+pub trait Label: Clone + Ord + std::fmt::Debug {}
+
+impl<T: Clone + Ord + std::fmt::Debug> Label for T {}
+
 /// The factor sets of round 1.
-pub fn code_groups(factors: &[String]) -> Vec<Vec<String>> {
+pub fn code_groups<F: Label>(factors: &[F]) -> Vec<Vec<F>> {
     let bits = (usize::BITS - factors.len().leading_zeros()) as usize;
     (0..bits)
         .map(|bit| {
@@ -26,20 +32,20 @@ pub fn code_groups(factors: &[String]) -> Vec<Vec<String>> {
 
 /// What round 1 says about one path.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Decoded {
+pub enum Decoded<F> {
     /// No group differs from the control.
     Nothing,
     /// Exactly one factor explains every differing group.
-    Single(String),
+    Single(F),
     /// More than one cause, or noise: split `candidates`.
     Ambiguous {
         /// Every factor of every differing group.
-        candidates: Vec<String>,
+        candidates: Vec<F>,
     },
 }
 
 /// Decodes one path (or place in it) from the control's result and each group's.
-pub fn decode<T: PartialEq>(factors: &[String], control: &T, groups: &[T]) -> Decoded {
+pub fn decode<F: Label, T: PartialEq>(factors: &[F], control: &T, groups: &[T]) -> Decoded<F> {
     let differing: Vec<usize> = (0..groups.len()).filter(|&b| &groups[b] != control).collect();
     if differing.is_empty() {
         return Decoded::Nothing;
@@ -50,7 +56,7 @@ pub fn decode<T: PartialEq>(factors: &[String], control: &T, groups: &[T]) -> De
         return Decoded::Single(factors[code - 1].clone());
     }
     let sets = code_groups(factors);
-    let mut candidates: Vec<String> = differing.iter().flat_map(|&b| sets[b].iter().cloned()).collect();
+    let mut candidates: Vec<F> = differing.iter().flat_map(|&b| sets[b].iter().cloned()).collect();
     candidates.sort_by_key(|f| factors.iter().position(|x| x == f));
     candidates.dedup();
     Decoded::Ambiguous { candidates }
@@ -58,16 +64,16 @@ pub fn decode<T: PartialEq>(factors: &[String], control: &T, groups: &[T]) -> De
 
 /// A set of factors known to make `path` differ, still to be narrowed down.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Search {
+pub struct Search<F> {
     /// The output path.
     pub path: String,
     /// The factors.
-    pub candidates: Vec<String>,
+    pub candidates: Vec<F>,
 }
 
-impl Search {
+impl<F: Label> Search<F> {
     /// The two halves to build next.
-    pub fn halves(&self) -> (Vec<String>, Vec<String>) {
+    pub fn halves(&self) -> (Vec<F>, Vec<F>) {
         let mid = self.candidates.len().div_ceil(2);
         (self.candidates[..mid].to_vec(), self.candidates[mid..].to_vec())
     }
@@ -75,15 +81,15 @@ impl Search {
 
 /// The outcome of one splitting step for one search.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Step {
+pub enum Step<F> {
     /// Keep searching these.
-    Continue(Vec<Search>),
+    Continue(Vec<Search<F>>),
     /// The culprits found: single factors, or a group that only acts together.
-    Found(Vec<Vec<String>>),
+    Found(Vec<Vec<F>>),
 }
 
 /// Narrows `search` given whether each half, built alone, still differs.
-pub fn step(search: &Search, first_differs: bool, second_differs: bool) -> Step {
+pub fn step<F: Label>(search: &Search<F>, first_differs: bool, second_differs: bool) -> Step<F> {
     let (a, b) = search.halves();
     let mut next = Vec::new();
     let mut found = Vec::new();
@@ -145,7 +151,7 @@ mod tests {
             assert!(groups.iter().any(|g| g.contains(factor)), "{factor}");
         }
         assert_eq!(code_groups(&names(1)).len(), 1);
-        assert!(code_groups(&[]).is_empty());
+        assert!(code_groups::<String>(&[]).is_empty());
     }
 
     #[test]
@@ -192,7 +198,7 @@ mod tests {
 
     #[test]
     fn factors_that_only_act_together_are_reported_as_a_group() {
-        let search = Search { path: "p".into(), candidates: vec!["a".into(), "b".into()] };
+        let search = Search::<String> { path: "p".into(), candidates: vec!["a".into(), "b".into()] };
         assert_eq!(step(&search, false, false), Step::Found(vec![vec!["a".into(), "b".into()]]));
         assert_eq!(step(&search, true, false), Step::Found(vec![vec!["a".into()]]));
     }

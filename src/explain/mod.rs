@@ -17,6 +17,7 @@ mod isolate;
 
 use crate::diff::locations::Location;
 use crate::errors::*;
+use crate::factors::FactorId;
 use crate::invocation::CheckOptions;
 pub use crate::invocation::Earlier;
 pub use crate::report::explanation::{Blame, Explanation};
@@ -55,8 +56,7 @@ pub async fn explain(
     earlier: Option<Earlier<'_>>,
 ) -> Explained {
     session.all_at_once(options);
-    // The analysis treats factors as labels: their names.
-    let factors: Vec<String> = session.plan.factors.varied.iter().map(|f| f.to_string()).collect();
+    let factors = session.plan.factors.varied.clone();
     options.progress.note(&format!(
         "reprocheck: run {}: explaining {} with {} factor(s) varied",
         session.plan.run_id,
@@ -74,7 +74,7 @@ pub async fn explain(
 async fn explain_with(
     session: &mut Session<'_>,
     builds: &mut Builds,
-    factors: &[String],
+    factors: &[FactorId],
     earlier: Option<Earlier<'_>>,
 ) -> Result<Explanation> {
     let reused = match earlier {
@@ -97,10 +97,10 @@ async fn explain_with(
 async fn analyse_until_settled(
     session: &mut Session<'_>,
     builds: &mut Builds,
-    groups: &[Vec<String>],
-    factors: &[String],
+    groups: &[Vec<FactorId>],
+    factors: &[FactorId],
     reused: u32,
-) -> Result<Analysis> {
+) -> Result<Analysis<FactorId>> {
     let mut spaced = false;
     loop {
         // Signals during a round stop its builds; between rounds, here.
@@ -109,7 +109,7 @@ async fn analyse_until_settled(
         let units = builds.units(groups, factors);
         let analysis = analysis::analyse(builds, factors, &units, reused > 0);
         if !analysis.wanted.is_empty() && builds.rounds < MAX_ROUNDS {
-            let wanted: Vec<Vec<String>> = analysis.wanted.iter().cloned().collect();
+            let wanted: Vec<Vec<FactorId>> = analysis.wanted.iter().cloned().collect();
             builds.round(session, &wanted, 1).await?;
             continue;
         }
@@ -131,9 +131,8 @@ async fn analyse_until_settled(
 /// Takes over the earlier check's runs when they were made with the same
 /// factors: their files are linked into `out`, their runs copied.
 /// Returns how many were reused (0: none, explain starts afresh).
-fn adopt(builds: &mut Builds, earlier: Earlier<'_>, factors: &[String], out: &Path) -> Result<u32> {
-    let names = |ids: &[crate::factors::FactorId]| ids.iter().map(|f| f.to_string()).collect::<Vec<_>>();
-    let same_factors = earlier.varied.is_some_and(|varied| names(varied) == factors);
+fn adopt(builds: &mut Builds, earlier: Earlier<'_>, factors: &[FactorId], out: &Path) -> Result<u32> {
+    let same_factors = earlier.varied.is_some_and(|varied| varied == factors);
     let runs = earlier.runs;
     let usable = same_factors
         && runs.first().is_some_and(CompletedRun::is_control)
@@ -151,7 +150,7 @@ fn adopt(builds: &mut Builds, earlier: Earlier<'_>, factors: &[String], out: &Pa
 }
 
 /// Whether some output has more than one cause.
-fn several_causes(analysis: &Analysis) -> bool {
+fn several_causes(analysis: &Analysis<FactorId>) -> bool {
     let mut causes: BTreeMap<&str, usize> = BTreeMap::new();
     for finding in &analysis.findings {
         *causes.entry(finding.unit.path.as_str()).or_default() += finding.culprits.len().max(1);
@@ -164,21 +163,21 @@ fn several_causes(analysis: &Analysis) -> bool {
 struct Blamed {
     blamed: BTreeMap<String, Blame>,
     used: BTreeMap<String, BTreeSet<u32>>,
-    differing_sets: BTreeMap<String, BTreeSet<Vec<String>>>,
+    differing_sets: BTreeMap<String, BTreeSet<Vec<FactorId>>>,
 }
 
 /// Gathers the analysis's findings by output: culprits, places and the
 /// builds used (round one's and those each finding consulted).
 fn blame_findings(
     builds: &mut Builds,
-    analysis: &Analysis,
-    groups: &[Vec<String>],
+    analysis: &Analysis<FactorId>,
+    groups: &[Vec<FactorId>],
     round_one: &BTreeSet<u32>,
     noise: &BTreeMap<String, Noise>,
 ) -> Blamed {
     let mut blamed: BTreeMap<String, Blame> = BTreeMap::new();
     let mut used: BTreeMap<String, BTreeSet<u32>> = BTreeMap::new();
-    let mut differing_sets: BTreeMap<String, BTreeSet<Vec<String>>> = BTreeMap::new();
+    let mut differing_sets: BTreeMap<String, BTreeSet<Vec<FactorId>>> = BTreeMap::new();
     for finding in &analysis.findings {
         let path = finding.unit.path.clone();
         let blame = blamed.entry(path.clone()).or_insert_with(|| Blame {
@@ -190,12 +189,12 @@ fn blame_findings(
             diff: None,
             more_hints: Vec::new(),
         });
-        blame.culprits.extend(finding.culprits.iter().cloned());
-        let sets: Vec<Vec<String>> = groups.iter().chain(&finding.consulted).cloned().collect();
+        blame.culprits.extend(finding.culprits.iter().map(|set| names(set)));
+        let sets: Vec<Vec<FactorId>> = groups.iter().chain(&finding.consulted).cloned().collect();
         let runs = used.entry(path.clone()).or_default();
         runs.extend(round_one);
         runs.extend(finding.consulted.iter().filter_map(|s| builds.indices(s)).flat_map(|(i, c)| [i, c]));
-        let built: Vec<&Vec<String>> = sets.iter().filter(|s| builds.built(s)).collect();
+        let built: Vec<&Vec<FactorId>> = sets.iter().filter(|s| builds.built(s)).collect();
         for set in built {
             if builds.seen(set, &finding.unit).is_none() {
                 continue;
@@ -219,9 +218,9 @@ fn blame_findings(
 /// Assembles what the analysis found.
 fn explain_findings(
     builds: &mut Builds,
-    analysis: &Analysis,
-    groups: &[Vec<String>],
-    factors: &[String],
+    analysis: &Analysis<FactorId>,
+    groups: &[Vec<FactorId>],
+    factors: &[FactorId],
     reused: u32,
     out: &Path,
 ) -> Explanation {
@@ -240,9 +239,10 @@ fn explain_findings(
         .collect();
     // Whether the build succeeds is a unit of its own: its culprits are the
     // factors that make the build fail, not an output's.
-    let (outcome, outputs): (Vec<Finding>, Vec<Finding>) =
+    let (outcome, outputs): (Vec<Finding<FactorId>>, Vec<Finding<FactorId>>) =
         analysis.findings.iter().cloned().partition(|f| f.unit.is_build_outcome());
-    let fails_under: Vec<Vec<String>> = outcome.into_iter().flat_map(|f| f.culprits).collect();
+    let fails_under: Vec<Vec<String>> =
+        outcome.iter().flat_map(|f| &f.culprits).map(|set| names(set)).collect();
     let failed_runs: Vec<CompletedRun> =
         builds.runs.iter().filter(|r| r.index() != 0 && builds.has_failed(r.index())).cloned().collect();
     let failure = crate::run::failures_among(&failed_runs, out);
@@ -288,8 +288,13 @@ fn explain_findings(
         blamed: blamed.into_values().collect(),
         fails_under,
         failure,
-        experiments: builds.experiments.clone(),
+        experiments: builds.experiments.iter().map(|(&run, set)| (run, names(set))).collect(),
     }
+}
+
+/// A factor set as the report names it.
+fn names(set: &[FactorId]) -> Vec<String> {
+    set.iter().map(|f| f.to_string()).collect()
 }
 
 /// `scope: field`, as a diff detail reads.
