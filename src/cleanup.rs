@@ -49,12 +49,14 @@ impl Interrupt {
         Interrupt { received: &RECEIVED }
     }
 
-    /// One that only `raise` sets (tests).
+    /// One that only `raise` sets (tests; it lives until the process ends).
+    #[cfg(test)]
     pub fn standalone() -> Interrupt {
         Interrupt { received: Box::leak(Box::new(AtomicU8::new(0))) }
     }
 
     /// Marks it interrupted, as by SIGINT.
+    #[cfg(test)]
     pub fn raise(&self) {
         let _ = self.received.compare_exchange(0, 1, Ordering::SeqCst, Ordering::SeqCst);
     }
