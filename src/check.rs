@@ -218,6 +218,7 @@ async fn stages_of(
         locked: options.locked,
         require_pin: mode == Mode::Verify,
         command: mode.command(),
+        images_dir: options.images_dir.as_deref(),
     };
     let image_id = {
         // One resolution at a time in this process (a batch shares the lock):

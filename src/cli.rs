@@ -285,6 +285,11 @@ pub struct BuildArgs {
     /// image, a missing or stale lock, or drift is an error.
     #[arg(long)]
     pub locked: bool,
+    /// A directory of saved images (`reprocheck image save SPEC DIR` writes
+    /// DIR/<image id hex>.tar): a pinned image the engine lacks is loaded
+    /// from there, with no registry, and checked against the pin.
+    #[arg(long, value_name = "DIR")]
+    pub images_dir: Option<PathBuf>,
     /// Let the spec name files outside its own directory (source, tarball, sums, recipe);
     /// by default every path must resolve under it, so a spec from someone else cannot read
     /// your files.
@@ -387,6 +392,19 @@ reprocheck image build specs/containers/debian-bookworm --update              # 
         #[allow(missing_docs)]
         #[command(flatten)]
         packages: PackageArgs,
+    },
+    /// Save the image SPEC pins (pulled or loaded first if the engine lacks it) as DIR/<image id hex>.tar,
+    /// a docker-archive that `[image].archive` or `--images-dir DIR` loads later with no registry.
+    #[command(after_help = "Examples:\n  reprocheck image save specs/hello.toml images/\n  \
+reprocheck check specs/hello.toml --images-dir images/   # on an engine that lacks the image")]
+    Save {
+        /// The spec whose pinned image to save.
+        spec: PathBuf,
+        /// Where to write the archive.
+        dir: PathBuf,
+        /// Let the spec name files outside its own directory.
+        #[arg(long)]
+        allow_host_paths: bool,
     },
 }
 

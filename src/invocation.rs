@@ -20,6 +20,8 @@ pub struct CheckOptions {
     pub build_missing: bool,
     /// Never create or change a pin or a package lock.
     pub locked: bool,
+    /// `--images-dir`: saved images to load a missing pinned image from.
+    pub images_dir: Option<PathBuf>,
     /// Also run diffoscope on each differing output, when installed.
     pub diffoscope: bool,
     /// `verify --expect-file PATH=FILE`: reference artifacts by output path.

@@ -29,6 +29,7 @@ pub mod mounts;
 pub mod paths;
 pub mod plan;
 pub mod progress;
+pub mod registry;
 pub mod report;
 pub mod results;
 pub mod run;

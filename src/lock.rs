@@ -27,6 +27,8 @@ pub enum PinChange {
 pub struct LockOutcome {
     /// `image.digest`.
     pub image: PinChange,
+    /// `image.reference`, for a registry image: what it was and what it is now.
+    pub reference: Option<(String, String)>,
     /// `source.nar_hash`.
     pub source: PinChange,
 }
@@ -45,12 +47,31 @@ pub async fn lock(
     let scratch = tempfile::tempdir().context("creating a scratch directory for the source")?;
     let source = source::materialize(&spec, &scratch.path().join("source"), &[])?;
     let nar_hash = source.info.nar_hash.clone();
-    let image = resolve_image(engine, &spec, spec_file, locked).await?;
+    let (image, reference) = match &spec.image.reference {
+        Some(reference) => {
+            let (config, now) = resolve_reference(engine, reference, spec_file, locked).await?;
+            (config, Some((reference.to_string(), now.to_string())))
+        }
+        None => (resolve_image(engine, &spec, spec_file, locked).await?, None),
+    };
     let outcome = LockOutcome {
         image: change(spec.image.digest.clone(), image),
+        reference,
         source: change(spec.source.nar_hash.clone(), nar_hash),
     };
     let mut text = spec.text.clone();
+    if let Some((was, now)) = outcome.reference.as_ref().filter(|(was, now)| was != now) {
+        if locked {
+            bail!(
+                "{}: image.reference {was} resolves to {now}; --locked refuses to change it\n\
+                 help: run `reprocheck lock {}` without --locked to accept the change",
+                spec_file.display(),
+                spec_file.display()
+            );
+        }
+        text = set_pin(&text, "image", "reference", now)
+            .with_context(|| format!("editing {}", spec_file.display()))?;
+    }
     for (table, key, pin) in [("image", "digest", &outcome.image), ("source", "nar_hash", &outcome.source)] {
         let PinChange::Updated { digest, previous } = pin else { continue };
         if locked {
@@ -62,8 +83,8 @@ pub async fn lock(
                 spec_file.display()
             );
         }
-        text =
-            set_pin(&text, table, key, digest).with_context(|| format!("editing {}", spec_file.display()))?;
+        text = set_pin(&text, table, key, digest.as_str())
+            .with_context(|| format!("editing {}", spec_file.display()))?;
     }
     if text != spec.text {
         crate::paths::write_atomically(spec_file, &text)?;
@@ -133,8 +154,35 @@ fn tagged(name: &str) -> String {
     }
 }
 
+/// Resolves a registry reference: its tag anew (as repro-env does), or with
+/// `locked`, only its digest, never the tag. Returns the image's config
+/// digest (its id, for `image.digest`) and the reference pinned to the
+/// digest the tag named.
+async fn resolve_reference(
+    engine: &dyn Engine,
+    reference: &crate::registry::Reference,
+    spec_file: &Path,
+    locked: bool,
+) -> Result<(Digest, crate::registry::Reference)> {
+    let platform = crate::registry::Platform::parse(&engine.info().platform)?;
+    let asked = match (locked, &reference.digest, &reference.tag) {
+        (true, None, _) => bail!(
+            "{}: image.reference {reference} has no digest, and --locked never resolves a tag\n\
+             help: run `reprocheck lock {}` without --locked to pin it",
+            spec_file.display(),
+            spec_file.display()
+        ),
+        (false, _, Some(_)) => crate::registry::Reference { digest: None, ..reference.clone() },
+        _ => reference.clone(),
+    };
+    let resolved = crate::registry::resolve(&asked, &platform)
+        .await
+        .with_context(|| format!("{}: locking image.reference", spec_file.display()))?;
+    Ok((resolved.config, resolved.reference))
+}
+
 /// Sets `[table].key` in the TOML text, preserving everything else.
-fn set_pin(text: &str, table: &str, key: &str, digest: &Digest) -> Result<String> {
+fn set_pin(text: &str, table: &str, key: &str, digest: &str) -> Result<String> {
     let mut doc: toml_edit::DocumentMut = text.parse().context("the spec is not valid TOML")?;
     let table = doc
         .get_mut(table)
@@ -144,11 +192,11 @@ fn set_pin(text: &str, table: &str, key: &str, digest: &Digest) -> Result<String
         Some(value) => {
             // Keep the comment and spacing around the old value.
             let decor = value.decor().clone();
-            *value = toml_edit::Value::from(digest.as_str());
+            *value = toml_edit::Value::from(digest);
             *value.decor_mut() = decor;
         }
         None => {
-            table.insert(key, toml_edit::value(digest.as_str()));
+            table.insert(key, toml_edit::value(digest));
         }
     }
     Ok(doc.to_string())
@@ -162,11 +210,12 @@ mod tests {
     fn set_digest_keeps_comments_and_order() {
         let d = Digest::parse(&format!("sha256:{}", "a".repeat(64))).unwrap();
         let text = "# top\n[image]\nname = \"x\"  # the name\ndigest = \"sha256:00\"  # pinned\n[build]\n";
-        let out = set_pin(text, "image", "digest", &d).unwrap();
+        let out = set_pin(text, "image", "digest", d.as_str()).unwrap();
         assert_eq!(out, text.replace("sha256:00", d.as_str()));
-        let out = set_pin("[image]\nname = \"x\"\n", "image", "digest", &d).unwrap();
+        let out = set_pin("[image]\nname = \"x\"\n", "image", "digest", d.as_str()).unwrap();
         assert!(out.contains(&format!("digest = \"{d}\"")), "{out}");
-        let out = set_pin("[source]\npath = \".\" # here\n[build]\n", "source", "nar_hash", &d).unwrap();
+        let out =
+            set_pin("[source]\npath = \".\" # here\n[build]\n", "source", "nar_hash", d.as_str()).unwrap();
         assert_eq!(out, format!("[source]\npath = \".\" # here\nnar_hash = \"{d}\"\n[build]\n"));
     }
 

@@ -94,5 +94,8 @@ async fn dispatch(cli: Cli, terminal: &Terminal) -> Result<ExitCode> {
         Command::Image(ImageCommand::Vendor { dir, debs, packages }) => {
             commands::image_vendor(&dir, &debs, packages).await
         }
+        Command::Image(ImageCommand::Save { spec, dir, allow_host_paths }) => {
+            commands::image_save(&spec, &dir, allow_host_paths, &engine).await
+        }
     }
 }

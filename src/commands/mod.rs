@@ -31,6 +31,7 @@ pub fn options(build: &BuildArgs, terminal: &Terminal, engine: &Connector) -> Re
         out: build.out.clone(),
         build_missing: build.build_missing,
         locked: build.locked,
+        images_dir: build.images_dir.clone(),
         progress: terminal.progress.clone(),
         host_paths: build.host_paths(),
         engine: engine.clone(),
@@ -201,6 +202,15 @@ pub fn attest_verify(attestation: &Path, key: &Path, artifacts: &[PathBuf]) -> R
 pub async fn lock(spec: &Path, locked: bool, allow_host_paths: bool, engine: &Connector) -> Result<ExitCode> {
     let engine = engine.connect().await?;
     let outcome = lock::lock(engine.as_ref(), spec, locked, cli::host_paths(allow_host_paths)).await?;
+    match &outcome.reference {
+        Some((was, now)) if was == now => {
+            reprocheck::outln!("{}: image.reference already pins {now}", spec.display())
+        }
+        Some((was, now)) => {
+            reprocheck::outln!("{}: pinned image.reference = {now} (was {was})", spec.display())
+        }
+        None => {}
+    }
     for (key, change) in [("image.digest", outcome.image), ("source.nar_hash", outcome.source)] {
         match change {
             PinChange::Unchanged(d) => reprocheck::outln!("{}: {key} already pins {d}", spec.display()),
@@ -278,5 +288,31 @@ pub async fn image_vendor(dir: &Path, debs: &Path, packages: cli::PackageArgs) -
         "{}: {count} locked files (.debs, and Python wheels in python/), each checked against its sha256",
         debs.display()
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `image save`.
+pub async fn image_save(
+    spec: &Path,
+    dir: &Path,
+    allow_host_paths: bool,
+    engine: &Connector,
+) -> Result<ExitCode> {
+    let loaded = reprocheck::spec::load(spec, cli::host_paths(allow_host_paths))?;
+    let engine = engine.connect().await?;
+    let saved = image::save::save(engine.as_ref(), &loaded, dir).await?;
+    reprocheck::errln!(
+        "saved image {} to {} ({}, sha256 {})\n\
+         load it with `--images-dir {}`, or pin it in the spec:\n\
+         \x20 [image]\n\x20 archive = \"{}\"\n\x20 archive_sha256 = \"{}\"",
+        saved.id,
+        saved.path.display(),
+        bytesize::ByteSize::b(saved.bytes),
+        saved.sha256,
+        dir.display(),
+        saved.path.display(),
+        saved.sha256
+    );
+    reprocheck::outln!("{}", saved.path.display());
     Ok(ExitCode::SUCCESS)
 }

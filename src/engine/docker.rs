@@ -6,11 +6,12 @@
 use super::{endpoint, ByteStream, ContainerConfig, Engine, EngineInfo, ImageInfo, LABEL, OWNER_LABEL};
 use crate::errors::*;
 use async_trait::async_trait;
+use bollard::auth::DockerCredentials;
 use bollard::models::{ContainerCreateBody, HostConfig, HostConfigLogConfig, ResourcesUlimits};
 use bollard::query_parameters::{
     AttachContainerOptionsBuilder, ContainerArchiveInfoOptionsBuilder, CreateContainerOptionsBuilder,
-    DownloadFromContainerOptionsBuilder, ImportImageOptionsBuilder, LogsOptionsBuilder,
-    RemoveContainerOptionsBuilder, UploadToContainerOptionsBuilder,
+    CreateImageOptionsBuilder, DownloadFromContainerOptionsBuilder, ImportImageOptionsBuilder,
+    LogsOptionsBuilder, RemoveContainerOptionsBuilder, UploadToContainerOptionsBuilder,
 };
 use bollard::{ClientVersion, Docker, API_DEFAULT_VERSION};
 use bytes::Bytes;
@@ -127,6 +128,11 @@ impl DockerEngine {
             version: version.version.unwrap_or_default(),
             api_version: format!("{}.{}", negotiated.major_version, negotiated.minor_version),
             seccomp_profile: seccomp_option.as_ref().map(|_| super::seccomp::digest()),
+            platform: format!(
+                "{}/{}",
+                version.os.as_deref().unwrap_or("linux"),
+                version.arch.as_deref().unwrap_or(std::env::consts::ARCH)
+            ),
             endpoint: host,
         };
         tracing::debug!(?info, "connected to engine");
@@ -282,6 +288,48 @@ impl Engine for DockerEngine {
             item.context("the engine refused the image archive")?;
         }
         Ok(())
+    }
+
+    async fn pull_image(&self, reference: &str, credentials: Option<&super::PullCredentials>) -> Result<()> {
+        let options = CreateImageOptionsBuilder::default().from_image(reference).build();
+        let credentials = credentials.map(|c| DockerCredentials {
+            username: Some(c.username.clone()),
+            password: Some(c.password.clone()),
+            serveraddress: reference.split('/').next().map(str::to_string),
+            ..Default::default()
+        });
+        let mut progress = self.docker.create_image(Some(options), None, credentials);
+        while let Some(item) = progress.next().await {
+            if let Err(e) = item {
+                let text = e.to_string();
+                let help = if self.is_podman && text.contains("HTTP response to HTTPS client") {
+                    // Podman, unlike Docker, speaks HTTPS to loopback registries too.
+                    "\nhelp: Podman pulls over plain HTTP only from registries listed as insecure: add \
+                     `[[registry]] location = \"HOST:PORT\" insecure = true` to a file in \
+                     /etc/containers/registries.conf.d/ and restart the Podman service"
+                } else {
+                    ""
+                };
+                return Err(anyhow!(e).context(format!("the engine could not pull {reference}{help}")));
+            }
+        }
+        Ok(())
+    }
+
+    async fn save_image(&self, id: &str, into: &Path) -> Result<()> {
+        let mut file =
+            tokio::fs::File::create(into).await.with_context(|| format!("creating {}", into.display()))?;
+        let mut stream = self.docker.export_image(id);
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.with_context(|| format!("the engine stopped saving image {id}"))?;
+            tokio::io::AsyncWriteExt::write_all(&mut file, &chunk)
+                .await
+                .with_context(|| format!("writing {}", into.display()))?;
+        }
+        tokio::io::AsyncWriteExt::flush(&mut file)
+            .await
+            .with_context(|| format!("writing {}", into.display()))?;
+        file.sync_all().await.with_context(|| format!("writing {}", into.display()))
     }
 
     async fn create(&self, config: &ContainerConfig) -> Result<String> {

@@ -56,7 +56,7 @@ impl Env for ProcessEnv {
 }
 
 /// `$DOCKER_CONFIG`, else `~/.docker`.
-fn config_dir(env: &dyn Env) -> Option<PathBuf> {
+pub(crate) fn config_dir(env: &dyn Env) -> Option<PathBuf> {
     env.var("DOCKER_CONFIG")
         .map(PathBuf::from)
         .or_else(|| env.var("HOME").map(|h| Path::new(&h).join(".docker")))

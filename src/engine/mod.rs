@@ -65,6 +65,10 @@ pub struct EngineInfo {
     /// The digest of the [`seccomp::profile`] every container runs under,
     /// or `None` when the engine keeps its own default profile.
     pub seccomp_profile: Option<String>,
+    /// The engine's platform, `os/architecture[/variant]` (`linux/amd64`):
+    /// the one a multi-platform registry image is resolved for.
+    #[serde(skip)]
+    pub platform: String,
 }
 
 impl EngineInfo {
@@ -73,6 +77,15 @@ impl EngineInfo {
     pub fn is_local(&self) -> bool {
         self.endpoint.starts_with("unix://")
     }
+}
+
+/// A user name and password the engine passes to a registry for one pull.
+#[derive(Clone)]
+pub struct PullCredentials {
+    /// The user name.
+    pub username: String,
+    /// The password or access token.
+    pub password: String,
 }
 
 /// A local image, as the engine knows it.
@@ -229,6 +242,17 @@ pub trait Engine: Send + Sync {
     async fn inspect_image(&self, reference: &str) -> Result<Option<ImageInfo>>;
     /// Loads a `docker save`-format archive from disk.
     async fn load_image(&self, archive: &Path) -> Result<()>;
+    /// Pulls `reference` (always `REGISTRY/REPO@sha256:…`, never a tag)
+    /// from its registry, with the user's credentials for it when there are any.
+    async fn pull_image(&self, reference: &str, credentials: Option<&PullCredentials>) -> Result<()> {
+        let _ = credentials;
+        bail!("the {} engine cannot pull {reference}", self.info().kind)
+    }
+    /// Writes image `id` to `into` as a docker-archive tarball (what
+    /// [`Engine::load_image`] reads).
+    async fn save_image(&self, id: &str, into: &Path) -> Result<()> {
+        bail!("the {} engine cannot save image {id} to {}", self.info().kind, into.display())
+    }
     /// Creates (but does not start) a container; returns its id.
     async fn create(&self, config: &ContainerConfig) -> Result<String>;
     /// Extracts a tar archive at `/` in the container, read from `tar` as

@@ -11,10 +11,12 @@ mod bootstrap;
 pub mod fetch;
 pub mod inputs;
 pub mod lock;
+pub mod obtain;
 pub mod pin;
 pub mod python;
 mod recipe;
 mod relock;
+pub mod save;
 
 pub use archive::sha256_file;
 pub use lock::{PackageDrift, PackageLock};

@@ -5,7 +5,9 @@
 use crate::engine::Engine;
 use crate::errors::*;
 use crate::image::inputs::Freshness;
+use crate::image::obtain::{self, RegistryRecord};
 use crate::image::{self, BuildOptions, PackageDrift, PackageLock};
+use crate::registry::Reference;
 use crate::spec::{Digest, Spec};
 use std::path::Path;
 
@@ -31,6 +33,10 @@ pub struct PinRecord {
     pub stale_lock: Option<Vec<String>>,
     /// True when this run re-resolved a stale lock and rewrote it (`--build-missing`).
     pub relocked: bool,
+    /// A registry image: its reference and the digests it resolved to.
+    pub registry: Option<RegistryRecord>,
+    /// The archive this run loaded the image from, when it did.
+    pub loaded_from: Option<std::path::PathBuf>,
 }
 
 /// What pins the image.
@@ -72,6 +78,8 @@ pub struct PinRequest<'a> {
     pub require_pin: bool,
     /// The command being run, for the help lines: `check`, `explain`, `verify`.
     pub command: &'a str,
+    /// `--images-dir`: saved images (`DIR/<id hex>.tar`) to load a missing one from.
+    pub images_dir: Option<&'a Path>,
 }
 
 /// Resolves the spec's image to the id containers are created from, filling
@@ -95,6 +103,9 @@ async fn resolve_id(
     report: &mut PinRecord,
 ) -> Result<String> {
     let spec_file = spec.file.display().to_string();
+    if let Some(reference) = &spec.image.reference {
+        return registry_image(engine, spec, reference, request, report).await;
+    }
     let recipe = spec.image.recipe.as_deref();
     let recipe_lock = recipe.map(PackageLock::load).transpose()?.flatten();
     let pin = match (&spec.image.digest, &recipe_lock) {
@@ -115,6 +126,24 @@ async fn resolve_id(
         report.digest = Some(digest.clone());
         if let Some(id) = image::find(engine, digest, spec.image.name.as_deref()).await? {
             return Ok(id);
+        }
+        if let Some(loaded) = obtain::load_archived(engine, spec, digest, request.images_dir).await? {
+            report.loaded_from = Some(loaded.from);
+            return Ok(loaded.id);
+        }
+        // `name = "HOST/REPO"` with a digest is a registry image too, pinned by its manifest digest.
+        if let Some(reference) = spec.image.name.as_deref().and_then(|n| obtain::reference_of_name(n, digest))
+        {
+            let mut record = RegistryRecord { reference: reference.to_string(), ..Default::default() };
+            let pulled = obtain::pull(engine, spec, &reference, None, &mut record).await;
+            report.registry = Some(record);
+            return pulled.map_err(|e| {
+                e.context(format!(
+                    "{spec_file}: image.name {} names a registry, so image.digest {digest} was pulled from it as a manifest digest \
+                     (an image id cannot be pulled: pin it with `reference = \"REGISTRY/REPO:TAG@sha256:<manifest>\"`)",
+                    reference.name()
+                ))
+            });
         }
     }
     let rerun = format!("reprocheck {} {spec_file} --build-missing", request.command);
@@ -180,6 +209,67 @@ async fn resolve_id(
         built.id,
         built.lock_path.display()
     )
+}
+
+/// An image pinned by `[image].reference`: found in the engine by its
+/// repository digest (or by the image id `image.digest` pins), else loaded
+/// from an archive, else pulled by digest. A tag alone never runs.
+async fn registry_image(
+    engine: &dyn Engine,
+    spec: &Spec,
+    reference: &Reference,
+    request: PinRequest<'_>,
+    report: &mut PinRecord,
+) -> Result<String> {
+    let spec_file = spec.file.display();
+    let Some(pinned) = &reference.digest else {
+        bail!(
+            "{spec_file}: image.reference {reference} has no digest, and a tag is never used alone (it can move)\n\
+             help: run `reprocheck lock {spec_file}`: it resolves the tag to its digest and writes it into the spec"
+        );
+    };
+    let mut record = RegistryRecord {
+        reference: reference.to_string(),
+        config: spec.image.digest.clone(),
+        ..Default::default()
+    };
+    report.pinned_by = Some(PinnedBy::Spec);
+    report.name = Some(reference.name());
+    report.digest = Some(spec.image.digest.clone().unwrap_or_else(|| pinned.clone()));
+    let found = match image::find(engine, pinned, Some(&reference.name())).await? {
+        Some(id) => Some(id),
+        None => match &spec.image.digest {
+            Some(config) => match image::find(engine, config, None).await? {
+                Some(id) => Some(id),
+                None => {
+                    obtain::load_archived(engine, spec, config, request.images_dir).await?.map(|loaded| {
+                        report.loaded_from = Some(loaded.from);
+                        loaded.id
+                    })
+                }
+            },
+            None => None,
+        },
+    };
+    let id = match found {
+        Some(id) => id,
+        None => {
+            let pulled = obtain::pull(engine, spec, reference, spec.image.digest.as_ref(), &mut record).await;
+            report.registry = Some(record);
+            return pulled;
+        }
+    };
+    if let Some(config) = &spec.image.digest {
+        ensure!(
+            *config == *id,
+            "{spec_file}: the engine's {} is image {id}, but image.digest pins {config}; nothing was run\n\
+             help: remove the engine's copy (`docker rmi {id}`) so the pinned one is pulled, or re-pin with `reprocheck lock {spec_file}`",
+            reference.by_digest(pinned)
+        );
+    }
+    record.config = Digest::parse(&id).ok();
+    report.registry = Some(record);
+    Ok(id)
 }
 
 /// A lock made for another recipe pins nothing: the spec does not run on

@@ -3,6 +3,7 @@
 //! (docs/report.md, "Top level").
 
 use crate::engine::EngineInfo;
+use crate::image::obtain::RegistryRecord;
 use crate::image::pin::PinRecord;
 use crate::image::PackageDrift;
 use crate::plan::FactorSummary;
@@ -33,6 +34,42 @@ pub struct ImageReport {
     /// True when this run re-resolved a stale lock and rewrote it.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub relocked: bool,
+    /// A registry image: where it comes from and what it resolved to.
+    pub registry: Option<RegistryReport>,
+    /// The archive this run loaded the image from (`[image].archive`, `--images-dir`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loaded_from: Option<String>,
+}
+
+/// A registry image's reference and digests.
+#[derive(Debug, Clone, Serialize)]
+pub struct RegistryReport {
+    /// `REGISTRY/REPO[:TAG]@sha256:…`, as pinned.
+    pub reference: String,
+    /// The index digest of a multi-platform image, when this run asked the registry.
+    pub index_digest: Option<String>,
+    /// This platform's manifest digest, when this run asked the registry.
+    pub manifest_digest: Option<String>,
+    /// The config digest, which is the image id.
+    pub config_digest: Option<String>,
+    /// `os/architecture` the manifest was chosen for.
+    pub platform: Option<String>,
+    /// True when this run pulled the image.
+    pub pulled: bool,
+}
+
+impl From<&RegistryRecord> for RegistryReport {
+    fn from(r: &RegistryRecord) -> RegistryReport {
+        let text = |d: &Option<crate::spec::Digest>| d.as_ref().map(|d| d.to_string());
+        RegistryReport {
+            reference: r.reference.clone(),
+            index_digest: text(&r.index),
+            manifest_digest: text(&r.manifest),
+            config_digest: text(&r.config),
+            platform: r.platform.clone(),
+            pulled: r.pulled,
+        }
+    }
 }
 
 impl From<&PinRecord> for ImageReport {
@@ -47,6 +84,8 @@ impl From<&PinRecord> for ImageReport {
             drift: pin.drift.clone(),
             stale_lock: pin.stale_lock.clone(),
             relocked: pin.relocked,
+            registry: pin.registry.as_ref().map(RegistryReport::from),
+            loaded_from: pin.loaded_from.as_ref().map(|p| p.display().to_string()),
         }
     }
 }

@@ -156,14 +156,28 @@ fn the_inputs_keep_their_keys() {
         ..Default::default()
     };
     let image = ImageReport::from(&pin);
-    assert_eq!(text_keys(&image), ["digest", "name", "id", "pinned_by", "lock", "first_use", "drift"]);
+    assert_eq!(
+        text_keys(&image),
+        ["digest", "name", "id", "pinned_by", "lock", "first_use", "drift", "registry"]
+    );
     assert_eq!(json(&image)["pinned_by"], "recipe-lock");
     let relocked = ImageReport::from(&crate::image::pin::PinRecord {
         stale_lock: Some(vec!["x".into()]),
         relocked: true,
+        ..pin.clone()
+    });
+    assert_eq!(text_keys(&relocked)[7..], ["stale_lock", "relocked", "registry"]);
+    let pulled = ImageReport::from(&crate::image::pin::PinRecord {
+        registry: Some(crate::image::obtain::RegistryRecord { pulled: true, ..Default::default() }),
+        loaded_from: Some("images/x.tar".into()),
         ..pin
     });
-    assert_eq!(text_keys(&relocked)[7..], ["stale_lock", "relocked"]);
+    assert_eq!(text_keys(&pulled)[7..], ["registry", "loaded_from"]);
+    let registry = super::inputs::RegistryReport::from(&crate::image::obtain::RegistryRecord::default());
+    assert_eq!(
+        text_keys(&registry),
+        ["reference", "index_digest", "manifest_digest", "config_digest", "platform", "pulled"]
+    );
 
     let git = crate::source::SourceInfo {
         kind: crate::source::SourceKind::Git {
@@ -197,6 +211,7 @@ fn the_inputs_keep_their_keys() {
         api_version: "1.41".into(),
         endpoint: "unix:///s".into(),
         seccomp_profile: None,
+        platform: "linux/amd64".into(),
     };
     assert_eq!(
         text_keys(EngineReport::from(&engine)),

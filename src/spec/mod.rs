@@ -69,11 +69,26 @@ pub struct ImagePin {
     pub digest: Option<Digest>,
     /// A display name, also the tag `lock` resolves.
     pub name: Option<String>,
+    /// `REGISTRY/REPO[:TAG]@sha256:…`: the registry image, pulled by its
+    /// digest when the engine lacks it (no digest: only `lock` may run).
+    pub reference: Option<crate::registry::Reference>,
+    /// An archive of the image (`reprocheck image save`), loaded when the
+    /// engine lacks the image.
+    pub archive: Option<ImageArchive>,
     /// A recipe directory that can build the image offline.
     pub recipe: Option<PathBuf>,
     /// What the recipe may reach: the spec's directory, or `None` with
     /// `--allow-host-paths` (see [`HostPaths`]).
     pub recipe_within: Option<PathBuf>,
+}
+
+/// `[image].archive`: a docker-archive of the image, pinned by sha256.
+#[derive(Debug, Clone)]
+pub struct ImageArchive {
+    /// The file, under the spec's directory.
+    pub path: PathBuf,
+    /// Its sha256, checked before it is loaded.
+    pub sha256: Digest,
 }
 
 /// `[source]`: where the tree to build comes from, and its optional NAR pin.

@@ -21,6 +21,9 @@ pub(super) struct RawSpec {
 pub(super) struct RawImage {
     pub digest: Option<Spanned<String>>,
     pub name: Option<Spanned<String>>,
+    pub reference: Option<Spanned<String>>,
+    pub archive: Option<Spanned<String>>,
+    pub archive_sha256: Option<Spanned<String>>,
     pub recipe: Option<Spanned<String>>,
 }
 

@@ -1,17 +1,19 @@
 //! Turns the raw spec into a [`Spec`], with a located error for every mistake.
 
-use super::raw::{RawBuild, RawCheck, RawImage, RawSpec};
+use super::raw::{RawBuild, RawCheck, RawSpec};
 use super::reach::{HostPaths, Reach};
 use super::DEFAULT_TIMEOUT;
-use super::{expect, Build, Check, Digest, ImagePin, Origin, SourceDateEpoch, Spec, SpecError};
+use super::{expect, Build, Check, Digest, Origin, SourceDateEpoch, Spec, SpecError};
 use crate::collect::OutputGlobs;
 use crate::factors;
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 use toml::Spanned;
 
+mod image;
 mod source;
 
+use image::validate_image;
 use source::validate_source;
 
 /// Largest `runs` accepted; more is almost certainly a typo.
@@ -146,55 +148,6 @@ fn validate_name(ctx: &Ctx, name: Option<&Spanned<String>>) -> Checked<String> {
             }
         }
     }
-}
-
-fn validate_image(ctx: &Ctx, image: &RawImage) -> Checked<ImagePin> {
-    let digest = match &image.digest {
-        Some(d) => Some(Digest::parse(d.get_ref()).map_err(|m| {
-            ctx.err(d, m).hint(
-                "pin the image by its id or repo digest, e.g. the last line of `reprocheck image build DIR`, or run `reprocheck lock SPEC`",
-            )
-        })?),
-        None => None,
-    };
-    if let Some(name) = &image.name {
-        if name.get_ref().contains('@') {
-            return Err(ctx
-                .err(name, "image.name must not carry a digest")
-                .hint("put the digest in `image.digest` and keep `name` as a plain repository name"));
-        }
-        if name.get_ref().trim().is_empty() {
-            return Err(ctx.err(name, "image.name is empty").hint("remove the key or give a name"));
-        }
-    }
-    if digest.is_none() && image.name.is_none() && image.recipe.is_none() {
-        return Err(ctx
-            .err_at_start("[image] needs `digest` (or `name`/`recipe` for `reprocheck lock` to resolve)")
-            .hint("add `digest = \"sha256:<64 hex>\"`"));
-    }
-    let recipe = match &image.recipe {
-        Some(r) => {
-            let dir = ctx
-                .reach
-                .maybe_missing(r.get_ref())
-                .map_err(|refusal| ctx.refused(r, "image.recipe", refusal))?;
-            // What the image build reads from the recipe must not link out either.
-            for file in [super::RECIPE_FILE, super::RECIPE_LOCK_FILE] {
-                ctx.reach
-                    .member(&dir, file)
-                    .map_err(|refusal| ctx.refused(r, &format!("image.recipe's {file}"), refusal))?;
-            }
-            // Kept as written (relative), for messages: it was checked above.
-            Some(ctx.reach.lexical(r.get_ref()))
-        }
-        None => None,
-    };
-    Ok(ImagePin {
-        digest,
-        name: image.name.as_ref().map(|n| n.get_ref().clone()),
-        recipe,
-        recipe_within: ctx.reach.root().map(Path::to_path_buf),
-    })
 }
 
 /// A `dsc` source's command when the spec gives none: binary packages,

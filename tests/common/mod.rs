@@ -3,6 +3,7 @@
 //! and the built binary.
 
 pub mod interop;
+pub mod registry;
 pub mod remote;
 
 use reprocheck::engine::docker::DockerEngine;

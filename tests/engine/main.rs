@@ -36,6 +36,7 @@ mod html;
 mod images;
 mod kill;
 mod limits;
+mod registry;
 mod remote;
 mod terminal;
 mod verify;

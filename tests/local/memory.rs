@@ -61,6 +61,7 @@ impl MemoryEngine {
                 api_version: "1.41".into(),
                 endpoint: "memory://".into(),
                 seccomp_profile: None,
+                platform: "linux/amd64".into(),
             },
             image: image.to_string(),
             build,
