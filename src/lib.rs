@@ -32,6 +32,7 @@ pub mod progress;
 pub mod report;
 pub mod results;
 pub mod run;
+pub mod sbom;
 pub mod session;
 pub mod source;
 pub mod spec;

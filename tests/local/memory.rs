@@ -107,6 +107,7 @@ impl Engine for MemoryEngine {
             id: self.image.clone(),
             repo_digests: Vec::new(),
             repo_tags: Vec::new(),
+            created: None,
         }))
     }
 
