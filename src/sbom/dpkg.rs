@@ -42,23 +42,17 @@ pub struct Installed {
 
 /// The installed packages of `status`, a dpkg status file: every entry whose
 /// `Status` ends in `installed` (not `config-files`, `half-installed`).
-pub fn parse_status(status: &str) -> Installed {
+/// A file that is not deb822 paragraphs is an error.
+pub fn parse_status(status: &str) -> Result<Installed> {
+    let paragraphs = crate::debian::control::paragraphs(status)
+        .with_context(|| format!("the image's {STATUS_FILE} is not a dpkg status file"))?;
     let mut installed = Installed::default();
-    for paragraph in status.split("\n\n") {
-        let mut fields = BTreeMap::new();
-        for line in paragraph.lines() {
-            if line.starts_with([' ', '\t']) {
-                continue; // continuation of a long field (Description, Conffiles)
-            }
-            if let Some((key, value)) = line.split_once(':') {
-                fields.insert(key.trim().to_ascii_lowercase(), value.trim());
-            }
-        }
-        let Some(state) = fields.get("status") else { continue };
+    for paragraph in &paragraphs {
+        let Some(state) = paragraph.get("status") else { continue };
         if state.split_whitespace().last() != Some("installed") {
             continue;
         }
-        let field = |name: &str| fields.get(name).copied().filter(|v| is_plain(v)).map(str::to_string);
+        let field = |name: &str| paragraph.get(name).filter(|v| is_plain(v)).map(str::to_string);
         match (field("package"), field("version"), field("architecture")) {
             (Some(name), Some(version), Some(architecture)) if installed.packages.len() < MAX_PACKAGES => {
                 installed.packages.push(InstalledPackage { name, version, architecture })
@@ -68,7 +62,7 @@ pub fn parse_status(status: &str) -> Installed {
     }
     installed.packages.sort();
     installed.packages.dedup();
-    installed
+    Ok(installed)
 }
 
 /// A name, version or architecture as Debian spells them: 1 to 256 of
@@ -157,7 +151,7 @@ mod tests {
                       Package: gone\nStatus: deinstall ok config-files\nArchitecture: all\nVersion: 1\n\n\
                       Package: bad name\nStatus: install ok installed\nArchitecture: all\nVersion: 1\n\n\
                       Package: noversion\nStatus: install ok installed\nArchitecture: all\n";
-        let installed = parse_status(status);
+        let installed = parse_status(status).unwrap();
         let names: Vec<(&str, &str)> =
             installed.packages.iter().map(|p| (p.name.as_str(), p.version.as_str())).collect();
         assert_eq!(names, [("libstdc++6", "12.2.0-14+deb12u1"), ("zlib1g", "1:1.2.13.dfsg-1")]);
@@ -165,8 +159,9 @@ mod tests {
     }
 
     #[test]
-    fn an_empty_or_foreign_file_has_no_packages() {
-        assert_eq!(parse_status(""), Installed::default());
-        assert_eq!(parse_status("\u{0}\u{1}garbage\n\n\n:::").packages, []);
+    fn an_empty_file_has_no_packages_and_a_foreign_one_is_an_error() {
+        assert_eq!(parse_status("").unwrap(), Installed::default());
+        let err = parse_status("\u{0}\u{1}garbage\n\n\n:::").unwrap_err();
+        assert!(format!("{err:#}").contains("is not a dpkg status file"), "{err:#}");
     }
 }

@@ -213,8 +213,8 @@ pub async fn gather(engine: &dyn Engine, pin: &PinRecord, run_id: &str) -> Optio
     let image = ImageIdentity::of(pin)?;
     let mut inventory = match locked(pin, &image) {
         Some((lock, origin)) => Inventory::from_lock(image.clone(), origin, &lock),
-        None => match dpkg::read_status(engine, image.id.as_str(), run_id).await {
-            Ok(Some(status)) => Inventory::from_database(image.clone(), dpkg::parse_status(&status)),
+        None => match read_database(engine, &image, run_id).await {
+            Ok(Some(installed)) => Inventory::from_database(image.clone(), installed),
             Ok(None) => Inventory {
                 image: image.clone(),
                 origin: Origin::Unknown(format!(
@@ -240,6 +240,16 @@ pub async fn gather(engine: &dyn Engine, pin: &PinRecord, run_id: &str) -> Optio
         inventory.created = Some(created);
     }
     Some(inventory)
+}
+
+/// What the image's dpkg database lists; `Ok(None)` when it has none.
+async fn read_database(
+    engine: &dyn Engine,
+    image: &ImageIdentity,
+    run_id: &str,
+) -> Result<Option<dpkg::Installed>> {
+    let status = dpkg::read_status(engine, image.id.as_str(), run_id).await?;
+    status.map(|text| dpkg::parse_status(&text)).transpose()
 }
 
 /// The lock whose image is `image`: the recipe's, else this machine's record.

@@ -210,7 +210,8 @@ mod tests {
     fn packages_from_the_image_database_say_so_and_claim_no_checksum() {
         let installed = dpkg::parse_status(
             "Package: bash\nStatus: install ok installed\nArchitecture: amd64\nVersion: 5.2\n",
-        );
+        )
+        .unwrap();
         let doc = document(&Inventory::from_database(image(), installed), "2026-01-01T00:00:00Z");
         let bash = &doc["packages"][1];
         assert!(bash.get("checksums").is_none(), "{bash}");
