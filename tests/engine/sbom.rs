@@ -203,3 +203,29 @@ fn an_image_with_no_dpkg_database_gets_an_sbom_of_itself_alone() {
     assert_eq!(validated["packages"][0]["sha256"], id.hex());
     assert_eq!(leftovers_of_run(&out), 0);
 }
+
+#[test]
+fn an_image_pinned_by_digest_is_described_from_the_lock_this_machine_built_it_from() {
+    let Some(_engine) = ready_engine() else { return };
+    let Some(python) = interop::python() else { return };
+    // Pinned by digest with no recipe; this machine's record of building the
+    // image (its lock, kept under the cache by `image build`) names it.
+    let case = Case::new("clean", SH_BUILD);
+    let cache = tempfile::tempdir().unwrap();
+    let record = cache.path().join("reprocheck/images").join(pinned_digest().trim_start_matches("sha256:"));
+    std::fs::create_dir_all(&record).unwrap();
+    std::fs::copy(root().join(RECIPE).join("packages.lock"), record.join("packages.lock")).unwrap();
+    let run = case.check_cmd(&["--vary", "umask"]).env("XDG_CACHE_HOME", cache.path()).output().unwrap();
+    assert_eq!(run.status.code(), Some(0), "{}", show(&run));
+    let (sbom, validated) = checked_sbom(&python, &case.out);
+    assert_eq!(sbom["packages_from"], "build-record", "{sbom}");
+    assert_eq!(sbom["lock"], record.join("packages.lock").to_str().unwrap());
+    let locked = locked();
+    let packages = &validated["packages"].as_array().unwrap()[1..];
+    assert_eq!(packages.len(), locked.len());
+    for package in &locked {
+        let purl = purl_of(package);
+        let listed = packages.iter().find(|p| p["purl"] == purl.as_str()).expect("every locked package");
+        assert_eq!(listed["sha256"], package.3.as_str(), "{purl}: the .deb's sha256, as the lock has it");
+    }
+}
