@@ -21,6 +21,7 @@ use crate::report::{
 };
 use crate::results::ResultsDir;
 use crate::run::{failures_among, CompletedRun};
+use crate::sbom;
 use crate::session::{self, Session};
 use crate::source::{self, SourceInfo};
 use crate::spec::{self, Spec};
@@ -76,14 +77,10 @@ pub async fn perform(spec_file: &Path, options: &CheckOptions, job: &Job) -> Res
             let mut finished = ran.finished;
             if finished.report.error.is_none() {
                 let (report, out) = (&finished.report, &finished.out);
-                finished.attestations = attest::write(
-                    &ran.spec,
-                    report,
-                    ran.source.as_ref(),
-                    &ran.report_sha256,
-                    out,
-                    attestation,
-                )?;
+                let built_on =
+                    attest::BuiltOn { source: ran.source.as_ref(), toolchain: ran.toolchain.as_ref() };
+                finished.attestations =
+                    attest::write(&ran.spec, report, built_on, &ran.report_sha256, out, attestation)?;
             }
             Ok(finished)
         }
@@ -103,6 +100,8 @@ struct Stages {
     source: Option<SourceInfo>,
     source_removed: bool,
     image: PinRecord,
+    toolchain: Option<sbom::Inventory>,
+    sbom: Option<sbom::Written>,
     engine: Option<EngineInfo>,
     factors: Option<FactorSummary>,
     runs: Vec<CompletedRun>,
@@ -119,6 +118,7 @@ struct Ran {
     runs: Vec<CompletedRun>,
     varied: Option<Vec<FactorId>>,
     source: Option<SourceInfo>,
+    toolchain: Option<sbom::Inventory>,
     report_sha256: String,
 }
 
@@ -171,6 +171,13 @@ async fn run_mode(
     if !options.keep_source {
         stages.source_removed = remove_unpacked_source(&out);
     }
+    if let Some(toolchain) = &stages.toolchain {
+        // The SBOM matters less than the report: a failure to write it is a warning.
+        match sbom::write(toolchain, results.path(), &header.started_at) {
+            Ok(written) => stages.sbom = Some(written),
+            Err(e) => crate::errln!("warning: the toolchain's SBOM was not written: {e:#}"),
+        }
+    }
     let report = assemble(header, &stages, outcome.err().map(|e| format!("{e:#}")));
     let report_sha256 = report.write(results.path())?;
     let varied = stages.factors.take().map(|f| f.varied);
@@ -180,6 +187,7 @@ async fn run_mode(
         runs: stages.runs,
         varied,
         source: stages.source,
+        toolchain: stages.toolchain,
         report_sha256,
     })
 }
@@ -227,6 +235,7 @@ async fn stages_of(
         pin::resolve(handle.engine.as_ref(), spec, request, &mut stages.image).await?
     };
     tracing::info!("image: {image_id}");
+    stages.toolchain = sbom::gather(handle.engine.as_ref(), &stages.image, run_id).await;
     let requested = requested_factors(spec, options, mode, runs);
     let scratch = session::scratch_dir(run_id)?;
     // Probed even when nothing is varied: every run takes every factor's
@@ -308,6 +317,7 @@ fn assemble(header: Header, stages: &Stages, error: Option<String>) -> Report {
         error,
         spec: header.spec,
         image: ImageReport::from(&stages.image),
+        sbom: stages.sbom.as_ref().map(report::SbomReport::from),
         engine: stages.engine.as_ref().map(EngineReport::from),
         source: stages.source.as_ref().map(|s| SourceReport::new(s, stages.source_removed)),
         factors: stages.factors.as_ref().map(FactorsReport::from),

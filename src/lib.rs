@@ -33,6 +33,7 @@ pub mod registry;
 pub mod report;
 pub mod results;
 pub mod run;
+pub mod sbom;
 pub mod session;
 pub mod source;
 pub mod spec;

@@ -9,6 +9,7 @@ pub mod vsa;
 
 use crate::errors::*;
 use crate::report::Report;
+use crate::sbom::{Component, Inventory, Origin};
 use crate::source::{SourceInfo, SourceKind};
 use crate::spec::Spec;
 use ed25519_dalek::{SigningKey, VerifyingKey};
@@ -46,6 +47,16 @@ pub struct Attestation {
     pub resource_uri: Option<String>,
 }
 
+/// What a rebuild was built from, beyond its spec: the source, and the
+/// toolchain image with its packages.
+#[derive(Clone, Copy, Default)]
+pub struct BuiltOn<'a> {
+    /// The source tree as prepared.
+    pub source: Option<&'a SourceInfo>,
+    /// The toolchain image and its packages.
+    pub toolchain: Option<&'a Inventory>,
+}
+
 /// Writes the provenance (`OUT/provenance.intoto.json`) and the
 /// verification summary (`OUT/verification-summary.intoto.json`) and, with
 /// a key, each signed as a DSSE envelope next to it. Returns the files
@@ -54,7 +65,7 @@ pub struct Attestation {
 pub fn write(
     spec: &Spec,
     report: &Report,
-    source: Option<&SourceInfo>,
+    built_on: BuiltOn<'_>,
     report_sha256: &str,
     out: &Path,
     attester: &Attestation,
@@ -67,7 +78,7 @@ pub fn write(
         report.spec.sha256,
         spec.sha256
     );
-    let provenance = statement(spec, report, source, report_sha256, &attester.builder_id)?;
+    let provenance = statement(spec, report, built_on, report_sha256, &attester.builder_id)?;
     let key = attester.key.as_ref();
     let mut written = write_statement(&provenance, out, STATEMENT_FILE, ENVELOPE_FILE, key)?;
     let inputs = written
@@ -112,7 +123,7 @@ fn write_statement(
 fn statement(
     spec: &Spec,
     report: &Report,
-    source: Option<&SourceInfo>,
+    built_on: BuiltOn<'_>,
     report_sha256: &str,
     builder_id: &str,
 ) -> Result<Value> {
@@ -133,6 +144,21 @@ fn statement(
         .collect();
     let factors =
         report.factors.as_ref().map(|f| json!({ "varied": f.varied, "not_applied": f.not_applied }));
+    let mut byproducts = vec![
+        json!({
+            "name": "report.json",
+            "digest": { "sha256": report_sha256 },
+            "mediaType": "application/json",
+        }),
+        json!({ "name": "factors", "annotations": factors }),
+    ];
+    if let Some(sbom) = &report.sbom {
+        byproducts.push(json!({
+            "name": sbom.file,
+            "digest": { "sha256": hex_of(&sbom.sha256) },
+            "mediaType": "application/spdx+json",
+        }));
+    }
     Ok(json!({
         "_type": STATEMENT_TYPE,
         "subject": subject,
@@ -149,7 +175,7 @@ fn statement(
                     "runs": report.runs.len(),
                 },
                 "internalParameters": { "engine": report.engine },
-                "resolvedDependencies": dependencies(report, source),
+                "resolvedDependencies": dependencies(report, built_on),
             },
             "runDetails": {
                 "builder": {
@@ -161,23 +187,17 @@ fn statement(
                     "startedOn": report.started_at,
                     "finishedOn": report.finished_at,
                 },
-                "byproducts": [
-                    {
-                        "name": "report.json",
-                        "digest": { "sha256": report_sha256 },
-                        "mediaType": "application/json",
-                    },
-                    { "name": "factors", "annotations": factors },
-                ],
+                "byproducts": byproducts,
             },
         },
     }))
 }
 
-/// The source and the toolchain image as SLSA resource descriptors.
-fn dependencies(report: &Report, source: Option<&SourceInfo>) -> Vec<Value> {
+/// The source, the toolchain image and the image's packages as SLSA
+/// resource descriptors.
+fn dependencies(report: &Report, built_on: BuiltOn<'_>) -> Vec<Value> {
     let mut deps = Vec::new();
-    if let Some(source) = source {
+    if let Some(source) = built_on.source {
         let mut d = Map::new();
         d.insert("name".into(), json!("source"));
         let mut annotations = json!({ "narHash": source.nar_hash });
@@ -210,7 +230,24 @@ fn dependencies(report: &Report, source: Option<&SourceInfo>) -> Vec<Value> {
             "annotations": { "imageName": report.image.name, "pinned": report.image.digest },
         }));
     }
+    if let Some(toolchain) = built_on.toolchain {
+        deps.extend(toolchain.components.iter().map(|c| package_dependency(c, &toolchain.origin)));
+    }
     deps
+}
+
+/// One package of the toolchain: its purl, and the sha256 of its .deb or
+/// wheel where a lock knows it.
+fn package_dependency(component: &Component, origin: &Origin) -> Value {
+    let mut d = json!({
+        "name": component.file.as_deref().unwrap_or(&component.name),
+        "uri": component.purl(),
+        "annotations": { "packagesFrom": origin.as_str() },
+    });
+    if let Some(sha256) = &component.sha256 {
+        d["digest"] = json!({ "sha256": sha256.hex() });
+    }
+    d
 }
 
 fn hex_of(digest: &str) -> &str {

@@ -271,6 +271,7 @@ impl Engine for DockerEngine {
                 id: image.id.unwrap_or_default(),
                 repo_digests: image.repo_digests.unwrap_or_default(),
                 repo_tags: image.repo_tags.unwrap_or_default(),
+                created: image.created,
             })),
             Err(e) if is_not_found(&e) => Ok(None),
             Err(e) => Err(e).with_context(|| format!("inspecting image {reference}")),

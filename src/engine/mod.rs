@@ -97,6 +97,8 @@ pub struct ImageInfo {
     pub repo_digests: Vec<String>,
     /// `name:tag` entries.
     pub repo_tags: Vec<String>,
+    /// When the image says it was created (RFC 3339), if it says.
+    pub created: Option<String>,
 }
 
 /// Everything needed to create one build container.

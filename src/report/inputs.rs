@@ -7,6 +7,7 @@ use crate::image::obtain::RegistryRecord;
 use crate::image::pin::PinRecord;
 use crate::image::PackageDrift;
 use crate::plan::FactorSummary;
+use crate::sbom::Written;
 use crate::source::{SourceInfo, SourceKind};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -86,6 +87,39 @@ impl From<&PinRecord> for ImageReport {
             relocked: pin.relocked,
             registry: pin.registry.as_ref().map(RegistryReport::from),
             loaded_from: pin.loaded_from.as_ref().map(|p| p.display().to_string()),
+        }
+    }
+}
+
+/// The toolchain's SBOM, written beside report.json (docs/report.md).
+#[derive(Debug, Clone, Serialize)]
+pub struct SbomReport {
+    /// The file, relative to the results directory: `toolchain.spdx.json`.
+    pub file: String,
+    /// `SPDX-2.3`.
+    pub format: &'static str,
+    /// `sha256:<hex>` of the file.
+    pub sha256: String,
+    /// Packages and wheels it lists (the image itself not counted).
+    pub packages: usize,
+    /// Where they came from: `lock`, `build-record`, `image-dpkg-database` or `none`.
+    pub packages_from: &'static str,
+    /// The lock they came from, when one was read.
+    pub lock: Option<String>,
+    /// Where the packages came from, in a sentence.
+    pub note: String,
+}
+
+impl From<&Written> for SbomReport {
+    fn from(written: &Written) -> SbomReport {
+        SbomReport {
+            file: written.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+            format: "SPDX-2.3",
+            sha256: written.sha256.to_string(),
+            packages: written.packages,
+            packages_from: written.origin.as_str(),
+            lock: written.origin.lock().map(|l| l.display().to_string()),
+            note: written.origin.describe(),
         }
     }
 }

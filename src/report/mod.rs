@@ -15,7 +15,7 @@ pub mod verification;
 use crate::errors::*;
 pub use comparison::Comparison;
 pub use explanation::{Blame, Explanation};
-pub use inputs::{EngineReport, FactorsReport, ImageReport, SourceReport};
+pub use inputs::{EngineReport, FactorsReport, ImageReport, SbomReport, SourceReport};
 pub use runs::{BindReport, Environment, FileReport, RunOutcome, RunReport, Status};
 use serde::Serialize;
 use std::io::Write;
@@ -46,6 +46,8 @@ pub struct Report {
     pub spec: SpecInfo,
     /// The pinned image.
     pub image: ImageReport,
+    /// The toolchain's SBOM beside report.json; absent when the image did not resolve.
+    pub sbom: Option<SbomReport>,
     /// The engine the runs used; absent when it could not be reached.
     pub engine: Option<EngineReport>,
     /// Where the source came from.

@@ -230,3 +230,26 @@ fn the_inputs_keep_their_keys() {
     assert_eq!(text_keys(&report), ["requested", "varied", "not_applied", "caveats", "tools"]);
     assert_eq!(json(&report)["not_applied"]["aslr"], "why");
 }
+
+#[test]
+fn the_sbom_object_keeps_its_keys() {
+    let written = crate::sbom::Written {
+        path: "/out/toolchain.spdx.json".into(),
+        sha256: Digest::of_bytes(b"sbom"),
+        packages: 3,
+        origin: crate::sbom::Origin::Lock("r/packages.lock".into()),
+    };
+    let report = SbomReport::from(&written);
+    assert_eq!(text_keys(&report), ["file", "format", "sha256", "packages", "packages_from", "lock", "note"]);
+    let value = json(&report);
+    assert_eq!(value["file"], "toolchain.spdx.json", "relative to the results directory");
+    assert_eq!(value["format"], "SPDX-2.3");
+    assert_eq!(value["packages_from"], "lock");
+    assert_eq!(value["lock"], "r/packages.lock");
+    let database = SbomReport::from(&crate::sbom::Written {
+        origin: crate::sbom::Origin::ImageDatabase { malformed: 0 },
+        ..written
+    });
+    assert_eq!(json(&database)["packages_from"], "image-dpkg-database");
+    assert_eq!(json(&database)["lock"], Value::Null);
+}

@@ -1,5 +1,6 @@
-//! Clients nobody here wrote, for checking reprocheck's attestations:
-//! securesystemslib's DSSE and the in-toto attestation protobuf bindings,
+//! Clients nobody here wrote, for checking what reprocheck publishes:
+//! securesystemslib's DSSE and the in-toto attestation protobuf bindings
+//! (attestations), and spdx-tools (the toolchain's SBOM),
 //! in a virtualenv of the tests' own (tests/interop/requirements.txt).
 
 use super::{root, skipped};

@@ -38,5 +38,6 @@ mod kill;
 mod limits;
 mod registry;
 mod remote;
+mod sbom;
 mod terminal;
 mod verify;

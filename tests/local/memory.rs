@@ -108,6 +108,7 @@ impl Engine for MemoryEngine {
             id: self.image.clone(),
             repo_digests: Vec::new(),
             repo_tags: Vec::new(),
+            created: None,
         }))
     }
 
