@@ -69,7 +69,7 @@ SPEC
 id=$(sed -n 's/^digest = "\(.*\)"/\1/p' "$work/spec/measure.toml")
 [ "$id" = "$digest" ] || { echo "the registry's image is $id, not the bundled $digest" >&2; exit 1; }
 check() { "$bin" -q check "$work/spec/measure.toml" --vary none --out "$work/out" "$@" >/dev/null; }
-seconds() { local start end; start=$(date +%s.%N); "$@"; end=$(date +%s.%N); echo "$end - $start" | bc; }
+seconds() { local start end; start=$(date +%s.%N); "$@" >/dev/null 2>&1; end=$(date +%s.%N); echo "$end - $start" | bc; }
 podman_fresh() { podman --url "unix://$socket" "$@"; }
 
 pull_check=$(seconds check)

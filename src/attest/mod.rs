@@ -224,11 +224,23 @@ fn dependencies(report: &Report, built_on: BuiltOn<'_>) -> Vec<Value> {
         deps.push(Value::Object(d));
     }
     if let Some(id) = &report.image.id {
-        deps.push(json!({
+        let mut image = json!({
             "name": "toolchain-image",
             "digest": { "sha256": hex_of(id) },
             "annotations": { "imageName": report.image.name, "pinned": report.image.digest },
-        }));
+        });
+        // A registry image: where it is pulled from, by digest, and the digests it resolved to.
+        if let Some(registry) = &report.image.registry {
+            if let Some(purl) = built_on.toolchain.as_ref().and_then(|t| t.image.purl()) {
+                image["uri"] = json!(purl);
+            }
+            let annotations = &mut image["annotations"];
+            annotations["reference"] = json!(registry.reference);
+            annotations["indexDigest"] = json!(registry.index_digest);
+            annotations["manifestDigest"] = json!(registry.manifest_digest);
+            annotations["platform"] = json!(registry.platform);
+        }
+        deps.push(image);
     }
     if let Some(toolchain) = built_on.toolchain {
         deps.extend(toolchain.components.iter().map(|c| package_dependency(c, &toolchain.origin)));

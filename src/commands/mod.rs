@@ -302,7 +302,7 @@ pub async fn image_save(
     let engine = engine.connect().await?;
     let saved = image::save::save(engine.as_ref(), &loaded, dir).await?;
     reprocheck::errln!(
-        "saved image {} to {} ({}, sha256 {})\n\
+        "saved image {} to {} ({}, archive {})\n\
          load it with `--images-dir {}`, or pin it in the spec:\n\
          \x20 [image]\n\x20 archive = \"{}\"\n\x20 archive_sha256 = \"{}\"",
         saved.id,

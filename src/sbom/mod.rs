@@ -13,6 +13,7 @@ pub mod spdx;
 use crate::digest::Digest;
 use crate::engine::Engine;
 use crate::errors::*;
+use crate::image::obtain::RegistryRecord;
 use crate::image::pin::PinRecord;
 use crate::image::PackageLock;
 use std::path::{Path, PathBuf};
@@ -30,6 +31,8 @@ pub struct ImageIdentity {
     pub name: Option<String>,
     /// The pin the id was resolved from, when it is another digest.
     pub pinned: Option<Digest>,
+    /// A registry image: where it comes from and the digests it resolved to.
+    pub registry: Option<RegistryRecord>,
 }
 
 impl ImageIdentity {
@@ -37,7 +40,16 @@ impl ImageIdentity {
     pub fn of(pin: &PinRecord) -> Option<ImageIdentity> {
         let id = Digest::parse(pin.id.as_deref()?).ok()?;
         let pinned = pin.digest.clone().filter(|d| *d != id);
-        Some(ImageIdentity { id, name: pin.name.clone(), pinned })
+        Some(ImageIdentity { id, name: pin.name.clone(), pinned, registry: pin.registry.clone() })
+    }
+
+    /// The registry image's purl (`pkg:oci/…`), by the digest it was pinned by.
+    pub fn purl(&self) -> Option<String> {
+        let record = self.registry.as_ref()?;
+        let reference = crate::registry::Reference::parse(&record.reference).ok()?;
+        let digest = reference.digest.as_ref()?;
+        let arch = record.platform.as_deref().and_then(|p| p.split('/').nth(1));
+        Some(purl::oci(&reference.name(), digest.as_str(), reference.tag.as_deref(), arch))
     }
 
     /// The name the SBOM gives the image: the spec's name, else its id.

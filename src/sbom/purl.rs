@@ -36,9 +36,40 @@ pub fn pypi(name: &str, version: &str) -> String {
     format!("pkg:pypi/{}@{}", encode(&name), encode(version))
 }
 
+/// `pkg:oci/NAME@sha256%3A…?arch=…&repository_url=REGISTRY/REPO&tag=…`: a
+/// registry image by the digest it was pinned by (the `oci` type; `NAME` is
+/// the repository's last component, qualifiers in sorted order, `/` kept in
+/// the repository URL as the type's examples write it).
+pub fn oci(repository_url: &str, digest: &str, tag: Option<&str>, arch: Option<&str>) -> String {
+    let name = repository_url.rsplit('/').next().unwrap_or(repository_url).to_ascii_lowercase();
+    let mut qualifiers = Vec::new();
+    if let Some(arch) = arch {
+        qualifiers.push(format!("arch={}", encode(arch)));
+    }
+    let url: Vec<String> = repository_url.split('/').map(encode).collect();
+    qualifiers.push(format!("repository_url={}", url.join("/")));
+    if let Some(tag) = tag {
+        qualifiers.push(format!("tag={}", encode(tag)));
+    }
+    format!("pkg:oci/{}@{}?{}", encode(&name), digest.replace(':', "%3A"), qualifiers.join("&"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The `oci` type's example, and a loopback registry's port.
+    #[test]
+    fn oci_purls_are_as_the_type_definition_shows() {
+        assert_eq!(
+            oci("docker.io/library/debian", "sha256:244fd47e07d10", Some("latest"), Some("amd64")),
+            "pkg:oci/debian@sha256%3A244fd47e07d10?arch=amd64&repository_url=docker.io/library/debian&tag=latest"
+        );
+        assert_eq!(
+            oci("127.0.0.1:5000/team/Toolchain", "sha256:ab", None, None),
+            "pkg:oci/toolchain@sha256%3Aab?repository_url=127.0.0.1:5000/team/Toolchain"
+        );
+    }
 
     /// The `deb` type's examples, character for character.
     #[test]

@@ -76,7 +76,17 @@ fn image_package(inventory: &Inventory) -> Value {
     if let Some(pinned) = &image.pinned {
         comment.push_str(&format!(" It was pinned as {pinned}."));
     }
-    json!({
+    if let Some(registry) = &image.registry {
+        comment.push_str(&format!(" It comes from the registry as {}", registry.reference));
+        if let (Some(index), Some(platform)) = (&registry.index, &registry.platform) {
+            comment.push_str(&format!(", an index ({index}) whose {platform} image"));
+        }
+        if let Some(manifest) = &registry.manifest {
+            comment.push_str(&format!(" has the manifest {manifest}"));
+        }
+        comment.push('.');
+    }
+    let mut package = json!({
         "SPDXID": IMAGE_ID,
         "name": image.display_name(),
         "versionInfo": image.id.as_str(),
@@ -89,7 +99,11 @@ fn image_package(inventory: &Inventory) -> Value {
         "licenseDeclared": "NOASSERTION",
         "copyrightText": "NOASSERTION",
         "comment": comment,
-    })
+    });
+    if let Some(purl) = image.purl() {
+        package["externalRefs"] = json!([{ "referenceCategory": "PACKAGE-MANAGER", "referenceType": "purl", "referenceLocator": purl }]);
+    }
+    package
 }
 
 /// `SPDXRef-deb-12-libstdc--6`: the kind, the index (unique), the name in
@@ -146,7 +160,12 @@ mod tests {
     use crate::digest::Digest;
 
     fn image() -> ImageIdentity {
-        ImageIdentity { id: Digest::of_bytes(b"image"), name: Some("r/debian".into()), pinned: None }
+        ImageIdentity {
+            id: Digest::of_bytes(b"image"),
+            name: Some("r/debian".into()),
+            pinned: None,
+            registry: None,
+        }
     }
 
     fn lock_inventory() -> Inventory {

@@ -12,7 +12,7 @@
 use super::{block, pinned_digest, root, show};
 use reprocheck::engine::docker::DockerEngine;
 use reprocheck::engine::Engine;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -20,71 +20,124 @@ use std::time::{Duration, Instant};
 /// Where the test registry listens.
 pub const ADDRESS: &str = "127.0.0.1:47123";
 
-/// The file .ci/run writes so that Podman pulls from [`ADDRESS`] over HTTP.
+/// Where the test registry that wants a password listens (htpasswd, basic auth).
+pub const AUTH_ADDRESS: &str = "127.0.0.1:47124";
+
+/// The user and password [`AUTH_ADDRESS`] accepts (loopback only, a test's own).
+pub const AUTH_USER: (&str, &str) = ("rebuilder", "reprocheck-test-password");
+
+/// The file .ci/run writes so that Podman pulls from both over HTTP.
 pub const PODMAN_INSECURE_CONF: &str = "/etc/containers/registries.conf.d/reprocheck-tests.conf";
 
-fn answers() -> bool {
-    Command::new("curl")
-        .args(["-sf", "-o", "/dev/null", "--max-time", "2", &format!("http://{ADDRESS}/v2/")])
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false)
+fn answers(address: &str) -> bool {
+    // A registry that wants a password answers 401: it is there all the same.
+    let out = Command::new("curl")
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--max-time",
+            "2",
+            &format!("http://{address}/v2/"),
+        ])
+        .output();
+    out.map(|o| matches!(&o.stdout[..], b"200" | b"401")).unwrap_or(false)
 }
 
 /// Starts the registry unless one answers at [`ADDRESS`]; its data lives in
 /// target/tmp/test-registry.
 pub fn start() {
     static STARTED: OnceLock<Result<(), String>> = OnceLock::new();
+    if let Err(e) = STARTED.get_or_init(|| serve(ADDRESS, "test-registry", "")) {
+        panic!("{e}");
+    }
+}
+
+/// Starts the registry that wants [`AUTH_USER`] unless one answers at
+/// [`AUTH_ADDRESS`]; its data lives in target/tmp/test-registry-auth.
+pub fn start_authenticated() {
+    static STARTED: OnceLock<Result<(), String>> = OnceLock::new();
     let outcome = STARTED.get_or_init(|| {
-        if answers() {
-            return Ok(());
-        }
-        let dir = root().join("target/tmp/test-registry");
+        let dir = root().join("target/tmp/test-registry-auth");
         std::fs::create_dir_all(&dir).unwrap();
-        let config = dir.join("config.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n\
-                 http:\n  addr: {ADDRESS}\n",
-                dir.join("data").display()
-            ),
-        )
-        .unwrap();
-        let log = std::fs::File::create(dir.join("registry.log")).unwrap();
-        let mut serve = Command::new("docker-registry");
-        serve.args(["serve", config.to_str().unwrap()]).stdin(Stdio::null()).stdout(log.try_clone().unwrap()).stderr(log);
-        // It outlives this process: it must not keep what this process inherited
-        // open (a `flock` on the engine lock, a pipe a caller waits on).
-        unsafe {
-            use std::os::unix::process::CommandExt;
-            serve.pre_exec(|| {
-                libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
-                Ok(())
-            });
+        let htpasswd = dir.join("htpasswd");
+        // The distribution registry reads bcrypt only; Python's crypt makes it.
+        let hash = Command::new("python3")
+            .args([
+                "-W",
+                "ignore",
+                "-c",
+                "import crypt,sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH)))",
+                AUTH_USER.1,
+            ])
+            .output()
+            .map_err(|e| format!("running python3: {e}"))?;
+        let hash = String::from_utf8_lossy(&hash.stdout).trim().to_string();
+        if !hash.starts_with("$2") {
+            return Err(format!("python3 made no bcrypt hash: {hash:?}"));
         }
-        serve
-            .spawn()
-            .map_err(|e| format!("starting docker-registry (apt-get install docker-registry): {e}"))?;
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if answers() {
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Err(format!("docker-registry did not answer at {ADDRESS}: see {}", dir.join("registry.log").display()))
+        std::fs::write(&htpasswd, format!("{}:{hash}\n", AUTH_USER.0)).unwrap();
+        let auth =
+            format!("auth:\n  htpasswd:\n    realm: reprocheck-test\n    path: {}\n", htpasswd.display());
+        serve(AUTH_ADDRESS, "test-registry-auth", &auth)
     });
     if let Err(e) = outcome {
         panic!("{e}");
     }
 }
 
-/// Whether the engine under test can pull from the test registry: Docker
+fn serve(address: &str, name: &str, extra_config: &str) -> Result<(), String> {
+    if answers(address) {
+        return Ok(());
+    }
+    let dir = root().join("target/tmp").join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("config.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n\
+             {extra_config}http:\n  addr: {address}\n",
+            dir.join("data").display()
+        ),
+    )
+    .unwrap();
+    let log = std::fs::File::create(dir.join("registry.log")).unwrap();
+    let mut serve = Command::new("docker-registry");
+    serve
+        .args(["serve", config.to_str().unwrap()])
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log);
+    // It outlives this process: it must not keep what this process inherited
+    // open (a `flock` on the engine lock, a pipe a caller waits on).
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        serve.pre_exec(|| {
+            libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
+            Ok(())
+        });
+    }
+    serve.spawn().map_err(|e| format!("starting docker-registry (apt-get install docker-registry): {e}"))?;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if answers(address) {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Err(format!("docker-registry did not answer at {address}: see {}", dir.join("registry.log").display()))
+}
+
+/// Whether the engine under test can pull from the test registries: Docker
 /// always (loopback is insecure by default); Podman only with .ci/run's
-/// registries.conf entry, read when its service started.
+/// registries.conf entry for both, read when its service started.
 pub fn engine_can_pull(engine: &DockerEngine) -> bool {
-    engine.info().kind != "podman" || Path::new(PODMAN_INSECURE_CONF).exists()
+    engine.info().kind != "podman"
+        || std::fs::read_to_string(PODMAN_INSECURE_CONF)
+            .is_ok_and(|c| c.contains(ADDRESS) && c.contains(AUTH_ADDRESS))
 }
 
 /// The bundled image as an OCI layout (`base` tag), made once per process.
@@ -123,6 +176,19 @@ pub struct Pushed {
 /// `ADDRESS/<repository>:<tag>`.
 pub fn push_variant(engine: &DockerEngine, label: &str, repository: &str, tag: &str) -> Pushed {
     start();
+    push_variant_to(engine, ADDRESS, None, label, repository, tag)
+}
+
+/// [`push_variant`] to the registry at `address`, with `credentials`.
+pub fn push_variant_to(
+    engine: &DockerEngine,
+    address: &str,
+    credentials: Option<(&str, &str)>,
+    label: &str,
+    repository: &str,
+    tag: &str,
+) -> Pushed {
+    let creds = credentials.map(|(user, password)| format!("{user}:{password}"));
     let layout = base_layout(engine);
     // umoci edits the layout in place: one test at a time.
     static LAYOUT_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -137,17 +203,19 @@ pub fn push_variant(engine: &DockerEngine, label: &str, repository: &str, tag: &
         "--config.label",
         &format!("reprocheck.test={label}"),
     ]));
-    let tagged = format!("{ADDRESS}/{repository}:{tag}");
-    run(Command::new("skopeo").args([
-        "copy",
-        "-q",
-        "--dest-tls-verify=false",
-        &format!("oci:{}:{variant}", layout.display()),
-        &format!("docker://{tagged}"),
-    ]));
+    let tagged = format!("{address}/{repository}:{tag}");
+    let mut copy = Command::new("skopeo");
+    copy.args(["copy", "-q", "--dest-tls-verify=false"]);
+    if let Some(creds) = &creds {
+        copy.args(["--dest-creds", creds]);
+    }
+    run(copy.args([&format!("oci:{}:{variant}", layout.display()), &format!("docker://{tagged}")]));
     let inspect = |raw: bool| {
         let mut cmd = Command::new("skopeo");
         cmd.args(["inspect", "--tls-verify=false"]);
+        if let Some(creds) = &creds {
+            cmd.args(["--creds", creds]);
+        }
         if raw {
             cmd.arg("--raw");
         }

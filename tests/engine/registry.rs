@@ -105,6 +105,12 @@ fn a_spec_pinned_by_manifest_digest_is_pulled_checked_and_built() {
     assert_eq!(image["registry"]["config_digest"], pushed.config.as_str());
     assert_eq!(image["registry"]["pulled"], true);
     assert!(has_image(&engine, &pushed.config));
+    // The toolchain's SBOM names the image by its registry purl, pinned by the manifest digest.
+    let sbom = std::fs::read_to_string(dir.path().join("results/toolchain.spdx.json")).unwrap();
+    let sbom: serde_json::Value = serde_json::from_str(&sbom).unwrap();
+    let purl = sbom["packages"][0]["externalRefs"][0]["referenceLocator"].as_str().unwrap_or_default();
+    let expected = format!("@{}?", pushed.manifest.replace(':', "%3A"));
+    assert!(purl.starts_with("pkg:oci/") && purl.contains(&expected), "{purl}");
     // Present now: the next run neither pulls nor asks the registry.
     let again = check(&spec, &[]);
     assert_eq!(again.status.code(), Some(0), "{}", show(&again));
@@ -260,4 +266,75 @@ fn a_saved_image_runs_again_with_no_registry() {
     assert_eq!(run.status.code(), Some(0), "{}", show(&run));
     assert_eq!(report(&spec)["image"]["id"], pushed.config.as_str());
     assert_eq!(report(&spec)["image"]["loaded_from"], dir.path().join(&relative).to_str().unwrap());
+}
+
+#[test]
+fn credentials_come_from_the_users_auth_file_and_a_refusal_says_whose() {
+    let Some(engine) = registry_engine() else { return };
+    registry::start_authenticated();
+    let name = unique("auth");
+    let pushed = registry::push_variant_to(
+        &engine,
+        registry::AUTH_ADDRESS,
+        Some(registry::AUTH_USER),
+        &name,
+        &format!("reprocheck-test/{name}"),
+        "v1",
+    );
+    let _cleanup = Pulled(&engine, vec![pushed.config.clone()]);
+    let dir = tempfile::tempdir().unwrap();
+    let spec = spec_with_image(dir.path(), &format!("reference = \"{}@{}\"", pushed.tagged, pushed.manifest));
+    let auth_file = |user: &str, password: &str| {
+        use base64::Engine as _;
+        let file = dir.path().join(format!("auth-{password}.json"));
+        let auth = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+        std::fs::write(
+            &file,
+            format!(r#"{{"auths": {{"{}": {{"auth": "{auth}"}}}}}}"#, registry::AUTH_ADDRESS),
+        )
+        .unwrap();
+        file
+    };
+    let out = dir.path().join("results");
+    let run = |auth: Option<&Path>| {
+        let mut cmd = common::reprocheck_cmd(&[
+            "check",
+            spec.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--vary",
+            "none",
+        ]);
+        // Only the file given here: not the machine's own logins.
+        let home = dir.path().join("home");
+        cmd.env("HOME", &home).env("DOCKER_CONFIG", home.join(".docker")).env_remove("XDG_RUNTIME_DIR");
+        cmd.env_remove("XDG_CONFIG_HOME").env_remove("REGISTRY_AUTH_FILE");
+        if let Some(file) = auth {
+            cmd.env("REGISTRY_AUTH_FILE", file);
+        }
+        cmd.output().unwrap()
+    };
+    let anonymous = run(None);
+    assert_eq!(anonymous.status.code(), Some(2), "{}", show(&anonymous));
+    assert!(
+        String::from_utf8_lossy(&anonymous.stderr).contains("none are configured"),
+        "{}",
+        show(&anonymous)
+    );
+    let wrong = auth_file(registry::AUTH_USER.0, "wrong-password");
+    let refused = run(Some(&wrong));
+    assert_eq!(refused.status.code(), Some(2), "{}", show(&refused));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("refused the credentials of rebuilder")
+            && stderr.contains("auth-wrong-password.json"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("wrong-password\""), "the password was printed: {stderr}");
+    assert!(!has_image(&engine, &pushed.config));
+    let right = auth_file(registry::AUTH_USER.0, registry::AUTH_USER.1);
+    let pulled = run(Some(&right));
+    assert_eq!(pulled.status.code(), Some(0), "{}", show(&pulled));
+    assert_eq!(common::report(&out)["image"]["registry"]["pulled"], true);
+    assert!(has_image(&engine, &pushed.config));
 }
