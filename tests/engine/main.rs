@@ -37,5 +37,6 @@ mod images;
 mod kill;
 mod limits;
 mod remote;
+mod suites;
 mod terminal;
 mod verify;
