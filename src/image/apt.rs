@@ -66,7 +66,8 @@ impl PrivateApt {
     /// verify every suite of the sources, else apt's error lines.
     pub(crate) async fn read_releases(&self) -> Result<std::result::Result<(), Vec<String>>> {
         let mut command = self.command("apt-get");
-        for target in ["Packages", "Translations", "Contents-deb", "Contents-udeb", "DEP-11", "DEP-11-icons"] {
+        for target in ["Packages", "Translations", "Contents-deb", "Contents-udeb", "DEP-11", "DEP-11-icons"]
+        {
             command.arg("-o").arg(format!("Acquire::IndexTargets::deb::{target}::DefaultEnabled=false"));
         }
         let out = command
@@ -77,21 +78,27 @@ impl PrivateApt {
         if out.status.success() {
             return Ok(Ok(()));
         }
-        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        let text =
+            format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
         let mut lines: Vec<String> = text
             .lines()
             .filter(|l| l.starts_with("E:") || l.starts_with("Err:") || l.starts_with("  "))
             .map(|l| l.trim_end().to_string())
             .collect();
         if lines.is_empty() {
-            lines = text.lines().rev().take(5).map(str::to_string).collect::<Vec<_>>().into_iter().rev().collect();
+            // No line in apt's usual shape: its last few, whatever they say.
+            let all: Vec<&str> = text.lines().collect();
+            lines = all[all.len().saturating_sub(5)..].iter().map(|l| l.to_string()).collect();
         }
         lines.truncate(MAX_APT_LINES);
         Ok(Err(lines))
     }
 
     /// `apt-get update`, then every version the sources have of each package.
-    pub(crate) async fn update_and_list(&self, packages: &[&LockedPackage]) -> Result<BTreeMap<String, Vec<String>>> {
+    pub(crate) async fn update_and_list(
+        &self,
+        packages: &[&LockedPackage],
+    ) -> Result<BTreeMap<String, Vec<String>>> {
         let update = self
             .command("apt-get")
             .arg("update")

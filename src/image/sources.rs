@@ -41,10 +41,8 @@ impl SuiteSources {
             let text = crate::spec::read_capped(path, MAX_SOURCES_SIZE)
                 .with_context(|| format!("reading the recipe's sources file {}", path.display()))?;
             let deb822 = is_deb822(&text);
-            let entries =
-                if deb822 { parse_deb822(&text) } else { parse_one_line(&text) }.with_context(|| {
-                    format!("reading the recipe's sources file {}", path.display())
-                })?;
+            let entries = if deb822 { parse_deb822(&text) } else { parse_one_line(&text) }
+                .with_context(|| format!("reading the recipe's sources file {}", path.display()))?;
             return Ok(SuiteSources {
                 origin: format!("the recipe's sources file {}", path.display()),
                 deb822,
@@ -54,9 +52,8 @@ impl SuiteSources {
             });
         }
         let (files, entries) = host_entries()?;
-        let codename = std::fs::read_to_string("/etc/os-release")
-            .ok()
-            .and_then(|text| os_release_codename(&text));
+        let codename =
+            std::fs::read_to_string("/etc/os-release").ok().and_then(|text| os_release_codename(&text));
         let derived = derive(&entries, codename.as_deref(), suite).with_context(|| {
             format!(
                 "deriving apt sources for the suite `{suite}` from the host's ({})\n\
@@ -304,10 +301,7 @@ pub(crate) fn derive(entries: &[Entry], codename: Option<&str>, suite: &str) -> 
         Some(name) if all.contains(&name) => name,
         _ if with_companions.len() == 1 => with_companions[0],
         _ if all.len() == 1 => all[0],
-        _ => bail!(
-            "cannot tell which of the host's suites ({}) is its Debian release",
-            all.join(", ")
-        ),
+        _ => bail!("cannot tell which of the host's suites ({}) is its Debian release", all.join(", ")),
     };
     let companions = !WITHOUT_COMPANIONS.contains(&suite);
     let mut derived = Vec::new();

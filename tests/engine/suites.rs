@@ -46,7 +46,9 @@ fn archive_candidate(suite: &str, package: &str) -> String {
         let renamed: Vec<String> = text
             .lines()
             .map(|line| match line.strip_prefix("Suites:") {
-                Some(suites) => format!("Suites: {}", suites.split_whitespace().map(rename).collect::<Vec<_>>().join(" ")),
+                Some(suites) => {
+                    format!("Suites: {}", suites.split_whitespace().map(rename).collect::<Vec<_>>().join(" "))
+                }
                 None if line.starts_with("deb") => line.split(' ').map(rename).collect::<Vec<_>>().join(" "),
                 None => line.to_string(),
             })
@@ -99,7 +101,9 @@ fn small_recipe(dir: &Path, name: &str, suite: &str) {
     std::fs::create_dir_all(dir).unwrap();
     std::fs::write(
         dir.join("recipe.toml"),
-        format!("name = \"{name}\"\nsuite = \"{suite}\"\nvariant = \"apt\"\nsource_date_epoch = 1754697600\n"),
+        format!(
+            "name = \"{name}\"\nsuite = \"{suite}\"\nvariant = \"apt\"\nsource_date_epoch = 1754697600\n"
+        ),
     )
     .unwrap();
 }

@@ -91,7 +91,10 @@ fn a_one_line_host_gives_the_same_with_its_options_in_deb822() {
         ]
     );
     assert!(render_deb822(&derived).contains("Architectures: amd64 arm64\n"));
-    assert!(parse_one_line("deb [arch=amd64 http://x bookworm main\n").unwrap_err().to_string().contains("line 1"));
+    assert!(parse_one_line("deb [arch=amd64 http://x bookworm main\n")
+        .unwrap_err()
+        .to_string()
+        .contains("line 1"));
 }
 
 #[test]
@@ -116,10 +119,14 @@ fn the_hosts_release_is_found_without_os_release_and_ambiguity_is_an_error() {
     let sid = parse_one_line("deb http://archive.example/debian sid main\n").unwrap();
     assert_eq!(suites(&derive(&sid, Some("forky"), "trixie").unwrap())[0].1, ["trixie"]);
     // Two releases and nothing to choose by.
-    let two = parse_one_line("deb http://a.example/debian sid main\ndeb http://b.example/x other main\n").unwrap();
+    let two =
+        parse_one_line("deb http://a.example/debian sid main\ndeb http://b.example/x other main\n").unwrap();
     let err = derive(&two, None, "trixie").unwrap_err().to_string();
     assert!(err.contains("other, sid"), "{err}");
-    assert_eq!(os_release_codename("ID=debian\nVERSION_CODENAME=\"bookworm\"\n").as_deref(), Some("bookworm"));
+    assert_eq!(
+        os_release_codename("ID=debian\nVERSION_CODENAME=\"bookworm\"\n").as_deref(),
+        Some("bookworm")
+    );
 }
 
 #[test]
