@@ -86,14 +86,31 @@ fn archive_candidate(suite: &str, package: &str) -> String {
     }
 }
 
-/// The version of `package` installed in `image`, as dpkg in it says.
+/// The version of `package` installed in `image`, as dpkg's status file in
+/// it says (copied out of a created, never started, container: Podman's
+/// compatible API does not attach the docker CLI's `run`).
 fn installed_in(image: &str, package: &str) -> String {
-    let run = Command::new("docker")
-        .args(["run", "--rm", "--network", "none", image, "dpkg-query", "-W", "-f", "${Version}", package])
+    let docker = |args: &[&str]| {
+        let out = Command::new("docker").args(args).output().unwrap();
+        assert!(out.status.success(), "docker {args:?}: {}", show(&out));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let container = docker(&["create", "--network", "none", image, "true"]);
+    let tmp = tempfile::tempdir().unwrap();
+    let status = tmp.path().join("status");
+    let copy = Command::new("docker")
+        .args(["cp", &format!("{container}:/var/lib/dpkg/status"), status.to_str().unwrap()])
         .output()
         .unwrap();
-    assert!(run.status.success(), "dpkg-query in {image}: {}", show(&run));
-    String::from_utf8_lossy(&run.stdout).trim().to_string()
+    docker(&["rm", &container]);
+    assert!(copy.status.success(), "docker cp: {}", show(&copy));
+    let text = std::fs::read_to_string(&status).unwrap();
+    let paragraph = text
+        .split("\n\n")
+        .find(|p| p.lines().any(|l| l == format!("Package: {package}")))
+        .unwrap_or_else(|| panic!("{image} has no {package} installed"));
+    let version = paragraph.lines().find_map(|l| l.strip_prefix("Version: "));
+    version.unwrap_or_else(|| panic!("{package} has no Version in {image}: {paragraph}")).to_string()
 }
 
 /// A recipe `name` in `dir` for `suite`: the apt variant, nothing more.
