@@ -4,7 +4,7 @@
 cargo build --release -q
 bin=$PWD/target/release/reprocheck
 # The bundled recipe's lock pins the image (written by the first --build-missing).
-digest=$(sed -n 's/^image = "\(sha256:[0-9a-f]*\)".*/\1/p' specs/containers/debian-bookworm/packages.lock 2>/dev/null | head -n1)
+digest=$(sed -n 's/^image = "\(sha256:[0-9a-f]*\)".*/\1/p' specs/containers/debian-trixie/packages.lock 2>/dev/null | head -n1)
 docker image inspect "$digest" >/dev/null 2>&1 ||
   { echo "pinned image ${digest:-(no lock yet)} missing: run $bin check specs/hello.toml --build-missing" >&2; exit 2; }
 

@@ -146,7 +146,7 @@ done
 
 if [ "${VERIFY:-0}" = 1 ]; then
   # verify: the build copies one version into out/, the other is the reference.
-  digest=$(sed -n 's/^image = "\(sha256:[0-9a-f]*\)".*/\1/p' specs/containers/debian-bookworm/packages.lock 2>/dev/null | head -n1)
+  digest=$(sed -n 's/^image = "\(sha256:[0-9a-f]*\)".*/\1/p' specs/containers/debian-trixie/packages.lock 2>/dev/null | head -n1)
   docker image inspect "$digest" >/dev/null 2>&1 ||
     { echo "pinned image ${digest:-(no lock yet)} missing: run $bin check specs/hello.toml --build-missing" >&2; exit 2; }
   for input in elf recs value; do

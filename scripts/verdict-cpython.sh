@@ -20,11 +20,11 @@ tar -xzf "$cpython_tgz" -C "$work/tree"
 tar -C "$work/tree" --sort=name --owner=0 --group=0 --numeric-owner --format=gnu \
   --mtime=2023-02-07T13:40:00Z --clamp-mtime -cf - Python-3.11.2 | gzip -n > "$work/spec/rebuilt/Python-3.11.2.tgz"
 cp "$cpython_tgz" "$work/spec/Python-3.11.2.tgz"
-digest=$(sed -n 's/^image = "\(.*\)"/\1/p' specs/containers/debian-bookworm/packages.lock)
+digest=$(sed -n 's/^image = "\(.*\)"/\1/p' specs/containers/debian-trixie/packages.lock)
 cat > "$work/spec/cpython.toml" <<TOML
 name = "cpython-3.11.2"
 [image]
-name = "reprocheck/debian-bookworm"
+name = "reprocheck/debian-trixie"
 digest = "$digest"
 [source]
 path = "rebuilt"

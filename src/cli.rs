@@ -213,10 +213,7 @@ reprocheck lock specs/hello.toml --locked    # in CI: fail if a pin would change
         allow_host_paths: bool,
     },
     /// Toolchain images.
-    #[command(
-        subcommand,
-        after_help = "Example:\n  reprocheck image build specs/containers/debian-bookworm"
-    )]
+    #[command(subcommand, after_help = "Example:\n  reprocheck image build specs/containers/debian-trixie")]
     Image(ImageCommand),
     /// List the factors with their control and experiment values.
     #[command(after_help = "Example:\n  reprocheck factors")]
@@ -360,11 +357,11 @@ fn parse_expect_file(text: &str) -> Result<(String, PathBuf), String> {
 pub enum ImageCommand {
     /// Build an image from DIR/recipe.toml and DIR/packages.lock with mmdebstrap and load it; the last stdout
     /// line is its digest. Without a lock, resolve the packages and write one.
-    #[command(after_help = "Examples:\n  reprocheck image build specs/containers/debian-bookworm\n  \
-reprocheck image build specs/containers/debian-bookworm --packages-dir debs   # no archive needed\n  \
-reprocheck image build specs/containers/debian-bookworm --update              # accept new packages; prints what changed")]
+    #[command(after_help = "Examples:\n  reprocheck image build specs/containers/debian-trixie\n  \
+reprocheck image build specs/containers/debian-trixie --packages-dir debs   # no archive needed\n  \
+reprocheck image build specs/containers/debian-trixie --update              # accept new packages; prints what changed")]
     Build {
-        /// The recipe directory, e.g. specs/containers/debian-bookworm.
+        /// The recipe directory, e.g. specs/containers/debian-trixie.
         dir: PathBuf,
         // Documented on PackageArgs: clap would read a doc comment here as help.
         #[allow(missing_docs)]
@@ -381,7 +378,7 @@ reprocheck image build specs/containers/debian-bookworm --update              # 
     /// (each checked against its sha256), so that `image build --packages-dir DEBS` rebuilds the
     /// same image with no archive and no package index at all.
     #[command(
-        after_help = "Example:\n  reprocheck image vendor specs/containers/debian-bookworm specs/containers/debian-bookworm/debs"
+        after_help = "Example:\n  reprocheck image vendor specs/containers/debian-trixie specs/containers/debian-trixie/debs"
     )]
     Vendor {
         /// The recipe directory.

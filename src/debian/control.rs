@@ -15,6 +15,11 @@ impl Paragraph {
     pub fn get(&self, name: &str) -> Option<&str> {
         self.fields.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
+
+    /// Every field as `(name, value)`, in file order, names as written.
+    pub fn fields(&self) -> &[(String, String)] {
+        &self.fields
+    }
 }
 
 /// Takes the clearsign wrapper off `text`, if it has one: the signed body

@@ -5,6 +5,7 @@
 //! the directory is made a flat apt repository holding nothing else.
 
 use crate::errors::*;
+use crate::image::apt::PrivateApt;
 use crate::image::lock::{LockedPackage, PackageLock};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -61,8 +62,8 @@ pub struct PackageSources {
     pub cache: Option<PathBuf>,
     /// A snapshot archive.
     pub snapshot: Option<Snapshot>,
-    /// An apt sources file (the host's, unless the recipe names one).
-    pub apt_sources: Option<PathBuf>,
+    /// The recipe's apt sources (its own file, or the host's archives with its suite).
+    pub apt_sources: Option<crate::image::sources::SuiteSources>,
 }
 
 /// Copies each locked package into `pool`, from the first source that has
@@ -87,9 +88,8 @@ pub async fn gather(lock: &PackageLock, suite: &str, sources: &PackageSources, p
             snapshot.sources_text(suite),
         ));
     }
-    if let Some(file) = &sources.apt_sources {
-        let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
-        through_apt.push((format!("the apt sources in {}", file.display()), text));
+    if let Some(apt) = &sources.apt_sources {
+        through_apt.push((format!("{}, suites {}", apt.origin, apt.describe()), apt.text.clone()));
     }
     // Every version any source has of a package still missing, for the error.
     let mut available: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -232,114 +232,4 @@ pub fn fill_cache(lock: &PackageLock, pool: &Path, cache: &Path) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// apt with its own state and configuration in a temporary directory: reads
-/// only the sources it is given, and writes nothing of the host's.
-struct PrivateApt {
-    dir: tempfile::TempDir,
-}
-
-impl PrivateApt {
-    fn new(sources: &str, deb822: bool) -> Result<PrivateApt> {
-        let dir = tempfile::Builder::new()
-            .prefix("reprocheck-apt-")
-            .tempdir()
-            .context("creating apt's state dir")?;
-        for sub in [
-            "sources",
-            "state/lists/partial",
-            "cache/archives/partial",
-            "etc/preferences.d",
-            "etc/apt.conf.d",
-        ] {
-            std::fs::create_dir_all(dir.path().join(sub)).context("creating apt's state dir")?;
-        }
-        let name = if deb822 { "sources/locked.sources" } else { "sources/locked.list" };
-        std::fs::write(dir.path().join(name), sources).context("writing apt's sources")?;
-        std::fs::write(dir.path().join("state/status"), "").context("writing apt's status")?;
-        Ok(PrivateApt { dir })
-    }
-
-    fn command(&self, program: &str) -> tokio::process::Command {
-        let d = self.dir.path().display();
-        let mut command = tokio::process::Command::new(program);
-        for option in [
-            format!("Dir::Etc::SourceList={d}/sources/none.list"),
-            format!("Dir::Etc::SourceParts={d}/sources"),
-            format!("Dir::Etc::Preferences={d}/etc/preferences"),
-            format!("Dir::Etc::PreferencesParts={d}/etc/preferences.d"),
-            format!("Dir::Etc::Parts={d}/etc/apt.conf.d"),
-            format!("Dir::State={d}/state"),
-            format!("Dir::State::status={d}/state/status"),
-            format!("Dir::Cache={d}/cache"),
-            "Debug::NoLocking=true".to_string(),
-            "APT::Sandbox::User=root".to_string(),
-        ] {
-            command.arg("-o").arg(option);
-        }
-        command.stdin(Stdio::null());
-        command
-    }
-
-    /// `apt-get update`, then every version the sources have of each package.
-    async fn update_and_list(&self, packages: &[&LockedPackage]) -> Result<BTreeMap<String, Vec<String>>> {
-        let update = self
-            .command("apt-get")
-            .arg("update")
-            .arg("-q")
-            .output()
-            .await
-            .context("running apt-get update")?;
-        if !update.status.success() {
-            // A suite the archive lacks fails the update but the others are usable.
-            tracing::warn!("apt-get update: {}", String::from_utf8_lossy(&update.stderr).trim());
-        }
-        let mut names: Vec<&str> = packages.iter().map(|p| p.name.as_str()).collect();
-        names.dedup();
-        let mut versions: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for chunk in names.chunks(200) {
-            let out = self
-                .command("apt-cache")
-                .arg("madison")
-                .args(chunk)
-                .output()
-                .await
-                .context("running apt-cache madison")?;
-            for line in String::from_utf8_lossy(&out.stdout).lines() {
-                let mut fields = line.split('|').map(str::trim);
-                if let (Some(name), Some(version)) = (fields.next(), fields.next()) {
-                    let list = versions.entry(name.to_string()).or_default();
-                    if !list.iter().any(|v| v == version) {
-                        list.push(version.to_string());
-                    }
-                }
-            }
-        }
-        Ok(versions)
-    }
-
-    async fn download(&self, packages: &[&LockedPackage], into: &Path) -> Result<()> {
-        for chunk in packages.chunks(100) {
-            let out = self
-                .command("apt-get")
-                .arg("download")
-                .arg("-q")
-                .args(chunk.iter().map(|p| match p.architecture.as_str() {
-                    "all" => format!("{}={}", p.name, p.version),
-                    arch => format!("{}:{arch}={}", p.name, p.version),
-                }))
-                .current_dir(into)
-                .output()
-                .await
-                .context("running apt-get download")?;
-            ensure!(
-                out.status.success(),
-                "apt-get download failed ({}): {}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr).trim()
-            );
-        }
-        Ok(())
-    }
 }

@@ -6,6 +6,7 @@
 //! the locked .debs from a local repository, so the image id follows from
 //! the lock and not from the day the archive was read.
 
+mod apt;
 pub mod archive;
 mod bootstrap;
 pub mod fetch;
@@ -17,6 +18,7 @@ pub mod python;
 mod recipe;
 mod relock;
 pub mod save;
+pub mod sources;
 
 pub use archive::sha256_file;
 pub use lock::{PackageDrift, PackageLock};
@@ -185,16 +187,30 @@ async fn resolve(
     mmdebstrap: &str,
     fingerprint: Digest,
 ) -> Result<Built> {
-    let sources_file = match snapshot {
+    let (sources_file, origin) = match snapshot {
         Some(snapshot) => {
             let file = work.join("snapshot.sources");
             std::fs::write(&file, snapshot.sources_text(&recipe.suite))
                 .context("writing the snapshot's sources")?;
-            file
+            let origin = format!("the snapshot {}/debian/{}", snapshot.base, snapshot.time);
+            (file, origin)
         }
-        None => recipe.sources_file()?,
+        None => {
+            let sources = recipe.apt_sources()?;
+            sources.check_reachable(&recipe.suite).await?;
+            let file = match &sources.file {
+                Some(own) => own.clone(),
+                None => {
+                    // The name tells mmdebstrap the format.
+                    let file = work.join("suite.sources");
+                    std::fs::write(&file, &sources.text).context("writing the suite's apt sources")?;
+                    file
+                }
+            };
+            (file, format!("{}, suites {}", sources.origin, sources.describe()))
+        }
     };
-    crate::errln!("resolving {} from {} with mmdebstrap ...", recipe.name, sources_file.display());
+    crate::errln!("resolving {} from {origin} with mmdebstrap ...", recipe.name);
     let debs = work.join("debs");
     std::fs::create_dir_all(&debs).context("creating the package directory")?;
     let wheels = work.join("python");
@@ -404,7 +420,7 @@ fn package_sources(recipe: &Recipe, options: &BuildOptions) -> Result<PackageSou
         packages_dir: options.packages_dir.clone().or_else(|| recipe.packages_dir.clone()),
         cache: crate::paths::cache_dir("debs"),
         snapshot,
-        apt_sources: recipe.sources_file().ok(),
+        apt_sources: recipe.apt_sources().ok(),
     })
 }
 

@@ -23,7 +23,8 @@ pub struct Recipe {
     pub python: Vec<crate::image::python::Requirement>,
     /// Fixes every timestamp in the rootfs and the image config.
     pub source_date_epoch: u64,
-    /// An apt sources file; default: the host's own.
+    /// The recipe's own apt sources file, read as it is; default: the
+    /// host's archives with `suite` (see [`crate::image::sources`]).
     pub sources: Option<PathBuf>,
     /// A directory of the locked .debs (`reprocheck image vendor`), tried
     /// first when building from the lock.
@@ -67,9 +68,6 @@ const KEYS: &str =
 const MAX_BASES: usize = 8;
 
 pub use crate::spec::RECIPE_FILE;
-
-/// Host apt sources files, in the order they are tried.
-const HOST_SOURCES: &[&str] = &["/etc/apt/sources.list.d/debian.sources", "/etc/apt/sources.list"];
 
 impl Recipe {
     /// Reads `DIR/recipe.toml`, and its bases. With `within`, every path the
@@ -212,18 +210,10 @@ impl Recipe {
         Ok(())
     }
 
-    /// The apt sources file to feed mmdebstrap: the recipe's, else the host's.
-    pub fn sources_file(&self) -> Result<PathBuf> {
-        if let Some(path) = &self.sources {
-            ensure!(path.is_file(), "the recipe's sources file {} does not exist", path.display());
-            return Ok(path.clone());
-        }
-        HOST_SOURCES.iter().map(PathBuf::from).find(|p| p.is_file()).ok_or_else(|| {
-            anyhow!(
-                "no host apt sources found (looked for {}); set `sources` in the recipe",
-                HOST_SOURCES.join(", ")
-            )
-        })
+    /// The apt sources the recipe's packages come from: its own `sources`
+    /// file as it is, else the host's archives with the recipe's suite.
+    pub fn apt_sources(&self) -> Result<crate::image::sources::SuiteSources> {
+        crate::image::sources::SuiteSources::for_suite(&self.suite, self.sources.as_deref())
     }
 }
 

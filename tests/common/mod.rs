@@ -111,7 +111,7 @@ pub fn block<T>(future: impl std::future::Future<Output = T>) -> T {
 }
 
 /// The bundled recipe every test's image comes from.
-pub const RECIPE: &str = "specs/containers/debian-bookworm";
+pub const RECIPE: &str = "specs/containers/debian-trixie";
 
 /// The image id the bundled recipe's lock pins: the one every test uses.
 /// Call [`require_image`] (or [`ready_engine`]) first.
@@ -213,7 +213,7 @@ pub fn source_beside(dir: &Path, name: &str, source: &Path) -> PathBuf {
 pub fn write_spec(dir: &Path, name: &str, source: &Path, build_table: &str) -> PathBuf {
     let source = source_beside(dir, name, source);
     let spec = format!(
-        "name = \"{name}\"\n[image]\ndigest = \"{}\"\nname = \"reprocheck/debian-bookworm\"\n\
+        "name = \"{name}\"\n[image]\ndigest = \"{}\"\nname = \"reprocheck/debian-trixie\"\n\
          [source]\npath = \"{}\"\n[build]\n{build_table}\n",
         pinned_digest(),
         source.display()

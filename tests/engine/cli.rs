@@ -78,7 +78,7 @@ fn lock_pins_and_locked_refuses_a_change() {
     let tmp = tempfile::tempdir().unwrap();
     let spec = tmp.path().join("s.toml");
     let unpinned = format!(
-        "# my spec\n[image]\nname = \"reprocheck/debian-bookworm\"  # toolchain\n[source]\npath = \"{}\"\n[build]\ncommand = \"true\"\noutputs = [\"out\"]\n",
+        "# my spec\n[image]\nname = \"reprocheck/debian-trixie\"  # toolchain\n[source]\npath = \"{}\"\n[build]\ncommand = \"true\"\noutputs = [\"out\"]\n",
         source_beside(tmp.path(), "clean", &fixture("clean")).display()
     );
     std::fs::write(&spec, &unpinned).unwrap();

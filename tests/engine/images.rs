@@ -23,7 +23,7 @@ fn copy_recipe(dir: &Path, sources: &str) -> PathBuf {
 }
 
 /// Sources no package can come from: a refused port on loopback.
-const NO_MIRROR: &str = "deb http://127.0.0.1:9/debian bookworm main\n";
+const NO_MIRROR: &str = "deb http://127.0.0.1:9/debian trixie main\n";
 
 /// `reprocheck ARGS` with an empty download cache of its own.
 fn without_cache(cache: &Path, args: &[&str]) -> std::process::Output {
@@ -37,6 +37,12 @@ fn index_repository(dir: &Path, packages_of: &str, dists: &Path) {
         Command::new("apt-ftparchive").args(["packages", packages_of]).current_dir(dir).output().unwrap();
     assert!(packages.status.success(), "apt-ftparchive: {}", String::from_utf8_lossy(&packages.stderr));
     std::fs::write(dists.join("Packages"), &packages.stdout).unwrap();
+}
+
+/// The `suite` of the recipe in `dir`.
+fn recipe_suite(dir: &Path) -> String {
+    let doc: toml::Table = std::fs::read_to_string(dir.join("recipe.toml")).unwrap().parse().unwrap();
+    doc["suite"].as_str().unwrap().to_string()
 }
 
 fn locked_image(recipe: &Path) -> String {
@@ -81,13 +87,16 @@ fn a_snapshot_archive_supplies_the_locked_packages() {
     std::fs::create_dir_all(&pool).unwrap();
     let run = reprocheck(&["image", "vendor", r, pool.to_str().unwrap()]);
     assert_eq!(run.status.code(), Some(0), "{}", show(&run));
-    index_repository(&mirror, "pool", &mirror.join("dists/bookworm/main/binary-amd64"));
+    // The suite the recipe names: the snapshot is read for it.
+    let suite = recipe_suite(&recipe);
+    let dists = format!("dists/{suite}");
+    index_repository(&mirror, "pool", &mirror.join(&dists).join("main/binary-amd64"));
     let release = Command::new("apt-ftparchive")
-        .args(["-o", "APT::FTPArchive::Release::Suite=bookworm", "release", "dists/bookworm"])
+        .args(["-o", &format!("APT::FTPArchive::Release::Suite={suite}"), "release", &dists])
         .current_dir(&mirror)
         .output()
         .unwrap();
-    std::fs::write(mirror.join("dists/bookworm/Release"), &release.stdout).unwrap();
+    std::fs::write(mirror.join(&dists).join("Release"), &release.stdout).unwrap();
 
     let out = tmp.path().join("fetched");
     let base = format!("file://{}", tmp.path().join("archive").display());
@@ -232,7 +241,7 @@ fn a_recipe_edited_after_locking_is_refused_by_locked_and_relocked_by_build_miss
     // The bundled recipe under a tag of its own (the re-lock must not move the
     // bundled tag), on the host's sources, with the bundled lock.
     let text = std::fs::read_to_string(root().join(RECIPE).join("recipe.toml")).unwrap();
-    let text = text.replace("name = \"reprocheck/debian-bookworm\"", "name = \"reprocheck/test-relock\"");
+    let text = text.replace("name = \"reprocheck/debian-trixie\"", "name = \"reprocheck/test-relock\"");
     std::fs::write(recipe.join("recipe.toml"), &text).unwrap();
     std::fs::copy(root().join(RECIPE).join("packages.lock"), recipe.join("packages.lock")).unwrap();
     // The lock in the current format, as `image build` writes it (a bundled

@@ -39,5 +39,6 @@ mod limits;
 mod registry;
 mod remote;
 mod sbom;
+mod suites;
 mod terminal;
 mod verify;

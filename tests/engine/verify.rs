@@ -614,7 +614,7 @@ fn content_match_only_where_every_extractor_writes_the_same_tree() {
     std::fs::write(
         &spec,
         format!(
-            "name = \"oracle\"\n[image]\ndigest = \"{}\"\nname = \"reprocheck/debian-bookworm\"\n\
+            "name = \"oracle\"\n[image]\ndigest = \"{}\"\nname = \"reprocheck/debian-trixie\"\n\
              [source]\npath = \"rebuilt\"\n[build]\ncommand = \"mkdir out && find . -maxdepth 1 -type f -exec cp -p -t out {{}} +\"\n\
              outputs = [\"out/*\"]\n[expect]\nsums = {{ file = \"published/SHA256SUMS\", under = \"out\", references = \"published\" }}\n",
             pinned_digest()
