@@ -27,6 +27,7 @@ pub mod invocation;
 pub mod lock;
 pub mod mounts;
 pub mod paths;
+pub mod percent;
 pub mod plan;
 pub mod progress;
 pub mod registry;

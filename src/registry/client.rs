@@ -250,12 +250,7 @@ fn challenge_param(params: &str, name: &str) -> Option<String> {
 }
 
 fn url_encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    crate::percent::encode(text, b"")
 }
 
 #[cfg(test)]

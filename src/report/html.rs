@@ -428,15 +428,7 @@ fn join(runs: &[u32]) -> String {
 /// outside the unreserved set and `/` is percent-encoded, so a name like
 /// `a?b#c` or `javascript:x` stays a path below the report.
 pub fn link(path: &str) -> String {
-    let mut out = String::with_capacity(path.len());
-    for byte in path.bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
-                out.push(byte as char)
-            }
-            _ => out.push_str(&format!("%{byte:02X}")),
-        }
-    }
+    let out = crate::percent::encode(path, b"/");
     match out.starts_with('/') {
         true => format!(".{out}"),
         false => out,

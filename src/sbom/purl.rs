@@ -7,16 +7,7 @@
 /// `value` percent-encoded as a purl component: UTF-8 octets outside the
 /// alphanumerics, `.-_~` and `:` become `%XX`.
 pub fn encode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for byte in value.bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'.' | b'-' | b'_' | b'~' | b':' => {
-                out.push(byte as char)
-            }
-            _ => out.push_str(&format!("%{byte:02X}")),
-        }
-    }
-    out
+    crate::percent::encode(value, b":")
 }
 
 /// `pkg:deb/debian/NAME@VERSION?arch=ARCH`. Debian names are lowercase already.

@@ -43,7 +43,8 @@ fn assert_contained(dir: &Path, name: &str) {
     assert_eq!(top, expected, "{name}: written beside the results");
     for entry in std::fs::read_dir(dir.join("results")).unwrap() {
         let entry = entry.unwrap().file_name().to_string_lossy().into_owned();
-        let ours = ["report.json", "report.html", ".reprocheck.lock"].contains(&entry.as_str())
+        let ours = ["report.json", "report.html", "toolchain.spdx.json", ".reprocheck.lock"]
+            .contains(&entry.as_str())
             || entry.starts_with("run-");
         assert!(ours, "{name}: unexpected {entry} in the results directory");
     }
