@@ -131,7 +131,11 @@ impl DockerEngine {
             platform: format!(
                 "{}/{}",
                 version.os.as_deref().unwrap_or("linux"),
-                version.arch.as_deref().unwrap_or(std::env::consts::ARCH)
+                version.arch.as_deref().unwrap_or(match std::env::consts::ARCH {
+                    "x86_64" => "amd64",
+                    "aarch64" => "arm64",
+                    other => other,
+                })
             ),
             endpoint: host,
         };
@@ -318,8 +322,12 @@ impl Engine for DockerEngine {
     }
 
     async fn save_image(&self, id: &str, into: &Path) -> Result<()> {
-        let mut file =
-            tokio::fs::File::create(into).await.with_context(|| format!("creating {}", into.display()))?;
+        let mut file = tokio::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(into)
+            .await
+            .with_context(|| format!("creating {}", into.display()))?;
         let mut stream = self.docker.export_image(id);
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.with_context(|| format!("the engine stopped saving image {id}"))?;

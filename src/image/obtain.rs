@@ -87,30 +87,40 @@ pub async fn load_archived(
     Ok(Some(Loaded { id: found, from: archive }))
 }
 
-/// Pulls `reference` (which carries its digest) through the engine, after
-/// asking the registry which manifest and config it stands for on the
-/// engine's platform. `expected_config` (the spec's `image.digest`) must be
-/// that config, checked before anything is pulled; the pulled image must
-/// have it as its id.
+/// Asks the registry which manifest and config `reference` (which carries
+/// its digest) stands for on the engine's platform, and records them.
+pub async fn resolve(
+    engine: &dyn Engine,
+    spec: &Spec,
+    reference: &Reference,
+    record: &mut RegistryRecord,
+) -> Result<registry::Resolved> {
+    let platform = Platform::parse(&engine.info().platform)?;
+    let resolved = registry::resolve(reference, &platform).await.with_context(|| {
+        format!("{}: asking the registry which image the pin stands for", spec.file.display())
+    })?;
+    record.index = resolved.index.clone();
+    record.manifest = Some(resolved.manifest.clone());
+    record.config = Some(resolved.config.clone());
+    record.platform = Some(platform.to_string());
+    Ok(resolved)
+}
+
+/// Pulls `reference` (which carries its digest) through the engine, as
+/// [`resolve`] found it. `expected_config` (the spec's `image.digest`) must
+/// be the resolved config, checked before anything is pulled; the pulled
+/// image must have the resolved config as its id.
 pub async fn pull(
     engine: &dyn Engine,
     spec: &Spec,
     reference: &Reference,
+    resolved: &registry::Resolved,
     expected_config: Option<&Digest>,
     record: &mut RegistryRecord,
 ) -> Result<String> {
     let spec_file = spec.file.display();
     let pinned = reference.digest.as_ref().context("pulling needs a digest")?;
-    let platform = Platform::parse(&engine.info().platform)?;
-    crate::errln!("pulling {} for {platform} ...", reference.by_digest(pinned));
-    let started = std::time::Instant::now();
-    let resolved = registry::resolve(reference, &platform)
-        .await
-        .with_context(|| format!("{spec_file}: the pinned image is not in the engine, so it is pulled"))?;
-    record.index = resolved.index.clone();
-    record.manifest = Some(resolved.manifest.clone());
-    record.config = Some(resolved.config.clone());
-    record.platform = Some(platform.to_string());
+    let platform = &resolved.platform;
     if let Some(expected) = expected_config {
         ensure!(
             resolved.config == *expected,
@@ -119,6 +129,8 @@ pub async fn pull(
             resolved.config
         );
     }
+    crate::errln!("pulling {} for {platform} ...", reference.by_digest(pinned));
+    let started = std::time::Instant::now();
     let credentials = registry::credentials_for(reference)?.map(|c| c.for_engine());
     engine.pull_image(&reference.by_digest(pinned), credentials.as_ref()).await?;
     let Some(found) = image::find(engine, &resolved.config, None).await? else {
@@ -133,9 +145,23 @@ pub async fn pull(
     Ok(found)
 }
 
+/// Resolves and pulls `reference`: [`resolve`], then [`pull`].
+pub async fn resolve_and_pull(
+    engine: &dyn Engine,
+    spec: &Spec,
+    reference: &Reference,
+    expected_config: Option<&Digest>,
+    record: &mut RegistryRecord,
+) -> Result<String> {
+    let resolved = resolve(engine, spec, reference, record).await?;
+    pull(engine, spec, reference, &resolved, expected_config, record).await
+}
+
 /// The registry reference `name` + `digest` stand for, when `name` names
 /// a registry (`HOST/REPO`): the image can be pulled as `name@digest`.
 pub fn reference_of_name(name: &str, digest: &Digest) -> Option<Reference> {
     let reference = Reference::parse(name).ok()?;
-    (reference.tag.is_none()).then(|| reference.pinned_to(digest.clone()))
+    // Podman names local builds `localhost/NAME`: no registry is behind that.
+    (reference.tag.is_none() && reference.registry != "localhost")
+        .then(|| reference.pinned_to(digest.clone()))
 }

@@ -131,11 +131,15 @@ async fn resolve_id(
             report.loaded_from = Some(loaded.from);
             return Ok(loaded.id);
         }
-        // `name = "HOST/REPO"` with a digest is a registry image too, pinned by its manifest digest.
-        if let Some(reference) = spec.image.name.as_deref().and_then(|n| obtain::reference_of_name(n, digest))
-        {
+        // `name = "HOST/REPO"` with the spec's digest (no recipe) is a registry
+        // image too, pinned by its manifest digest.
+        let registry_name = match (pin.as_ref().map(|(_, by)| *by), &spec.image.recipe) {
+            (Some(PinnedBy::Spec), None) => spec.image.name.as_deref(),
+            _ => None,
+        };
+        if let Some(reference) = registry_name.and_then(|n| obtain::reference_of_name(n, digest)) {
             let mut record = RegistryRecord { reference: reference.to_string(), ..Default::default() };
-            let pulled = obtain::pull(engine, spec, &reference, None, &mut record).await;
+            let pulled = obtain::resolve_and_pull(engine, spec, &reference, None, &mut record).await;
             report.registry = Some(record);
             return pulled.map_err(|e| {
                 e.context(format!(
@@ -228,48 +232,47 @@ async fn registry_image(
              help: run `reprocheck lock {spec_file}`: it resolves the tag to its digest and writes it into the spec"
         );
     };
-    let mut record = RegistryRecord {
-        reference: reference.to_string(),
-        config: spec.image.digest.clone(),
-        ..Default::default()
-    };
+    let mut record = RegistryRecord { reference: reference.to_string(), ..Default::default() };
     report.pinned_by = Some(PinnedBy::Spec);
     report.name = Some(reference.name());
     report.digest = Some(spec.image.digest.clone().unwrap_or_else(|| pinned.clone()));
-    let found = match image::find(engine, pinned, Some(&reference.name())).await? {
-        Some(id) => Some(id),
-        None => match &spec.image.digest {
-            Some(config) => match image::find(engine, config, None).await? {
-                Some(id) => Some(id),
-                None => {
-                    obtain::load_archived(engine, spec, config, request.images_dir).await?.map(|loaded| {
-                        report.loaded_from = Some(loaded.from);
-                        loaded.id
-                    })
-                }
-            },
-            None => None,
-        },
-    };
-    let id = match found {
-        Some(id) => id,
+    // The image id decides, never the engine's repository digests: a name@INDEX
+    // entry can stand for another platform's image. Without `image.digest`, the
+    // registry says which id the digest stands for here, on every run.
+    let (config, resolved) = match &spec.image.digest {
+        Some(config) => (config.clone(), None),
         None => {
-            let pulled = obtain::pull(engine, spec, reference, spec.image.digest.as_ref(), &mut record).await;
-            report.registry = Some(record);
-            return pulled;
+            let resolved = obtain::resolve(engine, spec, reference, &mut record).await.map_err(|e| {
+                e.context(format!(
+                    "help: `reprocheck lock {spec_file}` pins the image id as image.digest; runs then need no registry"
+                ))
+            });
+            let resolved = match resolved {
+                Ok(resolved) => resolved,
+                Err(e) => {
+                    report.registry = Some(record);
+                    return Err(e);
+                }
+            };
+            (resolved.config.clone(), Some(resolved))
         }
     };
-    if let Some(config) = &spec.image.digest {
-        ensure!(
-            *config == *id,
-            "{spec_file}: the engine's {} is image {id}, but image.digest pins {config}; nothing was run\n\
-             help: remove the engine's copy (`docker rmi {id}`) so the pinned one is pulled, or re-pin with `reprocheck lock {spec_file}`",
-            reference.by_digest(pinned)
-        );
+    record.config = Some(config.clone());
+    if let Some(id) = image::find(engine, &config, None).await? {
+        report.registry = Some(record);
+        return Ok(id);
     }
-    record.config = Digest::parse(&id).ok();
+    if let Some(loaded) = obtain::load_archived(engine, spec, &config, request.images_dir).await? {
+        report.loaded_from = Some(loaded.from);
+        report.registry = Some(record);
+        return Ok(loaded.id);
+    }
+    let pulled = match resolved {
+        Some(resolved) => obtain::pull(engine, spec, reference, &resolved, Some(&config), &mut record).await,
+        None => obtain::resolve_and_pull(engine, spec, reference, Some(&config), &mut record).await,
+    };
     report.registry = Some(record);
-    Ok(id)
+    pulled
 }
 
 /// A lock made for another recipe pins nothing: the spec does not run on

@@ -40,6 +40,8 @@ pub async fn save(engine: &dyn Engine, spec: &Spec, dir: &Path) -> Result<Saved>
     let path = archive_in(dir, &id);
     // Written beside, then renamed: an interrupted save never leaves a file with the final name.
     let partial = dir.join(format!(".{}.tar.partial", id.hex()));
+    // One a crashed save left (or a link someone planted) goes first; the engine writes a new file only.
+    let _ = std::fs::remove_file(&partial);
     let written = engine.save_image(id.as_str(), &partial).await;
     if let Err(e) = written {
         let _ = std::fs::remove_file(&partial);

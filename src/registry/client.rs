@@ -164,8 +164,20 @@ impl RegistryClient {
         let realm = param("realm").with_context(|| {
             format!("the registry {}'s Bearer challenge names no realm: {params}", reference.registry)
         })?;
+        // Credentials go to the token service only over HTTPS (or on loopback, with a loopback registry).
+        let realm_is_loopback =
+            Reference::parse(&format!("{}/x", realm_host(&realm))).is_ok_and(|r| r.is_loopback());
+        if !realm.starts_with("https://")
+            && !(realm.starts_with("http://") && realm_is_loopback && reference.is_loopback())
+        {
+            bail!(
+                "the registry {} sends its token requests to {realm}, which is not HTTPS: refusing to send credentials there",
+                reference.registry
+            );
+        }
         let scope = param("scope").unwrap_or_else(|| format!("repository:{}:pull", reference.repository));
-        let mut url = format!("{realm}?scope={}", url_encode(&scope));
+        let separator = if realm.contains('?') { '&' } else { '?' };
+        let mut url = format!("{realm}{separator}scope={}", url_encode(&scope));
         if let Some(service) = param("service") {
             url.push_str(&format!("&service={}", url_encode(&service)));
         }
@@ -218,6 +230,12 @@ impl RegistryClient {
     }
 }
 
+/// `host[:port]` of an http(s) URL.
+fn realm_host(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    rest.split(['/', '?']).next().unwrap_or(rest)
+}
+
 /// The message of a distribution error answer, else a short excerpt.
 fn registry_error(body: &[u8]) -> String {
     let parsed: Option<serde_json::Value> = serde_json::from_slice(body).ok();
@@ -265,6 +283,12 @@ mod tests {
         assert_eq!(challenge_param(c, "scope").as_deref(), Some("repository:a/b:pull,push"));
         assert_eq!(challenge_param("realm=x, service=y", "service").as_deref(), Some("y"));
         assert_eq!(challenge_param(c, "missing"), None);
+    }
+
+    #[test]
+    fn realm_hosts_are_read_from_the_url() {
+        assert_eq!(realm_host("https://auth.example/token?x=1"), "auth.example");
+        assert_eq!(realm_host("http://127.0.0.1:5000/token"), "127.0.0.1:5000");
     }
 
     #[test]

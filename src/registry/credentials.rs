@@ -96,6 +96,15 @@ fn from_config(config: &serde_json::Value, registry: &str, file: &Path) -> Resul
         return from_helper(helper, registry).map(Some);
     }
     if let Some(entry) = keys.iter().map(|k| &config["auths"][k]).find(|e| e.is_object()) {
+        if entry["identitytoken"].as_str().is_some_and(|t| !t.is_empty())
+            && entry["auth"].as_str().is_none_or(str::is_empty)
+        {
+            bail!(
+                "{}: {registry} is logged in with an identity token (OAuth refresh token), which reprocheck does not support\n\
+                 help: log in with a user name and password or access token (`docker login {registry}`), or use `podman login`",
+                file.display()
+            );
+        }
         if let Some(auth) = entry["auth"].as_str().filter(|a| !a.is_empty()) {
             let decoded = BASE64
                 .decode(auth.trim())
@@ -177,10 +186,17 @@ fn from_helper(helper: &str, registry: &str) -> Result<Credentials> {
         if out.contains("credentials not found") {
             return Err(anyhow!(NotStored));
         }
-        bail!("{program} failed for {registry} ({status}): {}", out.trim());
+        let said: String = out.trim().chars().take(300).collect();
+        bail!("{program} failed for {registry} ({status}): {said}");
     }
     let answer: serde_json::Value = serde_json::from_str(&out)
         .with_context(|| format!("{program} answered something that is not JSON"))?;
+    if answer["Username"].as_str() == Some("<token>") {
+        bail!(
+            "{program} holds an identity token (OAuth refresh token) for {registry}, which reprocheck does not support\n\
+             help: log in with a user name and password or access token, or put them in $REGISTRY_AUTH_FILE"
+        );
+    }
     Ok(Credentials {
         username: answer["Username"].as_str().unwrap_or_default().to_string(),
         password: answer["Secret"].as_str().unwrap_or_default().to_string(),

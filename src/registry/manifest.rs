@@ -148,14 +148,20 @@ fn parse(fetched: &Fetched, reference: &Reference) -> Result<Value> {
             fetched.media_type
         )
     })?;
-    if document["schemaVersion"].as_i64() == Some(1) {
-        bail!(
+    match document["schemaVersion"].as_i64() {
+        Some(2) => Ok(document),
+        Some(1) => bail!(
             "{} is a Docker schema 1 manifest, which has no content-addressed config\n\
              help: push the image again with a current client (schema 2 or OCI)",
             reference.name()
-        );
+        ),
+        // An image config (or any other blob) served for a manifest digest is not a manifest.
+        _ => bail!(
+            "{} {} is not an image manifest or index (no schemaVersion 2): refusing it",
+            reference.name(),
+            fetched.digest
+        ),
     }
-    Ok(document)
 }
 
 fn config_of(manifest: &Value, reference: &Reference, digest: &Digest) -> Result<Digest> {
@@ -171,6 +177,29 @@ fn config_of(manifest: &Value, reference: &Reference, digest: &Digest) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn fetched(body: &str) -> Fetched {
+        Fetched {
+            digest: Digest::of_bytes(body.as_bytes()),
+            media_type: String::new(),
+            body: body.to_string().into(),
+        }
+    }
+
+    #[test]
+    fn only_schema_2_manifests_and_indexes_are_read() {
+        let reference = Reference::parse("reg.example/x").unwrap();
+        // An image config served under a manifest digest has a config-like body but no schemaVersion.
+        let config = r#"{"architecture":"amd64","os":"linux","config":{"digest":"sha256:00"},"rootfs":{}}"#;
+        let err = parse(&fetched(config), &reference).unwrap_err().to_string();
+        assert!(err.contains("not an image manifest"), "{err}");
+        assert!(parse(&fetched(r#"{"schemaVersion":1}"#), &reference)
+            .unwrap_err()
+            .to_string()
+            .contains("schema 1"));
+        let manifest = r#"{"schemaVersion":2,"config":{"digest":"sha256:aa"}}"#;
+        assert!(parse(&fetched(manifest), &reference).is_ok());
+    }
 
     #[test]
     fn platforms_match_with_and_without_variants() {

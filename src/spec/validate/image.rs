@@ -71,6 +71,11 @@ pub(super) fn validate_image(ctx: &Ctx, image: &RawImage) -> Checked<ImagePin> {
         }
         (None, None) => None,
     };
+    if let (Some(_), Some(path), None) = (&reference, &image.archive, &digest) {
+        return Err(ctx
+            .err(path, "image.archive with a `reference` needs `digest`, the image id the archive must give")
+            .hint("run `reprocheck lock SPEC`: it writes the image id as `digest`"));
+    }
     let recipe = match &image.recipe {
         Some(r) => {
             let dir = ctx
