@@ -167,9 +167,9 @@ impl RegistryClient {
         // Credentials go to the token service only over HTTPS (or on loopback, with a loopback registry).
         let realm_is_loopback =
             Reference::parse(&format!("{}/x", realm_host(&realm))).is_ok_and(|r| r.is_loopback());
-        if !realm.starts_with("https://")
-            && !(realm.starts_with("http://") && realm_is_loopback && reference.is_loopback())
-        {
+        let over_https = realm.starts_with("https://");
+        let loopback_only = realm.starts_with("http://") && realm_is_loopback && reference.is_loopback();
+        if !(over_https || loopback_only) {
             bail!(
                 "the registry {} sends its token requests to {realm}, which is not HTTPS: refusing to send credentials there",
                 reference.registry
