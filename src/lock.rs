@@ -181,22 +181,22 @@ async fn resolve_reference(
     Ok((resolved.config, resolved.reference))
 }
 
-/// Sets `[table].key` in the TOML text, preserving everything else.
-fn set_pin(text: &str, table: &str, key: &str, digest: &str) -> Result<String> {
+/// Sets `[table].key` to `value` in the TOML text, preserving everything else.
+fn set_pin(text: &str, table: &str, key: &str, value: &str) -> Result<String> {
     let mut doc: toml_edit::DocumentMut = text.parse().context("the spec is not valid TOML")?;
     let table = doc
         .get_mut(table)
         .and_then(|i| i.as_table_like_mut())
         .with_context(|| format!("the spec has no [{table}] table"))?;
     match table.get_mut(key).and_then(|d| d.as_value_mut()) {
-        Some(value) => {
+        Some(old) => {
             // Keep the comment and spacing around the old value.
-            let decor = value.decor().clone();
-            *value = toml_edit::Value::from(digest);
-            *value.decor_mut() = decor;
+            let decor = old.decor().clone();
+            *old = toml_edit::Value::from(value);
+            *old.decor_mut() = decor;
         }
         None => {
-            table.insert(key, toml_edit::value(digest));
+            table.insert(key, toml_edit::value(value));
         }
     }
     Ok(doc.to_string())

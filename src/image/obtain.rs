@@ -53,8 +53,8 @@ pub async fn load_archived(
     images_dir: Option<&Path>,
 ) -> Result<Option<Loaded>> {
     let spec_file = spec.file.display();
-    let mut candidates = Vec::new();
-    if let Some(archive) = &spec.image.archive {
+    // The spec's own archive first, then the directory's.
+    let archive = if let Some(archive) = &spec.image.archive {
         let actual = Digest::of_file(&archive.path)?;
         ensure!(
             actual == archive.sha256,
@@ -63,17 +63,12 @@ pub async fn load_archived(
             archive.path.display(),
             archive.sha256
         );
-        candidates.push(archive.path.clone());
-    }
-    if let Some(dir) = images_dir {
-        let file = archive_in(dir, id);
-        if file.is_file() {
-            candidates.push(file);
+        archive.path.clone()
+    } else {
+        match images_dir.map(|dir| archive_in(dir, id)).filter(|file| file.is_file()) {
+            Some(file) => file,
+            None => return Ok(None),
         }
-    }
-    // The spec's own archive first, then the directory's.
-    let Some(archive) = candidates.into_iter().next() else {
-        return Ok(None);
     };
     crate::errln!("loading image {id} from {} ...", archive.display());
     engine.load_image(&archive).await.with_context(|| format!("loading {}", archive.display()))?;
@@ -131,7 +126,7 @@ pub async fn pull(
     }
     crate::errln!("pulling {} for {platform} ...", reference.by_digest(pinned));
     let started = std::time::Instant::now();
-    let credentials = registry::credentials_for(reference)?.map(|c| c.for_engine());
+    let credentials = resolved.credentials.as_ref().map(|c| c.for_engine());
     engine.pull_image(&reference.by_digest(pinned), credentials.as_ref()).await?;
     let Some(found) = image::find(engine, &resolved.config, None).await? else {
         bail!(

@@ -215,9 +215,10 @@ async fn resolve_id(
     )
 }
 
-/// An image pinned by `[image].reference`: found in the engine by its
-/// repository digest (or by the image id `image.digest` pins), else loaded
-/// from an archive, else pulled by digest. A tag alone never runs.
+/// An image pinned by `[image].reference`: found in the engine by its image
+/// id (the spec's `image.digest`, else the one the registry names for the
+/// pinned digest on this platform), else loaded from an archive, else
+/// pulled by digest. A tag alone never runs.
 async fn registry_image(
     engine: &dyn Engine,
     spec: &Spec,
@@ -232,47 +233,52 @@ async fn registry_image(
              help: run `reprocheck lock {spec_file}`: it resolves the tag to its digest and writes it into the spec"
         );
     };
-    let mut record = RegistryRecord { reference: reference.to_string(), ..Default::default() };
     report.pinned_by = Some(PinnedBy::Spec);
     report.name = Some(reference.name());
     report.digest = Some(spec.image.digest.clone().unwrap_or_else(|| pinned.clone()));
+    let mut record = RegistryRecord { reference: reference.to_string(), ..Default::default() };
+    let found =
+        registry_image_id(engine, spec, reference, request, &mut record, &mut report.loaded_from).await;
+    // Recorded also when it failed: report.json says what the registry answered.
+    report.registry = Some(record);
+    found
+}
+
+async fn registry_image_id(
+    engine: &dyn Engine,
+    spec: &Spec,
+    reference: &Reference,
+    request: PinRequest<'_>,
+    record: &mut RegistryRecord,
+    loaded_from: &mut Option<std::path::PathBuf>,
+) -> Result<String> {
     // The image id decides, never the engine's repository digests: a name@INDEX
     // entry can stand for another platform's image. Without `image.digest`, the
     // registry says which id the digest stands for here, on every run.
     let (config, resolved) = match &spec.image.digest {
         Some(config) => (config.clone(), None),
         None => {
-            let resolved = obtain::resolve(engine, spec, reference, &mut record).await.map_err(|e| {
+            let resolved = obtain::resolve(engine, spec, reference, record).await.map_err(|e| {
                 e.context(format!(
-                    "help: `reprocheck lock {spec_file}` pins the image id as image.digest; runs then need no registry"
+                    "help: `reprocheck lock {}` pins the image id as image.digest; runs then need no registry",
+                    spec.file.display()
                 ))
-            });
-            let resolved = match resolved {
-                Ok(resolved) => resolved,
-                Err(e) => {
-                    report.registry = Some(record);
-                    return Err(e);
-                }
-            };
+            })?;
             (resolved.config.clone(), Some(resolved))
         }
     };
     record.config = Some(config.clone());
     if let Some(id) = image::find(engine, &config, None).await? {
-        report.registry = Some(record);
         return Ok(id);
     }
     if let Some(loaded) = obtain::load_archived(engine, spec, &config, request.images_dir).await? {
-        report.loaded_from = Some(loaded.from);
-        report.registry = Some(record);
+        *loaded_from = Some(loaded.from);
         return Ok(loaded.id);
     }
-    let pulled = match resolved {
-        Some(resolved) => obtain::pull(engine, spec, reference, &resolved, Some(&config), &mut record).await,
-        None => obtain::resolve_and_pull(engine, spec, reference, Some(&config), &mut record).await,
-    };
-    report.registry = Some(record);
-    pulled
+    match resolved {
+        Some(resolved) => obtain::pull(engine, spec, reference, &resolved, Some(&config), record).await,
+        None => obtain::resolve_and_pull(engine, spec, reference, Some(&config), record).await,
+    }
 }
 
 /// A lock made for another recipe pins nothing: the spec does not run on

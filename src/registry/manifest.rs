@@ -70,6 +70,9 @@ pub struct Resolved {
     pub config: Digest,
     /// The platform the manifest was chosen for.
     pub platform: Platform,
+    /// The credentials the registry was read with, for the engine's pull
+    /// (asked once: a credential helper may prompt).
+    pub credentials: Option<super::Credentials>,
 }
 
 /// Resolves `reference` (by its digest when it has one, else its tag) to
@@ -121,10 +124,18 @@ pub async fn resolve(
             manifest: digest,
             config,
             platform: platform.clone(),
+            credentials: None,
         });
     }
     let config = config_of(&document, reference, &top.digest)?;
-    Ok(Resolved { reference: pinned, index: None, manifest: top.digest, config, platform: platform.clone() })
+    Ok(Resolved {
+        reference: pinned,
+        index: None,
+        manifest: top.digest,
+        config,
+        platform: platform.clone(),
+        credentials: None,
+    })
 }
 
 fn check_digest(fetched: &Fetched, expected: &Digest, reference: &Reference) -> Result<()> {

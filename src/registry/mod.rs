@@ -18,14 +18,10 @@ use crate::errors::*;
 /// registry: by its digest when it has one (checked against the bytes
 /// served), else by its tag.
 pub async fn resolve(reference: &Reference, platform: &Platform) -> Result<Resolved> {
-    let credentials = credentials_for(reference)?;
-    let client = client::RegistryClient::new(credentials)?;
-    manifest::resolve(&client, reference, platform)
+    let credentials = credentials::for_registry(&reference.registry, &crate::engine::endpoint::ProcessEnv)?;
+    let client = client::RegistryClient::new(credentials.clone())?;
+    let resolved = manifest::resolve(&client, reference, platform)
         .await
-        .with_context(|| format!("resolving {reference} in the registry {}", reference.registry))
-}
-
-/// The user's credentials for the reference's registry, if any.
-pub fn credentials_for(reference: &Reference) -> Result<Option<Credentials>> {
-    credentials::for_registry(&reference.registry, &crate::engine::endpoint::ProcessEnv)
+        .with_context(|| format!("resolving {reference} in the registry {}", reference.registry))?;
+    Ok(Resolved { credentials, ..resolved })
 }
