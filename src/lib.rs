@@ -30,6 +30,7 @@ pub mod paths;
 pub mod percent;
 pub mod plan;
 pub mod progress;
+pub mod rebuild;
 pub mod registry;
 pub mod report;
 pub mod results;

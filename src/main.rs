@@ -69,6 +69,7 @@ async fn dispatch(cli: Cli, terminal: &Terminal) -> Result<ExitCode> {
             let args = VerifyArgs { runs, expect_files, sign_key, builder_id, resource_uri, diffoscope };
             commands::verify(&build, args, terminal, &engine).await
         }
+        Command::Rebuild(args) => commands::rebuild(args, terminal, &engine).await,
         Command::Keygen { prefix } => commands::keygen(&prefix),
         Command::Attest(AttestCommand::Verify { attestation, key, artifacts }) => {
             commands::attest_verify(&attestation, &key, &artifacts)

@@ -2,6 +2,9 @@
 //! building command takes, and how a finished report reaches the terminal.
 
 mod batch;
+mod rebuild;
+
+pub use rebuild::rebuild;
 
 use crate::cli::{self, BuildArgs};
 use crate::exit_codes;
