@@ -90,7 +90,10 @@ mod tests {
     }
 
     #[test]
-    fn toml_strings_are_escaped() {
-        assert_eq!(toml_string("a\"b\\c"), r#""a\"b\\c""#);
+    fn toml_strings_read_back_as_written() {
+        for text in ["a\"b\\c", "it's", "line\nbreak", "'\"'''\"\"\""] {
+            let table: toml::Table = toml::from_str(&format!("x = {}", toml_string(text))).unwrap();
+            assert_eq!(table["x"].as_str(), Some(text));
+        }
     }
 }
