@@ -22,6 +22,7 @@ pub mod engine;
 pub mod errors;
 pub mod explain;
 pub mod factors;
+pub mod http;
 pub mod image;
 pub mod invocation;
 pub mod lock;

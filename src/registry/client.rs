@@ -13,10 +13,6 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
 use hyper::{Request, StatusCode};
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 use std::time::Duration;
 
 /// The media types a manifest request accepts: image indexes and manifests,
@@ -48,30 +44,14 @@ pub struct Fetched {
 
 /// A client for one registry, with the user's credentials for it.
 pub struct RegistryClient {
-    http: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    http: crate::http::HttpsClient,
     credentials: Option<Credentials>,
 }
 
 impl RegistryClient {
     /// A client that authenticates with `credentials` when the registry asks.
     pub fn new(credentials: Option<Credentials>) -> Result<RegistryClient> {
-        let mut roots = rustls::RootCertStore::empty();
-        let native = rustls_native_certs::load_native_certs();
-        for cert in native.certs {
-            // A certificate the store cannot parse is skipped, as other clients do.
-            let _ = roots.add(cert);
-        }
-        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .context("setting up TLS for registry requests")?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_connect_timeout(Some(Duration::from_secs(20)));
-        let https = HttpsConnector::from((http, config));
-        Ok(RegistryClient { http: Client::builder(TokioExecutor::new()).build(https), credentials })
+        Ok(RegistryClient { http: crate::http::client()?, credentials })
     }
 
     /// The base URL of the registry's API.

@@ -1,6 +1,9 @@
 //! `rebuild pypi:NAME==VERSION`: the sdist and the pure-Python wheel from
 //! the package index, the build inferred from their metadata.
 
+pub mod index;
+pub mod sdist;
+
 use super::{Inferred, RebuildOptions, SpecFiles};
 use crate::errors::*;
 
