@@ -28,6 +28,7 @@ pub async fn rebuild(args: RebuildArgs, terminal: &Terminal, engine: &Connector)
         index_url: args.index_url.clone(),
     };
     let mut specs = Vec::new();
+    let mut recipes = Vec::new();
     for target in &targets {
         if !terminal.progress.is_quiet() {
             reprocheck::errln!("{target}: inferring the build ...");
@@ -38,10 +39,12 @@ pub async fn rebuild(args: RebuildArgs, terminal: &Terminal, engine: &Connector)
         }
         reprocheck::errln!("  spec: {}", inferred.spec.display());
         specs.push(inferred.spec);
+        recipes.extend(inferred.recipe);
     }
     if args.infer_only {
         return Ok(ExitCode::SUCCESS);
     }
+    lock_images(&recipes, &files, engine).await?;
     let build = build_args(&args, specs);
     let verify = VerifyArgs {
         runs: args.check.then_some(2),
@@ -52,6 +55,30 @@ pub async fn rebuild(args: RebuildArgs, terminal: &Terminal, engine: &Connector)
         diffoscope: false,
     };
     super::verify(&build, verify, terminal, engine).await
+}
+
+/// Builds and locks each inferred image that has no `packages.lock` yet
+/// (verify rebuilds only on pinned images); one with a lock is built from
+/// it by verify when the engine lacks it.
+async fn lock_images(recipes: &[PathBuf], files: &SpecFiles, engine: &Connector) -> Result<()> {
+    let mut unlocked: Vec<&PathBuf> =
+        recipes.iter().filter(|r| !r.join(reprocheck::image::lock::LOCK_FILE).exists()).collect();
+    unlocked.sort();
+    unlocked.dedup();
+    if unlocked.is_empty() {
+        return Ok(());
+    }
+    let engine = engine.connect().await?;
+    for recipe in unlocked {
+        reprocheck::errln!("{}: building and locking the image ...", recipe.display());
+        let options =
+            reprocheck::image::BuildOptions { within: Some(files.dir().to_path_buf()), ..Default::default() };
+        let built = reprocheck::image::build(engine.as_ref(), recipe, &options)
+            .await
+            .with_context(|| format!("building the image {}", recipe.display()))?;
+        reprocheck::errln!("  {} ({})", built.id, built.lock_path.display());
+    }
+    Ok(())
 }
 
 /// The targets the command line names, `@LIST` expanded (one per line,

@@ -40,6 +40,9 @@ impl Inference {
 pub struct Inferred {
     /// The spec file written (`SLUG.toml` in the rebuild directory).
     pub spec: PathBuf,
+    /// The image recipe directory the spec builds on, which the rebuild
+    /// locks before its first build.
+    pub recipe: Option<PathBuf>,
     /// What was inferred, in the order it was.
     pub inferences: Vec<Inference>,
 }

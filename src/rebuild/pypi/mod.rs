@@ -1,11 +1,23 @@
 //! `rebuild pypi:NAME==VERSION`: the sdist and the pure-Python wheel from
-//! the package index, the build inferred from their metadata.
+//! the package index (each checked against the index's sha256), the build
+//! inferred from their metadata (the backend and its version from the
+//! wheel's `WHEEL` Generator and the sdist's `[build-system]`, the
+//! timestamps from the wheel's entry times), the backend installed in an
+//! image from hash-pinned wheels, and the published wheel as `[expect]`.
 
+pub mod decide;
 pub mod index;
+pub mod resolve;
 pub mod sdist;
+mod write;
 
-use super::{Inferred, RebuildOptions, SpecFiles};
+use super::{Inference, Inferred, RebuildOptions, SpecFiles};
 use crate::errors::*;
+use index::{Index, IndexFile};
+
+/// The Python the rebuild image runs: bookworm's, old enough for the
+/// backends of the last years to run, and the one `resolve` pins for.
+pub const PYTHON: &str = "3.11";
 
 /// Infers the rebuild of `name==version` into `files`.
 pub async fn infer(
@@ -14,6 +26,171 @@ pub async fn infer(
     files: &SpecFiles,
     options: &RebuildOptions,
 ) -> Result<Inferred> {
-    let _ = (name, version, files, options);
-    super::not_inferable("PyPI rebuilds are not implemented yet")
+    let index = Index::locate(options.index_url.as_deref())?;
+    let listed = index.files(name).await?;
+    let (sdist_file, wheel_file) = select(&listed, name, version)?;
+    let slug = super::Target::Pypi { name: name.to_string(), version: version.to_string() }.slug();
+    let mut inferences = vec![
+        Inference::new(
+            format!("sdist {}", sdist_file.filename),
+            format!("the index's files for {name} {version}, {}", sdist_file.sha256),
+        ),
+        Inference::new(
+            format!("published wheel {}", wheel_file.filename),
+            format!("the index's files, {}", wheel_file.sha256),
+        ),
+    ];
+    let sdist_path = fetch(&index, &sdist_file, files, &format!("{slug}/{}", sdist_file.filename)).await?;
+    let wheel_path = fetch(&index, &wheel_file, files, &format!("{slug}/{}", wheel_file.filename)).await?;
+    let sdist = sdist::read(&sdist_path)?;
+    let wheel = std::fs::read(&wheel_path).with_context(|| format!("reading {}", wheel_path.display()))?;
+    let decision = decide::decide(&wheel, &wheel_file, &sdist)?;
+    inferences.extend(decision.inferences.iter().cloned());
+    let work = tempfile::tempdir().context("creating a scratch directory")?;
+    let pinned = resolve::resolve(&decision.requirements, PYTHON, index.url(), work.path())?;
+    inferences.push(Inference::new(
+        format!(
+            "build requirements {}",
+            pinned.iter().map(|p| format!("{}=={}", p.name, p.version)).collect::<Vec<_>>().join(", ")
+        ),
+        format!(
+            "pip's resolution of {} for Python {PYTHON}, each wheel pinned by sha256",
+            decision.requirements.join(", ")
+        ),
+    ));
+    let image_dir = write::image(files, &decision, &pinned)?;
+    let spec = write::spec(files, &slug, &image_dir, &sdist_file, &sdist_path, &wheel_file, &decision)?;
+    Ok(Inferred { spec, recipe: Some(files.path(&image_dir)?), inferences })
+}
+
+/// The version's sdist and its one pure-Python wheel.
+fn select(listed: &[IndexFile], name: &str, version: &str) -> Result<(IndexFile, IndexFile)> {
+    let wanted = index::normalise(name);
+    let of_version: Vec<&IndexFile> = listed
+        .iter()
+        .filter(|f| {
+            let (project, file_version) = file_name_parts(&f.filename);
+            index::normalise(&project) == wanted && file_version == version
+        })
+        .collect();
+    if of_version.is_empty() {
+        return super::not_inferable(format!("the index lists no file of {name} {version}"));
+    }
+    let sdist = of_version.iter().find(|f| f.filename.ends_with(".tar.gz"));
+    let wheels: Vec<&&IndexFile> = of_version.iter().filter(|f| f.filename.ends_with(".whl")).collect();
+    let pure: Vec<&&IndexFile> =
+        wheels.iter().copied().filter(|f| f.filename.ends_with("-none-any.whl")).collect();
+    let Some(sdist) = sdist else {
+        return super::not_inferable(format!(
+            "{name} {version} has no .tar.gz sdist on the index (files: {})",
+            names(&of_version)
+        ));
+    };
+    match pure[..] {
+        [wheel] => Ok(((*sdist).clone(), (**wheel).clone())),
+        [] if wheels.is_empty() => {
+            super::not_inferable(format!("{name} {version} published no wheel to compare with"))
+        }
+        [] => super::not_inferable(format!(
+            "{name} {version} published only platform wheels ({}): only pure-Python wheels are rebuilt",
+            names(&wheels.iter().map(|w| **w).collect::<Vec<_>>())
+        )),
+        _ => super::not_inferable(format!(
+            "{name} {version} published several pure-Python wheels ({}): which one to rebuild is not clear",
+            names(&pure.iter().map(|w| **w).collect::<Vec<_>>())
+        )),
+    }
+}
+
+fn names(files: &[&IndexFile]) -> String {
+    files.iter().map(|f| f.filename.as_str()).collect::<Vec<_>>().join(", ")
+}
+
+/// `(project, version)` of an sdist (`name-1.0.tar.gz`) or wheel
+/// (`name-1.0-py3-none-any.whl`) file name.
+fn file_name_parts(file: &str) -> (String, String) {
+    if let Some(stem) = file.strip_suffix(".whl") {
+        let mut parts = stem.split('-');
+        return (parts.next().unwrap_or_default().to_string(), parts.next().unwrap_or_default().to_string());
+    }
+    let stem = file.strip_suffix(".tar.gz").or_else(|| file.strip_suffix(".zip")).unwrap_or(file);
+    match stem.rsplit_once('-') {
+        Some((project, version)) => (project.to_string(), version.to_string()),
+        None => (stem.to_string(), String::new()),
+    }
+}
+
+/// Downloads `file` into the rebuild directory at `relative`, unless a
+/// file with the index's digest is already there.
+async fn fetch(
+    index: &Index,
+    file: &IndexFile,
+    files: &SpecFiles,
+    relative: &str,
+) -> Result<std::path::PathBuf> {
+    let path = files.path(relative)?;
+    if path.exists() {
+        let have = crate::digest::Digest::of_file(&path)?;
+        ensure!(
+            have == file.sha256,
+            "{} is there with {have}, but the index states {} for it\n\
+             help: remove it to download it anew",
+            path.display(),
+            file.sha256
+        );
+        return Ok(path);
+    }
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+    }
+    index.download(file, &path).await?;
+    Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(name: &str) -> IndexFile {
+        IndexFile {
+            filename: name.into(),
+            url: format!("https://index.example/{name}"),
+            sha256: crate::digest::Digest::of_bytes(name.as_bytes()),
+            upload_time: None,
+            requires_python: None,
+            yanked: false,
+        }
+    }
+
+    #[test]
+    fn the_versions_sdist_and_pure_wheel_are_chosen() {
+        let listed = [
+            file("idna-3.9.tar.gz"),
+            file("idna-3.10.tar.gz"),
+            file("idna-3.10-py3-none-any.whl"),
+            file("idna-3.9-py3-none-any.whl"),
+        ];
+        let (sdist, wheel) = select(&listed, "idna", "3.10").unwrap();
+        assert_eq!(
+            (sdist.filename.as_str(), wheel.filename.as_str()),
+            ("idna-3.10.tar.gz", "idna-3.10-py3-none-any.whl")
+        );
+        let listed = [file("annotated_types-0.7.0.tar.gz"), file("annotated_types-0.7.0-py3-none-any.whl")];
+        assert!(select(&listed, "Annotated-Types", "0.7.0").is_ok());
+    }
+
+    #[test]
+    fn what_cannot_be_rebuilt_says_why() {
+        let err = select(&[file("x-1.0.tar.gz")], "x", "2.0").unwrap_err();
+        assert!(
+            super::super::is_not_inferable(&err) && err.to_string().contains("no file of x 2.0"),
+            "{err}"
+        );
+        let err =
+            select(&[file("x-1.0.tar.gz"), file("x-1.0-cp311-cp311-manylinux_2_17_x86_64.whl")], "x", "1.0")
+                .unwrap_err();
+        assert!(err.to_string().contains("only platform wheels"), "{err}");
+        let err = select(&[file("x-1.0-py3-none-any.whl")], "x", "1.0").unwrap_err();
+        assert!(err.to_string().contains("no .tar.gz sdist"), "{err}");
+    }
 }

@@ -69,7 +69,8 @@ fn read_tar(stream: impl Read) -> Result<Sdist> {
             "members under both `{}/` and `{top}/`: an sdist has one top directory",
             sdist.top
         );
-        let regular = matches!(header.fields.get(&Field::Type).map(String::as_str), Some("regular" | "file") | None);
+        let regular =
+            matches!(header.fields.get(&Field::Type).map(String::as_str), Some("regular" | "file") | None);
         if rest.is_empty() || !regular {
             continue;
         }
