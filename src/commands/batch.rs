@@ -21,6 +21,19 @@ pub async fn run(
     options: CheckOptions,
     job: Job,
 ) -> Result<ExitCode> {
+    Ok(run_with(build, terminal, options, job, Vec::new()).await?.0)
+}
+
+/// Runs `job` over every spec `build` names; `settled` are outcomes
+/// decided before any build (targets `rebuild` could not infer), listed
+/// first in the summary. Returns the exit code and every outcome.
+pub async fn run_with(
+    build: &BuildArgs,
+    terminal: &Terminal,
+    options: CheckOptions,
+    job: Job,
+    settled: Vec<Outcome>,
+) -> Result<(ExitCode, Vec<Outcome>)> {
     let specs = batch::expand(&build.specs)?;
     let root = build.out.clone().unwrap_or_else(|| PathBuf::from(reprocheck::results::DEFAULT_RESULTS_ROOT));
     refuse_foreign_index(&root)?;
@@ -51,7 +64,8 @@ pub async fn run(
         }
     };
     let run_one = |slot: Slot| async move { one(slot, options, job).await };
-    let outcomes = batch::run_pool(slots, jobs, run_one, announce).await;
+    let mut outcomes = settled;
+    outcomes.extend(batch::run_pool(slots, jobs, run_one, announce).await);
     let written = batch::write_summary(&root, &outcomes)?;
     let worst = batch::worst(&outcomes);
     let table = format!("{}index: {}\n", batch::table(&outcomes), written.index.display());
@@ -61,7 +75,7 @@ pub async fn run(
     } else {
         reprocheck::out!("{table}");
     }
-    Ok(exit_codes::of_verdict(worst))
+    Ok((exit_codes::of_verdict(worst), outcomes))
 }
 
 /// One spec of the batch; never fails (an error is its outcome).

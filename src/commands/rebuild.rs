@@ -1,15 +1,29 @@
-//! `rebuild`: infer a spec for each target, then verify it like any spec.
+//! `rebuild`: infer a spec for each target, lock the images they need,
+//! then verify them like any spec: one target as `verify SPEC` would, many
+//! as a batch with the rebuild's own table and rates (`OUT/rebuild.json`).
 
 use super::{Terminal, VerifyArgs};
 use crate::cli::{BuildArgs, RebuildArgs};
+use crate::exit_codes;
+use reprocheck::attest;
+use reprocheck::batch::{Outcome, Slot};
+use reprocheck::check::{CheckOptions, Job};
 use reprocheck::engine::Connector;
 use reprocheck::errors::*;
+use reprocheck::rebuild::tally::{self, Class, Row};
 use reprocheck::rebuild::{self, RebuildOptions, SpecFiles, Target};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Where inferred specs go without `--write-spec`.
 const DEFAULT_SPEC_DIR: &str = "reprocheck-out/rebuild-specs";
+
+/// A target on its way: inferred into a spec, or why not.
+struct Planned {
+    target: Target,
+    spec: std::result::Result<PathBuf, (Class, String)>,
+}
 
 /// `rebuild TARGET...`.
 pub async fn rebuild(args: RebuildArgs, terminal: &Terminal, engine: &Connector) -> Result<ExitCode> {
@@ -27,25 +41,39 @@ pub async fn rebuild(args: RebuildArgs, terminal: &Terminal, engine: &Connector)
         buildinfo: args.buildinfo.clone(),
         index_url: args.index_url.clone(),
     };
-    let mut specs = Vec::new();
-    let mut recipes = Vec::new();
-    for target in &targets {
+    let single = targets.len() == 1;
+    let mut planned = Vec::new();
+    let mut recipes: BTreeMap<PathBuf, Vec<usize>> = BTreeMap::new();
+    for (number, target) in targets.into_iter().enumerate() {
         if !terminal.progress.is_quiet() {
             reprocheck::errln!("{target}: inferring the build ...");
         }
-        let inferred = rebuild::infer(target, &files, &options).await?;
-        for inference in &inferred.inferences {
-            reprocheck::errln!("  {}  (from {})", inference.what, inference.evidence);
+        match rebuild::infer(&target, &files, &options).await {
+            Ok(inferred) => {
+                if !terminal.progress.is_quiet() {
+                    for inference in &inferred.inferences {
+                        reprocheck::errln!("  {}  (from {})", inference.what, inference.evidence);
+                    }
+                    reprocheck::errln!("  spec: {}", inferred.spec.display());
+                }
+                if let Some(recipe) = inferred.recipe {
+                    recipes.entry(recipe).or_default().push(number);
+                }
+                planned.push(Planned { target, spec: Ok(inferred.spec) });
+            }
+            Err(e) if single => return Err(e),
+            Err(e) => {
+                let class =
+                    if rebuild::is_not_inferable(&e) { Class::NotInferable } else { Class::BuildFailed };
+                reprocheck::errln!("  {}: {e:#}", class.word());
+                planned.push(Planned { target, spec: Err((class, format!("{e:#}"))) });
+            }
         }
-        reprocheck::errln!("  spec: {}", inferred.spec.display());
-        specs.push(inferred.spec);
-        recipes.extend(inferred.recipe);
     }
     if args.infer_only {
         return Ok(ExitCode::SUCCESS);
     }
-    lock_images(&recipes, &files, engine).await?;
-    let build = build_args(&args, specs);
+    lock_images(&recipes, &mut planned, &files, engine, single).await?;
     let verify = VerifyArgs {
         runs: args.check.then_some(2),
         expect_files: Vec::new(),
@@ -54,29 +82,125 @@ pub async fn rebuild(args: RebuildArgs, terminal: &Terminal, engine: &Connector)
         resource_uri: None,
         diffoscope: false,
     };
-    super::verify(&build, verify, terminal, engine).await
+    if single {
+        let spec = planned.remove(0).spec.map_err(|(_, e)| anyhow!(e))?;
+        return super::verify(&build_args(&args, vec![spec]), verify, terminal, engine).await;
+    }
+    batch(&args, planned, verify, terminal, engine).await
+}
+
+/// Verifies the inferred specs as a batch, the targets that got no spec
+/// listed with them, then prints and writes the rebuild's own tally.
+async fn batch(
+    args: &RebuildArgs,
+    planned: Vec<Planned>,
+    verify: VerifyArgs,
+    terminal: &Terminal,
+    engine: &Connector,
+) -> Result<ExitCode> {
+    let specs: Vec<PathBuf> = planned.iter().filter_map(|p| p.spec.as_ref().ok().cloned()).collect();
+    let build = build_args(args, specs);
+    let settled: Vec<Outcome> = planned
+        .iter()
+        .filter_map(|p| p.spec.as_ref().err().map(|(_, why)| (p, why)))
+        .map(|(p, why)| {
+            let slot = Slot {
+                spec: PathBuf::from(p.target.to_string()),
+                name: p.target.slug(),
+                out: Err(why.clone()),
+            };
+            Outcome::of_error(&slot, why, 0.0)
+        })
+        .collect();
+    let key = verify.sign_key.as_deref().map(attest::keys::load_signing).transpose()?;
+    let builder_id = verify.builder_id.clone().unwrap_or_else(attest::default_builder_id);
+    let options = CheckOptions { runs: verify.runs, ..super::options(&build, terminal, engine)? };
+    let job = Job::Verify(Box::new(attest::Attestation { key, builder_id, resource_uri: None }));
+    let (code, outcomes) = super::batch::run_with(&build, terminal, options, job, settled).await?;
+    let by_spec: BTreeMap<PathBuf, &Outcome> = outcomes.iter().map(|o| (o.spec.clone(), o)).collect();
+    let rows: Vec<Row> = planned
+        .iter()
+        .map(|p| match &p.spec {
+            Err((class, why)) => Row {
+                target: p.target.to_string(),
+                class: *class,
+                detail: why.lines().next().unwrap_or_default().to_string(),
+                seconds: 0.0,
+                results: None,
+            },
+            Ok(spec) => row_of(&p.target, by_spec.get(spec).copied()),
+        })
+        .collect();
+    let root = args.out.clone().unwrap_or_else(|| PathBuf::from(reprocheck::results::DEFAULT_RESULTS_ROOT));
+    let written = tally::write(&root, &rows)?;
+    reprocheck::out!("\n{}rebuild summary: {}\n", tally::table(&rows), written.display());
+    let any_failed = rows.iter().any(|r| r.class != Class::BitIdentical);
+    Ok(if any_failed && code == ExitCode::SUCCESS { exit_codes::different() } else { code })
+}
+
+/// A verified target's row, from its report.
+fn row_of(target: &Target, outcome: Option<&Outcome>) -> Row {
+    let Some(outcome) = outcome else {
+        return Row {
+            target: target.to_string(),
+            class: Class::BuildFailed,
+            detail: "not run".into(),
+            seconds: 0.0,
+            results: None,
+        };
+    };
+    let report = outcome
+        .results
+        .as_ref()
+        .and_then(|dir| std::fs::read(dir.join("report.json")).ok())
+        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok());
+    let (class, detail) = match report {
+        Some(report) => tally::classify(&report),
+        None => (Class::BuildFailed, outcome.error.clone().unwrap_or_else(|| "no report".into())),
+    };
+    Row {
+        target: target.to_string(),
+        class,
+        detail,
+        seconds: outcome.seconds,
+        results: outcome.results.clone(),
+    }
 }
 
 /// Builds and locks each inferred image that has no `packages.lock` yet
 /// (verify rebuilds only on pinned images); one with a lock is built from
-/// it by verify when the engine lacks it.
-async fn lock_images(recipes: &[PathBuf], files: &SpecFiles, engine: &Connector) -> Result<()> {
-    let mut unlocked: Vec<&PathBuf> =
-        recipes.iter().filter(|r| !r.join(reprocheck::image::lock::LOCK_FILE).exists()).collect();
-    unlocked.sort();
-    unlocked.dedup();
+/// it by verify when the engine lacks it. In a batch, an image that fails
+/// fails the targets that need it, not the batch.
+async fn lock_images(
+    recipes: &BTreeMap<PathBuf, Vec<usize>>,
+    planned: &mut [Planned],
+    files: &SpecFiles,
+    engine: &Connector,
+    single: bool,
+) -> Result<()> {
+    let unlocked: Vec<(&PathBuf, &Vec<usize>)> =
+        recipes.iter().filter(|(r, _)| !r.join(reprocheck::image::lock::LOCK_FILE).exists()).collect();
     if unlocked.is_empty() {
         return Ok(());
     }
     let engine = engine.connect().await?;
-    for recipe in unlocked {
+    for (recipe, users) in unlocked {
         reprocheck::errln!("{}: building and locking the image ...", recipe.display());
         let options =
             reprocheck::image::BuildOptions { within: Some(files.dir().to_path_buf()), ..Default::default() };
         let built = reprocheck::image::build(engine.as_ref(), recipe, &options)
             .await
-            .with_context(|| format!("building the image {}", recipe.display()))?;
-        reprocheck::errln!("  {} ({})", built.id, built.lock_path.display());
+            .with_context(|| format!("building the image {}", recipe.display()));
+        match built {
+            Ok(built) => reprocheck::errln!("  {} ({})", built.id, built.lock_path.display()),
+            Err(e) if single => return Err(e),
+            Err(e) => {
+                reprocheck::errln!("  build-failed: {e:#}");
+                for &user in users {
+                    planned[user].spec = Err((Class::BuildFailed, format!("{e:#}")));
+                }
+            }
+        }
     }
     Ok(())
 }
@@ -118,7 +242,7 @@ fn build_args(args: &RebuildArgs, specs: Vec<PathBuf>) -> BuildArgs {
         jobs: args.jobs,
         out: args.out.clone(),
         json: args.json,
-        // The inferred recipes have no lock yet the first time.
+        // Images are locked above; one the engine lacks is built from its lock.
         build_missing: true,
         locked: false,
         images_dir: None,

@@ -10,6 +10,7 @@
 
 pub mod debian;
 pub mod pypi;
+pub mod tally;
 mod target;
 mod written;
 
