@@ -44,17 +44,27 @@ pub async fn rebuild(args: RebuildArgs, terminal: &Terminal, engine: &Connector)
     let single = targets.len() == 1;
     let mut planned = Vec::new();
     let mut recipes: BTreeMap<PathBuf, Vec<usize>> = BTreeMap::new();
+    let total = targets.len();
     for (number, target) in targets.into_iter().enumerate() {
-        if !terminal.progress.is_quiet() {
+        let quiet = terminal.progress.is_quiet();
+        if single && !quiet {
             reprocheck::errln!("{target}: inferring the build ...");
         }
         match rebuild::infer(&target, &files, &options).await {
             Ok(inferred) => {
-                if !terminal.progress.is_quiet() {
+                // One target: every inference on the terminal. A batch: one
+                // line each (the inferences head each spec file).
+                if single && !quiet {
                     for inference in &inferred.inferences {
                         reprocheck::errln!("  {}  (from {})", inference.what, inference.evidence);
                     }
                     reprocheck::errln!("  spec: {}", inferred.spec.display());
+                } else if !quiet {
+                    reprocheck::errln!(
+                        "[{}/{total}] inferred  {target}: {}",
+                        number + 1,
+                        inferred.spec.display()
+                    );
                 }
                 if let Some(recipe) = inferred.recipe {
                     recipes.entry(recipe).or_default().push(number);
@@ -65,8 +75,10 @@ pub async fn rebuild(args: RebuildArgs, terminal: &Terminal, engine: &Connector)
             Err(e) => {
                 let class =
                     if rebuild::is_not_inferable(&e) { Class::NotInferable } else { Class::BuildFailed };
-                reprocheck::errln!("  {}: {e:#}", class.word());
-                planned.push(Planned { target, spec: Err((class, format!("{e:#}"))) });
+                let why = format!("{e:#}");
+                let first = why.lines().next().unwrap_or_default();
+                reprocheck::errln!("[{}/{total}] {}  {target}: {first}", number + 1, class.word());
+                planned.push(Planned { target, spec: Err((class, why)) });
             }
         }
     }

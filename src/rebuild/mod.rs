@@ -36,6 +36,18 @@ impl Inference {
     }
 }
 
+/// `inferences` as TOML comments for the head of a spec: what was
+/// decided, and from what (control characters from a registry removed).
+pub fn as_comments(inferences: &[Inference]) -> String {
+    let mut text = String::from("#\n# Inferred:\n");
+    for inference in inferences {
+        let line = format!("#   {}  (from {})", inference.what, inference.evidence);
+        text.push_str(&crate::style::without_controls(&line).replace('\n', " "));
+        text.push('\n');
+    }
+    text
+}
+
 /// A target turned into a spec directory.
 #[derive(Debug, Clone)]
 pub struct Inferred {

@@ -59,7 +59,8 @@ pub async fn infer(
         ),
     ));
     let image_dir = write::image(files, &decision, &pinned)?;
-    let spec = write::spec(files, &slug, &image_dir, &sdist_file, &sdist_path, &wheel_file, &decision)?;
+    let spec =
+        write::spec(files, &slug, &image_dir, &sdist_file, &sdist_path, &wheel_file, &decision, &inferences)?;
     Ok(Inferred { spec, recipe: Some(files.path(&image_dir)?), inferences })
 }
 

@@ -52,6 +52,7 @@ pub fn spec(
     sdist_path: &Path,
     wheel_file: &IndexFile,
     decision: &Decision,
+    inferences: &[crate::rebuild::Inference],
 ) -> Result<PathBuf> {
     let relative = |path: &Path| -> Result<String> {
         let rel = path
@@ -63,6 +64,7 @@ pub fn spec(
     let mut text = format!(
         "# {wheel} rebuilt from {sdist}, as `reprocheck rebuild` inferred it.\n\
          # Review it, commit it, and rerun it with `reprocheck verify` or `check`.\n\
+         {inferred}\
          name = {name}\n\n\
          [image]\n\
          name = {image_name}\n\
@@ -76,6 +78,7 @@ pub fn spec(
          outputs = [\"dist/*.whl\"]\n\
          timeout = \"30m\"\n",
         wheel = wheel_file.filename,
+        inferred = crate::rebuild::as_comments(inferences),
         sdist = sdist_file.filename,
         name = toml_string(slug),
         image_name = toml_string(&image_name),
