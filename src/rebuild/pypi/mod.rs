@@ -46,22 +46,75 @@ pub async fn infer(
     let wheel = std::fs::read(&wheel_path).with_context(|| format!("reading {}", wheel_path.display()))?;
     let decision = decide::decide(&wheel, &wheel_file, &sdist)?;
     inferences.extend(decision.inferences.iter().cloned());
-    let work = tempfile::tempdir().context("creating a scratch directory")?;
-    let pinned = resolve::resolve(&decision.requirements, PYTHON, index.url(), work.path())?;
-    inferences.push(Inference::new(
-        format!(
-            "build requirements {}",
-            pinned.iter().map(|p| format!("{}=={}", p.name, p.version)).collect::<Vec<_>>().join(", ")
-        ),
-        format!(
-            "pip's resolution of {} for Python {PYTHON}, each wheel pinned by sha256",
-            decision.requirements.join(", ")
-        ),
-    ));
+    let pinned = pin_requirements(&index, &decision, &wheel_file, &mut inferences).await?;
     let image_dir = write::image(files, &decision, &pinned)?;
     let spec =
         write::spec(files, &slug, &image_dir, &sdist_file, &sdist_path, &wheel_file, &decision, &inferences)?;
     Ok(Inferred { spec, recipe: Some(files.path(&image_dir)?), inferences })
+}
+
+/// The build requirements pinned: pip resolves them, then every
+/// distribution the rules did not pin exactly is taken at the version that
+/// was current when the published wheel was uploaded, and pip resolves
+/// again within those (falling back to its own choice, said so, when they
+/// conflict).
+async fn pin_requirements(
+    index: &Index,
+    decision: &decide::Decision,
+    wheel_file: &IndexFile,
+    inferences: &mut Vec<Inference>,
+) -> Result<Vec<resolve::Pinned>> {
+    let work = tempfile::tempdir().context("creating a scratch directory")?;
+    let scratch = work.path().join("resolve");
+    let requirements = &decision.requirements;
+    let latest = resolve::resolve(requirements, &[], PYTHON, index.url(), &scratch)?;
+    let listed = |pinned: &[resolve::Pinned]| {
+        pinned.iter().map(|p| format!("{}=={}", p.name, p.version)).collect::<Vec<_>>().join(", ")
+    };
+    let Some(cutoff) = wheel_file.upload_time.as_deref() else {
+        inferences.push(Inference::new(
+            format!("build requirements {}", listed(&latest)),
+            format!(
+                "pip's resolution of {} for Python {PYTHON} (the index gives no upload time)",
+                requirements.join(", ")
+            ),
+        ));
+        return Ok(latest);
+    };
+    let mut uploads = std::collections::BTreeMap::new();
+    for p in &latest {
+        let files = index.files(&p.name).await.with_context(|| format!("listing {} on the index", p.name))?;
+        let times: Vec<(String, String)> =
+            files.into_iter().filter_map(|f| f.upload_time.map(|t| (f.filename, t))).collect();
+        uploads.insert(p.name.clone(), times);
+    }
+    let exact: Vec<String> = decision.pins.iter().map(|(n, _)| n.clone()).collect();
+    let constraints =
+        resolve::as_of(&latest, &exact, cutoff, |name| uploads.get(name).cloned().unwrap_or_default());
+    let day = cutoff.split('T').next().unwrap_or(cutoff);
+    match resolve::resolve(requirements, &constraints, PYTHON, index.url(), &scratch) {
+        Ok(pinned) => {
+            inferences.push(Inference::new(
+                format!("build requirements {}", listed(&pinned)),
+                format!(
+                    "pip's resolution of {} for Python {PYTHON}, each dependency at its latest wheel uploaded before the published wheel ({day})",
+                    requirements.join(", ")
+                ),
+            ));
+            Ok(pinned)
+        }
+        Err(e) => {
+            inferences.push(Inference::new(
+                format!("build requirements {}", listed(&latest)),
+                format!(
+                    "pip's resolution of {} for Python {PYTHON} today: the versions of {day} do not resolve together ({})",
+                    requirements.join(", "),
+                    format!("{e:#}").lines().last().unwrap_or_default()
+                ),
+            ));
+            Ok(latest)
+        }
+    }
 }
 
 /// The version's sdist and its one pure-Python wheel.
