@@ -21,7 +21,7 @@ pub mod scope;
 pub use scope::{Field, Kind, Layer, Nesting, Scope};
 pub(crate) mod streamed;
 pub(crate) mod tar_reader;
-mod zip_listing;
+pub(crate) mod zip_listing;
 
 use crate::collect::OutputEntry;
 use crate::errors::*;

@@ -1,6 +1,13 @@
 //! `rebuild pypi:NAME==VERSION`: the sdist and the pure-Python wheel from
 //! the package index, the build inferred from their metadata.
 
+pub mod pep440;
+pub mod pyproject;
+pub mod wheel;
+
+#[cfg(test)]
+mod fixtures;
+
 use super::{Inferred, RebuildOptions, SpecFiles};
 use crate::errors::*;
 
