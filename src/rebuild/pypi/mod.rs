@@ -1,6 +1,7 @@
 //! `rebuild pypi:NAME==VERSION`: the sdist and the pure-Python wheel from
 //! the package index, the build inferred from their metadata.
 
+pub mod backend;
 pub mod pep440;
 pub mod pyproject;
 pub mod wheel;

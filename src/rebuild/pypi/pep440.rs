@@ -90,6 +90,12 @@ impl Version {
     }
 }
 
+impl std::fmt::Display for Version {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.text)
+    }
+}
+
 impl Ord for Version {
     fn cmp(&self, other: &Version) -> Ordering {
         self.key().cmp(&other.key())
