@@ -4,6 +4,7 @@
 pub mod backend;
 pub mod pep440;
 pub mod pyproject;
+pub mod timestamps;
 pub mod wheel;
 
 #[cfg(test)]

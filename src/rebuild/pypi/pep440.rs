@@ -73,7 +73,7 @@ impl Version {
     }
 
     /// The comparison key: release padded with zeros, then dev < pre < final < post.
-    fn key(&self) -> (u64, Vec<u64>, (u8, u64), u64, (u8, u64), String) {
+    fn key(&self) -> Key {
         let mut release = self.release.clone();
         while release.len() > 1 && release.last() == Some(&0) {
             release.pop();
@@ -89,6 +89,9 @@ impl Version {
         (self.epoch, release, pre, post, dev, self.local.clone())
     }
 }
+
+/// How versions compare: epoch, release, pre, post, dev, local.
+type Key = (u64, Vec<u64>, (u8, u64), u64, (u8, u64), String);
 
 impl std::fmt::Display for Version {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

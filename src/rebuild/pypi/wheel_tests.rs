@@ -2,8 +2,11 @@ use super::super::fixtures;
 use super::*;
 use std::io::Write;
 
+/// A date-time as (year, month, day, hour, minute, second).
+type Time = (u16, u8, u8, u8, u8, u8);
+
 /// A wheel built here with the `zip` crate: `files` as (name, content, DOS time).
-fn build_wheel(files: &[(&str, &str, (u16, u8, u8, u8, u8, u8))]) -> Vec<u8> {
+fn build_wheel(files: &[(&str, &str, Time)]) -> Vec<u8> {
     let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     for (name, content, (y, mo, d, h, mi, s)) in files {
         let time = zip::DateTime::from_date_and_time(*y, *mo, *d, *h, *mi, *s).unwrap();
