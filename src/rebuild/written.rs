@@ -37,7 +37,8 @@ impl SpecFiles {
             ensure!(
                 existing == bytes,
                 "{} already exists with other contents than this rebuild infers\n\
-                 help: remove it (or the whole directory) to infer anew, or choose another --write-spec directory",
+                 help: to run a spec you edited, use `reprocheck verify` on it; to infer anew, remove it \
+                 (or the whole directory) or choose another --write-spec directory",
                 path.display()
             );
             return Ok(path);

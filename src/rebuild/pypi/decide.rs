@@ -1,13 +1,18 @@
-//! How to rebuild a wheel, decided from the published files: which
-//! backend at which version, what else the build requires, and the
-//! timestamps. (Provisional rules: the full set lives in `backend`,
-//! `pyproject` and `timestamps`.)
+//! How to rebuild a wheel, decided from the published files with the
+//! rules of `wheel`, `pyproject`, `backend` and `timestamps`: the backend
+//! at its exact version, what else the build requires, the times and zone
+//! to build with, and, where the publisher's build clock is in the wheel,
+//! that clock (frozen with libfaketime: the one stabiliser applied).
 
-use super::index::IndexFile;
+use super::backend::{self, Backend, Release};
+use super::index::{Index, IndexFile};
+use super::pyproject::BuildSystem;
 use super::sdist::Sdist;
-use crate::diff::budget::Budget;
+use super::timestamps::{self, TimestampRule};
+use super::wheel::{DosTime, PublishedWheel};
 use crate::errors::*;
 use crate::rebuild::{not_inferable, Inference};
+use std::collections::BTreeMap;
 
 /// What the rebuild runs, and why.
 #[derive(Debug, Clone)]
@@ -26,88 +31,164 @@ pub struct Decision {
     pub source_date_epoch: Option<i64>,
     /// TZ for the build, when the wheel's times follow a local time.
     pub tz: Option<String>,
+    /// The publisher's build clock (`YYYY-MM-DD hh:mm:ss`, UTC) to freeze
+    /// the build's clock at, when entries carry it.
+    pub frozen_clock: Option<String>,
     /// A short name for the image: `flit-core-3.9.0`.
     pub image_label: String,
     /// What was decided, with evidence.
     pub inferences: Vec<Inference>,
 }
 
-/// Decides from the published wheel's bytes and the sdist.
-pub fn decide(wheel: &[u8], wheel_file: &IndexFile, sdist: &Sdist) -> Result<Decision> {
-    let budget = Budget::new(64 << 20);
-    let Some((records, problems, _)) = crate::diff::zip_listing::records(wheel, &budget) else {
-        return not_inferable(format!(
-            "{} is not a zip archive this reader understands",
-            wheel_file.filename
-        ));
+/// Decides from the published wheel's bytes and the sdist; asks `index`
+/// for what only it knows (which setuptools was current at the upload).
+pub async fn decide(
+    index: &Index,
+    wheel_bytes: &[u8],
+    wheel_file: &IndexFile,
+    sdist: &Sdist,
+) -> Result<Decision> {
+    let wheel =
+        PublishedWheel::read(wheel_bytes).with_context(|| format!("reading {}", wheel_file.filename))?;
+    let build = match (&sdist.pyproject, sdist.has_setup_py) {
+        (Some(text), _) => BuildSystem::parse(text).context("reading the sdist's pyproject.toml")?,
+        (None, true) => BuildSystem::without_pyproject(),
+        (None, false) => return not_inferable("the sdist has neither a pyproject.toml nor a setup.py"),
     };
-    ensure!(problems.is_empty(), "{}: {}", wheel_file.filename, problems.join("; "));
-    let wheel_meta = records
-        .iter()
-        .find(|r| r.name.ends_with(".dist-info/WHEEL") && r.name.matches('/').count() == 1)
-        .and_then(|r| r.content.as_deref())
-        .map(|c| String::from_utf8_lossy(c).into_owned());
-    let Some(wheel_meta) = wheel_meta else {
-        return not_inferable(format!("{} has no .dist-info/WHEEL", wheel_file.filename));
-    };
-    let generator =
-        wheel_meta.lines().find_map(|l| l.strip_prefix("Generator:")).map(str::trim).unwrap_or("");
-    let (dist, version) = match generator.split_once(' ') {
-        Some((tool, v)) => (tool.trim().to_string(), v.trim().trim_matches(['(', ')']).to_string()),
-        None => return not_inferable(format!("{}'s WHEEL names no Generator", wheel_file.filename)),
-    };
-    let (dist, module) = match dist.as_str() {
-        "flit" | "flit_core" | "flit-core" => ("flit_core", "flit_core.buildapi"),
-        "hatchling" => ("hatchling", "hatchling.build"),
-        "setuptools" => ("setuptools", "setuptools.build_meta"),
-        other => return not_inferable(format!("the Generator `{other}` is not a backend these rules know")),
-    };
-    let mut inferences = vec![Inference::new(
-        format!("build backend {dist} {version}"),
-        format!("WHEEL Generator: {generator}"),
-    )];
-    let times: std::collections::BTreeSet<(u16, u16)> = records.iter().map(|r| r.dos_time).collect();
-    let source_date_epoch = match times.iter().next() {
-        Some(&t) if times.len() == 1 => {
-            let epoch = dos_to_epoch(t);
-            inferences.push(Inference::new(
-                format!("SOURCE_DATE_EPOCH={epoch}"),
-                "every entry of the published wheel has one time".to_string(),
+    let backend = backend::infer(&wheel.wheel, &build)?;
+    let mut inferences = backend.inferences.clone();
+    let mut pins: Vec<(String, String)> =
+        backend.pins.iter().map(|p| (p.name.clone(), p.version.clone())).collect();
+    if !backend.choose.is_empty() {
+        let Some(uploaded) = wheel_file.upload_time.as_deref().and_then(rfc3339_epoch) else {
+            return not_inferable(format!(
+                "{} must be chosen as of the wheel's upload, and the index gives no upload time for it",
+                backend.choose.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ")
             ));
-            Some(epoch)
+        };
+        for (name, specifier) in &backend.choose {
+            let releases = releases(&index.files(name).await?);
+            let (pin, inference) = backend::newest_at(name, &releases, uploaded, specifier)?;
+            inferences.push(inference);
+            pins.push((pin.name, pin.version));
         }
-        _ => None,
-    };
-    let _ = sdist;
+    }
+    let rule = timestamps::infer(&wheel, backend.kind, &backend.version, &sdist.mtimes)?;
+    inferences.extend(rule.inferences.iter().cloned());
+    let frozen_clock = frozen_clock(&rule, &mut inferences);
+    let mut requirements: Vec<String> = pins.iter().map(|(n, v)| format!("{n}=={v}")).collect();
+    requirements.extend(backend.other_requires.iter().map(|r| r.raw.clone()));
     Ok(Decision {
-        backend_module: module.into(),
-        backend_object: None,
-        backend_path: Vec::new(),
-        requirements: vec![format!("{dist}=={version}")],
-        pins: vec![(dist.to_string(), version.clone())],
-        source_date_epoch,
-        tz: None,
-        image_label: format!("{}-{version}", dist.replace('_', "-")),
+        backend_module: backend.module.clone(),
+        backend_object: backend.object.clone(),
+        backend_path: backend.backend_path.clone(),
+        requirements,
+        pins,
+        source_date_epoch: rule.source_date_epoch,
+        tz: rule.tz.clone(),
+        frozen_clock,
+        image_label: label(&backend),
         inferences,
     })
 }
 
-/// A DOS time and date, read as UTC, in seconds since the epoch.
-fn dos_to_epoch((time, date): (u16, u16)) -> i64 {
-    let (year, month, day) =
-        (1980 + i64::from(date >> 9), i64::from((date >> 5) & 0xf), i64::from(date & 0x1f));
-    let (hour, minute, second) =
-        (i64::from(time >> 11), i64::from((time >> 5) & 0x3f), i64::from(time & 0x1f) * 2);
-    days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second
+/// The publisher's build clock, when every entry no variable reproduces
+/// carries that one time: the build runs with the clock frozen there.
+fn frozen_clock(rule: &TimestampRule, inferences: &mut Vec<Inference>) -> Option<String> {
+    let first = rule.unreproducible.first()?;
+    if rule.unreproducible.iter().any(|e| e.time != first.time) || rule.source_date_epoch.is_some() {
+        return None;
+    }
+    let clock = first.time.to_string();
+    inferences.push(Inference::new(
+        format!("the build's clock frozen at {clock} UTC (libfaketime)"),
+        format!(
+            "{} entries ({}, …) carry the publisher's build clock, which no environment variable sets",
+            rule.unreproducible.len(),
+            first.name
+        ),
+    ));
+    Some(clock)
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date.
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146097 + doe - 719468
+fn label(backend: &Backend) -> String {
+    let name = match backend.kind {
+        backend::BackendKind::FlitCore => "flit-core",
+        backend::BackendKind::Hatchling => "hatchling",
+        backend::BackendKind::Setuptools => "setuptools",
+        backend::BackendKind::PoetryCore => "poetry-core",
+        backend::BackendKind::PdmBackend => "pdm-backend",
+    };
+    format!("{name}-{}", backend.version.text)
+}
+
+/// A project's releases as the index lists its files: each version once,
+/// at its earliest upload, yanked when every file of it is.
+pub fn releases(files: &[IndexFile]) -> Vec<Release> {
+    let mut by_version: BTreeMap<String, (i64, bool)> = BTreeMap::new();
+    for file in files {
+        let (_, version) = super::file_name_parts(&file.filename);
+        let Some(uploaded) = file.upload_time.as_deref().and_then(rfc3339_epoch) else { continue };
+        let entry = by_version.entry(version).or_insert((uploaded, true));
+        entry.0 = entry.0.min(uploaded);
+        entry.1 &= file.yanked;
+    }
+    by_version
+        .into_iter()
+        .map(|(version, (uploaded, yanked))| Release { version, uploaded, yanked })
+        .collect()
+}
+
+/// `2024-09-15T18:07:37.964349Z` in seconds since the epoch (UTC only, as
+/// the index writes them).
+pub fn rfc3339_epoch(text: &str) -> Option<i64> {
+    let digits = |range: std::ops::Range<usize>| text.get(range)?.parse::<u16>().ok();
+    let ok = text.len() >= 20 && &text[4..5] == "-" && &text[10..11] == "T" && text.ends_with('Z');
+    if !ok {
+        return None;
+    }
+    let time = DosTime {
+        year: digits(0..4)?,
+        month: digits(5..7)? as u8,
+        day: digits(8..10)? as u8,
+        hour: digits(11..13)? as u8,
+        minute: digits(14..16)? as u8,
+        second: digits(17..19)? as u8,
+    };
+    Some(time.as_utc_epoch())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upload_times_are_read_as_utc() {
+        assert_eq!(rfc3339_epoch("2024-09-15T18:07:37.964349Z"), Some(1726423657));
+        assert_eq!(rfc3339_epoch("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(rfc3339_epoch("2024-09-15 18:07:37"), None);
+        assert_eq!(rfc3339_epoch("2024-09-15T18:07:37+02:00"), None);
+    }
+
+    #[test]
+    fn releases_group_files_by_version_at_their_first_upload() {
+        let file = |name: &str, time: &str, yanked: bool| IndexFile {
+            filename: name.into(),
+            url: String::new(),
+            sha256: crate::digest::Digest::of_bytes(b""),
+            upload_time: Some(time.into()),
+            requires_python: None,
+            yanked,
+        };
+        let listed = [
+            file("setuptools-69.5.1.tar.gz", "2024-04-13T10:00:05Z", false),
+            file("setuptools-69.5.1-py3-none-any.whl", "2024-04-13T10:00:00Z", false),
+            file("setuptools-70.0.0-py3-none-any.whl", "2024-05-21T00:00:00Z", true),
+        ];
+        let releases = releases(&listed);
+        assert_eq!(releases.len(), 2);
+        assert_eq!(releases[0].version, "69.5.1");
+        assert_eq!(releases[0].uploaded, rfc3339_epoch("2024-04-13T10:00:00Z").unwrap());
+        assert!(!releases[0].yanked && releases[1].yanked);
+    }
 }

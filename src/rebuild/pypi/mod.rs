@@ -5,11 +5,19 @@
 //! timestamps from the wheel's entry times), the backend installed in an
 //! image from hash-pinned wheels, and the published wheel as `[expect]`.
 
+pub mod backend;
 pub mod decide;
 pub mod index;
+pub mod pep440;
+pub mod pyproject;
 pub mod resolve;
 pub mod sdist;
+pub mod timestamps;
+pub mod wheel;
 mod write;
+
+#[cfg(test)]
+mod fixtures;
 
 use super::{Inference, Inferred, RebuildOptions, SpecFiles};
 use crate::errors::*;
@@ -44,7 +52,7 @@ pub async fn infer(
     let wheel_path = fetch(&index, &wheel_file, files, &format!("{slug}/{}", wheel_file.filename)).await?;
     let sdist = sdist::read(&sdist_path)?;
     let wheel = std::fs::read(&wheel_path).with_context(|| format!("reading {}", wheel_path.display()))?;
-    let decision = decide::decide(&wheel, &wheel_file, &sdist)?;
+    let decision = decide::decide(&index, &wheel, &wheel_file, &sdist).await?;
     inferences.extend(decision.inferences.iter().cloned());
     let pinned = pin_requirements(&index, &decision, &wheel_file, &mut inferences).await?;
     let image_dir = write::image(files, &decision, &pinned)?;
