@@ -78,6 +78,7 @@ pub async fn decide(
     let frozen_clock = frozen_clock(&rule, &mut inferences);
     let mut requirements: Vec<String> = pins.iter().map(|(n, v)| format!("{n}=={v}")).collect();
     requirements.extend(backend.other_requires.iter().map(|r| r.raw.clone()));
+    let image_label = label(&backend, &pins);
     Ok(Decision {
         backend_module: backend.module.clone(),
         backend_object: backend.object.clone(),
@@ -87,7 +88,7 @@ pub async fn decide(
         source_date_epoch: rule.source_date_epoch,
         tz: rule.tz.clone(),
         frozen_clock,
-        image_label: label(&backend),
+        image_label,
         inferences,
     })
 }
@@ -111,7 +112,12 @@ fn frozen_clock(rule: &TimestampRule, inferences: &mut Vec<Inference>) -> Option
     Some(clock)
 }
 
-fn label(backend: &Backend) -> String {
+/// `flit-core-3.9.0`; `wheel-0.43.0-setuptools-70.0.0` for the `wheel`
+/// project's bdist_wheel (the backend's own version is the Generator's).
+fn label(backend: &Backend, pins: &[(String, String)]) -> String {
+    if pins.iter().any(|(n, _)| n == "wheel") {
+        return pins.iter().map(|(n, v)| format!("{n}-{v}")).collect::<Vec<_>>().join("-");
+    }
     let name = match backend.kind {
         backend::BackendKind::FlitCore => "flit-core",
         backend::BackendKind::Hatchling => "hatchling",
