@@ -161,9 +161,45 @@ pub struct Collector<'a> {
     entries: BTreeMap<String, OutputEntry>,
     total_bytes: u64,
     /// Each entry's archive mtime, when they are to be kept (source tarballs).
-    mtimes: Option<Vec<(String, u64)>>,
+    mtimes: Option<Vec<(String, filetime::FileTime)>>,
     /// Members this says yes to are skipped (see [`Collector::skipping`]).
     skipped: Option<Box<SkipMember<'a>>>,
+}
+
+/// A member's mtime as extractors set it: a pax `mtime` record (with its
+/// fraction) wins over the header's whole seconds, which writers may have
+/// rounded (Python's tarfile does: a file at x.6 s has x+1 there, x.6 in
+/// pax, and GNU tar, bsdtar and Python all extract x.6). A build that
+/// reads mtimes (a wheel's zip times, `make`) sees what it would after `tar x`.
+fn member_mtime<R: Read>(entry: &mut tar::Entry<'_, R>) -> filetime::FileTime {
+    let header = entry.header().mtime().unwrap_or(0).min(i64::MAX as u64) as i64;
+    let pax = entry.pax_extensions().ok().flatten().and_then(|records| {
+        records
+            .filter_map(|r| r.ok())
+            .filter(|r| r.key_bytes() == b"mtime")
+            .last()
+            .and_then(|r| std::str::from_utf8(r.value_bytes()).ok().and_then(parse_pax_time))
+    });
+    pax.unwrap_or_else(|| filetime::FileTime::from_unix_time(header, 0))
+}
+
+/// A pax time, `SECONDS[.FRACTION]` (SECONDS may be negative), to the
+/// nanosecond; fractions beyond it are dropped, as extractors do.
+fn parse_pax_time(text: &str) -> Option<filetime::FileTime> {
+    let (whole, fraction) = text.trim().split_once('.').unwrap_or((text.trim(), ""));
+    let seconds: i64 = whole.parse().ok()?;
+    if !fraction.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let digits: String = fraction.chars().chain(std::iter::repeat('0')).take(9).collect();
+    let nanos: u32 = digits.parse().ok()?;
+    // -1.5 is 1.5 s before the epoch: -2 s plus 0.5 s.
+    let (seconds, nanos) = if whole.starts_with('-') && nanos > 0 {
+        (seconds - 1, 1_000_000_000 - nanos)
+    } else {
+        (seconds, nanos)
+    };
+    Some(filetime::FileTime::from_unix_time(seconds, nanos))
 }
 
 /// Decides from a member's path in the archive (its normal components,
@@ -219,7 +255,7 @@ impl<'a> Collector<'a> {
             if !self.selector.selects(&rel) || self.skips(&raw_path) {
                 continue;
             }
-            let mtime = entry.header().mtime().unwrap_or(0);
+            let mtime = member_mtime(&mut entry);
             self.add_entry(&mut entry, &rel, prefix, strip)?;
             if let Some(mtimes) = self.mtimes.as_mut() {
                 mtimes.push((rel, mtime));
@@ -389,8 +425,7 @@ impl<'a> Collector<'a> {
     pub fn finish(self) -> Result<BTreeMap<String, OutputEntry>> {
         if let Some(mut mtimes) = self.mtimes {
             mtimes.sort_by(|a, b| b.0.cmp(&a.0));
-            for (rel, mtime) in mtimes {
-                let time = filetime::FileTime::from_unix_time(mtime.min(i64::MAX as u64) as i64, 0);
+            for (rel, time) in mtimes {
                 filetime::set_symlink_file_times(self.root.join(&rel), time, time)
                     .with_context(|| format!("setting the mtime of {rel}"))?;
             }

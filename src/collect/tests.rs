@@ -225,3 +225,14 @@ fn modes_empty_directories_and_xattrs_are_recorded() {
     let OutputEntry::File { xattrs, .. } = &with_cap.unwrap()["dist/tool"] else { panic!() };
     assert_eq!(xattrs.get("security.capability").map(String::as_str), Some("01000002"));
 }
+
+#[test]
+fn pax_times_keep_their_fraction_and_sign() {
+    let t = |text: &str| parse_pax_time(text).map(|t| (t.unix_seconds(), t.nanoseconds()));
+    assert_eq!(t("1727986909.599353"), Some((1727986909, 599_353_000)));
+    assert_eq!(t("1727986909"), Some((1727986909, 0)));
+    assert_eq!(t("1.1234567891"), Some((1, 123_456_789)));
+    assert_eq!(t("-1.5"), Some((-2, 500_000_000)));
+    assert_eq!(t("12x"), None);
+    assert_eq!(t("1.2e3"), None);
+}

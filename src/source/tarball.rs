@@ -118,6 +118,29 @@ mod tests {
     }
 
     #[test]
+    fn a_pax_mtime_wins_over_the_rounded_header() {
+        // As Python's tarfile writes sdists: the header has the time
+        // rounded (1727986910), the pax record the exact one.
+        let dir = tempfile::tempdir().unwrap();
+        let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), Default::default()));
+        builder.append_pax_extensions([("mtime", &b"1727986909.599353"[..])]).unwrap();
+        let mut header = tar::Header::new_ustar();
+        header.set_size(1);
+        header.set_mode(0o644);
+        header.set_mtime(1727986910);
+        builder.append_data(&mut header, "pkg-1.0/_parser.py", &b"x"[..]).unwrap();
+        let bytes = builder.into_inner().unwrap().finish().unwrap();
+        let path = dir.path().join("pkg-1.0.tar.gz");
+        std::fs::write(&path, &bytes).unwrap();
+        let digest = Digest::from_sha256(&Sha256::digest(&bytes));
+        let dest = dir.path().join("src");
+        unpack(&path, &digest, 1, &dest, &Default::default()).unwrap();
+        let meta = std::fs::metadata(dest.join("_parser.py")).unwrap();
+        let mtime = filetime::FileTime::from_last_modification_time(&meta);
+        assert_eq!((mtime.unix_seconds(), mtime.nanoseconds()), (1727986909, 599353000));
+    }
+
+    #[test]
     fn a_wrong_digest_stops_before_unpacking() {
         let dir = tempfile::tempdir().unwrap();
         let (path, digest) = tarball(dir.path());
