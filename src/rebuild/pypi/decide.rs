@@ -1,14 +1,19 @@
 //! How to rebuild a wheel, decided from the published files with the
 //! rules of `wheel`, `pyproject`, `backend` and `timestamps`: the backend
-//! at its exact version, what else the build requires, the times and zone
-//! to build with, and, where the publisher's build clock is in the wheel,
-//! that clock (frozen with libfaketime: the one stabiliser applied).
+//! at its exact version, what else the build requires, and the times and
+//! zone to build with.
+//!
+//! No stabiliser is applied: where the publisher's build clock is in the
+//! wheel (setuptools dates `.dist-info` files by their mtime, which the
+//! kernel sets from the real clock: libfaketime cannot move it without
+//! moving the sdist's file times too), the verdict is the content-match
+//! the inferences announce, never a normalised match.
 
 use super::backend::{self, Backend, Release};
 use super::index::{Index, IndexFile};
 use super::pyproject::BuildSystem;
 use super::sdist::Sdist;
-use super::timestamps::{self, TimestampRule};
+use super::timestamps;
 use super::wheel::{DosTime, PublishedWheel};
 use crate::errors::*;
 use crate::rebuild::{not_inferable, Inference};
@@ -31,9 +36,6 @@ pub struct Decision {
     pub source_date_epoch: Option<i64>,
     /// TZ for the build, when the wheel's times follow a local time.
     pub tz: Option<String>,
-    /// The publisher's build clock (`YYYY-MM-DD hh:mm:ss`, UTC) to freeze
-    /// the build's clock at, when entries carry it.
-    pub frozen_clock: Option<String>,
     /// A short name for the image: `flit-core-3.9.0`.
     pub image_label: String,
     /// What was decided, with evidence.
@@ -75,7 +77,6 @@ pub async fn decide(
     }
     let rule = timestamps::infer(&wheel, backend.kind, &backend.version, &sdist.mtimes)?;
     inferences.extend(rule.inferences.iter().cloned());
-    let frozen_clock = frozen_clock(&rule, &mut inferences);
     let mut requirements: Vec<String> = pins.iter().map(|(n, v)| format!("{n}=={v}")).collect();
     requirements.extend(backend.other_requires.iter().map(|r| r.raw.clone()));
     let image_label = label(&backend, &pins);
@@ -87,29 +88,9 @@ pub async fn decide(
         pins,
         source_date_epoch: rule.source_date_epoch,
         tz: rule.tz.clone(),
-        frozen_clock,
         image_label,
         inferences,
     })
-}
-
-/// The publisher's build clock, when every entry no variable reproduces
-/// carries that one time: the build runs with the clock frozen there.
-fn frozen_clock(rule: &TimestampRule, inferences: &mut Vec<Inference>) -> Option<String> {
-    let first = rule.unreproducible.first()?;
-    if rule.unreproducible.iter().any(|e| e.time != first.time) || rule.source_date_epoch.is_some() {
-        return None;
-    }
-    let clock = first.time.to_string();
-    inferences.push(Inference::new(
-        format!("the build's clock frozen at {clock} UTC (libfaketime)"),
-        format!(
-            "{} entries ({}, …) carry the publisher's build clock, which no environment variable sets",
-            rule.unreproducible.len(),
-            first.name
-        ),
-    ));
-    Some(clock)
 }
 
 /// `flit-core-3.9.0`; `wheel-0.43.0-setuptools-70.0.0` for the `wheel`

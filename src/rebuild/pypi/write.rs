@@ -23,12 +23,7 @@ pub fn image(files: &SpecFiles, decision: &Decision, pinned: &[Pinned]) -> Resul
          image's Python and pinned by the sha256 of each wheel (pip's\n\
          hash-checking mode). Written by `reprocheck rebuild`.",
     );
-    let packages = if decision.frozen_clock.is_some() {
-        // libfaketime freezes the publisher's build clock.
-        "[\"python3-pip\", \"tzdata\", \"libfaketime\"]"
-    } else {
-        "[\"python3-pip\", \"tzdata\"]"
-    };
+    let packages = "[\"python3-pip\", \"tzdata\"]";
     let hash = Digest::of_bytes(format!("{requirements}\n{packages}").as_bytes());
     let dir = format!("images/pypi-{}-{}", decision.image_label, &hash.hex()[..8]);
     let recipe = format!(
@@ -130,23 +125,8 @@ fn build_command(decision: &Decision) -> Result<String> {
         Some(o) => format!("b = getattr(b, \"{o}\"); "),
         None => String::new(),
     };
-    // The publisher's clock, frozen (absolute FAKETIME without `@`), read
-    // in UTC; the monotonic clock stays real so timeouts still pass.
-    let clock = match &decision.frozen_clock {
-        Some(clock) => {
-            ensure!(
-                clock.chars().all(|c| c.is_ascii_digit() || " -:".contains(c)),
-                "`{clock}` is not a plain date and time"
-            );
-            format!(
-                "TZ=UTC0 FAKETIME=\"{clock}\" FAKETIME_DONT_FAKE_MONOTONIC=1 NO_FAKE_STAT=1 \
-                 LD_PRELOAD=\"$(echo /usr/lib/*/faketime/libfaketime.so.1)\" "
-            )
-        }
-        None => String::new(),
-    };
     Ok(format!(
-        "rm -rf dist && PYTHONPATH=\"$(echo /usr/local/lib/python3*/dist-packages)\" {clock}python3 -S -c '\
+        "rm -rf dist && PYTHONPATH=\"$(echo /usr/local/lib/python3*/dist-packages)\" python3 -S -c '\
          import importlib, importlib.metadata as m, os, sys; \
          sys.path[:0] = [os.path.abspath(p) for p in [{path}]]; \
          bad = [p + \" (installed: \" + m.version(p.split(\"==\")[0]) + \")\" for p in [{pins}] if m.version(p.split(\"==\")[0]) != p.split(\"==\")[1]]; \
