@@ -57,7 +57,8 @@ impl SpecFiles {
     pub fn place(&self, relative: &str, from: &Path) -> Result<PathBuf> {
         let path = self.path(relative)?;
         if path.exists() {
-            let (existing, new) = (crate::digest::Digest::of_file(&path)?, crate::digest::Digest::of_file(from)?);
+            let (existing, new) =
+                (crate::digest::Digest::of_file(&path)?, crate::digest::Digest::of_file(from)?);
             ensure!(
                 existing == new,
                 "{} already exists with other contents ({existing}) than this rebuild fetched ({new})\n\

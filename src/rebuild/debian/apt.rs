@@ -42,10 +42,17 @@ impl SuiteApt {
 
     /// apt reading exactly `text` (deb822), its indexes read.
     pub async fn with_sources_text(text: &str, described: String) -> Result<SuiteApt> {
-        let dir =
-            tempfile::Builder::new().prefix("reprocheck-rebuild-apt-").tempdir().context("creating apt's state dir")?;
-        for sub in ["sources", "state/lists/partial", "cache/archives/partial", "etc/preferences.d", "etc/apt.conf.d"]
-        {
+        let dir = tempfile::Builder::new()
+            .prefix("reprocheck-rebuild-apt-")
+            .tempdir()
+            .context("creating apt's state dir")?;
+        for sub in [
+            "sources",
+            "state/lists/partial",
+            "cache/archives/partial",
+            "etc/preferences.d",
+            "etc/apt.conf.d",
+        ] {
             std::fs::create_dir_all(dir.path().join(sub)).context("creating apt's state dir")?;
         }
         std::fs::write(dir.path().join("sources/suite.sources"), text).context("writing apt's sources")?;
@@ -130,8 +137,9 @@ impl SuiteApt {
         into: &Path,
     ) -> Result<std::result::Result<(), String>> {
         let wanted = format!("{source}={version}");
-        let out =
-            self.run("apt-get", &["source", "--download-only", "--only-source", "-q", &wanted], Some(into)).await?;
+        let out = self
+            .run("apt-get", &["source", "--download-only", "--only-source", "-q", &wanted], Some(into))
+            .await?;
         Ok(match out.status.success() {
             true => Ok(()),
             false => Err(complaints(&out).join("\n  ")),
@@ -169,7 +177,9 @@ fn complaints(out: &std::process::Output) -> Vec<String> {
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     let mut lines: Vec<String> = text
         .lines()
-        .filter(|l| l.starts_with("E:") || l.starts_with("Err:") || l.starts_with("W:") || l.starts_with("  "))
+        .filter(|l| {
+            l.starts_with("E:") || l.starts_with("Err:") || l.starts_with("W:") || l.starts_with("  ")
+        })
         .map(|l| l.trim_end().to_string())
         .collect();
     if lines.is_empty() {

@@ -87,9 +87,9 @@ impl Buildinfo {
         ensure!(is_version(&version), "`Version: {version}` is not a Debian version");
         let (source, source_version) = match required("Source")?.split_once('(') {
             Some((name, rest)) => {
-                let inner = rest
-                    .strip_suffix(')')
-                    .with_context(|| format!("`Source: {}` has no closing `)`", required("Source").unwrap_or("")))?;
+                let inner = rest.strip_suffix(')').with_context(|| {
+                    format!("`Source: {}` has no closing `)`", required("Source").unwrap_or(""))
+                })?;
                 (name.trim().to_string(), inner.trim().to_string())
             }
             None => (required("Source")?.trim().to_string(), version.clone()),
@@ -100,7 +100,10 @@ impl Buildinfo {
             fields.get(name).unwrap_or("").split_whitespace().map(str::to_string).collect()
         };
         let build_architecture = required("Build-Architecture")?.trim().to_string();
-        ensure!(is_name(&build_architecture), "`Build-Architecture: {build_architecture}` is not an architecture");
+        ensure!(
+            is_name(&build_architecture),
+            "`Build-Architecture: {build_architecture}` is not an architecture"
+        );
         let build_path = fields.get("Build-Path").map(|p| p.trim().to_string()).filter(|p| !p.is_empty());
         if let Some(path) = &build_path {
             ensure!(
@@ -134,7 +137,10 @@ impl Buildinfo {
         let Some((_, value)) = self.environment.iter().find(|(k, _)| k == "SOURCE_DATE_EPOCH") else {
             return Ok(None);
         };
-        value.parse().map(Some).map_err(|_| anyhow!("the .buildinfo's SOURCE_DATE_EPOCH=\"{value}\" is not a number"))
+        value
+            .parse()
+            .map(Some)
+            .map_err(|_| anyhow!("the .buildinfo's SOURCE_DATE_EPOCH=\"{value}\" is not a number"))
     }
 }
 
@@ -142,8 +148,9 @@ impl Buildinfo {
 fn parse_environment(text: &str) -> Result<Vec<(String, String)>> {
     let mut environment = Vec::new();
     for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        let (key, quoted) =
-            line.split_once('=').with_context(|| format!("Environment line `{line}` is not KEY=\"value\""))?;
+        let (key, quoted) = line
+            .split_once('=')
+            .with_context(|| format!("Environment line `{line}` is not KEY=\"value\""))?;
         ensure!(
             !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
             "Environment line `{line}`: `{key}` is not a variable name"
@@ -156,7 +163,8 @@ fn parse_environment(text: &str) -> Result<Vec<(String, String)>> {
         let mut chars = inner.chars();
         while let Some(c) = chars.next() {
             match c {
-                '\\' => value.push(chars.next().with_context(|| format!("Environment line `{line}` ends in `\\`"))?),
+                '\\' => value
+                    .push(chars.next().with_context(|| format!("Environment line `{line}` ends in `\\`"))?),
                 c => value.push(c),
             }
         }
@@ -172,17 +180,25 @@ fn parse_installed(text: &str) -> Result<Vec<InstalledPackage>> {
     for item in text.split(',').map(str::trim).filter(|i| !i.is_empty()) {
         let bad = || anyhow!("Installed-Build-Depends entry `{item}` is not `name (= version)`");
         let (name, rest) = item.split_once('(').ok_or_else(bad)?;
-        let version = rest.trim().strip_prefix('=').and_then(|v| v.trim().strip_suffix(')')).ok_or_else(bad)?.trim();
+        let version =
+            rest.trim().strip_prefix('=').and_then(|v| v.trim().strip_suffix(')')).ok_or_else(bad)?.trim();
         let (name, architecture) = match name.trim().split_once(':') {
             Some((name, arch)) => (name, Some(arch.to_string())),
             None => (name.trim(), None),
         };
         ensure!(is_name(name), "Installed-Build-Depends entry `{item}`: `{name}` is not a package name");
-        ensure!(is_version(version), "Installed-Build-Depends entry `{item}`: `{version}` is not a Debian version");
+        ensure!(
+            is_version(version),
+            "Installed-Build-Depends entry `{item}`: `{version}` is not a Debian version"
+        );
         if let Some(arch) = &architecture {
             ensure!(is_name(arch), "Installed-Build-Depends entry `{item}`: `{arch}` is not an architecture");
         }
-        installed.push(InstalledPackage { name: name.to_string(), architecture, version: version.to_string() });
+        installed.push(InstalledPackage {
+            name: name.to_string(),
+            architecture,
+            version: version.to_string(),
+        });
     }
     Ok(installed)
 }
@@ -195,9 +211,10 @@ fn parse_files(text: &str) -> Result<Vec<BuiltFile>> {
         let [hex, size, name] = parts.as_slice() else {
             bail!("Checksums-Sha256 line `{line}` is not `SHA256 SIZE NAME`");
         };
-        let sha256 =
-            Digest::parse(&format!("sha256:{hex}")).map_err(|e| anyhow!("Checksums-Sha256 line `{line}`: {e}"))?;
-        let size = size.parse().map_err(|_| anyhow!("Checksums-Sha256 line `{line}`: `{size}` is not a size"))?;
+        let sha256 = Digest::parse(&format!("sha256:{hex}"))
+            .map_err(|e| anyhow!("Checksums-Sha256 line `{line}`: {e}"))?;
+        let size =
+            size.parse().map_err(|_| anyhow!("Checksums-Sha256 line `{line}`: `{size}` is not a size"))?;
         ensure!(
             !name.starts_with('.') && !name.contains('/') && !name.contains('\\'),
             "the .buildinfo lists `{name}`, which is not a plain file name"

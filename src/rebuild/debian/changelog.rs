@@ -32,7 +32,10 @@ pub fn latest_entry_date(dsc: &Dsc, dir: &Path) -> Result<(i64, String)> {
             return Ok((date, name.clone()));
         }
     }
-    bail!("none of {} holds debian/changelog", if tarballs.is_empty() { "the .dsc's files".into() } else { tarballs.join(", ") })
+    bail!(
+        "none of {} holds debian/changelog",
+        if tarballs.is_empty() { "the .dsc's files".into() } else { tarballs.join(", ") }
+    )
 }
 
 /// The start of `debian/changelog` (at the top, or under the tarball's one

@@ -72,15 +72,21 @@ pub async fn apply(
         }
     };
     spec.command = command.to_string();
-    inferences.push(Inference::new(format!("build: {command}"), format!("{from}'s Architecture: {}", info.architectures.join(" "))));
+    inferences.push(Inference::new(
+        format!("build: {command}"),
+        format!("{from}'s Architecture: {}", info.architectures.join(" ")),
+    ));
     expect_recorded(recorded, spec, &mut inferences);
     build_path(recorded, spec, &mut inferences);
     environment(info, spec, &mut inferences)?;
 
     // The exact packages.
-    let (packages, fetched) = exact_packages(recorded, apt, files, recipe_dir).await?;
+    let (packages, fetched) = exact_packages(recorded, apt, files, recipe_dir, suite).await?;
     inferences.push(Inference::new(
-        format!("image: exactly the {} package versions {from} records, variant essential", info.installed.len()),
+        format!(
+            "image: exactly the {} package versions {from} records, variant essential",
+            info.installed.len()
+        ),
         format!("{from}'s Installed-Build-Depends; {fetched}"),
     ));
     Ok((
@@ -137,7 +143,10 @@ fn expect_recorded(recorded: &RecordedBuild<'_>, spec: &mut SpecText, inferences
     }
     if !other.is_empty() {
         inferences.push(Inference::new(
-            format!("the archive serves OTHER bytes for {}: expected by the .buildinfo's digest", other.join(", ")),
+            format!(
+                "the archive serves OTHER bytes for {}: expected by the .buildinfo's digest",
+                other.join(", ")
+            ),
             "the archive's Packages SHA256 differs from the .buildinfo's Checksums-Sha256",
         ));
     }
@@ -165,13 +174,17 @@ fn expect_recorded(recorded: &RecordedBuild<'_>, spec: &mut SpecText, inferences
 /// `/build/NAME/SOURCE-UPSTREAM`, as reprocheck builds a dsc source.
 fn build_path(recorded: &RecordedBuild<'_>, spec: &mut SpecText, inferences: &mut Vec<Inference>) {
     let Some(path) = &recorded.info.build_path else {
-        inferences.push(Inference::new("build path: reprocheck's default", "the .buildinfo records no Build-Path"));
+        inferences
+            .push(Inference::new("build path: reprocheck's default", "the .buildinfo records no Build-Path"));
         return;
     };
     let tree = recorded.dsc.tree_name();
     let parts: Vec<&str> = path.trim_end_matches('/').split('/').collect();
     let name_fits = |n: &str| {
-        !n.is_empty() && n.len() <= 64 && !n.starts_with('.') && n.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+        !n.is_empty()
+            && n.len() <= 64
+            && !n.starts_with('.')
+            && n.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
     };
     match parts.as_slice() {
         ["", "build", name, last] if *last == tree && name_fits(name) => {
@@ -202,7 +215,10 @@ fn environment(info: &Buildinfo, spec: &mut SpecText, inferences: &mut Vec<Infer
         .collect();
     if !spec.env.is_empty() {
         let names: Vec<&str> = spec.env.iter().map(|(k, _)| k.as_str()).collect();
-        inferences.push(Inference::new(format!("[build] env: {}", names.join(", ")), "the .buildinfo's Environment"));
+        inferences.push(Inference::new(
+            format!("[build] env: {}", names.join(", ")),
+            "the .buildinfo's Environment",
+        ));
     }
     Ok(())
 }
@@ -215,10 +231,13 @@ async fn exact_packages(
     apt: &SuiteApt,
     files: &SpecFiles,
     recipe_dir: &str,
+    suite: &str,
 ) -> Result<(Vec<String>, String)> {
     let host = recorded.host;
     let mut wanted: Vec<InstalledPackage> = recorded.info.installed.clone();
-    if let Some(foreign) = wanted.iter().find(|p| p.architecture.as_deref().is_some_and(|a| a != host && a != "all")) {
+    if let Some(foreign) =
+        wanted.iter().find(|p| p.architecture.as_deref().is_some_and(|a| a != host && a != "all"))
+    {
         return not_inferable(format!(
             "the .buildinfo records {foreign}, a package of another architecture: cross and multi-arch builds are not rebuilt yet"
         ));
@@ -226,16 +245,24 @@ async fn exact_packages(
     let names: Vec<&str> = wanted.iter().map(|p| p.name.as_str()).chain(FAKEROOT.iter().copied()).collect();
     let records = apt.binary_records(&names).await?;
     let mut extra = Vec::new();
-    let absent: Vec<&str> = FAKEROOT.iter().copied().filter(|n| !wanted.iter().any(|p| p.name == *n)).collect();
+    let absent: Vec<&str> =
+        FAKEROOT.iter().copied().filter(|n| !wanted.iter().any(|p| p.name == *n)).collect();
     for name in absent {
         let newest = records
             .iter()
-            .filter(|r| r.get("Package") == Some(name) && r.get("Architecture").is_some_and(|a| a == host || a == "all"))
+            .filter(|r| {
+                r.get("Package") == Some(name)
+                    && r.get("Architecture").is_some_and(|a| a == host || a == "all")
+            })
             .filter_map(|r| r.get("Version"))
             .max_by(|a, b| version::compare(a, b));
         if let Some(v) = newest {
             extra.push(format!("{name} {v}"));
-            wanted.push(InstalledPackage { name: name.to_string(), architecture: None, version: v.to_string() });
+            wanted.push(InstalledPackage {
+                name: name.to_string(),
+                architecture: None,
+                version: v.to_string(),
+            });
         }
     }
     let (found, missing) = find_exact(&wanted, host, &records);
@@ -251,8 +278,12 @@ async fn exact_packages(
     let mut download = Vec::new();
     let mut cached = 0;
     for binary in &found {
-        let target = format!("{debs}/{}", crate::image::lock::deb_file_name(&binary.name, &binary.version, &binary.architecture));
-        let from_cache = cache.as_ref().map(|c| c.join(format!("{}.deb", binary.sha256.hex()))).filter(|f| f.is_file());
+        let target = format!(
+            "{debs}/{}",
+            crate::image::lock::deb_file_name(&binary.name, &binary.version, &binary.architecture)
+        );
+        let from_cache =
+            cache.as_ref().map(|c| c.join(format!("{}.deb", binary.sha256.hex()))).filter(|f| f.is_file());
         match from_cache {
             Some(file) if Digest::of_file(&file)? == binary.sha256 => {
                 let copy = scratch.path().join(format!("{}.deb", binary.sha256.hex()));
@@ -260,7 +291,8 @@ async fn exact_packages(
                 files.place(&target, &copy)?;
                 cached += 1;
             }
-            _ if files.path(&target)?.is_file() && Digest::of_file(&files.path(&target)?)? == binary.sha256 => {}
+            _ if files.path(&target)?.is_file()
+                && Digest::of_file(&files.path(&target)?)? == binary.sha256 => {}
             _ => download.push(binary.clone()),
         }
     }
@@ -271,12 +303,16 @@ async fn exact_packages(
             let name = crate::image::lock::deb_file_name(&binary.name, &binary.version, &binary.architecture);
             let file = scratch.path().join(&name);
             let got = Digest::of_file(&file).with_context(|| format!("apt-get download left no {name}"))?;
-            ensure!(got == binary.sha256, "{name} has sha256 {got}, but the archive's index says {}", binary.sha256);
+            ensure!(
+                got == binary.sha256,
+                "{name} has sha256 {got}, but the archive's index says {}",
+                binary.sha256
+            );
             files.place(&format!("{debs}/{name}"), &file)?;
         }
     }
     let pool = files.path(&debs)?;
-    crate::image::fetch::index(&pool).await.context("indexing the exact packages")?;
+    index(&pool, &recorded.info.source, suite).await.context("indexing the exact packages")?;
     let absolute = pool.canonicalize().with_context(|| format!("resolving {}", pool.display()))?;
     files.write(
         &format!("{recipe_dir}/exact.list"),
@@ -293,12 +329,59 @@ async fn exact_packages(
         apt.described
     );
     if !extra.is_empty() {
-        fetched.push_str(&format!("; added as dpkg-buildpackage needs them and the .buildinfo lacks them: {}", extra.join(", ")));
+        fetched.push_str(&format!(
+            "; added as dpkg-buildpackage needs them and the .buildinfo lacks them: {}",
+            extra.join(", ")
+        ));
     }
     let mut packages: Vec<String> = wanted.iter().map(|p| p.name.clone()).collect();
     packages.sort();
     packages.dedup();
     Ok((packages, fetched))
+}
+
+/// Writes `Packages` and `Release` for the .debs in `pool` (apt-ftparchive),
+/// the Release naming `suite` as its suite and codename: mmdebstrap's
+/// `essential` variant takes the Essential packages of the suite it is
+/// given, by those fields. Rewritten on every run (the Release is dated).
+async fn index(pool: &std::path::Path, source: &str, suite: &str) -> Result<()> {
+    let origin = format!("reprocheck rebuild: the .buildinfo of {source}");
+    for (what, file, options) in [
+        ("packages", "Packages", Vec::new()),
+        (
+            "release",
+            "Release",
+            vec![
+                format!("APT::FTPArchive::Release::Suite={suite}"),
+                format!("APT::FTPArchive::Release::Codename={suite}"),
+                format!("APT::FTPArchive::Release::Origin={origin}"),
+            ],
+        ),
+    ] {
+        let mut command = tokio::process::Command::new("apt-ftparchive");
+        for option in &options {
+            command.arg("-o").arg(option);
+        }
+        let out = command
+            .arg(what)
+            .arg(".")
+            .current_dir(pool)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .await
+            .map_err(|e| {
+                anyhow!("cannot run apt-ftparchive: {e}\nhelp: install it (`apt-get install apt-utils`)")
+            })?;
+        ensure!(
+            out.status.success(),
+            "apt-ftparchive {what} failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+        std::fs::write(pool.join(file), &out.stdout)
+            .with_context(|| format!("writing {file} in {}", pool.display()))?;
+    }
+    Ok(())
 }
 
 /// Each wanted version's archive record (this architecture or `all`), and
@@ -335,11 +418,19 @@ fn find_exact(
 
 /// The error for recorded versions no source has: every one of them, the
 /// versions the sources do have, the sources tried and what to do.
-fn missing_error(missing: &[InstalledPackage], wanted: &[InstalledPackage], records: &[Paragraph], sources: &str) -> String {
+fn missing_error(
+    missing: &[InstalledPackage],
+    wanted: &[InstalledPackage],
+    records: &[Paragraph],
+    sources: &str,
+) -> String {
     let mut lines = String::new();
     for package in missing {
-        let mut have: Vec<&str> =
-            records.iter().filter(|r| r.get("Package") == Some(package.name.as_str())).filter_map(|r| r.get("Version")).collect();
+        let mut have: Vec<&str> = records
+            .iter()
+            .filter(|r| r.get("Package") == Some(package.name.as_str()))
+            .filter_map(|r| r.get("Version"))
+            .collect();
         have.sort_by(|a, b| version::compare(b, a));
         have.dedup();
         let have = if have.is_empty() { "no version".to_string() } else { have.join(", ") };
@@ -384,14 +475,27 @@ mod tests {
             package("nosuch", "1.0"),
         ];
         let (found, missing) = find_exact(&wanted, "amd64", &records());
-        assert_eq!(found.iter().map(|b| b.apt_name()).collect::<Vec<_>>(), ["libc6:amd64=2.36-9+deb12u7", "ash=0.5.12-2"]);
+        assert_eq!(
+            found.iter().map(|b| b.apt_name()).collect::<Vec<_>>(),
+            ["libc6:amd64=2.36-9+deb12u7", "ash=0.5.12-2"]
+        );
         assert_eq!(missing.len(), 3);
-        let text = missing_error(&missing, &wanted, &records(), "bookworm, bookworm-updates, bookworm-security");
+        let text =
+            missing_error(&missing, &wanted, &records(), "bookworm, bookworm-updates, bookworm-security");
         assert!(text.starts_with("3 of the 5 package versions the .buildinfo records are in none"), "{text}");
-        assert!(text.contains("  libc6=2.36-7: the sources have 2.36-9+deb12u14, 2.36-9+deb12u7\n"), "{text}");
-        assert!(text.contains("  dash=0.5.11+git20210903+057cd650a4ed-9: the sources have 0.5.12-2\n"), "{text}");
+        assert!(
+            text.contains("  libc6=2.36-7: the sources have 2.36-9+deb12u14, 2.36-9+deb12u7\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  dash=0.5.11+git20210903+057cd650a4ed-9: the sources have 0.5.12-2\n"),
+            "{text}"
+        );
         assert!(text.contains("  nosuch=1.0: the sources have no version\n"), "{text}");
-        assert!(text.contains("sources tried: the apt sources (bookworm, bookworm-updates, bookworm-security)"), "{text}");
+        assert!(
+            text.contains("sources tried: the apt sources (bookworm, bookworm-updates, bookworm-security)"),
+            "{text}"
+        );
         // Another architecture's record is not the one installed here.
         let (found, missing) = find_exact(&[package("dash", "0.5.12-2")], "arm64", &records());
         assert!(found.is_empty() && missing.len() == 1);
@@ -399,11 +503,13 @@ mod tests {
 
     #[test]
     fn the_build_path_names_the_spec_when_it_has_reprochecks_shape() {
-        let info = Buildinfo::parse(&std::fs::read_to_string(format!(
-            "{}/tests/fixtures/debian-rebuild/hello_2.10-3_amd64.buildinfo",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .unwrap())
+        let info = Buildinfo::parse(
+            &std::fs::read_to_string(format!(
+                "{}/tests/fixtures/debian-rebuild/hello_2.10-3_amd64.buildinfo",
+                env!("CARGO_MANIFEST_DIR")
+            ))
+            .unwrap(),
+        )
         .unwrap();
         let dsc = Dsc::parse(&format!(
             "Format: 3.0 (quilt)\nSource: hello\nVersion: 2.10-3\nChecksums-Sha256:\n {} 1 hello_2.10.orig.tar.gz\n",
@@ -416,7 +522,8 @@ mod tests {
             architecture: "amd64".into(),
             sha256: info.files[1].sha256.clone(),
         }];
-        let recorded = RecordedBuild { info: &info, dsc: &dsc, archive: &archive, slug: "debian-hello", host: "amd64" };
+        let recorded =
+            RecordedBuild { info: &info, dsc: &dsc, archive: &archive, slug: "debian-hello", host: "amd64" };
         let mut spec = SpecText::default();
         let mut inferences = Vec::new();
         build_path(&recorded, &mut spec, &mut inferences);
@@ -427,7 +534,10 @@ mod tests {
         assert_eq!(spec.expect[1].2.as_deref(), Some("debian-hello/hello_2.10-3_amd64.deb"));
         environment(&info, &mut spec, &mut inferences).unwrap();
         assert_eq!(spec.source_date_epoch, Some(1_672_068_600));
-        assert_eq!(spec.env.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(), ["DEB_BUILD_OPTIONS", "LANG", "LC_ALL"]);
+        assert_eq!(
+            spec.env.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
+            ["DEB_BUILD_OPTIONS", "LANG", "LC_ALL"]
+        );
         let odd = Buildinfo { build_path: Some("/srv/build/hello-2.10".into()), ..info.clone() };
         let recorded = RecordedBuild { info: &odd, ..recorded };
         let mut spec = SpecText::default();

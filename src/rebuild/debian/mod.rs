@@ -91,13 +91,16 @@ pub async fn infer(
     let dsc = Dsc::parse(&dsc_text).with_context(|| format!("reading {dsc_name}"))?;
     for file in &dsc.files {
         if let Err(e) = dsc.part(file) {
-            return not_inferable(format!("{e:#}\n(reprocheck unpacks 3.0 (quilt) and 3.0 (native) source packages)"));
+            return not_inferable(format!(
+                "{e:#}\n(reprocheck unpacks 3.0 (quilt) and 3.0 (native) source packages)"
+            ));
         }
     }
-    let dsc_paragraph = crate::debian::control::paragraphs(&crate::debian::control::strip_clearsign(&dsc_text)?)?
-        .into_iter()
-        .next()
-        .context("the .dsc holds no paragraph")?;
+    let dsc_paragraph =
+        crate::debian::control::paragraphs(&crate::debian::control::strip_clearsign(&dsc_text)?)?
+            .into_iter()
+            .next()
+            .context("the .dsc holds no paragraph")?;
     let (epoch, changelog_file) = changelog::latest_entry_date(&dsc, scratch.path())?;
     let epoch = u64::try_from(epoch).context("the changelog's date is before 1970")?;
     inferences.push(Inference::new(
@@ -126,7 +129,8 @@ pub async fn infer(
         ));
     }
     fetch_binaries(&apt, &binaries.found, scratch.path(), files, &slug).await?;
-    let found: Vec<String> = binaries.found.iter().map(|b| format!("{} {}", b.name, b.architecture)).collect();
+    let found: Vec<String> =
+        binaries.found.iter().map(|b| format!("{} {}", b.name, b.architecture)).collect();
     inferences.push(Inference::new(
         format!("{} binary package(s): {}", found.len(), found.join(", ")),
         format!(
@@ -137,14 +141,13 @@ pub async fn infer(
     ));
     if !binaries.absent.is_empty() {
         inferences.push(Inference::new(
-            format!("not expected: {} (the archive has no such package at this version)", binaries.absent.join(", ")),
+            format!(
+                "not expected: {} (the archive has no such package at this version)",
+                binaries.absent.join(", ")
+            ),
             format!("the .dsc's Package-List and the archive's Packages records ({suites})"),
         ));
     }
-    inferences.push(Inference::new(
-        "-dbgsym packages the build makes are listed as not expected, not checked",
-        "the main archive, which carries none; verify checks only what [expect] names",
-    ));
 
     // 4. The image and the spec.
     let exact = if buildinfo.is_some() { "-buildinfo" } else { "" };
@@ -160,12 +163,18 @@ pub async fn infer(
         expect: binaries
             .found
             .iter()
-            .map(|b| (b.built_file_name(), b.sha256.to_string(), Some(format!("{slug}/{}", b.built_file_name()))))
+            .map(|b| {
+                (b.built_file_name(), b.sha256.to_string(), Some(format!("{slug}/{}", b.built_file_name())))
+            })
             .collect(),
         ..Default::default()
     };
     let recipe = match &buildinfo {
         None => {
+            inferences.push(Inference::new(
+                "-dbgsym packages the build makes are listed as not expected, not checked",
+                "the main archive, which carries none; verify checks only what [expect] names",
+            ));
             inferences.push(Inference::new(
                 format!("image {suite}, variant apt: build-essential, fakeroot and the .dsc's build dependencies"),
                 "what a buildd installs (build-essential), dpkg-buildpackage's fakeroot, and the .dsc's Build-Depends(-Arch/-Indep)",
@@ -186,7 +195,8 @@ pub async fn infer(
             }
         }
         Some(info) => {
-            let recorded = exact::RecordedBuild { info, dsc: &dsc, archive: &binaries.found, slug: &slug, host: &host };
+            let recorded =
+                exact::RecordedBuild { info, dsc: &dsc, archive: &binaries.found, slug: &slug, host: &host };
             let (recipe, more) = exact::apply(&recorded, &apt, files, &dir, &mut spec, &suite, epoch).await?;
             inferences.extend(more);
             recipe
@@ -205,7 +215,8 @@ pub async fn infer(
 fn read_buildinfo(path: &Path, version: Option<&str>, host: &str) -> Result<Buildinfo> {
     let text = crate::spec::read_capped(path, buildinfo::MAX_BUILDINFO_SIZE)
         .with_context(|| format!("reading the .buildinfo {}", path.display()))?;
-    let info = Buildinfo::parse(&text).with_context(|| format!("reading the .buildinfo {}", path.display()))?;
+    let info =
+        Buildinfo::parse(&text).with_context(|| format!("reading the .buildinfo {}", path.display()))?;
     ensure!(
         version.is_none_or(|v| v == info.source_version || v == info.version),
         "{} records {} {} (binaries {}), not version {}\nhelp: leave the version out, or give the .buildinfo of that version",
@@ -243,7 +254,9 @@ fn host_suite() -> Result<String> {
         .find_map(|l| l.strip_prefix("VERSION_CODENAME="))
         .map(|v| v.trim().trim_matches('"').to_string())
         .filter(|v| !v.is_empty())
-        .with_context(|| "this machine's /etc/os-release names no VERSION_CODENAME\nhelp: name the suite with --suite")
+        .with_context(|| {
+            "this machine's /etc/os-release names no VERSION_CODENAME\nhelp: name the suite with --suite"
+        })
 }
 
 /// Fetches the first of the chosen versions whose files the archive serves
@@ -256,7 +269,10 @@ async fn fetch_source(
     let mut skipped = Vec::new();
     let mut complaints = Vec::new();
     for version in &choice.versions {
-        let attempt = tempfile::Builder::new().prefix("source-").tempdir_in(into).context("creating a scratch directory")?;
+        let attempt = tempfile::Builder::new()
+            .prefix("source-")
+            .tempdir_in(into)
+            .context("creating a scratch directory")?;
         match apt.download_source(&choice.source, version, attempt.path()).await? {
             Ok(()) => {
                 for entry in std::fs::read_dir(attempt.path()).context("listing the fetched files")? {
@@ -291,12 +307,20 @@ async fn fetch_binaries(
     files: &SpecFiles,
     slug: &str,
 ) -> Result<()> {
-    let into = tempfile::Builder::new().prefix("binaries-").tempdir_in(scratch).context("creating a scratch directory")?;
+    let into = tempfile::Builder::new()
+        .prefix("binaries-")
+        .tempdir_in(scratch)
+        .context("creating a scratch directory")?;
     let wanted: Vec<String> = binaries.iter().map(ArchiveBinary::apt_name).collect();
     apt.download_binaries(&wanted, into.path()).await?;
     for binary in binaries {
-        let fetched = into.path().join(crate::image::lock::deb_file_name(&binary.name, &binary.version, &binary.architecture));
-        let got = Digest::of_file(&fetched).with_context(|| format!("apt-get download left no {}", fetched.display()))?;
+        let fetched = into.path().join(crate::image::lock::deb_file_name(
+            &binary.name,
+            &binary.version,
+            &binary.architecture,
+        ));
+        let got = Digest::of_file(&fetched)
+            .with_context(|| format!("apt-get download left no {}", fetched.display()))?;
         ensure!(
             got == binary.sha256,
             "{} {} has sha256 {got}, but the archive's index says {}",

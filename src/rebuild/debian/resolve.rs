@@ -90,7 +90,8 @@ pub fn choose_source(
     }
     let mut matching: Vec<(&str, String, String)> = Vec::new();
     for record in &records {
-        let (Some(binary_version), Some((source, source_version))) = (record.get("Version"), source_of(record))
+        let (Some(binary_version), Some((source, source_version))) =
+            (record.get("Version"), source_of(record))
         else {
             continue;
         };
@@ -192,7 +193,11 @@ pub fn listed_binaries(dsc: &Paragraph) -> Result<Vec<ListedBinary>> {
         .split(',')
         .map(str::trim)
         .filter(|n| !n.is_empty())
-        .map(|name| ListedBinary { name: name.to_string(), kind: "deb".into(), architectures: vec!["any".into()] })
+        .map(|name| ListedBinary {
+            name: name.to_string(),
+            kind: "deb".into(),
+            architectures: vec!["any".into()],
+        })
         .collect())
 }
 
@@ -228,7 +233,9 @@ pub fn choose_binaries(
             else {
                 continue;
             };
-            if of != (source.to_string(), version.to_string()) || (architecture != host && architecture != "all") {
+            if of != (source.to_string(), version.to_string())
+                || (architecture != host && architecture != "all")
+            {
                 continue;
             }
             if is_binnmu(binary_version, version) {
@@ -238,9 +245,9 @@ pub fn choose_binaries(
                     binary.name
                 ));
             }
-            let sha256 = record
-                .get("SHA256")
-                .with_context(|| format!("the archive's record of {} {binary_version} has no SHA256", binary.name))?;
+            let sha256 = record.get("SHA256").with_context(|| {
+                format!("the archive's record of {} {binary_version} has no SHA256", binary.name)
+            })?;
             let sha256 = Digest::parse(&format!("sha256:{sha256}")).map_err(|e| {
                 anyhow!("the archive's record of {} {binary_version}: SHA256 {e}", binary.name)
             })?;

@@ -38,7 +38,9 @@ impl SpecText {
             self.title
         );
         if let Some(name) = &self.name {
-            text.push_str("# The build directory /build/NAME/SOURCE-UPSTREAM is the .buildinfo's Build-Path.\n");
+            text.push_str(
+                "# The build directory /build/NAME/SOURCE-UPSTREAM is the .buildinfo's Build-Path.\n",
+            );
             text.push_str(&format!("name = {}\n", toml_string(name)));
         }
         text.push_str(&format!(
@@ -136,8 +138,10 @@ impl RecipeText {
 /// A repository name for an image: lowercase letters, digits and `.-`
 /// (a Debian name's `+` becomes `-`).
 pub fn image_name(source: &str) -> String {
-    let name: String =
-        source.chars().map(|c| if c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' { c } else { '-' }).collect();
+    let name: String = source
+        .chars()
+        .map(|c| if c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' { c } else { '-' })
+        .collect();
     format!("reprocheck/rebuild-debian-{name}")
 }
 
@@ -156,7 +160,11 @@ mod tests {
             command: "dpkg-buildpackage -us -uc -b".into(),
             env: vec![("LC_ALL".into(), "C.UTF-8".into())],
             expect: vec![
-                ("x_1.0-1_all.deb".into(), format!("sha256:{}", "b".repeat(64)), Some("debian-x/x_1.0-1_all.deb".into())),
+                (
+                    "x_1.0-1_all.deb".into(),
+                    format!("sha256:{}", "b".repeat(64)),
+                    Some("debian-x/x_1.0-1_all.deb".into()),
+                ),
                 ("x-dbgsym_1.0-1_amd64.deb".into(), format!("sha256:{}", "c".repeat(64)), None),
             ],
             ..Default::default()

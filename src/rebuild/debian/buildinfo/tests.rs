@@ -11,7 +11,10 @@ fn fixture(name: &str) -> String {
 #[test]
 fn reads_a_clearsigned_buildinfo() {
     let info = Buildinfo::parse(&fixture("hello_2.10-3_amd64.buildinfo")).unwrap();
-    assert_eq!((info.source.as_str(), info.source_version.as_str(), info.version.as_str()), ("hello", "2.10-3", "2.10-3"));
+    assert_eq!(
+        (info.source.as_str(), info.source_version.as_str(), info.version.as_str()),
+        ("hello", "2.10-3", "2.10-3")
+    );
     assert_eq!(info.architectures, ["amd64"]);
     assert_eq!(info.build_architecture, "amd64");
     assert_eq!(info.build_path.as_deref(), Some("/build/hello-kZ3q7V/hello-2.10"));
@@ -41,7 +44,10 @@ fn reads_a_clearsigned_buildinfo() {
 #[test]
 fn reads_a_binnmus_buildinfo() {
     let info = Buildinfo::parse(&fixture("4pane_8.0-1+b2_amd64.buildinfo")).unwrap();
-    assert_eq!((info.source.as_str(), info.source_version.as_str(), info.version.as_str()), ("4pane", "8.0-1", "8.0-1+b2"));
+    assert_eq!(
+        (info.source.as_str(), info.source_version.as_str(), info.version.as_str()),
+        ("4pane", "8.0-1", "8.0-1+b2")
+    );
     assert!(info.binary_only);
     assert_eq!(info.build_path.as_deref(), Some("/build/reproducible-path/4pane-8.0"));
     // Several entries on one line, and an architecture qualifier.
@@ -61,7 +67,11 @@ fn broken_buildinfos_say_what_is_wrong() {
         ("libc6 (= 2.36-6)", "libc6 (= a;b)", "not a Debian version"),
         ("libc6 (= 2.36-6)", "Libc6 (= 2.36-6)", "not a package name"),
         ("LC_ALL=\"C.UTF-8\"", "LC_ALL=C.UTF-8", "not in double quotes"),
-        ("Build-Path: /build/reproducible-path/4pane-8.0", "Build-Path: /build/../etc", "without `.` or `..`"),
+        (
+            "Build-Path: /build/reproducible-path/4pane-8.0",
+            "Build-Path: /build/../etc",
+            "without `.` or `..`",
+        ),
         ("1579948 4pane_8.0-1+b2_amd64.deb", "1579948 ../4pane.deb", "not a plain file name"),
         ("SOURCE_DATE_EPOCH=\"1670159862\"", "SOURCE_DATE_EPOCH=\"soon\"", "not a number"),
     ] {

@@ -14,7 +14,14 @@ const SUITES: &str = "bookworm, bookworm-updates, bookworm-security";
 #[test]
 fn a_source_name_gives_its_versions_newest_first() {
     let choice = choose_source("dash", None, &records("dash.showsrc"), &[], SUITES).unwrap();
-    assert_eq!(choice, SourceChoice { source: "dash".into(), versions: vec!["0.5.12-2".into()], how: "source package".into() });
+    assert_eq!(
+        choice,
+        SourceChoice {
+            source: "dash".into(),
+            versions: vec!["0.5.12-2".into()],
+            how: "source package".into()
+        }
+    );
     let asked = choose_source("dash", Some("0.5.12-2"), &records("dash.showsrc"), &[], SUITES).unwrap();
     assert_eq!(asked.versions, ["0.5.12-2"]);
     let err = choose_source("dash", Some("0.5.11-1"), &records("dash.showsrc"), &[], SUITES).unwrap_err();
@@ -35,7 +42,9 @@ fn a_binary_name_gives_its_source_and_the_source_version() {
     let ash = choose_source("ash", None, &[], &records("dash-ash.show"), SUITES).unwrap();
     assert_eq!((ash.source.as_str(), ash.versions.as_slice()), ("dash", &["0.5.12-2".to_string()][..]));
     let err = choose_source("nosuch", None, &[], &[], SUITES).unwrap_err();
-    assert!(crate::rebuild::is_not_inferable(&err) && err.to_string().contains("no source or binary package"));
+    assert!(
+        crate::rebuild::is_not_inferable(&err) && err.to_string().contains("no source or binary package")
+    );
 }
 
 #[test]
@@ -46,7 +55,11 @@ fn a_binnmu_is_refused_naming_the_source() {
     assert!(err.to_string().contains("4pane 8.0-1+b2 is a binNMU of 4pane 8.0-1"), "{err}");
     let shown = records("4pane.show");
     assert_eq!(source_of(&shown[0]), Some(("4pane".into(), "8.0-1".into())));
-    assert!(is_binnmu("8.0-1+b2", "8.0-1") && !is_binnmu("8.0-1+deb12u1", "8.0-1") && !is_binnmu("8.0-1+b", "8.0-1"));
+    assert!(
+        is_binnmu("8.0-1+b2", "8.0-1")
+            && !is_binnmu("8.0-1+deb12u1", "8.0-1")
+            && !is_binnmu("8.0-1+b", "8.0-1")
+    );
     // Named as a source: the source exists, but its only amd64 binary is a binNMU.
     let listed = listed_binaries(&records("4pane.showsrc")[0]).unwrap();
     let err = choose_binaries(&listed, "4pane", "8.0-1", "amd64", &shown).unwrap_err();
