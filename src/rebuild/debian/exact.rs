@@ -267,7 +267,12 @@ async fn exact_packages(
     }
     let (found, missing) = find_exact(&wanted, host, &records);
     if !missing.is_empty() {
-        return not_inferable(missing_error(&missing, &wanted, &records, &apt.described));
+        return not_inferable(missing_error(
+            &missing,
+            recorded.info.installed.len(),
+            &records,
+            &apt.described,
+        ));
     }
     let debs = format!("{recipe_dir}/debs");
     let scratch = tempfile::Builder::new()
@@ -420,7 +425,7 @@ fn find_exact(
 /// versions the sources do have, the sources tried and what to do.
 fn missing_error(
     missing: &[InstalledPackage],
-    wanted: &[InstalledPackage],
+    recorded: usize,
     records: &[Paragraph],
     sources: &str,
 ) -> String {
@@ -443,7 +448,7 @@ fn missing_error(
          (rebuild does not read one yet: build the image by hand with `snapshot` and `snapshot_time` in the recipe, docs/images.md), \
          or rebuild the current version without --buildinfo",
         missing.len(),
-        wanted.len(),
+        recorded,
         if missing.len() == 1 { "is" } else { "are" }
     )
 }
@@ -481,7 +486,7 @@ mod tests {
         );
         assert_eq!(missing.len(), 3);
         let text =
-            missing_error(&missing, &wanted, &records(), "bookworm, bookworm-updates, bookworm-security");
+            missing_error(&missing, wanted.len(), &records(), "bookworm, bookworm-updates, bookworm-security");
         assert!(text.starts_with("3 of the 5 package versions the .buildinfo records are in none"), "{text}");
         assert!(
             text.contains("  libc6=2.36-7: the sources have 2.36-9+deb12u14, 2.36-9+deb12u7\n"),
