@@ -42,7 +42,6 @@ pub struct RecordedBuild<'a> {
 
 /// Makes the recipe (the exact packages, from a flat repository in
 /// `recipe_dir/debs`) and sets the spec's build to the recorded one.
-#[allow(clippy::too_many_arguments)]
 pub async fn apply(
     recorded: &RecordedBuild<'_>,
     apt: &SuiteApt,
@@ -485,8 +484,12 @@ mod tests {
             ["libc6:amd64=2.36-9+deb12u7", "ash=0.5.12-2"]
         );
         assert_eq!(missing.len(), 3);
-        let text =
-            missing_error(&missing, wanted.len(), &records(), "bookworm, bookworm-updates, bookworm-security");
+        let text = missing_error(
+            &missing,
+            wanted.len(),
+            &records(),
+            "bookworm, bookworm-updates, bookworm-security",
+        );
         assert!(text.starts_with("3 of the 5 package versions the .buildinfo records are in none"), "{text}");
         assert!(
             text.contains("  libc6=2.36-7: the sources have 2.36-9+deb12u14, 2.36-9+deb12u7\n"),
