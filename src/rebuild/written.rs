@@ -50,6 +50,33 @@ impl SpecFiles {
         Ok(path)
     }
 
+    /// Moves the file `from` (fetched into a scratch directory on the same
+    /// file system) to `relative`, streamed rather than read into memory: a
+    /// file already there with the same sha256 is kept; with another, it is
+    /// an error, never overwritten.
+    pub fn place(&self, relative: &str, from: &Path) -> Result<PathBuf> {
+        let path = self.path(relative)?;
+        if path.exists() {
+            let (existing, new) =
+                (crate::digest::Digest::of_file(&path)?, crate::digest::Digest::of_file(from)?);
+            ensure!(
+                existing == new,
+                "{} already exists with other contents ({existing}) than this rebuild fetched ({new})\n\
+                 help: remove it (or the whole directory) to infer anew, or choose another --write-spec directory",
+                path.display()
+            );
+            return Ok(path);
+        }
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+        }
+        if std::fs::rename(from, &path).is_err() {
+            std::fs::copy(from, &path)
+                .with_context(|| format!("copying {} to {}", from.display(), path.display()))?;
+        }
+        Ok(path)
+    }
+
     /// Where `relative` goes; only plain relative paths are accepted, since
     /// names come from registries.
     pub fn path(&self, relative: &str) -> Result<PathBuf> {

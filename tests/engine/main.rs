@@ -36,6 +36,7 @@ mod html;
 mod images;
 mod kill;
 mod limits;
+mod rebuild_debian;
 mod rebuild_pypi;
 mod registry;
 mod remote;
