@@ -162,7 +162,7 @@ fn serve_project(root: &Path, project: &str, files: &[(&str, &[u8])]) {
 /// A static HTTP server on a free loopback port serving `root`.
 fn http_server(root: &Path) -> (std::process::Child, String) {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let child = Command::new("python3")
+    let mut child = Command::new("python3")
         .args(["-m", "http.server", "--bind", "127.0.0.1", &port.to_string(), "--directory"])
         .arg(root)
         .stdout(std::process::Stdio::null())
@@ -175,5 +175,7 @@ fn http_server(root: &Path) -> (std::process::Child, String) {
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("the test index on port {port} did not start");
 }

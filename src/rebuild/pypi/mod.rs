@@ -51,13 +51,12 @@ pub async fn infer(
     let sdist_path = fetch(&index, &sdist_file, files, &format!("{slug}/{}", sdist_file.filename)).await?;
     let wheel_path = fetch(&index, &wheel_file, files, &format!("{slug}/{}", wheel_file.filename)).await?;
     let sdist = sdist::read(&sdist_path)?;
-    let wheel = std::fs::read(&wheel_path).with_context(|| format!("reading {}", wheel_path.display()))?;
+    let wheel = read_wheel(&wheel_path)?;
     let decision = decide::decide(&index, &wheel, &wheel_file, &sdist).await?;
     inferences.extend(decision.inferences.iter().cloned());
     let pinned = pin_requirements(&index, &decision, &wheel_file, &mut inferences).await?;
     let image_dir = write::image(files, &decision, &pinned)?;
-    let spec =
-        write::spec(files, &slug, &image_dir, &sdist_file, &sdist_path, &wheel_file, &decision, &inferences)?;
+    let spec = write::spec(files, &slug, &image_dir, &sdist_file, &wheel_file, &decision, &inferences)?;
     Ok(Inferred { spec, recipe: Some(files.path(&image_dir)?), inferences })
 }
 
@@ -123,6 +122,20 @@ async fn pin_requirements(
             Ok(latest)
         }
     }
+}
+
+/// Largest published wheel read (into memory, as the zip reader needs):
+/// pure-Python wheels are kilobytes to a few megabytes.
+const MAX_WHEEL: u64 = 64 << 20;
+
+fn read_wheel(path: &std::path::Path) -> Result<Vec<u8>> {
+    let size = std::fs::metadata(path).with_context(|| format!("reading {}", path.display()))?.len();
+    if size > MAX_WHEEL {
+        return super::not_inferable(format!(
+            "the published wheel is {size} bytes, more than the {MAX_WHEEL} read: not a plausible pure-Python wheel"
+        ));
+    }
+    std::fs::read(path).with_context(|| format!("reading {}", path.display()))
 }
 
 /// The version's sdist and its one pure-Python wheel.

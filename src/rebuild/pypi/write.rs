@@ -8,7 +8,7 @@ use super::resolve::{self, Pinned};
 use crate::digest::Digest;
 use crate::errors::*;
 use crate::rebuild::{toml_string, SpecFiles};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// The recipe's fixed epoch (2025-05-20T00:00:00Z): the image's files are
 /// dated by it, so the image id depends on the packages only.
@@ -44,23 +44,17 @@ pub fn image(files: &SpecFiles, decision: &Decision, pinned: &[Pinned]) -> Resul
     Ok(dir)
 }
 
-/// Writes the spec `SLUG.toml` and returns its path.
+/// Writes the spec `SLUG.toml` (the sdist and the wheel are in `SLUG/`)
+/// and returns its path.
 pub fn spec(
     files: &SpecFiles,
     slug: &str,
     image_dir: &str,
     sdist_file: &IndexFile,
-    sdist_path: &Path,
     wheel_file: &IndexFile,
     decision: &Decision,
     inferences: &[crate::rebuild::Inference],
 ) -> Result<PathBuf> {
-    let relative = |path: &Path| -> Result<String> {
-        let rel = path
-            .strip_prefix(files.dir())
-            .with_context(|| format!("{} is outside the rebuild directory", path.display()))?;
-        Ok(rel.to_string_lossy().into_owned())
-    };
     let image_name = format!("reprocheck/{}", image_dir.trim_start_matches("images/"));
     let mut text = format!(
         "# {wheel} rebuilt from {sdist}, as `reprocheck rebuild` inferred it.\n\
@@ -84,7 +78,8 @@ pub fn spec(
         name = toml_string(slug),
         image_name = toml_string(&image_name),
         recipe = toml_string(image_dir),
-        tarball = toml_string(&relative(sdist_path)?),
+        // Where `infer` downloaded it.
+        tarball = toml_string(&format!("{slug}/{}", sdist_file.filename)),
         sdist_sha = toml_string(sdist_file.sha256.as_str()),
         command = toml_string(&build_command(decision)?),
     );
