@@ -84,6 +84,15 @@ pub fn is_not_inferable(error: &Error) -> bool {
     error.chain().any(|cause| cause.is::<NotInferable>())
 }
 
+/// Why `error` stopped an inference, without the context naming the
+/// target: the [`NotInferable`] reason when there is one, else the chain.
+pub fn reason(error: &Error) -> String {
+    match error.chain().find_map(|cause| cause.downcast_ref::<NotInferable>()) {
+        Some(not) => not.to_string(),
+        None => format!("{error:#}"),
+    }
+}
+
 /// What the command line may add to the inference.
 #[derive(Debug, Clone, Default)]
 pub struct RebuildOptions {
