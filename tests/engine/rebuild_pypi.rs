@@ -146,29 +146,54 @@ fn pip_download_backend(tmp: &Path) -> std::path::PathBuf {
     std::fs::read_dir(&dest).unwrap().next().unwrap().unwrap().path()
 }
 
-/// Writes `root/simple/PROJECT/index.html` as a PEP 691 JSON page (a
-/// static server sends it for `/simple/PROJECT/`) and the files beside it.
+/// Writes `root/simple/PROJECT/` as the two forms of the simple API: a
+/// PEP 691 JSON page (`index.json`, which reprocheck reads) and a PEP 503
+/// HTML page (`index.html`, which pip reads), with the files beside them.
 fn serve_project(root: &Path, project: &str, files: &[(&str, &[u8])]) {
     use sha2::Digest as _;
     let dir = root.join("simple").join(project);
     std::fs::create_dir_all(&dir).unwrap();
+    let mut links = String::new();
     let listed: Vec<serde_json::Value> = files
         .iter()
         .map(|(name, bytes)| {
             std::fs::write(dir.join(name), bytes).unwrap();
-            serde_json::json!({"filename": name, "url": name, "hashes": {"sha256": hex::encode(sha2::Sha256::digest(bytes))}})
+            let sha = hex::encode(sha2::Sha256::digest(bytes));
+            links.push_str(&format!("<a href=\"{name}#sha256={sha}\">{name}</a>\n"));
+            serde_json::json!({"filename": name, "url": name, "hashes": {"sha256": sha}})
         })
         .collect();
     let page = serde_json::json!({"meta": {"api-version": "1.1"}, "name": project, "files": listed});
-    std::fs::write(dir.join("index.html"), page.to_string()).unwrap();
+    std::fs::write(dir.join("index.json"), page.to_string()).unwrap();
+    std::fs::write(dir.join("index.html"), format!("<!DOCTYPE html><html><body>\n{links}</body></html>\n"))
+        .unwrap();
 }
+
+/// Serves `index.json` for a directory to a client that asks for the JSON
+/// simple API, `index.html` otherwise (content negotiation, as indexes do).
+const SERVER: &str = r#"
+import http.server, sys
+class Handler(http.server.SimpleHTTPRequestHandler):
+    def send_head(self):
+        if self.path.endswith("/") and "pypi.simple.v1+json" in self.headers.get("Accept", ""):
+            self.path += "index.json"
+            f = open(self.translate_path(self.path), "rb")
+            self.send_response(200)
+            self.send_header("Content-Type", "application/vnd.pypi.simple.v1+json")
+            self.end_headers()
+            return f
+        return super().send_head()
+    def log_message(self, *args):
+        pass
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
+"#;
 
 /// A static HTTP server on a free loopback port serving `root`.
 fn http_server(root: &Path) -> (std::process::Child, String) {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let mut child = Command::new("python3")
-        .args(["-m", "http.server", "--bind", "127.0.0.1", &port.to_string(), "--directory"])
-        .arg(root)
+        .args(["-c", SERVER, &port.to_string()])
+        .current_dir(root)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
