@@ -203,11 +203,22 @@ impl Index {
     }
 }
 
-/// Reads a PEP 691 project page; file URLs are made absolute against `page`.
+/// Reads a project page: the JSON simple API (PEP 691), or, from an index
+/// that serves only HTML (PEP 503), its links (no upload times then); file
+/// URLs are made absolute against `page`.
 pub fn parse_project_page(body: &[u8], page: &str) -> Result<Vec<IndexFile>> {
-    let value: serde_json::Value = serde_json::from_slice(body).with_context(|| {
-        format!("{page} is not the JSON simple API (PEP 691)\nhelp: give an index that serves {SIMPLE_JSON}")
-    })?;
+    let looks_like_html = || {
+        let head = String::from_utf8_lossy(&body[..body.len().min(4096)]).to_ascii_lowercase();
+        head.contains("<html") || head.contains("<a ")
+    };
+    let value: serde_json::Value = match serde_json::from_slice(body) {
+        Ok(value) => value,
+        Err(_) if looks_like_html() => return Ok(parse_html_page(&String::from_utf8_lossy(body), page)),
+        Err(e) => bail!(
+            "{page} is neither the JSON simple API (PEP 691) nor its HTML form (PEP 503): {e}\n\
+             help: give the index's simple API root with --index-url"
+        ),
+    };
     let files = value["files"].as_array().with_context(|| format!("{page} lists no `files`"))?;
     let mut out = Vec::new();
     for file in files {
@@ -228,6 +239,47 @@ pub fn parse_project_page(body: &[u8], page: &str) -> Result<Vec<IndexFile>> {
         });
     }
     Ok(out)
+}
+
+/// The links of a PEP 503 page: `<a href="URL#sha256=HEX"
+/// data-requires-python="…" data-yanked>FILE</a>`. A link without a
+/// sha256 fragment cannot be checked, so it is left out.
+fn parse_html_page(html: &str, page: &str) -> Vec<IndexFile> {
+    let mut files = Vec::new();
+    for anchor in html.split("<a ").skip(1) {
+        let Some((attributes, rest)) = anchor.split_once('>') else { continue };
+        let Some(filename) = rest.split("</a>").next().map(|t| html_unescape(t.trim())) else { continue };
+        let Some(href) = attribute(attributes, "href") else { continue };
+        let (url, fragment) = href.split_once('#').unwrap_or((&href, ""));
+        let Some(hex) = fragment.strip_prefix("sha256=") else { continue };
+        let Ok(sha256) = Digest::parse(&format!("sha256:{}", hex.to_ascii_lowercase())) else { continue };
+        files.push(IndexFile {
+            filename,
+            url: join_url(page, url),
+            sha256,
+            upload_time: None,
+            requires_python: attribute(attributes, "data-requires-python"),
+            yanked: attributes.contains("data-yanked"),
+        });
+    }
+    files
+}
+
+/// An attribute's value in an HTML tag (double or single quotes), unescaped.
+fn attribute(attributes: &str, name: &str) -> Option<String> {
+    let at = attributes.find(&format!("{name}="))? + name.len() + 1;
+    let rest = &attributes[at..];
+    let quote = rest.chars().next().filter(|c| *c == '"' || *c == '\'')?;
+    let value = rest[1..].split(quote).next()?;
+    Some(html_unescape(value))
+}
+
+fn html_unescape(text: &str) -> String {
+    text.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
 }
 
 /// PEP 503 normalisation: `Foo_Bar.baz` → `foo-bar-baz`.
@@ -345,8 +397,26 @@ mod tests {
         assert!(!files[0].yanked);
         assert_eq!(files[1].url, "https://index.example/x/idna-3.0.tar.gz");
         assert!(files[1].yanked);
-        let err = parse_project_page(b"<html>", "https://index.example/simple/idna/").unwrap_err();
+        let err = parse_project_page(b"not an index", "https://index.example/simple/idna/").unwrap_err();
         assert!(format!("{err:#}").contains("PEP 691"), "{err:#}");
+    }
+
+    #[test]
+    fn html_pages_give_their_checked_links() {
+        let page = "<!DOCTYPE html><html><body>\n\
+            <a href=\"../../packages/ab/idna-3.10.tar.gz#sha256=946D195A0D259CBBA61165E88E65941F16E9B36EA6DDB97F00452BAE8B1287D3\" data-requires-python=\"&gt;=3.6\">idna-3.10.tar.gz</a><br/>\n\
+            <a href='https://files.example/idna-0.1.tar.gz#md5=00'>idna-0.1.tar.gz</a>\n\
+            <a href=\"idna-3.0.tar.gz#sha256=946d195a0d259cbba61165e88e65941f16e9b36ea6ddb97f00452bae8b1287d3\" data-yanked=\"\">idna-3.0.tar.gz</a>\n\
+            </body></html>";
+        let files = parse_project_page(page.as_bytes(), "https://index.example/simple/idna/").unwrap();
+        assert_eq!(files.len(), 2, "a link without a sha256 cannot be used");
+        assert_eq!(files[0].filename, "idna-3.10.tar.gz");
+        assert_eq!(files[0].url, "https://index.example/packages/ab/idna-3.10.tar.gz");
+        assert_eq!(files[0].requires_python.as_deref(), Some(">=3.6"));
+        assert_eq!(files[0].sha256.hex(), "946d195a0d259cbba61165e88e65941f16e9b36ea6ddb97f00452bae8b1287d3");
+        assert!(files[0].upload_time.is_none() && !files[0].yanked);
+        assert_eq!(files[1].url, "https://index.example/simple/idna/idna-3.0.tar.gz");
+        assert!(files[1].yanked);
     }
 
     #[test]
