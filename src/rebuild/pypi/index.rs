@@ -9,6 +9,7 @@
 
 use crate::digest::Digest;
 use crate::errors::*;
+use crate::image::python::normalise;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::header::{ACCEPT, LOCATION};
@@ -282,21 +283,6 @@ fn html_unescape(text: &str) -> String {
         .replace("&amp;", "&")
 }
 
-/// PEP 503 normalisation: `Foo_Bar.baz` → `foo-bar-baz`.
-pub fn normalise(name: &str) -> String {
-    let mut out = String::new();
-    for c in name.chars() {
-        if "-_.".contains(c) {
-            if !out.ends_with('-') {
-                out.push('-');
-            }
-        } else {
-            out.push(c.to_ascii_lowercase());
-        }
-    }
-    out
-}
-
 /// `reference` resolved against `base` (absolute URLs, `//host/...`,
 /// `/path` and relative paths).
 fn join_url(base: &str, reference: &str) -> String {
@@ -417,13 +403,6 @@ mod tests {
         assert!(files[0].upload_time.is_none() && !files[0].yanked);
         assert_eq!(files[1].url, "https://index.example/simple/idna/idna-3.0.tar.gz");
         assert!(files[1].yanked);
-    }
-
-    #[test]
-    fn names_are_normalised_as_pep_503_says() {
-        assert_eq!(normalise("Foo_Bar.baz"), "foo-bar-baz");
-        assert_eq!(normalise("annotated_types"), "annotated-types");
-        assert_eq!(normalise("a--_b"), "a-b");
     }
 
     #[test]
