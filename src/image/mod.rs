@@ -6,7 +6,7 @@
 //! the locked .debs from a local repository, so the image id follows from
 //! the lock and not from the day the archive was read.
 
-mod apt;
+pub(crate) mod apt;
 pub mod archive;
 mod bootstrap;
 pub mod fetch;
