@@ -275,7 +275,7 @@ async fn from_lock(
         }
         return Err(e.context(format!("gathering the packages {} locks", lock_path.display())));
     }
-    fetch::index(&pool).await?;
+    fetch::index(&pool, &[]).await?;
     crate::errln!("building {} from the {} in {} ...", recipe.name, lock.contents(), lock_path.display());
     let wheels = work.join("python");
     if !lock.python.is_empty() {

@@ -344,48 +344,13 @@ async fn exact_packages(
     Ok((packages, fetched))
 }
 
-/// Writes `Packages` and `Release` for the .debs in `pool` (apt-ftparchive),
-/// the Release naming `suite` as its suite and codename: mmdebstrap's
-/// `essential` variant takes the Essential packages of the suite it is
-/// given, by those fields. Rewritten on every run (the Release is dated).
+/// Writes `Packages` and `Release` for the .debs in `pool`, the Release
+/// naming `suite` as its suite and codename: mmdebstrap's `essential`
+/// variant takes the Essential packages of the suite it is given, by those
+/// fields. Rewritten on every run (the Release is dated).
 async fn index(pool: &std::path::Path, source: &str, suite: &str) -> Result<()> {
     let origin = format!("reprocheck rebuild: the .buildinfo of {source}");
-    for (what, file, options) in [
-        ("packages", "Packages", Vec::new()),
-        (
-            "release",
-            "Release",
-            vec![
-                format!("APT::FTPArchive::Release::Suite={suite}"),
-                format!("APT::FTPArchive::Release::Codename={suite}"),
-                format!("APT::FTPArchive::Release::Origin={origin}"),
-            ],
-        ),
-    ] {
-        let mut command = tokio::process::Command::new("apt-ftparchive");
-        for option in &options {
-            command.arg("-o").arg(option);
-        }
-        let out = command
-            .arg(what)
-            .arg(".")
-            .current_dir(pool)
-            .stdin(std::process::Stdio::null())
-            .output()
-            .await
-            .map_err(|e| {
-                anyhow!("cannot run apt-ftparchive: {e}\nhelp: install it (`apt-get install apt-utils`)")
-            })?;
-        ensure!(
-            out.status.success(),
-            "apt-ftparchive {what} failed ({}): {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-        std::fs::write(pool.join(file), &out.stdout)
-            .with_context(|| format!("writing {file} in {}", pool.display()))?;
-    }
-    Ok(())
+    crate::image::fetch::index(pool, &[("Suite", suite), ("Codename", suite), ("Origin", &origin)]).await
 }
 
 /// Each wanted version's archive record (this architecture or `all`), and
