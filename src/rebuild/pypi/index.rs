@@ -11,7 +11,7 @@ use crate::digest::Digest;
 use crate::errors::*;
 use crate::image::python::normalise;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::header::{ACCEPT, LOCATION};
 use hyper::{Request, StatusCode};
 use sha2::Digest as _;
@@ -188,19 +188,9 @@ impl Index {
             .header(ACCEPT, SIMPLE_JSON)
             .body(Full::new(Bytes::new()))
             .with_context(|| format!("building a request for {url}"))?;
-        let exchange = async {
-            let response = self.http.request(request).await.with_context(|| format!("requesting {url}"))?;
-            let (parts, body) = response.into_parts();
-            let body = Limited::new(body, MAX_PAGE)
-                .collect()
-                .await
-                .map_err(|e| anyhow!("reading {url}: {e} (pages are limited to {MAX_PAGE} bytes)"))?
-                .to_bytes();
-            Ok::<_, Error>((parts.status, body))
-        };
-        tokio::time::timeout(REQUEST_TIMEOUT, exchange)
-            .await
-            .map_err(|_| anyhow!("{url} did not answer within {} s", REQUEST_TIMEOUT.as_secs()))?
+        let (status, _, body) =
+            crate::http::read_answer(&self.http, request, url, MAX_PAGE, REQUEST_TIMEOUT).await?;
+        Ok((status, body))
     }
 }
 
