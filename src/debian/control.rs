@@ -50,6 +50,15 @@ pub fn strip_clearsign(text: &str) -> Result<String> {
     bail!("the clearsigned text has no -----BEGIN PGP SIGNATURE----- line: it is cut short")
 }
 
+/// The one paragraph of a control file that holds exactly one, such as a
+/// `.dsc` or a `.buildinfo`, clearsigned or not; `what` names the file in
+/// the error (`a .dsc`).
+pub fn single_paragraph(text: &str, what: &str) -> Result<Paragraph> {
+    let mut all = paragraphs(&strip_clearsign(text)?)?;
+    ensure!(all.len() == 1, "{what} holds one paragraph; this has {}", all.len());
+    Ok(all.remove(0))
+}
+
 /// The paragraphs of `text` (already without a clearsign wrapper).
 /// `#` comment lines are skipped, as in `debian/control`.
 pub fn paragraphs(text: &str) -> Result<Vec<Paragraph>> {
@@ -117,5 +126,15 @@ mod tests {
         let cut = "-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\nSource: x\n";
         assert!(strip_clearsign(cut).unwrap_err().to_string().contains("cut short"));
         assert_eq!(strip_clearsign("Source: x\n").unwrap(), "Source: x\n");
+    }
+
+    #[test]
+    fn a_single_paragraph_file_with_two_or_none_is_an_error_naming_it() {
+        let signed = "-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\nSource: x\n\n-----BEGIN PGP SIGNATURE-----\n";
+        assert_eq!(single_paragraph(signed, "a .dsc").unwrap().get("Source"), Some("x"));
+        let err = single_paragraph("Source: x\n\nSource: y\n", "a .dsc").unwrap_err().to_string();
+        assert_eq!(err, "a .dsc holds one paragraph; this has 2");
+        let err = single_paragraph("# nothing\n", "a .buildinfo").unwrap_err().to_string();
+        assert_eq!(err, "a .buildinfo holds one paragraph; this has 0");
     }
 }

@@ -51,11 +51,7 @@ pub enum Part {
 impl Dsc {
     /// Parses a `.dsc` (clearsigned or not).
     pub fn parse(text: &str) -> Result<Dsc> {
-        let body = control::strip_clearsign(text)?;
-        let paragraphs = control::paragraphs(&body)?;
-        let [fields] = paragraphs.as_slice() else {
-            bail!("a .dsc holds one paragraph; this has {}", paragraphs.len());
-        };
+        let fields = control::single_paragraph(text, "a .dsc")?;
         let required = |name: &str| -> Result<String> {
             fields.get(name).map(str::to_string).with_context(|| format!("the .dsc has no `{name}:` field"))
         };

@@ -21,6 +21,13 @@ pub(crate) struct PrivateApt {
 impl PrivateApt {
     /// apt reading only `sources` (deb822 when `deb822`, else one-line).
     pub(crate) fn new(sources: &str, deb822: bool) -> Result<PrivateApt> {
+        let name = if deb822 { "locked.sources" } else { "locked.list" };
+        PrivateApt::with_sources_file(name, sources)
+    }
+
+    /// apt reading only `text`, written as `sources/NAME` (apt takes a
+    /// `.sources` file as deb822, a `.list` file as one-line entries).
+    pub(crate) fn with_sources_file(name: &str, text: &str) -> Result<PrivateApt> {
         let dir = tempfile::Builder::new()
             .prefix("reprocheck-apt-")
             .tempdir()
@@ -34,13 +41,14 @@ impl PrivateApt {
         ] {
             std::fs::create_dir_all(dir.path().join(sub)).context("creating apt's state dir")?;
         }
-        let name = if deb822 { "sources/locked.sources" } else { "sources/locked.list" };
-        std::fs::write(dir.path().join(name), sources).context("writing apt's sources")?;
+        std::fs::write(dir.path().join("sources").join(name), text).context("writing apt's sources")?;
         std::fs::write(dir.path().join("state/status"), "").context("writing apt's status")?;
         Ok(PrivateApt { dir })
     }
 
-    fn command(&self, program: &str) -> tokio::process::Command {
+    /// `program` (apt-get, apt-cache) set to this state and configuration
+    /// alone, its stdin empty.
+    pub(crate) fn command(&self, program: &str) -> tokio::process::Command {
         let d = self.dir.path().display();
         let mut command = tokio::process::Command::new(program);
         for option in [
@@ -78,20 +86,7 @@ impl PrivateApt {
         if out.status.success() {
             return Ok(Ok(()));
         }
-        let text =
-            format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-        let mut lines: Vec<String> = text
-            .lines()
-            .filter(|l| l.starts_with("E:") || l.starts_with("Err:") || l.starts_with("  "))
-            .map(|l| l.trim_end().to_string())
-            .collect();
-        if lines.is_empty() {
-            // No line in apt's usual shape: its last few, whatever they say.
-            let all: Vec<&str> = text.lines().collect();
-            lines = all[all.len().saturating_sub(5)..].iter().map(|l| l.to_string()).collect();
-        }
-        lines.truncate(MAX_APT_LINES);
-        Ok(Err(lines))
+        Ok(Err(complaints(&out, false)))
     }
 
     /// `apt-get update`, then every version the sources have of each package.
@@ -158,4 +153,28 @@ impl PrivateApt {
         }
         Ok(())
     }
+}
+
+/// apt's error lines (`E:`, `Err:`, with `W:` when `warnings`, and their
+/// indented continuations) from both of its streams, at most
+/// [`MAX_APT_LINES`]; its last few lines when none has that shape.
+pub(crate) fn complaints(out: &std::process::Output, warnings: bool) -> Vec<String> {
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let mut lines: Vec<String> = text
+        .lines()
+        .filter(|l| {
+            l.starts_with("E:")
+                || l.starts_with("Err:")
+                || (warnings && l.starts_with("W:"))
+                || l.starts_with("  ")
+        })
+        .map(|l| l.trim_end().to_string())
+        .collect();
+    if lines.is_empty() {
+        // No line in apt's usual shape: its last few, whatever they say.
+        let all: Vec<&str> = text.lines().collect();
+        lines = all[all.len().saturating_sub(5)..].iter().map(|l| l.to_string()).collect();
+    }
+    lines.truncate(MAX_APT_LINES);
+    lines
 }

@@ -193,19 +193,19 @@ fn check_sha256(file: &Path, p: &LockedPackage, label: &str) -> Result<()> {
 }
 
 /// Writes `Packages` and `Release` for the .debs in `pool` (apt-ftparchive),
-/// making it a flat repository.
-pub async fn index(pool: &Path) -> Result<()> {
+/// making it a flat repository. Each `(FIELD, value)` of `release` is set
+/// in the Release (`APT::FTPArchive::Release::FIELD`), e.g. its `Suite`.
+pub async fn index(pool: &Path, release: &[(&str, &str)]) -> Result<()> {
     for (what, file) in [("packages", "Packages"), ("release", "Release")] {
-        let out = tokio::process::Command::new("apt-ftparchive")
-            .arg(what)
-            .arg(".")
-            .current_dir(pool)
-            .stdin(Stdio::null())
-            .output()
-            .await
-            .map_err(|e| {
-                anyhow!("cannot run apt-ftparchive: {e}\nhelp: install it (`apt-get install apt-utils`)")
-            })?;
+        let mut command = tokio::process::Command::new("apt-ftparchive");
+        if what == "release" {
+            for (field, value) in release {
+                command.arg("-o").arg(format!("APT::FTPArchive::Release::{field}={value}"));
+            }
+        }
+        let out = command.arg(what).arg(".").current_dir(pool).stdin(Stdio::null()).output().await.map_err(
+            |e| anyhow!("cannot run apt-ftparchive: {e}\nhelp: install it (`apt-get install apt-utils`)"),
+        )?;
         ensure!(
             out.status.success(),
             "apt-ftparchive {what} failed ({}): {}",

@@ -6,7 +6,7 @@
 //! the locked .debs from a local repository, so the image id follows from
 //! the lock and not from the day the archive was read.
 
-mod apt;
+pub(crate) mod apt;
 pub mod archive;
 mod bootstrap;
 pub mod fetch;
@@ -275,7 +275,7 @@ async fn from_lock(
         }
         return Err(e.context(format!("gathering the packages {} locks", lock_path.display())));
     }
-    fetch::index(&pool).await?;
+    fetch::index(&pool, &[]).await?;
     crate::errln!("building {} from the {} in {} ...", recipe.name, lock.contents(), lock_path.display());
     let wheels = work.join("python");
     if !lock.python.is_empty() {

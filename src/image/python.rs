@@ -46,9 +46,12 @@ pub struct LockedDistribution {
     pub sha256: Digest,
 }
 
-/// PEP 503 normalisation: `Foo_Bar.baz` → `foo-bar-baz`.
-fn normalise(name: &str) -> String {
-    let mut out = String::new();
+/// A project name as PEP 503 compares it: lowercase, each run of `-`, `_`
+/// and `.` one `-` (`Foo_Bar.baz` → `foo-bar-baz`). The one place this is
+/// written: requirements files, the package index and `pyproject.toml`
+/// all name projects this way.
+pub fn normalise(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
     for c in name.chars() {
         if "-_.".contains(c) {
             if !out.ends_with('-') {
@@ -343,6 +346,14 @@ mod tests {
         let file = dir.path().join("requirements.txt");
         std::fs::write(&file, text).unwrap();
         parse_requirements(&file)
+    }
+
+    #[test]
+    fn names_are_normalised_as_pep_503_says() {
+        assert_eq!(normalise("Foo_Bar.baz"), "foo-bar-baz");
+        assert_eq!(normalise("annotated_types"), "annotated-types");
+        assert_eq!(normalise("Flit_Core"), "flit-core");
+        assert_eq!(normalise("a--_b"), "a-b");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use super::reference::Reference;
 use crate::digest::Digest;
 use crate::errors::*;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::Full;
 use hyper::header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
 use hyper::{Request, StatusCode};
 use std::time::Duration;
@@ -192,21 +192,7 @@ impl RegistryClient {
         }
         let request =
             request.body(Full::new(Bytes::new())).with_context(|| format!("building a request for {url}"))?;
-        let exchange = async {
-            let response = self.http.request(request).await.with_context(|| format!("requesting {url}"))?;
-            let (parts, body) = response.into_parts();
-            let body = Limited::new(body, MAX_BODY)
-                .collect()
-                .await
-                .map_err(|e| {
-                    anyhow!("reading the answer of {url}: {e} (answers are limited to {MAX_BODY} bytes)")
-                })?
-                .to_bytes();
-            Ok::<_, Error>((parts.status, parts.headers, body))
-        };
-        tokio::time::timeout(REQUEST_TIMEOUT, exchange)
-            .await
-            .map_err(|_| anyhow!("{url} did not answer within {} s", REQUEST_TIMEOUT.as_secs()))?
+        crate::http::read_answer(&self.http, request, url, MAX_BODY, REQUEST_TIMEOUT).await
     }
 }
 

@@ -1,17 +1,16 @@
-//! apt with its own state in a temporary directory, reading a suite's
-//! binary *and* source indexes (`deb` and `deb-src` entries derived from the
-//! machine's own apt sources at run time): the host's `/etc/apt` and
-//! `/var/lib/apt` are neither read for state nor written. apt checks every
-//! file it fetches against the suite's signed indexes.
+//! The image builder's private apt (`crate::image::apt`: its own state in
+//! a temporary directory), reading a suite's binary *and* source indexes
+//! (`deb` and `deb-src` entries derived from the machine's own apt sources
+//! at run time): the host's `/etc/apt` and `/var/lib/apt` are neither read
+//! for state nor written. apt checks every file it fetches against the
+//! suite's signed indexes.
 
 use crate::debian::control::{self, Paragraph};
 use crate::errors::*;
+use crate::image::apt::{complaints, PrivateApt};
 use crate::image::sources::SuiteSources;
 use std::path::Path;
 use std::process::Stdio;
-
-/// How many lines of apt's complaints an error repeats.
-const MAX_APT_LINES: usize = 12;
 
 /// Largest output read from one `apt-cache` call (a package with every
 /// version in every suite is a few hundred KiB).
@@ -19,7 +18,7 @@ const MAX_APT_OUTPUT: usize = 64 << 20;
 
 /// A private apt for one suite, its sources and source indexes read.
 pub struct SuiteApt {
-    dir: tempfile::TempDir,
+    apt: PrivateApt,
     /// The suites read and where from, for evidence and messages.
     pub described: String,
 }
@@ -42,22 +41,7 @@ impl SuiteApt {
 
     /// apt reading exactly `text` (deb822), its indexes read.
     pub async fn with_sources_text(text: &str, described: String) -> Result<SuiteApt> {
-        let dir = tempfile::Builder::new()
-            .prefix("reprocheck-rebuild-apt-")
-            .tempdir()
-            .context("creating apt's state dir")?;
-        for sub in [
-            "sources",
-            "state/lists/partial",
-            "cache/archives/partial",
-            "etc/preferences.d",
-            "etc/apt.conf.d",
-        ] {
-            std::fs::create_dir_all(dir.path().join(sub)).context("creating apt's state dir")?;
-        }
-        std::fs::write(dir.path().join("sources/suite.sources"), text).context("writing apt's sources")?;
-        std::fs::write(dir.path().join("state/status"), "").context("writing apt's status")?;
-        let apt = SuiteApt { dir, described };
+        let apt = SuiteApt { apt: PrivateApt::with_sources_file("suite.sources", text)?, described };
         let out = apt.run("apt-get", &["-o", "APT::Update::Error-Mode=any", "update", "-q"], None).await?;
         ensure!(
             out.status.success(),
@@ -65,31 +49,19 @@ impl SuiteApt {
              the archive must be reachable",
             apt.described,
             out.status,
-            complaints(&out).join("\n  ")
+            complaints(&out, true).join("\n  ")
         );
         Ok(apt)
     }
 
+    /// The private apt's command, without the translations and contents
+    /// indexes (a rebuild reads neither), ended when dropped.
     fn command(&self, program: &str) -> tokio::process::Command {
-        let d = self.dir.path().display();
-        let mut command = tokio::process::Command::new(program);
-        for option in [
-            format!("Dir::Etc::SourceList={d}/sources/none.list"),
-            format!("Dir::Etc::SourceParts={d}/sources"),
-            format!("Dir::Etc::Preferences={d}/etc/preferences"),
-            format!("Dir::Etc::PreferencesParts={d}/etc/preferences.d"),
-            format!("Dir::Etc::Parts={d}/etc/apt.conf.d"),
-            format!("Dir::State={d}/state"),
-            format!("Dir::State::status={d}/state/status"),
-            format!("Dir::Cache={d}/cache"),
-            "Acquire::IndexTargets::deb::Translations::DefaultEnabled=false".to_string(),
-            "Acquire::IndexTargets::deb::Contents-deb::DefaultEnabled=false".to_string(),
-            "Debug::NoLocking=true".to_string(),
-            "APT::Sandbox::User=root".to_string(),
-        ] {
-            command.arg("-o").arg(option);
+        let mut command = self.apt.command(program);
+        for target in ["Translations", "Contents-deb"] {
+            command.arg("-o").arg(format!("Acquire::IndexTargets::deb::{target}::DefaultEnabled=false"));
         }
-        command.stdin(Stdio::null()).kill_on_drop(true);
+        command.kill_on_drop(true);
         command
     }
 
@@ -142,7 +114,7 @@ impl SuiteApt {
             .await?;
         Ok(match out.status.success() {
             true => Ok(()),
-            false => Err(complaints(&out).join("\n  ")),
+            false => Err(complaints(&out, true).join("\n  ")),
         })
     }
 
@@ -158,7 +130,7 @@ impl SuiteApt {
                 "apt-get download {} failed ({}):\n  {}",
                 chunk.join(" "),
                 out.status,
-                complaints(&out).join("\n  ")
+                complaints(&out, true).join("\n  ")
             );
         }
         Ok(())
@@ -169,25 +141,6 @@ impl SuiteApt {
 fn paragraphs_of(out: &std::process::Output, program: &str) -> Result<Vec<Paragraph>> {
     let text = String::from_utf8_lossy(&out.stdout);
     control::paragraphs(&text).with_context(|| format!("reading what {program} printed"))
-}
-
-/// apt's error lines (`E:`, `Err:`, `W:` and their continuations), at most
-/// [`MAX_APT_LINES`]; its last lines when none has that shape.
-fn complaints(out: &std::process::Output) -> Vec<String> {
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    let mut lines: Vec<String> = text
-        .lines()
-        .filter(|l| {
-            l.starts_with("E:") || l.starts_with("Err:") || l.starts_with("W:") || l.starts_with("  ")
-        })
-        .map(|l| l.trim_end().to_string())
-        .collect();
-    if lines.is_empty() {
-        let all: Vec<&str> = text.lines().collect();
-        lines = all[all.len().saturating_sub(5)..].iter().map(|l| l.to_string()).collect();
-    }
-    lines.truncate(MAX_APT_LINES);
-    lines
 }
 
 /// This machine's Debian architecture, as apt and dpkg name it.

@@ -73,11 +73,7 @@ impl Buildinfo {
     /// Parses a `.buildinfo` (clearsigned or not). The signature is not
     /// checked: the file is the user's statement of what to reproduce.
     pub fn parse(text: &str) -> Result<Buildinfo> {
-        let body = control::strip_clearsign(text)?;
-        let paragraphs = control::paragraphs(&body)?;
-        let [fields] = paragraphs.as_slice() else {
-            bail!("a .buildinfo holds one paragraph; this has {}", paragraphs.len());
-        };
+        let fields = control::single_paragraph(text, "a .buildinfo")?;
         let required = |name: &str| -> Result<&str> {
             fields.get(name).with_context(|| format!("the .buildinfo has no `{name}:` field"))
         };

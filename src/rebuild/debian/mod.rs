@@ -96,11 +96,7 @@ pub async fn infer(
             ));
         }
     }
-    let dsc_paragraph =
-        crate::debian::control::paragraphs(&crate::debian::control::strip_clearsign(&dsc_text)?)?
-            .into_iter()
-            .next()
-            .context("the .dsc holds no paragraph")?;
+    let dsc_paragraph = crate::debian::control::single_paragraph(&dsc_text, "a .dsc")?;
     let (epoch, changelog_file) = changelog::latest_entry_date(&dsc, scratch.path())?;
     let epoch = u64::try_from(epoch).context("the changelog's date is before 1970")?;
     inferences.push(Inference::new(

@@ -16,9 +16,10 @@
 //! A backend on `backend-path` (in the sdist) is pinned by the sdist itself.
 
 use super::pep440::{Specifier, Version};
-use super::pyproject::{normalize_name, BuildSystem, Requirement};
+use super::pyproject::{BuildSystem, Requirement};
 use super::wheel::WheelFields;
 use crate::errors::*;
+use crate::image::python::normalise;
 use crate::rebuild::{not_inferable, Inference};
 
 /// The first setuptools with its own `bdist_wheel` (Generator `setuptools (X)`).
@@ -203,7 +204,7 @@ pub fn infer(wheel: &WheelFields, build: &BuildSystem) -> Result<Backend> {
         .requires
         .iter()
         .filter(|r| {
-            !pinned.contains(&r.name) && !chosen.contains(&r.name) && r.name != normalize_name(distribution)
+            !pinned.contains(&r.name) && !chosen.contains(&r.name) && r.name != normalise(distribution)
         })
         .cloned()
         .collect();
@@ -258,7 +259,7 @@ pub fn newest_at(
             releases.len()
         ));
     };
-    let pin = Pin { name: normalize_name(name), version: newest.text.clone() };
+    let pin = Pin { name: normalise(name), version: newest.text.clone() };
     let constraint = if specifier.is_empty() { String::new() } else { format!(" matching `{specifier}`") };
     let evidence = format!(
         "the newest release{constraint} uploaded before the wheel (at {at}); the publisher's may have been older"

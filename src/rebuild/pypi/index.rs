@@ -9,8 +9,9 @@
 
 use crate::digest::Digest;
 use crate::errors::*;
+use crate::image::python::normalise;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::header::{ACCEPT, LOCATION};
 use hyper::{Request, StatusCode};
 use sha2::Digest as _;
@@ -187,19 +188,9 @@ impl Index {
             .header(ACCEPT, SIMPLE_JSON)
             .body(Full::new(Bytes::new()))
             .with_context(|| format!("building a request for {url}"))?;
-        let exchange = async {
-            let response = self.http.request(request).await.with_context(|| format!("requesting {url}"))?;
-            let (parts, body) = response.into_parts();
-            let body = Limited::new(body, MAX_PAGE)
-                .collect()
-                .await
-                .map_err(|e| anyhow!("reading {url}: {e} (pages are limited to {MAX_PAGE} bytes)"))?
-                .to_bytes();
-            Ok::<_, Error>((parts.status, body))
-        };
-        tokio::time::timeout(REQUEST_TIMEOUT, exchange)
-            .await
-            .map_err(|_| anyhow!("{url} did not answer within {} s", REQUEST_TIMEOUT.as_secs()))?
+        let (status, _, body) =
+            crate::http::read_answer(&self.http, request, url, MAX_PAGE, REQUEST_TIMEOUT).await?;
+        Ok((status, body))
     }
 }
 
@@ -280,21 +271,6 @@ fn html_unescape(text: &str) -> String {
         .replace("&quot;", "\"")
         .replace("&#39;", "'")
         .replace("&amp;", "&")
-}
-
-/// PEP 503 normalisation: `Foo_Bar.baz` → `foo-bar-baz`.
-pub fn normalise(name: &str) -> String {
-    let mut out = String::new();
-    for c in name.chars() {
-        if "-_.".contains(c) {
-            if !out.ends_with('-') {
-                out.push('-');
-            }
-        } else {
-            out.push(c.to_ascii_lowercase());
-        }
-    }
-    out
 }
 
 /// `reference` resolved against `base` (absolute URLs, `//host/...`,
@@ -417,13 +393,6 @@ mod tests {
         assert!(files[0].upload_time.is_none() && !files[0].yanked);
         assert_eq!(files[1].url, "https://index.example/simple/idna/idna-3.0.tar.gz");
         assert!(files[1].yanked);
-    }
-
-    #[test]
-    fn names_are_normalised_as_pep_503_says() {
-        assert_eq!(normalise("Foo_Bar.baz"), "foo-bar-baz");
-        assert_eq!(normalise("annotated_types"), "annotated-types");
-        assert_eq!(normalise("a--_b"), "a-b");
     }
 
     #[test]

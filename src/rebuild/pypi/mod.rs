@@ -21,6 +21,7 @@ mod fixtures;
 
 use super::{Inference, Inferred, RebuildOptions, SpecFiles};
 use crate::errors::*;
+use crate::image::python::normalise;
 use index::{Index, IndexFile};
 
 /// The Python the rebuild image runs: bookworm's, old enough for the
@@ -140,12 +141,12 @@ fn read_wheel(path: &std::path::Path) -> Result<Vec<u8>> {
 
 /// The version's sdist and its one pure-Python wheel.
 fn select(listed: &[IndexFile], name: &str, version: &str) -> Result<(IndexFile, IndexFile)> {
-    let wanted = index::normalise(name);
+    let wanted = normalise(name);
     let of_version: Vec<&IndexFile> = listed
         .iter()
         .filter(|f| {
             let (project, file_version) = file_name_parts(&f.filename);
-            index::normalise(&project) == wanted && file_version == version
+            normalise(&project) == wanted && file_version == version
         })
         .collect();
     if of_version.is_empty() {

@@ -5,6 +5,7 @@
 
 use super::pep440::Specifier;
 use crate::errors::*;
+use crate::image::python::normalise;
 
 /// PEP 517's backend when `build-backend` is absent or there is no
 /// `pyproject.toml`: setuptools, running `setup.py` as before.
@@ -56,23 +57,8 @@ impl Requirement {
         }
         let rest = rest.strip_prefix('(').and_then(|r| r.strip_suffix(')')).unwrap_or(rest);
         let specifier = Specifier::parse(rest).with_context(|| format!("in the requirement `{raw}`"))?;
-        Ok(Requirement { raw: raw.clone(), name: normalize_name(name), extras, specifier, marker })
+        Ok(Requirement { raw: raw.clone(), name: normalise(name), extras, specifier, marker })
     }
-}
-
-/// A project name as PEP 503 compares it: `Flit_Core` → `flit-core`.
-pub fn normalize_name(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    for c in name.chars() {
-        if "-_.".contains(c) {
-            if !out.ends_with('-') {
-                out.push('-');
-            }
-        } else {
-            out.push(c.to_ascii_lowercase());
-        }
-    }
-    out
 }
 
 /// Where the build system's description came from.
@@ -166,7 +152,7 @@ impl BuildSystem {
 
     /// The requirement naming `name` (any spelling), if any.
     pub fn requirement(&self, name: &str) -> Option<&Requirement> {
-        let name = normalize_name(name);
+        let name = normalise(name);
         self.requires.iter().find(|r| r.name == name)
     }
 }

@@ -5,6 +5,7 @@
 
 use crate::digest::Digest;
 use crate::errors::*;
+use crate::image::python::normalise;
 use std::path::Path;
 
 /// One pinned wheel.
@@ -92,8 +93,8 @@ pub fn as_of(
 ) -> Vec<(String, String)> {
     let mut constraints = Vec::new();
     for p in pinned {
-        let normal = super::index::normalise(&p.name);
-        if exact.iter().any(|e| super::index::normalise(e) == normal) {
+        let normal = normalise(&p.name);
+        if exact.iter().any(|e| normalise(e) == normal) {
             constraints.push((p.name.clone(), p.version.clone()));
             continue;
         }
