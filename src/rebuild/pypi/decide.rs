@@ -28,6 +28,9 @@ pub struct Decision {
     pub backend_object: Option<String>,
     /// In-tree directories put on `sys.path` first (`backend-path`).
     pub backend_path: Vec<String>,
+    /// `bdist_wheel --universal`: the published wheel is tagged for Python 2
+    /// and 3 at once, which setuptools makes only when asked.
+    pub universal: bool,
     /// The build requirements to resolve (PEP 508), the backend pinned.
     pub requirements: Vec<String>,
     /// Distributions whose exact version the build checks before it runs.
@@ -75,6 +78,7 @@ pub async fn decide(
             pins.push((pin.name, pin.version));
         }
     }
+    let universal = universal(&wheel, &backend, &mut inferences);
     let rule = timestamps::infer(&wheel, backend.kind, &backend.version, &sdist.mtimes)?;
     inferences.extend(rule.inferences.iter().cloned());
     let mut requirements: Vec<String> = pins.iter().map(|(n, v)| format!("{n}=={v}")).collect();
@@ -84,6 +88,7 @@ pub async fn decide(
         backend_module: backend.module.clone(),
         backend_object: backend.object.clone(),
         backend_path: backend.backend_path.clone(),
+        universal,
         requirements,
         pins,
         source_date_epoch: rule.source_date_epoch,
@@ -91,6 +96,24 @@ pub async fn decide(
         image_label,
         inferences,
     })
+}
+
+/// Whether the wheel is a universal one (tags `py2-none-any` and
+/// `py3-none-any`) that setuptools made: the publisher asked for it with
+/// `bdist_wheel --universal` (or a setup.cfg the sdist may not carry), so
+/// the rebuild asks too, through PEP 517's config settings.
+fn universal(wheel: &PublishedWheel, backend: &Backend, inferences: &mut Vec<Inference>) -> bool {
+    let tags = &wheel.wheel.tags;
+    let universal = backend.kind == backend::BackendKind::Setuptools
+        && tags.iter().any(|t| t == "py2-none-any")
+        && tags.iter().any(|t| t == "py3-none-any");
+    if universal {
+        inferences.push(Inference::new(
+            "bdist_wheel --universal (config settings --build-option)",
+            format!("the published wheel's WHEEL tags {}: a universal wheel", tags.join(", ")),
+        ));
+    }
+    universal
 }
 
 /// `flit-core-3.9.0`; `wheel-0.43.0-setuptools-70.0.0` for the `wheel`
@@ -148,6 +171,32 @@ pub fn rfc3339_epoch(text: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_universal_setuptools_wheel_asks_for_universal_and_others_do_not() {
+        let decide = |wheel_text: &str, pyproject: Option<&str>| {
+            let wheel = PublishedWheel::from_parts("x-1.dist-info".into(), wheel_text, Vec::new()).unwrap();
+            let build = match pyproject {
+                Some(text) => BuildSystem::parse(text).unwrap(),
+                None => BuildSystem::without_pyproject(),
+            };
+            let backend = backend::infer(&wheel.wheel, &build).unwrap();
+            let mut inferences = Vec::new();
+            (universal(&wheel, &backend, &mut inferences), inferences)
+        };
+        // pytz 2024.2's WHEEL.
+        let pytz = "Wheel-Version: 1.0\nGenerator: bdist_wheel (0.37.1)\nRoot-Is-Purelib: true\nTag: py2-none-any\nTag: py3-none-any\n";
+        let (yes, said) = decide(pytz, None);
+        assert!(yes);
+        assert!(said[0].evidence.contains("py2-none-any, py3-none-any"), "{said:?}");
+        let py3 =
+            "Wheel-Version: 1.0\nGenerator: bdist_wheel (0.37.1)\nRoot-Is-Purelib: true\nTag: py3-none-any\n";
+        assert!(!decide(py3, None).0);
+        let flit = "Wheel-Version: 1.0\nGenerator: flit 3.9.0\nRoot-Is-Purelib: true\nTag: py2-none-any\nTag: py3-none-any\n";
+        let pyproject =
+            "[build-system]\nrequires = [\"flit_core >=3.2,<4\"]\nbuild-backend = \"flit_core.buildapi\"\n";
+        assert!(!decide(flit, Some(pyproject)).0, "only setuptools is asked");
+    }
 
     #[test]
     fn upload_times_are_read_as_utc() {

@@ -128,7 +128,8 @@ fn build_command(decision: &Decision) -> Result<String> {
          sys.exit(\"reprocheck: the image does not have the pinned \" + \", \".join(bad)) if bad else None; \
          b = importlib.import_module(\"{module}\"); {object}\
          os.makedirs(\"dist\", exist_ok=True); \
-         print(\"built dist/\" + b.build_wheel(\"dist\"))'",
+         print(\"built dist/\" + b.build_wheel(\"dist\"{settings}))'",
+        settings = if decision.universal { ", {\"--build-option\": [\"--universal\"]}" } else { "" },
         module = decision.backend_module,
     ))
 }
