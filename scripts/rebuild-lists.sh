@@ -10,7 +10,7 @@
 # the Debian archive the host's apt sources name. The specs are inferred
 # into OUT/<list>-specs (kept: a second run reuses their image locks) and
 # the results go to OUT/<list>; JOBS=n sets --jobs (default 2), SUITE the
-# Debian list's suite (default trixie, the current stable).
+# Debian list's suite (default: the host's own).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 which=${1:-all}
@@ -36,7 +36,7 @@ run_list() {
 
 case $which in
   pypi) run_list pypi ;;
-  debian) run_list debian --suite "${SUITE:-trixie}" ;;
-  all) run_list pypi; run_list debian --suite "${SUITE:-trixie}" ;;
+  debian) run_list debian ${SUITE:+--suite "$SUITE"} ;;
+  all) run_list pypi; run_list debian ${SUITE:+--suite "$SUITE"} ;;
   *) echo "usage: $0 [pypi|debian|all] [OUT]" >&2; exit 2 ;;
 esac

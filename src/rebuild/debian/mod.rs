@@ -286,12 +286,16 @@ async fn fetch_source(
             }
         }
     }
-    bail!(
-        "apt-get source could not fetch {} whole in any version listed ({}):\n  {}",
+    // The archive not serving the source is a missing input, not a failed
+    // build: a batch counts it as not inferable, with apt's words on one line.
+    let said: Vec<String> =
+        complaints.iter().map(|c| c.split_whitespace().collect::<Vec<_>>().join(" ")).collect();
+    not_inferable(format!(
+        "the archive does not serve {} whole in any version listed ({}): {}",
         choice.source,
         choice.versions.join(", "),
-        complaints.join("\n  ")
-    )
+        said.join("; ")
+    ))
 }
 
 /// Downloads `binaries` and places each in `SLUG/` under the name
