@@ -15,7 +15,7 @@ pub struct RebuildArgs {
     /// (default: reprocheck-out/rebuild-specs).
     #[arg(long, value_name = "DIR")]
     pub write_spec: Option<PathBuf>,
-    /// Only infer and write the specs; build nothing.
+    /// Only infer and write the specs; build nothing (exit 0 when every target got its spec, else 1).
     #[arg(long)]
     pub infer_only: bool,
     /// Also vary the environment: two builds, the second with every factor varied, both

@@ -84,7 +84,11 @@ pub async fn rebuild(args: RebuildArgs, terminal: &Terminal, engine: &Connector)
         }
     }
     if args.infer_only {
-        return Ok(ExitCode::SUCCESS);
+        // Nothing was built: 0 when every target got its spec, else 1.
+        return Ok(match planned.iter().all(|p| p.spec.is_ok()) {
+            true => ExitCode::SUCCESS,
+            false => exit_codes::different(),
+        });
     }
     lock_images(&recipes, &mut planned, &files, engine, single).await?;
     let verify = VerifyArgs {
