@@ -8,6 +8,7 @@ tests/fixtures/rebuild/pypi/<name>-<version>/:
 
   WHEEL            the wheel's .dist-info/WHEEL, as published
   pyproject.toml   the sdist's top-level pyproject.toml, when it has one
+                   (comment lines naming a URL dropped)
   wheel-entries.txt  every wheel entry in central-directory order:
                    `YYYY-MM-DD hh:mm:ss NAME` (its DOS date-time as stored)
   sdist-mtimes.txt every regular file of the sdist: `EPOCH NAME` (the tar
@@ -90,7 +91,10 @@ def extract(spec: str) -> None:
                 pyproject = t.extractfile(member).read()
         (out / "sdist-mtimes.txt").write_text("\n".join(lines) + "\n")
         if pyproject is not None:
-            (out / "pyproject.toml").write_bytes(pyproject)
+            # Comments naming a host (a registry's pages, say) are dropped:
+            # no registry host is committed here; the tables stay whole.
+            kept = [l for l in pyproject.split(b"\n") if not (l.lstrip().startswith(b"#") and b"://" in l)]
+            (out / "pyproject.toml").write_bytes(b"\n".join(kept))
     if spec in SMALL_WHEELS:
         assert wheel.stat().st_size < 20_000, f"{wheel.name} is not small"
         (out / wheel.name).write_bytes(wheel.read_bytes())
