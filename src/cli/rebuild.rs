@@ -29,6 +29,17 @@ pub struct RebuildArgs {
     /// Build-Path and environment (one debian: target only).
     #[arg(long, value_name = "FILE")]
     pub buildinfo: Option<PathBuf>,
+    /// With --buildinfo: a snapshot archive (Debian's snapshot layout, BASE/debian/TIME/) for
+    /// the recorded versions the suite no longer has.
+    #[arg(long, value_name = "BASE", requires = "buildinfo")]
+    pub snapshot: Option<String>,
+    /// The snapshot's time, YYYYMMDDTHHMMSSZ (default: the .buildinfo's Build-Date).
+    #[arg(long, value_name = "TIME", requires = "snapshot")]
+    pub snapshot_time: Option<String>,
+    /// With --buildinfo: a directory of .deb files for the recorded versions the suite no
+    /// longer has (each known by its own control fields).
+    #[arg(long, value_name = "DIR", requires = "buildinfo")]
+    pub packages_dir: Option<PathBuf>,
     /// The Python package index's simple API (default: pip's own configuration).
     #[arg(long, value_name = "URL")]
     pub index_url: Option<String>,

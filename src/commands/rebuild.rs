@@ -40,6 +40,9 @@ pub async fn rebuild(args: RebuildArgs, terminal: &Terminal, engine: &Connector)
         suite: args.suite.clone(),
         buildinfo: args.buildinfo.clone(),
         index_url: args.index_url.clone(),
+        snapshot: args.snapshot.clone(),
+        snapshot_time: args.snapshot_time.clone(),
+        packages_dir: args.packages_dir.clone(),
     };
     let single = targets.len() == 1;
     let mut planned = Vec::new();

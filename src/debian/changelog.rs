@@ -18,7 +18,7 @@ pub fn latest_date(text: &str) -> Result<i64> {
 }
 
 /// `[Day, ]DD Mon YYYY HH:MM:SS ±HHMM` to seconds since 1970.
-fn rfc2822(date: &str) -> Result<i64> {
+pub fn rfc2822(date: &str) -> Result<i64> {
     let date = date.split_once(", ").map_or(date, |(_, rest)| rest);
     let parts: Vec<&str> = date.split_whitespace().collect();
     let [day, month, year, time, zone] = parts.as_slice() else {

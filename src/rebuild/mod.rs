@@ -102,6 +102,12 @@ pub struct RebuildOptions {
     pub buildinfo: Option<PathBuf>,
     /// The Python package index's simple API (default: pip's configuration).
     pub index_url: Option<String>,
+    /// A snapshot archive's base for the `.buildinfo`'s versions the suite lacks.
+    pub snapshot: Option<String>,
+    /// The snapshot's time (default: the `.buildinfo`'s Build-Date).
+    pub snapshot_time: Option<String>,
+    /// A directory of .debs for the `.buildinfo`'s versions the suite lacks.
+    pub packages_dir: Option<std::path::PathBuf>,
 }
 
 /// Infers how to rebuild `target` and writes its spec, `SLUG.toml`, with

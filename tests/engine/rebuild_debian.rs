@@ -168,3 +168,157 @@ fn a_buildinfo_version_no_source_has_is_refused_listing_each() {
         "no recipe is written for an image that cannot be made"
     );
 }
+
+/// A package `name` `version` (Architecture: all, no files) built with
+/// dpkg-deb into `dir` as `file_name`.
+fn fake_deb(dir: &Path, file_name: &str, name: &str, version: &str) -> std::path::PathBuf {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(root.path().join("DEBIAN")).unwrap();
+    std::fs::write(
+        root.path().join("DEBIAN/control"),
+        format!(
+            "Package: {name}\nVersion: {version}\nArchitecture: all\nMaintainer: reprocheck tests <tests@invalid>\n\
+             Description: a package no archive has\n"
+        ),
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir).unwrap();
+    let deb = dir.join(file_name);
+    let run = std::process::Command::new("dpkg-deb")
+        .args(["--root-owner-group", "--build"])
+        .arg(root.path())
+        .arg(&deb)
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "dpkg-deb: {}", String::from_utf8_lossy(&run.stderr));
+    deb
+}
+
+/// A snapshot archive in Debian's snapshot layout under `base` at `time`:
+/// `suite`, its -updates and -security, the first holding `debs`.
+fn snapshot_archive(base: &Path, time: &str, suite: &str, debs: &[&Path]) {
+    let suites = [
+        ("debian", suite.to_string()),
+        ("debian", format!("{suite}-updates")),
+        ("debian-security", format!("{suite}-security")),
+    ];
+    for (number, (archive, dist)) in suites.iter().enumerate() {
+        let mirror = base.join(archive).join(time);
+        let binary = mirror.join(format!("dists/{dist}/main/binary-amd64"));
+        std::fs::create_dir_all(&binary).unwrap();
+        std::fs::create_dir_all(mirror.join("pool/main")).unwrap();
+        if number == 0 {
+            for deb in debs {
+                std::fs::copy(deb, mirror.join("pool/main").join(deb.file_name().unwrap())).unwrap();
+            }
+        }
+        let run = std::process::Command::new("apt-ftparchive")
+            .args(["packages", "pool"])
+            .current_dir(&mirror)
+            .output()
+            .unwrap();
+        assert!(run.status.success(), "apt-ftparchive: {}", String::from_utf8_lossy(&run.stderr));
+        std::fs::write(binary.join("Packages"), &run.stdout).unwrap();
+        let run = std::process::Command::new("apt-ftparchive")
+            .args(["-o", &format!("APT::FTPArchive::Release::Suite={dist}"), "release", &format!("dists/{dist}")])
+            .current_dir(&mirror)
+            .output()
+            .unwrap();
+        assert!(run.status.success(), "apt-ftparchive: {}", String::from_utf8_lossy(&run.stderr));
+        std::fs::write(mirror.join(format!("dists/{dist}/Release")), &run.stdout).unwrap();
+    }
+}
+
+#[test]
+fn buildinfo_versions_the_archive_lacks_come_from_a_packages_dir_and_a_snapshot() {
+    let Some(_engine) = engine() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let probe = reprocheck(&[
+        "rebuild",
+        "debian:distro-info-data",
+        "--write-spec",
+        tmp.path().join("probe").to_str().unwrap(),
+        "--infer-only",
+    ]);
+    assert_eq!(probe.status.code(), Some(0), "{}", show(&probe));
+    let text = String::from_utf8_lossy(&probe.stderr).to_string();
+    let version = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("source distro-info-data "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap()
+        .to_string();
+    let spec: toml::Table =
+        std::fs::read_to_string(tmp.path().join("probe/debian-distro-info-data.toml")).unwrap().parse().unwrap();
+    let image = spec["image"].as_table().unwrap()["recipe"].as_str().unwrap().to_string();
+    let recipe: toml::Table =
+        std::fs::read_to_string(tmp.path().join("probe").join(image).join("recipe.toml")).unwrap().parse().unwrap();
+    let suite = recipe["suite"].as_str().unwrap().to_string();
+
+    // Two versions no archive has: one in a packages directory (beside a
+    // file named like the other but whose control file says 1.9-1), one in
+    // a snapshot archive dated by the .buildinfo's Build-Date.
+    let dir = tmp.path().join("debs");
+    fake_deb(&dir, "reprocheck-from-dir_1.0-1_all.deb", "reprocheck-from-dir", "1.0-1");
+    fake_deb(&dir, "reprocheck-from-snapshot_2.0-1_all.deb", "reprocheck-from-snapshot", "1.9-1");
+    let elsewhere = tmp.path().join("elsewhere");
+    let snap = fake_deb(&elsewhere, "reprocheck-from-snapshot_2.0-1_all.deb", "reprocheck-from-snapshot", "2.0-1");
+    let base = tmp.path().join("snapshots");
+    snapshot_archive(&base, "20260425T131853Z", &suite, &[&snap]);
+
+    let published = tmp.path().join("probe/debian-distro-info-data").join(format!(
+        "distro-info-data_{}_all.deb",
+        version.split_once(':').map_or(version.as_str(), |(_, v)| v)
+    ));
+    let installed =
+        ["reprocheck-from-dir (= 1.0-1)".to_string(), "reprocheck-from-snapshot (= 2.0-1)".to_string()];
+    let file = tmp.path().join("distro-info-data.buildinfo");
+    std::fs::write(&file, buildinfo(&version, &published, &installed)).unwrap();
+    let rebuild = |out: &str, more: &[&str]| {
+        let out = tmp.path().join(out);
+        let mut args = vec![
+            "rebuild",
+            "debian:distro-info-data",
+            "--buildinfo",
+            file.to_str().unwrap(),
+            "--write-spec",
+            out.to_str().unwrap(),
+            "--infer-only",
+        ];
+        args.extend_from_slice(more);
+        reprocheck(&args)
+    };
+
+    // The directory alone: the other version is still missing, and what
+    // the directory has of it is what its control file says.
+    let run = rebuild("dir-only", &["--packages-dir", dir.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(2), "{}", show(&run));
+    assert!(stderr.contains("1 of the 2 package versions the .buildinfo records is in none"), "{stderr}");
+    assert!(stderr.contains("  reprocheck-from-snapshot=2.0-1: the sources have 1.9-1\n"), "{stderr}");
+    assert!(stderr.contains(&format!("the packages directory {}", dir.display())), "{stderr}");
+    assert!(stderr.contains("`--snapshot BASE`"), "{stderr}");
+
+    // Both: every recorded version is in the image's repository.
+    let snapshot_base = format!("file://{}", base.display());
+    let run = rebuild("both", &["--packages-dir", dir.to_str().unwrap(), "--snapshot", &snapshot_base]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(0), "{}", show(&run));
+    assert!(stderr.contains("snapshot time 20260425T131853Z"), "{stderr}");
+    assert!(stderr.contains("1 from the packages directory"), "{stderr}");
+    assert!(stderr.contains(&format!("1 from the snapshot {snapshot_base}/debian/20260425T131853Z")), "{stderr}");
+    let images = tmp.path().join("both/images");
+    let recipe_dir = std::fs::read_dir(&images).unwrap().next().unwrap().unwrap().path();
+    let mut debs: Vec<String> = std::fs::read_dir(recipe_dir.join("debs"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("reprocheck-"))
+        .collect();
+    debs.sort();
+    assert_eq!(debs, ["reprocheck-from-dir_1.0-1_all.deb", "reprocheck-from-snapshot_2.0-1_all.deb"]);
+    assert_eq!(
+        std::fs::read(recipe_dir.join("debs/reprocheck-from-snapshot_2.0-1_all.deb")).unwrap(),
+        std::fs::read(&snap).unwrap(),
+        "the snapshot's file, not the directory's file of that name"
+    );
+}

@@ -11,7 +11,10 @@
 //! build had, and nothing the build did not have. The first build locks
 //! them like any recipe. This module sets the spec from the `.buildinfo`.
 
+mod packages_dir;
 mod repository;
+
+pub use repository::OlderSources;
 
 use super::apt::SuiteApt;
 use super::buildinfo::Buildinfo;
@@ -19,6 +22,7 @@ use super::resolve::ArchiveBinary;
 use super::spec_text::{RecipeText, SpecText};
 use crate::debian::dsc::Dsc;
 use crate::errors::*;
+use crate::image::fetch::Snapshot;
 use crate::rebuild::{not_inferable, Inference, SpecFiles};
 
 /// What the `.buildinfo` says and what was inferred before it.
@@ -33,6 +37,8 @@ pub struct RecordedBuild<'a> {
     pub slug: &'a str,
     /// This machine's architecture.
     pub host: &'a str,
+    /// Where the recorded versions the suite lacks may come from.
+    pub older: &'a OlderSources,
 }
 
 /// Makes the recipe (the exact packages, from a flat repository in
@@ -99,6 +105,43 @@ pub async fn apply(
         },
         inferences,
     ))
+}
+
+/// The sources for the versions the suite's archive lacks: the packages
+/// directory and the snapshot archive the command line names, the
+/// snapshot's time being the `.buildinfo`'s `Build-Date` unless given.
+pub fn older_sources(
+    options: &crate::rebuild::RebuildOptions,
+    info: &Buildinfo,
+) -> Result<(OlderSources, Vec<Inference>)> {
+    let mut inferences = Vec::new();
+    let snapshot = match (&options.snapshot, &options.snapshot_time) {
+        (None, _) => None,
+        (Some(base), Some(time)) => Some(Snapshot::new(base, time)?),
+        (Some(base), None) => {
+            let date = info.build_date.as_deref().context(
+                "the .buildinfo has no Build-Date to date the snapshot by\nhelp: give --snapshot-time YYYYMMDDTHHMMSSZ",
+            )?;
+            let time = snapshot_time(date)?;
+            inferences.push(Inference::new(
+                format!("snapshot time {time}"),
+                format!("the .buildinfo's Build-Date: {date}"),
+            ));
+            Some(Snapshot::new(base, &time)?)
+        }
+    };
+    Ok((OlderSources { packages_dir: options.packages_dir.clone(), snapshot }, inferences))
+}
+
+/// An RFC 2822 date as a snapshot archive's time, `YYYYMMDDTHHMMSSZ` (UTC).
+fn snapshot_time(date: &str) -> Result<String> {
+    let seconds = crate::debian::changelog::rfc2822(date)
+        .with_context(|| format!("the .buildinfo's Build-Date `{date}` is not an RFC 2822 date"))?;
+    let seconds = u64::try_from(seconds).ok().filter(|s| *s <= 253_402_300_799);
+    let time = seconds
+        .and_then(|s| std::time::UNIX_EPOCH.checked_add(std::time::Duration::from_secs(s)))
+        .with_context(|| format!("the .buildinfo's Build-Date `{date}` is out of range"))?;
+    Ok(humantime::format_rfc3339_seconds(time).to_string().replace(['-', ':'], ""))
 }
 
 /// `[expect]`: every .deb and .udeb the `.buildinfo` recorded, with the
@@ -242,8 +285,14 @@ mod tests {
             architecture: "amd64".into(),
             sha256: info.files[1].sha256.clone(),
         }];
-        let recorded =
-            RecordedBuild { info: &info, dsc: &dsc, archive: &archive, slug: "debian-hello", host: "amd64" };
+        let recorded = RecordedBuild {
+            info: &info,
+            dsc: &dsc,
+            archive: &archive,
+            slug: "debian-hello",
+            host: "amd64",
+            older: &OlderSources::default(),
+        };
         let mut spec = SpecText::default();
         let mut inferences = Vec::new();
         build_path(&recorded, &mut spec, &mut inferences);
@@ -264,5 +313,28 @@ mod tests {
         build_path(&recorded, &mut spec, &mut inferences);
         assert!(spec.name.is_none());
         assert!(inferences.last().unwrap().what.contains("NOT reproduced"), "{:?}", inferences.last());
+    }
+
+    #[test]
+    fn the_snapshot_is_dated_by_the_build_date_in_utc() {
+        assert_eq!(snapshot_time("Tue, 27 Dec 2022 15:30:00 +0000").unwrap(), "20221227T153000Z");
+        assert_eq!(snapshot_time("Wed, 01 Jan 2025 01:30:00 +0200").unwrap(), "20241231T233000Z");
+        let error = snapshot_time("yesterday").unwrap_err();
+        assert!(format!("{error:#}").contains("is not an RFC 2822 date"), "{error:#}");
+        let info = Buildinfo {
+            build_date: None,
+            ..Buildinfo::parse(
+                &std::fs::read_to_string(format!(
+                    "{}/tests/fixtures/debian-rebuild/hello_2.10-3_amd64.buildinfo",
+                    env!("CARGO_MANIFEST_DIR")
+                ))
+                .unwrap(),
+            )
+            .unwrap()
+        };
+        let options =
+            crate::rebuild::RebuildOptions { snapshot: Some("file:///s".into()), ..Default::default() };
+        let error = older_sources(&options, &info).unwrap_err();
+        assert!(format!("{error:#}").contains("--snapshot-time"), "{error:#}");
     }
 }

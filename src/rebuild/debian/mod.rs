@@ -191,8 +191,16 @@ pub async fn infer(
             }
         }
         Some(info) => {
-            let recorded =
-                exact::RecordedBuild { info, dsc: &dsc, archive: &binaries.found, slug: &slug, host: &host };
+            let (older, more) = exact::older_sources(options, info)?;
+            inferences.extend(more);
+            let recorded = exact::RecordedBuild {
+                info,
+                dsc: &dsc,
+                archive: &binaries.found,
+                slug: &slug,
+                host: &host,
+                older: &older,
+            };
             let (recipe, more) = exact::apply(&recorded, &apt, files, &dir, &mut spec, &suite, epoch).await?;
             inferences.extend(more);
             recipe
