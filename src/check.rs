@@ -227,6 +227,7 @@ async fn stages_of(
         require_pin: mode == Mode::Verify,
         command: mode.command(),
         images_dir: options.images_dir.as_deref(),
+        quiet: options.progress.is_quiet(),
     };
     let image_id = {
         // One resolution at a time in this process (a batch shares the lock):

@@ -93,7 +93,7 @@ pub async fn rebuild(args: RebuildArgs, terminal: &Terminal, engine: &Connector)
             false => exit_codes::different(),
         });
     }
-    lock_images(&recipes, &mut planned, &files, engine, single).await?;
+    lock_images(&recipes, &mut planned, &files, engine, single, terminal.progress.is_quiet()).await?;
     let verify = VerifyArgs {
         runs: args.check.then_some(2),
         expect_files: Vec::new(),
@@ -203,6 +203,7 @@ async fn lock_images(
     files: &SpecFiles,
     engine: &Connector,
     single: bool,
+    quiet: bool,
 ) -> Result<()> {
     let unlocked: Vec<(&PathBuf, &Vec<usize>)> =
         recipes.iter().filter(|(r, _)| !r.join(reprocheck::image::lock::LOCK_FILE).exists()).collect();
@@ -212,8 +213,13 @@ async fn lock_images(
     let engine = engine.connect().await?;
     for (recipe, users) in unlocked {
         reprocheck::errln!("{}: building and locking the image ...", recipe.display());
-        let options =
-            reprocheck::image::BuildOptions { within: Some(files.dir().to_path_buf()), ..Default::default() };
+        // One target's image build shows mmdebstrap's progress; a batch's
+        // would bury its one line per target.
+        let options = reprocheck::image::BuildOptions {
+            within: Some(files.dir().to_path_buf()),
+            quiet: !single || quiet,
+            ..Default::default()
+        };
         let built = reprocheck::image::build(engine.as_ref(), recipe, &options)
             .await
             .with_context(|| format!("building the image {}", recipe.display()));

@@ -23,10 +23,74 @@ pub struct Bootstrapped {
     pub installed: Vec<(String, String, String)>,
 }
 
+/// The first error mmdebstrap (or apt under it) logged in what is read of
+/// the log `path`, and its last lines, indented, each clipped.
+fn log_tail(path: &Path) -> (Option<String>, String) {
+    // The log's size is mmdebstrap's, which is bounded by what it installs;
+    // only its end is read.
+    let mut file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(e) => return (None, format!("  (no log: {e})")),
+    };
+    let length = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let start = length.saturating_sub(64 << 10);
+    let mut bytes = Vec::new();
+    {
+        use std::io::{Read, Seek, SeekFrom};
+        if file.seek(SeekFrom::Start(start)).is_err() || file.read_to_end(&mut bytes).is_err() {
+            return (None, "  (the log could not be read)".to_string());
+        }
+    }
+    let text = String::from_utf8_lossy(&bytes);
+    let clip = |line: &str| crate::style::without_controls(&line.chars().take(300).collect::<String>());
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    // mmdebstrap's own closing line says only that it failed.
+    let first_error = lines
+        .iter()
+        .filter_map(|l| l.strip_prefix("E: "))
+        .find(|l| !l.starts_with("mmdebstrap failed"))
+        .map(&clip);
+    let tail = &lines[lines.len().saturating_sub(LOG_TAIL_LINES)..];
+    (first_error, tail.iter().map(|l| format!("  {}", clip(l))).collect::<Vec<_>>().join("\n"))
+}
+
 /// Quotes `text` for `sh`.
 fn shell_quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', r"'\''"))
 }
+
+/// An image build's scratch directory, and where mmdebstrap's own
+/// messages go.
+pub struct Work {
+    dir: tempfile::TempDir,
+    /// Keep mmdebstrap's messages out of the terminal: they go to a log in
+    /// the scratch directory, and a failure's error carries its last lines.
+    /// A batch builds many images; their hundreds of lines each would bury
+    /// its one line per target.
+    quiet: bool,
+}
+
+impl Work {
+    /// A new scratch directory.
+    pub fn new(quiet: bool) -> Result<Work> {
+        let dir = tempfile::Builder::new()
+            .prefix("reprocheck-image-")
+            .tempdir()
+            .context("creating a temporary directory for the image build")?;
+        Ok(Work { dir, quiet })
+    }
+}
+
+impl std::ops::Deref for Work {
+    type Target = Path;
+
+    fn deref(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+/// Lines of a quiet mmdebstrap's log an error carries.
+const LOG_TAIL_LINES: usize = 25;
 
 /// The installed mmdebstrap's version, e.g. `1.3.5`.
 pub fn mmdebstrap_version() -> Result<String> {
@@ -44,7 +108,7 @@ pub fn mmdebstrap_version() -> Result<String> {
 pub async fn bootstrap(
     recipe: &Recipe,
     sources: AptSources<'_>,
-    work: &Path,
+    work: &Work,
     keep_debs: Option<&Path>,
     wheels: Option<&Path>,
 ) -> Result<Bootstrapped> {
@@ -111,10 +175,24 @@ pub async fn bootstrap(
             command.arg(format!("deb [trusted=yes] copy://{} ./", dir.display()));
         }
     }
+    let log = work.join("mmdebstrap.log");
+    if work.quiet {
+        let file = std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
+        command.stderr(file);
+    }
     let status = command.status().await.map_err(|e| {
         anyhow!("cannot run mmdebstrap: {e}\nhelp: install it (`apt-get install mmdebstrap`); it builds the rootfs offline from apt sources")
     })?;
-    ensure!(status.success(), "mmdebstrap failed ({status}); its messages are above");
+    if !status.success() {
+        match work.quiet {
+            true => {
+                let (first_error, tail) = log_tail(&log);
+                let said = first_error.map(|e| format!(": {e}")).unwrap_or_default();
+                bail!("mmdebstrap failed ({status}){said}; its last messages:\n{tail}")
+            }
+            false => bail!("mmdebstrap failed ({status}); its messages are above"),
+        }
+    }
     let text = std::fs::read_to_string(&listing)
         .with_context(|| format!("reading the installed package list {}", listing.display()))?;
     let mut installed = Vec::new();

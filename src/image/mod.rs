@@ -28,7 +28,7 @@ pub use relock::Relock;
 use crate::engine::Engine;
 use crate::errors::*;
 use crate::spec::Digest;
-use bootstrap::{AptSources, Bootstrapped};
+use bootstrap::{AptSources, Bootstrapped, Work};
 use fetch::{PackageSources, Snapshot};
 use inputs::Freshness;
 use lock::LockedPackage;
@@ -51,6 +51,9 @@ pub struct BuildOptions {
     /// Every path the recipe names must resolve under this directory (the
     /// spec's, when a confined spec builds its image); `None`: anywhere.
     pub within: Option<PathBuf>,
+    /// Keep mmdebstrap's own messages out of the terminal (a batch, or
+    /// `--quiet`); an error still carries their last lines.
+    pub quiet: bool,
 }
 
 /// How a build used the lock.
@@ -94,10 +97,7 @@ pub async fn build(engine: &dyn Engine, dir: &Path, options: &BuildOptions) -> R
         Some(Freshness::Stale(changes)) => changes.clone(),
         _ => Vec::new(),
     };
-    let work = tempfile::Builder::new()
-        .prefix("reprocheck-image-")
-        .tempdir()
-        .context("creating a temporary directory for the image build")?;
+    let work = bootstrap::Work::new(options.quiet)?;
     let sources = package_sources(&recipe, options)?;
     match existing {
         Some(mut lock) if !options.update && stale.is_empty() => {
@@ -123,7 +123,7 @@ pub async fn build(engine: &dyn Engine, dir: &Path, options: &BuildOptions) -> R
             } else {
                 // Asked only when something is built: a loaded image needs no mmdebstrap.
                 let mmdebstrap = bootstrap::mmdebstrap_version()?;
-                from_lock(engine, &recipe, &lock, &lock_path, &sources, work.path(), &mmdebstrap).await?
+                from_lock(engine, &recipe, &lock, &lock_path, &sources, &work, &mmdebstrap).await?
             };
             if reformat {
                 lock.save(dir)?;
@@ -148,8 +148,7 @@ pub async fn build(engine: &dyn Engine, dir: &Path, options: &BuildOptions) -> R
             let mmdebstrap = bootstrap::mmdebstrap_version()?;
             let fingerprint = recipe.inputs.fingerprint();
             let mut built =
-                resolve(engine, &recipe, sources.snapshot.as_ref(), work.path(), &mmdebstrap, fingerprint)
-                    .await?;
+                resolve(engine, &recipe, sources.snapshot.as_ref(), &work, &mmdebstrap, fingerprint).await?;
             built.lock.save(dir)?;
             built.resolution = match &existing {
                 None => Resolution::FirstLock,
@@ -183,7 +182,7 @@ async fn resolve(
     engine: &dyn Engine,
     recipe: &Recipe,
     snapshot: Option<&Snapshot>,
-    work: &Path,
+    work: &Work,
     mmdebstrap: &str,
     fingerprint: Digest,
 ) -> Result<Built> {
@@ -255,7 +254,7 @@ async fn from_lock(
     lock: &PackageLock,
     lock_path: &Path,
     sources: &PackageSources,
-    work: &Path,
+    work: &Work,
     mmdebstrap: &str,
 ) -> Result<Built> {
     let pool = work.join("pool");

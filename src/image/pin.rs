@@ -80,6 +80,8 @@ pub struct PinRequest<'a> {
     pub command: &'a str,
     /// `--images-dir`: saved images (`DIR/<id hex>.tar`) to load a missing one from.
     pub images_dir: Option<&'a Path>,
+    /// Keep an image build's tool messages out of the terminal (a batch, or `--quiet`).
+    pub quiet: bool,
 }
 
 /// Resolves the spec's image to the id containers are created from, filling
@@ -161,6 +163,7 @@ async fn resolve_id(
         locked: request.locked || pin.is_some(),
         reuse_loaded: true,
         within: spec.image.recipe_within.clone(),
+        quiet: request.quiet,
         ..Default::default()
     };
     let built = image::build(engine, recipe, &options).await.with_context(|| match &pin {
@@ -322,8 +325,12 @@ async fn relock(
         };
         bail!("{spec_file}: {what}\n{why}; nothing was built or run.\nhelp: {help}");
     }
-    let options =
-        BuildOptions { reuse_loaded: true, within: spec.image.recipe_within.clone(), ..Default::default() };
+    let options = BuildOptions {
+        reuse_loaded: true,
+        within: spec.image.recipe_within.clone(),
+        quiet: request.quiet,
+        ..Default::default()
+    };
     let built = image::build(engine, recipe, &options)
         .await
         .with_context(|| format!("{spec_file}: re-locking {}", lock_path.display()))?;

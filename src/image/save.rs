@@ -32,6 +32,7 @@ pub async fn save(engine: &dyn Engine, spec: &Spec, dir: &Path) -> Result<Saved>
         require_pin: true,
         command: "image save",
         images_dir: None,
+        quiet: false,
     };
     let mut record = PinRecord::default();
     let id = pin::resolve(engine, spec, request, &mut record).await?;

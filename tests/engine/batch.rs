@@ -155,3 +155,84 @@ fn a_path_source_never_takes_in_the_batch_results_beside_it() {
     let listing = std::fs::read_to_string(out.join("two/run-1/outputs/out/x")).unwrap();
     assert!(!listing.contains("results"), "{listing}");
 }
+
+#[test]
+fn a_batch_keeps_image_builds_quiet_and_a_failure_carries_their_last_lines() {
+    let Some(_engine) = engine() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    // A recipe whose sources hold no package: mmdebstrap fails at once, offline.
+    let repo = root.join("repo");
+    std::fs::create_dir(&repo).unwrap();
+    for (file, what) in [("Packages", "packages"), ("Release", "release")] {
+        let run = std::process::Command::new("apt-ftparchive")
+            .args([what, "."])
+            .current_dir(&repo)
+            .output()
+            .unwrap();
+        assert!(run.status.success(), "apt-ftparchive: {}", show(&run));
+        std::fs::write(repo.join(file), &run.stdout).unwrap();
+    }
+    let recipe = root.join("broken");
+    std::fs::create_dir(&recipe).unwrap();
+    std::fs::write(
+        recipe.join("recipe.toml"),
+        "name = \"reprocheck/test-quiet-batch\"\nsuite = \"bookworm\"\nvariant = \"apt\"\n\
+         source_date_epoch = 1754697600\nsources = \"empty.list\"\n",
+    )
+    .unwrap();
+    std::fs::write(recipe.join("empty.list"), format!("deb [trusted=yes] file:{} ./\n", repo.display()))
+        .unwrap();
+    for name in ["alpha", "bravo"] {
+        let source = root.join(format!("{name}.src"));
+        std::fs::create_dir(&source).unwrap();
+        std::fs::write(source.join("build.sh"), "mkdir -p out; echo x > out/x\n").unwrap();
+        std::fs::write(
+            root.join(format!("{name}.toml")),
+            format!("name = \"{name}\"\n[image]\nrecipe = \"broken\"\n[source]\npath = \"{name}.src\"\n[build]\n{SH_BUILD}\n"),
+        )
+        .unwrap();
+    }
+    let (alpha, bravo) = (root.join("alpha.toml"), root.join("bravo.toml"));
+    let out = root.join("results");
+    let run = reprocheck(&[
+        "check",
+        alpha.to_str().unwrap(),
+        bravo.to_str().unwrap(),
+        "--build-missing",
+        "--vary",
+        "none",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let (stdout, stderr) = (String::from_utf8_lossy(&run.stdout), String::from_utf8_lossy(&run.stderr));
+    assert_eq!(run.status.code(), Some(2), "{}", show(&run));
+    assert!(
+        !stderr.lines().any(|l| l.starts_with("I: ") || l.starts_with("E: ")),
+        "mmdebstrap's lines: {stderr}"
+    );
+    // The table's one line says why; the report holds the log's end.
+    let why = "mmdebstrap failed (exit status: 25): apt-get update did not find any indices";
+    assert_eq!(stdout.matches(why).count(), 2, "{}", show(&run));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("alpha/report.json")).unwrap()).unwrap();
+    let error = report["error"].as_str().unwrap();
+    assert!(error.contains("; its last messages:\n  I: "), "{error}");
+    assert!(error.ends_with("  E: mmdebstrap failed to run"), "{error}");
+
+    // One spec on its own still shows mmdebstrap's progress as it goes.
+    let single = root.join("single");
+    let run = reprocheck(&[
+        "check",
+        alpha.to_str().unwrap(),
+        "--build-missing",
+        "--vary",
+        "none",
+        "--out",
+        single.to_str().unwrap(),
+    ]);
+    assert_eq!(run.status.code(), Some(2), "{}", show(&run));
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(stderr.lines().any(|l| l.starts_with("I: running apt-get update")), "{stderr}");
+    assert!(stderr.contains("its messages are above"), "{stderr}");
+}

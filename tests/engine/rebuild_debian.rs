@@ -220,7 +220,12 @@ fn snapshot_archive(base: &Path, time: &str, suite: &str, debs: &[&Path]) {
         assert!(run.status.success(), "apt-ftparchive: {}", String::from_utf8_lossy(&run.stderr));
         std::fs::write(binary.join("Packages"), &run.stdout).unwrap();
         let run = std::process::Command::new("apt-ftparchive")
-            .args(["-o", &format!("APT::FTPArchive::Release::Suite={dist}"), "release", &format!("dists/{dist}")])
+            .args([
+                "-o",
+                &format!("APT::FTPArchive::Release::Suite={dist}"),
+                "release",
+                &format!("dists/{dist}"),
+            ])
             .current_dir(&mirror)
             .output()
             .unwrap();
@@ -248,11 +253,16 @@ fn buildinfo_versions_the_archive_lacks_come_from_a_packages_dir_and_a_snapshot(
         .and_then(|rest| rest.split_whitespace().next())
         .unwrap()
         .to_string();
-    let spec: toml::Table =
-        std::fs::read_to_string(tmp.path().join("probe/debian-distro-info-data.toml")).unwrap().parse().unwrap();
+    let spec: toml::Table = std::fs::read_to_string(tmp.path().join("probe/debian-distro-info-data.toml"))
+        .unwrap()
+        .parse()
+        .unwrap();
     let image = spec["image"].as_table().unwrap()["recipe"].as_str().unwrap().to_string();
     let recipe: toml::Table =
-        std::fs::read_to_string(tmp.path().join("probe").join(image).join("recipe.toml")).unwrap().parse().unwrap();
+        std::fs::read_to_string(tmp.path().join("probe").join(image).join("recipe.toml"))
+            .unwrap()
+            .parse()
+            .unwrap();
     let suite = recipe["suite"].as_str().unwrap().to_string();
 
     // Two versions no archive has: one in a packages directory (beside a
@@ -262,7 +272,8 @@ fn buildinfo_versions_the_archive_lacks_come_from_a_packages_dir_and_a_snapshot(
     fake_deb(&dir, "reprocheck-from-dir_1.0-1_all.deb", "reprocheck-from-dir", "1.0-1");
     fake_deb(&dir, "reprocheck-from-snapshot_2.0-1_all.deb", "reprocheck-from-snapshot", "1.9-1");
     let elsewhere = tmp.path().join("elsewhere");
-    let snap = fake_deb(&elsewhere, "reprocheck-from-snapshot_2.0-1_all.deb", "reprocheck-from-snapshot", "2.0-1");
+    let snap =
+        fake_deb(&elsewhere, "reprocheck-from-snapshot_2.0-1_all.deb", "reprocheck-from-snapshot", "2.0-1");
     let base = tmp.path().join("snapshots");
     snapshot_archive(&base, "20260425T131853Z", &suite, &[&snap]);
 
@@ -306,7 +317,10 @@ fn buildinfo_versions_the_archive_lacks_come_from_a_packages_dir_and_a_snapshot(
     assert_eq!(run.status.code(), Some(0), "{}", show(&run));
     assert!(stderr.contains("snapshot time 20260425T131853Z"), "{stderr}");
     assert!(stderr.contains("1 from the packages directory"), "{stderr}");
-    assert!(stderr.contains(&format!("1 from the snapshot {snapshot_base}/debian/20260425T131853Z")), "{stderr}");
+    assert!(
+        stderr.contains(&format!("1 from the snapshot {snapshot_base}/debian/20260425T131853Z")),
+        "{stderr}"
+    );
     let images = tmp.path().join("both/images");
     let recipe_dir = std::fs::read_dir(&images).unwrap().next().unwrap().unwrap().path();
     let mut debs: Vec<String> = std::fs::read_dir(recipe_dir.join("debs"))
