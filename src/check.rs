@@ -246,6 +246,9 @@ async fn stages_of(
     stages.factors = Some(plan.factors.clone());
     tracing::info!("varied: {}", crate::factors::names(&plan.factors.varied).join(", "));
     let mut session = Session::new(handle, plan, &facts, &source, out, options, scratch)?;
+    if mode != Mode::Check {
+        session.stagger_clocks();
+    }
     match mode {
         Mode::Check => {
             options.progress.note(&format!(
@@ -267,7 +270,22 @@ async fn stages_of(
                 bail!(failure);
             }
             let (context, interrupt) = (spec.diff_context(), session.interrupt());
-            let comparison = compare::compare_runs(&stages.runs, out, options, &context, interrupt).await?;
+            let mut comparison =
+                compare::compare_runs(&stages.runs, out, options, &context, interrupt).await?;
+            if session.plan.factors.varied.iter().any(|f| f.name() == "time") {
+                comparison.clock = crate::clock::scan_runs(
+                    &stages.runs,
+                    out,
+                    facts.utc_offsets,
+                    i64::try_from(source.newest_mtime).unwrap_or(i64::MAX),
+                    match context.budget {
+                        0 => crate::diff::budget::DEFAULT_BUDGET,
+                        bytes => bytes,
+                    },
+                )
+                .await?;
+                comparison.reproducible &= comparison.clock.is_empty();
+            }
             stages.verdict =
                 Some(if comparison.reproducible { Verdict::Reproducible } else { Verdict::Unreproducible });
             stages.comparison = Some(comparison);

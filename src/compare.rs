@@ -40,6 +40,7 @@ pub fn compare(runs: &[RunResult]) -> Comparison {
         reproducible: differences.is_empty() && nar_hashes.len() <= 1,
         runs: runs.iter().map(|r| r.index).collect(),
         differences,
+        clock: Vec::new(),
     }
 }
 
@@ -116,6 +117,7 @@ mod tests {
             log: "l".into(),
             outputs_dir: "o".into(),
             nar_hash: None,
+            window: None,
             outputs: files
                 .iter()
                 .map(|(p, h)| {

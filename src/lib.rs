@@ -11,6 +11,7 @@ pub mod attest;
 pub mod batch;
 pub mod check;
 pub mod cleanup;
+pub mod clock;
 pub mod collect;
 pub mod compare;
 pub mod console;

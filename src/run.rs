@@ -83,6 +83,8 @@ pub struct RunResult {
     pub nar_hash: Option<crate::digest::Digest>,
     /// Every output by path.
     pub outputs: BTreeMap<String, OutputEntry>,
+    /// When the build started and exited, by the engine's clock, when it says.
+    pub window: Option<crate::clock::RunWindow>,
 }
 
 impl RunResult {
@@ -212,7 +214,7 @@ async fn build_in(
     engine::placed::upload(engine, id, &run.files).await?;
     upload_source(engine, id, source).await?;
     tracing::debug!(run = run.index, "uploaded");
-    if plan.factors.varied.iter().any(|f| f.factor().staggers_start) {
+    if gate.staggers() && plan.factors.varied.iter().any(|f| f.factor().staggers_start) {
         progress.phase(Phase::Delay);
     }
     gate.admit(run.settings.shifted_clock).await;
@@ -262,12 +264,27 @@ async fn build_in(
             }
         }
     };
-    let (log, outputs) = tokio::join!(fetch_log, async {
+    let window = async {
         match succeeded {
-            true => download_outputs(engine, id, plan, run, &outputs_dir).await.map(Some),
-            false => Ok(None),
+            // Without it the time factor cannot tell the build's clock in
+            // the outputs: said in the report, not a failed run.
+            true => engine.run_window(id).await.unwrap_or_else(|e| {
+                tracing::warn!(run = run.index, "the engine did not say when the build ran: {e:#}");
+                None
+            }),
+            false => None,
         }
-    });
+    };
+    let (log, outputs, window) = tokio::join!(
+        fetch_log,
+        async {
+            match succeeded {
+                true => download_outputs(engine, id, plan, run, &outputs_dir).await.map(Some),
+                false => Ok(None),
+            }
+        },
+        window
+    );
     let log = log?;
     // Podman can end a followed log early (see docs/engines.md): show the rest now.
     if let Some(rest) = usize::try_from(followed.bytes).ok().and_then(|n| log.get(n..)) {
@@ -286,6 +303,7 @@ async fn build_in(
         outputs_dir: crate::results::outputs_dir(run.index),
         nar_hash: None,
         outputs: BTreeMap::new(),
+        window,
     };
     match waited {
         Waited::TimedOut => {

@@ -414,6 +414,19 @@ impl Engine for DockerEngine {
         }
     }
 
+    async fn run_window(&self, id: &str) -> Result<Option<crate::clock::RunWindow>> {
+        let inspected = self
+            .docker
+            .inspect_container(id, None::<bollard::query_parameters::InspectContainerOptions>)
+            .await
+            .with_context(|| format!("inspecting container {id}"))?;
+        let state = inspected.state.unwrap_or_default();
+        Ok(match (state.started_at, state.finished_at) {
+            (Some(started), Some(finished)) => crate::clock::RunWindow::from_rfc3339(&started, &finished),
+            _ => None,
+        })
+    }
+
     async fn logs(&self, id: &str, max_bytes: u64) -> Result<Vec<u8>> {
         let options = LogsOptionsBuilder::default().stdout(true).stderr(true).build();
         let mut stream = self.docker.logs(id, Some(options));

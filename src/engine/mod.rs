@@ -264,6 +264,12 @@ pub trait Engine: Send + Sync {
     async fn start(&self, id: &str) -> Result<()>;
     /// Waits for the container to exit and returns its exit code.
     async fn wait(&self, id: &str) -> Result<i64>;
+    /// When an exited container's process started and exited, by the
+    /// engine's clock (the time factor's window, [`crate::clock`]); `None`
+    /// when the engine does not say.
+    async fn run_window(&self, _id: &str) -> Result<Option<crate::clock::RunWindow>> {
+        Ok(None)
+    }
     /// The container's combined stdout and stderr, cut after `max_bytes`
     /// with a note saying so.
     async fn logs(&self, id: &str, max_bytes: u64) -> Result<Vec<u8>>;

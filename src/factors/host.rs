@@ -39,6 +39,9 @@ pub struct HostFacts {
     pub timezone_observed: bool,
     /// What the probe saw of them: `control | experiment` (`date +%z`).
     pub timezone_seen: String,
+    /// The control's and the experiment's time zone offsets from UTC now,
+    /// in seconds, as the image resolves them (zip times are local).
+    pub utc_offsets: (Option<i32>, Option<i32>),
     /// With the time factor's preloads, setting a file's times to "now"
     /// (`utime(path, NULL)`, as dpkg-source does) works in the image.
     pub utime_now_works: bool,

@@ -42,6 +42,7 @@ else
   esac
 fi
 echo "tz=$(env @CONTROL_TZ@ date -d @0 +%z 2>&1 | head -c 100 | tr '\n' ' ')| $(env @EXPERIMENT_TZ@ date -d @0 +%z 2>&1 | head -c 100 | tr '\n' ' ')"
+echo "tznow=$(env @CONTROL_TZ@ date +%z 2>&1 | head -c 100 | tr '\n' ' ')| $(env @EXPERIMENT_TZ@ date +%z 2>&1 | head -c 100 | tr '\n' ' ')"
 echo "locale=$(env @CONTROL_LOCALE@ sh -c 'locale charmap; date -d @0 +%A' 2>/dev/null | head -c 100 | tr '\n' ' ')| $(env @EXPERIMENT_LOCALE@ sh -c 'locale charmap; date -d @0 +%A' 2>/dev/null | head -c 100 | tr '\n' ' ')"
 mkdir /tmp/order && touch /tmp/order/a /tmp/order/b /tmp/order/c
 ls -f /tmp/order > /tmp/plain 2>/tmp/err && LD_PRELOAD=@REVERSER@ ls -f /tmp/order > /tmp/reversed 2>>/tmp/err
@@ -87,6 +88,9 @@ pub fn read(output: &str, started: i64, facts: &mut HostFacts) {
     facts.image_has_et_locale = get("et") == "yes";
     (facts.locales_observed, facts.locales_seen) = differs(&get("locale"));
     (facts.timezone_observed, facts.timezone_seen) = differs(&get("tz"));
+    let now = get("tznow");
+    let (control, experiment) = now.split_once('|').unwrap_or_default();
+    facts.utc_offsets = (crate::clock::utc_offset(control), crate::clock::utc_offset(experiment));
     let shifted = get("date").parse::<i64>().unwrap_or(0) - started;
     facts.faketime_works = shifted > 397 * 86_400 && shifted < 399 * 86_400;
     facts.faketime_problem = match &facts.faketime_lib {
@@ -143,8 +147,9 @@ mod tests {
         assert!(!facts.timezone_observed);
         assert_eq!(facts.timezone_seen, "+0000 | +0000");
         assert!(facts.locales_observed, "the character set differs");
-        read("tz=-1200 | +1400\nlocale=\n", 0, &mut facts);
+        read("tz=-1200 | +1400\ntznow=-1200 | +1400\nlocale=\n", 0, &mut facts);
         assert!(facts.timezone_observed);
+        assert_eq!(facts.utc_offsets, (Some(-43_200), Some(50_400)), "zip times are read in these");
         assert!(!facts.locales_observed, "nothing printed is nothing observed");
     }
 }

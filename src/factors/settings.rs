@@ -27,9 +27,9 @@ pub struct Settings {
     pub no_randomize: bool,
     /// libfaketime offset, e.g. `+398d`, when the clock is shifted.
     pub faketime: Option<String>,
-    /// The time factor's experiment: this run starts [`super::STAGGER`]
-    /// apart from runs with the control's clock (whether or not libfaketime
-    /// could shift it).
+    /// The time factor's experiment (whether or not libfaketime could shift
+    /// the clock); explain and verify start it [`super::STAGGER`] apart from
+    /// runs with the control's clock.
     pub shifted_clock: bool,
     /// Build in a host directory bind-mounted as the build dir (the
     /// fileordering factor's control and experiment both do).

@@ -20,6 +20,7 @@ fn source() -> PreparedSource {
         exclude: Vec::new(),
         source_date_epoch: Some(7),
         root_mtime: 7,
+        newest_mtime: 7,
         info: crate::source::SourceInfo {
             kind: crate::source::SourceKind::Path,
             path: ".".into(),

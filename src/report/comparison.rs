@@ -8,12 +8,18 @@ use std::collections::BTreeMap;
 /// The outcome of comparing all runs.
 #[derive(Debug, Clone, Serialize)]
 pub struct Comparison {
-    /// True when every run produced identical outputs.
+    /// True when every run produced identical outputs and none holds the
+    /// build's clock.
     pub reproducible: bool,
     /// The runs compared.
     pub runs: Vec<u32>,
     /// One entry per output path that is not identical in every run.
     pub differences: Vec<Difference>,
+    /// The time factor: runs whose outputs hold timestamps from inside the
+    /// run's own window (the build's clock), whether or not the runs
+    /// differ. Any makes the outputs unreproducible.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub clock: Vec<crate::clock::ClockStamps>,
 }
 
 /// One output path that differs between runs.
@@ -86,4 +92,41 @@ pub fn differing_pairs(comparison: &Comparison) -> BTreeMap<(u32, u32), usize> {
         }
     }
     pairs
+}
+
+/// Timestamps of the build's clock shown per run in the terminal.
+const CLOCK_SHOWN: usize = 4;
+
+/// `out/a.tar holds` / `3 outputs hold`: which outputs carry the clock.
+pub fn clock_outputs(comparison: &Comparison) -> String {
+    let outputs: std::collections::BTreeSet<&str> =
+        comparison.clock.iter().flat_map(|c| c.stamps.iter().map(|s| s.output.as_str())).collect();
+    match outputs.len() {
+        1 => format!("{} holds", outputs.first().copied().unwrap_or_default()),
+        n => format!("{n} outputs hold"),
+    }
+}
+
+/// The terminal's lines on the build's clock: per run, its window, the
+/// first timestamps and the fixes.
+pub fn clock_summary(comparison: &Comparison) -> String {
+    let mut s = String::new();
+    for run in &comparison.clock {
+        s.push_str(&format!(
+            "  the build's clock, run {} (ran {} to {}): {} timestamp(s) from inside that window\n",
+            run.run, run.started, run.finished, run.total
+        ));
+        for stamp in run.stamps.iter().take(CLOCK_SHOWN) {
+            s.push_str(&format!("    {}: {} {}\n", stamp.place, stamp.field, stamp.time));
+        }
+        if run.total > CLOCK_SHOWN {
+            s.push_str(&format!("    … and {} more (report.json)\n", run.total - CLOCK_SHOWN));
+        }
+        let mut fixes: Vec<&str> = run.stamps.iter().map(|s| s.fix.as_str()).collect();
+        fixes.dedup();
+        for fix in fixes.iter().take(2) {
+            s.push_str(&format!("    fix: {fix}\n"));
+        }
+    }
+    s
 }

@@ -39,6 +39,7 @@ pub fn render(report: &Report) -> Markup {
         (factor_notes(report))
         @if let Some(verification) = &report.verification { (verification_section(verification)) }
         @if let Some(explanation) = &report.explanation { (explanation_section(explanation)) }
+        (clock(report))
         (differences(report))
         (runs_table(&report.runs))
         footer {
@@ -98,6 +99,10 @@ fn headline(report: &Report) -> String {
             format!("{} expected output(s) checked against {runs} rebuild(s)", v.outputs.len())
         }
         (Some(c), _, _) if c.reproducible => format!("{runs} runs produced identical outputs"),
+        (Some(c), _, _) if c.differences.is_empty() && !c.clock.is_empty() => format!(
+            "no output differs between the {runs} runs, but {} the build's own clock",
+            crate::report::comparison::clock_outputs(c)
+        ),
         (Some(c), _, _) => format!("{} output(s) differ between the {runs} runs", c.differences.len()),
         (None, _, _) => "no verdict: see the error below".to_string(),
     }
@@ -194,6 +199,28 @@ fn status(run: &RunReport) -> String {
         RunStatus::TimedOut { after_seconds } => format!("timed out after {after_seconds} s"),
         RunStatus::OverDisk { limit_bytes, .. } => {
             format!("killed: wrote over limits.disk_size ({})", crate::run::size(*limit_bytes))
+        }
+    }
+}
+
+/// The time factor's finding: per run, its window and the timestamps of
+/// the build's clock its outputs hold.
+fn clock(report: &Report) -> Markup {
+    let Some(comparison) = report.comparison.as_ref().filter(|c| !c.clock.is_empty()) else {
+        return html! {};
+    };
+    html! {
+        section {
+            h2 { "The build's own clock in the outputs (time)" }
+            @for run in &comparison.clock {
+                p { "Run " (run.run) " ran from " code { (run.started) } " to " code { (run.finished) }
+                    " (the engine's clock); " (run.total) " timestamp(s) in its outputs fall inside that window:" }
+                table.variants {
+                    @for stamp in &run.stamps {
+                        tr { td { code { (stamp.place) } } td { (stamp.field) } td { code { (stamp.time) } } td { (stamp.fix) } }
+                    }
+                }
+            }
         }
     }
 }

@@ -195,11 +195,17 @@ impl Report {
                 s.push_str(")\n");
             }
             (Verdict::Unreproducible, Some(c)) => {
-                s.push_str(&format!(
-                    "UNREPRODUCIBLE: {} of the outputs differ between the {runs} runs\n",
-                    c.differences.len()
-                ));
-                if c.differences.is_empty() {
+                match (c.differences.len(), c.clock.is_empty()) {
+                    (0, false) => s.push_str(&format!(
+                        "UNREPRODUCIBLE: no output differs between the {runs} runs, but {} the build's own clock (time)\n",
+                        comparison::clock_outputs(c)
+                    )),
+                    (n, _) => {
+                        s.push_str(&format!("UNREPRODUCIBLE: {n} of the outputs differ between the {runs} runs\n"))
+                    }
+                }
+                s.push_str(&comparison::clock_summary(c));
+                if c.differences.is_empty() && c.clock.is_empty() {
                     // Only the trees' NAR hashes tell the runs apart.
                     for r in &self.runs {
                         let nar = r.result.nar_hash.as_deref().unwrap_or("none");
@@ -231,7 +237,9 @@ impl Report {
                 let pairs = comparison::differing_pairs(c);
                 let pairs: Vec<String> =
                     pairs.iter().map(|((a, b), n)| format!("run {a} vs run {b}: {n} differ")).collect();
-                s.push_str(&format!("  ({})\n", pairs.join("; ")));
+                if !pairs.is_empty() {
+                    s.push_str(&format!("  ({})\n", pairs.join("; ")));
+                }
             }
             _ => {
                 if let Some(e) = &self.error {

@@ -69,6 +69,7 @@ fn run(status: RunStatus) -> CompletedRun {
         outputs_dir: "run-2/outputs".into(),
         nar_hash: Some(Digest::of_bytes(b"nar")),
         outputs: Default::default(),
+        window: None,
     };
     CompletedRun { plan, result }
 }

@@ -1,5 +1,7 @@
-//! The time factor's staggered start: runs with different clocks start
-//! [`STAGGER`] apart.
+//! The time factor's staggered start, for explain's rounds: runs with
+//! different clocks start [`STAGGER`] apart. A check does not stagger: its
+//! time factor reads the build's clock from each run's own window
+//! ([`crate::clock`]).
 
 use crate::factors::STAGGER;
 use std::time::{Duration, Instant};
@@ -16,6 +18,8 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Default)]
 pub struct StartGate {
     clocks: std::sync::Mutex<[ClockStarts; 2]>,
+    /// How far apart runs of different clocks start; zero: no gate at all.
+    stagger: Duration,
 }
 
 /// The starts of the runs with one clock.
@@ -31,16 +35,29 @@ struct ClockStarts {
 const GATE_POLL: Duration = Duration::from_millis(50);
 
 impl StartGate {
+    /// A gate that keeps runs of different clocks [`STAGGER`] apart.
+    pub fn staggered() -> StartGate {
+        StartGate { stagger: STAGGER, ..StartGate::default() }
+    }
+
+    /// Whether runs of different clocks wait for each other.
+    pub fn staggers(&self) -> bool {
+        !self.stagger.is_zero()
+    }
+
     /// Waits until a run with `shifted_clock` may start, and counts it as
     /// starting until [`StartGate::started`] or [`StartGate::abandoned`].
     pub(super) async fn admit(&self, shifted_clock: bool) {
+        if !self.staggers() {
+            return;
+        }
         let (mine, other) = if shifted_clock { (1, 0) } else { (0, 1) };
         loop {
             let wait = {
                 let mut clocks = self.lock();
                 let now = Instant::now();
                 let theirs = clocks[other];
-                let until = theirs.last_start.map(|t| t + STAGGER).filter(|until| *until > now);
+                let until = theirs.last_start.map(|t| t + self.stagger).filter(|until| *until > now);
                 match (theirs.starting, until) {
                     (0, None) => {
                         clocks[mine].starting += 1;
@@ -56,6 +73,9 @@ impl StartGate {
 
     /// Records that an admitted run's container has started.
     pub(super) fn started(&self, shifted_clock: bool) {
+        if !self.staggers() {
+            return;
+        }
         let mut clocks = self.lock();
         let mine = &mut clocks[usize::from(shifted_clock)];
         mine.starting = mine.starting.saturating_sub(1);
@@ -64,6 +84,9 @@ impl StartGate {
 
     /// Records that an admitted run's container failed to start.
     pub(super) fn abandoned(&self, shifted_clock: bool) {
+        if !self.staggers() {
+            return;
+        }
         let mut clocks = self.lock();
         let mine = &mut clocks[usize::from(shifted_clock)];
         mine.starting = mine.starting.saturating_sub(1);
@@ -85,7 +108,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_run_of_the_other_clock_waits_for_a_slow_start_then_the_stagger() {
-        let gate = StartGate::default();
+        let gate = StartGate::staggered();
         gate.admit(false).await;
         // The control's container takes longer than the stagger to start.
         tokio::time::sleep(STAGGER + Duration::from_millis(200)).await;
@@ -105,14 +128,23 @@ mod tests {
 
     #[tokio::test]
     async fn runs_of_one_clock_do_not_wait_for_each_other() {
-        let gate = StartGate::default();
+        let gate = StartGate::staggered();
         gate.admit(true).await;
         assert!(!still_waiting(gate.admit(true), Duration::from_millis(100)).await);
     }
 
     #[tokio::test]
-    async fn a_start_that_failed_holds_nobody_back() {
+    async fn without_a_stagger_nobody_waits() {
         let gate = StartGate::default();
+        gate.admit(false).await;
+        assert!(!still_waiting(gate.admit(true), Duration::from_millis(100)).await);
+        gate.started(false);
+        assert!(!still_waiting(gate.admit(true), Duration::from_millis(100)).await);
+    }
+
+    #[tokio::test]
+    async fn a_start_that_failed_holds_nobody_back() {
+        let gate = StartGate::staggered();
         gate.admit(false).await;
         gate.abandoned(false);
         assert!(!still_waiting(gate.admit(true), Duration::from_millis(100)).await);

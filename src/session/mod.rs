@@ -174,6 +174,14 @@ impl<'a> Session<'a> {
         Ok(reports)
     }
 
+    /// Starts runs of different clocks [`crate::factors::STAGGER`] apart,
+    /// so the files they write carry different real times. explain and
+    /// verify compare runs by their bytes alone; a check reads the build's
+    /// clock from each run's window instead ([`crate::clock`]).
+    pub fn stagger_clocks(&mut self) {
+        self.start_gate = run::StartGate::staggered();
+    }
+
     /// Runs every build of a batch at once unless `--jobs` capped it:
     /// `explain` wants a round's builds to start together, so that a build
     /// that records the real time differs between rounds, not within one.

@@ -43,6 +43,11 @@ pub struct PreparedSource {
     /// `SOURCE_DATE_EPOCH` when set, else the commit time of a git source,
     /// else the newest mtime in the tree. Never the time of the upload.
     pub root_mtime: u64,
+    /// The newest time any entry of the tree carries into the container
+    /// (its files' or the build directory's): a timestamp in an output at
+    /// or before it may be a preserved source time, never the build's clock
+    /// for certain ([`crate::clock`]).
+    pub newest_mtime: u64,
     /// What the report records.
     pub info: SourceInfo,
 }
@@ -180,7 +185,17 @@ pub fn materialize(spec: &Spec, workdir: &Path, exclude: &[PathBuf]) -> Result<P
         None => newest,
     };
     let directory = spec.source.directory.clone();
-    Ok(PreparedSource { dir, working_subdir, directory, exclude, source_date_epoch, root_mtime, info })
+    let newest_mtime = newest.max(root_mtime);
+    Ok(PreparedSource {
+        dir,
+        working_subdir,
+        directory,
+        exclude,
+        source_date_epoch,
+        root_mtime,
+        newest_mtime,
+        info,
+    })
 }
 
 /// Largest `debian/changelog` read: decades of entries are a few MiB.

@@ -129,6 +129,38 @@ fn tar_mtime_leak_is_caught_ten_times_out_of_ten() {
     }
 }
 
+/// The check reads the build's clock out of each run's outputs: every
+/// member time of the tar lies inside the window the engine gives for the
+/// run that wrote it, and the check names the place, the time factor and
+/// the fix, whether or not the two runs wrote the same second. The runs
+/// start together (no 2-second gap).
+#[test]
+fn the_builds_clock_is_read_from_each_runs_own_window() {
+    let Some(_engine) = ready_engine() else { return };
+    let (run, report) = check("leak-time-mtime", "time");
+    assert_eq!(run.status.code(), Some(1), "{}", show(&run));
+    let clock = report["comparison"]["clock"].as_array().unwrap_or_else(|| panic!("no clock: {}", show(&run)));
+    assert_eq!(clock.len(), 2, "both runs wrote fresh files: {clock:?}");
+    for found in clock {
+        let (started, finished) = (found["started"].as_str().unwrap(), found["finished"].as_str().unwrap());
+        let seconds = |t: &str| reprocheck::clock::rfc3339_ns(t).unwrap().div_euclid(1_000_000_000);
+        let stamps = found["stamps"].as_array().unwrap();
+        let places: Vec<&str> = stamps.iter().map(|s| s["place"].as_str().unwrap()).collect();
+        assert!(places.contains(&"out/gen.tar > gen/a") && places.contains(&"out/gen.tar > gen/b"), "{places:?}");
+        for stamp in stamps {
+            assert_eq!(stamp["field"], "mtime");
+            let time = seconds(stamp["time"].as_str().unwrap());
+            assert!((seconds(started)..=seconds(finished)).contains(&time), "{stamp} outside {started}..{finished}");
+            assert!(stamp["fix"].as_str().unwrap().contains("--clamp-mtime"));
+        }
+    }
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(stdout.contains("the build's clock, run 2"), "{stdout}");
+    // Started together: the two windows overlap, or nearly (no 2-second gap).
+    let start = |i: usize| reprocheck::clock::rfc3339_ns(clock[i]["started"].as_str().unwrap()).unwrap();
+    assert!((start(1) - start(0)).abs() < 1_500_000_000, "runs started {} ns apart", start(1) - start(0));
+}
+
 #[test]
 fn clean_fixture_passes_with_every_factor() {
     let Some(_engine) = ready_engine() else { return };
