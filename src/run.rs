@@ -222,9 +222,11 @@ async fn build_in(
     // and just before it, so that a cancelled run seldom leaves an attached
     // container that never started (Docker then has to start it to end the
     // attach, see engine::docker).
+    let mut start_requested = Instant::now();
     let started = async {
         let output = engine.attach_output(id).await?;
         hooks.failpoints.hit("after-attach");
+        start_requested = Instant::now();
         engine.start(id).await?;
         Result::<_>::Ok(output)
     };
@@ -242,6 +244,8 @@ async fn build_in(
     let log_path = crate::results::log_file(run.index);
     let live_log = results.join(&log_path);
     let (waited, followed) = wait_following_log(engine, id, output, plan, run, &live_log, progress).await;
+    // An upper bound of how long the build ran (from before it started).
+    let ran_for = start_requested.elapsed();
     tracing::debug!(run = run.index, "exited");
     progress.phase(Phase::Collecting);
     let succeeded = matches!(waited, Waited::Exited(Ok(0)));
@@ -268,7 +272,7 @@ async fn build_in(
         match succeeded {
             // Without it the time factor cannot tell the build's clock in
             // the outputs: said in the report, not a failed run.
-            true => engine.run_window(id).await.unwrap_or_else(|e| {
+            true => engine.run_window(id, ran_for).await.unwrap_or_else(|e| {
                 tracing::warn!(run = run.index, "the engine did not say when the build ran: {e:#}");
                 None
             }),

@@ -184,7 +184,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let start = 1_796_626_512_i64;
         let mut builder = tar::Builder::new(Vec::new());
-        for (name, mtime) in [("gen/a", start + 1), ("gen/b", start - 3600), ("gen/c", start + 2)] {
+        for (name, mtime) in
+            [("gen/a", start + 1), ("gen/b", start - 3600), ("gen/c", start + 2), ("gen/d", start - 2)]
+        {
             let mut header = tar::Header::new_ustar();
             header.set_size(1);
             header.set_mode(0o644);

@@ -23,17 +23,41 @@ impl RunWindow {
         (finished_ns >= started_ns && started_ns > 0).then_some(RunWindow { started_ns, finished_ns })
     }
 
+    /// The window from the engine's start time, and its finish time when it
+    /// has recorded one by now; else (Podman may answer an inspect right
+    /// after the wait before it has) the start plus `ran_for`, the run's
+    /// length by this machine's clock from the start request to the exit
+    /// (a length, so no clock skew enters).
+    pub fn from_engine(
+        started: &str,
+        finished: Option<&str>,
+        ran_for: std::time::Duration,
+    ) -> Option<RunWindow> {
+        let started_ns = rfc3339_ns(started).filter(|ns| *ns > 0)?;
+        let recorded = finished.and_then(rfc3339_ns).filter(|ns| *ns >= started_ns);
+        let measured = started_ns + i128::try_from(ran_for.as_nanos()).ok()?;
+        Some(RunWindow { started_ns, finished_ns: recorded.unwrap_or(measured).max(started_ns) })
+    }
+
     /// The whole seconds a timestamp written during the run can carry:
-    /// from the start's second (timestamps are truncated to it) to the
-    /// finish's, and never a second at or before `not_after_source`, the
-    /// newest time the source tree carried (a preserved source time is the
-    /// source's, not the clock's, however recent).
+    /// from [`START_LEEWAY`] before the start's second (timestamps are
+    /// truncated to it) to the finish's, and never a second at or before
+    /// `newest_source_time`, the newest time the source tree carried (a
+    /// preserved source time is the source's, not the clock's, however
+    /// recent).
     pub fn seconds(&self, newest_source_time: i64) -> (i64, i64) {
-        let from = self.started_ns.div_euclid(1_000_000_000) as i64;
+        let from = (self.started_ns - START_LEEWAY_NS).div_euclid(1_000_000_000) as i64;
         let to = self.finished_ns.div_euclid(1_000_000_000) as i64;
         (from.max(newest_source_time.saturating_add(1)), to)
     }
 }
+
+/// How long before the engine's `StartedAt` the build may already write:
+/// the engine records the start once the runtime says the process runs,
+/// and a fast build has written files by then (seen on Podman under load:
+/// a tar's times one second before the recorded start).
+pub const START_LEEWAY: std::time::Duration = std::time::Duration::from_secs(1);
+const START_LEEWAY_NS: i128 = START_LEEWAY.as_nanos() as i128;
 
 /// A timestamp as an archive format stores it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,6 +173,14 @@ mod tests {
         }
         // Docker's zero time for a container that never ran.
         assert_eq!(RunWindow::from_rfc3339("0001-01-01T00:00:00Z", "0001-01-01T00:00:00Z"), None);
+        // A finish not recorded yet: the start plus the measured length.
+        let second = std::time::Duration::from_secs(1);
+        let window =
+            RunWindow::from_engine("1970-01-01T00:00:10Z", Some("0001-01-01T00:00:00Z"), second).unwrap();
+        assert_eq!((window.started_ns, window.finished_ns), (10_000_000_000, 11_000_000_000));
+        let window =
+            RunWindow::from_engine("1970-01-01T00:00:10Z", Some("1970-01-01T00:00:12Z"), second).unwrap();
+        assert_eq!(window.finished_ns, 12_000_000_000, "the engine's own finish when it has one");
         assert_eq!(utc_offset("+1400"), Some(50_400));
         assert_eq!(utc_offset("-1200"), Some(-43_200));
         assert_eq!(utc_offset("+0530"), Some(19_800));
@@ -160,10 +192,11 @@ mod tests {
         let window = RunWindow::from_rfc3339("2026-12-07T06:55:12.900Z", "2026-12-07T06:55:14.100Z").unwrap();
         let start = 1_796_626_512;
         let seconds = window.seconds(0);
-        assert_eq!(seconds, (start, start + 2));
+        assert_eq!(seconds, (start - 1, start + 2), "from a second before the recorded start");
         assert!(inside(Stamp::Utc(start), seconds, None), "the start's own second");
+        assert!(inside(Stamp::Utc(start - 1), seconds, None), "written before the engine recorded the start");
         assert!(inside(Stamp::Utc(start + 2), seconds, None));
-        assert!(!inside(Stamp::Utc(start - 1), seconds, None));
+        assert!(!inside(Stamp::Utc(start - 2), seconds, None));
         assert!(!inside(Stamp::Utc(start + 3), seconds, None));
         // A source file written in the start's second is the source's time.
         assert!(!inside(Stamp::Utc(start), window.seconds(start), None));

@@ -414,17 +414,20 @@ impl Engine for DockerEngine {
         }
     }
 
-    async fn run_window(&self, id: &str) -> Result<Option<crate::clock::RunWindow>> {
+    async fn run_window(
+        &self,
+        id: &str,
+        ran_for: std::time::Duration,
+    ) -> Result<Option<crate::clock::RunWindow>> {
         let inspected = self
             .docker
             .inspect_container(id, None::<bollard::query_parameters::InspectContainerOptions>)
             .await
             .with_context(|| format!("inspecting container {id}"))?;
         let state = inspected.state.unwrap_or_default();
-        Ok(match (state.started_at, state.finished_at) {
-            (Some(started), Some(finished)) => crate::clock::RunWindow::from_rfc3339(&started, &finished),
-            _ => None,
-        })
+        Ok(state.started_at.and_then(|started| {
+            crate::clock::RunWindow::from_engine(&started, state.finished_at.as_deref(), ran_for)
+        }))
     }
 
     async fn logs(&self, id: &str, max_bytes: u64) -> Result<Vec<u8>> {

@@ -266,8 +266,13 @@ pub trait Engine: Send + Sync {
     async fn wait(&self, id: &str) -> Result<i64>;
     /// When an exited container's process started and exited, by the
     /// engine's clock (the time factor's window, [`crate::clock`]); `None`
-    /// when the engine does not say.
-    async fn run_window(&self, _id: &str) -> Result<Option<crate::clock::RunWindow>> {
+    /// when the engine does not say. `ran_for` is the run's length by this
+    /// machine's clock, for an engine that has not recorded the exit yet.
+    async fn run_window(
+        &self,
+        _id: &str,
+        _ran_for: std::time::Duration,
+    ) -> Result<Option<crate::clock::RunWindow>> {
         Ok(None)
     }
     /// The container's combined stdout and stderr, cut after `max_bytes`

@@ -139,18 +139,25 @@ fn the_builds_clock_is_read_from_each_runs_own_window() {
     let Some(_engine) = ready_engine() else { return };
     let (run, report) = check("leak-time-mtime", "time");
     assert_eq!(run.status.code(), Some(1), "{}", show(&run));
-    let clock = report["comparison"]["clock"].as_array().unwrap_or_else(|| panic!("no clock: {}", show(&run)));
+    let clock =
+        report["comparison"]["clock"].as_array().unwrap_or_else(|| panic!("no clock: {}", show(&run)));
     assert_eq!(clock.len(), 2, "both runs wrote fresh files: {clock:?}");
     for found in clock {
         let (started, finished) = (found["started"].as_str().unwrap(), found["finished"].as_str().unwrap());
         let seconds = |t: &str| reprocheck::clock::rfc3339_ns(t).unwrap().div_euclid(1_000_000_000);
         let stamps = found["stamps"].as_array().unwrap();
         let places: Vec<&str> = stamps.iter().map(|s| s["place"].as_str().unwrap()).collect();
-        assert!(places.contains(&"out/gen.tar > gen/a") && places.contains(&"out/gen.tar > gen/b"), "{places:?}");
+        assert!(
+            places.contains(&"out/gen.tar > gen/a") && places.contains(&"out/gen.tar > gen/b"),
+            "{places:?}"
+        );
         for stamp in stamps {
             assert_eq!(stamp["field"], "mtime");
             let time = seconds(stamp["time"].as_str().unwrap());
-            assert!((seconds(started)..=seconds(finished)).contains(&time), "{stamp} outside {started}..{finished}");
+            assert!(
+                (seconds(started)..=seconds(finished)).contains(&time),
+                "{stamp} outside {started}..{finished}"
+            );
             assert!(stamp["fix"].as_str().unwrap().contains("--clamp-mtime"));
         }
     }
