@@ -10,7 +10,8 @@ cd "$(dirname "$0")/.."
 reps=${1:-15}
 . scripts/bench-lib.sh
 echo data > "$work/src/input"
-cmd='mkdir -p out && cat input > out/x'
+# Modes fixed: the umask factor must not make the trivial build unreproducible.
+cmd='mkdir -p out && cat input > out/x && chmod -R go-w out'
 spec=$(bench_spec trivial "$cmd")
 
 now() { date +%s.%N; }
@@ -35,4 +36,4 @@ printf 'reprocheck check (2 runs): median %.3f s\n' "$check_median"
 printf 'docker run --rm (1 run):   median %.3f s\n' "$run_median"
 printf 'docker run --rm x2 at once: median %.3f s\n' "$pair_median"
 printf 'ratio check / docker run:  %.2f\n' "$(echo "$check_median / $run_median" | bc -l)"
-printf 'ratio check / parallel pair: %.2f (target <= 1.0)\n' "$(echo "$check_median / $pair_median" | bc -l)"
+printf 'ratio check / parallel pair: %.2f (issue 36: <= 1.2)\n' "$(echo "$check_median / $pair_median" | bc -l)"
