@@ -273,7 +273,7 @@ async fn stages_of(
             let mut comparison =
                 compare::compare_runs(&stages.runs, out, options, &context, interrupt).await?;
             if session.plan.factors.varied.iter().any(|f| f.name() == "time") {
-                comparison.clock = crate::clock::scan_runs(
+                comparison.clock = compare::clock_in_outputs(
                     &stages.runs,
                     out,
                     facts.utc_offsets,

@@ -76,6 +76,41 @@ pub async fn compare_runs(
     Ok(comparison)
 }
 
+/// Scans the outputs of every run in `runs` (stored under `out`) for the
+/// build's clock: each run in its own window, a zip time in its own zone
+/// (`utc_offsets`: the control's and the timezone factor's experiment's),
+/// never a time at or before `newest_source_time`. Each run's scan draws
+/// on its own `budget` of decompressed bytes. A run whose window the engine
+/// did not give is not scanned.
+pub async fn clock_in_outputs(
+    runs: &[CompletedRun],
+    out: &Path,
+    utc_offsets: (Option<i32>, Option<i32>),
+    newest_source_time: i64,
+    budget: u64,
+) -> Result<Vec<crate::clock::ClockStamps>> {
+    let timezone = crate::factors::FactorId::parse("timezone");
+    let scans = runs.iter().filter_map(|run| {
+        let window = run.result.window?;
+        let varies_zone = timezone.is_some_and(|tz| run.plan.varied.contains(&tz));
+        let clock = crate::clock::RunClock {
+            run: run.index(),
+            window,
+            utc_offset: if varies_zone { utc_offsets.1 } else { utc_offsets.0 },
+            newest_source_time,
+        };
+        let dir = out.join(crate::results::outputs_dir(run.index()));
+        Some(tokio::task::spawn_blocking(move || crate::clock::scan_run(&dir, clock, budget)))
+    });
+    let mut found = Vec::new();
+    for scanned in futures_util::future::join_all(scans).await {
+        if let Some(stamps) = scanned.context("the clock scan stopped")?? {
+            found.push(stamps);
+        }
+    }
+    Ok(found)
+}
+
 /// The structured diff between the first runs of the first two variants.
 fn diff_first_two(
     runs: &[CompletedRun],
