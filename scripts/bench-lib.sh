@@ -1,8 +1,10 @@
 # Sourced by the bench-*.sh scripts from the repository root: builds the
-# release binary ($bin), reads the pinned image ($digest), makes a scratch
-# directory ($work, removed on exit), and writes specs into it.
+# release binary ($bin, under $CARGO_TARGET_DIR when set), reads the pinned
+# image ($digest), makes a scratch directory ($work, removed on exit), and
+# writes specs into it.
 cargo build --release -q
-bin=$PWD/target/release/reprocheck
+target=${CARGO_TARGET_DIR:-$PWD/target}
+bin=$target/release/reprocheck
 # The bundled recipe's lock pins the image (written by the first --build-missing).
 digest=$(sed -n 's/^image = "\(sha256:[0-9a-f]*\)".*/\1/p' specs/containers/debian-trixie/packages.lock 2>/dev/null | head -n1)
 docker image inspect "$digest" >/dev/null 2>&1 ||
@@ -37,7 +39,7 @@ start_loopback_endpoints() {
   cargo build --release -q --example loopback_endpoints
   local fifo=$work/endpoints.in
   mkfifo "$fifo"
-  ./target/release/examples/loopback_endpoints <"$fifo" >"$work/endpoints" &
+  "$target/release/examples/loopback_endpoints" <"$fifo" >"$work/endpoints" &
   endpoints_pid=$!
   exec 3>"$fifo" # the server runs until this closes
   trap 'exec 3>&-; wait $endpoints_pid 2>/dev/null; rm -rf "$work"' EXIT

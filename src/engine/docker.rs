@@ -3,6 +3,7 @@
 //! Podman's Docker-compatible socket goes through the same code; its quirks are
 //! handled here and nowhere else.
 
+use super::ssh::SshTransport;
 use super::{endpoint, ByteStream, ContainerConfig, Engine, EngineInfo, ImageInfo, LABEL, OWNER_LABEL};
 use crate::errors::*;
 use async_trait::async_trait;
@@ -51,9 +52,44 @@ pub struct DockerEngine {
     _seccomp_file: Option<tempfile::NamedTempFile>,
 }
 
-/// A client for `host`: a Unix socket, plain or TLS TCP (TLS material by the
-/// Docker CLI's conventions, see [`endpoint`]), or SSH (the system `ssh`
-/// runs `docker system dial-stdio` on the remote host, as the Docker CLI does).
+/// How clients reach the engine: bollard's own connections, or ssh
+/// processes whose pool outlives the client made before the version
+/// negotiation.
+enum Transport {
+    Bollard,
+    Ssh(SshTransport),
+}
+
+impl Transport {
+    /// The transport for `host`; for ssh, with the shared ssh connection open.
+    async fn open(host: &str) -> Result<Transport> {
+        if host.starts_with("ssh://") {
+            Ok(Transport::Ssh(SshTransport::open(host).await?))
+        } else {
+            Ok(Transport::Bollard)
+        }
+    }
+
+    /// A client for `host` speaking API `version`.
+    fn client(&self, host: &str, version: &ClientVersion) -> Result<Docker> {
+        match self {
+            Transport::Bollard => client(host, version),
+            Transport::Ssh(ssh) => ssh.docker(host, REQUEST_TIMEOUT_SECS, version),
+        }
+    }
+
+    /// The error for an engine that does not answer, in ssh's words when it
+    /// said why.
+    async fn unreachable(&self, host: &str, cause: String) -> Error {
+        match self {
+            Transport::Bollard => unreachable(host, cause),
+            Transport::Ssh(ssh) => unreachable(host, ssh.why_unreachable(cause).await),
+        }
+    }
+}
+
+/// A client for `host`: a Unix socket, or plain or TLS TCP (TLS material
+/// by the Docker CLI's conventions, see [`endpoint`]).
 fn client(host: &str, version: &ClientVersion) -> Result<Docker> {
     let docker = if host.starts_with("unix://") {
         Docker::connect_with_unix(host, REQUEST_TIMEOUT_SECS, version)
@@ -64,8 +100,6 @@ fn client(host: &str, version: &ClientVersion) -> Result<Docker> {
             }
             None => Docker::connect_with_http(host, REQUEST_TIMEOUT_SECS, version),
         }
-    } else if host.starts_with("ssh://") {
-        return super::ssh::client(host, REQUEST_TIMEOUT_SECS, version);
     } else {
         bail!(
             "the engine endpoint {host} is not supported\n\
@@ -100,17 +134,17 @@ impl DockerEngine {
     /// negotiates the API version.
     pub async fn connect(host: &str) -> Result<DockerEngine> {
         let host = host.to_string();
-        let docker = client(&host, API_DEFAULT_VERSION)?;
-        if host.starts_with("ssh://") {
-            // In ssh's own words: why the login or the remote docker failed.
-            super::ssh::preflight(&host).await.map_err(|e| unreachable(&host, format!("{e:#}")))?;
-        }
+        // An ssh endpoint's first request is also its first contact: a
+        // failed login or remote docker is reported in ssh's words.
+        let transport = Transport::open(&host).await?;
+        let docker = transport.client(&host, API_DEFAULT_VERSION)?;
         // Ping first: it is cheap everywhere, while /version is slow on Podman.
         match tokio::time::timeout(CONNECT_TIMEOUT, docker.ping()).await {
             Ok(Ok(_)) => {}
-            Ok(Err(e)) => return Err(unreachable(&host, error_chain(&e))),
+            Ok(Err(e)) => return Err(transport.unreachable(&host, error_chain(&e)).await),
             Err(_) => {
-                return Err(unreachable(&host, format!("no answer within {}s", CONNECT_TIMEOUT.as_secs())))
+                let cause = format!("no answer within {}s", CONNECT_TIMEOUT.as_secs());
+                return Err(transport.unreachable(&host, cause).await);
             }
         }
         let version = tokio::time::timeout(CONNECT_TIMEOUT * 2, docker.version())
@@ -119,7 +153,7 @@ impl DockerEngine {
             .with_context(|| format!("asking {host} for its version"))?;
         let server_api = version.api_version.clone().unwrap_or_default();
         let negotiated = negotiate(&server_api);
-        let docker = client(&host, &negotiated)?;
+        let docker = transport.client(&host, &negotiated)?;
         let is_podman =
             version.components.unwrap_or_default().iter().any(|c| c.name.to_lowercase().contains("podman"));
         let (seccomp_option, seccomp_file) = seccomp_option(is_podman, &host)?;

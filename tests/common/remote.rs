@@ -199,6 +199,9 @@ pub struct SshEndpoint {
     port: u16,
     /// The ssh wrapper that brings the test's client config.
     ssh: PathBuf,
+    /// Where the remote `docker` wrapper writes its arguments, one
+    /// invocation a line ([`SshEndpoint::start_logging_docker`]).
+    docker_log: Option<PathBuf>,
     dir: tempfile::TempDir,
     sshd: Child,
 }
@@ -206,8 +209,38 @@ pub struct SshEndpoint {
 impl SshEndpoint {
     /// Starts the sshd.
     pub fn start() -> SshEndpoint {
+        SshEndpoint::start_with(false)
+    }
+
+    /// Starts the sshd with a `docker` first in its sessions' PATH that
+    /// writes its arguments to a log ([`SshEndpoint::docker_commands`]),
+    /// then runs the real one.
+    pub fn start_logging_docker() -> SshEndpoint {
+        SshEndpoint::start_with(true)
+    }
+
+    fn start_with(log_docker: bool) -> SshEndpoint {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
+        let docker_log = log_docker.then(|| {
+            let real = Command::new("sh").args(["-c", "command -v docker"]).output().unwrap();
+            let real = String::from_utf8(real.stdout).unwrap().trim().to_string();
+            let remote_bin = d.join("remote-bin");
+            std::fs::create_dir(&remote_bin).unwrap();
+            let log = d.join("docker.log");
+            let wrapper = remote_bin.join("docker");
+            std::fs::write(
+                &wrapper,
+                format!("#!/bin/sh\necho \"$*\" >>{}\nexec {real} \"$@\"\n", log.display()),
+            )
+            .unwrap();
+            run(Command::new("chmod").arg("755").arg(&wrapper));
+            (remote_bin, log)
+        });
+        let remote_path = match &docker_log {
+            Some((remote_bin, _)) => format!(" PATH={}:/usr/local/bin:/usr/bin:/bin", remote_bin.display()),
+            None => String::new(),
+        };
         for key in ["host_key", "client_key"] {
             run(Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-f"]).arg(d.join(key)));
         }
@@ -220,7 +253,7 @@ impl SshEndpoint {
                 "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host_key\nPidFile {d}/sshd.pid\n\
                  AuthorizedKeysFile {d}/authorized_keys\nPermitRootLogin prohibit-password\n\
                  AllowUsers root\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n\
-                 SetEnv DOCKER_HOST={engine}\n",
+                 SetEnv DOCKER_HOST={engine}{remote_path}\n",
                 d = d.display()
             ),
         )
@@ -261,9 +294,17 @@ impl SshEndpoint {
             cache,
             port,
             ssh: wrapper,
+            docker_log: docker_log.map(|(_, log)| log),
             dir,
             sshd,
         }
+    }
+
+    /// The remote `docker` commands run so far, as their arguments (when
+    /// started by [`SshEndpoint::start_logging_docker`]).
+    pub fn docker_commands(&self) -> Vec<String> {
+        let log = self.docker_log.as_ref().expect("started with start_logging_docker");
+        std::fs::read_to_string(log).unwrap_or_default().lines().map(str::to_string).collect()
     }
 
     /// The sshd's log, for failure messages.
@@ -330,7 +371,10 @@ impl Drop for SshEndpoint {
     /// Ends reprocheck's shared connection and the sshd with its sessions,
     /// so that nothing of the test outlives it.
     fn drop(&mut self) {
-        // Sessions first, while they are still below this sshd.
+        // Sessions first, while they are still below this sshd. Those that
+        // are ending get a moment: a session killed while its login shell
+        // starts can leave the shell's startup files half done.
+        let _ = self.sessions_left_after(Duration::from_secs(5));
         for pid in descendants(self.sshd.id()) {
             // SAFETY: signalling processes this test's sshd started.
             unsafe { libc::kill(pid as i32, libc::SIGKILL) };

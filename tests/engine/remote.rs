@@ -206,6 +206,35 @@ fn ssh_endpoint_runs_the_matrix_with_no_host_mounts() {
     assert!(left.is_empty(), "remote sessions outlived the checks: {left:?}\n{}", ssh.log());
 }
 
+/// A check over ssh runs nothing on the remote host but the Docker CLI's
+/// own `docker system dial-stdio` (no `docker version` before the first
+/// request: the first request's connection reports a failed login), and
+/// its connections carry several requests each (kept alive, and shared by
+/// the clients before and after the version negotiation).
+#[test]
+fn a_check_over_ssh_runs_only_dial_stdio_and_reuses_its_connections() {
+    let Some(_engine) = ready_engine() else { return };
+    if !have("sshd") || !have("ssh") || !have("docker") {
+        return;
+    }
+    let ssh = SshEndpoint::start_logging_docker();
+    let case = Case::new("clean", SH_BUILD);
+    let mut cmd = case.check_cmd(&[]);
+    ssh.apply(&mut cmd);
+    // bollard names each request's URL at debug level.
+    let run = cmd.env("RUST_LOG", "bollard::docker=debug").output().unwrap();
+    assert_eq!(run.status.code(), Some(0), "{}", show(&run));
+    let requests = String::from_utf8_lossy(&run.stderr).matches("http://ssh.invalid/").count();
+    let commands = ssh.docker_commands();
+    let others: Vec<_> = commands.iter().filter(|c| c.as_str() != "system dial-stdio").collect();
+    assert!(others.is_empty(), "remote docker commands besides dial-stdio: {others:?}");
+    assert!(
+        !commands.is_empty() && commands.len() * 2 <= requests,
+        "{} connections for {requests} requests",
+        commands.len()
+    );
+}
+
 /// The engine under test and an ssh endpoint in front of it, when both can be had.
 fn engine_and_ssh() -> Option<(reprocheck::engine::docker::DockerEngine, SshEndpoint)> {
     let engine = ready_engine()?;

@@ -3,23 +3,26 @@
 //! dial-stdio`, through the user's own ssh (keys, agent, known hosts,
 //! `~/.ssh/config`). ssh never prompts (`BatchMode=yes`) and gives up on an
 //! unreachable host after 5 s. Connections share one ssh master
-//! (`ControlMaster`) per host, which exits 60 s after its last use.
+//! (`ControlMaster`) per host, which exits 60 s after its last use; hyper
+//! keeps them alive for the next request ([`connector`]).
+
+mod connector;
+mod words;
 
 use crate::errors::*;
 use bollard::{BollardRequest, ClientVersion, Docker};
 use bytes::Bytes;
+use connector::SshConnector;
 use http_body_util::{Either, Full, StreamBody};
 use hyper::body::Frame;
-use hyper_util::client::legacy::connect::{Connected, Connection};
 use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use std::future::Future;
+use hyper_util::rt::TokioExecutor;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::process::Stdio;
 use std::sync::Arc;
-use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
+use words::Words;
 
 /// bollard's request body type (not exported by name).
 type Body = Either<
@@ -27,8 +30,8 @@ type Body = Either<
     StreamBody<Pin<Box<dyn futures_util::Stream<Item = Result<Frame<Bytes>, std::io::Error>> + Send>>>,
 >;
 
-/// How long the first contact may take.
-const PREFLIGHT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long opening the shared connection may take.
+const MASTER_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// `ssh://[USER@]HOST[:PORT]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,8 +112,8 @@ fn control_dir() -> Option<PathBuf> {
 /// Opens a shared connection (an ssh master that lives 60 s past its last
 /// use) unless one is open, so that each HTTP connection does not pay for
 /// a handshake. Its output goes nowhere (a pipe would stay open as long
-/// as the master lives); a failure here only costs speed, and the
-/// preflight that follows reports what is wrong.
+/// as the master lives); a failure here only costs speed, and the first
+/// request's connection reports what is wrong.
 async fn open_shared_connection(target: &SshTarget, dir: &Path) {
     let mut check = target.ssh(Some(dir), &["-O", "check"]);
     check.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
@@ -120,115 +123,58 @@ async fn open_shared_connection(target: &SshTarget, dir: &Path) {
     let mut master =
         target.ssh(Some(dir), &["-o", "ControlMaster=yes", "-o", "ControlPersist=60", "-f", "-N"]);
     master.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
-    let _ = tokio::time::timeout(PREFLIGHT_TIMEOUT, master.status()).await;
+    let _ = tokio::time::timeout(MASTER_TIMEOUT, master.status()).await;
 }
 
-/// Opens the shared connection, then runs `docker version` on the remote
-/// host, so that a failure to log in or to reach the engine there is
-/// reported in ssh's and docker's words within [`PREFLIGHT_TIMEOUT`].
-pub async fn preflight(url: &str) -> Result<()> {
-    let target = SshTarget::parse(url)?;
-    let control = control_dir();
-    if let Some(dir) = &control {
-        open_shared_connection(&target, dir).await;
-    }
-    let mut cmd = target.command(control.as_deref());
-    cmd.args(["docker", "version", "--format", "{{.Server.Version}}"]);
-    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    let output = tokio::time::timeout(PREFLIGHT_TIMEOUT, cmd.output())
-        .await
-        .map_err(|_| anyhow!("ssh gave no answer within {} s", PREFLIGHT_TIMEOUT.as_secs()))?
-        .context("running ssh (apt-get install openssh-client)")?;
-    if !output.status.success() {
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        bail!("`ssh ... docker version` failed ({}): {}", output.status, stderr.trim());
-    }
-    Ok(())
+/// The Docker API at one ssh endpoint: its shared ssh connection and its
+/// pool of connections, which every client made by [`SshTransport::docker`]
+/// uses (the version negotiation makes a second client; it goes on with the
+/// first one's connection).
+pub struct SshTransport {
+    client: Client<SshConnector, Body>,
+    words: Arc<Words>,
 }
 
-/// A client for `url` whose connections are ssh processes.
-pub fn client(url: &str, timeout_secs: u64, version: &ClientVersion) -> Result<Docker> {
-    let connector =
-        SshConnector { target: Arc::new(SshTarget::parse(url)?), control: control_dir().map(Arc::from) };
-    let client: Client<SshConnector, Body> = Client::builder(TokioExecutor::new()).build(connector);
-    let transport = move |request: BollardRequest| {
-        let client = client.clone();
-        async move { client.request(request).await.map_err(bollard::errors::Error::from) }
-    };
-    Docker::connect_with_custom_transport(transport, Some("http://ssh.invalid"), timeout_secs, version)
-        .with_context(|| format!("cannot set up a client for {url}"))
-}
-
-/// Opens one `docker system dial-stdio` per connection.
-#[derive(Clone)]
-struct SshConnector {
-    target: Arc<SshTarget>,
-    control: Option<Arc<Path>>,
-}
-
-impl tower_service::Service<hyper::Uri> for SshConnector {
-    type Response = SshIo;
-    type Error = std::io::Error;
-    type Future = Pin<Box<dyn Future<Output = std::io::Result<SshIo>> + Send>>;
-
-    fn poll_ready(&mut self, _: &mut TaskContext<'_>) -> Poll<std::io::Result<()>> {
-        Poll::Ready(Ok(()))
+impl SshTransport {
+    /// Opens the shared ssh connection to `url` (unless one is open). Fails
+    /// only on a malformed endpoint: a login that fails shows in the first
+    /// request, and [`SshTransport::why_unreachable`] says why.
+    pub async fn open(url: &str) -> Result<SshTransport> {
+        let target = SshTarget::parse(url)?;
+        let control = control_dir();
+        if let Some(dir) = &control {
+            open_shared_connection(&target, dir).await;
+        }
+        let words = Arc::new(Words::default());
+        let connector = SshConnector::new(target, control.as_deref(), words.clone());
+        Ok(SshTransport { client: Client::builder(TokioExecutor::new()).build(connector), words })
     }
 
-    fn call(&mut self, _: hyper::Uri) -> Self::Future {
-        let mut cmd = self.target.command(self.control.as_deref());
-        cmd.args(["docker", "system", "dial-stdio"]);
-        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::null());
-        Box::pin(async move {
-            let mut child = cmd.spawn()?;
-            let (Some(stdout), Some(stdin)) = (child.stdout.take(), child.stdin.take()) else {
-                return Err(std::io::Error::other("ssh started without pipes"));
-            };
-            Ok(SshIo { io: TokioIo::new(tokio::io::join(stdout, stdin)), _child: child })
-        })
+    /// A client for `url` speaking API `version` through this transport.
+    pub fn docker(&self, url: &str, timeout_secs: u64, version: &ClientVersion) -> Result<Docker> {
+        let client = self.client.clone();
+        let transport = move |request: BollardRequest| {
+            let client = client.clone();
+            async move { client.request(request).await.map_err(bollard::errors::Error::from) }
+        };
+        Docker::connect_with_custom_transport(transport, Some("http://ssh.invalid"), timeout_secs, version)
+            .with_context(|| format!("cannot set up a client for {url}"))
+    }
+
+    /// Why the first request got no answer, in ssh's and the remote
+    /// docker's words (`Permission denied (publickey)`, `Host key
+    /// verification failed`, `docker: not found`) when a connection's ssh
+    /// said something within [`WORDS_PATIENCE`]; else `cause`.
+    pub async fn why_unreachable(&self, cause: String) -> String {
+        match self.words.last(WORDS_PATIENCE).await {
+            Some(words) => format!("`ssh ... docker system dial-stdio` failed: {words}"),
+            None => cause,
+        }
     }
 }
 
-/// One connection: the ssh process's stdout and stdin. The process is
-/// killed when the connection is dropped.
-struct SshIo {
-    io: TokioIo<tokio::io::Join<tokio::process::ChildStdout, tokio::process::ChildStdin>>,
-    _child: tokio::process::Child,
-}
-
-impl Connection for SshIo {
-    fn connected(&self) -> Connected {
-        Connected::new()
-    }
-}
-
-impl hyper::rt::Read for SshIo {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut TaskContext<'_>,
-        buf: hyper::rt::ReadBufCursor<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.io).poll_read(cx, buf)
-    }
-}
-
-impl hyper::rt::Write for SshIo {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut TaskContext<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write(cx, buf)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.io).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.io).poll_shutdown(cx)
-    }
-}
+/// How long a failed first request waits for ssh's last words.
+const WORDS_PATIENCE: Duration = Duration::from_secs(1);
 
 #[cfg(test)]
 mod tests {

@@ -1,0 +1,171 @@
+//! The connections of an ssh endpoint. Each is one `ssh ... docker system
+//! dial-stdio` process whose stdin and stdout carry HTTP/1.1; hyper's pool
+//! keeps it alive for the requests that follow, and never takes back one
+//! that an attach upgraded (it is the attach's until dropped, which kills
+//! the process).
+//!
+//! A connection is handed to hyper only once the engine has answered on it
+//! (`HEAD /_ping`, [`handshake`]): until then hyper may still give the
+//! request a pooled connection that frees up meanwhile, instead of waiting
+//! for a remote login (about 0.15–0.4 s measured on loopback, most of it
+//! the remote login shell's startup files). A connection whose handshake
+//! has not ended is closed, not killed, when dropped: a login killed
+//! halfway through its shell's startup files can leave them half done (on
+//! the test machine, pyenv's rehash lock from root's `~/.bashrc`, which
+//! then held every later login for 60 s). With its stdin closed, the
+//! remote `dial-stdio` and the ssh process end as soon as they are up.
+//!
+//! Connections started ahead of need were tried and dropped: on loopback
+//! (where the remote logins share the builds' two cores) they made no
+//! measurable difference (docs/benchmarks.md).
+
+use super::words::Words;
+use super::SshTarget;
+use hyper_util::client::legacy::connect::{Connected, Connection};
+use hyper_util::rt::TokioIo;
+use std::future::Future;
+use std::io::{Error as IoError, ErrorKind};
+use std::path::Path;
+use std::pin::Pin;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::process::{Child, ChildStdin, ChildStdout};
+
+/// The most the answer to the handshake may hold.
+const HANDSHAKE_MAX: usize = 16 << 10;
+
+/// Opens connections for hyper, each its own `dial-stdio`.
+#[derive(Clone)]
+pub(super) struct SshConnector {
+    target: Arc<SshTarget>,
+    control: Option<Arc<Path>>,
+    words: Arc<Words>,
+}
+
+/// A started `ssh ... docker system dial-stdio`, not yet answered on.
+struct Started {
+    stdout: ChildStdout,
+    stdin: ChildStdin,
+    child: Child,
+}
+
+impl SshConnector {
+    /// Connections to `target`, through the shared ssh connection in
+    /// `control` when there is one; ssh's stderr goes to `words`.
+    pub(super) fn new(target: SshTarget, control: Option<&Path>, words: Arc<Words>) -> SshConnector {
+        SshConnector { target: Arc::new(target), control: control.map(Arc::from), words }
+    }
+
+    /// Starts `ssh ... docker system dial-stdio`. It is killed when the
+    /// connection made of it is dropped ([`SshIo`]), not before (see the
+    /// module's comment).
+    fn spawn(&self) -> std::io::Result<Started> {
+        let mut cmd = self.target.command(self.control.as_deref());
+        cmd.args(["docker", "system", "dial-stdio"]);
+        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd.kill_on_drop(false);
+        let mut child = cmd.spawn().map_err(|e| match e.kind() {
+            ErrorKind::NotFound => {
+                IoError::new(e.kind(), "ssh is not installed (apt-get install openssh-client)")
+            }
+            _ => IoError::new(e.kind(), format!("running ssh: {e}")),
+        })?;
+        let (Some(stdout), Some(stdin), Some(stderr)) =
+            (child.stdout.take(), child.stdin.take(), child.stderr.take())
+        else {
+            return Err(IoError::other("ssh started without pipes"));
+        };
+        tokio::spawn(self.words.clone().listen(stderr));
+        Ok(Started { stdout, stdin, child })
+    }
+}
+
+/// Sends `HEAD /_ping` and reads the answer's head (a HEAD answer has no
+/// body), so that the connection is handed over only once the remote
+/// `dial-stdio` is up, and with nothing of this exchange left to read.
+async fn handshake(started: Started) -> std::io::Result<SshIo> {
+    let Started { mut stdout, mut stdin, child } = started;
+    stdin.write_all(b"HEAD /_ping HTTP/1.1\r\nHost: ssh.invalid\r\n\r\n").await?;
+    stdin.flush().await?;
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 1024];
+    loop {
+        let n = stdout.read(&mut buf).await?;
+        if n == 0 {
+            return Err(IoError::new(ErrorKind::UnexpectedEof, "ssh ended before the engine answered"));
+        }
+        answer.extend_from_slice(&buf[..n]);
+        let end = answer.windows(4).position(|w| w == b"\r\n\r\n");
+        match end {
+            Some(end) if end + 4 == answer.len() => break,
+            None if answer.len() <= HANDSHAKE_MAX => {}
+            _ => return Err(IoError::other("the engine's answer to HEAD /_ping is not an HTTP answer head")),
+        }
+    }
+    Ok(SshIo { io: TokioIo::new(tokio::io::join(stdout, stdin)), child })
+}
+
+impl tower_service::Service<hyper::Uri> for SshConnector {
+    type Response = SshIo;
+    type Error = IoError;
+    type Future = Pin<Box<dyn Future<Output = std::io::Result<SshIo>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut TaskContext<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _: hyper::Uri) -> Self::Future {
+        let started = self.spawn();
+        Box::pin(async move { handshake(started?).await })
+    }
+}
+
+/// One connection: the ssh process's stdout and stdin. The process is
+/// killed when the connection is dropped.
+pub(super) struct SshIo {
+    io: TokioIo<tokio::io::Join<ChildStdout, ChildStdin>>,
+    child: Child,
+}
+
+impl Drop for SshIo {
+    fn drop(&mut self) {
+        // Already gone, or the kill failed: nothing more to do here.
+        let _ = self.child.start_kill();
+    }
+}
+
+impl Connection for SshIo {
+    fn connected(&self) -> Connected {
+        Connected::new()
+    }
+}
+
+impl hyper::rt::Read for SshIo {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        buf: hyper::rt::ReadBufCursor<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl hyper::rt::Write for SshIo {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+}
