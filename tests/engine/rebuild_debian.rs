@@ -30,6 +30,25 @@ fn buildinfo(version: &str, deb: &Path, installed: &[String]) -> String {
     )
 }
 
+/// The suite's current distro-info-data version, inferred (nothing built)
+/// into `dir`.
+fn current_version(dir: &Path) -> String {
+    let run = reprocheck(&[
+        "rebuild",
+        "debian:distro-info-data",
+        "--write-spec",
+        dir.to_str().unwrap(),
+        "--infer-only",
+    ]);
+    assert_eq!(run.status.code(), Some(0), "{}", show(&run));
+    String::from_utf8_lossy(&run.stderr)
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("source distro-info-data "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap()
+        .to_string()
+}
+
 /// `name (= version)` of every package `lock` holds.
 fn locked(lock: &Path) -> Vec<String> {
     let lock: toml::Table = toml::from_str(&std::fs::read_to_string(lock).unwrap()).unwrap();
@@ -128,21 +147,7 @@ fn a_buildinfo_version_no_source_has_is_refused_listing_each() {
     assert_eq!(run.status.code(), Some(2), "{}", show(&run));
     assert!(String::from_utf8_lossy(&run.stderr).contains("no `Version:` field"), "{}", show(&run));
     // The suite's current version, with two versions no source has.
-    let current = reprocheck(&[
-        "rebuild",
-        "debian:distro-info-data",
-        "--write-spec",
-        tmp.path().join("probe").to_str().unwrap(),
-        "--infer-only",
-    ]);
-    assert_eq!(current.status.code(), Some(0), "{}", show(&current));
-    let text = String::from_utf8_lossy(&current.stderr).to_string();
-    let version = text
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("source distro-info-data "))
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap()
-        .to_string();
+    let version = current_version(&tmp.path().join("probe"));
     std::fs::write(&file, buildinfo(&version, &deb, &installed)).unwrap();
     let dir = tmp.path().join("out");
     let run = reprocheck(&[
@@ -238,21 +243,7 @@ fn snapshot_archive(base: &Path, time: &str, suite: &str, debs: &[&Path]) {
 fn buildinfo_versions_the_archive_lacks_come_from_a_packages_dir_and_a_snapshot() {
     let Some(_engine) = engine() else { return };
     let tmp = tempfile::tempdir().unwrap();
-    let probe = reprocheck(&[
-        "rebuild",
-        "debian:distro-info-data",
-        "--write-spec",
-        tmp.path().join("probe").to_str().unwrap(),
-        "--infer-only",
-    ]);
-    assert_eq!(probe.status.code(), Some(0), "{}", show(&probe));
-    let text = String::from_utf8_lossy(&probe.stderr).to_string();
-    let version = text
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("source distro-info-data "))
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap()
-        .to_string();
+    let version = current_version(&tmp.path().join("probe"));
     let spec: toml::Table = std::fs::read_to_string(tmp.path().join("probe/debian-distro-info-data.toml"))
         .unwrap()
         .parse()
