@@ -33,7 +33,8 @@ PY
   find "$tree" -exec touch -h -d @1700000000 {} +
   touch "$tree/.complete"
 fi
-cmd='mkdir -p out && find . -path ./out -prune -o -type f -print0 | LC_ALL=C sort -z | xargs -0 cat | sha256sum > out/hash'
+# Modes fixed: the umask factor must not make the build unreproducible (check compares modes).
+cmd='mkdir -p out && find . -path ./out -prune -o -type f -print0 | LC_ALL=C sort -z | xargs -0 cat | sha256sum > out/hash && chmod -R go-w out'
 
 # The spec sits beside its source (a spec reaches only its own directory).
 spec_for() { # NAME SOURCE-DIR
