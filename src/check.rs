@@ -285,6 +285,19 @@ async fn stages_of(
                 )
                 .await?;
                 comparison.reproducible &= comparison.clock.is_empty();
+                let unread: Vec<String> = stages
+                    .runs
+                    .iter()
+                    .filter(|r| r.result.window.is_none())
+                    .map(|r| r.index().to_string())
+                    .collect();
+                if !unread.is_empty() {
+                    options.progress.note(&format!(
+                        "warning: the engine did not say when run(s) {} ran: the time factor could not read the \
+                         build's clock from their outputs, only differences between the runs",
+                        unread.join(", ")
+                    ));
+                }
             }
             stages.verdict =
                 Some(if comparison.reproducible { Verdict::Reproducible } else { Verdict::Unreproducible });
