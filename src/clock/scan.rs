@@ -45,7 +45,11 @@ fn stamps_of(
     each: &mut dyn FnMut(Found) -> bool,
 ) -> bool {
     let Some(listing) = list(source, budget, &Keep::NOTHING) else {
-        // Not an archive: a gzip stream still has its header's time.
+        // Not an archive: a gzip stream still has its header's time. Most
+        // outputs are neither: two bytes say so before a larger read.
+        if source.head(2) != [0x1f, 0x8b] {
+            return true;
+        }
         return match gzip_header_fields(&source.head(64 << 10)) {
             Some(header) => header_stamps(&header, place, each),
             None => true,
