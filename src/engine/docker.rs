@@ -23,6 +23,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 mod list;
+mod wait;
 
 /// How long to wait for the first answer before calling the engine unreachable.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -438,14 +439,7 @@ impl Engine for DockerEngine {
     }
 
     async fn wait(&self, id: &str) -> Result<i64> {
-        let mut stream = self.docker.wait_container(id, None);
-        match stream.next().await {
-            Some(Ok(response)) => Ok(response.status_code),
-            // bollard turns a non-zero exit into an error.
-            Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => Ok(code),
-            Some(Err(e)) => Err(e).with_context(|| format!("waiting for container {id}")),
-            None => bail!("the engine closed the wait on container {id} without an exit code"),
-        }
+        wait::exit_code(&self.docker, id, self.is_podman).await
     }
 
     async fn run_window(
@@ -453,15 +447,7 @@ impl Engine for DockerEngine {
         id: &str,
         ran_for: std::time::Duration,
     ) -> Result<Option<crate::clock::RunWindow>> {
-        let inspected = self
-            .docker
-            .inspect_container(id, None::<bollard::query_parameters::InspectContainerOptions>)
-            .await
-            .with_context(|| format!("inspecting container {id}"))?;
-        let state = inspected.state.unwrap_or_default();
-        Ok(state.started_at.and_then(|started| {
-            crate::clock::RunWindow::from_engine(&started, state.finished_at.as_deref(), ran_for)
-        }))
+        wait::run_window(&self.docker, id, ran_for).await
     }
 
     async fn logs(&self, id: &str, max_bytes: u64) -> Result<Vec<u8>> {

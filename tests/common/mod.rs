@@ -290,3 +290,29 @@ pub fn mounts_of_run(run_id: &str) -> Vec<String> {
 pub fn leftovers(engine: &DockerEngine, run_id: &str) -> usize {
     block(engine.list_labelled(Some(run_id))).unwrap().len()
 }
+
+/// The local engine's process (dockerd, or the Podman service serving
+/// DOCKER_HOST): its pid and command line.
+pub fn engine_process(kind: &str) -> (i32, Vec<String>) {
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else { continue };
+        let Ok(raw) = std::fs::read(entry.path().join("cmdline")) else { continue };
+        let argv: Vec<String> = raw
+            .split(|b| *b == 0)
+            .filter(|a| !a.is_empty())
+            .map(|a| String::from_utf8_lossy(a).into())
+            .collect();
+        let Some(program) = argv.first() else { continue };
+        let is_engine = match kind {
+            "podman" => {
+                let host = std::env::var("DOCKER_HOST").unwrap_or_default();
+                program.ends_with("podman") && argv.iter().any(|a| a == "service") && argv.contains(&host)
+            }
+            _ => program.ends_with("dockerd"),
+        };
+        if is_engine {
+            return (pid, argv);
+        }
+    }
+    panic!("cannot find the {kind} engine's process");
+}

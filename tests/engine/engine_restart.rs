@@ -14,31 +14,6 @@ use common::*;
 use reprocheck::engine::Engine;
 use std::time::{Duration, Instant};
 
-/// The engine's process: its pid and command line.
-fn engine_process(kind: &str) -> (i32, Vec<String>) {
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else { continue };
-        let Ok(raw) = std::fs::read(entry.path().join("cmdline")) else { continue };
-        let argv: Vec<String> = raw
-            .split(|b| *b == 0)
-            .filter(|a| !a.is_empty())
-            .map(|a| String::from_utf8_lossy(a).into())
-            .collect();
-        let Some(program) = argv.first() else { continue };
-        let is_engine = match kind {
-            "podman" => {
-                let host = std::env::var("DOCKER_HOST").unwrap_or_default();
-                program.ends_with("podman") && argv.iter().any(|a| a == "service") && argv.contains(&host)
-            }
-            _ => program.ends_with("dockerd"),
-        };
-        if is_engine {
-            return (pid, argv);
-        }
-    }
-    panic!("cannot find the {kind} engine's process to restart");
-}
-
 /// Waits until a new connection to the engine succeeds.
 fn wait_for_engine(within: Duration) {
     let deadline = Instant::now() + within;

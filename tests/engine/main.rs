@@ -27,6 +27,7 @@ mod batch;
 mod bombs;
 mod check;
 mod cli;
+mod engine_cost;
 mod engine_restart;
 mod examples;
 mod explain;
