@@ -215,13 +215,15 @@ pub const FACTORS: &[Factor] = &[
         control: "1 CPU",
         experiment: "all CPUs",
         how: "container cpuset",
-        set_control: |s, _| s.cpuset = Some("0".to_string()),
+        // Run 1's CPU; plan::Plan::run gives each other run at the control its own.
+        set_control: |s, facts| s.cpuset = Some(facts.control_cpu(1)),
         set_experiment: |s, _| s.cpuset = None,
         unavailable: |facts| {
             (facts.cpus < 2).then(|| format!("the engine has {} CPU; nothing to vary", facts.cpus))
         },
         caveat: no_caveat,
-        value: |s| s.cpuset.as_ref().map_or("all".to_string(), |c| format!("cpuset {c}")),
+        // Which CPU a run at the control has is not the factor's value: each run has its own.
+        value: |s| s.cpuset.as_ref().map_or("all".to_string(), |_| "1 CPU".to_string()),
         may_use_host_build_dir: false,
         staggers_start: false,
     },

@@ -20,6 +20,9 @@ pub const FAKETIME_IN_CONTAINER: &str = "/usr/lib/reprocheck/libfaketime.so.1";
 pub struct HostFacts {
     /// CPUs available to containers.
     pub cpus: usize,
+    /// Which CPUs those are (the probe's `Cpus_allowed_list`); empty when
+    /// unknown.
+    pub cpu_ids: Vec<u32>,
     /// `setarch --uname-2.6` works in the image.
     pub can_set_uname26: bool,
     /// Why it does not.
@@ -135,6 +138,16 @@ pub fn read_libfaketime(path: &Path) -> Result<Arc<[u8]>> {
 }
 
 impl HostFacts {
+    /// The one CPU of run `run_index` (1-based) at the num_cpus control:
+    /// runs take the engine's CPUs in turn, so two runs that both build on
+    /// one CPU do not share it (and take twice as long) when there are two.
+    pub fn control_cpu(&self, run_index: u32) -> String {
+        match self.cpu_ids.len() {
+            0 => "0".to_string(),
+            n => self.cpu_ids[(run_index.max(1) as usize - 1) % n].to_string(),
+        }
+    }
+
     /// The facts for this engine and image: from the cache when an earlier
     /// check probed the same image id with the same engine and libfaketime
     /// (an image id names immutable contents), else probed now and cached.

@@ -18,6 +18,7 @@ const LOCALE_VARIABLES: [&str; 3] = ["LANG", "LC_ALL", "LANGUAGE"];
 /// use.
 const PROBE: &str = r#"
 echo "nproc=$(nproc)"
+echo "cpu_list=$(sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' /proc/self/status)"
 if release=$(setarch "$(uname -m)" --uname-2.6 uname -r 2>/tmp/err); then
   case "$release" in 2.6.*) echo uname26=ok;; *) echo "uname26=uname -r still reports $release";; esac
 else echo "uname26=$(head -c 300 /tmp/err | tr '\n' ' ')"; fi
@@ -81,6 +82,7 @@ pub fn read(output: &str, started: i64, facts: &mut HostFacts) {
         output.lines().filter_map(|l| l.split_once('=')).collect();
     let get = |k: &str| values.get(k).copied().unwrap_or("").trim().to_string();
     facts.cpus = get("nproc").parse().unwrap_or(1);
+    facts.cpu_ids = cpu_list(&get("cpu_list"));
     facts.can_set_uname26 = get("uname26") == "ok";
     facts.setarch_error = get("uname26");
     facts.can_disable_aslr = get("aslr") == "ok";
@@ -111,6 +113,25 @@ pub fn read(output: &str, started: i64, facts: &mut HostFacts) {
             get("reverser")
         ),
     };
+}
+
+/// The CPUs of a Linux CPU list such as `0-3,8,10-11`, in order; none when
+/// it cannot be read (then runs at the num_cpus control all use CPU 0).
+fn cpu_list(list: &str) -> Vec<u32> {
+    let mut cpus = Vec::new();
+    for part in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let range = match part.split_once('-') {
+            Some((first, last)) => first.parse::<u32>().ok().zip(last.parse::<u32>().ok()),
+            None => part.parse::<u32>().ok().map(|cpu| (cpu, cpu)),
+        };
+        let Some((first, last)) = range else { return Vec::new() };
+        // A list longer than any machine's is not believed.
+        if last < first || cpus.len() + (last - first) as usize > 4096 {
+            return Vec::new();
+        }
+        cpus.extend(first..=last);
+    }
+    cpus
 }
 
 /// Whether the two sides of `control | experiment` differ, and the pair
@@ -151,5 +172,15 @@ mod tests {
         assert!(facts.timezone_observed);
         assert_eq!(facts.utc_offsets, (Some(-43_200), Some(50_400)), "zip times are read in these");
         assert!(!facts.locales_observed, "nothing printed is nothing observed");
+    }
+
+    #[test]
+    fn the_cpus_containers_may_use_are_read_from_the_kernels_list() {
+        let mut facts = HostFacts::default();
+        read("nproc=5\ncpu_list=0-1,4,6-7\n", 0, &mut facts);
+        assert_eq!((facts.cpus, facts.cpu_ids.clone()), (5, vec![0, 1, 4, 6, 7]));
+        for unreadable in ["", "0-", "x", "3-1", "0-99999999"] {
+            assert!(cpu_list(unreadable).is_empty(), "{unreadable:?}");
+        }
     }
 }

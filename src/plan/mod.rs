@@ -59,6 +59,9 @@ impl Plan {
         for factor in experiment {
             (factor.factor().set_experiment)(&mut run.settings, &self.facts);
         }
+        if run.settings.cpuset.is_some() {
+            run.settings.cpuset = Some(self.facts.control_cpu(index));
+        }
         run
     }
 }

@@ -32,6 +32,7 @@ fn source() -> PreparedSource {
 fn capable() -> HostFacts {
     HostFacts {
         cpus: 2,
+        cpu_ids: vec![0, 1],
         can_set_uname26: true,
         can_disable_aslr: true,
         faketime_works: true,
@@ -63,7 +64,7 @@ fn control_and_experiment_differ_in_every_applied_factor() {
     }
     assert_eq!(p.runs[1].factor_values(), p.runs[2].factor_values(), "experiments are alike");
     assert_eq!(p.factors.not_applied.keys().copied().collect::<Vec<_>>(), ids(&["fileordering"]));
-    assert_eq!(control["num_cpus"], "cpuset 0");
+    assert_eq!(control["num_cpus"], "1 CPU");
     assert_eq!(p.runs[0].settings.env["SOURCE_DATE_EPOCH"], "7");
 }
 
@@ -79,7 +80,7 @@ fn unvaried_factors_keep_the_control_value_everywhere() {
     assert_eq!((a["umask"].as_str(), b["umask"].as_str()), ("0022", "0002"));
     // Not varied is not "left to the engine": every run takes the control value.
     for run in [&a, &b] {
-        assert_eq!(run["num_cpus"], "cpuset 0");
+        assert_eq!(run["num_cpus"], "1 CPU");
         assert_eq!(run["aslr"], "disabled");
         assert_eq!(run["time"], "real");
     }
@@ -91,8 +92,11 @@ fn a_control_only_plan_takes_every_control_value() {
     let expected = Settings::control(&spec().name, &capable()).factor_values();
     for run in &p.runs {
         assert_eq!(run.factor_values(), expected);
-        assert!(run.settings.no_randomize && run.settings.cpuset.as_deref() == Some("0"));
+        assert!(run.settings.no_randomize);
     }
+    // One CPU each, but not the same one: two builds on one CPU take twice as long.
+    let cpus: Vec<_> = p.runs.iter().map(|r| r.settings.cpuset.as_deref()).collect();
+    assert_eq!(cpus, [Some("0"), Some("1")]);
     // An image that forbids setarch -R: the control cannot disable ASLR.
     let p = plan(&spec(), &source(), "sha256:x", "id", 2, Vec::new(), &HostFacts::default());
     assert!(!p.runs[0].settings.no_randomize);
@@ -134,4 +138,18 @@ fn argv_wraps_setarch_and_passes_the_command_unquoted() {
         experiment[2],
         "umask 0022 && exec setarch \"$(uname -m)\" --uname-2.6 /bin/sh -c \"$1\" 2>&1"
     );
+}
+
+#[test]
+fn runs_at_the_cpu_control_take_the_engines_cpus_in_turn() {
+    let facts = HostFacts { cpu_ids: vec![2, 5, 7], ..capable() };
+    let p = plan(&spec(), &source(), "sha256:x", "id", 4, Vec::new(), &facts);
+    let cpus: Vec<_> = p.runs.iter().map(|r| r.settings.cpuset.clone().unwrap()).collect();
+    assert_eq!(cpus, ["2", "5", "7", "2"]);
+    // Varied: the control has the first CPU, the experiments all of them.
+    let p = plan(&spec(), &source(), "sha256:x", "id", 3, ids(&["num_cpus"]), &facts);
+    let cpus: Vec<_> = p.runs.iter().map(|r| r.settings.cpuset.clone()).collect();
+    assert_eq!(cpus, [Some("2".to_string()), None, None]);
+    // Facts cached before the CPU list was probed: CPU 0, as before.
+    assert_eq!(HostFacts::default().control_cpu(3), "0");
 }
