@@ -228,6 +228,7 @@ fn a_check_over_ssh_runs_only_dial_stdio_and_reuses_its_connections() {
     let commands = ssh.docker_commands();
     let others: Vec<_> = commands.iter().filter(|c| c.as_str() != "system dial-stdio").collect();
     assert!(others.is_empty(), "remote docker commands besides dial-stdio: {others:?}");
+    eprintln!("{} connections for {requests} requests", commands.len());
     assert!(
         !commands.is_empty() && commands.len() * 2 <= requests,
         "{} connections for {requests} requests",

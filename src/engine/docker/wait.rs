@@ -7,6 +7,11 @@
 //! therefore polled with `inspect` (about 2 ms of the service's CPU each)
 //! until the container no longer runs, and only then is the wait asked for
 //! the exit code, which it gives at once.
+//!
+//! Polling over ssh as well (where each HTTP connection is a remote login,
+//! and a wait holds one for a build's life) was tried: a 2-run check opened
+//! 7–9 connections instead of 6–7, as polls arrive while the pooled
+//! connections are busy, so ssh keeps the wait.
 
 use crate::errors::*;
 use bollard::models::ContainerStateStatusEnum;
@@ -21,9 +26,10 @@ const POLL_FIRST: Duration = Duration::from_millis(20);
 /// The longest pause: a build's end is noticed at most this late.
 const POLL_MAX: Duration = Duration::from_millis(250);
 
-/// The exit code of container `id`, once it has exited.
-pub(super) async fn exit_code(docker: &Docker, id: &str, is_podman: bool) -> Result<i64> {
-    if is_podman {
+/// The exit code of container `id`, once it has exited; `poll` (Podman)
+/// says to poll its state first rather than hold a wait open (see above).
+pub(super) async fn exit_code(docker: &Docker, id: &str, poll: bool) -> Result<i64> {
+    if poll {
         until_not_running(docker, id).await;
     }
     let mut stream = docker.wait_container(id, None);
