@@ -173,6 +173,18 @@ impl Case {
         Case { _tmp: tmp, spec, out }
     }
 
+    /// A spec building a source made of one `build.sh` holding `script`
+    /// (run as `sh build.sh`, outputs `out`).
+    pub fn script(name: &str, script: &str) -> Case {
+        let tmp = tempfile::tempdir().unwrap();
+        let source = tmp.path().join(format!("{name}.script"));
+        std::fs::create_dir(&source).unwrap();
+        std::fs::write(source.join("build.sh"), script).unwrap();
+        let spec = write_spec(tmp.path(), name, &source, SH_BUILD);
+        let out = tmp.path().join("results");
+        Case { _tmp: tmp, spec, out }
+    }
+
     /// `reprocheck check SPEC --out OUT ARGS...`, not yet run.
     pub fn check_cmd(&self, args: &[&str]) -> Command {
         let mut all = vec!["check", self.spec.to_str().unwrap(), "--out", self.out.to_str().unwrap()];

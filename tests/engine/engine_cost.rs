@@ -29,18 +29,11 @@ fn waiting_on_sleeping_builds_costs_the_engine_little_cpu() {
         return;
     }
     let (pid, _) = engine_process(&engine.info().kind);
-    let tmp = tempfile::tempdir().unwrap();
-    let src = tmp.path().join("sleeps");
-    std::fs::create_dir(&src).unwrap();
     let asleep = 6;
-    std::fs::write(src.join("build.sh"), format!("sleep {asleep}\nmkdir -p out\necho done > out/result\n"))
-        .unwrap();
-    let spec = write_spec(tmp.path(), "sleeps", &src, SH_BUILD);
-    let out = tmp.path().join("results");
+    let case = Case::script("sleeps", &format!("sleep {asleep}\nmkdir -p out\necho done > out/result\n"));
 
     let before = cpu_seconds(pid);
-    let run =
-        reprocheck(&["check", spec.to_str().unwrap(), "--vary", "none", "--out", out.to_str().unwrap()]);
+    let run = case.check(&["--vary", "none"]);
     let used = cpu_seconds(pid) - before;
     assert_eq!(run.status.code(), Some(0), "{}", show(&run));
     // Two builds asleep for 6 s each, at the same time: a wait that polls

@@ -122,28 +122,20 @@ fn unvaried_aslr_is_off_in_every_run() {
 #[test]
 fn runs_at_the_cpu_control_build_on_cpus_of_their_own() {
     let Some(_engine) = ready_engine() else { return };
-    let tmp = tempfile::tempdir().unwrap();
-    let src = tmp.path().join("cpus");
-    std::fs::create_dir(&src).unwrap();
-    std::fs::write(
-        src.join("build.sh"),
-        "grep Cpus_allowed_list /proc/self/status\nmkdir -p out\nnproc > out/nproc\n",
-    )
-    .unwrap();
-    let spec = write_spec(tmp.path(), "cpus", &src, SH_BUILD);
-    let out = tmp.path().join("results");
-    let run =
-        reprocheck(&["check", spec.to_str().unwrap(), "--vary", "none", "--out", out.to_str().unwrap()]);
+    let case =
+        Case::script("cpus", "grep Cpus_allowed_list /proc/self/status\nmkdir -p out\nnproc > out/nproc\n");
+    let run = case.check(&["--vary", "none"]);
     assert_eq!(run.status.code(), Some(0), "{}", show(&run));
-    let report = report(&out);
+    let report = case.report();
     if report["factors"]["not_applied"]["num_cpus"].is_string() {
         return skipped("the engine has one CPU");
     }
-    let allowed: Vec<String> =
-        (1..=2).map(|i| std::fs::read_to_string(out.join(format!("run-{i}/build.log"))).unwrap()).collect();
+    let allowed: Vec<String> = (1..=2)
+        .map(|i| std::fs::read_to_string(case.out.join(format!("run-{i}/build.log"))).unwrap())
+        .collect();
     assert_ne!(allowed[0], allowed[1], "both runs built on the same CPU");
     for i in 1..=2 {
-        let nproc = std::fs::read_to_string(out.join(format!("run-{i}/outputs/out/nproc"))).unwrap();
+        let nproc = std::fs::read_to_string(case.out.join(format!("run-{i}/outputs/out/nproc"))).unwrap();
         assert_eq!(nproc.trim(), "1", "run {i}: {}", allowed[i - 1]);
     }
 }
