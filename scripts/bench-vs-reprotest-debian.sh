@@ -56,7 +56,7 @@ wanted=("$@")
 # reprotest 0.7.23's faketime makes dpkg-source's utime(FILE, NULL) fail with
 # EINVAL (libfaketime 0.9.10), so a package with quilt patches can stop at
 # `dpkg-source --before-build` in reprotest's experiment (specs/debian/dash/README.md).
-without_time="dash"
+without_time="tree dash"
 
 verdict() { case $1 in 0) echo reproducible ;; 1) echo unreproducible ;; *) echo "error($1)" ;; esac; }
 field() { python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$@"; }
