@@ -228,13 +228,10 @@ impl SshEndpoint {
             let remote_bin = d.join("remote-bin");
             std::fs::create_dir(&remote_bin).unwrap();
             let log = d.join("docker.log");
-            let wrapper = remote_bin.join("docker");
-            std::fs::write(
-                &wrapper,
-                format!("#!/bin/sh\necho \"$*\" >>{}\nexec {real} \"$@\"\n", log.display()),
-            )
-            .unwrap();
-            run(Command::new("chmod").arg("755").arg(&wrapper));
+            write_script(
+                &remote_bin.join("docker"),
+                &format!("#!/bin/sh\necho \"$*\" >>{}\nexec {real} \"$@\"\n", log.display()),
+            );
             (remote_bin, log)
         });
         let remote_path = match &docker_log {
@@ -271,12 +268,10 @@ impl SshEndpoint {
         let bin = d.join("bin");
         std::fs::create_dir(&bin).unwrap();
         let wrapper = bin.join("ssh");
-        std::fs::write(
+        write_script(
             &wrapper,
-            format!("#!/bin/sh\nexec /usr/bin/ssh -F {}/ssh_config \"$@\"\n", d.display()),
-        )
-        .unwrap();
-        run(Command::new("chmod").arg("755").arg(&wrapper));
+            &format!("#!/bin/sh\nexec /usr/bin/ssh -F {}/ssh_config \"$@\"\n", d.display()),
+        );
         std::fs::create_dir_all("/run/sshd").unwrap();
         let mut sshd = Command::new("/usr/sbin/sshd")
             .args(["-D", "-e", "-f"])
@@ -389,4 +384,11 @@ impl Drop for SshEndpoint {
         let _ = self.sshd.kill();
         let _ = self.sshd.wait();
     }
+}
+
+/// Writes an executable script (mode 755) at `path`.
+fn write_script(path: &Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
