@@ -2,6 +2,7 @@
 //! wait, collect, and always remove.
 
 use crate::collect::{self, Collector, OutputEntry};
+use crate::engine::placed::PlacedFile;
 use crate::engine::{self, ContainerConfig, Engine, LABEL};
 use crate::errors::*;
 use crate::plan::{Plan, RunPlan};
@@ -149,10 +150,11 @@ pub async fn execute(
     Ok(result)
 }
 
-/// Packs the source while the engine extracts it. A failure to read the
-/// source is reported as such, not as the upload it cut short.
-async fn upload_source(engine: &dyn Engine, id: &str, packing: Packing) -> Result<()> {
-    let (body, packer) = crate::source::stream(packing);
+/// Packs the placed files and the source while the engine extracts them. A
+/// failure to read the source is reported as such, not as the upload it cut
+/// short.
+async fn upload_source(engine: &dyn Engine, id: &str, packing: Packing, placed: &[PlacedFile]) -> Result<()> {
+    let (body, packer) = crate::source::stream(packing, placed.to_vec());
     let uploaded = engine.upload(id, body).await;
     // The body is dropped once the upload returns, which ends the packer;
     // the bound is for an engine client that would keep it.
@@ -211,8 +213,7 @@ async fn build_in(
     let run_dir = results.join(crate::results::run_dir(run.index));
     tokio::fs::create_dir(&run_dir).await.with_context(|| format!("creating {}", run_dir.display()))?;
     progress.phase(Phase::Upload);
-    engine::placed::upload(engine, id, &run.files).await?;
-    upload_source(engine, id, source).await?;
+    upload_source(engine, id, source, &run.files).await?;
     tracing::debug!(run = run.index, "uploaded");
     if gate.staggers() && plan.factors.varied.iter().any(|f| f.factor().staggers_start) {
         progress.phase(Phase::Delay);

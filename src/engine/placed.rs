@@ -35,6 +35,13 @@ impl PlacedFile {
 /// left as they are, since no entry names them.
 pub fn tar(files: &[PlacedFile]) -> Result<Vec<u8>> {
     let mut builder = tar::Builder::new(Vec::new());
+    append(&mut builder, files)?;
+    builder.into_inner().context("finishing the tar of placed files")
+}
+
+/// Appends `files` to a tar rooted at `/`, as [`tar`] packs them; the
+/// source upload carries them ahead of the tree, so a run makes one upload.
+pub fn append<W: std::io::Write>(builder: &mut tar::Builder<W>, files: &[PlacedFile]) -> Result<()> {
     for file in files {
         let name = file.path.trim_start_matches('/');
         ensure!(
@@ -53,7 +60,7 @@ pub fn tar(files: &[PlacedFile]) -> Result<Vec<u8>> {
             .append_data(&mut header, name, &file.contents[..])
             .with_context(|| format!("packing {} for the container", file.path))?;
     }
-    builder.into_inner().context("finishing the tar of placed files")
+    Ok(())
 }
 
 /// Uploads `files` into the created container `id` (nothing when empty).

@@ -6,6 +6,7 @@
 //! parents as entries owned by the build user: without them the directory
 //! would be created root-owned and unwritable.
 
+use crate::engine::placed::PlacedFile;
 use crate::engine::ByteStream;
 use crate::errors::*;
 use bytes::Bytes;
@@ -104,11 +105,15 @@ const IN_FLIGHT: usize = 4;
 /// thread writes it, and that thread's outcome. A failure to read the
 /// source ends the stream with an error and is the thread's result; an
 /// engine that stops reading ends the thread with a broken pipe.
-pub fn stream(packing: Packing) -> (ByteStream, tokio::task::JoinHandle<Result<()>>) {
+pub fn stream(
+    packing: Packing,
+    placed: Vec<PlacedFile>,
+) -> (ByteStream, tokio::task::JoinHandle<Result<()>>) {
     let (tx, rx) = tokio::sync::mpsc::channel(IN_FLIGHT);
     let packer = tokio::task::spawn_blocking(move || {
         let writer = ChannelWriter { buf: Vec::with_capacity(CHUNK), tx: tx.clone() };
-        let packed = pack_into(&packing, writer).and_then(|mut w| w.send().context("sending the source tar"));
+        let packed =
+            pack_into(&packing, &placed, writer).and_then(|mut w| w.send().context("sending the source tar"));
         if let Err(e) = &packed {
             // Ends the body with an error, so the engine never extracts a cut tree as if whole.
             let _ = tx.blocking_send(Err(std::io::Error::other(format!("{e:#}"))));
@@ -161,11 +166,15 @@ impl Write for ChannelWriter {
     }
 }
 
-/// Writes the tar to `out` in name order, keeping modes and mtimes, and
-/// owning every entry to the build user; returns `out`.
-pub fn pack_into<W: Write>(p: &Packing, out: W) -> Result<W> {
+/// Writes the tar to `out`: first the `placed` files (root-owned, see
+/// [`crate::engine::placed`]), then the source in name order, keeping modes
+/// and mtimes, and owning every entry to the build user; returns `out`.
+/// One archive, so the engine extracts once per run (each extraction is a
+/// helper process of dockerd's, tens of milliseconds).
+pub fn pack_into<W: Write>(p: &Packing, placed: &[PlacedFile], out: W) -> Result<W> {
     let mut builder = tar::Builder::new(out);
     builder.follow_symlinks(false);
+    crate::engine::placed::append(&mut builder, placed)?;
     let holders = p.holders();
     for holder in &holders {
         append_dir(&mut builder, holder, p.uid, p.root_mtime)?;
@@ -224,7 +233,7 @@ mod tests {
     use super::*;
 
     fn pack(p: &Packing) -> Result<Vec<u8>> {
-        pack_into(p, Vec::new())
+        pack_into(p, &[], Vec::new())
     }
 
     #[test]
@@ -249,6 +258,20 @@ mod tests {
         let names: Vec<&str> = entries.iter().map(|(n, _, _)| n.as_str()).collect();
         assert_eq!(names, ["build/", "build/x/", "build/x/a", "build/x/b", "build/x/c"]);
         assert!(entries.iter().all(|(_, uid, _)| *uid == 1111));
+    }
+
+    #[test]
+    fn placed_files_ride_ahead_of_the_tree_in_one_archive_root_owned() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a"), "a").unwrap();
+        let lib = PlacedFile::new("/usr/lib/reprocheck/x.so", 0o644, std::sync::Arc::from(&b"ELF"[..]));
+        let tar = pack_into(&packing(dir.path(), 1111), &[lib], Vec::new()).unwrap();
+        let entries = listing(&tar);
+        let names: Vec<(&str, u64)> = entries.iter().map(|(n, uid, _)| (n.as_str(), *uid)).collect();
+        assert_eq!(
+            names,
+            [("usr/lib/reprocheck/x.so", 0), ("build/", 1111), ("build/x/", 1111), ("build/x/a", 1111)]
+        );
     }
 
     /// `(path, uid, mtime)` of every entry.
@@ -319,7 +342,7 @@ mod tests {
         std::fs::write(dir.path().join("big"), &big).unwrap();
         std::fs::write(dir.path().join("small"), "s").unwrap();
         let p = packing(dir.path(), 1111);
-        let (body, packer) = stream(p.clone());
+        let (body, packer) = stream(p.clone(), Vec::new());
         let chunks: Vec<Bytes> = body.try_collect().await.unwrap();
         packer.await.unwrap().unwrap();
         assert!(chunks.len() > 3, "{} chunks", chunks.len());
@@ -331,7 +354,7 @@ mod tests {
     async fn a_source_that_cannot_be_read_ends_the_stream_with_its_error() {
         use futures_util::StreamExt;
         let dir = tempfile::tempdir().unwrap();
-        let (mut body, packer) = stream(packing(&dir.path().join("gone"), 1111));
+        let (mut body, packer) = stream(packing(&dir.path().join("gone"), 1111), Vec::new());
         let mut last = None;
         while let Some(item) = body.next().await {
             last = Some(item);
@@ -347,7 +370,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let big: Vec<u8> = vec![1; 2 * IN_FLIGHT * CHUNK];
         std::fs::write(dir.path().join("big"), big).unwrap();
-        let (body, packer) = stream(packing(dir.path(), 1111));
+        let (body, packer) = stream(packing(dir.path(), 1111), Vec::new());
         drop(body);
         let packed = packer.await.unwrap().unwrap_err();
         assert!(is_broken_pipe(&packed), "{packed:#}");
