@@ -209,17 +209,28 @@ pub struct SshEndpoint {
 impl SshEndpoint {
     /// Starts the sshd.
     pub fn start() -> SshEndpoint {
-        SshEndpoint::start_with(false)
+        SshEndpoint::start_with(false, true)
     }
 
     /// Starts the sshd with a `docker` first in its sessions' PATH that
     /// writes its arguments to a log ([`SshEndpoint::docker_commands`]),
     /// then runs the real one.
     pub fn start_logging_docker() -> SshEndpoint {
-        SshEndpoint::start_with(true)
+        SshEndpoint::start_with(true, true)
     }
 
-    fn start_with(log_docker: bool) -> SshEndpoint {
+    /// Starts the sshd refusing socket forwarding (`AllowStreamLocalForwarding
+    /// no`): reprocheck's connections are then each a `dial-stdio` session.
+    pub fn start_without_socket_forwarding() -> SshEndpoint {
+        SshEndpoint::start_with(false, false)
+    }
+
+    /// Both: logs the remote `docker` commands, and refuses socket forwarding.
+    pub fn start_logging_docker_without_socket_forwarding() -> SshEndpoint {
+        SshEndpoint::start_with(true, false)
+    }
+
+    fn start_with(log_docker: bool, forwarding: bool) -> SshEndpoint {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         let docker_log = log_docker.then(|| {
@@ -250,8 +261,9 @@ impl SshEndpoint {
                 "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host_key\nPidFile {d}/sshd.pid\n\
                  AuthorizedKeysFile {d}/authorized_keys\nPermitRootLogin prohibit-password\n\
                  AllowUsers root\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n\
-                 SetEnv DOCKER_HOST={engine}{remote_path}\n",
-                d = d.display()
+                 SetEnv DOCKER_HOST={engine}{remote_path}\nAllowStreamLocalForwarding {forwarding}\n",
+                d = d.display(),
+                forwarding = if forwarding { "yes" } else { "no" },
             ),
         )
         .unwrap();
@@ -300,6 +312,17 @@ impl SshEndpoint {
     pub fn docker_commands(&self) -> Vec<String> {
         let log = self.docker_log.as_ref().expect("started with start_logging_docker");
         std::fs::read_to_string(log).unwrap_or_default().lines().map(str::to_string).collect()
+    }
+
+    /// Ends reprocheck's shared ssh connection (its master) to this sshd.
+    pub fn end_shared_connection(&self) {
+        let mut exit = Command::new(&self.ssh);
+        exit.args(["-O", "exit", "-o"])
+            .arg(format!("ControlPath={}/reprocheck/ssh/%C", self.cache.display()))
+            .args(["-p", &self.port.to_string(), "root@127.0.0.1"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let _ = exit.status();
     }
 
     /// The sshd's log, for failure messages.
@@ -374,13 +397,7 @@ impl Drop for SshEndpoint {
             // SAFETY: signalling processes this test's sshd started.
             unsafe { libc::kill(pid as i32, libc::SIGKILL) };
         }
-        let mut exit = Command::new(&self.ssh);
-        exit.args(["-O", "exit", "-o"])
-            .arg(format!("ControlPath={}/reprocheck/ssh/%C", self.cache.display()))
-            .args(["-p", &self.port.to_string(), "root@127.0.0.1"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        let _ = exit.status();
+        self.end_shared_connection();
         let _ = self.sshd.kill();
         let _ = self.sshd.wait();
     }

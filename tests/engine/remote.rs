@@ -206,40 +206,72 @@ fn ssh_endpoint_runs_the_matrix_with_no_host_mounts() {
     assert!(left.is_empty(), "remote sessions outlived the checks: {left:?}\n{}", ssh.log());
 }
 
-/// A check over ssh runs nothing on the remote host but the Docker CLI's
-/// own `docker system dial-stdio` (no `docker version` before the first
-/// request: the first request's connection reports a failed login), and
-/// its connections carry several requests each (kept alive, and shared by
-/// the clients before and after the version negotiation).
-#[test]
-fn a_check_over_ssh_runs_only_dial_stdio_and_reuses_its_connections() {
-    let Some(_engine) = ready_engine() else { return };
-    if !have("sshd") || !have("ssh") || !have("docker") {
-        return;
-    }
-    let ssh = SshEndpoint::start_logging_docker();
+/// A check of the clean fixture through `ssh` with bollard's request log;
+/// returns how many API requests it made.
+fn logged_check_through(ssh: &SshEndpoint) -> usize {
     let case = Case::new("clean", SH_BUILD);
     let mut cmd = case.check_cmd(&[]);
     ssh.apply(&mut cmd);
     // bollard names each request's URL at debug level.
     let run = cmd.env("RUST_LOG", "bollard::docker=debug").output().unwrap();
     assert_eq!(run.status.code(), Some(0), "{}", show(&run));
-    let requests = String::from_utf8_lossy(&run.stderr).matches("http://ssh.invalid/").count();
-    let commands = ssh.docker_commands();
-    let others: Vec<_> = commands.iter().filter(|c| c.as_str() != "system dial-stdio").collect();
-    assert!(others.is_empty(), "remote docker commands besides dial-stdio: {others:?}");
-    eprintln!("{} connections for {requests} requests", commands.len());
-    assert!(
-        !commands.is_empty() && commands.len() * 2 <= requests,
-        "{} connections for {requests} requests",
-        commands.len()
-    );
+    String::from_utf8_lossy(&run.stderr).matches("http://ssh.invalid/").count()
 }
 
-/// The engine under test and an ssh endpoint in front of it, when both can be had.
+/// What reprocheck asks the remote Docker CLI, as the logging wrapper writes it.
+const ASK_ENDPOINT: &str = "context inspect --format {{.Endpoints.docker.Host}}";
+
+/// A check over ssh logs in on the remote host once, to ask the Docker CLI
+/// which socket the engine listens on; every API connection is then a
+/// channel of the ssh master that forwards that socket (no remote login,
+/// no `dial-stdio`). The next check finds the forward answering and asks
+/// nothing; once the master has ended, the next asks again. (Before,
+/// every connection was a remote `dial-stdio`.)
+#[test]
+fn checks_over_ssh_log_in_once_per_master_and_forward_the_engine_socket() {
+    let Some(_engine) = ready_engine() else { return };
+    if !have("sshd") || !have("ssh") || !have("docker") {
+        return;
+    }
+    let ssh = SshEndpoint::start_logging_docker();
+    let requests = logged_check_through(&ssh);
+    assert!(requests >= 5, "{requests} requests");
+    assert_eq!(ssh.docker_commands(), [ASK_ENDPOINT], "the remote docker commands");
+    logged_check_through(&ssh);
+    assert_eq!(ssh.docker_commands(), [ASK_ENDPOINT], "after a second check");
+    ssh.end_shared_connection();
+    logged_check_through(&ssh);
+    assert_eq!(ssh.docker_commands(), [ASK_ENDPOINT, ASK_ENDPOINT], "after the master ended");
+}
+
+/// Where sshd refuses socket forwarding, a check over ssh runs nothing on
+/// the remote host but that question and the Docker CLI's own `docker
+/// system dial-stdio` (no `docker version` before the first request), and
+/// its connections carry several requests each (kept alive, and shared by
+/// the clients before and after the version negotiation).
+#[test]
+fn without_socket_forwarding_a_check_over_ssh_uses_dial_stdio_and_reuses_its_connections() {
+    let Some(_engine) = ready_engine() else { return };
+    if !have("sshd") || !have("ssh") || !have("docker") {
+        return;
+    }
+    let ssh = SshEndpoint::start_logging_docker_without_socket_forwarding();
+    let requests = logged_check_through(&ssh);
+    let commands = ssh.docker_commands();
+    assert_eq!(commands.first().map(String::as_str), Some(ASK_ENDPOINT), "{commands:?}");
+    let dials = commands[1..].iter().filter(|c| c.as_str() == "system dial-stdio").count();
+    assert_eq!(dials, commands.len() - 1, "remote docker commands besides dial-stdio: {commands:?}");
+    eprintln!("{dials} connections for {requests} requests");
+    assert!(dials > 0 && dials * 2 <= requests, "{dials} connections for {requests} requests");
+}
+
+/// The engine under test and an ssh endpoint in front of it, when both can
+/// be had. The endpoint refuses socket forwarding, so that each connection
+/// is a remote `dial-stdio` session the test can count.
 fn engine_and_ssh() -> Option<(reprocheck::engine::docker::DockerEngine, SshEndpoint)> {
     let engine = ready_engine()?;
-    (have("sshd") && have("ssh") && have("docker")).then(|| (engine, SshEndpoint::start()))
+    (have("sshd") && have("ssh") && have("docker"))
+        .then(|| (engine, SshEndpoint::start_without_socket_forwarding()))
 }
 
 /// Spawns a check of the clean fixture through `ssh` with `failpoint`

@@ -1,8 +1,9 @@
-//! The connections of an ssh endpoint. Each is one `ssh ... docker system
-//! dial-stdio` process whose stdin and stdout carry HTTP/1.1; hyper's pool
-//! keeps it alive for the requests that follow, and never takes back one
-//! that an attach upgraded (it is the attach's until dropped, which kills
-//! the process).
+//! The connections of an ssh endpoint. Each is a socket of the master's
+//! forward of the engine socket ([`super::forward`]) while that works, else
+//! one `ssh ... docker system dial-stdio` process whose stdin and stdout
+//! carry HTTP/1.1; hyper's pool keeps it alive for the requests that
+//! follow, and never takes back one that an attach upgraded (it is the
+//! attach's until dropped, which kills the process).
 //!
 //! A connection is handed to hyper only once the engine has answered on it
 //! (`HEAD /_ping`, [`handshake`]): until then hyper may still give the
@@ -19,6 +20,7 @@
 //! (where the remote logins share the builds' two cores) they made no
 //! measurable difference (docs/benchmarks.md).
 
+use super::forward::Forward;
 use super::words::Words;
 use super::SshTarget;
 use hyper_util::client::legacy::connect::{Connected, Connection};
@@ -30,17 +32,19 @@ use std::pin::Pin;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::process::{Child, ChildStdin, ChildStdout};
 
 /// The most the answer to the handshake may hold.
 const HANDSHAKE_MAX: usize = 16 << 10;
 
-/// Opens connections for hyper, each its own `dial-stdio`.
+/// Opens connections for hyper: through the master's forward of the
+/// engine socket while that works, else each its own `dial-stdio`.
 #[derive(Clone)]
 pub(super) struct SshConnector {
     target: Arc<SshTarget>,
     control: Option<Arc<Path>>,
+    forward: Option<Arc<Forward>>,
     words: Arc<Words>,
 }
 
@@ -52,10 +56,16 @@ struct Started {
 }
 
 impl SshConnector {
-    /// Connections to `target`, through the shared ssh connection in
-    /// `control` when there is one; ssh's stderr goes to `words`.
-    pub(super) fn new(target: SshTarget, control: Option<&Path>, words: Arc<Words>) -> SshConnector {
-        SshConnector { target: Arc::new(target), control: control.map(Arc::from), words }
+    /// Connections to `target`, through `forward` or the shared ssh
+    /// connection in `control` when there is one; ssh's stderr goes to
+    /// `words`.
+    pub(super) fn new(
+        target: SshTarget,
+        control: Option<&Path>,
+        forward: Option<Arc<Forward>>,
+        words: Arc<Words>,
+    ) -> SshConnector {
+        SshConnector { target: Arc::new(target), control: control.map(Arc::from), forward, words }
     }
 
     /// Starts `ssh ... docker system dial-stdio`. It is killed when the
@@ -83,28 +93,41 @@ impl SshConnector {
 }
 
 /// Sends `HEAD /_ping` and reads the answer's head (a HEAD answer has no
-/// body), so that the connection is handed over only once the remote
-/// `dial-stdio` is up, and with nothing of this exchange left to read.
-async fn handshake(started: Started) -> std::io::Result<SshIo> {
-    let Started { mut stdout, mut stdin, child } = started;
-    stdin.write_all(b"HEAD /_ping HTTP/1.1\r\nHost: ssh.invalid\r\n\r\n").await?;
-    stdin.flush().await?;
+/// body), so that the connection is handed over only once the engine
+/// answers at its other end, and with nothing of this exchange left to read.
+pub(super) async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S) -> std::io::Result<()> {
+    stream.write_all(b"HEAD /_ping HTTP/1.1\r\nHost: ssh.invalid\r\n\r\n").await?;
+    stream.flush().await?;
     let mut answer = Vec::new();
     let mut buf = [0u8; 1024];
     loop {
-        let n = stdout.read(&mut buf).await?;
+        let n = stream.read(&mut buf).await?;
         if n == 0 {
             return Err(IoError::new(ErrorKind::UnexpectedEof, "ssh ended before the engine answered"));
         }
         answer.extend_from_slice(&buf[..n]);
         let end = answer.windows(4).position(|w| w == b"\r\n\r\n");
         match end {
-            Some(end) if end + 4 == answer.len() => break,
+            Some(end) if end + 4 == answer.len() => return Ok(()),
             None if answer.len() <= HANDSHAKE_MAX => {}
             _ => return Err(IoError::other("the engine's answer to HEAD /_ping is not an HTTP answer head")),
         }
     }
-    Ok(SshIo { io: TokioIo::new(tokio::io::join(stdout, stdin)), child })
+}
+
+/// A `dial-stdio` connection once the engine answered on it.
+async fn dial_stdio(started: Started) -> std::io::Result<SshIo> {
+    let Started { stdout, stdin, child } = started;
+    let mut stream = tokio::io::join(stdout, stdin);
+    handshake(&mut stream).await?;
+    Ok(SshIo { io: TokioIo::new(Box::pin(stream)), child: Some(child) })
+}
+
+/// A connection through the master's forward once the engine answered on it.
+async fn forwarded(forward: &Forward) -> std::io::Result<SshIo> {
+    let mut stream = forward.connect().await?;
+    handshake(&mut stream).await?;
+    Ok(SshIo { io: TokioIo::new(Box::pin(stream)), child: None })
 }
 
 impl tower_service::Service<hyper::Uri> for SshConnector {
@@ -117,22 +140,37 @@ impl tower_service::Service<hyper::Uri> for SshConnector {
     }
 
     fn call(&mut self, _: hyper::Uri) -> Self::Future {
-        let started = self.spawn();
-        Box::pin(async move { handshake(started?).await })
+        let connector = self.clone();
+        Box::pin(async move {
+            if let Some(forward) = connector.forward.as_deref().filter(|f| f.usable()) {
+                match forwarded(forward).await {
+                    Ok(io) => return Ok(io),
+                    Err(e) => forward.give_up(&e),
+                }
+            }
+            dial_stdio(connector.spawn()?).await
+        })
     }
 }
 
-/// One connection: the ssh process's stdout and stdin. The process is
-/// killed when the connection is dropped.
+/// Both directions of a connection.
+trait Duplex: AsyncRead + AsyncWrite + Send {}
+impl<T: AsyncRead + AsyncWrite + Send> Duplex for T {}
+
+/// One connection: a `dial-stdio` ssh process's stdout and stdin, or a
+/// socket of the master's forward. The process is killed when the
+/// connection is dropped.
 pub(super) struct SshIo {
-    io: TokioIo<tokio::io::Join<ChildStdout, ChildStdin>>,
-    child: Child,
+    io: TokioIo<Pin<Box<dyn Duplex>>>,
+    child: Option<Child>,
 }
 
 impl Drop for SshIo {
     fn drop(&mut self) {
-        // Already gone, or the kill failed: nothing more to do here.
-        let _ = self.child.start_kill();
+        if let Some(child) = &mut self.child {
+            // Already gone, or the kill failed: nothing more to do here.
+            let _ = child.start_kill();
+        }
     }
 }
 

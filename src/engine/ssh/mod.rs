@@ -4,15 +4,20 @@
 //! `~/.ssh/config`). ssh never prompts (`BatchMode=yes`) and gives up on an
 //! unreachable host after 5 s. Connections share one ssh master
 //! (`ControlMaster`) per host, which exits 60 s after its last use; hyper
-//! keeps them alive for the next request ([`connector`]).
+//! keeps them alive for the next request ([`connector`]). Where the remote
+//! engine listens on a unix socket and sshd allows it, the master forwards
+//! that socket and connections are channels of the master, not remote
+//! logins ([`forward`]).
 
 mod connector;
+mod forward;
 mod words;
 
 use crate::errors::*;
 use bollard::{BollardRequest, ClientVersion, Docker};
 use bytes::Bytes;
 use connector::SshConnector;
+use forward::Forward;
 use http_body_util::{Either, Full, StreamBody};
 use hyper::body::Frame;
 use hyper_util::client::legacy::Client;
@@ -111,19 +116,20 @@ fn control_dir() -> Option<PathBuf> {
 
 /// Opens a shared connection (an ssh master that lives 60 s past its last
 /// use) unless one is open, so that each HTTP connection does not pay for
-/// a handshake. Its output goes nowhere (a pipe would stay open as long
-/// as the master lives); a failure here only costs speed, and the first
-/// request's connection reports what is wrong.
-async fn open_shared_connection(target: &SshTarget, dir: &Path) {
+/// a handshake; returns whether one is open. Its output goes nowhere (a
+/// pipe would stay open as long as the master lives); a failure here only
+/// costs speed, and the first request's connection reports what is wrong.
+async fn open_shared_connection(target: &SshTarget, dir: &Path) -> bool {
     let mut check = target.ssh(Some(dir), &["-O", "check"]);
     check.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
     if check.status().await.is_ok_and(|s| s.success()) {
-        return;
+        return true;
     }
     let mut master =
         target.ssh(Some(dir), &["-o", "ControlMaster=yes", "-o", "ControlPersist=60", "-f", "-N"]);
     master.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
-    let _ = tokio::time::timeout(MASTER_TIMEOUT, master.status()).await;
+    let opened = tokio::time::timeout(MASTER_TIMEOUT, master.status()).await;
+    opened.is_ok_and(|status| status.is_ok_and(|s| s.success()))
 }
 
 /// The Docker API at one ssh endpoint: its shared ssh connection and its
@@ -142,11 +148,18 @@ impl SshTransport {
     pub async fn open(url: &str) -> Result<SshTransport> {
         let target = SshTarget::parse(url)?;
         let control = control_dir();
-        if let Some(dir) = &control {
-            open_shared_connection(&target, dir).await;
-        }
+        // A forward that answers lives in an open master: nothing to start.
+        let forward = match &control {
+            Some(dir) => match Forward::reuse(&target, dir).await {
+                Some(forward) => Some(forward),
+                None if open_shared_connection(&target, dir).await => Forward::open(&target, dir).await,
+                None => None,
+            },
+            None => None,
+        };
+        let forward = forward.map(Arc::new);
         let words = Arc::new(Words::default());
-        let connector = SshConnector::new(target, control.as_deref(), words.clone());
+        let connector = SshConnector::new(target, control.as_deref(), forward, words.clone());
         Ok(SshTransport { client: Client::builder(TokioExecutor::new()).build(connector), words })
     }
 
