@@ -1,7 +1,9 @@
-//! Compiles the libraries reprocheck preloads into experiment containers:
-//! the fileordering factor's readdir reverser (src/factors/readdir_reverse.c)
-//! and the time factor's "set to now" fix (src/factors/utime_now.c). The
-//! binary carries them and uploads them into containers.
+//! Compiles the helpers reprocheck uploads into build containers: the
+//! libraries it preloads into experiments (the fileordering factor's readdir
+//! reverser, src/factors/readdir_reverse.c, and the time factor's "set to
+//! now" fix, src/factors/utime_now.c), and the build tracer
+//! (src/trace/tracer.c, statically linked: it runs in any image). The
+//! binary carries them.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -12,12 +14,16 @@ fn main() {
         ("src/factors/readdir_reverse.c", "libreaddir-reverse.so"),
         ("src/factors/utime_now.c", "libutime-now.so"),
     ] {
-        compile(source, library);
+        // dlsym lives in libdl.so.2 before glibc 2.34 (a stub after).
+        compile(source, library, &["-shared", "-fPIC", "-Wl,--no-as-needed", "-l:libdl.so.2"]);
     }
+    // libc.a comes with libc6-dev (glibc's static library).
+    compile("src/trace/tracer.c", "reprocheck-trace", &["-static"]);
 }
 
-/// Compiles `source` into `$OUT_DIR/library` with the target's C compiler.
-fn compile(source: &str, library: &str) {
+/// Compiles `source` into `$OUT_DIR/output` with the target's C compiler
+/// and `flags`.
+fn compile(source: &str, output: &str, flags: &[&str]) {
     println!("cargo:rerun-if-changed={source}");
     let target = std::env::var("TARGET").unwrap_or_default();
     let target_cc = format!("CC_{}", target.replace('-', "_"));
@@ -28,14 +34,13 @@ fn compile(source: &str, library: &str) {
         std::env::var(&target_cc).or_else(|_| std::env::var("CC")).unwrap_or_else(|_| "cc".to_string());
     let mut words = compiler.split_whitespace();
     let program = words.next().unwrap_or("cc");
-    let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR")).join(library);
+    let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR")).join(output);
     let status = Command::new(program)
         .args(words)
-        .args(["-shared", "-fPIC", "-O2", "-Wall", "-Wextra", "-o"])
+        .args(["-O2", "-Wall", "-Wextra", "-o"])
         .arg(&out)
         .arg(source)
-        // dlsym lives in libdl.so.2 before glibc 2.34 (a stub after).
-        .args(["-Wl,--no-as-needed", "-l:libdl.so.2"])
+        .args(flags)
         .status()
         .unwrap_or_else(|e| {
             panic!("running the C compiler `{compiler}` for {source}: {e} (apt-get install gcc, or set CC)")

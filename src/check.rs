@@ -242,7 +242,10 @@ async fn stages_of(
     // Probed even when nothing is varied: every run takes every factor's
     // control value, and some (ASLR off) depend on what the image allows.
     let facts = session::probe(handle.engine.as_ref(), &image_id, run_id, &requested, scratch.path()).await?;
-    let plan = plan::plan(spec, &source, &image_id, run_id, runs, requested, &facts);
+    let mut plan = plan::plan(spec, &source, &image_id, run_id, runs, requested, &facts);
+    if options.trace {
+        plan.trace_every_run();
+    }
     stages.factors = Some(plan.factors.clone());
     tracing::info!("varied: {}", crate::factors::names(&plan.factors.varied).join(", "));
     let mut session = Session::new(handle, plan, &facts, &source, out, options, scratch)?;

@@ -153,6 +153,7 @@ mod tests {
             outputs_dir: "o".into(),
             nar_hash: None,
             window: None,
+            trace: None,
             outputs: files
                 .iter()
                 .map(|(p, h)| {

@@ -32,6 +32,9 @@ pub struct CheckOptions {
     pub host_paths: spec::HostPaths,
     /// The engine the builds run on.
     pub engine: crate::engine::Connector,
+    /// Run every build under the tracer (`--trace`): its processes and the
+    /// files they write, saved as `run-N/trace.tsv`.
+    pub trace: bool,
     /// Keep an unpacked source tree (git, tarball, dsc) as `OUT/source`
     /// after the run; by default it is removed (the report keeps its NAR hash).
     pub keep_source: bool,

@@ -42,4 +42,5 @@ pub mod session;
 pub mod source;
 pub mod spec;
 pub mod style;
+pub mod trace;
 pub mod verify;

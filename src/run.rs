@@ -86,6 +86,8 @@ pub struct RunResult {
     pub outputs: BTreeMap<String, OutputEntry>,
     /// When the build started and exited, by the engine's clock, when it says.
     pub window: Option<crate::clock::RunWindow>,
+    /// The build trace, when the run was traced and left one.
+    pub trace: Option<crate::trace::TraceSummary>,
 }
 
 impl RunResult {
@@ -280,7 +282,21 @@ async fn build_in(
             false => None,
         }
     };
-    let (log, outputs, window) = tokio::join!(
+    let trace_file = format!("{}/{}", crate::results::run_dir(run.index).display(), crate::trace::TRACE_FILE);
+    let fetch_trace = async {
+        match run.trace {
+            true => {
+                crate::trace::collect::save(engine, id, &run.settings.build_dir, &results.join(&trace_file))
+                    .await
+                    .unwrap_or_else(|e| {
+                        tracing::warn!(run = run.index, "the build's trace could not be saved: {e:#}");
+                        false
+                    })
+            }
+            false => false,
+        }
+    };
+    let (log, outputs, window, traced) = tokio::join!(
         fetch_log,
         async {
             match succeeded {
@@ -288,7 +304,8 @@ async fn build_in(
                 false => Ok(None),
             }
         },
-        window
+        window,
+        fetch_trace
     );
     let log = log?;
     // Podman can end a followed log early (see docs/engines.md): show the rest now.
@@ -309,7 +326,24 @@ async fn build_in(
         nar_hash: None,
         outputs: BTreeMap::new(),
         window,
+        trace: None,
     };
+    if traced {
+        let paths: Vec<String> = outputs
+            .as_ref()
+            .ok()
+            .and_then(Option::as_ref)
+            .map(|o| o.keys().cloned().collect())
+            .unwrap_or_default();
+        let (results, build_dir) = (results.to_path_buf(), run.settings.build_dir.clone());
+        let summary = tokio::task::spawn_blocking(move || {
+            crate::trace::collect::summarize(&results, &trace_file, &build_dir, &paths)
+        })
+        .await
+        .context("the trace reading task died")?;
+        // A trace that does not read is the build's doing: said, not fatal.
+        result.trace = summary.map_err(|e| tracing::warn!(run = run.index, "{e:#}")).ok();
+    }
     match waited {
         Waited::TimedOut => {
             result.status = RunStatus::TimedOut { after_seconds: plan.timeout.as_secs() };

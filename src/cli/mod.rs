@@ -307,6 +307,12 @@ pub struct BuildArgs {
     /// run; by default it is removed once the builds are done (report.json records its NAR hash).
     #[arg(long)]
     pub keep_source: bool,
+    /// Trace every build: the processes it runs (argv, cwd, parent) and the files each
+    /// creates, writes, renames or removes, recorded in the container with no added
+    /// privilege and saved as OUT/run-N/trace.tsv; the report names the process that
+    /// wrote each output (docs/trace.md).
+    #[arg(long)]
+    pub trace: bool,
 }
 
 impl BuildArgs {

@@ -39,6 +39,7 @@ pub fn options(build: &BuildArgs, terminal: &Terminal, engine: &Connector) -> Re
         host_paths: build.host_paths(),
         engine: engine.clone(),
         keep_source: build.keep_source,
+        trace: build.trace,
         failpoints: reprocheck::cleanup::Failpoints::from_env(),
         ..Default::default()
     })

@@ -280,5 +280,6 @@ fn build_args(args: &RebuildArgs, specs: Vec<PathBuf>) -> BuildArgs {
         images_dir: None,
         allow_host_paths: false,
         keep_source: false,
+        trace: false,
     }
 }

@@ -52,6 +52,14 @@ impl Plan {
         &self.facts
     }
 
+    /// Traces every run, planned now or later (`--trace`).
+    pub fn trace_every_run(&mut self) {
+        self.control.trace = true;
+        for run in &mut self.runs {
+            run.trace = true;
+        }
+    }
+
     /// A run that takes the experiment value of the factors in `experiment`
     /// (a subset of the varied factors) and the control value of the rest.
     pub fn run(&self, index: u32, experiment: &[FactorId]) -> RunPlan {
@@ -85,11 +93,14 @@ pub struct RunPlan {
     pub binds: Vec<Bind>,
     /// Files uploaded into the container before it starts.
     pub files: Vec<PlacedFile>,
+    /// Whether the build runs under the tracer (`--trace`, see [`crate::trace`]).
+    pub trace: bool,
 }
 
 impl RunPlan {
     /// The argument vector: set the umask, set the personality with setarch
-    /// when asked, then hand the command to `sh -c`. The command travels as
+    /// when asked, then hand the command to `sh -c`; all of it under the
+    /// tracer when the run is traced. The command travels as
     /// `$1`, so it is never re-quoted; stderr joins stdout so the saved log
     /// keeps the order the lines were written in.
     pub fn argv(&self, command: &str) -> Vec<String> {
@@ -104,13 +115,17 @@ impl RunPlan {
             }
             setarch.push(' ');
         }
-        vec![
+        let argv = vec![
             "/bin/sh".into(),
             "-c".into(),
             format!("umask {} && exec {setarch}/bin/sh -c \"$1\" 2>&1", self.settings.umask),
             "reprocheck-build".into(),
             command.into(),
-        ]
+        ];
+        match self.trace {
+            true => crate::trace::traced_argv(argv, &self.settings.build_dir),
+            false => argv,
+        }
     }
 
     /// The value this run gives each factor, by factor name: what the report
@@ -160,6 +175,7 @@ pub fn plan(
         memory_bytes: spec.limits.memory_bytes,
         binds: Vec::new(),
         files: Vec::new(),
+        trace: false,
     };
     let mut not_applied = BTreeMap::new();
     let mut varied = Vec::new();

@@ -105,6 +105,10 @@ pub struct RunOutcome {
     pub nar_hash: Option<String>,
     /// Every output by path.
     pub outputs: BTreeMap<String, OutputEntry>,
+    /// The build trace (`--trace`): where it is saved, what it holds, and
+    /// which process wrote each output.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trace: Option<crate::trace::TraceSummary>,
 }
 
 /// How a run ended, as report.json says it (`status` and its fields).
@@ -197,6 +201,7 @@ impl From<&CompletedRun> for RunReport {
                 outputs_dir: result.outputs_dir.clone(),
                 nar_hash: result.nar_hash.as_ref().map(|d| d.to_string()),
                 outputs: result.outputs.clone(),
+                trace: result.trace.clone(),
             },
         }
     }

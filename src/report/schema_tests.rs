@@ -60,6 +60,7 @@ fn run(status: RunStatus) -> CompletedRun {
         memory_bytes: 2,
         binds: vec![crate::engine::Bind { host: "/h".into(), container: "/c".into(), read_only: false }],
         files: vec![crate::engine::placed::PlacedFile::new("/etc/x", 0o644, std::sync::Arc::from(&b"x"[..]))],
+        trace: false,
     };
     let result = RunResult {
         index: 2,
@@ -70,6 +71,7 @@ fn run(status: RunStatus) -> CompletedRun {
         nar_hash: Some(Digest::of_bytes(b"nar")),
         outputs: Default::default(),
         window: None,
+        trace: None,
     };
     CompletedRun { plan, result }
 }

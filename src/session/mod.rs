@@ -224,6 +224,9 @@ impl<'a> Session<'a> {
         std::fs::create_dir(&dir).with_context(|| format!("creating {}", dir.display()))?;
         let faketime = self.faketime_lib.as_ref().zip(run.settings.faketime.as_deref());
         run.files.extend(host::Preloads { faketime, reverse_readdir: run.settings.reverse_readdir }.files());
+        if run.trace {
+            run.files.push(crate::trace::tracer_file());
+        }
         Ok(dir)
     }
 }

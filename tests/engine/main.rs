@@ -44,4 +44,5 @@ mod remote;
 mod sbom;
 mod suites;
 mod terminal;
+mod trace;
 mod verify;
