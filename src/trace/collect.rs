@@ -70,23 +70,42 @@ pub async fn save(engine: &dyn Engine, id: &str, build_dir: &str, dest: &Path) -
     .context("the trace download task died")?
 }
 
+/// `path` with `.` and `..` taken out lexically (`/build/x/../a.deb` is
+/// `/build/a.deb`), as the tracer's paths (read back from the kernel) are.
+fn normalize(path: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            _ => parts.push(part),
+        }
+    }
+    format!("/{}", parts.join("/"))
+}
+
 /// Reads the saved trace at `results/file` and sums it up; `outputs` are
 /// the run's output paths, each at `build_dir/path` in the container.
 pub fn summarize(results: &Path, file: &str, build_dir: &str, outputs: &[String]) -> Result<TraceSummary> {
     let path = results.join(file);
-    let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-    let trace = Trace::parse(&bytes).with_context(|| format!("reading {}", path.display()))?;
+    let saved = std::fs::File::open(&path).with_context(|| format!("opening {}", path.display()))?;
+    let bytes = saved.metadata().with_context(|| format!("reading {}", path.display()))?.len();
+    let trace =
+        Trace::read(std::io::BufReader::new(saved)).with_context(|| format!("reading {}", path.display()))?;
     let writers = outputs
         .iter()
         .filter_map(|output| {
-            let pid = trace.writer_of(&format!("{}/{output}", build_dir.trim_end_matches('/')))?;
+            let pid =
+                trace.writer_of(&normalize(&format!("{}/{output}", build_dir.trim_end_matches('/'))))?;
             let chain = trace.ancestry(pid).into_iter().map(|p| command_line(p, COMMAND_CHARS)).collect();
             Some((output.clone(), chain))
         })
         .collect();
     Ok(TraceSummary {
         file: file.to_string(),
-        bytes: bytes.len() as u64,
+        bytes,
         complete: trace.complete(),
         traced: trace.traced,
         processes: trace.processes.len(),
@@ -94,4 +113,16 @@ pub fn summarize(results: &Path, file: &str, build_dir: &str, outputs: &[String]
         bad_lines: trace.bad_lines,
         writers,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outputs_above_the_build_dir_are_found_by_their_real_path() {
+        assert_eq!(normalize("/build/hello/../hello_2.10-3_amd64.deb"), "/build/hello_2.10-3_amd64.deb");
+        assert_eq!(normalize("/build/./x//y"), "/build/x/y");
+        assert_eq!(normalize("/../../etc"), "/etc");
+    }
 }

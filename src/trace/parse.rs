@@ -1,14 +1,23 @@
 //! Reads the tracer's output (format 1, described in src/trace/tracer.c):
 //! the processes of a build with their argv, cwd and parent, and the file
-//! events in the order they happened. The trace comes from inside the
+//! events in the order they happened, each path stored once (a build opens
+//! the same libraries thousands of times). The trace comes from inside the
 //! container, so it is hostile input: every line is checked, a line that
-//! does not parse is counted and skipped, and a trace cut at
-//! [`super::TRACE_MAX_BYTES`] or by a build killed mid-write reads as
-//! incomplete rather than failing.
+//! does not parse (or is longer than [`LINE_MAX`]) is counted and skipped,
+//! and a trace cut at [`super::TRACE_MAX_BYTES`] or by a build killed
+//! mid-write reads as incomplete rather than failing.
 
 use crate::errors::*;
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::io::BufRead;
+
+/// The longest line read; the tracer clips argv to 4 KiB and paths to
+/// PATH_MAX, so only a forged line is longer.
+pub const LINE_MAX: usize = 64 << 10;
+
+/// A path of the trace, by its index in [`Trace::paths`].
+pub type PathId = u32;
 
 /// One process of the build.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -44,8 +53,13 @@ pub enum FileEventKind {
         /// O_CREAT or O_TRUNC was given.
         created: bool,
     },
-    /// Got it open for writing at an exec (a shell's `> file`).
-    Holds,
+    /// Got it open for writing at an exec, as descriptor `fd` (a shell's
+    /// `> file` is 1; a higher one is usually a leaked descriptor the
+    /// program never writes).
+    Holds {
+        /// The descriptor.
+        fd: u32,
+    },
     /// Renamed `path` to `to`.
     Rename,
     /// Linked `to` to `path` (hard or symbolic; for a symlink `path` is the target as written).
@@ -63,10 +77,10 @@ pub struct FileEvent {
     pub pid: u32,
     /// What it did.
     pub kind: FileEventKind,
-    /// The file, absolute in the container.
-    pub path: String,
+    /// The file, absolute in the container ([`Trace::path`]).
+    pub path: PathId,
     /// For a rename or link: the new name.
-    pub to: Option<String>,
+    pub to: Option<PathId>,
 }
 
 /// A parsed trace.
@@ -80,6 +94,9 @@ pub struct Trace {
     pub processes: BTreeMap<u32, Process>,
     /// File events in trace order.
     pub events: Vec<FileEvent>,
+    /// Every path the events name, once each.
+    pub paths: Vec<String>,
+    path_ids: HashMap<String, PathId>,
     /// The build command's exit code, when the trace reached its end.
     pub end: Option<i32>,
     /// Lines that did not parse (skipped).
@@ -93,35 +110,63 @@ impl Trace {
         self.end.is_some()
     }
 
-    /// Parses a trace; fails only when it is not a reprocheck trace at all.
+    /// Parses a trace in memory; see [`Trace::read`].
     pub fn parse(bytes: &[u8]) -> Result<Trace> {
-        let mut lines = bytes.split(|&b| b == b'\n');
-        let header = lines.next().unwrap_or_default();
-        let fields: Vec<String> = header.split(|&b| b == b'\t').map(unescape).collect();
+        Trace::read(bytes)
+    }
+
+    /// Reads a trace line by line; fails only when it is not a reprocheck
+    /// trace at all (or cannot be read).
+    pub fn read(mut input: impl BufRead) -> Result<Trace> {
+        let mut line = Vec::new();
+        let header_len = read_line(&mut input, &mut line).context("reading the trace")?;
+        let fields: Vec<String> = line.trim_ascii_end().split(|&b| b == b'\t').map(unescape).collect();
         ensure!(
-            fields.first().map(String::as_str) == Some("reprocheck-trace")
+            header_len > 0
+                && fields.first().map(String::as_str) == Some("reprocheck-trace")
                 && fields.get(1).map(String::as_str) == Some("1"),
             "not a reprocheck trace (format 1): it starts {:?}",
-            String::from_utf8_lossy(&header[..header.len().min(40)])
+            String::from_utf8_lossy(&line[..line.len().min(40)])
         );
-        let mut trace = Trace {
-            arch: fields[2..].join(" "),
-            traced: fields.get(2).is_some_and(|a| a != "untraced"),
-            ..Trace::default()
-        };
-        // A trace cut mid-line leaves a last piece without its newline.
-        let whole_lines = bytes.ends_with(b"\n");
-        let lines: Vec<&[u8]> = lines.collect();
-        let last = lines.len().saturating_sub(1);
-        for (i, line) in lines.into_iter().enumerate() {
-            if line.is_empty() || (i == last && !whole_lines) {
+        let traced = fields.get(2).is_some_and(|a| a != "untraced");
+        let mut trace = Trace { arch: fields[2..].join(" "), traced, ..Trace::default() };
+        loop {
+            let read = read_line(&mut input, &mut line).context("reading the trace")?;
+            if read == 0 {
+                break;
+            }
+            // A line over LINE_MAX (forged), or a last one cut mid-line
+            // (a size limit, a kill): skipped.
+            if read > LINE_MAX || line.last() != Some(&b'\n') {
+                trace.bad_lines += 1;
                 continue;
             }
-            if trace.line(line).is_none() {
+            line.pop();
+            if !line.is_empty() && trace.line(&line).is_none() {
                 trace.bad_lines += 1;
             }
         }
         Ok(trace)
+    }
+
+    /// The path of `id`.
+    pub fn path(&self, id: PathId) -> &str {
+        self.paths.get(id as usize).map_or("", String::as_str)
+    }
+
+    /// The id of `path`, when the trace names it.
+    pub fn path_id(&self, path: &str) -> Option<PathId> {
+        self.path_ids.get(path).copied()
+    }
+
+    fn intern(&mut self, path: String) -> Option<PathId> {
+        if let Some(&id) = self.path_ids.get(&path) {
+            return Some(id);
+        }
+        let id = PathId::try_from(self.paths.len()).ok()?;
+        self.paths.push(path.clone());
+        self.path_ids.insert(path, id);
+        Some(id)
     }
 
     /// Takes one line; `None` when it does not parse.
@@ -133,10 +178,20 @@ impl Trace {
         match fields[0] {
             b"fork" => {
                 let (parent, child) = (u32::try_from(number(2)?).ok()?, u32::try_from(number(3)?).ok()?);
-                self.processes.insert(
-                    child,
-                    Process { pid: child, parent: Some(parent), forked_ns: ns, ..Process::default() },
-                );
+                // A fork runs its parent's program until it execs one of its own.
+                let running =
+                    self.processes.get(&parent).map(|p| (p.exe.clone(), p.argv.clone(), p.cwd.clone()));
+                let (exe, argv, cwd) = running.unwrap_or_default();
+                let process = Process {
+                    pid: child,
+                    parent: Some(parent),
+                    forked_ns: ns,
+                    exe,
+                    argv,
+                    cwd,
+                    ..Process::default()
+                };
+                self.processes.insert(child, process);
             }
             b"exec" => {
                 let pid = u32::try_from(number(2)?).ok()?;
@@ -165,7 +220,10 @@ impl Trace {
                 };
                 self.event(ns?, number(2)?, kind, text(5)?, None)?;
             }
-            b"holds" => self.event(ns?, number(2)?, FileEventKind::Holds, text(3)?, None)?,
+            b"holds" => {
+                let fd = u32::try_from(number(3)?).ok()?;
+                self.event(ns?, number(2)?, FileEventKind::Holds { fd }, text(4)?, None)?
+            }
             b"rename" => self.event(ns?, number(2)?, FileEventKind::Rename, text(3)?, Some(text(4)?))?,
             b"link" => self.event(ns?, number(2)?, FileEventKind::Link, text(3)?, Some(text(4)?))?,
             b"unlink" => self.event(ns?, number(2)?, FileEventKind::Unlink, text(3)?, None)?,
@@ -187,6 +245,11 @@ impl Trace {
         to: Option<String>,
     ) -> Option<()> {
         let pid = u32::try_from(pid).ok()?;
+        let path = self.intern(path)?;
+        let to = match to {
+            Some(to) => Some(self.intern(to)?),
+            None => None,
+        };
         self.events.push(FileEvent { ns, pid, kind, path, to });
         Some(())
     }
@@ -195,17 +258,17 @@ impl Trace {
     /// container) before it got there: its last writer under that name,
     /// or, when it was renamed or linked there, the last writer of the
     /// name it came from.
+    /// A descriptor held at an exec counts when it is standard output or
+    /// error (a redirection); higher ones are mostly leaked, never written.
     pub fn writer_of(&self, path: &str) -> Option<u32> {
-        let mut wanted = path.to_string();
+        let mut wanted = self.path_id(path)?;
         for event in self.events.iter().rev() {
             match event.kind {
-                FileEventKind::Write { .. } | FileEventKind::Holds if event.path == wanted => {
+                FileEventKind::Write { .. } | FileEventKind::Holds { fd: 1 | 2 } if event.path == wanted => {
                     return Some(event.pid)
                 }
-                FileEventKind::Rename | FileEventKind::Link
-                    if event.to.as_deref() == Some(wanted.as_str()) =>
-                {
-                    wanted = event.path.clone();
+                FileEventKind::Rename | FileEventKind::Link if event.to == Some(wanted) => {
+                    wanted = event.path
                 }
                 _ => {}
             }
@@ -235,16 +298,38 @@ impl Trace {
         let mut written = std::collections::BTreeSet::new();
         for event in &self.events {
             match event.kind {
-                FileEventKind::Write { .. } | FileEventKind::Holds => {
-                    written.insert(event.path.as_str());
+                FileEventKind::Write { .. } | FileEventKind::Holds { fd: 1 | 2 } => {
+                    written.insert(event.path);
                 }
-                FileEventKind::Rename | FileEventKind::Link => {
-                    written.extend(event.to.as_deref());
-                }
+                FileEventKind::Rename | FileEventKind::Link => written.extend(event.to),
                 _ => {}
             }
         }
         written.len()
+    }
+}
+
+/// Reads one line into `line` (its newline kept), keeping at most
+/// [`LINE_MAX`] + 1 bytes of it; returns the line's whole length.
+fn read_line(input: &mut impl BufRead, line: &mut Vec<u8>) -> std::io::Result<usize> {
+    line.clear();
+    let mut total = 0;
+    loop {
+        let buf = input.fill_buf()?;
+        if buf.is_empty() {
+            return Ok(total);
+        }
+        let (n, done) = match buf.iter().position(|&b| b == b'\n') {
+            Some(end) => (end + 1, true),
+            None => (buf.len(), false),
+        };
+        let room = (LINE_MAX + 1).saturating_sub(line.len());
+        line.extend_from_slice(&buf[..n.min(room)]);
+        total += n;
+        input.consume(n);
+        if done {
+            return Ok(total);
+        }
     }
 }
 
@@ -289,7 +374,8 @@ mod tests {
         exec\t10\t7\t/b\t/usr/bin/sh\t3\tsh\t-c\tdate\\x20>\\x20stamp;\\x20make\n\
         fork\t20\t7\t8\n\
         exec\t30\t8\t/b\t/usr/bin/date\t1\tdate\n\
-        holds\t30\t8\t/b/stamp\n\
+        holds\t30\t8\t1\t/b/stamp\n\
+        holds\t30\t8\t5\t/b/leaked\n\
         exit\t40\t8\t0\n\
         fork\t50\t7\t9\n\
         exec\t60\t9\t/b\t/usr/bin/make\t1\tmake\n\
@@ -310,7 +396,8 @@ mod tests {
         assert_eq!(trace.writer_of("/b/nothing"), None);
         let chain: Vec<String> = trace.ancestry(9).iter().map(|p| command_line(p, 10)).collect();
         assert_eq!(chain, ["make", "sh -c date…"]);
-        assert_eq!(trace.files_written(), 3);
+        assert_eq!(trace.files_written(), 3, "a leaked descriptor is no write");
+        assert_eq!(trace.writer_of("/b/leaked"), None);
     }
 
     #[test]
@@ -326,6 +413,11 @@ mod tests {
         // A parent cycle ends the chain instead of looping.
         assert!(trace.ancestry(3).len() <= 3);
         assert!(Trace::parse(b"#!/bin/sh\n").is_err());
+        // A forged line longer than LINE_MAX is skipped, not kept.
+        let long =
+            format!("reprocheck-trace\t1\tx86_64\nunlink\t1\t2\t/{}\nend\t2\t0\n", "a".repeat(LINE_MAX));
+        let trace = Trace::parse(long.as_bytes()).unwrap();
+        assert_eq!((trace.bad_lines, trace.events.len(), trace.complete()), (1, 0, true));
     }
 
     #[test]

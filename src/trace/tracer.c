@@ -13,8 +13,8 @@
  *   reprocheck-trace 1 <arch>
  *   fork   <ns> <parent> <child>
  *   exec   <ns> <pid> <cwd> <path> <argc> <arg>...      argv clipped
- *   holds  <ns> <pid> <path>         a file the new program got open for
- *                                    writing (a shell's `> file`)
+ *   holds  <ns> <pid> <fd> <path>    a file the new program got open for
+ *                                    writing (a shell's `> file` is fd 1)
  *   open   <ns> <pid> <r|w> <created 0|1> <path>        path from the fd
  *   rename <ns> <pid> <from> <to>
  *   link   <ns> <pid> <from> <to>                       hard or symbolic
@@ -367,7 +367,7 @@ static void put_held_files(pid_t pid, pid_t tgid, long long ns) {
         if (n <= 0 || path[0] != '/' || !strncmp(path, "/dev/", 5))
             continue;
         path[n] = 0;
-        fprintf(out, "holds\t%lld\t%d", ns, tgid);
+        fprintf(out, "holds\t%lld\t%d\t%s", ns, tgid, e->d_name);
         put_field(out, path);
         fputc('\n', out);
     }

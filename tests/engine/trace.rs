@@ -48,10 +48,13 @@ fn a_traced_check_names_the_process_behind_each_output() {
         let build_dir = run_report["environment"]["build_dir"].as_str().unwrap();
         let writer = parsed.writer_of(&format!("{build_dir}/year.txt")).expect("a writer of year.txt");
         assert_eq!(parsed.processes[&writer].exe.as_deref(), Some("/usr/bin/date"));
-        assert!(parsed
-            .events
-            .iter()
-            .any(|e| e.kind == FileEventKind::Read && e.path == format!("{build_dir}/year.txt")));
+        assert!(
+            parsed
+                .events
+                .iter()
+                .any(|e| e.kind == FileEventKind::Read
+                    && parsed.path(e.path) == format!("{build_dir}/year.txt"))
+        );
     }
 }
 
