@@ -4,6 +4,7 @@
 
 use crate::common;
 
+use common::remote::{have, SshEndpoint};
 use common::*;
 use reprocheck::trace::{FileEventKind, Trace};
 
@@ -95,4 +96,24 @@ fn traced_builds_keep_no_capabilities_and_static_programs_are_seen() {
         parsed.processes.values().any(|p| p.exe.as_deref() == Some("/usr/lib/reprocheck/reprocheck-trace")),
         "the static tracer's exec is not in the trace"
     );
+}
+
+/// Over a remote endpoint (ssh) the trace comes back through the engine's
+/// archive API like the outputs.
+#[test]
+fn a_traced_check_over_ssh_brings_its_trace_back() {
+    let Some(_engine) = ready_engine() else { return };
+    if !have("sshd") || !have("ssh") || !have("docker") {
+        return;
+    }
+    let ssh = SshEndpoint::start();
+    let case = Case::script("traced-remote", STEPS);
+    let mut cmd = case.check_cmd(&["--trace", "--vary", "none"]);
+    ssh.apply(&mut cmd);
+    let run = cmd.output().unwrap();
+    assert_eq!(run.status.code(), Some(0), "{}", show(&run));
+    let report = case.report();
+    assert_eq!(report["engine"]["endpoint"].as_str(), Some(ssh.host.as_str()));
+    let writer = &report["runs"][1]["trace"]["writers"]["out/x"][0];
+    assert_eq!(writer, "cat year.txt", "{}", report["runs"][1]["trace"]);
 }
