@@ -490,8 +490,17 @@ static int trace(char **command) {
             }
             continue;
         }
-        if (!WIFSTOPPED(status) || !t)
+        if (!WIFSTOPPED(status))
             continue;
+        if (!t) {
+            /* No room to follow it (MAX_TRACEES live at once): let it go on
+             * unrecorded. Never detached: its filter would then fail the
+             * traced calls with ENOSYS. */
+            int sig = WSTOPSIG(status), event = (unsigned)status >> 16;
+            int deliver = event == 0 && sig != (SIGTRAP | 0x80) && sig != SIGSTOP ? sig : 0;
+            ptrace(PTRACE_CONT, pid, 0, (void *)(long)deliver);
+            continue;
+        }
         int sig = WSTOPSIG(status), event = (unsigned)status >> 16;
         int resume = PTRACE_CONT, deliver = 0;
         if (event == PTRACE_EVENT_SECCOMP) {
