@@ -21,6 +21,7 @@
 //! measurable difference (docs/benchmarks.md).
 
 use super::forward::Forward;
+use super::handshake::handshake;
 use super::words::Words;
 use super::SshTarget;
 use hyper_util::client::legacy::connect::{Connected, Connection};
@@ -32,11 +33,8 @@ use std::pin::Pin;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::process::{Child, ChildStdin, ChildStdout};
-
-/// The most the answer to the handshake may hold.
-const HANDSHAKE_MAX: usize = 16 << 10;
 
 /// Opens connections for hyper: through the master's forward of the
 /// engine socket while that works, else each its own `dial-stdio`.
@@ -89,29 +87,6 @@ impl SshConnector {
         };
         tokio::spawn(self.words.clone().listen(stderr));
         Ok(Started { stdout, stdin, child })
-    }
-}
-
-/// Sends `HEAD /_ping` and reads the answer's head (a HEAD answer has no
-/// body), so that the connection is handed over only once the engine
-/// answers at its other end, and with nothing of this exchange left to read.
-pub(super) async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S) -> std::io::Result<()> {
-    stream.write_all(b"HEAD /_ping HTTP/1.1\r\nHost: ssh.invalid\r\n\r\n").await?;
-    stream.flush().await?;
-    let mut answer = Vec::new();
-    let mut buf = [0u8; 1024];
-    loop {
-        let n = stream.read(&mut buf).await?;
-        if n == 0 {
-            return Err(IoError::new(ErrorKind::UnexpectedEof, "ssh ended before the engine answered"));
-        }
-        answer.extend_from_slice(&buf[..n]);
-        let end = answer.windows(4).position(|w| w == b"\r\n\r\n");
-        match end {
-            Some(end) if end + 4 == answer.len() => return Ok(()),
-            None if answer.len() <= HANDSHAKE_MAX => {}
-            _ => return Err(IoError::other("the engine's answer to HEAD /_ping is not an HTTP answer head")),
-        }
     }
 }
 

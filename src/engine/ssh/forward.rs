@@ -116,7 +116,7 @@ fn socket_name(target: &SshTarget) -> String {
 async fn answers(local: &Path) -> bool {
     let probe = async {
         let mut stream = tokio::net::UnixStream::connect(local).await?;
-        super::connector::handshake(&mut stream).await
+        super::handshake::handshake(&mut stream).await
     };
     matches!(tokio::time::timeout(REUSE_TIMEOUT, probe).await, Ok(Ok(())))
 }

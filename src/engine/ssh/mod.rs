@@ -11,6 +11,7 @@
 
 mod connector;
 mod forward;
+mod handshake;
 mod words;
 
 use crate::errors::*;
