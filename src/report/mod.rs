@@ -149,8 +149,20 @@ impl Report {
 }
 
 impl Report {
+    /// Who wrote output `path`, from the first run whose trace (`--trace`)
+    /// names a writer: the process and up to three ancestors, nearest first.
+    fn written_by(&self, path: &str) -> Option<String> {
+        let chain = self.runs.iter().find_map(|r| r.result.trace.as_ref()?.writers.get(path))?;
+        let clip = |c: &String| match c.char_indices().nth(60) {
+            Some((cut, _)) => format!("{}…", &c[..cut]),
+            None => c.clone(),
+        };
+        Some(chain.iter().take(4).map(clip).collect::<Vec<_>>().join(" <- "))
+    }
+
     /// A human summary: what was varied, the verdict, and which outputs
-    /// differ between which runs. `quiet` leaves out what was varied.
+    /// differ between which runs (and, traced, which process wrote each).
+    /// `quiet` leaves out what was varied.
     pub fn summary(&self, out_dir: &Path, quiet: bool) -> String {
         let mut s = String::new();
         let runs = self.runs.len();
@@ -214,6 +226,9 @@ impl Report {
                 }
                 for d in c.differences.iter().take(TERMINAL_DETAILED) {
                     s.push_str(&format!("  {}\n", d.path));
+                    if let Some(chain) = self.written_by(&d.path) {
+                        s.push_str(&format!("    written by: {chain}\n"));
+                    }
                     for v in &d.variants {
                         let label = if v.runs.len() == 1 { "run " } else { "runs" };
                         let list: Vec<String> = v.runs.iter().map(u32::to_string).collect();

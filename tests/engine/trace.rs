@@ -117,3 +117,14 @@ fn a_traced_check_over_ssh_brings_its_trace_back() {
     let writer = &report["runs"][1]["trace"]["writers"]["out/x"][0];
     assert_eq!(writer, "cat year.txt", "{}", report["runs"][1]["trace"]);
 }
+
+/// The terminal names the process behind each differing output.
+#[test]
+fn the_summary_says_which_process_wrote_a_differing_output() {
+    let Some(_engine) = ready_engine() else { return };
+    let case = Case::script("traced-random", "mkdir -p out\nhead -c 8 /dev/urandom | od -An -tx1 > out/r\n");
+    let run = case.check(&["--trace", "--vary", "none"]);
+    assert_eq!(run.status.code(), Some(1), "{}", show(&run));
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(stdout.contains("  out/r\n    written by: od -An -tx1 <- sh build.sh"), "{stdout}");
+}
