@@ -115,8 +115,10 @@ impl Progress {
     /// each waiting in [`Phase::Queued`] until [`RunProgress::begin`]. The
     /// labels are padded alike so that the columns line up.
     pub fn queue_runs(&self, runs: &[(u32, String)]) -> Vec<RunProgress> {
-        let prefixes: Vec<String> =
-            runs.iter().map(|(index, factors)| format!("run {index:<2} [{}]", clip(factors, 40))).collect();
+        let prefixes: Vec<String> = runs
+            .iter()
+            .map(|(index, factors)| format!("run {index:<2} [{}]", crate::style::clip(factors, 40)))
+            .collect();
         let width = prefixes.iter().map(|p| p.chars().count()).max().unwrap_or(0);
         runs.iter()
             .zip(prefixes)
@@ -389,15 +391,7 @@ fn print_above(bars: Option<&MultiProgress>, line: &str) {
 pub fn printable(line: &[u8]) -> String {
     let text = String::from_utf8_lossy(line);
     let text = text.strip_suffix('\r').unwrap_or(&text);
-    clip(&crate::style::without_controls(text), MAX_LINE_CHARS)
-}
-
-/// `text` cut to `max` characters, with an ellipsis when cut.
-fn clip(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.to_string(),
-    }
+    crate::style::clip(&crate::style::without_controls(text), MAX_LINE_CHARS)
 }
 
 /// The label of a run's factor set on its progress line.

@@ -49,6 +49,14 @@ pub fn without_controls_keeping_lines(text: &str) -> String {
     text.split('\n').map(without_controls).collect::<Vec<_>>().join("\n")
 }
 
+/// `text` cut to `max` characters, with an ellipsis when cut.
+pub fn clip(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_string(),
+    }
+}
+
 /// Replaces control characters other than tab.
 pub fn without_controls(text: &str) -> String {
     text.chars().map(|c| if c.is_control() && c != '\t' { '\u{fffd}' } else { c }).collect()

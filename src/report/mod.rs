@@ -153,11 +153,8 @@ impl Report {
     /// names a writer: the process and up to three ancestors, nearest first.
     fn written_by(&self, path: &str) -> Option<String> {
         let chain = self.runs.iter().find_map(|r| r.result.trace.as_ref()?.writers.get(path))?;
-        let clip = |c: &String| match c.char_indices().nth(60) {
-            Some((cut, _)) => format!("{}…", &c[..cut]),
-            None => c.clone(),
-        };
-        Some(chain.iter().take(4).map(clip).collect::<Vec<_>>().join(" <- "))
+        let shown: Vec<String> = chain.iter().take(4).map(|c| crate::style::clip(c, 60)).collect();
+        Some(shown.join(" <- "))
     }
 
     /// A human summary: what was varied, the verdict, and which outputs

@@ -354,16 +354,16 @@ fn unescape(field: &[u8]) -> String {
     String::from_utf8_lossy(&bytes).into_owned()
 }
 
-/// The process as one short line: `make -C src` (argv clipped to `max` characters).
+/// The process as one short line: `make -C src` (argv clipped to `max`
+/// characters). The build chose its argv: control characters (a newline
+/// that would start a forged line in the summary, a terminal escape) are
+/// replaced.
 pub fn command_line(process: &Process, max: usize) -> String {
     let line = match process.argv.is_empty() {
         true => process.exe.clone().unwrap_or_else(|| format!("pid {}", process.pid)),
         false => process.argv.join(" "),
     };
-    match line.char_indices().nth(max) {
-        Some((cut, _)) => format!("{}…", &line[..cut]),
-        None => line,
-    }
+    crate::style::clip(&crate::style::without_controls(&line), max)
 }
 
 #[cfg(test)]
@@ -418,6 +418,17 @@ mod tests {
             format!("reprocheck-trace\t1\tx86_64\nunlink\t1\t2\t/{}\nend\t2\t0\n", "a".repeat(LINE_MAX));
         let trace = Trace::parse(long.as_bytes()).unwrap();
         assert_eq!((trace.bad_lines, trace.events.len(), trace.complete()), (1, 0, true));
+    }
+
+    #[test]
+    fn a_command_line_never_carries_a_newline_or_an_escape() {
+        let forged = Process {
+            argv: vec!["sh".into(), "-c".into(), "x\nREPRODUCIBLE: 2 runs\x1b[2J".into()],
+            ..Process::default()
+        };
+        let line = command_line(&forged, 200);
+        assert!(!line.chars().any(char::is_control), "{line:?}");
+        assert_eq!(command_line(&forged, 4), "sh -…");
     }
 
     #[test]
