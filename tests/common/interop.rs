@@ -6,6 +6,12 @@
 use super::{root, skipped};
 use std::path::PathBuf;
 use std::process::Command;
+use std::sync::Mutex;
+
+/// Serializes making the virtualenv: the tests that need it run in parallel,
+/// and one test's `remove_dir_all` under another's `ensurepip` failed CI
+/// ("returned non-zero exit status 1").
+static MAKING: Mutex<()> = Mutex::new(());
 
 /// The virtualenv's python with the clients installed, made on first use
 /// under the target directory. `None` (skipped) when it cannot be made,
@@ -16,6 +22,7 @@ pub fn python() -> Option<PathBuf> {
     let requirements = root().join("tests/interop/requirements.txt");
     let stamp = venv.join("requirements.txt");
     let current = std::fs::read(&requirements).unwrap();
+    let _making = MAKING.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     if std::fs::read(&stamp).ok().as_deref() == Some(&current[..]) {
         return Some(python);
     }
