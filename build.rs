@@ -15,16 +15,20 @@ fn main() {
         ("src/factors/utime_now.c", "libutime-now.so"),
     ] {
         // dlsym lives in libdl.so.2 before glibc 2.34 (a stub after).
-        compile(source, library, &["-shared", "-fPIC", "-Wl,--no-as-needed", "-l:libdl.so.2"]);
+        compile(&[source], library, &["-shared", "-fPIC", "-Wl,--no-as-needed", "-l:libdl.so.2"]);
     }
     // libc.a comes with libc6-dev (glibc's static library).
-    compile("src/trace/tracer.c", "reprocheck-trace", &["-static"]);
+    compile(&["src/trace/tracer.c", "src/trace/digests.c"], "reprocheck-trace", &["-static"]);
+    println!("cargo:rerun-if-changed=src/trace/digests.h");
 }
 
-/// Compiles `source` into `$OUT_DIR/output` with the target's C compiler
+/// Compiles `sources` into `$OUT_DIR/output` with the target's C compiler
 /// and `flags`.
-fn compile(source: &str, output: &str, flags: &[&str]) {
-    println!("cargo:rerun-if-changed={source}");
+fn compile(sources: &[&str], output: &str, flags: &[&str]) {
+    for source in sources {
+        println!("cargo:rerun-if-changed={source}");
+    }
+    let source = sources.join(" ");
     let target = std::env::var("TARGET").unwrap_or_default();
     let target_cc = format!("CC_{}", target.replace('-', "_"));
     println!("cargo:rerun-if-env-changed={target_cc}");
@@ -39,7 +43,7 @@ fn compile(source: &str, output: &str, flags: &[&str]) {
         .args(words)
         .args(["-O2", "-Wall", "-Wextra", "-o"])
         .arg(&out)
-        .arg(source)
+        .args(sources)
         .args(flags)
         .status()
         .unwrap_or_else(|e| {

@@ -58,7 +58,10 @@ pub struct Finished {
 pub async fn perform(spec_file: &Path, options: &CheckOptions, job: &Job) -> Result<Finished> {
     match job {
         Job::Check { explain } => {
-            let ran = run_mode(spec_file, options, Mode::Check, None).await?;
+            // Traced when explained after: its runs are explain's first
+            // builds, and explain follows a difference through the traces.
+            let traced = CheckOptions { trace: options.trace || *explain, ..options.clone() };
+            let ran = run_mode(spec_file, &traced, Mode::Check, None).await?;
             let differs = ran.finished.report.verdict == Verdict::Unreproducible;
             let mut finished = ran.finished;
             if *explain && differs {
@@ -243,7 +246,9 @@ async fn stages_of(
     // control value, and some (ASLR off) depend on what the image allows.
     let facts = session::probe(handle.engine.as_ref(), &image_id, run_id, &requested, scratch.path()).await?;
     let mut plan = plan::plan(spec, &source, &image_id, run_id, runs, requested, &facts);
-    if options.trace {
+    // Explain always traces: it names the step where each difference
+    // entered the build (crate::trace::propagation).
+    if options.trace || mode == Mode::Explain {
         plan.trace_every_run();
     }
     stages.factors = Some(plan.factors.clone());

@@ -14,6 +14,7 @@
 mod analysis;
 mod builds;
 mod isolate;
+mod traced;
 
 use crate::diff::locations::Location;
 use crate::errors::*;
@@ -188,6 +189,7 @@ fn blame_findings(
             builds: 0,
             diff: None,
             more_hints: Vec::new(),
+            propagation: Vec::new(),
         });
         blame.culprits.extend(finding.culprits.iter().map(|set| names(set)));
         let sets: Vec<Vec<FactorId>> = groups.iter().chain(&finding.consulted).cloned().collect();
@@ -249,6 +251,7 @@ fn explain_findings(
     let analysis = &Analysis { findings: outputs, wanted: analysis.wanted.clone() };
     let Blamed { mut blamed, used, differing_sets } =
         blame_findings(builds, analysis, groups, &round_one, &noise);
+    let mut traces = traced::Traces::default();
     for blame in blamed.values_mut() {
         blame.culprits.sort();
         blame.culprits.dedup();
@@ -260,6 +263,15 @@ fn explain_findings(
             diff_of(out, &builds.runs, &blame.path, (control, index), &builds.diff)
         });
         blame.diff = diffs.next();
+        if let Some(diff) = &blame.diff {
+            blame.propagation = traces.propagation(out, &builds.runs, diff);
+            if let [single] = &blame.culprits[..] {
+                let factor = single.first().filter(|_| single.len() == 1).map(String::as_str);
+                for p in blame.propagation.iter_mut() {
+                    p.hint = factor.and_then(|f| traced::hint(Some(f), p));
+                }
+            }
+        }
         let shown: Vec<&str> = blame.diff.iter().flat_map(|d| &d.hints).map(|h| h.rule).collect();
         for hint in diffs.flat_map(|d| d.hints) {
             if !shown.contains(&hint.rule) && !blame.more_hints.iter().any(|h| h.rule == hint.rule) {
@@ -267,9 +279,20 @@ fn explain_findings(
             }
         }
     }
-    let nondeterministic_diffs = noise
+    let nondeterministic_diffs: Vec<crate::diff::FileDiff> = noise
         .keys()
         .filter_map(|path| diff_of(out, &builds.runs, path, builds.control_pair(path)?, &builds.diff))
+        .collect();
+    let nondeterministic_propagation = nondeterministic_diffs
+        .iter()
+        .map(|diff| {
+            let mut propagation = traces.propagation(out, &builds.runs, diff);
+            for p in propagation.iter_mut() {
+                p.hint = traced::hint(None, p);
+            }
+            (diff.path.clone(), propagation)
+        })
+        .filter(|(_, p)| !p.is_empty())
         .collect();
     let nondeterministic_places = noise
         .iter()
@@ -285,6 +308,7 @@ fn explain_findings(
         nondeterministic: noise.keys().cloned().collect(),
         nondeterministic_diffs,
         nondeterministic_places,
+        nondeterministic_propagation,
         blamed: blamed.into_values().collect(),
         fails_under,
         failure,

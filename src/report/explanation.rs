@@ -22,6 +22,10 @@ pub struct Explanation {
     /// For nondeterministic outputs that can be compared piecewise: the
     /// places where controls differ (at most a few per output).
     pub nondeterministic_places: BTreeMap<String, Vec<String>>,
+    /// For nondeterministic outputs: where the difference entered the
+    /// build and how it reached the output, from the two controls' traces.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub nondeterministic_propagation: BTreeMap<String, Vec<crate::trace::Propagation>>,
     /// One entry per output that differs because of factors.
     pub blamed: Vec<Blame>,
     /// Factor sets under which the build fails where the control's
@@ -60,6 +64,12 @@ pub struct Blame {
     /// each), beyond those in `diff`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub more_hints: Vec<crate::diff::hints::Hint>,
+    /// Where the difference entered the build and how it reached the
+    /// output, from the build traces of the two runs `diff` compares
+    /// (one entry per root cause; empty when they were not traced or the
+    /// traces do not tell).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub propagation: Vec<crate::trace::Propagation>,
 }
 
 impl Explanation {
@@ -87,6 +97,9 @@ impl Explanation {
                 }
                 if let Some(diff) = self.nondeterministic_diffs.iter().find(|d| &d.path == path) {
                     s.push_str(&diff.summary(4));
+                }
+                if let Some(propagation) = self.nondeterministic_propagation.get(path) {
+                    s.push_str(&propagation_lines(propagation));
                 }
             }
             let rest: Vec<&str> =
@@ -128,6 +141,7 @@ impl Explanation {
             for h in &blame.more_hints {
                 s.push_str(&format!("    hint: {} (evidence: {})\n", h.fix, h.evidence));
             }
+            s.push_str(&propagation_lines(&blame.propagation));
         }
         s.push_str(&more_outputs(&undetailed.iter().map(String::as_str).collect::<Vec<_>>(), "  "));
         if self.nondeterministic.is_empty() && self.blamed.is_empty() && self.fails_under.is_empty() {
@@ -135,6 +149,39 @@ impl Explanation {
         }
         s
     }
+}
+
+/// Characters of a command line in the terminal's chain.
+const CHAIN_COMMAND_CHARS: usize = 60;
+/// Files of a chain the terminal shows after the first.
+const CHAIN_SHOWN: usize = 5;
+
+/// One line per root cause (the command where the difference entered,
+/// with the one that started it), then the files that carried it on.
+fn propagation_lines(propagation: &[crate::trace::Propagation]) -> String {
+    let clip = |s: &str| crate::style::clip(s, CHAIN_COMMAND_CHARS);
+    let mut s = String::new();
+    for p in propagation {
+        let Some(first) = p.chain.first() else { continue };
+        let under = p.entered.get(1).map(|c| format!(", under {}", clip(c))).unwrap_or_default();
+        s.push_str(&format!("    entered at: {} wrote {}{under}\n", clip(&first.written_by), first.file));
+        let mut on: Vec<String> =
+            p.chain[1..].iter().map(|c| format!("{} ({})", c.file, clip(&c.written_by))).collect();
+        // A long chain keeps its two first and two last files.
+        if on.len() > CHAIN_SHOWN {
+            let hidden = on.len() - 4;
+            on.splice(2..on.len() - 2, [format!("… {hidden} more")]);
+        }
+        let member = p.member.as_deref().map(|m| format!(" = member {m}")).unwrap_or_default();
+        if !on.is_empty() || !member.is_empty() {
+            let arrow = if on.is_empty() { String::new() } else { format!(" -> {}", on.join(" -> ")) };
+            s.push_str(&format!("      carried on: {}{arrow}{member}\n", first.file));
+        }
+        if let Some(hint) = &p.hint {
+            s.push_str(&format!("      hint: {hint}\n"));
+        }
+    }
+    s
 }
 
 /// One cause as the terminal shows it: a factor, or factors that only act together.

@@ -357,6 +357,9 @@ fn explanation_section(e: &super::Explanation) -> Markup {
                         p { "differs at: " (places.join("; ")) }
                     }
                     @if let Some(diff) = diffs.get(path.as_str()) { (file_diff(diff)) }
+                    @if let Some(p) = e.nondeterministic_propagation.get(path) {
+                        (super::html_propagation::propagation_trees(p))
+                    }
                 }
             }
         })
@@ -407,6 +410,7 @@ fn blame_article(blame: &super::Blame) -> Markup {
             }
             @if !blame.places.is_empty() { p { "changes: " (blame.places.join("; ")) } }
             @if let Some(diff) = &blame.diff { (file_diff(diff)) }
+            (super::html_propagation::propagation_trees(&blame.propagation))
             @if !blame.more_hints.is_empty() {
                 ul.hints { @for hint in &blame.more_hints {
                     li { strong { "fix: " } code { (hint.fix) } br; small { "evidence: " (hint.evidence) } }

@@ -6,6 +6,7 @@
 pub mod comparison;
 pub mod explanation;
 pub mod html;
+mod html_propagation;
 mod inputs;
 mod runs;
 #[cfg(test)]

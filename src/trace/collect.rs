@@ -2,7 +2,7 @@
 //! report: how many processes and files, whether it is whole, and for each
 //! output the process that wrote it with its ancestors.
 
-use super::{parse::command_line, Trace, TRACE_MAX_BYTES};
+use super::{parse::command_line, propagation::normalize, Trace, TRACE_MAX_BYTES};
 use crate::engine::Engine;
 use crate::errors::*;
 use futures_util::TryStreamExt;
@@ -70,22 +70,6 @@ pub async fn save(engine: &dyn Engine, id: &str, build_dir: &str, dest: &Path) -
     .context("the trace download task died")?
 }
 
-/// `path` with `.` and `..` taken out lexically (`/build/x/../a.deb` is
-/// `/build/a.deb`), as the tracer's paths (read back from the kernel) are.
-fn normalize(path: &str) -> String {
-    let mut parts: Vec<&str> = Vec::new();
-    for part in path.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            _ => parts.push(part),
-        }
-    }
-    format!("/{}", parts.join("/"))
-}
-
 /// Reads the saved trace at `results/file` and sums it up; `outputs` are
 /// the run's output paths, each at `build_dir/path` in the container.
 pub fn summarize(results: &Path, file: &str, build_dir: &str, outputs: &[String]) -> Result<TraceSummary> {
@@ -113,16 +97,4 @@ pub fn summarize(results: &Path, file: &str, build_dir: &str, outputs: &[String]
         bad_lines: trace.bad_lines,
         writers,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn outputs_above_the_build_dir_are_found_by_their_real_path() {
-        assert_eq!(normalize("/build/hello/../hello_2.10-3_amd64.deb"), "/build/hello_2.10-3_amd64.deb");
-        assert_eq!(normalize("/build/./x//y"), "/build/x/y");
-        assert_eq!(normalize("/../../etc"), "/etc");
-    }
 }

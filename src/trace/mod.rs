@@ -10,10 +10,13 @@
 //! it as `run-N/trace.tsv` ([`parse`] reads it).
 
 pub mod collect;
+pub mod divergence;
 pub mod parse;
+pub mod propagation;
 
 pub use collect::TraceSummary;
 pub use parse::{FileEvent, FileEventKind, Process, Trace};
+pub use propagation::{CarriedBy, Propagation};
 
 use crate::engine::placed::PlacedFile;
 use std::sync::Arc;

@@ -83,6 +83,16 @@ pub struct FileEvent {
     pub to: Option<PathId>,
 }
 
+/// A written file's content at the build's end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Content {
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its SHA-256 in hex; `None` when the file was over the tracer's
+    /// hashing limits (src/trace/digests.c).
+    pub sha256: Option<String>,
+}
+
 /// A parsed trace.
 #[derive(Debug, Clone, Default)]
 pub struct Trace {
@@ -97,6 +107,9 @@ pub struct Trace {
     /// Every path the events name, once each.
     pub paths: Vec<String>,
     path_ids: HashMap<String, PathId>,
+    /// The content at the build's end of each file written that was still
+    /// a regular file then.
+    pub digests: HashMap<PathId, Content>,
     /// The build command's exit code, when the trace reached its end.
     pub end: Option<i32>,
     /// Lines that did not parse (skipped).
@@ -212,6 +225,18 @@ impl Trace {
                 process.exit_code = Some(code);
             }
             b"end" => self.end = Some(i32::try_from(number(2)?).ok()?),
+            b"digest" => {
+                let size = number(2)?;
+                let sha256 = match *fields.get(3)? {
+                    b"-" => None,
+                    hex if hex.len() == 64 && hex.iter().all(u8::is_ascii_hexdigit) => {
+                        Some(String::from_utf8_lossy(hex).to_ascii_lowercase())
+                    }
+                    _ => return None,
+                };
+                let path = self.intern(text(4)?)?;
+                self.digests.insert(path, Content { size, sha256 });
+            }
             b"open" => {
                 let kind = match (*fields.get(3)?, *fields.get(4)?) {
                     (b"r", _) => FileEventKind::Read,
@@ -383,6 +408,8 @@ mod tests {
         open\t70\t9\tw\t1\t/b/out.tmp\n\
         rename\t80\t9\t/b/out.tmp\t/b/out\n\
         exit\t90\t9\t0\n\
+        digest\t92\t3\tABCDEF0123456789abcdef0123456789abcdef0123456789abcdef0123456789\t/b/out\n\
+        digest\t92\t999999999\t-\t/b/stamp\n\
         end\t95\t0\n";
 
     #[test]
@@ -398,6 +425,9 @@ mod tests {
         assert_eq!(chain, ["make", "sh -c date…"]);
         assert_eq!(trace.files_written(), 3, "a leaked descriptor is no write");
         assert_eq!(trace.writer_of("/b/leaked"), None);
+        let out = &trace.digests[&trace.path_id("/b/out").unwrap()];
+        assert_eq!((out.size, out.sha256.as_deref()), (3, Some(&*"abcdef0123456789".repeat(4))));
+        assert_eq!(trace.digests[&trace.path_id("/b/stamp").unwrap()].sha256, None, "over the limits");
     }
 
     #[test]
@@ -407,9 +437,10 @@ mod tests {
         assert!(!trace.complete());
         assert_eq!(trace.writer_of("/b/out"), Some(9));
         let hostile = "reprocheck-trace\t1\tx86_64\nfork\t1\t2\nexec\t1\t99999999999\t/\t/x\t1\tx\n\
-            fork\t1\t3\t4\nfork\t1\t4\t3\nopen\t1\t4\tq\t0\t/x\nbogus\n";
+            fork\t1\t3\t4\nfork\t1\t4\t3\nopen\t1\t4\tq\t0\t/x\nbogus\n\
+            digest\t1\t1\tzz\t/x\ndigest\t1\t1\t-\n";
         let trace = Trace::parse(hostile.as_bytes()).unwrap();
-        assert_eq!(trace.bad_lines, 4);
+        assert_eq!(trace.bad_lines, 6);
         // A parent cycle ends the chain instead of looping.
         assert!(trace.ancestry(3).len() <= 3);
         assert!(Trace::parse(b"#!/bin/sh\n").is_err());

@@ -20,6 +20,11 @@
  *   link   <ns> <pid> <from> <to>                       hard or symbolic
  *   unlink <ns> <pid> <path>
  *   exit   <ns> <pid> <status>
+ *   digest <ns> <size> <sha256|-> <path>   at the end, each file written
+ *                                    (opened for writing, renamed or linked
+ *                                    to) that is still a regular file: its
+ *                                    content's digest ("-": over a limit,
+ *                                    see digests.c)
  *   end    <ns> <status>                                the command's
  * <ns> counts from the trace's start (CLOCK_MONOTONIC). Only calls that
  * succeeded are written. A thread's calls are its process's.
@@ -49,6 +54,7 @@
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <sys/syscall.h>
+#include "digests.h"
 
 #define ARG_MAX_BYTES 256  /* one argument, clipped */
 #define ARGV_MAX_BYTES 4096 /* all of them */
@@ -405,16 +411,20 @@ static void on_exit_stop(struct tracee *t) {
                 (c->flags & (O_CREAT | O_TRUNC)) ? 1 : 0);
         put_field(out, path);
         fputc('\n', out);
+        if (writes)
+            remember_written(path);
     } else if (nr == SYS_rename || nr == SYS_renameat || nr == SYS_renameat2) {
         fprintf(out, "rename\t%lld\t%d", ns, t->tgid);
         put_field(out, c->path);
         put_field(out, c->path2);
         fputc('\n', out);
+        remember_written(c->path2);
     } else if (nr == SYS_link || nr == SYS_linkat || nr == SYS_symlink || nr == SYS_symlinkat) {
         fprintf(out, "link\t%lld\t%d", ns, t->tgid);
         put_field(out, c->path);
         put_field(out, c->path2);
         fputc('\n', out);
+        remember_written(c->path2);
     } else if (nr == SYS_unlink || nr == SYS_unlinkat) {
         fprintf(out, "unlink\t%lld\t%d", ns, t->tgid);
         put_field(out, c->path);
@@ -485,6 +495,7 @@ static int trace(char **command) {
                 fprintf(out, "exit\t%lld\t%d\t%d\n", now_ns(), pid, exit_code(status));
             forget(pid);
             if (pid == child) {
+                put_digests(out, now_ns(), put_field);
                 fprintf(out, "end\t%lld\t%d\n", now_ns(), exit_code(status));
                 return exit_code(status);
             }

@@ -37,6 +37,7 @@ mod html;
 mod images;
 mod kill;
 mod limits;
+mod propagation;
 mod rebuild_debian;
 mod rebuild_pypi;
 mod registry;

@@ -1,0 +1,407 @@
+//! The first divergence between two traced runs of the same build: which
+//! files both wrote with different contents, which of them were derived
+//! from another such file and which were not (the step where a factor
+//! entered the build), and the chain from there to an output.
+//!
+//! Files are matched by their place relative to each run's build
+//! directory (its parent's other files as `../name`, anything else by its
+//! absolute path), so a varied build path still matches. Contents are the
+//! tracer's SHA-256 at the build's end; a file removed before the end (a
+//! compiler's temporary) has none and is never a differing file, though
+//! the step that read it still counts what that step read.
+//!
+//! A write is *derived* when its step read a differing file before it,
+//! after that file had been written in this run. Its step is the writer
+//! and everything it started; what each ancestor read before starting
+//! the next one on the way down (make reading a Makefile), since that
+//! reaches the writer through arguments; and, up to the first ancestor
+//! that ran many children, what the ancestors' other children read
+//! before then (a shell's `$(cat year)`; gcc's cc1, whose output reaches
+//! the linker through temporaries deleted before the end). An ancestor
+//! that ran many children (make on a real project, a configure script)
+//! is a driver: its other children are other steps.
+
+use super::parse::{FileEventKind, PathId, Process};
+use super::Trace;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// Children a parent may have and still be one step with them.
+const STEP_CHILDREN_MAX: usize = 16;
+
+/// Differing files analysed; a build that differs in more is cut there
+/// (earliest written first).
+const DIFFERING_MAX: usize = 4096;
+
+/// One run's trace and the build directory it ran in.
+#[derive(Clone, Copy)]
+pub struct Side<'a> {
+    /// The trace.
+    pub trace: &'a Trace,
+    /// The build directory in the container.
+    pub build_dir: &'a str,
+}
+
+/// One file both runs wrote with different contents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diverged {
+    /// Where it is (see [`place`]).
+    pub place: String,
+    /// When the first run last wrote it (ns from its trace's start).
+    pub ns: u64,
+    /// The process that wrote it in the first run.
+    pub writer: Option<u32>,
+    /// The differing files (indices into [`Divergence::files`]) its step
+    /// read before writing it; none for a root cause.
+    pub sources: Vec<usize>,
+}
+
+/// What two runs' traces say about where they diverged.
+#[derive(Debug, Clone, Default)]
+pub struct Divergence {
+    /// Files written in both with different contents, in the order the
+    /// first run wrote them.
+    pub files: Vec<Diverged>,
+    /// More differing files than [`DIFFERING_MAX`] were found.
+    pub cut: bool,
+}
+
+/// Where `path` (absolute in a container) is, for matching across runs
+/// whose build directories differ: relative to `build_dir`, `../name`
+/// beside it, or else absolute.
+pub fn place(path: &str, build_dir: &str) -> String {
+    let dir = build_dir.trim_end_matches('/');
+    if let Some(rest) = path.strip_prefix(dir).and_then(|r| r.strip_prefix('/')) {
+        return rest.to_string();
+    }
+    if let Some(parent) = dir.rsplit_once('/').map(|(p, _)| p) {
+        if let Some(rest) = path.strip_prefix(parent).and_then(|r| r.strip_prefix('/')) {
+            return format!("../{rest}");
+        }
+    }
+    path.to_string()
+}
+
+/// The last write of a file: when, by whom, in trace order.
+#[derive(Clone, Copy)]
+struct Write {
+    event: usize,
+    ns: u64,
+    pid: u32,
+}
+
+/// Each written file's first and last write, by place.
+fn writes(side: Side<'_>) -> HashMap<String, (usize, Write)> {
+    let mut written: HashMap<String, (usize, Write)> = HashMap::new();
+    let trace = side.trace;
+    for (i, event) in trace.events.iter().enumerate() {
+        let (target, pid) = match event.kind {
+            FileEventKind::Write { .. } | FileEventKind::Holds { fd: 1 | 2 } => (event.path, event.pid),
+            // A renamed or linked file keeps the writer of the name it had.
+            FileEventKind::Rename | FileEventKind::Link => {
+                let Some(to) = event.to else { continue };
+                let from = place(trace.path(event.path), side.build_dir);
+                (to, written.get(&from).map_or(event.pid, |(_, w)| w.pid))
+            }
+            _ => continue,
+        };
+        let write = Write { event: i, ns: event.ns, pid };
+        written
+            .entry(place(trace.path(target), side.build_dir))
+            .and_modify(|(_, last)| *last = write)
+            .or_insert((i, write));
+    }
+    written
+}
+
+/// Each file's content digest at the end, by place.
+fn contents(side: Side<'_>) -> HashMap<String, (u64, Option<&str>)> {
+    side.trace
+        .digests
+        .iter()
+        .map(|(&path, c)| (place(side.trace.path(path), side.build_dir), (c.size, c.sha256.as_deref())))
+        .collect()
+}
+
+impl Divergence {
+    /// Compares the traces of runs `a` and `b`.
+    pub fn between(a: Side<'_>, b: Side<'_>) -> Divergence {
+        let (written_a, written_b) = (writes(a), writes(b));
+        let (content_a, content_b) = (contents(a), contents(b));
+        let differs = |place: &String| match (content_a.get(place), content_b.get(place)) {
+            (Some((size_a, Some(a))), Some((size_b, Some(b)))) => size_a != size_b || a != b,
+            // Over the hashing limit: only a different size tells.
+            (Some((size_a, _)), Some((size_b, _))) => size_a != size_b,
+            _ => false,
+        };
+        let mut differing: Vec<(&String, &(usize, Write))> =
+            written_a.iter().filter(|(place, _)| written_b.contains_key(*place) && differs(place)).collect();
+        differing.sort_by_key(|(place, (_, last))| (last.event, (*place).clone()));
+        let cut = differing.len() > DIFFERING_MAX;
+        differing.truncate(DIFFERING_MAX);
+        let index: HashMap<&str, usize> =
+            differing.iter().enumerate().map(|(i, (place, _))| (place.as_str(), i)).collect();
+        let steps = Steps::new(a.trace);
+        // Reads of differing files, by process: (ns, which file), only those
+        // after the file was first written in this run.
+        let mut reads: HashMap<u32, Vec<(u64, usize)>> = HashMap::new();
+        let mut place_of: HashMap<PathId, Option<usize>> = HashMap::new();
+        for (i, event) in a.trace.events.iter().enumerate() {
+            if event.kind != FileEventKind::Read {
+                continue;
+            }
+            let file = *place_of
+                .entry(event.path)
+                .or_insert_with(|| index.get(place(a.trace.path(event.path), a.build_dir).as_str()).copied());
+            if let Some(file) = file {
+                if i > differing[file].1 .0 {
+                    reads.entry(event.pid).or_default().push((event.ns, file));
+                }
+            }
+        }
+        let files = differing
+            .iter()
+            .enumerate()
+            .map(|(i, (place, (_, last)))| {
+                let mut sources: BTreeSet<usize> = BTreeSet::new();
+                for (pid, before) in steps.of(last.pid, last.ns) {
+                    let read = reads.get(&pid).into_iter().flatten();
+                    sources.extend(read.filter(|(ns, f)| *ns <= before && *f != i).map(|(_, f)| *f));
+                }
+                Diverged {
+                    place: (*place).clone(),
+                    ns: last.ns,
+                    writer: Some(last.pid),
+                    sources: sources.into_iter().collect(),
+                }
+            })
+            .collect();
+        Divergence { files, cut }
+    }
+
+    /// The differing files no other one was derived into: where the
+    /// factor entered, earliest first.
+    pub fn roots(&self) -> impl Iterator<Item = (usize, &Diverged)> {
+        self.files.iter().enumerate().filter(|(_, f)| f.sources.is_empty())
+    }
+
+    /// The differing file at `place`.
+    pub fn find(&self, place: &str) -> Option<usize> {
+        self.files.iter().position(|f| f.place == place)
+    }
+
+    /// The differing file a member `name` of an output (`./usr/bin/hello`
+    /// in a .deb) was most likely packed from: the last written whose
+    /// place ends with the member's path.
+    pub fn find_member(&self, name: &str) -> Option<usize> {
+        let name = name.trim_start_matches("./").trim_start_matches('/');
+        if name.is_empty() {
+            return None;
+        }
+        let suffix = format!("/{name}");
+        self.files.iter().rposition(|f| f.place == name || f.place.ends_with(&suffix))
+    }
+
+    /// The chain from a root cause to file `to`, root first: at each step
+    /// back, the last written of the differing files the step read (the
+    /// nearest: a packer read both the year and the file made from it).
+    pub fn chain_to(&self, to: usize) -> Vec<usize> {
+        let mut chain = vec![to];
+        let mut at = to;
+        while let Some(&next) =
+            self.files[at].sources.iter().filter(|s| !chain.contains(s)).max_by_key(|&&s| self.files[s].ns)
+        {
+            chain.push(next);
+            at = next;
+        }
+        chain.reverse();
+        chain
+    }
+}
+
+/// The process tree of a trace, for finding a write's step.
+struct Steps<'a> {
+    processes: &'a BTreeMap<u32, Process>,
+    children: HashMap<u32, Vec<u32>>,
+}
+
+impl<'a> Steps<'a> {
+    fn new(trace: &'a Trace) -> Steps<'a> {
+        let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
+        for process in trace.processes.values() {
+            if let Some(parent) = process.parent.filter(|&p| p != process.pid) {
+                children.entry(parent).or_default().push(process.pid);
+            }
+        }
+        Steps { processes: &trace.processes, children }
+    }
+
+    /// The processes of the step that wrote at `ns` as `writer`, each with
+    /// the time up to which its reads count (the writer and what it
+    /// started: until they exit).
+    fn of(&self, writer: u32, ns: u64) -> Vec<(u32, u64)> {
+        let mut step = Vec::new();
+        let mut seen = BTreeSet::new();
+        // A file held open at an exec (`gzip -c all.txt > out.gz`) is
+        // written while the program runs, after it read its input: the
+        // writer's own reads count until it exits.
+        let exited = self.processes.get(&writer).and_then(|p| p.exited_ns);
+        self.subtree(writer, exited.unwrap_or(u64::MAX).max(ns), &mut step, &mut seen);
+        let mut below = writer;
+        let mut parent = self.processes.get(&writer).and_then(|p| p.parent);
+        let mut one_step = true;
+        while let Some(pid) = parent {
+            if !seen.insert(pid) {
+                break;
+            }
+            // What an ancestor knew when it started the next one down.
+            let started = self.processes.get(&below).and_then(|p| p.forked_ns).unwrap_or(ns).min(ns);
+            step.push((pid, started));
+            let children = self.children.get(&pid).map_or(&[][..], Vec::as_slice);
+            // Up to the first driver: gcc's cc1 is one step with the
+            // linker collect2 runs; make's other recipes are not.
+            one_step = one_step && children.len() <= STEP_CHILDREN_MAX;
+            if one_step {
+                for &child in children {
+                    self.subtree(child, started, &mut step, &mut seen);
+                }
+            }
+            below = pid;
+            parent = self.processes.get(&pid).and_then(|p| p.parent);
+        }
+        step
+    }
+
+    /// `pid` and its descendants, each up to `ns`.
+    fn subtree(&self, pid: u32, ns: u64, step: &mut Vec<(u32, u64)>, seen: &mut BTreeSet<u32>) {
+        let mut stack = vec![pid];
+        while let Some(pid) = stack.pop() {
+            if !seen.insert(pid) {
+                continue;
+            }
+            step.push((pid, ns));
+            stack.extend(self.children.get(&pid).into_iter().flatten());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DIGEST_A: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    const DIGEST_B: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+    const DIGEST_C: &str = "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc";
+
+    /// make runs three recipes: `date > year` (the step where the time
+    /// enters), `sed s/@Y@/$(cat year)/ in > hello.c` (cat is the shell's
+    /// child, sed its exec), `cc hello.c -o hello` (cc1 reads, as writes
+    /// from a temporary); `notes` is written alike in both runs.
+    fn trace(build: &str, year: &str, source: &str, binary: &str) -> Trace {
+        let text = format!(
+            "reprocheck-trace\t1\tx86_64\n\
+            exec\t1\t1\t{build}\t/usr/bin/make\t1\tmake\n\
+            fork\t2\t1\t2\n\
+            exec\t3\t2\t{build}\t/usr/bin/date\t2\tdate\t+%Y\n\
+            open\t4\t2\tw\t1\t{build}/year\n\
+            exit\t5\t2\t0\n\
+            fork\t6\t1\t3\n\
+            exec\t7\t3\t{build}\t/bin/sh\t3\tsh\t-c\tsed\n\
+            fork\t8\t3\t4\n\
+            exec\t9\t4\t{build}\t/bin/cat\t2\tcat\tyear\n\
+            open\t10\t4\tr\t0\t{build}/year\n\
+            exit\t11\t4\t0\n\
+            open\t12\t3\tw\t1\t{build}/hello.c\n\
+            exec\t13\t3\t{build}\t/bin/sed\t2\tsed\ts/@Y@/\n\
+            exit\t14\t3\t0\n\
+            fork\t15\t1\t5\n\
+            exec\t16\t5\t{build}\t/usr/bin/cc\t2\tcc\thello.c\n\
+            fork\t17\t5\t6\n\
+            exec\t18\t6\t{build}\t/usr/lib/cc1\t1\tcc1\n\
+            open\t19\t6\tr\t0\t{build}/hello.c\n\
+            open\t20\t6\tw\t1\t/tmp/cc1.s\n\
+            exit\t21\t6\t0\n\
+            fork\t22\t5\t7\n\
+            exec\t23\t7\t{build}\t/usr/bin/as\t1\tas\n\
+            open\t24\t7\tr\t0\t/tmp/cc1.s\n\
+            open\t25\t7\tw\t1\t{build}/hello\n\
+            exit\t26\t7\t0\n\
+            fork\t27\t1\t8\n\
+            exec\t28\t8\t{build}\t/bin/cp\t1\tcp\n\
+            open\t29\t8\tw\t1\t{build}/notes\n\
+            exit\t30\t8\t0\n\
+            digest\t31\t5\t{year}\t{build}/year\n\
+            digest\t31\t9\t{source}\t{build}/hello.c\n\
+            digest\t31\t9\t{binary}\t{build}/hello\n\
+            digest\t31\t9\t{DIGEST_C}\t{build}/notes\n\
+            end\t32\t0\n"
+        );
+        Trace::parse(text.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn the_step_where_the_year_entered_is_the_root_and_the_chain_reaches_the_binary() {
+        let a = trace("/build/p", DIGEST_A, DIGEST_A, DIGEST_A);
+        let b = trace("/build/other/p", DIGEST_B, DIGEST_B, DIGEST_B);
+        let d = Divergence::between(
+            Side { trace: &a, build_dir: "/build/p" },
+            Side { trace: &b, build_dir: "/build/other/p" },
+        );
+        let places: Vec<&str> = d.files.iter().map(|f| f.place.as_str()).collect();
+        assert_eq!(places, ["year", "hello.c", "hello"], "notes is alike; the temporary has no digest");
+        let roots: Vec<&str> = d.roots().map(|(_, f)| f.place.as_str()).collect();
+        assert_eq!(roots, ["year"]);
+        assert_eq!(d.files[0].writer, Some(2));
+        assert_eq!(d.files[1].sources, [0], "cat, the shell's child, read the year");
+        // cc1, the writer's sibling under cc, read hello.c; make ran few
+        // recipes, so what they read before (cat: the year) counts too.
+        assert_eq!(d.files[2].sources, [0, 1]);
+        assert_eq!(d.chain_to(2), [0, 1, 2]);
+        assert_eq!(d.find_member("./p/hello"), None);
+        assert_eq!(d.find_member("./hello"), Some(2));
+    }
+
+    #[test]
+    fn a_file_differing_from_the_start_is_a_root_of_its_own() {
+        // Only the binary differs: its step read nothing that differs.
+        let a = trace("/b/p", DIGEST_A, DIGEST_A, DIGEST_A);
+        let b = trace("/b/p", DIGEST_A, DIGEST_A, DIGEST_B);
+        let d =
+            Divergence::between(Side { trace: &a, build_dir: "/b/p" }, Side { trace: &b, build_dir: "/b/p" });
+        let roots: Vec<&str> = d.roots().map(|(_, f)| f.place.as_str()).collect();
+        assert_eq!(roots, ["hello"]);
+    }
+
+    #[test]
+    fn make_is_a_driver_not_one_step_with_its_recipes() {
+        // The year and an unrelated file differ; make ran more recipes than
+        // one step holds, so the second is a root too, not derived.
+        let mut extra = String::new();
+        for pid in 100..100 + STEP_CHILDREN_MAX as u32 {
+            extra.push_str(&format!("fork\t40\t1\t{pid}\nexit\t41\t{pid}\t0\n"));
+        }
+        let make = |stamp: &str| {
+            let text = format!(
+                "reprocheck-trace\t1\tx86_64\nexec\t1\t1\t/b\t/usr/bin/make\t1\tmake\n{extra}\
+                fork\t2\t1\t2\nopen\t3\t2\tw\t1\t/b/year\nexit\t4\t2\t0\n\
+                fork\t5\t1\t3\nopen\t6\t3\tr\t0\t/b/year\nexit\t7\t3\t0\n\
+                fork\t8\t1\t4\nopen\t9\t4\tw\t1\t/b/stamp\nexit\t10\t4\t0\n\
+                digest\t11\t1\t{stamp}\t/b/year\ndigest\t11\t1\t{stamp}\t/b/stamp\nend\t12\t0\n"
+            );
+            Trace::parse(text.as_bytes()).unwrap()
+        };
+        let (a, b) = (make(DIGEST_A), make(DIGEST_B));
+        let d = Divergence::between(Side { trace: &a, build_dir: "/b" }, Side { trace: &b, build_dir: "/b" });
+        let roots: Vec<&str> = d.roots().map(|(_, f)| f.place.as_str()).collect();
+        assert_eq!(roots, ["year", "stamp"]);
+    }
+
+    #[test]
+    fn places_match_across_build_paths() {
+        assert_eq!(place("/build/x/src/a.c", "/build/x"), "src/a.c");
+        assert_eq!(place("/build/x/src/a.c", "/build/x/"), "src/a.c");
+        assert_eq!(place("/build/x.deb", "/build/x"), "../x.deb");
+        assert_eq!(place("/build/xy/a", "/build/x"), "../xy/a");
+        assert_eq!(place("/tmp/a", "/build/x"), "/tmp/a");
+        assert_eq!(place("/build/xy", "/build/x"), "../xy");
+    }
+}

@@ -1,0 +1,165 @@
+//! From a differing output back to the step of the build where the
+//! difference entered, as the report shows it: for the output, and for
+//! each differing member inside it, the chain of written files that
+//! carried the difference, each with the command that wrote it, starting
+//! at a root cause of the [`Divergence`] of the two runs' traces.
+
+use super::divergence::{place, Divergence, Side};
+use super::parse::command_line;
+use super::Trace;
+use serde::Serialize;
+
+/// Characters of one command line in a chain.
+const COMMAND_CHARS: usize = 160;
+/// Root causes followed per output.
+const ROOTS_MAX: usize = 4;
+/// Members of one output looked up in the build tree.
+const MEMBERS_MAX: usize = 16;
+
+/// How a difference got into an output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Propagation {
+    /// The step where it entered: the process that wrote the first file
+    /// of the chain, then its ancestors up to the build command.
+    pub entered: Vec<String>,
+    /// The files that carried it, in the order they were written: the
+    /// first is where it entered, the last the output's own file (or the
+    /// build-tree file of the member).
+    pub chain: Vec<CarriedBy>,
+    /// The member of the output the chain ends in (`./usr/bin/hello`),
+    /// when it ends inside an archive.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub member: Option<String>,
+    /// What to change in the step where it entered, when the factor that
+    /// caused it is known (set by explain).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}
+
+/// One file of a chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CarriedBy {
+    /// Where it is: relative to the build directory (`../x` beside it),
+    /// or absolute.
+    pub file: String,
+    /// The command line that wrote it.
+    pub written_by: String,
+}
+
+/// The chains into `output` (its path relative to the build directory),
+/// via its differing `members` when it is an archive, between the traced
+/// runs `a` (whose trace names the commands) and `b`.
+pub fn into_output(a: Side<'_>, b: Side<'_>, output: &str, members: &[String]) -> Vec<Propagation> {
+    let divergence = Divergence::between(a, b);
+    let mut ends: Vec<(usize, Option<String>)> = members
+        .iter()
+        .take(MEMBERS_MAX)
+        .filter_map(|m| Some((divergence.find_member(m)?, Some(m.clone()))))
+        .collect();
+    let output_place =
+        place(&normalize(&format!("{}/{output}", a.build_dir.trim_end_matches('/'))), a.build_dir);
+    if ends.is_empty() {
+        ends.extend(divergence.find(&output_place).map(|i| (i, None)));
+    }
+    let mut seen_roots = Vec::new();
+    let mut propagations = Vec::new();
+    for (end, member) in ends {
+        let chain = divergence.chain_to(end);
+        let root = chain[0];
+        if seen_roots.contains(&root) || seen_roots.len() == ROOTS_MAX {
+            continue;
+        }
+        seen_roots.push(root);
+        propagations.push(propagation(a.trace, &divergence, &chain, member));
+    }
+    propagations
+}
+
+fn propagation(
+    trace: &Trace,
+    divergence: &Divergence,
+    chain: &[usize],
+    member: Option<String>,
+) -> Propagation {
+    let command = |pid: Option<u32>| -> Vec<String> {
+        let chain = pid.map(|pid| trace.ancestry(pid)).unwrap_or_default();
+        chain.into_iter().map(|p| command_line(p, COMMAND_CHARS)).collect()
+    };
+    let root = &divergence.files[chain[0]];
+    Propagation {
+        entered: command(root.writer),
+        chain: chain
+            .iter()
+            .map(|&i| {
+                let file = &divergence.files[i];
+                CarriedBy {
+                    file: file.place.clone(),
+                    written_by: command(file.writer).into_iter().next().unwrap_or_default(),
+                }
+            })
+            .collect(),
+        member,
+        hint: None,
+    }
+}
+
+/// `path` with `.` and `..` taken out lexically (`/build/x/../a.deb` is
+/// `/build/a.deb`), as the tracer's paths (read back from the kernel) are.
+pub fn normalize(path: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            _ => parts.push(part),
+        }
+    }
+    format!("/{}", parts.join("/"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outputs_above_the_build_dir_are_found_by_their_real_path() {
+        assert_eq!(normalize("/build/hello/../hello_2.10-3_amd64.deb"), "/build/hello_2.10-3_amd64.deb");
+        assert_eq!(normalize("/build/./x//y"), "/build/x/y");
+        assert_eq!(normalize("/../../etc"), "/etc");
+    }
+
+    #[test]
+    fn a_member_of_an_archive_output_is_followed_to_the_year_it_carries() {
+        let trace = |year: &str| {
+            let text = format!(
+                "reprocheck-trace\t1\tx86_64\n\
+                exec\t1\t1\t/b/p\t/bin/sh\t3\tsh\t-c\tbuild\n\
+                fork\t2\t1\t2\nexec\t3\t2\t/b/p\t/bin/date\t2\tdate\t+%Y\n\
+                open\t4\t2\tw\t1\t/b/p/year\nexit\t5\t2\t0\n\
+                fork\t6\t1\t3\nexec\t7\t3\t/b/p\t/bin/cp\t3\tcp\tyear\tpkg/usr/share/year\n\
+                open\t8\t3\tr\t0\t/b/p/year\nopen\t9\t3\tw\t1\t/b/p/pkg/usr/share/year\nexit\t10\t3\t0\n\
+                fork\t11\t1\t4\nexec\t12\t4\t/b/p\t/bin/tar\t2\ttar\tcf\n\
+                open\t13\t4\tr\t0\t/b/p/pkg/usr/share/year\nopen\t14\t4\tw\t1\t/b/out.tar\nexit\t15\t4\t0\n\
+                digest\t16\t4\t{year}\t/b/p/year\ndigest\t16\t4\t{year}\t/b/p/pkg/usr/share/year\n\
+                digest\t16\t9\t{year}\t/b/out.tar\nend\t17\t0\n"
+            );
+            Trace::parse(text.as_bytes()).unwrap()
+        };
+        let (a, b) = (trace(&"a".repeat(64)), trace(&"b".repeat(64)));
+        let side = |t| Side { trace: t, build_dir: "/b/p" };
+        let members = vec!["./usr/share/year".to_string()];
+        let found = into_output(side(&a), side(&b), "../out.tar", &members);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].entered, ["date +%Y", "sh -c build"]);
+        let files: Vec<&str> = found[0].chain.iter().map(|c| c.file.as_str()).collect();
+        assert_eq!(files, ["year", "pkg/usr/share/year"]);
+        assert_eq!(found[0].member.as_deref(), Some("./usr/share/year"));
+        // Without members, the archive itself ends the chain.
+        let found = into_output(side(&a), side(&b), "../out.tar", &[]);
+        let files: Vec<&str> = found[0].chain.iter().map(|c| c.file.as_str()).collect();
+        assert_eq!(files, ["year", "pkg/usr/share/year", "../out.tar"]);
+        assert_eq!(found[0].chain[2].written_by, "tar cf");
+    }
+}
