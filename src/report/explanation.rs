@@ -164,7 +164,15 @@ fn propagation_lines(propagation: &[crate::trace::Propagation]) -> String {
     for p in propagation {
         let Some(first) = p.chain.first() else { continue };
         let under = p.entered.get(1).map(|c| format!(", under {}", clip(c))).unwrap_or_default();
-        s.push_str(&format!("    entered at: {} wrote {}{under}\n", clip(&first.written_by), first.file));
+        let ran = match p.ran.as_slice() {
+            [] => String::new(),
+            ran => format!(" (it ran {})", ran.iter().map(|r| clip(r)).collect::<Vec<_>>().join(", ")),
+        };
+        s.push_str(&format!(
+            "    entered at: {}{ran} wrote {}{under}\n",
+            clip(&first.written_by),
+            first.file
+        ));
         let mut on: Vec<String> =
             p.chain[1..].iter().map(|c| format!("{} ({})", c.file, clip(&c.written_by))).collect();
         // A long chain keeps its two first and two last files.

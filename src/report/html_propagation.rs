@@ -16,6 +16,11 @@ pub fn propagation_trees(propagation: &[Propagation]) -> Markup {
                         @for ancestor in p.entered.iter().skip(1).take(2) {
                             " ← " small { code { (ancestor) } }
                         }
+                        @if !p.ran.is_empty() {
+                            br; small { "it ran: " @for (i, r) in p.ran.iter().enumerate() {
+                                @if i > 0 { ", " } code { (r) }
+                            } }
+                        }
                     }
                     (chain(p, 0))
                     @if let Some(hint) = &p.hint { p { strong { "fix: " } (hint) } }

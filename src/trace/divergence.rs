@@ -87,11 +87,28 @@ struct Write {
     event: usize,
     ns: u64,
     pid: u32,
+    /// Held as standard output or error by a program it exec'd.
+    held: bool,
 }
 
-/// Each written file's first and last write, by place.
-fn writes(side: Side<'_>) -> HashMap<String, (usize, Write)> {
-    let mut written: HashMap<String, (usize, Write)> = HashMap::new();
+/// Whether `ancestor` started `pid` (however far up) and exited after it.
+fn outlives(trace: &Trace, ancestor: u32, pid: u32) -> bool {
+    let exited = |p: u32| trace.processes.get(&p).map(|p| p.exited_ns.unwrap_or(u64::MAX));
+    let mut up = trace.processes.get(&pid).and_then(|p| p.parent);
+    for _ in 0..64 {
+        match up {
+            Some(p) if p == ancestor => return exited(ancestor) > exited(pid),
+            Some(p) => up = trace.processes.get(&p).and_then(|p| p.parent),
+            None => return false,
+        }
+    }
+    false
+}
+
+/// Each written file's writes, in trace order, by place (one per process
+/// in a row: a shell's `> f` and the program it execs are one write).
+fn writes(side: Side<'_>) -> HashMap<String, Vec<Write>> {
+    let mut written: HashMap<String, Vec<Write>> = HashMap::new();
     let trace = side.trace;
     for (i, event) in trace.events.iter().enumerate() {
         let (target, pid) = match event.kind {
@@ -100,15 +117,19 @@ fn writes(side: Side<'_>) -> HashMap<String, (usize, Write)> {
             FileEventKind::Rename | FileEventKind::Link => {
                 let Some(to) = event.to else { continue };
                 let from = place(trace.path(event.path), side.build_dir);
-                (to, written.get(&from).map_or(event.pid, |(_, w)| w.pid))
+                (to, written.get(&from).and_then(|w| w.last()).map_or(event.pid, |w| w.pid))
             }
             _ => continue,
         };
-        let write = Write { event: i, ns: event.ns, pid };
-        written
-            .entry(place(trace.path(target), side.build_dir))
-            .and_modify(|(_, last)| *last = write)
-            .or_insert((i, write));
+        let held = matches!(event.kind, FileEventKind::Holds { .. });
+        let write = Write { event: i, ns: event.ns, pid, held };
+        let writes = written.entry(place(trace.path(target), side.build_dir)).or_default();
+        match writes.last_mut() {
+            Some(last) if last.pid == pid => *last = Write { event: last.event, ..write },
+            // m4 runs a snippet that inherits its output: m4 writes on after it.
+            Some(last) if held && last.held && outlives(trace, last.pid, pid) => {}
+            _ => writes.push(write),
+        }
     }
     written
 }
@@ -133,9 +154,12 @@ impl Divergence {
             (Some((size_a, _)), Some((size_b, _))) => size_a != size_b,
             _ => false,
         };
-        let mut differing: Vec<(&String, &(usize, Write))> =
+        let mut differing: Vec<(&String, &Vec<Write>)> =
             written_a.iter().filter(|(place, _)| written_b.contains_key(*place) && differs(place)).collect();
-        differing.sort_by_key(|(place, (_, last))| (last.event, (*place).clone()));
+        let last = |writes: &Vec<Write>| {
+            writes.last().copied().unwrap_or(Write { event: 0, ns: 0, pid: 0, held: false })
+        };
+        differing.sort_by_key(|(place, writes)| (last(writes).event, (*place).clone()));
         let cut = differing.len() > DIFFERING_MAX;
         differing.truncate(DIFFERING_MAX);
         let index: HashMap<&str, usize> =
@@ -153,7 +177,7 @@ impl Divergence {
                 .entry(event.path)
                 .or_insert_with(|| index.get(place(a.trace.path(event.path), a.build_dir).as_str()).copied());
             if let Some(file) = file {
-                if i > differing[file].1 .0 {
+                if differing[file].1.first().is_some_and(|w| i > w.event) {
                     reads.entry(event.pid).or_default().push((event.ns, file));
                 }
             }
@@ -161,18 +185,11 @@ impl Divergence {
         let files = differing
             .iter()
             .enumerate()
-            .map(|(i, (place, (_, last)))| {
-                let mut sources: BTreeSet<usize> = BTreeSet::new();
-                for (pid, before) in steps.of(last.pid, last.ns) {
-                    let read = reads.get(&pid).into_iter().flatten();
-                    sources.extend(read.filter(|(ns, f)| *ns <= before && *f != i).map(|(_, f)| *f));
-                }
-                Diverged {
-                    place: (*place).clone(),
-                    ns: last.ns,
-                    writer: Some(last.pid),
-                    sources: sources.into_iter().collect(),
-                }
+            .map(|(i, (place, writes))| Diverged {
+                place: (*place).clone(),
+                ns: last(writes).ns,
+                writer: Some(last(writes).pid),
+                sources: sources(&steps, &reads, i, writes).into_iter().collect(),
             })
             .collect();
         Divergence { files, cut }
@@ -191,14 +208,24 @@ impl Divergence {
 
     /// The differing file a member `name` of an output (`./usr/bin/hello`
     /// in a .deb) was most likely packed from: the last written whose
-    /// place ends with the member's path.
+    /// place ends with the member's path, or else with the longest tail of
+    /// it (`hello-2.10/po/hello.pot` from `po/hello.pot`: the directory a
+    /// tarball was packed from is often gone), down to its file name.
     pub fn find_member(&self, name: &str) -> Option<usize> {
         let name = name.trim_start_matches("./").trim_start_matches('/');
-        if name.is_empty() {
-            return None;
+        let mut tail = name;
+        while !tail.is_empty() {
+            let suffix = format!("/{tail}");
+            let found = self.files.iter().rposition(|f| f.place == tail || f.place.ends_with(&suffix));
+            if found.is_some() {
+                return found;
+            }
+            tail = match tail.split_once('/') {
+                Some((_, rest)) => rest,
+                None => "",
+            };
         }
-        let suffix = format!("/{name}");
-        self.files.iter().rposition(|f| f.place == name || f.place.ends_with(&suffix))
+        None
     }
 
     /// The chain from a root cause to file `to`, root first: at each step
@@ -216,6 +243,38 @@ impl Divergence {
         chain.reverse();
         chain
     }
+}
+
+/// Writes of one file followed back while each rewrote it in place.
+const REWRITES_MAX: usize = 16;
+
+/// The differing files the steps that wrote file `i` read: its last
+/// writer's, and while a writer read the file itself (an in-place rewrite:
+/// `strip`, `objcopy`, `sed -i`), the writer's before it too.
+fn sources(
+    steps: &Steps<'_>,
+    reads: &HashMap<u32, Vec<(u64, usize)>>,
+    i: usize,
+    writes: &[Write],
+) -> BTreeSet<usize> {
+    let mut sources = BTreeSet::new();
+    for write in writes.iter().rev().take(REWRITES_MAX) {
+        let mut rewrote = false;
+        for (pid, before) in steps.of(write.pid, write.ns) {
+            for &(_, file) in reads.get(&pid).into_iter().flatten().filter(|(ns, _)| *ns <= before) {
+                match file == i {
+                    true => rewrote = true,
+                    false => {
+                        sources.insert(file);
+                    }
+                }
+            }
+        }
+        if !rewrote {
+            break;
+        }
+    }
+    sources
 }
 
 /// The process tree of a trace, for finding a write's step.
@@ -356,8 +415,10 @@ mod tests {
         // recipes, so what they read before (cat: the year) counts too.
         assert_eq!(d.files[2].sources, [0, 1]);
         assert_eq!(d.chain_to(2), [0, 1, 2]);
-        assert_eq!(d.find_member("./p/hello"), None);
         assert_eq!(d.find_member("./hello"), Some(2));
+        assert_eq!(d.find_member("p-1.0/hello"), Some(2), "the packed directory's name dropped");
+        assert_eq!(d.find_member("./usr/share/doc/p/notes"), None, "notes is alike in both");
+        assert_eq!(d.find_member(""), None);
     }
 
     #[test]
@@ -369,6 +430,32 @@ mod tests {
             Divergence::between(Side { trace: &a, build_dir: "/b/p" }, Side { trace: &b, build_dir: "/b/p" });
         let roots: Vec<&str> = d.roots().map(|(_, f)| f.place.as_str()).collect();
         assert_eq!(roots, ["hello"]);
+    }
+
+    #[test]
+    fn a_file_rewritten_in_place_keeps_what_its_earlier_writers_read() {
+        // install copies the year into pkg/year; strip rewrites it in
+        // place (reads it, writes it): it still came from the year.
+        let text = |digest: &str| {
+            format!(
+                "reprocheck-trace\t1\tx86_64\nexec\t1\t1\t/b\t/bin/sh\t1\tsh\n{extra}\
+                fork\t2\t1\t2\nopen\t3\t2\tw\t1\t/b/year\nexit\t4\t2\t0\n\
+                fork\t5\t1\t3\nopen\t6\t3\tr\t0\t/b/year\nopen\t7\t3\tw\t1\t/b/pkg/year\nexit\t8\t3\t0\n\
+                fork\t9\t1\t4\nopen\t10\t4\tr\t0\t/b/pkg/year\nopen\t11\t4\tw\t1\t/b/pkg/year\nexit\t12\t4\t0\n\
+                digest\t13\t1\t{digest}\t/b/year\ndigest\t13\t1\t{digest}\t/b/pkg/year\nend\t14\t0\n",
+                extra = (100..120).map(|p| format!("fork\t1\t1\t{p}\n")).collect::<String>()
+            )
+        };
+        let (a, b) = (
+            Trace::parse(text(DIGEST_A).as_bytes()).unwrap(),
+            Trace::parse(text(DIGEST_B).as_bytes()).unwrap(),
+        );
+        let d = Divergence::between(Side { trace: &a, build_dir: "/b" }, Side { trace: &b, build_dir: "/b" });
+        assert_eq!(d.files[1].place, "pkg/year");
+        assert_eq!(d.files[1].writer, Some(4), "the last writer is named");
+        assert_eq!(d.files[1].sources, [0], "through the earlier writer");
+        let roots: Vec<&str> = d.roots().map(|(_, f)| f.place.as_str()).collect();
+        assert_eq!(roots, ["year"]);
     }
 
     #[test]

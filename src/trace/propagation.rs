@@ -13,8 +13,12 @@ use serde::Serialize;
 const COMMAND_CHARS: usize = 160;
 /// Root causes followed per output.
 const ROOTS_MAX: usize = 4;
+/// Programs listed under where a difference entered.
+const RAN_MAX: usize = 4;
+/// Processes looked at below it.
+const RAN_SCANNED: usize = 4096;
 /// Members of one output looked up in the build tree.
-const MEMBERS_MAX: usize = 16;
+const MEMBERS_MAX: usize = 256;
 
 /// How a difference got into an output.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -22,6 +26,10 @@ pub struct Propagation {
     /// The step where it entered: the process that wrote the first file
     /// of the chain, then its ancestors up to the build command.
     pub entered: Vec<String>,
+    /// What that process ran below it, first ones first (`date +%Y` under
+    /// a shell snippet): where the difference may have come from.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ran: Vec<String>,
     /// The files that carried it, in the order they were written: the
     /// first is where it entered, the last the output's own file (or the
     /// build-tree file of the member).
@@ -88,6 +96,7 @@ fn propagation(
     let root = &divergence.files[chain[0]];
     Propagation {
         entered: command(root.writer),
+        ran: root.writer.map(|pid| descendants(trace, pid)).unwrap_or_default(),
         chain: chain
             .iter()
             .map(|&i| {
@@ -101,6 +110,31 @@ fn propagation(
         member,
         hint: None,
     }
+}
+
+/// Programs `pid` ran below it, in the order they started, each once:
+/// the first [`RAN_MAX`].
+fn descendants(trace: &Trace, pid: u32) -> Vec<String> {
+    let mut below: Vec<&super::Process> = Vec::new();
+    let mut frontier = vec![pid];
+    let mut seen = std::collections::BTreeSet::from([pid]);
+    while let Some(parent) = frontier.pop() {
+        for process in trace.processes.values().filter(|p| p.parent == Some(parent)) {
+            if seen.insert(process.pid) && below.len() < RAN_SCANNED {
+                below.push(process);
+                frontier.push(process.pid);
+            }
+        }
+    }
+    below.sort_by_key(|p| (p.exec_ns.or(p.forked_ns), p.pid));
+    let mut ran: Vec<String> = Vec::new();
+    for process in below.into_iter().filter(|p| p.exec_ns.is_some()) {
+        let line = command_line(process, COMMAND_CHARS);
+        if !ran.contains(&line) && ran.len() < RAN_MAX {
+            ran.push(line);
+        }
+    }
+    ran
 }
 
 /// `path` with `.` and `..` taken out lexically (`/build/x/../a.deb` is
@@ -153,6 +187,7 @@ mod tests {
         let found = into_output(side(&a), side(&b), "../out.tar", &members);
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].entered, ["date +%Y", "sh -c build"]);
+        assert!(found[0].ran.is_empty(), "date ran nothing below it");
         let files: Vec<&str> = found[0].chain.iter().map(|c| c.file.as_str()).collect();
         assert_eq!(files, ["year", "pkg/usr/share/year"]);
         assert_eq!(found[0].member.as_deref(), Some("./usr/share/year"));
