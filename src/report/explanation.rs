@@ -164,9 +164,11 @@ fn propagation_lines(propagation: &[crate::trace::Propagation]) -> String {
     for p in propagation {
         let Some(first) = p.chain.first() else { continue };
         let under = p.entered.get(1).map(|c| format!(", under {}", clip(c))).unwrap_or_default();
-        let ran = match p.ran.as_slice() {
-            [] => String::new(),
-            ran => format!(" (it ran {})", ran.iter().map(|r| clip(r)).collect::<Vec<_>>().join(", ")),
+        // The programs, not the shells that started them (report.json has both).
+        let programs: Vec<String> = p.ran.iter().filter(|r| !is_shell_snippet(r)).map(|r| clip(r)).collect();
+        let ran = match programs.is_empty() {
+            true => String::new(),
+            false => format!(" (it ran {})", programs.join(", ")),
         };
         s.push_str(&format!(
             "    entered at: {}{ran} wrote {}{under}\n",
@@ -192,10 +194,59 @@ fn propagation_lines(propagation: &[crate::trace::Propagation]) -> String {
     s
 }
 
+/// Whether a command line is a shell running a snippet (`sh -c …`).
+fn is_shell_snippet(command: &str) -> bool {
+    let mut words = command.split(' ');
+    let shell = words.next().unwrap_or("").rsplit('/').next().unwrap_or("");
+    matches!(shell, "sh" | "bash" | "dash") && words.next() == Some("-c")
+}
+
 /// One cause as the terminal shows it: a factor, or factors that only act together.
 fn cause(factors: &[String]) -> String {
     match factors {
         [one] => one.clone(),
         many => format!("{} (only together)", many.join(" + ")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trace::{CarriedBy, Propagation};
+
+    #[test]
+    fn one_line_per_root_cause_with_the_programs_it_ran_and_the_files_after() {
+        let step = |file: &str, by: &str| CarriedBy { file: file.into(), written_by: by.into() };
+        let propagation = Propagation {
+            entered: vec!["m4 --gnu".into(), "autom4te --output=configure".into()],
+            ran: vec!["sh -c date +%Y".into(), "date +%Y".into()],
+            chain: vec![
+                step("output.2", "m4 --gnu"),
+                step("configure", "autom4te"),
+                step("a", "x"),
+                step("b", "x"),
+                step("c", "x"),
+                step("d", "x"),
+                step("usr/bin/hello", "objcopy"),
+            ],
+            member: Some("./usr/bin/hello".into()),
+            hint: Some("fix it".into()),
+        };
+        let lines = propagation_lines(&[propagation]);
+        let lines: Vec<&str> = lines.lines().collect();
+        assert_eq!(
+            lines[0],
+            "    entered at: m4 --gnu (it ran date +%Y) wrote output.2, under autom4te --output=configure"
+        );
+        assert_eq!(
+            lines[1],
+            "      carried on: output.2 -> configure (autom4te) -> a (x) -> … 2 more -> d (x) -> usr/bin/hello (objcopy) = member ./usr/bin/hello"
+        );
+        assert_eq!(lines[2], "      hint: fix it");
+        assert!(
+            is_shell_snippet("/bin/sh -c x")
+                && is_shell_snippet("bash -c x")
+                && !is_shell_snippet("sh build.sh")
+        );
     }
 }

@@ -2,7 +2,10 @@
 //! report: how many processes and files, whether it is whole, and for each
 //! output the process that wrote it with its ancestors.
 
-use super::{parse::command_line, propagation::normalize, Trace, TRACE_MAX_BYTES};
+use super::{
+    parse::{command_line, normalize},
+    Trace, TRACE_MAX_BYTES,
+};
 use crate::engine::Engine;
 use crate::errors::*;
 use futures_util::TryStreamExt;

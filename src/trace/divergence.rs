@@ -14,12 +14,13 @@
 //! after that file had been written in this run. Its step is the writer
 //! and everything it started; what each ancestor read before starting
 //! the next one on the way down (make reading a Makefile), since that
-//! reaches the writer through arguments; and, up to the first ancestor
-//! that ran many children, what the ancestors' other children read
-//! before then (a shell's `$(cat year)`; gcc's cc1, whose output reaches
-//! the linker through temporaries deleted before the end). An ancestor
-//! that ran many children (make on a real project, a configure script)
-//! is a driver: its other children are other steps.
+//! reaches the writer through arguments; and, for its parent and
+//! grandparent unless one ran many children, what their other children
+//! read before then (a shell's `$(cat year)`; gcc's cc1, whose output
+//! reaches the linker through temporaries deleted before the end). An
+//! ancestor that ran many children (make on a real project, a configure
+//! script) is a driver, and anything further up runs the build's stages:
+//! their other children are other steps.
 
 use super::parse::{FileEventKind, PathId, Process};
 use super::Trace;
@@ -27,6 +28,14 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// Children a parent may have and still be one step with them.
 const STEP_CHILDREN_MAX: usize = 16;
+/// Levels above a writer whose other children are one step with it: its
+/// parent (a shell's `$(cat year)`) and grandparent (gcc, whose cc1 feeds
+/// the linker collect2 runs). Further up are the build's own stages
+/// (`./configure && make && make dist`), steps of their own.
+const STEP_LEVELS: usize = 2;
+/// Files of the build tree a writer's sibling that wrote none may read and
+/// still count as feeding it.
+const SCAN_READS: usize = 8;
 
 /// Differing files analysed; a build that differs in more is cut there
 /// (earliest written first).
@@ -164,7 +173,7 @@ impl Divergence {
         differing.truncate(DIFFERING_MAX);
         let index: HashMap<&str, usize> =
             differing.iter().enumerate().map(|(i, (place, _))| (place.as_str(), i)).collect();
-        let steps = Steps::new(a.trace);
+        let steps = Steps::new(a.trace, a.build_dir);
         // Reads of differing files, by process: (ns, which file), only those
         // after the file was first written in this run.
         let mut reads: HashMap<u32, Vec<(u64, usize)>> = HashMap::new();
@@ -281,17 +290,52 @@ fn sources(
 struct Steps<'a> {
     processes: &'a BTreeMap<u32, Process>,
     children: HashMap<u32, Vec<u32>>,
+    /// Files in the build directory each process opened for reading.
+    tree_reads: HashMap<u32, usize>,
+    /// Processes that wrote a file.
+    writers: BTreeSet<u32>,
 }
 
 impl<'a> Steps<'a> {
-    fn new(trace: &'a Trace) -> Steps<'a> {
+    fn new(trace: &'a Trace, build_dir: &str) -> Steps<'a> {
         let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
         for process in trace.processes.values() {
             if let Some(parent) = process.parent.filter(|&p| p != process.pid) {
                 children.entry(parent).or_default().push(process.pid);
             }
         }
-        Steps { processes: &trace.processes, children }
+        let mut tree_reads: HashMap<u32, usize> = HashMap::new();
+        let mut writers = BTreeSet::new();
+        let tree = format!("{}/", build_dir.trim_end_matches('/'));
+        for event in &trace.events {
+            match event.kind {
+                FileEventKind::Read if trace.path(event.path).starts_with(&tree) => {
+                    *tree_reads.entry(event.pid).or_default() += 1
+                }
+                // `2>/dev/null` is no file written.
+                FileEventKind::Write { .. } if !trace.path(event.path).starts_with("/dev/") => {
+                    writers.insert(event.pid);
+                }
+                _ => {}
+            }
+        }
+        Steps { processes: &trace.processes, children, tree_reads, writers }
+    }
+
+    /// Whether `sibling` of `writer` fed it: it wrote a file (cc1's
+    /// assembly, read by `as`); it ran beside the writer (`md5sum … | perl
+    /// > md5sums`: a pipeline); or it read a few files of the tree
+    /// (`$(cat year)`, whose output is the writer's argument). One that
+    /// read many, wrote none and was done before the writer started
+    /// (`if grep NAME ../*; then …`) tells nothing about any one of them.
+    fn feeds(&self, sibling: u32, writer: u32) -> bool {
+        let life = |pid: u32| {
+            let p = self.processes.get(&pid);
+            let start = p.and_then(|p| p.forked_ns.or(p.exec_ns)).unwrap_or(0);
+            (start, p.and_then(|p| p.exited_ns).unwrap_or(u64::MAX))
+        };
+        let ((s_start, s_end), (w_start, w_end)) = (life(sibling), life(writer));
+        (s_start < w_end && w_start < s_end) || !self.scans(sibling)
     }
 
     /// The processes of the step that wrote at `ns` as `writer`, each with
@@ -303,11 +347,12 @@ impl<'a> Steps<'a> {
         // A file held open at an exec (`gzip -c all.txt > out.gz`) is
         // written while the program runs, after it read its input: the
         // writer's own reads count until it exits.
-        let exited = self.processes.get(&writer).and_then(|p| p.exited_ns);
-        self.subtree(writer, exited.unwrap_or(u64::MAX).max(ns), &mut step, &mut seen);
+        let until = self.processes.get(&writer).and_then(|p| p.exited_ns).unwrap_or(u64::MAX).max(ns);
+        self.subtree(writer, until, false, &mut step, &mut seen);
         let mut below = writer;
         let mut parent = self.processes.get(&writer).and_then(|p| p.parent);
         let mut one_step = true;
+        let mut level = 0;
         while let Some(pid) = parent {
             if !seen.insert(pid) {
                 break;
@@ -318,10 +363,12 @@ impl<'a> Steps<'a> {
             let children = self.children.get(&pid).map_or(&[][..], Vec::as_slice);
             // Up to the first driver: gcc's cc1 is one step with the
             // linker collect2 runs; make's other recipes are not.
-            one_step = one_step && children.len() <= STEP_CHILDREN_MAX;
+            one_step = one_step && level < STEP_LEVELS && children.len() <= STEP_CHILDREN_MAX;
+            level += 1;
             if one_step {
-                for &child in children {
-                    self.subtree(child, started, &mut step, &mut seen);
+                // Until the writer is done: a pipeline's producer reads on.
+                for &child in children.iter().filter(|&&c| self.feeds(c, below)) {
+                    self.subtree(child, until, true, &mut step, &mut seen);
                 }
             }
             below = pid;
@@ -330,16 +377,25 @@ impl<'a> Steps<'a> {
         step
     }
 
-    /// `pid` and its descendants, each up to `ns`.
-    fn subtree(&self, pid: u32, ns: u64, step: &mut Vec<(u32, u64)>, seen: &mut BTreeSet<u32>) {
-        let mut stack = vec![pid];
+    /// `top` and its descendants, each up to `ns`; below a writer's
+    /// sibling (`beside`), without the scans (see [`Steps::scans`]).
+    fn subtree(&self, top: u32, ns: u64, beside: bool, step: &mut Vec<(u32, u64)>, seen: &mut BTreeSet<u32>) {
+        let mut stack = vec![top];
         while let Some(pid) = stack.pop() {
             if !seen.insert(pid) {
                 continue;
             }
-            step.push((pid, ns));
+            if !(beside && pid != top && self.scans(pid)) {
+                step.push((pid, ns));
+            }
             stack.extend(self.children.get(&pid).into_iter().flatten());
         }
+    }
+
+    /// Whether `pid` read many files of the tree and wrote none: a scan
+    /// (`grep NAME ../*`), no evidence for any one file it read.
+    fn scans(&self, pid: u32) -> bool {
+        !self.writers.contains(&pid) && self.tree_reads.get(&pid).copied().unwrap_or(0) > SCAN_READS
     }
 }
 
@@ -456,6 +512,44 @@ mod tests {
         assert_eq!(d.files[1].sources, [0], "through the earlier writer");
         let roots: Vec<&str> = d.roots().map(|(_, f)| f.place.as_str()).collect();
         assert_eq!(roots, ["year"]);
+    }
+
+    /// configure writes config.log; then a shell runs `grep NAME ../*`
+    /// (reads every top file, config.log too) before xgettext writes
+    /// hello.pot; then `md5sum pkg/* | perl > md5sums`, a pipeline.
+    fn scan_and_pipeline(digest: &str) -> Trace {
+        let scanned: String = (0..12).map(|i| format!("open\t11\t5\tr\t0\t/b/f{i}\n")).collect();
+        let text = format!(
+            "reprocheck-trace\t1\tx86_64\nexec\t1\t1\t/b\t/bin/sh\t1\tsh\n\
+            fork\t2\t1\t2\nopen\t3\t2\tw\t1\t/b/config.log\nexit\t4\t2\t0\n\
+            fork\t5\t1\t3\nexec\t6\t3\t/b\t/bin/sh\t2\tsh\t-c\n\
+            fork\t10\t3\t5\nexec\t10\t5\t/b\t/bin/grep\t1\tgrep\n{scanned}\
+            open\t11\t5\tr\t0\t/b/config.log\nopen\t11\t5\tw\t0\t/dev/null\nexit\t12\t5\t0\n\
+            fork\t13\t3\t6\nexec\t13\t6\t/b\t/usr/bin/xgettext\t1\txgettext\n\
+            open\t14\t6\tw\t1\t/b/hello.pot\nexit\t15\t6\t0\nexit\t16\t3\t0\n\
+            fork\t20\t1\t7\nexec\t20\t7\t/b\t/bin/sh\t2\tsh\t-c\n\
+            fork\t21\t7\t8\nexec\t21\t8\t/b\t/usr/bin/md5sum\t1\tmd5sum\n\
+            fork\t21\t7\t9\nopen\t21\t9\tw\t1\t/b/md5sums\nexec\t22\t9\t/b\t/usr/bin/perl\t1\tperl\n\
+            open\t23\t8\tr\t0\t/b/hello.pot\nexit\t24\t8\t0\nexit\t25\t9\t0\nexit\t26\t7\t0\n\
+            digest\t30\t1\t{digest}\t/b/config.log\ndigest\t30\t1\t{digest}\t/b/hello.pot\n\
+            digest\t30\t1\t{digest}\t/b/md5sums\nend\t31\t0\n"
+        );
+        Trace::parse(text.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn a_scan_done_before_is_no_source_and_a_pipeline_is_one() {
+        let (a, b) = (scan_and_pipeline(DIGEST_A), scan_and_pipeline(DIGEST_B));
+        let d = Divergence::between(Side { trace: &a, build_dir: "/b" }, Side { trace: &b, build_dir: "/b" });
+        let places: Vec<&str> = d.files.iter().map(|f| f.place.as_str()).collect();
+        assert_eq!(places, ["config.log", "hello.pot", "md5sums"]);
+        assert_eq!(
+            d.files[1].sources,
+            [] as [usize; 0],
+            "grep read config.log among many, before xgettext ran"
+        );
+        assert_eq!(d.files[2].sources, [1], "md5sum fed perl through a pipe while it ran");
+        assert_eq!(d.chain_to(2), [1, 2]);
     }
 
     #[test]

@@ -173,6 +173,13 @@ impl Trace {
     }
 
     fn intern(&mut self, path: String) -> Option<PathId> {
+        // Absolute paths the same way, however the tracer got them; a
+        // symlink's target (relative, as written) stays as it is.
+        let tidy = !path.contains("/.") && !path.contains("//");
+        let path = match path.starts_with('/') && !tidy {
+            true => normalize(&path),
+            false => path,
+        };
         if let Some(&id) = self.path_ids.get(&path) {
             return Some(id);
         }
@@ -334,6 +341,23 @@ impl Trace {
     }
 }
 
+/// `path` with `.` and `..` taken out lexically (`/build/x/../a.deb` is
+/// `/build/a.deb`), as the paths the tracer reads back from the kernel
+/// are; those it resolves itself (a rename's, `cwd/./x`) are not.
+pub fn normalize(path: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            _ => parts.push(part),
+        }
+    }
+    format!("/{}", parts.join("/"))
+}
+
 /// Reads one line into `line` (its newline kept), keeping at most
 /// [`LINE_MAX`] + 1 bytes of it; returns the line's whole length.
 fn read_line(input: &mut impl BufRead, line: &mut Vec<u8>) -> std::io::Result<usize> {
@@ -388,6 +412,8 @@ pub fn command_line(process: &Process, max: usize) -> String {
         true => process.exe.clone().unwrap_or_else(|| format!("pid {}", process.pid)),
         false => process.argv.join(" "),
     };
+    // A shell snippet's newlines and tabs read as spaces; other controls go.
+    let line = line.replace(['\n', '\t', '\r'], " ");
     crate::style::clip(&crate::style::without_controls(&line), max)
 }
 
@@ -408,6 +434,7 @@ mod tests {
         open\t70\t9\tw\t1\t/b/out.tmp\n\
         rename\t80\t9\t/b/out.tmp\t/b/out\n\
         exit\t90\t9\t0\n\
+        unlink\t91\t9\t/b/./sub/../gone\n\
         digest\t92\t3\tABCDEF0123456789abcdef0123456789abcdef0123456789abcdef0123456789\t/b/out\n\
         digest\t92\t999999999\t-\t/b/stamp\n\
         end\t95\t0\n";
@@ -425,6 +452,7 @@ mod tests {
         assert_eq!(chain, ["make", "sh -c date…"]);
         assert_eq!(trace.files_written(), 3, "a leaked descriptor is no write");
         assert_eq!(trace.writer_of("/b/leaked"), None);
+        assert!(trace.path_id("/b/gone").is_some(), "paths the tracer resolved itself are normalized");
         let out = &trace.digests[&trace.path_id("/b/out").unwrap()];
         assert_eq!((out.size, out.sha256.as_deref()), (3, Some(&*"abcdef0123456789".repeat(4))));
         assert_eq!(trace.digests[&trace.path_id("/b/stamp").unwrap()].sha256, None, "over the limits");
@@ -460,6 +488,13 @@ mod tests {
         let line = command_line(&forged, 200);
         assert!(!line.chars().any(char::is_control), "{line:?}");
         assert_eq!(command_line(&forged, 4), "sh -…");
+    }
+
+    #[test]
+    fn outputs_above_the_build_dir_are_found_by_their_real_path() {
+        assert_eq!(normalize("/build/hello/../hello_2.10-3_amd64.deb"), "/build/hello_2.10-3_amd64.deb");
+        assert_eq!(normalize("/build/./x//y"), "/build/x/y");
+        assert_eq!(normalize("/../../etc"), "/etc");
     }
 
     #[test]

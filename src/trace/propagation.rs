@@ -5,7 +5,7 @@
 //! at a root cause of the [`Divergence`] of the two runs' traces.
 
 use super::divergence::{place, Divergence, Side};
-use super::parse::command_line;
+use super::parse::{command_line, normalize};
 use super::Trace;
 use serde::Serialize;
 
@@ -69,6 +69,9 @@ pub fn into_output(a: Side<'_>, b: Side<'_>, output: &str, members: &[String]) -
     if ends.is_empty() {
         ends.extend(divergence.find(&output_place).map(|i| (i, None)));
     }
+    // Earliest written first: a package's payload (usr/bin/hello) before
+    // the checksums and control files computed from it.
+    ends.sort_by_key(|(i, _)| *i);
     let mut seen_roots = Vec::new();
     let mut propagations = Vec::new();
     for (end, member) in ends {
@@ -137,32 +140,9 @@ fn descendants(trace: &Trace, pid: u32) -> Vec<String> {
     ran
 }
 
-/// `path` with `.` and `..` taken out lexically (`/build/x/../a.deb` is
-/// `/build/a.deb`), as the tracer's paths (read back from the kernel) are.
-pub fn normalize(path: &str) -> String {
-    let mut parts: Vec<&str> = Vec::new();
-    for part in path.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            _ => parts.push(part),
-        }
-    }
-    format!("/{}", parts.join("/"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn outputs_above_the_build_dir_are_found_by_their_real_path() {
-        assert_eq!(normalize("/build/hello/../hello_2.10-3_amd64.deb"), "/build/hello_2.10-3_amd64.deb");
-        assert_eq!(normalize("/build/./x//y"), "/build/x/y");
-        assert_eq!(normalize("/../../etc"), "/etc");
-    }
 
     #[test]
     fn a_member_of_an_archive_output_is_followed_to_the_year_it_carries() {
