@@ -286,6 +286,16 @@ fn sources(
     sources
 }
 
+/// How a writer's sibling fed it ([`Steps::feeds`]).
+enum Feeds {
+    /// It did not (a scan done before the writer started).
+    No,
+    /// It ran beside the writer (a pipeline): all of it counts.
+    Beside,
+    /// It was done before: what it and its descendants read, scans left out.
+    Before,
+}
+
 /// The process tree of a trace, for finding a write's step.
 struct Steps<'a> {
     processes: &'a BTreeMap<u32, Process>,
@@ -328,14 +338,18 @@ impl<'a> Steps<'a> {
     /// (`$(cat year)`, whose output is the writer's argument). One that
     /// read many, wrote none and was done before the writer started
     /// (`if grep NAME ../*; then …`) tells nothing about any one of them.
-    fn feeds(&self, sibling: u32, writer: u32) -> bool {
+    fn feeds(&self, sibling: u32, writer: u32) -> Feeds {
         let life = |pid: u32| {
             let p = self.processes.get(&pid);
             let start = p.and_then(|p| p.forked_ns.or(p.exec_ns)).unwrap_or(0);
             (start, p.and_then(|p| p.exited_ns).unwrap_or(u64::MAX))
         };
         let ((s_start, s_end), (w_start, w_end)) = (life(sibling), life(writer));
-        (s_start < w_end && w_start < s_end) || !self.scans(sibling)
+        match (s_start < w_end && w_start < s_end, self.scans(sibling)) {
+            (true, _) => Feeds::Beside,
+            (false, false) => Feeds::Before,
+            (false, true) => Feeds::No,
+        }
     }
 
     /// The processes of the step that wrote at `ns` as `writer`, each with
@@ -366,9 +380,14 @@ impl<'a> Steps<'a> {
             one_step = one_step && level < STEP_LEVELS && children.len() <= STEP_CHILDREN_MAX;
             level += 1;
             if one_step {
-                // Until the writer is done: a pipeline's producer reads on.
-                for &child in children.iter().filter(|&&c| self.feeds(c, below)) {
-                    self.subtree(child, until, true, &mut step, &mut seen);
+                // Until the writer is done: a pipeline's producer reads on,
+                // and all of it feeds the writer (`xargs md5sum | perl`).
+                for &child in children {
+                    match self.feeds(child, below) {
+                        Feeds::No => {}
+                        Feeds::Beside => self.subtree(child, until, false, &mut step, &mut seen),
+                        Feeds::Before => self.subtree(child, until, true, &mut step, &mut seen),
+                    }
                 }
             }
             below = pid;
@@ -516,9 +535,11 @@ mod tests {
 
     /// configure writes config.log; then a shell runs `grep NAME ../*`
     /// (reads every top file, config.log too) before xgettext writes
-    /// hello.pot; then `md5sum pkg/* | perl > md5sums`, a pipeline.
+    /// hello.pot; then `xargs md5sum | perl > md5sums`, a pipeline whose
+    /// md5sum reads many files, hello.pot among them.
     fn scan_and_pipeline(digest: &str) -> Trace {
         let scanned: String = (0..12).map(|i| format!("open\t11\t5\tr\t0\t/b/f{i}\n")).collect();
+        let scanned_by_md5sum = scanned.replace("\t5\t", "\t10\t").replace("\t11\t", "\t23\t");
         let text = format!(
             "reprocheck-trace\t1\tx86_64\nexec\t1\t1\t/b\t/bin/sh\t1\tsh\n\
             fork\t2\t1\t2\nopen\t3\t2\tw\t1\t/b/config.log\nexit\t4\t2\t0\n\
@@ -528,9 +549,10 @@ mod tests {
             fork\t13\t3\t6\nexec\t13\t6\t/b\t/usr/bin/xgettext\t1\txgettext\n\
             open\t14\t6\tw\t1\t/b/hello.pot\nexit\t15\t6\t0\nexit\t16\t3\t0\n\
             fork\t20\t1\t7\nexec\t20\t7\t/b\t/bin/sh\t2\tsh\t-c\n\
-            fork\t21\t7\t8\nexec\t21\t8\t/b\t/usr/bin/md5sum\t1\tmd5sum\n\
+            fork\t21\t7\t8\nexec\t21\t8\t/b\t/usr/bin/xargs\t1\txargs\nfork\t22\t8\t10\n\
+            exec\t22\t10\t/b\t/usr/bin/md5sum\t1\tmd5sum\n{scanned_by_md5sum}\
             fork\t21\t7\t9\nopen\t21\t9\tw\t1\t/b/md5sums\nexec\t22\t9\t/b\t/usr/bin/perl\t1\tperl\n\
-            open\t23\t8\tr\t0\t/b/hello.pot\nexit\t24\t8\t0\nexit\t25\t9\t0\nexit\t26\t7\t0\n\
+            open\t23\t10\tr\t0\t/b/hello.pot\nexit\t24\t10\t0\nexit\t24\t8\t0\nexit\t25\t9\t0\nexit\t26\t7\t0\n\
             digest\t30\t1\t{digest}\t/b/config.log\ndigest\t30\t1\t{digest}\t/b/hello.pot\n\
             digest\t30\t1\t{digest}\t/b/md5sums\nend\t31\t0\n"
         );
@@ -548,7 +570,7 @@ mod tests {
             [] as [usize; 0],
             "grep read config.log among many, before xgettext ran"
         );
-        assert_eq!(d.files[2].sources, [1], "md5sum fed perl through a pipe while it ran");
+        assert_eq!(d.files[2].sources, [1], "xargs' md5sum fed perl through a pipe while it ran");
         assert_eq!(d.chain_to(2), [1, 2]);
     }
 
