@@ -6,9 +6,10 @@
 //! Files are matched by their place relative to each run's build
 //! directory (its parent's other files as `../name`, anything else by its
 //! absolute path), so a varied build path still matches. Contents are the
-//! tracer's SHA-256 at the build's end; a file removed before the end (a
-//! compiler's temporary) has none and is never a differing file, though
-//! the step that read it still counts what that step read.
+//! tracer's SHA-256 at the build's end; a file only the first run left
+//! differs too (its name came from a hash or a random source); a file
+//! removed before the end (a compiler's temporary) has none and is never a
+//! differing file.
 //!
 //! A write is *derived* when its step read a differing file before it,
 //! after that file had been written in this run. Its step is the writer
@@ -161,10 +162,15 @@ impl Divergence {
             (Some((size_a, Some(a))), Some((size_b, Some(b)))) => size_a != size_b || a != b,
             // Over the hashing limit: only a different size tells.
             (Some((size_a, _)), Some((size_b, _))) => size_a != size_b,
+            // Only the first run left it (a name made from a hash, a
+            // random name): it differs, and what it was made from is
+            // followed as for any other. (A trace cut short has no
+            // digests at all: nothing is known.)
+            (Some(_), None) => b.trace.complete(),
             _ => false,
         };
         let mut differing: Vec<(&String, &Vec<Write>)> =
-            written_a.iter().filter(|(place, _)| written_b.contains_key(*place) && differs(place)).collect();
+            written_a.iter().filter(|(place, _)| differs(place)).collect();
         let last = |writes: &Vec<Write>| {
             writes.last().copied().unwrap_or(Write { event: 0, ns: 0, pid: 0, held: false })
         };
@@ -572,6 +578,34 @@ mod tests {
         );
         assert_eq!(d.files[2].sources, [1], "xargs' md5sum fed perl through a pipe while it ran");
         assert_eq!(d.chain_to(2), [1, 2]);
+    }
+
+    #[test]
+    fn a_file_only_one_run_left_differs_and_carries_what_it_was_made_from() {
+        // objcopy names the debug file by a hash of the binary: each run's
+        // has another name; md5sum then lists it.
+        let text = |digest: &str, id: &str| {
+            format!(
+                "reprocheck-trace\t1\tx86_64\nexec\t1\t1\t/b\t/bin/sh\t1\tsh\n{extra}\
+                fork\t2\t1\t2\nopen\t3\t2\tw\t1\t/b/hello\nexit\t4\t2\t0\n\
+                fork\t5\t1\t3\nopen\t6\t3\tr\t0\t/b/hello\nopen\t7\t3\tw\t1\t/b/debug/{id}\nexit\t8\t3\t0\n\
+                fork\t9\t1\t4\nopen\t10\t4\tr\t0\t/b/debug/{id}\nopen\t11\t4\tw\t1\t/b/md5sums\nexit\t12\t4\t0\n\
+                digest\t13\t1\t{digest}\t/b/hello\ndigest\t13\t1\t{digest}\t/b/debug/{id}\n\
+                digest\t13\t1\t{digest}\t/b/md5sums\nend\t14\t0\n",
+                extra = (100..120).map(|p| format!("fork\t1\t1\t{p}\n")).collect::<String>()
+            )
+        };
+        let a = Trace::parse(text(DIGEST_A, "53").as_bytes()).unwrap();
+        let b = Trace::parse(text(DIGEST_B, "08").as_bytes()).unwrap();
+        let d = Divergence::between(Side { trace: &a, build_dir: "/b" }, Side { trace: &b, build_dir: "/b" });
+        let places: Vec<&str> = d.files.iter().map(|f| f.place.as_str()).collect();
+        assert_eq!(places, ["hello", "debug/53", "md5sums"]);
+        assert_eq!(d.chain_to(2), [0, 1, 2]);
+        // Against a trace cut short (no digests), nothing is known to differ.
+        let cut = Trace::parse(text(DIGEST_B, "08").split("digest").next().unwrap().as_bytes()).unwrap();
+        let d =
+            Divergence::between(Side { trace: &a, build_dir: "/b" }, Side { trace: &cut, build_dir: "/b" });
+        assert!(d.files.is_empty());
     }
 
     #[test]
