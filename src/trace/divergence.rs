@@ -156,7 +156,7 @@ fn contents(side: Side<'_>) -> HashMap<String, (u64, Option<&str>)> {
 impl Divergence {
     /// Compares the traces of runs `a` and `b`.
     pub fn between(a: Side<'_>, b: Side<'_>) -> Divergence {
-        let (written_a, written_b) = (writes(a), writes(b));
+        let written_a = writes(a);
         let (content_a, content_b) = (contents(a), contents(b));
         let differs = |place: &String| match (content_a.get(place), content_b.get(place)) {
             (Some((size_a, Some(a))), Some((size_b, Some(b)))) => size_a != size_b || a != b,
@@ -243,20 +243,47 @@ impl Divergence {
         None
     }
 
-    /// The chain from a root cause to file `to`, root first: at each step
-    /// back, the last written of the differing files the step read (the
-    /// nearest: a packer read both the year and the file made from it).
+    /// The chain from a root cause to file `to`, root first: a path back
+    /// through the files each step read, taking the last written first
+    /// (the nearest: a packer read both the year and the file made from
+    /// it) and going round cycles (objcopy reads the binary to write its
+    /// debug file, then rewrites the binary from it). Ends at a file that
+    /// is no root only when no root can be reached.
     pub fn chain_to(&self, to: usize) -> Vec<usize> {
-        let mut chain = vec![to];
-        let mut at = to;
-        while let Some(&next) =
-            self.files[at].sources.iter().filter(|s| !chain.contains(s)).max_by_key(|&&s| self.files[s].ns)
-        {
-            chain.push(next);
-            at = next;
+        let mut visited = vec![false; self.files.len()];
+        let mut path = vec![to];
+        let mut longest = path.clone();
+        let mut options: Vec<Vec<usize>> = vec![self.sources_by_recency(to)];
+        visited[to] = true;
+        while let Some(next) = options.last_mut() {
+            let Some(source) = next.pop() else {
+                options.pop();
+                path.pop();
+                continue;
+            };
+            if visited[source] {
+                continue;
+            }
+            visited[source] = true;
+            path.push(source);
+            if self.files[source].sources.is_empty() {
+                path.reverse();
+                return path;
+            }
+            if path.len() > longest.len() {
+                longest = path.clone();
+            }
+            options.push(self.sources_by_recency(source));
         }
-        chain.reverse();
-        chain
+        longest.reverse();
+        longest
+    }
+
+    /// The sources of file `i`, the last written at the end (popped first).
+    fn sources_by_recency(&self, i: usize) -> Vec<usize> {
+        let mut sources = self.files[i].sources.clone();
+        sources.sort_by_key(|&s| (self.files[s].ns, s));
+        sources
     }
 }
 
@@ -606,6 +633,24 @@ mod tests {
         let d =
             Divergence::between(Side { trace: &a, build_dir: "/b" }, Side { trace: &cut, build_dir: "/b" });
         assert!(d.files.is_empty());
+    }
+
+    #[test]
+    fn the_chain_goes_round_a_cycle_to_a_root() {
+        // objcopy read the binary to write the debug file, then rewrote the
+        // binary from it: binary <-> debug; the binary also came from year.
+        let file = |place: &str, ns: u64, sources: Vec<usize>| Diverged {
+            place: place.into(),
+            ns,
+            writer: None,
+            sources,
+        };
+        let d = Divergence {
+            files: vec![file("year", 1, vec![]), file("debug", 5, vec![2]), file("binary", 6, vec![0, 1])],
+            cut: false,
+        };
+        assert_eq!(d.chain_to(2), [0, 2], "not stopped at the debug file, which is no root");
+        assert_eq!(d.chain_to(1), [0, 2, 1]);
     }
 
     #[test]
