@@ -2,7 +2,7 @@
 //! difference entered the build ([`crate::trace::propagation`]), read
 //! from each run's saved trace once.
 
-use crate::diff::scope::Layer;
+use crate::diff::scope::{Field, Layer};
 use crate::diff::FileDiff;
 use crate::run::CompletedRun;
 use crate::trace::divergence::Side;
@@ -90,20 +90,48 @@ pub fn hint(factor: Option<&str>, propagation: &Propagation) -> Option<String> {
     Some(format!("`{step}` (wrote {file}): {fix}"))
 }
 
-/// The innermost archive members `diff` names, in order, each once.
-fn members(diff: &FileDiff) -> Vec<String> {
-    let mut members: Vec<String> = Vec::new();
+/// The innermost archive members `diff` names, in order, each once, with
+/// their content digest in the first run where the diff gives one (a
+/// prefix: `content: sha256:e87882af9c3d…`).
+fn members(diff: &FileDiff) -> Vec<crate::trace::propagation::Member> {
+    let mut members: Vec<crate::trace::propagation::Member> = Vec::new();
     for detail in &diff.details {
         let layers = detail.scope.within.layers().iter().chain([&detail.scope.at]);
         let mut entries = layers.filter_map(|l| match l {
             Layer::Entry(_, name) => Some(name),
             _ => None,
         });
-        if let Some(name) = entries.next_back() {
-            if !members.contains(name) {
-                members.push(name.clone());
-            }
+        let Some(name) = entries.next_back() else { continue };
+        let digest = match detail.field == Field::Content && matches!(detail.scope.at, Layer::Entry(..)) {
+            true => digest_prefix(&detail.a),
+            false => None,
+        };
+        match members.iter_mut().find(|(n, _)| n == name) {
+            Some((_, known)) => *known = known.take().or(digest),
+            None => members.push((name.clone(), digest)),
         }
     }
     members
+}
+
+/// The hex digits of a shown digest (`sha256:e87882af9c3d…` → `e87882af9c3d`).
+fn digest_prefix(shown: &str) -> Option<String> {
+    let hex: String = shown.strip_prefix("sha256:")?.chars().take_while(char::is_ascii_hexdigit).collect();
+    (hex.len() >= 12).then_some(hex)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shown_digest_gives_its_hex_prefix() {
+        assert_eq!(digest_prefix("sha256:e87882af9c3d…").as_deref(), Some("e87882af9c3d"));
+        assert_eq!(
+            digest_prefix("sha256:e87882af9c3d… (not opened: over the 64 MiB held at once)").as_deref(),
+            Some("e87882af9c3d")
+        );
+        assert_eq!(digest_prefix("unreadable (over the size cap or damaged)"), None);
+        assert_eq!(digest_prefix("sha256:abc…"), None, "too short to tell");
+    }
 }

@@ -63,6 +63,8 @@ pub struct Diverged {
     /// The differing files (indices into [`Divergence::files`]) its step
     /// read before writing it; none for a root cause.
     pub sources: Vec<usize>,
+    /// Its content's SHA-256 at the first run's end (hex), when hashed.
+    pub sha256: Option<String>,
 }
 
 /// What two runs' traces say about where they diverged.
@@ -205,6 +207,7 @@ impl Divergence {
                 ns: last(writes).ns,
                 writer: Some(last(writes).pid),
                 sources: sources(&steps, &reads, i, writes).into_iter().collect(),
+                sha256: content_a.get(*place).and_then(|(_, sha)| sha.map(str::to_string)),
             })
             .collect();
         Divergence { files, cut }
@@ -222,17 +225,39 @@ impl Divergence {
     }
 
     /// The differing file a member `name` of an output (`./usr/bin/hello`
-    /// in a .deb) was most likely packed from: the last written whose
-    /// place ends with the member's path, or else with the longest tail of
-    /// it (`hello-2.10/po/hello.pot` from `po/hello.pot`: the directory a
-    /// tarball was packed from is often gone), down to its file name.
-    pub fn find_member(&self, name: &str) -> Option<usize> {
+    /// in a .deb) was packed from. With the member's content digest in the
+    /// first run (`digest`, a hex prefix will do), the file whose content
+    /// it is, among those whose place ends with the longest tail of the
+    /// member's path (`hello-2.10/po/hello.pot` from `po/hello.pot`: the
+    /// directory a tarball was packed from is often gone), else any file
+    /// with that content; without one, or when none has it, the last
+    /// written with the longest tail.
+    pub fn find_member(&self, name: &str, digest: Option<&str>) -> Option<usize> {
+        let has = |i: &usize| {
+            let sha = self.files[*i].sha256.as_deref();
+            digest.is_some_and(|d| !d.is_empty() && sha.is_some_and(|s| s.starts_with(d)))
+        };
+        let by_path = self.by_tail(name);
+        by_path
+            .iter()
+            .rev()
+            .find(|i| has(i))
+            .copied()
+            .or_else(|| (0..self.files.len()).rev().find(has))
+            .or_else(|| by_path.last().copied())
+    }
+
+    /// The files whose place ends with the longest tail of `name` that
+    /// any place ends with, in write order.
+    fn by_tail(&self, name: &str) -> Vec<usize> {
         let name = name.trim_start_matches("./").trim_start_matches('/');
         let mut tail = name;
         while !tail.is_empty() {
             let suffix = format!("/{tail}");
-            let found = self.files.iter().rposition(|f| f.place == tail || f.place.ends_with(&suffix));
-            if found.is_some() {
+            let found: Vec<usize> = (0..self.files.len())
+                .filter(|&i| self.files[i].place == tail || self.files[i].place.ends_with(&suffix))
+                .collect();
+            if !found.is_empty() {
                 return found;
             }
             tail = match tail.split_once('/') {
@@ -240,7 +265,7 @@ impl Divergence {
                 None => "",
             };
         }
-        None
+        Vec::new()
     }
 
     /// The chain from a root cause to file `to`, root first: a path back
@@ -523,10 +548,15 @@ mod tests {
         // recipes, so what they read before (cat: the year) counts too.
         assert_eq!(d.files[2].sources, [0, 1]);
         assert_eq!(d.chain_to(2), [0, 1, 2]);
-        assert_eq!(d.find_member("./hello"), Some(2));
-        assert_eq!(d.find_member("p-1.0/hello"), Some(2), "the packed directory's name dropped");
-        assert_eq!(d.find_member("./usr/share/doc/p/notes"), None, "notes is alike in both");
-        assert_eq!(d.find_member(""), None);
+        assert_eq!(d.find_member("./hello", None), Some(2));
+        assert_eq!(d.find_member("p-1.0/hello", None), Some(2), "the packed directory's name dropped");
+        assert_eq!(d.find_member("./usr/share/doc/p/notes", None), None, "notes is alike in both");
+        assert_eq!(d.find_member("", None), None);
+        // By content: the member named `hello.c` holds what `year` holds
+        // (all three files have that digest here, so the path decides).
+        assert_eq!(d.find_member("./hello.c", Some(&DIGEST_A[..12])), Some(1));
+        assert_eq!(d.find_member("./elsewhere/copy", Some(&DIGEST_A[..12])), Some(2), "any file with it");
+        assert_eq!(d.find_member("./elsewhere/copy", Some("0123456789ab")), None);
     }
 
     #[test]
@@ -644,6 +674,7 @@ mod tests {
             ns,
             writer: None,
             sources,
+            sha256: None,
         };
         let d = Divergence {
             files: vec![file("year", 1, vec![]), file("debug", 5, vec![2]), file("binary", 6, vec![0, 1])],
@@ -651,6 +682,26 @@ mod tests {
         };
         assert_eq!(d.chain_to(2), [0, 2], "not stopped at the debug file, which is no root");
         assert_eq!(d.chain_to(1), [0, 2, 1]);
+    }
+
+    #[test]
+    fn a_member_is_matched_by_its_content_among_files_of_the_same_name() {
+        let file = |place: &str, sha: &str| Diverged {
+            place: place.into(),
+            ns: 0,
+            writer: None,
+            sources: vec![],
+            sha256: Some(sha.into()),
+        };
+        let d = Divergence {
+            files: vec![
+                file("debian/hello/DEBIAN/md5sums", DIGEST_A),
+                file("dbgsym-root/DEBIAN/md5sums", DIGEST_B),
+            ],
+            cut: false,
+        };
+        assert_eq!(d.find_member("./md5sums", Some(&DIGEST_A[..12])), Some(0), "not the last written");
+        assert_eq!(d.find_member("./md5sums", None), Some(1), "without a digest: the last written");
     }
 
     #[test]

@@ -54,15 +54,19 @@ pub struct CarriedBy {
     pub written_by: String,
 }
 
+/// A differing member of an archive output: its name, and its content's
+/// digest in the first run (hex, a prefix will do) when known.
+pub type Member = (String, Option<String>);
+
 /// The chains into `output` (its path relative to the build directory),
 /// via its differing `members` when it is an archive, between the traced
 /// runs `a` (whose trace names the commands) and `b`.
-pub fn into_output(a: Side<'_>, b: Side<'_>, output: &str, members: &[String]) -> Vec<Propagation> {
+pub fn into_output(a: Side<'_>, b: Side<'_>, output: &str, members: &[Member]) -> Vec<Propagation> {
     let divergence = Divergence::between(a, b);
     let mut ends: Vec<(usize, Option<String>)> = members
         .iter()
         .take(MEMBERS_MAX)
-        .filter_map(|m| Some((divergence.find_member(m)?, Some(m.clone()))))
+        .filter_map(|(m, digest)| Some((divergence.find_member(m, digest.as_deref())?, Some(m.clone()))))
         .collect();
     let output_place =
         place(&normalize(&format!("{}/{output}", a.build_dir.trim_end_matches('/'))), a.build_dir);
@@ -163,7 +167,7 @@ mod tests {
         };
         let (a, b) = (trace(&"a".repeat(64)), trace(&"b".repeat(64)));
         let side = |t| Side { trace: t, build_dir: "/b/p" };
-        let members = vec!["./usr/share/year".to_string()];
+        let members = vec![("./usr/share/year".to_string(), None)];
         let found = into_output(side(&a), side(&b), "../out.tar", &members);
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].entered, ["date +%Y", "sh -c build"]);

@@ -269,8 +269,9 @@ fn a_recipe_edited_after_locking_is_refused_by_locked_and_relocked_by_build_miss
     std::fs::write(recipe.join("recipe.toml"), text.replace("\"tzdata\"]", "\"tzdata\", \"hello\"]"))
         .unwrap();
     let locked_text = std::fs::read_to_string(recipe.join("packages.lock")).unwrap();
-    let named = "packages.lock was made for a recipe whose packages were [build-essential, tzdata]; \
-                 the recipe now lists [build-essential, tzdata, hello] (added: hello)";
+    let named =
+        "packages.lock was made for a recipe whose packages were [build-essential, python3, tzdata]; \
+                 the recipe now lists [build-essential, python3, tzdata, hello] (added: hello)";
     let out = tmp.path().join("out");
     let o = out.to_str().unwrap();
     for args in [
