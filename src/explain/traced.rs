@@ -5,15 +5,18 @@
 use crate::diff::scope::{Field, Layer};
 use crate::diff::FileDiff;
 use crate::run::CompletedRun;
-use crate::trace::divergence::Side;
+use crate::trace::divergence::{Divergence, Side};
 use crate::trace::{Propagation, Trace};
 use std::collections::HashMap;
 use std::path::Path;
 
-/// The traces read so far, by run number (`None`: the run has none that reads).
+/// The traces read so far, by run number (`None`: the run has none that
+/// reads), and the divergences computed, by pair of runs (several outputs
+/// are compared between the same two runs).
 #[derive(Default)]
 pub struct Traces {
     read: HashMap<u32, Option<Trace>>,
+    diverged: HashMap<(u32, u32), Divergence>,
 }
 
 impl Traces {
@@ -42,12 +45,12 @@ impl Traces {
         else {
             return Vec::new();
         };
-        crate::trace::propagation::into_output(
-            Side { trace: trace_a, build_dir: dir_a },
-            Side { trace: trace_b, build_dir: dir_b },
-            &diff.path,
-            &members(diff),
-        )
+        let side_a = Side { trace: trace_a, build_dir: dir_a };
+        let divergence = self
+            .diverged
+            .entry((a, b))
+            .or_insert_with(|| Divergence::between(side_a, Side { trace: trace_b, build_dir: dir_b }));
+        crate::trace::propagation::into_output(side_a, divergence, &diff.path, &members(diff))
     }
 }
 

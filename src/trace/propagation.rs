@@ -59,10 +59,15 @@ pub struct CarriedBy {
 pub type Member = (String, Option<String>);
 
 /// The chains into `output` (its path relative to the build directory),
-/// via its differing `members` when it is an archive, between the traced
-/// runs `a` (whose trace names the commands) and `b`.
-pub fn into_output(a: Side<'_>, b: Side<'_>, output: &str, members: &[Member]) -> Vec<Propagation> {
-    let divergence = Divergence::between(a, b);
+/// via its differing `members` when it is an archive, from the
+/// `divergence` of the traced run `a` (whose trace names the commands)
+/// from another.
+pub fn into_output(
+    a: Side<'_>,
+    divergence: &Divergence,
+    output: &str,
+    members: &[Member],
+) -> Vec<Propagation> {
     let mut ends: Vec<(usize, Option<String>)> = members
         .iter()
         .take(MEMBERS_MAX)
@@ -85,7 +90,7 @@ pub fn into_output(a: Side<'_>, b: Side<'_>, output: &str, members: &[Member]) -
             continue;
         }
         seen_roots.push(root);
-        propagations.push(propagation(a.trace, &divergence, &chain, member));
+        propagations.push(propagation(a.trace, divergence, &chain, member));
     }
     propagations
 }
@@ -168,7 +173,8 @@ mod tests {
         let (a, b) = (trace(&"a".repeat(64)), trace(&"b".repeat(64)));
         let side = |t| Side { trace: t, build_dir: "/b/p" };
         let members = vec![("./usr/share/year".to_string(), None)];
-        let found = into_output(side(&a), side(&b), "../out.tar", &members);
+        let divergence = Divergence::between(side(&a), side(&b));
+        let found = into_output(side(&a), &divergence, "../out.tar", &members);
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].entered, ["date +%Y", "sh -c build"]);
         assert!(found[0].ran.is_empty(), "date ran nothing below it");
@@ -176,7 +182,7 @@ mod tests {
         assert_eq!(files, ["year", "pkg/usr/share/year"]);
         assert_eq!(found[0].member.as_deref(), Some("./usr/share/year"));
         // Without members, the archive itself ends the chain.
-        let found = into_output(side(&a), side(&b), "../out.tar", &[]);
+        let found = into_output(side(&a), &divergence, "../out.tar", &[]);
         let files: Vec<&str> = found[0].chain.iter().map(|c| c.file.as_str()).collect();
         assert_eq!(files, ["year", "pkg/usr/share/year", "../out.tar"]);
         assert_eq!(found[0].chain[2].written_by, "tar cf");
